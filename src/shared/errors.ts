@@ -1,0 +1,72 @@
+// One catalogue of Sluice errors. Codes are stable (operators grep for them): never rename one.
+// Expected outcomes on the hot path (queue full, no capacity) are returned as values, not thrown;
+// these classes are for real failures and for mapping a failure to a status in one place.
+
+export class SluiceError extends Error {
+  readonly code: string
+  readonly statusCode: number
+  constructor (code: string, message: string, statusCode = 500, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'SluiceError'
+    this.code = code
+    this.statusCode = statusCode
+  }
+}
+
+/** A configuration value is missing or invalid. Reported at start; the process exits 2. */
+export class ConfigError extends SluiceError {
+  readonly problems: readonly string[]
+  constructor (problems: readonly string[]) {
+    super('SLUICE_ERR_CONFIG_INVALID', problems.join('\n'), 0)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/** The admission queue is full (Knative's ErrRequestQueueFull). 503. */
+export class QueueFullError extends SluiceError {
+  constructor () {
+    super('SLUICE_ERR_ADMISSION_QUEUE_FULL', 'pending request queue full', 503)
+    this.name = 'QueueFullError'
+  }
+}
+
+/** The request waited in the queue longer than allowed. 503. */
+export class QueueTimeoutError extends SluiceError {
+  constructor (message = 'request timed out waiting in queue') {
+    super('SLUICE_ERR_ADMISSION_QUEUE_TIMEOUT', message, 503)
+    this.name = 'QueueTimeoutError'
+  }
+}
+
+/** The upstream could not be reached or broke before a response. 502. */
+export class UpstreamError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_PROXY_UPSTREAM', message, 502, options)
+    this.name = 'UpstreamError'
+  }
+}
+
+/** A request exceeded the revision, response-start or idle timeout. 504. */
+export class RequestTimeoutError extends SluiceError {
+  constructor (message = 'request timeout') {
+    super('SLUICE_ERR_PROXY_TIMEOUT', message, 504)
+    this.name = 'RequestTimeoutError'
+  }
+}
+
+/** The server is draining and no longer accepts this work. 503. */
+export class DrainingError extends SluiceError {
+  constructor () {
+    super('SLUICE_ERR_SERVER_DRAINING', 'shutting down', 503)
+    this.name = 'DrainingError'
+  }
+}
+
+/** A revision named by a request is unknown. 404. */
+export class RevisionNotFoundError extends SluiceError {
+  constructor (key: string) {
+    super('SLUICE_ERR_ACTIVATOR_REVISION_NOT_FOUND', `revision not found: ${key}`, 404)
+    this.name = 'RevisionNotFoundError'
+  }
+}
