@@ -70,3 +70,11 @@ export class RevisionNotFoundError extends SluiceError {
     this.name = 'RevisionNotFoundError'
   }
 }
+
+/** A protobuf stats message (Stat, WireStatMessages) could not be decoded. 400. */
+export class StatDecodeError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_STATS_DECODE', message, 400, options)
+    this.name = 'StatDecodeError'
+  }
+}
