@@ -1,0 +1,166 @@
+import t from 'tap'
+import { ManualClock } from '../../src/shared/clock.ts'
+import { ProxyMetrics } from '../../src/stats/proxy-metrics.ts'
+import { NOOP_STATS, RequestStats } from '../../src/stats/request-stats.ts'
+import { decodeStat } from '../../src/stats/stat-proto.ts'
+import { StatsReporter } from '../../src/stats/stats-reporter.ts'
+
+function fakeTimers (): {
+  setInterval: (cb: () => void, ms: number) => unknown
+  clearInterval: (h: unknown) => void
+  fire: () => void
+  active: () => number
+  lastMs: () => number
+} {
+  const timers = new Map<number, () => void>()
+  let next = 1
+  let lastMs = 0
+  return {
+    setInterval (cb, ms) { timers.set(next, cb); lastMs = ms; return next++ },
+    clearInterval (h) { if (typeof h === 'number') timers.delete(h) },
+    fire () { for (const cb of timers.values()) cb() },
+    active: () => timers.size,
+    lastMs: () => lastMs,
+  }
+}
+
+t.test('before the first tick latest() carries only the pod name', async (t) => {
+  const reporter = new StatsReporter({ podName: 'pod-a', clock: new ManualClock(0) })
+  t.same(reporter.latest(), {
+    podName: 'pod-a',
+    averageConcurrentRequests: 0,
+    averageProxiedConcurrentRequests: 0,
+    requestCount: 0,
+    proxiedRequestCount: 0,
+    processUptime: 0,
+    timestamp: 0,
+  })
+  const snap = reporter.snapshot()
+  t.ok(snap.protobuf)
+  t.same(decodeStat(snap.protobuf ?? Buffer.alloc(0)), reporter.latest())
+})
+
+t.test('tick computes concurrency, requests per second and uptime', async (t) => {
+  const clock = new ManualClock(10_000)
+  const reporter = new StatsReporter({ podName: 'pod-a', clock })
+  t.ok(reporter.stats instanceof RequestStats)
+  reporter.reqIn(false, clock.nowMs())
+  clock.advance(500)
+  reporter.reqOut(false, clock.nowMs())
+  clock.advance(500)
+  reporter.tick()
+  t.same(reporter.latest(), {
+    podName: 'pod-a',
+    averageConcurrentRequests: 0.5,
+    averageProxiedConcurrentRequests: 0,
+    requestCount: 1,
+    proxiedRequestCount: 0,
+    processUptime: 1,
+    timestamp: 0,
+  })
+})
+
+t.test('requests per second over several periods, with a proxied split', async (t) => {
+  const clock = new ManualClock(0)
+  const reporter = new StatsReporter({ podName: 'p', clock })
+  const perPeriod = [[5, 2], [0, 0], [12, 12], [3, 0]]
+  let uptime = 0
+  for (const [total, proxied] of perPeriod) {
+    for (let i = 0; i < (total ?? 0); i++) {
+      const isProxied = i < (proxied ?? 0)
+      reporter.stats.reqIn(isProxied, clock.nowMs())
+      reporter.stats.reqOut(isProxied, clock.nowMs())
+    }
+    clock.advance(1000)
+    reporter.tick()
+    uptime += 1
+    t.equal(reporter.latest().requestCount, total)
+    t.equal(reporter.latest().proxiedRequestCount, proxied)
+    t.equal(reporter.latest().processUptime, uptime, 'uptime grows')
+  }
+})
+
+t.test('counts are divided by the configured period (Knative)', async (t) => {
+  const clock = new ManualClock(0)
+  const reporter = new StatsReporter({ podName: 'p', clock, periodMs: 2000 })
+  for (let i = 0; i < 10; i++) reporter.reqIn(true, 0)
+  clock.advance(2000)
+  reporter.tick()
+  t.equal(reporter.latest().requestCount, 5)
+  t.equal(reporter.latest().proxiedRequestCount, 5)
+  t.equal(reporter.latest().averageConcurrentRequests, 10)
+  t.equal(reporter.latest().averageProxiedConcurrentRequests, 10)
+  t.equal(reporter.latest().processUptime, 2)
+})
+
+t.test('start/stop drive the injected interval timer', async (t) => {
+  const clock = new ManualClock(0)
+  const timers = fakeTimers()
+  const reporter = new StatsReporter({ podName: 'p', clock, ...timers })
+  reporter.start()
+  reporter.start()
+  t.equal(timers.active(), 1, 'start is idempotent')
+  t.equal(timers.lastMs(), 1000)
+  reporter.reqIn(false, 0)
+  clock.advance(1000)
+  timers.fire()
+  t.equal(reporter.latest().averageConcurrentRequests, 1)
+  reporter.stop()
+  t.equal(timers.active(), 0)
+  reporter.stop()
+})
+
+t.test('the snapshot is rebuilt once per tick and serves the same stat', async (t) => {
+  const clock = new ManualClock(0)
+  const reporter = new StatsReporter({ podName: 'pod-x', clock, namespace: 'ns', configuration: 'cfg', revision: 'rev' })
+  reporter.reqIn(false, 0)
+  clock.advance(1000)
+  reporter.tick()
+  const snap = reporter.snapshot()
+  t.equal(reporter.snapshot(), snap, 'scrapes between ticks share one snapshot')
+  t.same(decodeStat(snap.protobuf ?? Buffer.alloc(0)), reporter.latest())
+  t.match(snap.prometheus.toString(), /queue_average_concurrent_requests\{destination_namespace="ns",destination_configuration="cfg",destination_revision="rev",destination_pod="pod-x"\} 1\n/)
+  t.same(reporter.labels, { namespace: 'ns', configuration: 'cfg', revision: 'rev', pod: 'pod-x' })
+  clock.advance(1000)
+  reporter.tick()
+  t.not(reporter.snapshot(), snap)
+})
+
+t.test('disabled: NOOP_STATS, no timer, zeros', async (t) => {
+  const clock = new ManualClock(0)
+  const timers = fakeTimers()
+  const reporter = new StatsReporter({ podName: 'p', clock, enabled: false, ...timers })
+  t.equal(reporter.stats, NOOP_STATS)
+  t.equal(reporter.enabled, false)
+  reporter.start()
+  t.equal(timers.active(), 0)
+  reporter.reqIn(false, 0)
+  clock.advance(1000)
+  reporter.tick()
+  t.equal(reporter.latest().averageConcurrentRequests, 0)
+  t.equal(reporter.latest().requestCount, 0)
+})
+
+t.test('ticks the ProxyMetrics it was given', async (t) => {
+  const clock = new ManualClock(0)
+  const proxyMetrics = new ProxyMetrics()
+  const reporter = new StatsReporter({ podName: 'p', clock, proxyMetrics })
+  proxyMetrics.recordLatencyMs(12)
+  t.ok(Number.isNaN(proxyMetrics.latency.quantileMs(0)), 'no quantiles before a tick')
+  clock.advance(1000)
+  reporter.tick()
+  const p50 = proxyMetrics.latency.quantileMs(0)
+  t.ok(Math.abs(p50 - 12) <= 12 * 0.001, `p50 ${p50} within 0.1% of 12`)
+})
+
+t.test('rejects a non-positive period at construction', async (t) => {
+  t.throws(() => new StatsReporter({ podName: 'p', periodMs: 0 }), RangeError)
+})
+
+t.test('default timers run on real time and can be stopped', async (t) => {
+  const reporter = new StatsReporter({ podName: 'p', periodMs: 5 })
+  reporter.start()
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  reporter.stop()
+  t.ok(reporter.latest().processUptime > 0)
+})
