@@ -24,7 +24,11 @@ export interface StatsReporterOptions {
   revision?: string
   clock?: Clock
   periodMs?: number
-  /** false (`--no-stats`): the request path gets NOOP_STATS and no timer runs. Default true. */
+  /**
+   * false (`--no-stats`): the request path gets NOOP_STATS, so stats cost nothing and every Stat reports 0
+   * requests (uptime still grows, ProxyMetrics still tick). For benchmarks; Knative's autoscaler needs
+   * stats. Default true.
+   */
   enabled?: boolean
   /** Ticked with each period so its quantiles are fresh; served by the metrics endpoint. */
   proxyMetrics?: ProxyMetrics | null
@@ -99,9 +103,9 @@ export class StatsReporter {
   get enabled (): boolean { return this.#enabled }
   get labels (): QueueLabels { return this.#labels }
 
-  /** Starts the period timer (no-op when disabled or already started). */
+  /** Starts the period timer (no-op when already started). */
   start (): void {
-    if (!this.#enabled || this.#timer !== null) return
+    if (this.#timer !== null) return
     this.#timer = this.#timers.setInterval(this.#onTick, this.periodMs)
   }
 

@@ -126,19 +126,21 @@ t.test('the snapshot is rebuilt once per tick and serves the same stat', async (
   t.not(reporter.snapshot(), snap)
 })
 
-t.test('disabled: NOOP_STATS, no timer, zeros', async (t) => {
+t.test('disabled: NOOP_STATS, zeros, but the period still closes', async (t) => {
   const clock = new ManualClock(0)
   const timers = fakeTimers()
   const reporter = new StatsReporter({ podName: 'p', clock, enabled: false, ...timers })
   t.equal(reporter.stats, NOOP_STATS)
   t.equal(reporter.enabled, false)
   reporter.start()
-  t.equal(timers.active(), 0)
+  t.equal(timers.active(), 1, 'ticks keep uptime and ProxyMetrics quantiles fresh')
   reporter.reqIn(false, 0)
   clock.advance(1000)
-  reporter.tick()
+  timers.fire()
   t.equal(reporter.latest().averageConcurrentRequests, 0)
   t.equal(reporter.latest().requestCount, 0)
+  t.equal(reporter.latest().processUptime, 1)
+  reporter.stop()
 })
 
 t.test('ticks the ProxyMetrics it was given', async (t) => {
