@@ -1,0 +1,117 @@
+import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
+
+export type UpstreamProtocol = 'http1' | 'h2c' | 'auto'
+
+/** Sidecar (queue-proxy) configuration, read once at start. Durations in ms. */
+export interface SidecarConfig {
+  readonly containerConcurrency: number
+  readonly servingPort: number
+  readonly host: string
+  readonly userPort: number
+  readonly userHost: string
+  readonly upstreamProtocol: UpstreamProtocol
+  readonly adminPort: number
+  readonly metricsPort: number
+  readonly queueDepth: number
+  readonly revisionTimeoutMs: number
+  readonly responseStartTimeoutMs: number
+  readonly idleTimeoutMs: number
+  readonly drainMs: number
+  readonly readinessProbe: string
+  readonly multiContainerProbes: boolean
+  readonly http2AutoDetection: boolean
+  readonly namespace: string
+  readonly configuration: string
+  readonly revision: string
+  readonly pod: string
+  readonly podIp: string
+  readonly requestLog: boolean
+  readonly serverTiming: boolean
+  readonly stats: boolean
+  readonly logLevel: string
+}
+
+const PORT = { kind: 'int', min: 0, max: 65535 } as const
+const SECONDS = { kind: 'int', min: 0 } as const
+
+/** The contract: Knative's queue-proxy env names, plus flags for running several on one host. */
+export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
+  { flag: 'container-concurrency', env: 'CONTAINER_CONCURRENCY', kind: 'int', min: 0, default: '0', help: 'max requests in flight to the user container; 0 = unlimited' },
+  { flag: 'port', env: 'QUEUE_SERVING_PORT', ...PORT, default: '8012', help: 'port that receives traffic and probes' },
+  { flag: 'host', env: '', kind: 'string', default: '0.0.0.0', help: 'address to listen on (all ports)' },
+  { flag: 'user-port', env: 'USER_PORT', ...PORT, min: 1, default: '8080', help: 'user container port; traffic goes to 127.0.0.1:USER_PORT' },
+  { flag: 'user-host', env: '', kind: 'string', default: '127.0.0.1', help: 'user container address' },
+  { flag: 'upstream-protocol', env: '', kind: 'string', choices: ['http1', 'h2c', 'auto'], default: 'auto', help: 'protocol to the user container; auto = h2c when QUEUE_SERVING_PORT is 8013 or the inbound request is HTTP/2' },
+  { flag: 'admin-port', env: '', ...PORT, default: '8022', help: 'admin port (/wait-for-drain)' },
+  { flag: 'metrics-port', env: '', ...PORT, default: '9090', help: 'metrics port (/metrics: protobuf, Prometheus text or JSON)' },
+  { flag: 'queue-depth', env: '', kind: 'int', min: 0, help: 'requests that may wait for a slot (default 10 x container concurrency)' },
+  { flag: 'revision-timeout', env: 'REVISION_TIMEOUT_SECONDS', ...SECONDS, default: '300', help: 'total request timeout, seconds (504 request timeout)' },
+  { flag: 'response-start-timeout', env: 'REVISION_RESPONSE_START_TIMEOUT_SECONDS', ...SECONDS, default: '0', help: 'time to first response byte, seconds; 0 = off' },
+  { flag: 'idle-timeout', env: 'REVISION_IDLE_TIMEOUT_SECONDS', ...SECONDS, default: '0', help: 'max time between response writes, seconds; 0 = off' },
+  { flag: 'drain-seconds', env: '', kind: 'number', min: 0, default: '30', help: 'after SIGTERM: quiet period with no new request before shutdown' },
+  { flag: 'readiness-probe', env: 'SERVING_READINESS_PROBE', kind: 'string', default: '', help: 'Kubernetes probe JSON for the user container (empty = always ready)' },
+  { flag: '', env: 'ENABLE_MULTI_CONTAINER_PROBES', kind: 'bool', default: 'false', help: 'SERVING_READINESS_PROBE is a JSON array' },
+  { flag: '', env: 'ENABLE_HTTP2_AUTO_DETECTION', kind: 'bool', default: 'false', help: 'detect h2c on the user port' },
+  { flag: '', env: 'SERVING_NAMESPACE', kind: 'string', default: '', help: 'namespace (metrics label)' },
+  { flag: '', env: 'SERVING_CONFIGURATION', kind: 'string', default: '', help: 'configuration (metrics label)' },
+  { flag: '', env: 'SERVING_REVISION', kind: 'string', default: '', help: 'revision (metrics label)' },
+  { flag: '', env: 'SERVING_POD', kind: 'string', default: '', help: 'pod name (stat pod_name)' },
+  { flag: '', env: 'SERVING_POD_IP', kind: 'string', default: '', help: 'pod IP' },
+  { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
+  { flag: 'server-timing', env: '', kind: 'bool', default: 'false', help: 'add a Server-Timing header (queue wait, upstream first byte)' },
+  { flag: 'stats', env: '', kind: 'bool', default: 'true', help: 'count traffic for /metrics (--no-stats turns it off, for benchmarks)' },
+  { flag: 'log-level', env: 'SERVING_LOGGING_LEVEL', kind: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', help: 'log level' },
+]
+
+export interface ConfigResult<T> {
+  config: T | null
+  problems: string[]
+  help: boolean
+}
+
+export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult<SidecarConfig> {
+  const parsed = parseOptions(SIDECAR_OPTIONS, argv, env)
+  const v = parsed.values
+  const problems = parsed.problems
+  if (parsed.positionals.length > 0) problems.push(`config: unexpected argument ${JSON.stringify(parsed.positionals[0])}`)
+  const cc = intOf(v, 'container-concurrency')
+  const queueDepthRaw = v.get('queue-depth')
+  const servingPort = intOf(v, 'port', 8012)
+  const adminPort = intOf(v, 'admin-port', 8022)
+  const metricsPort = intOf(v, 'metrics-port', 9090)
+  const ports = [['QUEUE_SERVING_PORT', servingPort], ['--admin-port', adminPort], ['--metrics-port', metricsPort]] as const
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      const a = ports[i]; const b = ports[j]
+      if (a !== undefined && b !== undefined && a[1] !== 0 && a[1] === b[1]) problems.push(`config: ${a[0]} and ${b[0]} are both ${a[1]}`)
+    }
+  }
+  const config: SidecarConfig = Object.freeze({
+    containerConcurrency: cc,
+    servingPort,
+    host: strOf(v, 'host', '0.0.0.0'),
+    userPort: intOf(v, 'user-port', 8080),
+    userHost: strOf(v, 'user-host', '127.0.0.1'),
+    upstreamProtocol: strOf(v, 'upstream-protocol', 'auto') as UpstreamProtocol,
+    adminPort,
+    metricsPort,
+    queueDepth: typeof queueDepthRaw === 'number' ? queueDepthRaw : 10 * cc,
+    revisionTimeoutMs: intOf(v, 'revision-timeout', 300) * 1000,
+    responseStartTimeoutMs: intOf(v, 'response-start-timeout') * 1000,
+    idleTimeoutMs: intOf(v, 'idle-timeout') * 1000,
+    drainMs: intOf(v, 'drain-seconds', 30) * 1000,
+    readinessProbe: strOf(v, 'readiness-probe'),
+    multiContainerProbes: boolOf(v, 'ENABLE_MULTI_CONTAINER_PROBES'),
+    http2AutoDetection: boolOf(v, 'ENABLE_HTTP2_AUTO_DETECTION'),
+    namespace: strOf(v, 'SERVING_NAMESPACE'),
+    configuration: strOf(v, 'SERVING_CONFIGURATION'),
+    revision: strOf(v, 'SERVING_REVISION'),
+    pod: strOf(v, 'SERVING_POD'),
+    podIp: strOf(v, 'SERVING_POD_IP'),
+    requestLog: boolOf(v, 'request-log'),
+    serverTiming: boolOf(v, 'server-timing'),
+    stats: boolOf(v, 'stats', true),
+    logLevel: strOf(v, 'log-level', 'info'),
+  })
+  return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
+}

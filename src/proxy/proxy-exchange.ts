@@ -1,0 +1,336 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { BreakerWaiter } from '../admission/breaker.ts'
+import type { QueueNode } from '../admission/waiter-queue.ts'
+import type { SweepNode } from './deadline-sweeper.ts'
+import { buildResponseHeaders } from './request-headers.ts'
+
+// One client request on its way through the proxy. The object is at once the admission
+// waiter (queue node), the deadline-sweeper node and undici's dispatch handler, so a request
+// costs one allocation of a fixed shape plus the header list; no closures are made per request.
+//
+// Life: QUEUED? -> DISPATCHED -> RESPONDING -> DONE. `end()` runs exactly once, whatever ends it
+// (response complete, upstream error, timeout, client gone), and tells the owner, which
+// releases the admission slot and records stats. Every failure path goes through `fail()`.
+
+export const STATE_NEW = 0
+export const STATE_QUEUED = 1
+export const STATE_DISPATCHED = 2
+export const STATE_RESPONDING = 3
+export const STATE_DONE = 4
+
+/** How an exchange ended; the owner maps these to metrics. */
+export const OUTCOME_NONE = 0
+export const OUTCOME_OK = 1
+export const OUTCOME_QUEUE_FULL = 2
+export const OUTCOME_UPSTREAM_ERROR = 3
+export const OUTCOME_TIMEOUT = 4
+export const OUTCOME_CLIENT_GONE = 5
+export const OUTCOME_QUEUE_TIMEOUT = 6
+export const OUTCOME_REJECTED = 7
+
+export interface TimeoutPolicy {
+  /** Whole request, ms (> 0). */
+  readonly totalMs: number
+  /** Until the response starts, ms; 0 = off. */
+  readonly responseStartMs: number
+  /** Between response writes, ms; 0 = off. */
+  readonly idleMs: number
+  /** Max time waiting for admission, ms; 0 = off (then only totalMs applies). */
+  readonly queueMs: number
+  /** Body for timeouts. */
+  readonly timeoutBody: Buffer
+}
+
+/** What an exchange needs from whoever admitted it. One implementation per server keeps calls monomorphic. */
+export interface ExchangeOwner {
+  /** A queued exchange was granted a slot; the owner now dispatches it. */
+  onExchangeAdmitted (ex: ProxyExchange): void
+  /** A queued exchange must leave its queue (timeout, client gone). */
+  onExchangeDequeue (ex: ProxyExchange): void
+  /** Upstream failed before any response byte and the request can be replayed: where to? null = give up. */
+  retryTarget (ex: ProxyExchange, err: Error): Dispatcher | null
+  /** Upstream failed (before or after retries); called before the error response is written. */
+  onUpstreamFailure (ex: ProxyExchange, err: Error): void
+  /** Called once when the response is about to start; may return a Server-Timing value or null. */
+  serverTiming (ex: ProxyExchange): string | null
+  /** Called exactly once, last. */
+  onExchangeEnd (ex: ProxyExchange): void
+}
+
+export interface ExchangeClock { nowMs (): number }
+
+const kExchange = Symbol('sluice.exchange')
+interface ResponseWithExchange extends ServerResponse { [kExchange]?: ProxyExchange }
+
+// Shared listeners: they find their exchange through a symbol on the response, so attaching
+// them allocates nothing per request.
+function onResponseClose (this: ResponseWithExchange): void {
+  const ex = this[kExchange]
+  if (ex !== undefined) ex.onClientClose()
+}
+function onResponseDrain (this: ResponseWithExchange): void {
+  const ex = this[kExchange]
+  if (ex !== undefined) ex.onClientDrain()
+}
+
+const TEXT_PLAIN = 'text/plain; charset=utf-8'
+const SOCKET_RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'])
+
+export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.DispatchHandler {
+  // queue node
+  prev: QueueNode | null
+  next: QueueNode | null
+  queued: boolean
+  // sweep node
+  sweepPrev: SweepNode | null
+  sweepNext: SweepNode | null
+  isSwept: boolean
+
+  readonly owner: ExchangeOwner
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly clock: ExchangeClock
+  readonly timeouts: TimeoutPolicy
+  /** Came through an activator (`K-Proxy-Request: activator`). */
+  readonly proxied: boolean
+  readonly startMs: number
+  state: number
+  outcome: number
+  /** Upstream status, or the status we answered with. */
+  statusCode: number
+  admittedMs: number
+  firstByteMs: number
+  lastWriteMs: number
+  /** Owner bookkeeping: this exchange owns an admission slot that `end` must return. */
+  holdsSlot: boolean
+  /** Owner bookkeeping (activator: the chosen pod tracker). */
+  target: unknown
+  retries: number
+  options: Dispatcher.DispatchOptions
+  dispatcher: Dispatcher | null
+  controller: Dispatcher.DispatchController | null
+  isPausedByClient: boolean
+  error: Error | null
+  isEnded: boolean
+
+  constructor (owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, options: Dispatcher.DispatchOptions,
+    proxied: boolean, clock: ExchangeClock, timeouts: TimeoutPolicy) {
+    this.prev = null
+    this.next = null
+    this.queued = false
+    this.sweepPrev = null
+    this.sweepNext = null
+    this.isSwept = false
+    this.owner = owner
+    this.req = req
+    this.res = res
+    this.clock = clock
+    this.timeouts = timeouts
+    this.proxied = proxied
+    this.startMs = clock.nowMs()
+    this.state = STATE_NEW
+    this.outcome = OUTCOME_NONE
+    this.statusCode = 0
+    this.admittedMs = -1
+    this.firstByteMs = -1
+    this.lastWriteMs = this.startMs
+    this.holdsSlot = false
+    this.target = null
+    this.retries = 0
+    this.options = options
+    this.dispatcher = null
+    this.controller = null
+    this.isPausedByClient = false
+    this.error = null
+    this.isEnded = false
+    ;(res as ResponseWithExchange)[kExchange] = this
+    res.on('close', onResponseClose)
+  }
+
+  get isDone (): boolean { return this.state === STATE_DONE }
+
+  // --- admission -------------------------------------------------------------------------
+
+  /** Marks the exchange as waiting in a queue (the owner linked it). */
+  markQueued (): void { this.state = STATE_QUEUED }
+
+  onAdmit (): void {
+    // The slot is ours now; the owner dispatches, or releases it at once if we already ended.
+    this.holdsSlot = true
+    this.owner.onExchangeAdmitted(this)
+  }
+
+  // --- upstream --------------------------------------------------------------------------
+
+  /** Sends the request to `dispatcher`. The owner has admitted it. */
+  dispatch (dispatcher: Dispatcher): void {
+    if (this.state === STATE_DONE) return
+    if (this.admittedMs < 0) this.admittedMs = this.clock.nowMs()
+    this.state = STATE_DISPATCHED
+    this.dispatcher = dispatcher
+    dispatcher.dispatch(this.options, this)
+  }
+
+  onRequestStart (controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.state === STATE_DONE) controller.abort(this.error ?? new Error('exchange ended'))
+  }
+
+  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (this.state === STATE_DONE) return
+    const now = this.clock.nowMs()
+    this.firstByteMs = now
+    this.lastWriteMs = now
+    this.state = STATE_RESPONDING
+    this.statusCode = statusCode
+    const timing = this.owner.serverTiming(this)
+    this.res.writeHead(statusCode, buildResponseHeaders(headers, timing === null ? null : 'server-timing', timing ?? ''))
+    // Headers go out now, not with the first body chunk: SSE clients and slow streams see them at once.
+    this.res.flushHeaders()
+  }
+
+  onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.state === STATE_DONE) return
+    this.lastWriteMs = this.clock.nowMs()
+    if (!this.res.write(chunk)) {
+      // Client is slower than the upstream: stop reading upstream until the socket drains.
+      if (!this.isPausedByClient) {
+        this.isPausedByClient = true
+        this.res.once('drain', onResponseDrain)
+      }
+      controller.pause()
+    }
+  }
+
+  onClientDrain (): void {
+    this.isPausedByClient = false
+    const controller = this.controller
+    if (controller !== null && this.state !== STATE_DONE) controller.resume()
+  }
+
+  onResponseEnd (_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.state === STATE_DONE) return
+    if (trailers !== null && typeof trailers === 'object') {
+      let hasTrailers = false
+      for (const _ in trailers) { hasTrailers = true; break }
+      if (hasTrailers) this.res.addTrailers(trailers as Record<string, string>)
+    }
+    this.res.end()
+    this.outcome = OUTCOME_OK
+    this.end()
+  }
+
+  onResponseError (_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.state === STATE_DONE) return
+    if (this.state === STATE_DISPATCHED && this.canRetry(err)) {
+      const target = this.owner.retryTarget(this, err)
+      if (target !== null) {
+        this.retries++
+        this.controller = null
+        this.dispatch(target)
+        return
+      }
+    }
+    this.error = err
+    this.owner.onUpstreamFailure(this, err)
+    if (this.isEnded) return // the owner may have ended it
+    this.fail(OUTCOME_UPSTREAM_ERROR, 502, upstreamErrorBody(err))
+  }
+
+  /**
+   * Replaying is safe only when no response byte arrived and nothing of the request body was
+   * consumed: a bodyless request (the keep-alive race, Knative issue 12414: the app closed an
+   * idle socket as we wrote on it) or a connect failure before anything was sent.
+   */
+  canRetry (err: Error): boolean {
+    if (this.firstByteMs >= 0 || this.res.headersSent) return false
+    const code = (err as { code?: unknown }).code
+    if (typeof code !== 'string') return false
+    if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+      return this.options.body === null || !this.req.readableDidRead
+    }
+    return SOCKET_RESET_CODES.has(code) && this.options.body === null
+  }
+
+  // --- deadlines ---------------------------------------------------------------------------
+
+  checkDeadlines (nowMs: number): void {
+    const t = this.timeouts
+    const state = this.state
+    if (this.isEnded) return
+    if (state === STATE_QUEUED && t.queueMs > 0 && nowMs - this.startMs >= t.queueMs) {
+      this.fail(OUTCOME_QUEUE_TIMEOUT, 503, QUEUE_TIMEOUT_BODY)
+      return
+    }
+    if (nowMs - this.startMs >= t.totalMs ||
+        (t.responseStartMs > 0 && this.firstByteMs < 0 && nowMs - this.startMs >= t.responseStartMs) ||
+        (t.idleMs > 0 && nowMs - this.lastWriteMs >= t.idleMs)) {
+      this.fail(OUTCOME_TIMEOUT, 504, t.timeoutBody)
+    }
+  }
+
+  // --- endings -----------------------------------------------------------------------------
+
+  /** The client went away (or the response finished: then this is a no-op). */
+  onClientClose (): void {
+    if (this.isEnded) return
+    // Response not finished, so the client connection closed under us.
+    this.outcome = OUTCOME_CLIENT_GONE
+    this.abortUpstream(CLIENT_GONE_ERROR)
+    this.end()
+  }
+
+  /**
+   * Ends the exchange with an error status. If the response already started, the only honest
+   * signal left is to cut the connection.
+   */
+  fail (outcome: number, statusCode: number, body: Buffer): void {
+    if (this.isEnded) return
+    this.outcome = outcome
+    this.abortUpstream(outcome === OUTCOME_TIMEOUT ? TIMEOUT_ERROR : ABORTED_ERROR)
+    const res = this.res
+    if (!res.headersSent) {
+      this.statusCode = statusCode
+      res.writeHead(statusCode, ['content-type', TEXT_PLAIN, 'content-length', String(body.length), 'x-content-type-options', 'nosniff'])
+      res.end(body)
+    } else {
+      res.destroy()
+    }
+    this.end()
+  }
+
+  abortUpstream (reason: Error): void {
+    if (this.state === STATE_QUEUED) {
+      this.state = STATE_DONE
+      this.owner.onExchangeDequeue(this)
+      return
+    }
+    const controller = this.controller
+    if (controller !== null && (this.state === STATE_DISPATCHED || this.state === STATE_RESPONDING) && !controller.aborted) {
+      this.state = STATE_DONE // mark first: abort() calls back into onResponseError synchronously
+      controller.abort(reason)
+    }
+  }
+
+  end (): void {
+    if (this.isEnded) return
+    this.isEnded = true
+    if (this.state === STATE_QUEUED) this.owner.onExchangeDequeue(this)
+    this.state = STATE_DONE
+    if (this.outcome === OUTCOME_NONE) this.outcome = OUTCOME_OK
+    this.options.body = null // let the request stream go
+    this.owner.onExchangeEnd(this)
+  }
+}
+
+// Static bodies and errors: built once (no stack traces made during overload).
+const QUEUE_TIMEOUT_BODY = Buffer.from('request timed out waiting for capacity\n')
+const CLIENT_GONE_ERROR = new Error('client closed the connection')
+const TIMEOUT_ERROR = new Error('request timeout')
+const ABORTED_ERROR = new Error('request aborted by proxy')
+
+function upstreamErrorBody (err: Error): Buffer {
+  const code = (err as { code?: unknown }).code
+  return Buffer.from(`upstream request failed: ${typeof code === 'string' ? code : err.message}\n`)
+}

@@ -1,0 +1,120 @@
+import { generateForwarded } from './forwarded.ts'
+
+// Builds the header list sent upstream from the client's raw headers, in one pass and into one
+// flat array (undici takes `[name, value, name, value, ...]`), which keeps duplicates and order.
+//
+// Rules (Go's httputil.ReverseProxy + Knative's queue-proxy):
+// - hop-by-hop headers and any header named in `Connection` are dropped (RFC 9110 7.6.1);
+//   for an Upgrade request `Connection: upgrade` + `Upgrade` are kept (the proxy forwards them);
+// - `Knative-Serving-Revision`, `Knative-Serving-Namespace` are dropped (activator routing);
+// - `K-Original-Host`, when set, replaces `Host` and is dropped;
+// - `Expect` is dropped: Node already answered `100 Continue`, and undici refuses the header;
+// - the Forwarded shim runs on the client's X-Forwarded-* headers, then the client address is
+//   appended to `X-Forwarded-For`.
+
+const DROP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'knative-serving-revision', 'knative-serving-namespace', 'k-original-host', 'expect',
+])
+
+export interface HeaderRewriteOptions {
+  /** Client address to append to X-Forwarded-For; null to leave XFF alone. */
+  clientAddress: string | null
+  /** Keep `Upgrade`/`Connection: upgrade` (websocket handshake). */
+  isUpgrade: boolean
+  /** Extra headers to add (flat pairs), e.g. `K-Proxy-Request: activator`. */
+  extra: readonly string[] | null
+  /** Header names (lowercase) to drop in addition to the hop-by-hop set. */
+  drop: ReadonlySet<string> | null
+}
+
+export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewriteOptions): string[] {
+  const out: string[] = []
+  let connectionTokens: string | null = null
+  let originalHost: string | null = null
+  let hostIndex = -1
+  let xff: string | null = null
+  let xfp = ''
+  let xfh = ''
+  let hasForwarded = false
+
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] ?? ''
+    const value = raw[i + 1] ?? ''
+    const lower = name.toLowerCase()
+    switch (lower) {
+      case 'connection': connectionTokens = connectionTokens === null ? value : connectionTokens + ',' + value; continue
+      case 'k-original-host': originalHost = value; continue
+      case 'x-forwarded-for': xff = xff === null ? value : xff + ', ' + value; continue
+      case 'x-forwarded-proto': if (xfp === '') xfp = value; break
+      case 'x-forwarded-host': if (xfh === '') xfh = value; break
+      case 'forwarded': hasForwarded = true; break
+      case 'host': hostIndex = out.length; break
+      case 'upgrade': if (opts.isUpgrade) { out.push(name, value); continue } break
+    }
+    if (DROP.has(lower) || (opts.drop !== null && opts.drop.has(lower))) continue
+    out.push(name, value)
+  }
+
+  if (connectionTokens !== null && connectionTokens !== '') {
+    // Headers listed in Connection are hop-by-hop for this hop only.
+    const listed = connectionTokens.toLowerCase().split(',')
+    for (let j = 0; j < listed.length; j++) {
+      const token = (listed[j] ?? '').trim()
+      if (token === '' || token === 'upgrade' || token === 'close' || token === 'keep-alive') continue
+      for (let k = out.length - 2; k >= 0; k -= 2) {
+        if ((out[k] ?? '').toLowerCase() === token) {
+          out.splice(k, 2)
+          if (hostIndex > k) hostIndex -= 2
+        }
+      }
+    }
+  }
+  if (opts.isUpgrade) out.push('connection', 'upgrade')
+
+  if (originalHost !== null && originalHost !== '') {
+    if (hostIndex >= 0) out[hostIndex + 1] = originalHost
+    else out.push('host', originalHost)
+  }
+
+  if (!hasForwarded && ((xff !== null && xff !== '') || xfp !== '' || xfh !== '')) {
+    out.push('forwarded', generateForwarded(xff ?? '', xfp, xfh))
+  }
+  if (opts.clientAddress !== null) {
+    out.push('x-forwarded-for', xff !== null && xff !== '' ? xff + ', ' + opts.clientAddress : opts.clientAddress)
+  } else if (xff !== null) {
+    out.push('x-forwarded-for', xff)
+  }
+  if (opts.extra !== null) for (let i = 0; i < opts.extra.length; i++) out.push(opts.extra[i] ?? '')
+  return out
+}
+
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate'])
+
+/**
+ * Response headers from undici's parsed object to a flat list for `res.writeHead`, without
+ * hop-by-hop headers (Node frames the body itself).
+ */
+export function buildResponseHeaders (headers: Record<string, string | string[] | undefined>, extraName: string | null, extraValue: string): string[] {
+  const out: string[] = []
+  let connection: string | null = null
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    if (name === 'connection') { connection = Array.isArray(value) ? value.join(',') : value; continue }
+    if (RESPONSE_DROP.has(name)) continue
+    if (Array.isArray(value)) for (let i = 0; i < value.length; i++) out.push(name, value[i] ?? '')
+    else out.push(name, value)
+  }
+  if (connection !== null) {
+    const listed = connection.toLowerCase().split(',')
+    for (let j = 0; j < listed.length; j++) {
+      const token = (listed[j] ?? '').trim()
+      if (token === '' || token === 'close' || token === 'keep-alive') continue
+      for (let k = out.length - 2; k >= 0; k -= 2) if (out[k] === token) out.splice(k, 2)
+    }
+  }
+  if (extraName !== null) out.push(extraName, extraValue)
+  return out
+}

@@ -1,0 +1,176 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { Breaker } from '../admission/breaker.ts'
+import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import {
+  OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
+  ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
+} from '../proxy/proxy-exchange.ts'
+import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
+import type { Logger } from '../shared/logger.ts'
+import type { ProbeResponder } from './probe-responder.ts'
+
+/** Counts requests in and out for the time-weighted concurrency average (stats layer). */
+export interface TrafficRecorder {
+  reqIn (proxied: boolean, nowMs: number): void
+  reqOut (proxied: boolean, nowMs: number): void
+}
+
+/** Receives one call per finished request (metrics layer). */
+export interface ExchangeObserver {
+  onExchangeDone (ex: ProxyExchange, nowMs: number): void
+}
+
+export interface SidecarHandlerOptions {
+  upstream: Dispatcher
+  /** null: unlimited concurrency (CONTAINER_CONCURRENCY=0), no queue. */
+  breaker: Breaker | null
+  probes: ProbeResponder
+  drain: { readonly isDraining: boolean; touch (): void }
+  recorder: TrafficRecorder
+  observer: ExchangeObserver
+  sweeper: DeadlineSweeper
+  clock: ExchangeClock
+  timeouts: TimeoutPolicy
+  serverTiming: boolean
+  requestLog: Logger | null
+  logger: Logger
+}
+
+const QUEUE_FULL_BODY = Buffer.from('pending request queue full\n')
+const HEADER_OPTIONS_BASE: HeaderRewriteOptions = { clientAddress: null, isUpgrade: false, extra: null, drop: null }
+
+/**
+ * The sidecar's request path: probes are answered here, everything else is admitted through the
+ * breaker (CC slots + FIFO queue, overflow -> 503) and proxied to the user container.
+ * Per request: one ProxyExchange, one header list, one options object; no closures.
+ */
+export class SidecarHandler implements ExchangeOwner {
+  readonly #o: SidecarHandlerOptions
+  readonly #upstream: Dispatcher
+  readonly #breaker: Breaker | null
+  /** Requests accepted and not yet finished (queued or in flight), probes excluded. */
+  active = 0
+  #idleWaiters: Array<() => void> = []
+  readonly #headerOptions: HeaderRewriteOptions
+
+  constructor (o: SidecarHandlerOptions) {
+    this.#o = o
+    this.#upstream = o.upstream
+    this.#breaker = o.breaker
+    this.#headerOptions = { ...HEADER_OPTIONS_BASE }
+    this.handle = this.handle.bind(this)
+  }
+
+  get breaker (): Breaker | null { return this.#breaker }
+
+  handle (req: IncomingMessage, res: ServerResponse): void {
+    const o = this.#o
+    if (o.probes.tryAnswer(req, res)) return
+    if (o.drain.isDraining) o.drain.touch()
+
+    const headers = req.headers
+    const proxied = headers['k-proxy-request'] === 'activator'
+    const contentLength = headers['content-length']
+    const hasBody = contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined
+    const headerOptions = this.#headerOptions
+    headerOptions.clientAddress = req.socket.remoteAddress ?? null
+    const options: Dispatcher.DispatchOptions = {
+      path: req.url ?? '/',
+      method: req.method ?? 'GET',
+      headers: buildUpstreamHeaders(req.rawHeaders, headerOptions),
+      body: hasBody ? req : null,
+      upgrade: null,
+    }
+    const ex = new ProxyExchange(this, req, res, options, proxied, o.clock, o.timeouts)
+    this.active++
+    o.recorder.reqIn(proxied, ex.startMs)
+    o.sweeper.add(ex)
+
+    const breaker = this.#breaker
+    if (breaker === null) { ex.dispatch(this.#upstream); return }
+    if (breaker.tryAcquire()) {
+      ex.holdsSlot = true
+      ex.dispatch(this.#upstream)
+      return
+    }
+    if (breaker.enqueue(ex)) { ex.markQueued(); return }
+    ex.fail(OUTCOME_QUEUE_FULL, 503, QUEUE_FULL_BODY)
+  }
+
+  onExchangeAdmitted (ex: ProxyExchange): void {
+    if (ex.isEnded) { this.#releaseSlot(ex); return }
+    ex.dispatch(this.#upstream)
+  }
+
+  onExchangeDequeue (ex: ProxyExchange): void {
+    if (this.#breaker !== null) this.#breaker.cancel(ex)
+  }
+
+  retryTarget (ex: ProxyExchange, err: Error): Dispatcher | null {
+    // One retry, for the keep-alive race only: a refused connection to our own pod's container
+    // will be refused again.
+    if (ex.retries > 0 || (err as { code?: unknown }).code === 'ECONNREFUSED') return null
+    this.#o.logger.debug({ err, path: ex.options.path }, 'retrying request after upstream socket reset')
+    return this.#upstream
+  }
+
+  onUpstreamFailure (ex: ProxyExchange, err: Error): void {
+    this.#o.logger.warn({ err, method: ex.options.method, path: ex.options.path, afterResponseStart: ex.firstByteMs >= 0 }, 'upstream request failed')
+  }
+
+  serverTiming (ex: ProxyExchange): string | null {
+    if (!this.#o.serverTiming) return null
+    const admitted = ex.admittedMs >= 0 ? ex.admittedMs : ex.startMs
+    return `queue;dur=${(admitted - ex.startMs).toFixed(3)}, upstream;dur=${(ex.firstByteMs - admitted).toFixed(3)}`
+  }
+
+  onExchangeEnd (ex: ProxyExchange): void {
+    const o = this.#o
+    o.sweeper.remove(ex)
+    this.#releaseSlot(ex)
+    const now = o.clock.nowMs()
+    o.recorder.reqOut(ex.proxied, now)
+    o.observer.onExchangeDone(ex, now)
+    if (o.requestLog !== null) logRequest(o.requestLog, ex, now)
+    if (--this.active === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters
+      this.#idleWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  #releaseSlot (ex: ProxyExchange): void {
+    if (ex.holdsSlot) {
+      ex.holdsSlot = false
+      if (this.#breaker !== null) this.#breaker.release()
+    }
+  }
+
+  /** Resolves once no request is queued or in flight (drain). */
+  whenIdle (): Promise<void> {
+    if (this.active === 0) return Promise.resolve()
+    return new Promise((resolve) => { this.#idleWaiters.push(resolve) })
+  }
+}
+
+const OUTCOME_NAMES: Record<number, string> = {
+  [OUTCOME_QUEUE_FULL]: 'queue_full',
+  [OUTCOME_QUEUE_TIMEOUT]: 'queue_timeout',
+  [OUTCOME_TIMEOUT]: 'timeout',
+  [OUTCOME_UPSTREAM_ERROR]: 'upstream_error',
+  [OUTCOME_CLIENT_GONE]: 'client_gone',
+}
+
+function logRequest (log: Logger, ex: ProxyExchange, nowMs: number): void {
+  log.info({
+    method: ex.options.method,
+    path: ex.options.path,
+    status: ex.statusCode,
+    outcome: OUTCOME_NAMES[ex.outcome] ?? 'ok',
+    proxied: ex.proxied,
+    durationMs: Math.round((nowMs - ex.startMs) * 1000) / 1000,
+    queueMs: ex.admittedMs >= 0 ? Math.round((ex.admittedMs - ex.startMs) * 1000) / 1000 : null,
+    remoteAddress: ex.req.socket.remoteAddress,
+  }, 'request')
+}

@@ -1,0 +1,227 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ProxyServer } from 'http-proxy-3'
+import { Pool } from 'undici'
+import { Breaker } from '../admission/breaker.ts'
+import type { SidecarConfig } from '../config/sidecar-config.ts'
+import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
+import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
+import { realClock, type Clock } from '../shared/clock.ts'
+import type { Logger } from '../shared/logger.ts'
+import { createMetricsServer } from '../stats/metrics-server.ts'
+import { ProxyMetrics } from '../stats/proxy-metrics.ts'
+import { StatsReporter } from '../stats/stats-reporter.ts'
+import { createAdminServer } from './admin-server.ts'
+import { Drainer } from './drainer.ts'
+import { SidecarHandler } from './handler.ts'
+import { ProbeResponder } from './probe-responder.ts'
+import type { ProbeSpec } from './readiness-probe-spec.ts'
+import { ReadinessProber } from './readiness-probe.ts'
+import { UpgradeHandler } from './upgrade-handler.ts'
+
+/** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
+export const TUNNEL_DRAIN_MS = 60_000
+
+export interface SidecarDeps {
+  clock?: Clock
+}
+
+export interface SidecarPorts {
+  serving: number
+  admin: number
+  metrics: number
+}
+
+/** A running sidecar: three servers around one handler. `shutdown()` is the SIGTERM path. */
+export class Sidecar {
+  readonly config: SidecarConfig
+  readonly logger: Logger
+  readonly handler: SidecarHandler
+  readonly upgrades: UpgradeHandler
+  readonly drainer: Drainer
+  readonly prober: ReadinessProber
+  readonly stats: StatsReporter
+  readonly metrics: ProxyMetrics
+  readonly breaker: Breaker | null
+  readonly #servers: { serving: Server; admin: Server; metrics: Server }
+  readonly #pool: Pool
+  readonly #sweeper: DeadlineSweeper
+  readonly #wsProxy: ProxyServer
+  #shutdown: Promise<void> | null = null
+
+  constructor (config: SidecarConfig, probes: readonly ProbeSpec[], logger: Logger, deps: SidecarDeps = {}) {
+    const clock = deps.clock ?? realClock
+    this.config = config
+    this.logger = logger
+    const cc = config.containerConcurrency
+    const target = `http://${config.userHost.includes(':') ? `[${config.userHost}]` : config.userHost}:${config.userPort}`
+    // Keep-alive pool to the user container; at most CC sockets since at most CC requests run.
+    // undici's own timeouts are off: the sweeper enforces Knative's timeouts.
+    this.#pool = new Pool(target, {
+      connections: cc > 0 ? cc : null,
+      pipelining: 1,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: { timeout: 10_000 },
+    })
+    this.breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth: config.queueDepth }) : null
+    const breaker = this.breaker
+    this.prober = new ReadinessProber(probes, { logger: logger.child({ component: 'readiness' }) })
+    this.drainer = new Drainer({
+      quietMs: config.drainMs,
+      maxMs: config.drainMs + config.revisionTimeoutMs,
+      logger: logger.child({ component: 'drainer' }),
+      now: () => clock.nowMs(),
+    })
+    this.#sweeper = new DeadlineSweeper(() => clock.nowMs())
+    const timeouts: TimeoutPolicy = Object.freeze({
+      totalMs: config.revisionTimeoutMs > 0 ? config.revisionTimeoutMs : Number.POSITIVE_INFINITY,
+      responseStartMs: config.responseStartTimeoutMs,
+      idleMs: config.idleTimeoutMs,
+      queueMs: 0,
+      timeoutBody: Buffer.from('request timeout'),
+    })
+    this.metrics = new ProxyMetrics({
+      gauges: () => ({
+        inFlight: this.handler.active + this.upgrades.open.size,
+        queueDepth: breaker === null ? 0 : breaker.queued,
+      }),
+    })
+    this.stats = new StatsReporter({
+      podName: config.pod,
+      namespace: config.namespace,
+      configuration: config.configuration,
+      revision: config.revision,
+      clock,
+      enabled: config.stats,
+      proxyMetrics: this.metrics,
+    })
+    const probeResponder = new ProbeResponder(this.prober, this.drainer)
+    this.handler = new SidecarHandler({
+      upstream: this.#pool,
+      breaker,
+      probes: probeResponder,
+      drain: this.drainer,
+      recorder: this.stats.stats,
+      observer: new ExchangeMetrics(this.metrics),
+      sweeper: this.#sweeper,
+      clock,
+      timeouts,
+      serverTiming: config.serverTiming,
+      requestLog: config.requestLog ? logger.child({ component: 'request' }) : null,
+      logger: logger.child({ component: 'proxy' }),
+    })
+    this.#wsProxy = new ProxyServer({ xfwd: true, ws: true })
+    this.#wsProxy.on('proxyReqWs', (proxyReq) => {
+      proxyReq.removeHeader('knative-serving-revision')
+      proxyReq.removeHeader('knative-serving-namespace')
+    })
+    this.#wsProxy.on('error', (err: unknown, _req, socketOrRes) => {
+      logger.warn({ err }, 'upgrade proxy error')
+      socketOrRes.destroy()
+    })
+    this.upgrades = new UpgradeHandler({
+      target: { proxy: this.#wsProxy, target },
+      breaker,
+      recorder: this.stats.stats,
+      now: () => clock.nowMs(),
+      drain: this.drainer,
+      logger,
+    })
+
+    const serving = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, this.handler.handle)
+    serving.on('upgrade', this.upgrades.handle)
+    serving.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
+    })
+    this.#servers = {
+      serving,
+      admin: createAdminServer({ drainer: this.drainer, logger: logger.child({ component: 'admin' }) }),
+      metrics: createMetricsServer(this.stats, logger.child({ component: 'metrics' })),
+    }
+  }
+
+  /** Listens on all ports (0 = any free port) and starts probing the user container. */
+  async listen (): Promise<SidecarPorts> {
+    const c = this.config
+    const listenOne = (server: Server, port: number): Promise<number> => new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, c.host, () => {
+        server.off('error', reject)
+        resolve((server.address() as AddressInfo).port)
+      })
+    })
+    const ports = {
+      serving: await listenOne(this.#servers.serving, c.servingPort),
+      admin: await listenOne(this.#servers.admin, c.adminPort),
+      metrics: await listenOne(this.#servers.metrics, c.metricsPort),
+    }
+    this.stats.start()
+    const startMs = performance.now()
+    this.prober.waitUntilReady().then(
+      () => { this.logger.info({ afterMs: Math.round(performance.now() - startMs) }, 'user container ready') },
+      () => { /* closed before ready */ })
+    this.logger.info({ ports, containerConcurrency: c.containerConcurrency, queueDepth: c.queueDepth, userPort: c.userPort }, 'sidecar listening')
+    return ports
+  }
+
+  /**
+   * Graceful stop (SIGTERM): fail probes, serve through the quiet period, stop accepting, finish
+   * queued and in-flight requests, give websockets up to TUNNEL_DRAIN_MS, then close everything.
+   */
+  shutdown (): Promise<void> {
+    if (this.#shutdown === null) this.#shutdown = this.#doShutdown()
+    return this.#shutdown
+  }
+
+  async #doShutdown (): Promise<void> {
+    const log = this.logger
+    await this.drainer.drain()
+    const serving = this.#servers.serving
+    const closed = new Promise<void>((resolve) => { serving.close(() => { resolve() }) })
+    serving.closeIdleConnections()
+    await withTimeout(this.handler.whenIdle(), this.config.revisionTimeoutMs)
+    serving.closeAllConnections()
+    if (this.upgrades.open.size > 0) {
+      log.info({ open: this.upgrades.open.size }, 'waiting for upgraded connections')
+      await withTimeout(waitUntil(() => this.upgrades.open.size === 0), TUNNEL_DRAIN_MS)
+      this.upgrades.destroyAll()
+    }
+    await closed
+    await this.close()
+    log.info('sidecar stopped')
+  }
+
+  /** Closes everything at once (tests, or after the drain). */
+  async close (): Promise<void> {
+    this.drainer.close()
+    this.stats.stop()
+    this.prober.close()
+    this.#sweeper.close()
+    this.upgrades.destroyAll()
+    const s = this.#servers
+    for (const server of [s.serving, s.admin, s.metrics]) {
+      server.closeAllConnections()
+      server.close()
+    }
+    this.#wsProxy.close()
+    await this.#pool.close().catch(() => {})
+  }
+}
+
+function withTimeout (p: Promise<void>, ms: number): Promise<void> {
+  if (!(ms > 0) || !Number.isFinite(ms)) return p
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms)
+    p.then(() => { clearTimeout(t); resolve() }, () => { clearTimeout(t); resolve() })
+  })
+}
+
+function waitUntil (done: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setInterval(() => { if (done()) { clearInterval(t); resolve() } }, 250)
+    t.unref()
+  })
+}

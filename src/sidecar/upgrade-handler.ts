@@ -1,0 +1,70 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Breaker } from '../admission/breaker.ts'
+import { UpgradeTunnel, type TunnelOwner, type TunnelTarget } from '../proxy/upgrade-tunnel.ts'
+import type { Logger } from '../shared/logger.ts'
+import type { TrafficRecorder } from './handler.ts'
+
+export interface UpgradeHandlerOptions {
+  target: TunnelTarget
+  breaker: Breaker | null
+  recorder: TrafficRecorder
+  now: () => number
+  drain: { readonly isDraining: boolean; touch (): void }
+  logger: Logger
+}
+
+/**
+ * Upgrade requests (websockets) on the serving port: admitted through the same breaker as plain
+ * requests, counted in stats while open, tracked so a drain can wait for them.
+ */
+export class UpgradeHandler implements TunnelOwner {
+  readonly #o: UpgradeHandlerOptions
+  readonly open = new Set<UpgradeTunnel>()
+
+  constructor (o: UpgradeHandlerOptions) {
+    this.#o = o
+    this.handle = this.handle.bind(this)
+  }
+
+  handle (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const o = this.#o
+    if (o.drain.isDraining) o.drain.touch()
+    const proxied = req.headers['k-proxy-request'] === 'activator'
+    const t = new UpgradeTunnel(this, req, socket, head, proxied, o.now())
+    this.open.add(t)
+    o.recorder.reqIn(proxied, t.startMs)
+    const breaker = o.breaker
+    if (breaker === null) { t.open(o.target); return }
+    if (breaker.tryAcquire()) { t.holdsSlot = true; t.open(o.target); return }
+    if (breaker.enqueue(t)) return
+    t.reject(503, 'Service Unavailable', 'pending request queue full\n')
+  }
+
+  onTunnelAdmitted (t: UpgradeTunnel): void {
+    if (t.isEnded) { this.#release(t); return }
+    t.open(this.#o.target)
+  }
+
+  onTunnelDequeue (t: UpgradeTunnel): void {
+    if (this.#o.breaker !== null) this.#o.breaker.cancel(t)
+  }
+
+  onTunnelEnd (t: UpgradeTunnel): void {
+    this.open.delete(t)
+    this.#release(t)
+    this.#o.recorder.reqOut(t.proxied, this.#o.now())
+  }
+
+  #release (t: UpgradeTunnel): void {
+    if (t.holdsSlot) {
+      t.holdsSlot = false
+      if (this.#o.breaker !== null) this.#o.breaker.release()
+    }
+  }
+
+  /** Cuts every open tunnel (end of drain). */
+  destroyAll (): void {
+    for (const t of this.open) t.socket.destroy()
+  }
+}
