@@ -78,3 +78,11 @@ export class StatDecodeError extends SluiceError {
     this.name = 'StatDecodeError'
   }
 }
+
+/** A revision source could not start (Kubernetes API unreachable, refused or answering garbage). */
+export class RevisionSourceError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_ACTIVATOR_SOURCE_FAILED', message, 500, options)
+    this.name = 'RevisionSourceError'
+  }
+}
