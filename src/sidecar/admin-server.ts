@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { Logger } from '../shared/logger.ts'
-import type { Drainer } from './drainer.ts'
+import type { Drainer } from '../server/drainer.ts'
 
 /** Knative's queue.RequestQueueDrainPath. */
 export const DRAIN_PATH = '/wait-for-drain'
