@@ -8,6 +8,7 @@ import {
 } from '../proxy/proxy-exchange.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import type { Logger } from '../shared/logger.ts'
+import { serverTimingValue } from '../stats/server-timing.ts'
 import type { ProbeResponder } from './probe-responder.ts'
 
 /** Counts requests in and out for the time-weighted concurrency average (stats layer). */
@@ -122,7 +123,7 @@ export class SidecarHandler implements ExchangeOwner {
   serverTiming (ex: ProxyExchange): string | null {
     if (!this.#o.serverTiming) return null
     const admitted = ex.admittedMs >= 0 ? ex.admittedMs : ex.startMs
-    return `queue;dur=${(admitted - ex.startMs).toFixed(3)}, upstream;dur=${(ex.firstByteMs - admitted).toFixed(3)}`
+    return serverTimingValue(admitted - ex.startMs, ex.firstByteMs - admitted)
   }
 
   onExchangeEnd (ex: ProxyExchange): void {

@@ -161,7 +161,7 @@ export class Sidecar {
     this.stats.start()
     const startMs = performance.now()
     this.prober.waitUntilReady().then(
-      () => { this.logger.info({ afterMs: Math.round(performance.now() - startMs) }, 'user container ready') },
+      () => { this.logger.info({ afterMs: Math.round(performance.now() - startMs) }, 'startup probe passed') },
       () => { /* closed before ready */ })
     this.logger.info({ ports, containerConcurrency: c.containerConcurrency, queueDepth: c.queueDepth, userPort: c.userPort }, 'sidecar listening')
     return ports

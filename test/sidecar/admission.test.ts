@@ -1,0 +1,99 @@
+import { request } from 'node:http'
+import t from 'tap'
+import { send, sleep, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
+
+t.test('upstream never sees more than CONTAINER_CONCURRENCY in flight; queued requests are served FIFO', async (t) => {
+  const order: string[] = []
+  const app = await startApp(t, (req, res) => {
+    order.push(req.url ?? '')
+    setTimeout(() => { res.end(req.url) }, 30)
+  })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '2' })
+  const replies: Array<Promise<unknown>> = []
+  for (let i = 0; i < 12; i++) {
+    replies.push(send(`${url}/${i}`))
+    await sleep(2) // arrival order = index order
+  }
+  const results = await Promise.all(replies) as Array<{ status: number }>
+  t.ok(results.every((r) => r.status === 200), 'all served')
+  t.equal(app.maxInFlight, 2, 'never above CC')
+  t.same(order, Array.from({ length: 12 }, (_, i) => `/${i}`), 'FIFO')
+  t.equal(sidecar.breaker?.inFlight, 0, 'every slot returned')
+  t.equal(sidecar.breaker?.queued, 0)
+})
+
+t.test('a request over slots and queue gets 503 "pending request queue full" at once', async (t) => {
+  const hold: Array<() => void> = []
+  const app = await startApp(t, (_req, res) => { hold.push(() => res.end('ok')) })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, ['--queue-depth', '2'])
+  const inside = [send(url), send(url), send(url)]
+  await until(() => sidecar.breaker?.queued === 2 && app.inFlight === 1, 2000, '1 running + 2 queued')
+  const started = performance.now()
+  const over = await send(url)
+  t.equal(over.status, 503)
+  t.equal(over.body, 'pending request queue full\n')
+  t.ok(performance.now() - started < 500, 'rejected immediately')
+  t.equal(sidecar.metrics.overflow503, 1)
+  while (hold.length > 0 || app.inFlight > 0) { const h = hold.shift(); if (h !== undefined) h(); else await sleep(5) }
+  const done = await Promise.all(inside)
+  t.same(done.map((r) => r.status), [200, 200, 200])
+})
+
+t.test('queue depth defaults to 10 x CC', async (t) => {
+  const app = await startApp(t, (_req, res) => { res.end() })
+  const { sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '3' })
+  t.equal(sidecar.breaker?.queueDepth, 30)
+})
+
+t.test('CC=0 means no limit and no queue', async (t) => {
+  const hold: Array<() => void> = []
+  const app = await startApp(t, (_req, res) => { hold.push(() => res.end('ok')) })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '0' })
+  t.equal(sidecar.breaker, null)
+  const all = Array.from({ length: 40 }, () => send(url))
+  await until(() => app.inFlight === 40, 3000, '40 in flight')
+  for (const h of hold) h()
+  t.ok((await Promise.all(all)).every((r) => r.status === 200))
+})
+
+t.test('a client that disconnects while queued leaves the queue', async (t) => {
+  const hold: Array<() => void> = []
+  const app = await startApp(t, (req, res) => { hold.push(() => res.end(req.url)) })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+  const first = send(`${url}/first`)
+  await until(() => app.inFlight === 1)
+  const ac = new AbortController()
+  const gone = send(`${url}/gone`, { signal: ac.signal }).catch((err: Error) => err)
+  await until(() => sidecar.breaker?.queued === 1, 2000, 'queued')
+  ac.abort()
+  await gone
+  await until(() => sidecar.breaker?.queued === 0, 2000, 'queue emptied by the disconnect')
+  const third = send(`${url}/third`)
+  await until(() => sidecar.breaker?.queued === 1)
+  const h1 = hold.shift(); if (h1 !== undefined) h1()
+  t.equal((await first).body, '/first')
+  await until(() => hold.length === 1, 2000, 'third reaches the app')
+  const h2 = hold.shift(); if (h2 !== undefined) h2()
+  t.equal((await third).body, '/third', 'the abandoned request never reached the app')
+  t.equal(app.requests, 2)
+  t.equal(sidecar.handler.active, 0)
+})
+
+t.test('a client that disconnects mid-response frees its slot', async (t) => {
+  const app = await startApp(t, (req, res) => {
+    if (req.url === '/stream') { res.writeHead(200); res.write('partial'); return } // never ends
+    res.end('next')
+  })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+  await new Promise<void>((resolve, reject) => {
+    const req = request(`${url}/stream`, { agent: false }, (res) => {
+      res.once('data', () => { req.destroy(); resolve() })
+    })
+    req.on('error', (err) => { if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err) })
+    req.end()
+  })
+  await until(() => sidecar.breaker?.inFlight === 0, 2000, 'slot released')
+  await until(() => app.inFlight === 0, 2000, 'upstream request aborted too')
+  const r = await send(`${url}/next`)
+  t.equal(r.body, 'next')
+})
