@@ -1,0 +1,303 @@
+// The activator's side of the stats push (Knative's activator stat_reporter.go + knative.dev/pkg
+// websocket connection): batches of per-revision Stats go to the autoscaler over one websocket,
+// as `knative` binary frames (WireStatMessages protobuf, so Knative's own autoscaler can take
+// them) or `json` text frames (docs/stats-protocol.md, for autoscalers in any language).
+//
+// Differences from Knative, on purpose:
+// - Knative drops a batch sent while disconnected. Here the latest stat of each revision is kept
+//   (a bounded map, oldest revision evicted first) and flushed as one batch when the connection
+//   opens again, so an autoscaler restart loses at most the periods it was down for, and a
+//   cold-start poke sent during a reconnect is not lost.
+// - The reconnect backoff is capped at 400 ms (+50% jitter) instead of growing to ~20 s, so a
+//   restarted autoscaler gets stats within a second.
+// - Backpressure: if the socket has more than `maxBufferedBytes` queued (a stalled autoscaler),
+//   batches go to the same latest-per-revision map instead of growing the socket buffer.
+//
+// send() is called on the activator's event loop (every second, and at once for a poke), so it
+// never blocks and never throws: an open socket gets the frame written now (ws disables Nagle),
+// anything else goes to the map.
+
+import { WebSocket } from 'ws'
+import { realClock, type Clock } from '../shared/clock.ts'
+import type { Logger } from '../shared/logger.ts'
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
+import { encodeStatMessagesJson } from '../stats/stat-json-wire.ts'
+import { encodeWireStatMessages } from '../stats/stat-proto.ts'
+import type { Stat, WireStatMessage } from '../stats/stat.ts'
+import { DEFAULT_BACKOFF, ReconnectBackoff, type BackoffOptions } from './reconnect-backoff.ts'
+
+/** Where the activator's stats go (declared by the consumer: the activator's reporter calls it). */
+export interface StatSink {
+  send (messages: readonly WireStatMessage[]): void
+}
+
+export type StatsProtocol = 'knative' | 'json'
+export const STATS_PROTOCOLS: readonly StatsProtocol[] = Object.freeze(['knative', 'json'])
+
+/** Knative: 3 s handshake timeout. */
+export const HANDSHAKE_TIMEOUT_MS = 3_000
+/** Knative pings every ~3.3 s (pongWait x 9/10 / 3) ... */
+export const PING_INTERVAL_MS = 3_333
+/** ... and gives up on a peer silent for 10 s. */
+export const DEAD_PEER_MS = 10_000
+/** Revisions kept while disconnected; beyond it the least recently updated is dropped. */
+export const MAX_PENDING_REVISIONS = 4_096
+/** Bytes queued on the socket beyond which batches are held in the map instead. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024
+
+export interface StatPusherOptions {
+  /** ws:// or wss:// URL of the autoscaler's stat server (any path). */
+  readonly url: string
+  readonly protocol: StatsProtocol
+  readonly logger?: Logger | null
+  readonly clock?: Clock
+  readonly timers?: Timers
+  readonly random?: () => number
+  readonly backoff?: BackoffOptions
+  readonly handshakeTimeoutMs?: number
+  readonly pingIntervalMs?: number
+  readonly deadPeerMs?: number
+  readonly maxPendingRevisions?: number
+  readonly maxBufferedBytes?: number
+}
+
+/** Counters for metrics and tests. */
+export interface StatPusherCounters {
+  /** Frames written to an open socket. */
+  framesSent: number
+  /** Messages in those frames. */
+  messagesSent: number
+  /** Messages replaced in the map by a newer stat of the same revision while disconnected. */
+  messagesCoalesced: number
+  /** Revisions evicted from a full map. */
+  revisionsDropped: number
+  /** Connections opened (the first one included). */
+  connects: number
+  /** Batches whose encoding failed (a bug; logged). */
+  encodeErrors: number
+}
+
+type State = 'idle' | 'connecting' | 'open' | 'closed'
+
+function copyStat (s: Stat): Stat {
+  return {
+    podName: s.podName,
+    averageConcurrentRequests: s.averageConcurrentRequests,
+    averageProxiedConcurrentRequests: s.averageProxiedConcurrentRequests,
+    requestCount: s.requestCount,
+    proxiedRequestCount: s.proxiedRequestCount,
+    processUptime: s.processUptime,
+    timestamp: s.timestamp,
+  }
+}
+
+export class StatPusher implements StatSink {
+  readonly url: string
+  readonly protocol: StatsProtocol
+  readonly counters: StatPusherCounters
+  readonly #logger: Logger | null
+  readonly #clock: Clock
+  readonly #timers: Timers
+  readonly #backoff: ReconnectBackoff
+  readonly #handshakeTimeoutMs: number
+  readonly #pingIntervalMs: number
+  readonly #deadPeerMs: number
+  readonly #maxPending: number
+  readonly #maxBufferedBytes: number
+  /** Latest stat per revision (key namespace/name) not yet written; insertion order = recency. */
+  readonly #pending: Map<string, WireStatMessage>
+  #state: State
+  #ws: WebSocket | null
+  #reconnectTimer: TimerHandle | null
+  #livenessTimer: TimerHandle | null
+  /** Last time the peer showed it is alive (open, pong or message), ms. */
+  #lastSeenMs: number
+  /** What was last logged, so each state change is logged once (not every failed attempt). */
+  #logged: 'connected' | 'disconnected' | null
+  #closed: Promise<void> | null
+
+  constructor (options: StatPusherOptions) {
+    this.url = options.url
+    this.protocol = options.protocol
+    this.counters = { framesSent: 0, messagesSent: 0, messagesCoalesced: 0, revisionsDropped: 0, connects: 0, encodeErrors: 0 }
+    this.#logger = options.logger ?? null
+    this.#clock = options.clock ?? realClock
+    this.#timers = options.timers ?? realTimers
+    this.#backoff = new ReconnectBackoff(options.backoff ?? DEFAULT_BACKOFF, options.random ?? Math.random)
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS
+    this.#pingIntervalMs = options.pingIntervalMs ?? PING_INTERVAL_MS
+    this.#deadPeerMs = options.deadPeerMs ?? DEAD_PEER_MS
+    this.#maxPending = options.maxPendingRevisions ?? MAX_PENDING_REVISIONS
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? MAX_BUFFERED_BYTES
+    this.#pending = new Map()
+    this.#state = 'idle'
+    this.#ws = null
+    this.#reconnectTimer = null
+    this.#livenessTimer = null
+    this.#lastSeenMs = 0
+    this.#logged = null
+    this.#closed = null
+  }
+
+  /** Whether the websocket is open right now. */
+  get connected (): boolean { return this.#state === 'open' }
+
+  /** Revisions waiting for the connection (bounded by maxPendingRevisions). */
+  get pendingSize (): number { return this.#pending.size }
+
+  /** Opens the connection (and keeps reopening it until close()). */
+  start (): void {
+    if (this.#state !== 'idle') return
+    this.#connect()
+  }
+
+  send (messages: readonly WireStatMessage[]): void {
+    if (messages.length === 0) return
+    const ws = this.#ws
+    if (this.#state === 'open' && ws !== null && ws.bufferedAmount <= this.#maxBufferedBytes) {
+      if (this.#pending.size === 0) {
+        this.#write(ws, messages)
+        return
+      }
+      // Held-back revisions ride along with this batch (this batch's stats are newer).
+      this.#hold(messages)
+      this.#flush()
+      return
+    }
+    if (this.#state !== 'closed') this.#hold(messages)
+  }
+
+  /** Stops reconnecting and closes the socket (close code 1001, going away). Idempotent. */
+  close (): Promise<void> {
+    if (this.#closed !== null) return this.#closed
+    this.#state = 'closed'
+    this.#reconnectTimer?.cancel()
+    this.#reconnectTimer = null
+    this.#stopLiveness()
+    const ws = this.#ws
+    this.#ws = null
+    this.#pending.clear()
+    if (ws === null || ws.readyState === WebSocket.CLOSED) {
+      this.#closed = Promise.resolve()
+      return this.#closed
+    }
+    this.#closed = new Promise<void>((resolve) => {
+      const force = this.#timers.setTimeout(() => { ws.terminate(); resolve() }, 1_000)
+      ws.once('close', () => { force.cancel(); resolve() })
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate()
+      else ws.close(1001, 'activator shutting down')
+    })
+    return this.#closed
+  }
+
+  #hold (messages: readonly WireStatMessage[]): void {
+    for (const m of messages) {
+      if (m.stat === null) continue
+      const key = m.namespace + '/' + m.name
+      if (this.#pending.delete(key)) this.counters.messagesCoalesced++
+      this.#pending.set(key, { namespace: m.namespace, name: m.name, stat: copyStat(m.stat) })
+      if (this.#pending.size > this.#maxPending) {
+        const oldest = this.#pending.keys().next()
+        if (oldest.done !== true) {
+          this.#pending.delete(oldest.value)
+          this.counters.revisionsDropped++
+        }
+      }
+    }
+  }
+
+  #flush (): void {
+    const ws = this.#ws
+    if (ws === null || this.#state !== 'open' || this.#pending.size === 0) return
+    const batch = Array.from(this.#pending.values())
+    this.#pending.clear()
+    this.#write(ws, batch)
+  }
+
+  #write (ws: WebSocket, messages: readonly WireStatMessage[]): void {
+    let frame: Buffer | string
+    try {
+      frame = this.protocol === 'knative' ? encodeWireStatMessages(messages) : encodeStatMessagesJson(messages)
+    } catch (err) {
+      this.counters.encodeErrors++
+      this.#logger?.error({ err }, 'cannot encode stats batch')
+      return
+    }
+    try {
+      // No callback: a failed write surfaces as 'close' on the socket, which reconnects.
+      ws.send(frame, { binary: typeof frame !== 'string' })
+      this.counters.framesSent++
+      this.counters.messagesSent += messages.length
+    } catch (err) {
+      this.#logger?.debug({ err }, 'stats send failed')
+      this.#hold(messages)
+    }
+  }
+
+  #connect (): void {
+    this.#state = 'connecting'
+    let ws: WebSocket
+    try {
+      ws = new WebSocket(this.url, { handshakeTimeout: this.#handshakeTimeoutMs, perMessageDeflate: false })
+    } catch (err) {
+      // An invalid URL is a configuration error caught at start; keep retrying anyway, logged once.
+      this.#onDown(null, err)
+      return
+    }
+    this.#ws = ws
+    ws.on('open', () => { this.#onOpen(ws) })
+    ws.on('pong', () => { this.#lastSeenMs = this.#clock.nowMs() })
+    ws.on('message', () => { this.#lastSeenMs = this.#clock.nowMs() })
+    let lastError: unknown = null
+    ws.on('error', (err) => { lastError = err })
+    ws.on('close', (code, reason) => { this.#onDown(ws, lastError, code, reason.toString()) })
+  }
+
+  #onOpen (ws: WebSocket): void {
+    if (this.#ws !== ws || this.#state !== 'connecting') return
+    this.#state = 'open'
+    this.counters.connects++
+    this.#backoff.reset()
+    this.#lastSeenMs = this.#clock.nowMs()
+    if (this.#logged !== 'connected') {
+      this.#logger?.info({ url: this.url, protocol: this.protocol, held: this.#pending.size }, 'connected to autoscaler')
+      this.#logged = 'connected'
+    }
+    this.#livenessTimer = this.#timers.setInterval(() => { this.#checkLiveness(ws) }, this.#pingIntervalMs)
+    this.#flush()
+  }
+
+  #checkLiveness (ws: WebSocket): void {
+    if (this.#ws !== ws || this.#state !== 'open') return
+    if (this.#clock.nowMs() - this.#lastSeenMs > this.#deadPeerMs) {
+      this.#logger?.debug({ silentMs: Math.round(this.#clock.nowMs() - this.#lastSeenMs) }, 'autoscaler stopped answering pings')
+      ws.terminate()
+      return
+    }
+    try { ws.ping() } catch { /* closing: 'close' follows */ }
+  }
+
+  #stopLiveness (): void {
+    this.#livenessTimer?.cancel()
+    this.#livenessTimer = null
+  }
+
+  #onDown (ws: WebSocket | null, err: unknown, code = 0, reason = ''): void {
+    if (ws !== null && this.#ws !== ws) return
+    this.#ws = null
+    this.#stopLiveness()
+    if (this.#state === 'closed') return
+    this.#state = 'connecting'
+    if (this.#logged !== 'disconnected') {
+      const fields = { url: this.url, code, reason, err }
+      if (this.#logged === 'connected') this.#logger?.warn(fields, 'disconnected from autoscaler; reconnecting')
+      else this.#logger?.warn(fields, 'cannot reach autoscaler; retrying')
+      this.#logged = 'disconnected'
+    }
+    const delayMs = this.#backoff.next()
+    this.#reconnectTimer = this.#timers.setTimeout(() => {
+      this.#reconnectTimer = null
+      if (this.#state === 'connecting') this.#connect()
+    }, delayMs)
+  }
+}
