@@ -1,0 +1,346 @@
+// Sidecar load test (issue 3 "Load test", issue 4 "stats cost"). `npm run bench:sidecar [-- flags]`.
+//
+// Targets, all on 127.0.0.1, each its own process tree: the upstream directly (nginx, 1 worker, 1 KB
+// `return 200`; a Node server if nginx is missing), Sluice sidecar CC=0, CC=10, CC=10 --no-stats, and
+// HAProxy (nbthread 1, server maxconn 10) when installed. Rounds interleave the targets (rotating the order)
+// so slow drifts in background load hit every target alike. Per run: closed-loop load (wrk -t1 -c50, or
+// autocannon -c50), CPU of the proxy's processes from /proc (utime+stime delta / requests), and an
+// open-loop paced run at --open-rate for tail latency. Peak RSS is VmHWM at the end. Results:
+// loadtest/results/sidecar-<stamp>.json and .md, and sidecar-latest.md.
+//
+// With --profile, runs only Sluice CC=10 under `--cpu-prof` for one closed-loop run and prints where the
+// time goes (loadtest/harness/cpu-profile-summary.ts).
+
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { runAutocannon } from './harness/autocannon-runner.ts'
+import type { RunRecord, TargetSummary } from './harness/bench-summary.ts'
+import { markdownTable, statsCost, summariseTarget, withRatios } from './harness/bench-summary.ts'
+import { ChildGroup } from './harness/child-group.ts'
+import { formatProfileSummary, summariseProfile } from './harness/cpu-profile-summary.ts'
+import type { LoadResult } from './harness/load-result.ts'
+import { runPaced } from './harness/paced-runner.ts'
+import { busyPercent, cpuMicros, machineBusyMicros, machineTicks, peakRssKb, processTree, reapedChildrenCpuMicros } from './harness/proc-stats.ts'
+import type { RunningServer } from './harness/targets.ts'
+import { hasBinary, HOST, startHaproxy, startNginx, startNodeUpstream, startSluice } from './harness/targets.ts'
+import { hasWrk, runWrk } from './harness/wrk-runner.ts'
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
+    'open-duration': { type: 'string', default: '5' },
+    'open-rate': { type: 'string', default: '2000' },
+    connections: { type: 'string', default: '50' },
+    quick: { type: 'boolean', default: false },
+    'no-haproxy': { type: 'boolean', default: false },
+    'no-wrk': { type: 'boolean', default: false },
+    'no-nginx': { type: 'boolean', default: false },
+    'no-autocannon-rate': { type: 'boolean', default: false },
+    'sidecar-node-args': { type: 'string', default: '' },
+    only: { type: 'string', default: '' },
+    profile: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+const USAGE = `npm run bench:sidecar -- [flags]
+  --duration <s>          closed-loop seconds per target per round (default 10; --quick: 3)
+  --rounds <n>            interleaved rounds (default 3; --quick: 1)
+  --warmup <s>            unrecorded warm-up per target before round 1 (default 3; --quick: 1)
+  --open-duration <s>     paced open-loop seconds per target per round (default 5; --quick: 2)
+  --open-rate <req/s>     open-loop rate (default 2000)
+  --connections <n>       closed-loop connections (default 50)
+  --quick                 a smoke run: 1 round of 3 s
+  --only <a,b>            targets to run: direct,sluice-cc0,sluice-cc10,sluice-cc10-nostats,haproxy
+  --no-haproxy --no-wrk --no-nginx --no-autocannon-rate   leave a tool out even when installed
+  --sidecar-node-args "<flags>"   extra Node flags for the Sluice processes (e.g. --max-semi-space-size=16)
+  --profile               Sluice CC=10 only, under --cpu-prof; prints the hot spots
+  --no-write              print the table, write no file under loadtest/results/
+`
+
+function intFlag (name: string, value: string | undefined, quickValue: number | null): number {
+  if (flags.quick && quickValue !== null && !process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) return quickValue
+  const n = Number(value)
+  if (!Number.isInteger(n) || n <= 0) {
+    process.stderr.write(`loadtest: --${name} must be a positive integer, got "${String(value)}"\n`)
+    process.exit(2)
+  }
+  return n
+}
+
+const durationS = intFlag('duration', flags.duration, 3)
+const rounds = intFlag('rounds', flags.rounds, 1)
+const warmupS = intFlag('warmup', flags.warmup, 1)
+const openDurationS = intFlag('open-duration', flags['open-duration'], 2)
+const openRate = intFlag('open-rate', flags['open-rate'], null)
+const connections = intFlag('connections', flags.connections, null)
+const sidecarNodeArgs = flags['sidecar-node-args'].split(' ').filter((a) => a !== '')
+const only = new Set(flags.only.split(',').filter((a) => a !== ''))
+
+interface Target {
+  readonly name: string
+  readonly description: string
+  readonly server: RunningServer
+  /** null: no proxy process (the direct run). */
+  readonly proxyPid: number | null
+}
+
+function sleep (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function cpuModel (): string {
+  return cpus()[0]?.model ?? readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown'
+}
+
+function log (line: string): void {
+  process.stderr.write(line + '\n')
+}
+
+/** Background CPU with nothing of ours running, percent of the whole machine. */
+async function backgroundBusy (ms: number): Promise<number> {
+  const a = machineTicks()
+  await sleep(ms)
+  return busyPercent(a, machineTicks())
+}
+
+async function measured (target: Target, upstreamPid: number, round: number, kind: RunRecord['kind'], run: () => Promise<LoadResult>): Promise<RunRecord> {
+  const proxyPids = target.proxyPid === null ? [] : processTree(target.proxyPid)
+  const upstreamPids = processTree(upstreamPid)
+  const selfPids = [process.pid]
+  const m0 = machineTicks()
+  const p0 = cpuMicros(proxyPids)
+  const u0 = cpuMicros(upstreamPids)
+  const s0 = cpuMicros(selfPids)
+  const g0 = reapedChildrenCpuMicros()
+  const load = await run()
+  const m1 = machineTicks()
+  const proxyCpuUs = target.proxyPid === null ? null : cpuMicros(proxyPids) - p0
+  const upstreamCpuUs = cpuMicros(upstreamPids) - u0
+  const selfCpuUs = cpuMicros(selfPids) - s0
+  const loadgenCpuUs = reapedChildrenCpuMicros() - g0
+  const otherCpuUs = machineBusyMicros(m0, m1) - (proxyCpuUs ?? 0) - upstreamCpuUs - selfCpuUs - loadgenCpuUs
+  return { target: target.name, round, kind, load, proxyCpuUs, upstreamCpuUs, loadgenCpuUs, otherCpuUs, machineBusyPct: busyPercent(m0, m1) }
+}
+
+function describeRun (r: RunRecord): string {
+  const l = r.load
+  const cpu = r.proxyCpuUs === null ? '' : ` cpu ${(r.proxyCpuUs / Math.max(1, l.requests)).toFixed(1)} us/req`
+  return `  round ${r.round} ${r.kind.padEnd(15)} ${r.target.padEnd(20)} ${Math.round(l.reqPerSec).toString().padStart(7)} req/s  p50 ${(l.latencyUs.p50 / 1000).toFixed(2)} p99 ${(l.latencyUs.p99 / 1000).toFixed(2)} p99.9 ${(l.latencyUs.p999 / 1000).toFixed(2)} ms${cpu}  err ${l.errors}/${l.non2xx}  machine ${r.machineBusyPct.toFixed(0)}% other procs ${(r.otherCpuUs / 1e4 / l.durationS).toFixed(0)}% of a core`
+}
+
+async function main (): Promise<void> {
+  if (flags.help) { process.stdout.write(USAGE); return }
+  const group = new ChildGroup()
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'))
+  // Bound the whole run: stop everything if it takes far longer than planned.
+  const plannedS = (warmupS * 5) + rounds * 5 * (durationS + openDurationS + 3) + 5 * (openDurationS + 3) + 60
+  const watchdog = setTimeout(() => {
+    log(`loadtest: still running after ${plannedS * 2} s, giving up`)
+    group.killAllNow()
+    process.exit(1)
+  }, plannedS * 2 * 1000)
+  watchdog.unref()
+  try {
+    await run(group, dir)
+  } finally {
+    await group.stopAll()
+    clearTimeout(watchdog)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function run (group: ChildGroup, dir: string): Promise<void> {
+  const nginxVersion = flags['no-nginx'] ? null : hasBinary('nginx', ['-v'])
+  const haproxyVersion = flags['no-haproxy'] ? null : hasBinary('haproxy', ['-v'])
+  const useWrk = !flags['no-wrk'] && hasWrk()
+  const wrkVersion = useWrk ? hasBinary('wrk', ['-v']) : null
+
+  const upstream = nginxVersion !== null ? await startNginx(group, dir) : await startNodeUpstream(group, dir)
+  log(`upstream: ${upstream.label} on ${HOST}:${upstream.port}`)
+
+  const want = (name: string): boolean => only.size === 0 || only.has(name)
+  const targets: Target[] = []
+  if (flags.profile) {
+    const profDir = join(dir, 'prof')
+    mkdirSync(profDir)
+    const s = await startSluice(group, dir, 'sluice-cc10', upstream.port, { containerConcurrency: 10, stats: true, nodeArgs: [...sidecarNodeArgs, '--cpu-prof', `--cpu-prof-dir=${profDir}`] })
+    const target: Target = { name: s.label, description: s.command, server: s, proxyPid: s.child.pid }
+    log(`profiling ${s.command}`)
+    await runWrk(group, { url: `http://${HOST}:${s.port}/`, connections, threads: 1, durationS: warmupS })
+    const r = await measured(target, upstream.child.pid, 1, 'closed', () => runWrk(group, { url: `http://${HOST}:${s.port}/`, connections, threads: 1, durationS }))
+    log(describeRun(r))
+    // SIGTERM with --drain-seconds 0: the sidecar exits on its own, and Node writes the profile at exit.
+    await group.stop(s.child)
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
+    if (file === undefined) throw new Error('loadtest: the sidecar wrote no .cpuprofile (did it exit cleanly?)')
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
+    if (!flags['no-write']) {
+      mkdirSync(RESULTS_DIR, { recursive: true })
+      const out = join(RESULTS_DIR, `sidecar-profile-${stamp}.md`)
+      writeFileSync(out, `# Sluice sidecar CC=10 CPU profile (${stamp})\n\n${describeRun(r).trim()}\n\n${formatProfileSummary(summariseProfile(join(profDir, file), 30))}`)
+      log(`wrote ${out}`)
+    }
+    process.stdout.write(formatProfileSummary(summariseProfile(join(profDir, file), 30)))
+    return
+  }
+
+  if (want('direct')) targets.push({ name: 'direct', description: `${upstream.label} upstream, no proxy`, server: upstream, proxyPid: null })
+  for (const [name, cc, stats] of [['sluice-cc0', 0, true], ['sluice-cc10', 10, true], ['sluice-cc10-nostats', 10, false]] as const) {
+    if (!want(name)) continue
+    const s = await startSluice(group, dir, name, upstream.port, { containerConcurrency: cc, stats, nodeArgs: sidecarNodeArgs })
+    targets.push({ name, description: `Sluice sidecar CC=${cc}${stats ? '' : ' --no-stats'}`, server: s, proxyPid: s.child.pid })
+  }
+  if (haproxyVersion !== null && want('haproxy')) {
+    const h = await startHaproxy(group, dir, upstream.port)
+    targets.push({ name: 'haproxy', description: 'HAProxy nbthread 1, server maxconn 10', server: h, proxyPid: h.child.pid })
+  }
+  log(`targets: ${targets.map((t) => `${t.name}=:${t.server.port}`).join(' ')}`)
+
+  const closedLoop = (t: Target, seconds: number): Promise<LoadResult> => {
+    const url = `http://${HOST}:${t.server.port}/`
+    return useWrk
+      ? runWrk(group, { url, connections, threads: 1, durationS: seconds })
+      : runAutocannon(group, { url, connections, durationS: seconds, overallRate: null })
+  }
+
+  log(`warm-up: ${warmupS} s per target`)
+  for (const t of targets) await closedLoop(t, warmupS)
+
+  const runs: RunRecord[] = []
+  const background: Array<{ round: number, busyPct: number, loadavg1: number }> = []
+  for (let round = 1; round <= rounds; round++) {
+    const busyPct = await backgroundBusy(1000)
+    background.push({ round, busyPct, loadavg1: loadavg()[0] ?? 0 })
+    log(`round ${round}/${rounds} (background CPU ${busyPct.toFixed(0)}% of the machine, loadavg ${(loadavg()[0] ?? 0).toFixed(2)})`)
+    // Rotate the order each round so no target always runs first (or right after the same neighbour).
+    const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]).filter((t): t is Target => t !== undefined)
+    for (const t of order) {
+      const r = await measured(t, upstream.child.pid, round, 'closed', () => closedLoop(t, durationS))
+      runs.push(r)
+      log(describeRun(r))
+    }
+    for (const t of order) {
+      const r = await measured(t, upstream.child.pid, round, 'paced', () => runPaced(group, { host: HOST, port: t.server.port, rate: openRate, durationS: openDurationS, connections }))
+      runs.push(r)
+      log(describeRun(r))
+    }
+  }
+  if (!flags['no-autocannon-rate']) {
+    for (const t of targets) {
+      const r = await measured(t, upstream.child.pid, 0, 'autocannon-rate', () => runAutocannon(group, { url: `http://${HOST}:${t.server.port}/`, connections, durationS: openDurationS, overallRate: openRate }))
+      runs.push(r)
+      log(describeRun(r))
+    }
+  }
+
+  const summaries: TargetSummary[] = withRatios(targets.map((t) => summariseTarget(
+    t.name, t.description, runs,
+    t.proxyPid === null ? null : peakRssKb(processTree(t.proxyPid)),
+    openRate,
+  )))
+  const upstreamPeakRssMb = peakRssKb(processTree(upstream.child.pid)) / 1024
+  const cost = statsCost(summaries, 'sluice-cc10', 'sluice-cc10-nostats')
+
+  const now = new Date()
+  const stamp = now.toISOString().replace(/[:.]/g, '-').slice(0, 19)
+  const closedCmd = runs.find((r) => r.kind === 'closed')?.load.command ?? ''
+  const pacedCmd = runs.find((r) => r.kind === 'paced')?.load.command ?? ''
+  const rateCmd = runs.find((r) => r.kind === 'autocannon-rate')?.load.command ?? ''
+  const report = {
+    date: now.toISOString(),
+    command: `npm run bench:sidecar -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { node: process.version, cpuModel: cpuModel(), cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), kernel: release() },
+    tools: { loadGenerator: useWrk ? wrkVersion : 'autocannon 9 (wrk not installed)', nginx: nginxVersion, haproxy: haproxyVersion },
+    settings: { durationS, rounds, warmupS, openDurationS, openRate, connections, sidecarNodeArgs },
+    commands: {
+      upstream: upstream.command.replaceAll(dir, '<tmp>'),
+      targets: Object.fromEntries(targets.map((t) => [t.name, t.server === upstream ? '(direct)' : t.server.command.replaceAll(dir, '<tmp>')])),
+      closedLoop: closedCmd.replace(/:\d+\//, ':<port>/'),
+      openLoop: pacedCmd.replace(/ \d+ (\d+ \d+ \d+)$/, ' <port> $1'),
+      autocannonRate: rateCmd.replace(/:\d+\//, ':<port>/'),
+    },
+    background,
+    upstreamPeakRssMb,
+    summaries,
+    statsCost: cost,
+    runs,
+  }
+  const md = renderMarkdown(report, summaries, cost)
+  process.stdout.write('\n' + md)
+  if (flags['no-write']) return
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  writeFileSync(join(RESULTS_DIR, `sidecar-${stamp}.json`), JSON.stringify(report, null, 2) + '\n')
+  writeFileSync(join(RESULTS_DIR, `sidecar-${stamp}.md`), md)
+  writeFileSync(join(RESULTS_DIR, 'sidecar-latest.md'), md)
+  log(`wrote loadtest/results/sidecar-${stamp}.json, .md and sidecar-latest.md`)
+}
+
+interface ReportHead {
+  date: string
+  command: string
+  machine: { node: string, cpuModel: string, cores: number, memoryGb: number, kernel: string }
+  tools: { loadGenerator: string | null, nginx: string | null, haproxy: string | null }
+  settings: { durationS: number, rounds: number, warmupS: number, openDurationS: number, openRate: number, connections: number, sidecarNodeArgs: string[] }
+  commands: { upstream: string, targets: Record<string, string>, closedLoop: string, openLoop: string, autocannonRate: string }
+  background: Array<{ round: number, busyPct: number, loadavg1: number }>
+  upstreamPeakRssMb: number
+  runs: RunRecord[]
+}
+
+function renderMarkdown (r: ReportHead, summaries: readonly TargetSummary[], cost: ReturnType<typeof statsCost>): string {
+  const s = r.settings
+  const closedRuns = r.runs.filter((x) => x.kind === 'closed')
+  const otherPct = closedRuns.map((x) => x.otherCpuUs / 1e4 / x.load.durationS / r.machine.cores)
+  const lines = [
+    `# Sluice sidecar load test, ${r.date.slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    `\`${r.command}\` on Node ${r.machine.node}, ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGb} GB, Linux ${r.machine.kernel}.`,
+    `Load: ${r.tools.loadGenerator ?? '-'}; upstream: ${r.tools.nginx ?? 'node:http (nginx not installed)'}; HAProxy: ${r.tools.haproxy ?? 'not installed'}.`,
+    `${s.rounds} interleaved round(s) x ${s.durationS} s closed loop (${s.connections} connections) per target after ${s.warmupS} s warm-up; open loop ${s.openRate} req/s for ${s.openDurationS} s per target per round.`,
+    '',
+    markdownTable(summaries).trimEnd(),
+    '',
+    'Columns: req/s is the median over rounds (min-max across rounds); latencies are closed-loop medians over rounds;',
+    'CPU us/req = utime+stime of the proxy process(es) from /proc over the closed-loop runs / requests served;',
+    'peak RSS = VmHWM summed over the proxy\'s processes at the end of the run; open loop = paced client',
+    `(evenly spaced, ${s.openRate} req/s, latency from send, or from due time when no connection was free);`,
+    'autocannon -R = autocannon overallRate (bursty per-second budget, whole-millisecond resolution).',
+    '',
+  ]
+  if (cost !== null) {
+    lines.push(`**Stats cost** (issue 4, target < 3%): ${cost.withStats} vs ${cost.withoutStats}: ${cost.costPctOfMedians.toFixed(1)}% of median throughput (per round: ${cost.costPctPerRound.map((v) => `${v.toFixed(1)}%`).join(', ')}; positive = slower with stats); CPU ${cost.cpuUsPerReqOn?.toFixed(1) ?? '-'} vs ${cost.cpuUsPerReqOff?.toFixed(1) ?? '-'} us/req.`, '')
+  }
+  const upstreamCpu = summaries.find((x) => x.target === 'direct')?.upstreamCpuUsPerReq
+  lines.push(
+    `Upstream: ${r.commands.upstream}; its CPU in the direct run ${upstreamCpu === undefined ? '-' : upstreamCpu.toFixed(1)} us/req; peak RSS ${r.upstreamPeakRssMb.toFixed(1)} MB.`,
+    '',
+    `Noise: background CPU before each round (nothing of ours running): ${r.background.map((b) => `${b.busyPct.toFixed(0)}%`).join(', ')} of the machine; CPU of other processes during the closed-loop runs: median ${medianOf(otherPct).toFixed(0)}%, max ${Math.max(...otherPct).toFixed(0)}% of the machine.`,
+    '',
+    'Commands:',
+    '',
+    `- closed loop: \`${r.commands.closedLoop}\``,
+    `- open loop: \`${r.commands.openLoop}\``,
+    `- autocannon rate: \`${r.commands.autocannonRate}\``,
+  )
+  for (const [name, cmd] of Object.entries(r.commands.targets)) lines.push(`- ${name}: \`${cmd}\``)
+  return lines.join('\n') + '\n'
+}
+
+function medianOf (v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)] ?? Number.NaN
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`loadtest: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exitCode = 1
+})
