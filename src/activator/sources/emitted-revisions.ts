@@ -1,0 +1,98 @@
+// What one source has delivered to the sink. Several sources may feed one registry (the revisions file
+// and the admin API, say), so a source diffs against what *it* emitted, never against sink.list(): a
+// file reload must not remove revisions that the admin API put there.
+
+import type { Logger } from '../../shared/logger.ts'
+import { revisionKey, type RevisionSink, type RevisionSpec } from '../revision-spec.ts'
+
+export interface SyncResult {
+  readonly upserted: number
+  readonly removed: number
+}
+
+export class EmittedRevisions {
+  readonly #sink: RevisionSink
+  readonly #logger: Logger
+  /** revisionKey -> the spec last upserted. */
+  readonly #emitted = new Map<string, RevisionSpec>()
+
+  constructor (sink: RevisionSink, logger: Logger) {
+    this.#sink = sink
+    this.#logger = logger
+  }
+
+  get size (): number { return this.#emitted.size }
+
+  /** The specs this source has delivered, keyed by revisionKey. */
+  snapshot (): ReadonlyMap<string, RevisionSpec> { return new Map(this.#emitted) }
+
+  /** Makes the emitted set equal `desired` (keyed by revisionKey): upserts new or changed, removes the rest. */
+  sync (desired: ReadonlyMap<string, RevisionSpec>): SyncResult {
+    let removed = 0
+    for (const [key, spec] of this.#emitted) {
+      if (!desired.has(key) && this.#remove(key, spec)) removed++
+    }
+    let upserted = 0
+    for (const spec of desired.values()) {
+      if (this.put(spec)) upserted++
+    }
+    return { upserted, removed }
+  }
+
+  /** Upserts `spec` unless the same spec was already delivered. True when the sink was called. */
+  put (spec: RevisionSpec): boolean {
+    const key = revisionKey(spec.namespace, spec.name)
+    const previous = this.#emitted.get(key)
+    if (previous !== undefined && revisionSpecsEqual(previous, spec)) return false
+    try {
+      this.#sink.upsert(spec)
+    } catch (err) {
+      // Not recorded as emitted, so the next sync tries again.
+      this.#logger.error({ err, revision: key }, 'revision sink rejected an upsert')
+      return false
+    }
+    this.#emitted.set(key, spec)
+    return true
+  }
+
+  /** Removes the revision if this source delivered it. True when the sink was called. */
+  drop (namespace: string, name: string): boolean {
+    return this.dropKey(revisionKey(namespace, name))
+  }
+
+  /** drop() by revisionKey. */
+  dropKey (key: string): boolean {
+    const previous = this.#emitted.get(key)
+    return previous !== undefined && this.#remove(key, previous)
+  }
+
+  #remove (key: string, spec: RevisionSpec): boolean {
+    this.#emitted.delete(key)
+    try {
+      this.#sink.remove(spec.namespace, spec.name)
+    } catch (err) {
+      this.#logger.error({ err, revision: key }, 'revision sink rejected a remove')
+      return false
+    }
+    return true
+  }
+}
+
+/** Field-by-field equality; endpoint and host order counts (sources emit them in a stable order). */
+export function revisionSpecsEqual (a: RevisionSpec, b: RevisionSpec): boolean {
+  return a.namespace === b.namespace &&
+    a.name === b.name &&
+    a.containerConcurrency === b.containerConcurrency &&
+    a.timeoutSeconds === b.timeoutSeconds &&
+    a.lbPolicy === b.lbPolicy &&
+    listsEqual(a.endpoints, b.endpoints) &&
+    listsEqual(a.hosts, b.hosts)
+}
+
+function listsEqual (a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return false
+  }
+  return true
+}
