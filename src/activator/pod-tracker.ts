@@ -1,0 +1,66 @@
+import type { Dispatcher } from 'undici'
+
+// One endpoint (a pod's sidecar, `host:port`) of one revision, as this activator sees it
+// (Knative's podTracker). It counts the requests this activator has in flight there and refuses a
+// reservation beyond the revision's containerConcurrency, so one activator never overloads a pod.
+// Knative gives each tracker a Breaker and only ever calls its non-blocking Reserve; a counter is
+// the same thing without the unused queue.
+//
+// Health: a tracker starts PROBING and takes no traffic until a probe succeeds (READY). A connect
+// failure makes it FAILED (out of rotation, re-probed). REMOVED is final: the endpoint left the
+// revision; requests still running there finish, then its connection pool is closed.
+
+export const TRACKER_PROBING = 0
+export const TRACKER_READY = 1
+export const TRACKER_FAILED = 2
+export const TRACKER_REMOVED = 3
+
+export type TrackerState = typeof TRACKER_PROBING | typeof TRACKER_READY | typeof TRACKER_FAILED | typeof TRACKER_REMOVED
+
+const STATE_NAMES = ['probing', 'ready', 'failed', 'removed'] as const
+
+export class PodTracker {
+  /** `host:port` as the source gave it (IPv6 in brackets). */
+  readonly dest: string
+  /** `http://<dest>`: the websocket proxy's target. */
+  readonly url: string
+  /** Keep-alive connections to the endpoint. */
+  readonly pool: Dispatcher
+  /** Per-endpoint limit; Infinity when containerConcurrency is 0. */
+  capacity: number
+  inFlight: number
+  state: TrackerState
+  /** Requests this tracker has been given (tests, metrics). */
+  served: number
+
+  constructor (dest: string, pool: Dispatcher, capacity: number) {
+    this.dest = dest
+    this.url = `http://${dest}`
+    this.pool = pool
+    this.capacity = capacity
+    this.inFlight = 0
+    this.state = TRACKER_PROBING
+    this.served = 0
+  }
+
+  get isReady (): boolean { return this.state === TRACKER_READY }
+  get hasRoom (): boolean { return this.inFlight < this.capacity }
+  get stateName (): string { return STATE_NAMES[this.state] }
+
+  /** Takes one slot if the endpoint is under its limit. Never throws. */
+  tryReserve (): boolean {
+    if (this.inFlight >= this.capacity) return false
+    this.inFlight++
+    this.served++
+    return true
+  }
+
+  release (): void {
+    this.inFlight--
+  }
+
+  /** containerConcurrency -> tracker capacity: 0 means unlimited. */
+  static capacityFor (containerConcurrency: number): number {
+    return containerConcurrency > 0 ? containerConcurrency : Number.POSITIVE_INFINITY
+  }
+}

@@ -1,0 +1,59 @@
+import { Agent, request, type Dispatcher } from 'undici'
+
+// One readiness probe of an endpoint, exactly as Knative's activator sends it (revision_backends.go):
+// `GET http://<dest>/healthz` with `K-Network-Probe: queue` and `User-Agent: Knative-Activator-Probe`.
+// The sidecar's Drainer recognises the user agent and runs its readiness check; success is status 200
+// AND body `queue` (anything else, e.g. a plain web server answering 200, is not a sidecar).
+
+/** What the prober needs: one attempt, true when the endpoint is ready. Never rejects. */
+export interface EndpointProbe {
+  probe (dest: string, timeoutMs: number): Promise<boolean>
+}
+
+export const PROBE_PATH = '/healthz'
+export const PROBE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'k-network-probe': 'queue',
+  'user-agent': 'Knative-Activator-Probe',
+})
+const EXPECTED_BODY = 'queue'
+/** A sidecar answers `queue`; read at most this much of anything else. */
+const MAX_BODY_BYTES = 64
+
+export class HttpEndpointProbe implements EndpointProbe {
+  readonly #dispatcher: Dispatcher
+  readonly #ownsDispatcher: boolean
+
+  /** `dispatcher`: default a private Agent (probes never queue behind traffic on a pod's pool). */
+  constructor (dispatcher: Dispatcher | null = null) {
+    this.#ownsDispatcher = dispatcher === null
+    this.#dispatcher = dispatcher ?? new Agent({ keepAliveTimeout: 2_000, connect: { timeout: 1_000 } })
+  }
+
+  async probe (dest: string, timeoutMs: number): Promise<boolean> {
+    try {
+      const res = await request(`http://${dest}${PROBE_PATH}`, {
+        method: 'GET',
+        headers: PROBE_HEADERS,
+        dispatcher: this.#dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      if (res.statusCode !== 200) {
+        await res.body.dump({ limit: MAX_BODY_BYTES })
+        return false
+      }
+      let body = ''
+      for await (const chunk of res.body) {
+        body += String(chunk)
+        if (body.length > MAX_BODY_BYTES) { res.body.destroy(); return false }
+      }
+      return body === EXPECTED_BODY
+    } catch {
+      // Refused, reset, timed out: not ready. The prober retries on its schedule.
+      return false
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close().catch(() => {})
+  }
+}

@@ -1,0 +1,113 @@
+import { hostname } from 'node:os'
+import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
+import type { ConfigResult } from './sidecar-config.ts'
+
+export type RevisionSourceKind = 'static' | 'kubernetes' | 'api'
+export type ActivatorStatsProtocol = 'knative' | 'json'
+
+/** Activator configuration, read once at start. Durations in ms. */
+export interface ActivatorConfig {
+  readonly servingPort: number
+  readonly adminPort: number
+  readonly metricsPort: number
+  readonly host: string
+  /** Revisions file (YAML or JSON); '' = none. */
+  readonly revisionsFile: string
+  /** Where revisions come from. The admin API is mounted whatever the source. */
+  readonly source: RevisionSourceKind
+  /** Activator replicas sharing each revision's capacity (Knative: from the public Endpoints). */
+  readonly activatorCount: number
+  /** Requests that may wait per revision (Knative breakerQueueDepth: 10000). */
+  readonly queueDepth: number
+  /** Default total timeout of a request, buffering included, for revisions without timeoutSeconds. */
+  readonly activationTimeoutMs: number
+  /** Max time a request may wait for capacity; 0 = off (then only the activation timeout applies). */
+  readonly queueTimeoutMs: number
+  /** After SIGTERM: quiet period (no new request) before the listeners close. */
+  readonly drainMs: number
+  /** Autoscaler stat server URL (ws://…); '' = no autoscaler, stats are only exposed on /metrics. */
+  readonly autoscalerUrl: string
+  readonly statsProtocol: ActivatorStatsProtocol
+  /** Kubernetes namespace to watch with --source kubernetes; '' = all namespaces. */
+  readonly kubernetesNamespace: string
+  readonly requestLog: boolean
+  readonly logLevel: string
+  /** Stat pod_name (Knative: the activator's POD_NAME). */
+  readonly podName: string
+  readonly podIp: string
+}
+
+const PORT = { kind: 'int', min: 0, max: 65535 } as const
+
+/** Knative's activator flags and env (POD_NAME, POD_IP), plus Sluice's for running without Kubernetes. */
+export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
+  { flag: 'port', env: '', ...PORT, default: '8012', help: 'port that receives traffic for all revisions' },
+  { flag: 'admin-port', env: '', ...PORT, default: '8022', help: 'admin port (GET/PUT/DELETE /revisions)' },
+  { flag: 'metrics-port', env: '', ...PORT, default: '9090', help: 'metrics port (/metrics, per-revision stats)' },
+  { flag: 'host', env: '', kind: 'string', default: '0.0.0.0', help: 'address to listen on (all ports)' },
+  { flag: 'revisions', env: '', kind: 'string', default: '', help: 'revisions file (YAML or JSON), re-read on change' },
+  { flag: 'source', env: '', kind: 'string', choices: ['static', 'kubernetes', 'api'], help: 'where revisions come from (default: static with --revisions, else api); the admin API is always mounted' },
+  { flag: 'kubernetes-namespace', env: '', kind: 'string', default: '', help: 'namespace to watch with --source kubernetes (default: all)' },
+  { flag: 'activator-count', env: '', kind: 'int', min: 1, default: '1', help: 'activator replicas; each takes 1/N of a revision\'s capacity' },
+  { flag: 'queue-depth', env: '', kind: 'int', min: 0, default: '10000', help: 'requests that may wait per revision, then 503' },
+  { flag: 'activation-timeout', env: '', kind: 'number', min: 0.001, max: 2_147_483, default: '300', help: 'default total request timeout (buffering included) for revisions without timeoutSeconds, seconds (504)' },
+  { flag: 'queue-timeout', env: '', kind: 'number', min: 0, max: 2_147_483, default: '0', help: 'max time a request waits for capacity, seconds (503); 0 = off' },
+  { flag: 'drain-seconds', env: '', kind: 'number', min: 0, default: '30', help: 'after SIGTERM: quiet period with no new request before shutdown' },
+  { flag: 'autoscaler', env: '', kind: 'string', default: '', help: 'autoscaler stat server URL (ws://host:8080); empty = no push' },
+  { flag: 'stats-protocol', env: '', kind: 'string', choices: ['knative', 'json'], default: 'knative', help: 'stat push framing: knative (protobuf WireStatMessages) or json' },
+  { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
+  { flag: 'log-level', env: '', kind: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', help: 'log level' },
+  { flag: '', env: 'POD_NAME', kind: 'string', help: 'this activator\'s name (stat pod_name; default the host name)' },
+  { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP (logs)' },
+]
+
+export function loadActivatorConfig (argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult<ActivatorConfig> {
+  const parsed = parseOptions(ACTIVATOR_OPTIONS, argv, env)
+  const v = parsed.values
+  const problems = parsed.problems
+  if (parsed.positionals.length > 0) problems.push(`config: unexpected argument ${JSON.stringify(parsed.positionals[0])}`)
+  const servingPort = intOf(v, 'port', 8012)
+  const adminPort = intOf(v, 'admin-port', 8022)
+  const metricsPort = intOf(v, 'metrics-port', 9090)
+  const ports = [['--port', servingPort], ['--admin-port', adminPort], ['--metrics-port', metricsPort]] as const
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      const a = ports[i]; const b = ports[j]
+      if (a !== undefined && b !== undefined && a[1] !== 0 && a[1] === b[1]) problems.push(`config: ${a[0]} and ${b[0]} are both ${a[1]}`)
+    }
+  }
+  const revisionsFile = strOf(v, 'revisions')
+  const sourceRaw = v.get('source')
+  const source: RevisionSourceKind = sourceRaw === 'static' || sourceRaw === 'kubernetes' || sourceRaw === 'api'
+    ? sourceRaw
+    : revisionsFile !== '' ? 'static' : 'api'
+  if (source === 'static' && revisionsFile === '') problems.push('config: --source static needs --revisions FILE')
+  if (source !== 'static' && revisionsFile !== '') problems.push(`config: --revisions is only read with --source static, got --source ${source}`)
+  const autoscalerUrl = strOf(v, 'autoscaler')
+  if (autoscalerUrl !== '' && !/^wss?:\/\/[^/]+/.test(autoscalerUrl)) {
+    problems.push(`config: --autoscaler must be a ws:// or wss:// URL, got ${JSON.stringify(autoscalerUrl)}`)
+  }
+  const podNameRaw = v.get('POD_NAME')
+  const statsProtocol = strOf(v, 'stats-protocol', 'knative') === 'json' ? 'json' : 'knative'
+  const config: ActivatorConfig = Object.freeze({
+    servingPort,
+    adminPort,
+    metricsPort,
+    host: strOf(v, 'host', '0.0.0.0'),
+    revisionsFile,
+    source,
+    activatorCount: intOf(v, 'activator-count', 1),
+    queueDepth: intOf(v, 'queue-depth', 10_000),
+    activationTimeoutMs: Math.round(intOf(v, 'activation-timeout', 300) * 1000),
+    queueTimeoutMs: Math.round(intOf(v, 'queue-timeout', 0) * 1000),
+    drainMs: Math.round(intOf(v, 'drain-seconds', 30) * 1000),
+    autoscalerUrl,
+    statsProtocol,
+    kubernetesNamespace: strOf(v, 'kubernetes-namespace'),
+    requestLog: boolOf(v, 'request-log'),
+    logLevel: strOf(v, 'log-level', 'info'),
+    podName: typeof podNameRaw === 'string' && podNameRaw !== '' ? podNameRaw : hostname(),
+    podIp: strOf(v, 'POD_IP'),
+  })
+  return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
+}
