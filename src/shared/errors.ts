@@ -86,3 +86,19 @@ export class RevisionSourceError extends SluiceError {
     this.name = 'RevisionSourceError'
   }
 }
+
+/** The activator's revision admin API failed or refused a change (autoscaler -> activator). 502. */
+export class ActivatorAdminError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_AUTOSCALER_ACTIVATOR_ADMIN', message, 502, options)
+    this.name = 'ActivatorAdminError'
+  }
+}
+
+/** A local pod (sidecar + user app) failed to start or exited unexpectedly. 503. */
+export class PodStartError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_AUTOSCALER_POD_START', message, 503, options)
+    this.name = 'PodStartError'
+  }
+}
