@@ -11,6 +11,7 @@
 // With --profile, runs only Sluice CC=10 under `--cpu-prof` for one closed-loop run and prints where the
 // time goes (loadtest/harness/cpu-profile-summary.ts).
 
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -23,12 +24,13 @@ import { ChildGroup } from './harness/child-group.ts'
 import { formatProfileSummary, summariseProfile } from './harness/cpu-profile-summary.ts'
 import type { LoadResult } from './harness/load-result.ts'
 import { runPaced } from './harness/paced-runner.ts'
-import { busyPercent, cpuMicros, machineBusyMicros, machineTicks, peakRssKb, processTree, reapedChildrenCpuMicros } from './harness/proc-stats.ts'
+import { busyPercent, cpuMicros, machineBusyMicros, machineTicks, peakRssKb, processTree, reapedChildrenCpuMicros, syscallCounts } from './harness/proc-stats.ts'
 import type { RunningServer } from './harness/targets.ts'
-import { hasBinary, HOST, startHaproxy, startNginx, startNodeUpstream, startSluice } from './harness/targets.ts'
+import { exportSluiceRef, hasBinary, HOST, startHaproxy, startNginx, startNodeUpstream, startSluice } from './harness/targets.ts'
 import { hasWrk, runWrk } from './harness/wrk-runner.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
+const REPO = fileURLToPath(new URL('../', import.meta.url))
 
 const { values: flags } = parseArgs({
   options: {
@@ -46,6 +48,8 @@ const { values: flags } = parseArgs({
     'sidecar-node-args': { type: 'string', default: '' },
     only: { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
+    serve: { type: 'string' },
+    'sluice-ref': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -63,6 +67,10 @@ const USAGE = `npm run bench:sidecar -- [flags]
   --no-haproxy --no-wrk --no-nginx --no-autocannon-rate   leave a tool out even when installed
   --sidecar-node-args "<flags>"   extra Node flags for the Sluice processes (e.g. --max-semi-space-size=16)
   --profile               Sluice CC=10 only, under --cpu-prof; prints the hot spots
+  --sluice-ref <git ref>  measure that committed version of Sluice (git archive into the temp dir) instead of
+                          the working tree, e.g. HEAD while others edit src/
+  --serve <s>             start the upstream and targets, print their ports and pids, keep them up for <s>
+                          seconds (or until Ctrl-C) for manual load or perf; measures nothing
   --no-write              print the table, write no file under loadtest/results/
 `
 
@@ -121,20 +129,25 @@ async function measured (target: Target, upstreamPid: number, round: number, kin
   const u0 = cpuMicros(upstreamPids)
   const s0 = cpuMicros(selfPids)
   const g0 = reapedChildrenCpuMicros()
+  const io0 = syscallCounts(proxyPids)
   const load = await run()
   const m1 = machineTicks()
+  const io1 = syscallCounts(proxyPids)
+  const proxySyscalls = target.proxyPid === null ? null : { reads: io1.reads - io0.reads, writes: io1.writes - io0.writes }
   const proxyCpuUs = target.proxyPid === null ? null : cpuMicros(proxyPids) - p0
   const upstreamCpuUs = cpuMicros(upstreamPids) - u0
   const selfCpuUs = cpuMicros(selfPids) - s0
   const loadgenCpuUs = reapedChildrenCpuMicros() - g0
   const otherCpuUs = machineBusyMicros(m0, m1) - (proxyCpuUs ?? 0) - upstreamCpuUs - selfCpuUs - loadgenCpuUs
-  return { target: target.name, round, kind, load, proxyCpuUs, upstreamCpuUs, loadgenCpuUs, otherCpuUs, machineBusyPct: busyPercent(m0, m1) }
+  return { target: target.name, round, kind, load, proxyCpuUs, proxySyscalls, upstreamCpuUs, loadgenCpuUs, otherCpuUs, machineBusyPct: busyPercent(m0, m1) }
 }
 
 function describeRun (r: RunRecord): string {
   const l = r.load
-  const cpu = r.proxyCpuUs === null ? '' : ` cpu ${(r.proxyCpuUs / Math.max(1, l.requests)).toFixed(1)} us/req`
-  return `  round ${r.round} ${r.kind.padEnd(15)} ${r.target.padEnd(20)} ${Math.round(l.reqPerSec).toString().padStart(7)} req/s  p50 ${(l.latencyUs.p50 / 1000).toFixed(2)} p99 ${(l.latencyUs.p99 / 1000).toFixed(2)} p99.9 ${(l.latencyUs.p999 / 1000).toFixed(2)} ms${cpu}  err ${l.errors}/${l.non2xx}  machine ${r.machineBusyPct.toFixed(0)}% other procs ${(r.otherCpuUs / 1e4 / l.durationS).toFixed(0)}% of a core`
+  const n = Math.max(1, l.requests)
+  const cpu = r.proxyCpuUs === null ? '' : ` cpu ${(r.proxyCpuUs / n).toFixed(1)} us/req`
+  const sys = r.proxySyscalls === null ? '' : ` rd/wr ${(r.proxySyscalls.reads / n).toFixed(1)}/${(r.proxySyscalls.writes / n).toFixed(1)} per req`
+  return `  round ${r.round} ${r.kind.padEnd(15)} ${r.target.padEnd(20)} ${Math.round(l.reqPerSec).toString().padStart(7)} req/s  p50 ${(l.latencyUs.p50 / 1000).toFixed(2)} p99 ${(l.latencyUs.p99 / 1000).toFixed(2)} p99.9 ${(l.latencyUs.p999 / 1000).toFixed(2)} ms${cpu}${sys}  err ${l.errors}/${l.non2xx}  machine ${r.machineBusyPct.toFixed(0)}% other procs ${(r.otherCpuUs / 1e4 / l.durationS).toFixed(0)}% of a core`
 }
 
 async function main (): Promise<void> {
@@ -167,12 +180,16 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
   const upstream = nginxVersion !== null ? await startNginx(group, dir) : await startNodeUpstream(group, dir)
   log(`upstream: ${upstream.label} on ${HOST}:${upstream.port}`)
 
+  const sluiceRef = flags['sluice-ref'] ?? null
+  const sluiceBin = sluiceRef === null ? undefined : exportSluiceRef(sluiceRef, dir)
+  const sluiceVersion = sluiceRef === null ? `working tree at ${gitHead()}${gitDirty() ? ' (with uncommitted src/ changes)' : ''}` : `${sluiceRef} = ${gitHead(sluiceRef)}`
+  log(`sluice: ${sluiceVersion}`)
   const want = (name: string): boolean => only.size === 0 || only.has(name)
   const targets: Target[] = []
   if (flags.profile) {
     const profDir = join(dir, 'prof')
     mkdirSync(profDir)
-    const s = await startSluice(group, dir, 'sluice-cc10', upstream.port, { containerConcurrency: 10, stats: true, nodeArgs: [...sidecarNodeArgs, '--cpu-prof', `--cpu-prof-dir=${profDir}`] })
+    const s = await startSluice(group, dir, 'sluice-cc10', upstream.port, { bin: sluiceBin, containerConcurrency: 10, stats: true, nodeArgs: [...sidecarNodeArgs, '--cpu-prof', `--cpu-prof-dir=${profDir}`] })
     const target: Target = { name: s.label, description: s.command, server: s, proxyPid: s.child.pid }
     log(`profiling ${s.command}`)
     await runWrk(group, { url: `http://${HOST}:${s.port}/`, connections, threads: 1, durationS: warmupS })
@@ -196,7 +213,7 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
   if (want('direct')) targets.push({ name: 'direct', description: `${upstream.label} upstream, no proxy`, server: upstream, proxyPid: null })
   for (const [name, cc, stats] of [['sluice-cc0', 0, true], ['sluice-cc10', 10, true], ['sluice-cc10-nostats', 10, false]] as const) {
     if (!want(name)) continue
-    const s = await startSluice(group, dir, name, upstream.port, { containerConcurrency: cc, stats, nodeArgs: sidecarNodeArgs })
+    const s = await startSluice(group, dir, name, upstream.port, { bin: sluiceBin, containerConcurrency: cc, stats, nodeArgs: sidecarNodeArgs })
     targets.push({ name, description: `Sluice sidecar CC=${cc}${stats ? '' : ' --no-stats'}`, server: s, proxyPid: s.child.pid })
   }
   if (haproxyVersion !== null && want('haproxy')) {
@@ -204,6 +221,14 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     targets.push({ name: 'haproxy', description: 'HAProxy nbthread 1, server maxconn 10', server: h, proxyPid: h.child.pid })
   }
   log(`targets: ${targets.map((t) => `${t.name}=:${t.server.port}`).join(' ')}`)
+
+  if (flags.serve !== undefined) {
+    const serveS = Number(flags.serve)
+    for (const t of targets) log(`${t.name.padEnd(20)} http://${HOST}:${t.server.port}/  pid ${t.proxyPid ?? upstream.child.pid}`)
+    log(`serving for ${serveS} s (Ctrl-C stops everything)`)
+    await sleep(serveS * 1000)
+    return
+  }
 
   const closedLoop = (t: Target, seconds: number): Promise<LoadResult> => {
     const url = `http://${HOST}:${t.server.port}/`
@@ -259,6 +284,7 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     date: now.toISOString(),
     command: `npm run bench:sidecar -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { node: process.version, cpuModel: cpuModel(), cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), kernel: release() },
+    sluice: sluiceVersion,
     tools: { loadGenerator: useWrk ? wrkVersion : 'autocannon 9 (wrk not installed)', nginx: nginxVersion, haproxy: haproxyVersion },
     settings: { durationS, rounds, warmupS, openDurationS, openRate, connections, sidecarNodeArgs },
     commands: {
@@ -288,6 +314,7 @@ interface ReportHead {
   date: string
   command: string
   machine: { node: string, cpuModel: string, cores: number, memoryGb: number, kernel: string }
+  sluice: string
   tools: { loadGenerator: string | null, nginx: string | null, haproxy: string | null }
   settings: { durationS: number, rounds: number, warmupS: number, openDurationS: number, openRate: number, connections: number, sidecarNodeArgs: string[] }
   commands: { upstream: string, targets: Record<string, string>, closedLoop: string, openLoop: string, autocannonRate: string }
@@ -304,6 +331,7 @@ function renderMarkdown (r: ReportHead, summaries: readonly TargetSummary[], cos
     `# Sluice sidecar load test, ${r.date.slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `\`${r.command}\` on Node ${r.machine.node}, ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGb} GB, Linux ${r.machine.kernel}.`,
+    `Sluice: ${r.sluice}.`,
     `Load: ${r.tools.loadGenerator ?? '-'}; upstream: ${r.tools.nginx ?? 'node:http (nginx not installed)'}; HAProxy: ${r.tools.haproxy ?? 'not installed'}.`,
     `${s.rounds} interleaved round(s) x ${s.durationS} s closed loop (${s.connections} connections) per target after ${s.warmupS} s warm-up; open loop ${s.openRate} req/s for ${s.openDurationS} s per target per round.`,
     '',
@@ -333,6 +361,22 @@ function renderMarkdown (r: ReportHead, summaries: readonly TargetSummary[], cos
   )
   for (const [name, cmd] of Object.entries(r.commands.targets)) lines.push(`- ${name}: \`${cmd}\``)
   return lines.join('\n') + '\n'
+}
+
+function gitHead (ref = 'HEAD'): string {
+  try {
+    return execFileSync('git', ['-C', REPO, 'rev-parse', '--short', ref], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
+
+function gitDirty (): boolean {
+  try {
+    return execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'bin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== ''
+  } catch {
+    return false
+  }
 }
 
 function medianOf (v: readonly number[]): number {

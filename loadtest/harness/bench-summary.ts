@@ -11,6 +11,8 @@ export interface RunRecord {
   readonly load: LoadResult | PacedResult
   /** utime+stime of the proxy's processes during the run; null for the direct target. */
   readonly proxyCpuUs: number | null
+  /** Read-type and write-type syscalls of the proxy's processes during the run (/proc/<pid>/io). */
+  readonly proxySyscalls: { reads: number, writes: number } | null
   readonly upstreamCpuUs: number
   /** CPU of the load generator (reaped child), of the bench itself and of everything else on the machine. */
   readonly loadgenCpuUs: number
@@ -29,6 +31,8 @@ export interface TargetSummary {
   /** Median over rounds of each percentile (closed loop). */
   readonly latencyUs: LatencyUs
   readonly proxyCpuUsPerReq: number | null
+  /** Proxy read/write syscalls per request over the closed-loop runs. */
+  readonly proxySyscallsPerReq: { reads: number, writes: number } | null
   readonly upstreamCpuUsPerReq: number
   readonly peakRssMb: number | null
   readonly errors: number
@@ -66,6 +70,19 @@ function cpuPerReq (runs: readonly RunRecord[], pick: (r: RunRecord) => number |
   return reqs > 0 ? cpu / reqs : null
 }
 
+function syscallsPerReq (runs: readonly RunRecord[]): { reads: number, writes: number } | null {
+  let reads = 0
+  let writes = 0
+  let reqs = 0
+  for (const r of runs) {
+    if (r.proxySyscalls === null) return null
+    reads += r.proxySyscalls.reads
+    writes += r.proxySyscalls.writes
+    reqs += r.load.requests
+  }
+  return reqs > 0 ? { reads: reads / reqs, writes: writes / reqs } : null
+}
+
 export function summariseTarget (target: string, description: string, runs: readonly RunRecord[], peakRssKb: number | null, pacedRate: number): TargetSummary {
   const closed = runs.filter((r) => r.target === target && r.kind === 'closed')
   const paced = runs.filter((r) => r.target === target && r.kind === 'paced')
@@ -81,6 +98,7 @@ export function summariseTarget (target: string, description: string, runs: read
     ratioVsHaproxy: null,
     latencyUs: medianLatency(closed.map((r) => r.load.latencyUs)),
     proxyCpuUsPerReq: cpuPerReq(closed, (r) => r.proxyCpuUs),
+    proxySyscallsPerReq: syscallsPerReq(closed),
     upstreamCpuUsPerReq: cpuPerReq(closed, (r) => r.upstreamCpuUs) ?? Number.NaN,
     peakRssMb: peakRssKb === null ? null : peakRssKb / 1024,
     errors: closed.reduce((a, r) => a + r.load.errors, 0),
@@ -152,13 +170,13 @@ const ms = (us: number): string => Number.isFinite(us) ? (us / 1000).toFixed(2) 
 
 export function markdownTable (summaries: readonly TargetSummary[]): string {
   const rows = [
-    '| target | req/s (median) | min-max | vs direct | vs HAProxy | p50 ms | p99 ms | p99.9 ms | CPU us/req | peak RSS MB | errors / non-2xx | open-loop p50 / p99 / p99.9 ms | autocannon -R p99 / p99.9 ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| target | req/s (median) | min-max | vs direct | vs HAProxy | p50 ms | p99 ms | p99.9 ms | CPU us/req | syscalls/req rd+wr | peak RSS MB | errors / non-2xx | open-loop p50 / p99 / p99.9 ms | autocannon -R p99 / p99.9 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const s of summaries) {
     const p = s.paced
     const a = s.autocannonRate
-    rows.push(`| ${s.target} | ${f0(s.reqPerSec.median)} | ${f0(s.reqPerSec.min)}-${f0(s.reqPerSec.max)} | ${f2(s.ratioVsDirect)} | ${f2(s.ratioVsHaproxy)} | ${ms(s.latencyUs.p50)} | ${ms(s.latencyUs.p99)} | ${ms(s.latencyUs.p999)} | ${f1(s.proxyCpuUsPerReq)} | ${f1(s.peakRssMb)} | ${s.errors} / ${s.non2xx} | ${p === null ? '-' : `${ms(p.latencyUs.p50)} / ${ms(p.latencyUs.p99)} / ${ms(p.latencyUs.p999)}`} | ${a === null ? '-' : `${ms(a.latencyUs.p99)} / ${ms(a.latencyUs.p999)}`} |`)
+    rows.push(`| ${s.target} | ${f0(s.reqPerSec.median)} | ${f0(s.reqPerSec.min)}-${f0(s.reqPerSec.max)} | ${f2(s.ratioVsDirect)} | ${f2(s.ratioVsHaproxy)} | ${ms(s.latencyUs.p50)} | ${ms(s.latencyUs.p99)} | ${ms(s.latencyUs.p999)} | ${f1(s.proxyCpuUsPerReq)} | ${s.proxySyscallsPerReq === null ? '-' : `${f1(s.proxySyscallsPerReq.reads)}+${f1(s.proxySyscallsPerReq.writes)}`} | ${f1(s.peakRssMb)} | ${s.errors} / ${s.non2xx} | ${p === null ? '-' : `${ms(p.latencyUs.p50)} / ${ms(p.latencyUs.p99)} / ${ms(p.latencyUs.p999)}`} | ${a === null ? '-' : `${ms(a.latencyUs.p99)} / ${ms(a.latencyUs.p999)}`} |`)
   }
   return rows.join('\n') + '\n'
 }

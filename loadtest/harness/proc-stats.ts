@@ -111,3 +111,21 @@ export function reapedChildrenCpuMicros (): number {
 export function machineBusyMicros (a: MachineTicks, b: MachineTicks): number {
   return ((b.busy - a.busy) * 1e6) / CLK_TCK
 }
+
+/** Read-type and write-type syscalls (syscr/syscw of /proc/<pid>/io, all threads) summed over `pids`. */
+export interface SyscallCounts { reads: number, writes: number }
+
+export function syscallCounts (pids: readonly number[]): SyscallCounts {
+  let reads = 0
+  let writes = 0
+  for (const pid of pids) {
+    try {
+      const text = readFileSync(`/proc/${pid}/io`, 'utf8')
+      reads += Number(/^syscr:\s+(\d+)/m.exec(text)?.[1] ?? 0)
+      writes += Number(/^syscw:\s+(\d+)/m.exec(text)?.[1] ?? 0)
+    } catch {
+      // process gone
+    }
+  }
+  return { reads, writes }
+}

@@ -1,8 +1,8 @@
 // Starts the upstream and the proxies under test, each as its own process tree on 127.0.0.1, with its
 // config, pid and log files in the run's temp dir (nothing under /etc or /var is touched).
 
-import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { request } from 'node:http'
 import { join } from 'node:path'
@@ -131,7 +131,23 @@ export async function startNodeUpstream (group: ChildGroup, dir: string): Promis
   return { label: 'node:http', port, child, command: `node loadtest/upstream-server.ts ${port} ${HOST}` }
 }
 
+/**
+ * Exports `ref` of this repository (bin/, src/, package.json) into `dir` with `git archive`, and links
+ * node_modules, so a committed version can be measured while the working tree is being edited. Read-only
+ * on the repository. Returns the path of that copy's bin/sluice.
+ */
+export function exportSluiceRef (ref: string, dir: string): string {
+  const out = join(dir, `sluice-${ref.replace(/[^A-Za-z0-9._-]/g, '_')}`)
+  mkdirSync(out, { recursive: true })
+  const tar = execFileSync('git', ['-C', REPO, 'archive', '--format=tar', ref, 'bin', 'src', 'package.json'], { maxBuffer: 256 * 2 ** 20 })
+  execFileSync('tar', ['-x', '-C', out], { input: tar })
+  symlinkSync(join(REPO, 'node_modules'), join(out, 'node_modules'))
+  return join(out, 'bin', 'sluice')
+}
+
 export interface SluiceOptions {
+  /** bin/sluice to run (default: this working tree's). */
+  readonly bin?: string
   readonly containerConcurrency: number
   readonly stats: boolean
   /** Extra Node flags for the sidecar process (e.g. --cpu-prof, --max-semi-space-size=32). */
@@ -143,7 +159,7 @@ export async function startSluice (group: ChildGroup, dir: string, name: string,
   const adminPort = await freePort()
   const metricsPort = await freePort()
   const args = [
-    ...opts.nodeArgs, SLUICE_BIN, 'sidecar',
+    ...opts.nodeArgs, opts.bin ?? SLUICE_BIN, 'sidecar',
     '--host', HOST, '--port', String(port), '--admin-port', String(adminPort), '--metrics-port', String(metricsPort),
     '--user-port', String(upstreamPort), '--container-concurrency', String(opts.containerConcurrency),
     '--drain-seconds', '0', '--log-level', 'warn',
@@ -151,7 +167,7 @@ export async function startSluice (group: ChildGroup, dir: string, name: string,
   if (!opts.stats) args.push('--no-stats')
   const child = group.start(name, process.execPath, args, { logPath: join(dir, `${name}.log`), cwd: REPO })
   await waitForOk(port, child)
-  return { label: name, port, child, command: `node ${args.join(' ').replace(SLUICE_BIN, 'bin/sluice')}` }
+  return { label: name, port, child, command: `node ${args.join(' ').replace(opts.bin ?? SLUICE_BIN, 'bin/sluice')}` }
 }
 
 /** HAProxy 1 thread, `server ... maxconn 10` (the CC=10 equivalent), keep-alive both sides. */
