@@ -1,0 +1,95 @@
+// The two Kubernetes objects the Kubernetes source reads, parsed defensively from raw JSON (watch events
+// are untyped; a malformed object is skipped, never trusted).
+
+import { isIPv4, isIPv6 } from 'node:net'
+import { isRecord } from './revision-validation.ts'
+
+/** The label Knative puts on a revision's services (and the EndpointSlice controller copies to slices). */
+export const KNATIVE_REVISION_LABEL = 'serving.knative.dev/revision'
+/** Knative's private service of a revision: its slices list the pods' queue-proxy ports. */
+export const KNATIVE_PRIVATE_SELECTOR = `${KNATIVE_REVISION_LABEL},networking.internal.knative.dev/serviceType=Private`
+/** Port names Knative gives the queue-proxy port on the private service (`http`, or `http2` for h2c). */
+export const KNATIVE_PORT_NAMES: readonly string[] = ['http', 'http2']
+
+export interface ObjectRef {
+  readonly namespace: string
+  readonly name: string
+}
+
+export interface EndpointSliceInfo extends ObjectRef {
+  /** Value of the revision label; null = not a revision's slice (ignored). */
+  readonly revision: string | null
+  /** Ready endpoints as `ip:port` (`[ip]:port` for IPv6), sorted, without duplicates. */
+  readonly endpoints: readonly string[]
+}
+
+export interface KnativeRevisionInfo extends ObjectRef {
+  /** spec.containerConcurrency; null when absent or invalid. */
+  readonly containerConcurrency: number | null
+  /** spec.timeoutSeconds; null when absent or invalid. */
+  readonly timeoutSeconds: number | null
+}
+
+/** metadata.namespace and metadata.name, or null when either is missing. */
+export function objectRef (obj: unknown): ObjectRef | null {
+  if (!isRecord(obj) || !isRecord(obj.metadata)) return null
+  const { namespace, name } = obj.metadata
+  if (typeof namespace !== 'string' || typeof name !== 'string' || namespace === '' || name === '') return null
+  return { namespace, name }
+}
+
+/**
+ * A discovery.k8s.io/v1 EndpointSlice. Endpoints: those not explicitly unready (`conditions.ready` nil means
+ * ready, per the API), first address only (a pod's addresses are fungible; using all would count it twice),
+ * on the first port whose name is in `portNames` (in that order). FQDN slices give no endpoints.
+ */
+export function parseEndpointSlice (obj: unknown, revisionLabel: string, portNames: readonly string[]): EndpointSliceInfo | null {
+  const ref = objectRef(obj)
+  if (ref === null || !isRecord(obj) || !isRecord(obj.metadata)) return null
+  const labels = obj.metadata.labels
+  const revisionValue = isRecord(labels) ? labels[revisionLabel] : undefined
+  const revision = typeof revisionValue === 'string' && revisionValue !== '' ? revisionValue : null
+
+  const addressType = obj.addressType
+  const port = pickPort(obj.ports, portNames)
+  const endpoints = new Set<string>()
+  if (port !== null && (addressType === 'IPv4' || addressType === 'IPv6') && Array.isArray(obj.endpoints)) {
+    for (const endpoint of obj.endpoints) {
+      if (!isRecord(endpoint)) continue
+      if (isRecord(endpoint.conditions) && endpoint.conditions.ready === false) continue
+      if (!Array.isArray(endpoint.addresses) || endpoint.addresses.length === 0) continue
+      const address: unknown = endpoint.addresses[0]
+      if (typeof address !== 'string') continue
+      if (addressType === 'IPv4' && isIPv4(address)) endpoints.add(`${address}:${port}`)
+      else if (addressType === 'IPv6' && isIPv6(address)) endpoints.add(`[${address}]:${port}`)
+    }
+  }
+  return { namespace: ref.namespace, name: ref.name, revision, endpoints: [...endpoints].sort() }
+}
+
+/** A serving.knative.dev/v1 Revision: the fields the activator needs. */
+export function parseKnativeRevision (obj: unknown): KnativeRevisionInfo | null {
+  const ref = objectRef(obj)
+  if (ref === null || !isRecord(obj)) return null
+  const spec = isRecord(obj.spec) ? obj.spec : {}
+  const cc = spec.containerConcurrency
+  const timeout = spec.timeoutSeconds
+  return {
+    namespace: ref.namespace,
+    name: ref.name,
+    containerConcurrency: typeof cc === 'number' && Number.isInteger(cc) && cc >= 0 ? cc : null,
+    timeoutSeconds: typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0 ? timeout : null,
+  }
+}
+
+function pickPort (ports: unknown, names: readonly string[]): number | null {
+  if (!Array.isArray(ports)) return null
+  for (const wanted of names) {
+    for (const p of ports) {
+      if (!isRecord(p) || p.name !== wanted) continue
+      const port = p.port
+      if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) return port
+    }
+  }
+  return null
+}
