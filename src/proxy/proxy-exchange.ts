@@ -4,6 +4,7 @@ import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
 import type { SweepNode } from './deadline-sweeper.ts'
 import { buildResponseHeaders } from './request-headers.ts'
+import type { Upstream } from './upstream.ts'
 
 // One client request on its way through the proxy. The object is at once the admission
 // waiter (queue node), the deadline-sweeper node and undici's dispatch handler, so a request
@@ -49,7 +50,7 @@ export interface ExchangeOwner {
   /** A queued exchange must leave its queue (timeout, client gone). */
   onExchangeDequeue (ex: ProxyExchange): void
   /** Upstream failed before any response byte and the request can be replayed: where to? null = give up. */
-  retryTarget (ex: ProxyExchange, err: Error): Dispatcher | null
+  retryTarget (ex: ProxyExchange, err: Error): Upstream | null
   /** Upstream failed (before or after retries); called before the error response is written. */
   onUpstreamFailure (ex: ProxyExchange, err: Error): void
   /** Called once when the response is about to start; may return a Server-Timing value or null. */
@@ -108,7 +109,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   target: unknown
   retries: number
   options: Dispatcher.DispatchOptions
-  dispatcher: Dispatcher | null
+  dispatcher: Upstream | null
   controller: Dispatcher.DispatchController | null
   isPausedByClient: boolean
   error: Error | null
@@ -164,7 +165,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   // --- upstream --------------------------------------------------------------------------
 
   /** Sends the request to `dispatcher`. The owner has admitted it. */
-  dispatch (dispatcher: Dispatcher): void {
+  dispatch (dispatcher: Upstream): void {
     if (this.state === STATE_DONE) return
     if (this.admittedMs < 0) this.admittedMs = this.clock.nowMs()
     this.state = STATE_DISPATCHED

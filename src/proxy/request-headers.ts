@@ -8,6 +8,8 @@ import { generateForwarded } from './forwarded.ts'
 //   for an Upgrade request `Connection: upgrade` + `Upgrade` are kept (the proxy forwards them);
 // - `Knative-Serving-Revision`, `Knative-Serving-Namespace` are dropped (activator routing);
 // - `K-Original-Host`, when set, replaces `Host` and is dropped;
+// - `TE` is dropped unless it is exactly `trailers` (gRPC requires that one, as Go keeps it);
+// - HTTP/2 pseudo-headers are dropped, `:authority` becomes `Host`;
 // - `Expect` is dropped: Node already answered `100 Continue`, and undici refuses the header;
 // - the Forwarded shim runs on the client's X-Forwarded-* headers, then the client address is
 //   appended to `X-Forwarded-For`.
@@ -42,6 +44,11 @@ export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewrit
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? ''
     const value = raw[i + 1] ?? ''
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      // HTTP/2 pseudo-headers: only :authority carries over (as Host when none was sent).
+      if (name === ':authority' && hostIndex < 0) { hostIndex = out.length; out.push('host', value) }
+      continue
+    }
     const lower = name.toLowerCase()
     switch (lower) {
       case 'connection': connectionTokens = connectionTokens === null ? value : connectionTokens + ',' + value; continue
@@ -50,8 +57,9 @@ export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewrit
       case 'x-forwarded-proto': if (xfp === '') xfp = value; break
       case 'x-forwarded-host': if (xfh === '') xfh = value; break
       case 'forwarded': hasForwarded = true; break
-      case 'host': hostIndex = out.length; break
+      case 'host': if (hostIndex >= 0) { out[hostIndex + 1] = value; continue } hostIndex = out.length; break
       case 'upgrade': if (opts.isUpgrade) { out.push(name, value); continue } break
+      case 'te': if (value.trim().toLowerCase() === 'trailers') { out.push(name, value); continue } break // gRPC needs it
     }
     if (DROP.has(lower) || (opts.drop !== null && opts.drop.has(lower))) continue
     out.push(name, value)

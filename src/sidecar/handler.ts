@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { Breaker } from '../admission/breaker.ts'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import type { Upstream } from '../proxy/upstream.ts'
 import {
   OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
   ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
@@ -23,7 +24,10 @@ export interface ExchangeObserver {
 }
 
 export interface SidecarHandlerOptions {
-  upstream: Dispatcher
+  /** Where HTTP/1.1 requests go (or every request with --upstream-protocol h2c). */
+  upstream: Upstream
+  /** Where HTTP/2 requests go (auto mode); null = same as `upstream`. */
+  h2Upstream: Upstream | null
   /** null: unlimited concurrency (CONTAINER_CONCURRENCY=0), no queue. */
   breaker: Breaker | null
   probes: ProbeResponder
@@ -48,7 +52,8 @@ const HEADER_OPTIONS_BASE: HeaderRewriteOptions = { clientAddress: null, isUpgra
  */
 export class SidecarHandler implements ExchangeOwner {
   readonly #o: SidecarHandlerOptions
-  readonly #upstream: Dispatcher
+  readonly #upstream: Upstream
+  readonly #h2Upstream: Upstream
   readonly #breaker: Breaker | null
   /** Requests accepted and not yet finished (queued or in flight), probes excluded. */
   active = 0
@@ -58,6 +63,7 @@ export class SidecarHandler implements ExchangeOwner {
   constructor (o: SidecarHandlerOptions) {
     this.#o = o
     this.#upstream = o.upstream
+    this.#h2Upstream = o.h2Upstream ?? o.upstream
     this.#breaker = o.breaker
     this.#headerOptions = { ...HEADER_OPTIONS_BASE }
     this.handle = this.handle.bind(this)
@@ -72,8 +78,7 @@ export class SidecarHandler implements ExchangeOwner {
 
     const headers = req.headers
     const proxied = headers['k-proxy-request'] === 'activator'
-    const contentLength = headers['content-length']
-    const hasBody = contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined
+    const hasBody = hasRequestBody(req)
     const headerOptions = this.#headerOptions
     headerOptions.clientAddress = req.socket.remoteAddress ?? null
     const options: Dispatcher.DispatchOptions = {
@@ -84,15 +89,16 @@ export class SidecarHandler implements ExchangeOwner {
       upgrade: null,
     }
     const ex = new ProxyExchange(this, req, res, options, proxied, o.clock, o.timeouts)
+    const upstream = req.httpVersionMajor === 2 ? this.#h2Upstream : this.#upstream
     this.active++
     o.recorder.reqIn(proxied, ex.startMs)
     o.sweeper.add(ex)
 
     const breaker = this.#breaker
-    if (breaker === null) { ex.dispatch(this.#upstream); return }
+    if (breaker === null) { ex.dispatch(upstream); return }
     if (breaker.tryAcquire()) {
       ex.holdsSlot = true
-      ex.dispatch(this.#upstream)
+      ex.dispatch(upstream)
       return
     }
     if (breaker.enqueue(ex)) { ex.markQueued(); return }
@@ -101,19 +107,19 @@ export class SidecarHandler implements ExchangeOwner {
 
   onExchangeAdmitted (ex: ProxyExchange): void {
     if (ex.isEnded) { this.#releaseSlot(ex); return }
-    ex.dispatch(this.#upstream)
+    ex.dispatch(ex.req.httpVersionMajor === 2 ? this.#h2Upstream : this.#upstream)
   }
 
   onExchangeDequeue (ex: ProxyExchange): void {
     if (this.#breaker !== null) this.#breaker.cancel(ex)
   }
 
-  retryTarget (ex: ProxyExchange, err: Error): Dispatcher | null {
+  retryTarget (ex: ProxyExchange, err: Error): Upstream | null {
     // One retry, for the keep-alive race only: a refused connection to our own pod's container
     // will be refused again.
     if (ex.retries > 0 || (err as { code?: unknown }).code === 'ECONNREFUSED') return null
     this.#o.logger.debug({ err, path: ex.options.path }, 'retrying request after upstream socket reset')
-    return this.#upstream
+    return ex.dispatcher
   }
 
   onUpstreamFailure (ex: ProxyExchange, err: Error): void {
@@ -153,6 +159,19 @@ export class SidecarHandler implements ExchangeOwner {
     if (this.active === 0) return Promise.resolve()
     return new Promise((resolve) => { this.#idleWaiters.push(resolve) })
   }
+}
+
+/**
+ * HTTP/1.1 frames a body with Content-Length or Transfer-Encoding; an HTTP/2 request has one
+ * unless its HEADERS frame ended the stream (the compat request exposes the stream).
+ */
+function hasRequestBody (req: IncomingMessage): boolean {
+  if (req.httpVersionMajor === 2) {
+    const stream = (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream
+    return stream === undefined || stream.endAfterHeaders !== true
+  }
+  const contentLength = req.headers['content-length']
+  return contentLength !== undefined ? contentLength !== '0' : req.headers['transfer-encoding'] !== undefined
 }
 
 const OUTCOME_NAMES: Record<number, string> = {

@@ -1,10 +1,13 @@
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { ServerHttp2Session } from 'node:http2'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 import { ProxyServer } from 'http-proxy-3'
 import { Pool } from 'undici'
 import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import { createDualServer, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
@@ -44,8 +47,11 @@ export class Sidecar {
   readonly stats: StatsReporter
   readonly metrics: ProxyMetrics
   readonly breaker: Breaker | null
-  readonly #servers: { serving: Server; admin: Server; metrics: Server }
+  readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
+  readonly #dual: DualServer
+  readonly #h2Sessions = new Set<ServerHttp2Session>()
   readonly #pool: Pool
+  readonly #h2c: H2cUpstream | null
   readonly #sweeper: DeadlineSweeper
   readonly #wsProxy: ProxyServer
   #shutdown: Promise<void> | null = null
@@ -65,6 +71,8 @@ export class Sidecar {
       bodyTimeout: 0,
       connect: { timeout: 10_000 },
     })
+    // h2c: HTTP/2 requests (gRPC) go to the app over h2c in auto mode; `h2c` sends everything so.
+    this.#h2c = config.upstreamProtocol === 'http1' ? null : new H2cUpstream(target)
     this.breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth: config.queueDepth }) : null
     const breaker = this.breaker
     this.prober = new ReadinessProber(probes, { logger: logger.child({ component: 'readiness' }) })
@@ -99,7 +107,8 @@ export class Sidecar {
     })
     const probeResponder = new ProbeResponder(this.prober, this.drainer)
     this.handler = new SidecarHandler({
-      upstream: this.#pool,
+      upstream: config.upstreamProtocol === 'h2c' && this.#h2c !== null ? this.#h2c : this.#pool,
+      h2Upstream: this.#h2c,
       breaker,
       probes: probeResponder,
       drain: this.drainer,
@@ -130,14 +139,20 @@ export class Sidecar {
       logger,
     })
 
-    const serving = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, this.handler.handle)
+    const dual = createDualServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, this.handler.handle)
+    this.#dual = dual
+    const serving = dual.http
+    dual.h2.on('session', (session) => {
+      this.#h2Sessions.add(session)
+      session.once('close', () => { this.#h2Sessions.delete(session) })
+    })
     serving.on('upgrade', this.upgrades.handle)
     serving.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
     })
     this.#servers = {
-      serving,
+      serving: dual.net,
       admin: createAdminServer({ drainer: this.drainer, logger: logger.child({ component: 'admin' }) }),
       metrics: createMetricsServer(this.stats, logger.child({ component: 'metrics' })),
     }
@@ -146,7 +161,7 @@ export class Sidecar {
   /** Listens on all ports (0 = any free port) and starts probing the user container. */
   async listen (): Promise<SidecarPorts> {
     const c = this.config
-    const listenOne = (server: Server, port: number): Promise<number> => new Promise((resolve, reject) => {
+    const listenOne = (server: NetServer, port: number): Promise<number> => new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, c.host, () => {
         server.off('error', reject)
@@ -179,11 +194,13 @@ export class Sidecar {
   async #doShutdown (): Promise<void> {
     const log = this.logger
     await this.drainer.drain()
-    const serving = this.#servers.serving
-    const closed = new Promise<void>((resolve) => { serving.close(() => { resolve() }) })
-    serving.closeIdleConnections()
+    const closed = new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) })
+    const http = this.#dual.http
+    http.closeIdleConnections()
+    for (const session of this.#h2Sessions) session.close() // GOAWAY: no new streams, in-flight ones finish
     await withTimeout(this.handler.whenIdle(), this.config.revisionTimeoutMs)
-    serving.closeAllConnections()
+    http.closeAllConnections()
+    for (const session of this.#h2Sessions) session.destroy()
     if (this.upgrades.open.size > 0) {
       log.info({ open: this.upgrades.open.size }, 'waiting for upgraded connections')
       await withTimeout(waitUntil(() => this.upgrades.open.size === 0), TUNNEL_DRAIN_MS)
@@ -202,11 +219,15 @@ export class Sidecar {
     this.#sweeper.close()
     this.upgrades.destroyAll()
     const s = this.#servers
-    for (const server of [s.serving, s.admin, s.metrics]) {
+    this.#dual.http.closeAllConnections()
+    for (const session of this.#h2Sessions) session.destroy()
+    s.serving.close()
+    for (const server of [s.admin, s.metrics]) {
       server.closeAllConnections()
       server.close()
     }
     this.#wsProxy.close()
+    if (this.#h2c !== null) this.#h2c.close()
     await this.#pool.close().catch(() => {})
   }
 }

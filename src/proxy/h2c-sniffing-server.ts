@@ -1,0 +1,46 @@
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerOptions, type ServerResponse } from 'node:http'
+import { createServer as createHttp2Server, type Http2Server } from 'node:http2'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+
+// One port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), as Knative's queue-proxy serves
+// (Go's h2c handler). Each new connection's first bytes decide: the HTTP/2 client preface
+// "PRI * HTTP/2.0" goes to an http2 server, anything else to the http server. The peek costs one
+// 'readable' per connection, nothing per request.
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+
+export interface DualServer {
+  /** The listening socket server. */
+  net: NetServer
+  http: HttpServer
+  h2: Http2Server
+}
+
+function onFirstBytes (this: Socket, servers: DualServer): void {
+  const chunk = this.read() as Buffer | null
+  if (chunk === null) { this.once('readable', () => { onFirstBytes.call(this, servers) }); return }
+  this.unshift(chunk)
+  const n = Math.min(chunk.length, PREFACE.length)
+  if (chunk.subarray(0, n).equals(PREFACE.subarray(0, n)) && n >= 3) servers.h2.emit('connection', this)
+  else servers.http.emit('connection', this)
+}
+
+/**
+ * Both protocols call `listener`; HTTP/2 requests arrive through Node's compatibility API, whose
+ * request/response objects mirror http's (`httpVersionMajor === 2`).
+ */
+export function createDualServer (options: ServerOptions, listener: RequestListener): DualServer {
+  const http = createHttpServer(options, listener)
+  const h2 = createHttp2Server({}, listener as unknown as (req: unknown, res: unknown) => void)
+  const servers: DualServer = { net: createNetServer({ pauseOnConnect: false }), http, h2 }
+  // The inner servers never listen themselves; 'listening' starts http's connection tracking
+  // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
+  servers.net.on('listening', () => { http.emit('listening') })
+  servers.net.on('close', () => { http.emit('close') })
+  servers.net.on('connection', (socket: Socket) => {
+    socket.once('readable', () => { onFirstBytes.call(socket, servers) })
+  })
+  return servers
+}
+
+export type { IncomingMessage, ServerResponse }

@@ -1,0 +1,9 @@
+import type { Dispatcher } from 'undici'
+
+/**
+ * Where an exchange sends its request: undici's Pool (HTTP/1.1 keep-alive) or our H2cUpstream
+ * (HTTP/2 prior knowledge, for gRPC). Both drive the same DispatchHandler callbacks.
+ */
+export interface Upstream {
+  dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean
+}
