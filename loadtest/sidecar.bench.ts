@@ -1,8 +1,8 @@
 // Sidecar load test (issue 3 "Load test", issue 4 "stats cost"). `npm run bench:sidecar [-- flags]`.
 //
 // Targets, all on 127.0.0.1, each its own process tree: the upstream directly (nginx, 1 worker, 1 KB
-// `return 200`; a Node server if nginx is missing), Sluice sidecar CC=0, CC=10, CC=10 --no-stats, and
-// HAProxy (nbthread 1, server maxconn 10) when installed. Rounds interleave the targets (rotating the order)
+// `return 200`; a Node server if nginx is missing), Sluice sidecar CC=0, CC=10, CC=10 --no-stats, a
+// minimal Node proxy (baseline-proxy.ts: the floor for a node:http + undici design), and HAProxy (nbthread 1, server maxconn 10) when installed. Rounds interleave the targets (rotating the order)
 // so slow drifts in background load hit every target alike. Per run: closed-loop load (wrk -t1 -c50, or
 // autocannon -c50), CPU of the proxy's processes from /proc (utime+stime delta / requests), and an
 // open-loop paced run at --open-rate for tail latency. Peak RSS is VmHWM at the end. Results:
@@ -26,7 +26,7 @@ import type { LoadResult } from './harness/load-result.ts'
 import { runPaced } from './harness/paced-runner.ts'
 import { busyPercent, cpuMicros, machineBusyMicros, machineTicks, peakRssKb, processTree, reapedChildrenCpuMicros, syscallCounts } from './harness/proc-stats.ts'
 import type { RunningServer } from './harness/targets.ts'
-import { exportSluiceRef, hasBinary, HOST, startHaproxy, startNginx, startNodeUpstream, startSluice } from './harness/targets.ts'
+import { exportSluiceRef, hasBinary, HOST, startHaproxy, startNginx, startNodeBaseline, startNodeUpstream, startSluice } from './harness/targets.ts'
 import { hasWrk, runWrk } from './harness/wrk-runner.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
@@ -50,6 +50,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     serve: { type: 'string' },
     'sluice-ref': { type: 'string' },
+    'also-ref': { type: 'string', multiple: true, default: [] },
     'no-write': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -63,12 +64,14 @@ const USAGE = `npm run bench:sidecar -- [flags]
   --open-rate <req/s>     open-loop rate (default 2000)
   --connections <n>       closed-loop connections (default 50)
   --quick                 a smoke run: 1 round of 3 s
-  --only <a,b>            targets to run: direct,sluice-cc0,sluice-cc10,sluice-cc10-nostats,haproxy
+  --only <a,b>            targets to run: direct,sluice-cc0,sluice-cc10,sluice-cc10-nostats,node-baseline,haproxy
   --no-haproxy --no-wrk --no-nginx --no-autocannon-rate   leave a tool out even when installed
-  --sidecar-node-args "<flags>"   extra Node flags for the Sluice processes (e.g. --max-semi-space-size=16)
+  --sidecar-node-args="<flags>"   extra Node flags for the Sluice processes (e.g. --max-semi-space-size=16)
   --profile               Sluice CC=10 only, under --cpu-prof; prints the hot spots
   --sluice-ref <git ref>  measure that committed version of Sluice (git archive into the temp dir) instead of
                           the working tree, e.g. HEAD while others edit src/
+  --also-ref <git ref>    add target sluice-cc10@<ref> (that committed version, CC=10) for before/after in
+                          the same run; repeatable
   --serve <s>             start the upstream and targets, print their ports and pids, keep them up for <s>
                           seconds (or until Ctrl-C) for manual load or perf; measures nothing
   --no-write              print the table, write no file under loadtest/results/
@@ -215,6 +218,16 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     if (!want(name)) continue
     const s = await startSluice(group, dir, name, upstream.port, { bin: sluiceBin, containerConcurrency: cc, stats, nodeArgs: sidecarNodeArgs })
     targets.push({ name, description: `Sluice sidecar CC=${cc}${stats ? '' : ' --no-stats'}`, server: s, proxyPid: s.child.pid })
+  }
+  for (const ref of flags['also-ref']) {
+    const bin = exportSluiceRef(ref, dir)
+    const name = `sluice-cc10@${ref}`
+    const s = await startSluice(group, dir, name.replace(/[^A-Za-z0-9._-]/g, '_'), upstream.port, { bin, containerConcurrency: 10, stats: true, nodeArgs: sidecarNodeArgs })
+    targets.push({ name, description: `Sluice sidecar CC=10 at ${ref} = ${gitHead(ref)}`, server: s, proxyPid: s.child.pid })
+  }
+  if (want('node-baseline')) {
+    const b = await startNodeBaseline(group, dir, upstream.port, 10, sidecarNodeArgs)
+    targets.push({ name: 'node-baseline', description: 'node:http + undici Pool.dispatch (10 connections), no Sluice features', server: b, proxyPid: b.child.pid })
   }
   if (haproxyVersion !== null && want('haproxy')) {
     const h = await startHaproxy(group, dir, upstream.port)

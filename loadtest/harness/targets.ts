@@ -170,6 +170,15 @@ export async function startSluice (group: ChildGroup, dir: string, name: string,
   return { label: name, port, child, command: `node ${args.join(' ').replace(opts.bin ?? SLUICE_BIN, 'bin/sluice')}` }
 }
 
+/** loadtest/baseline-proxy.ts: plain node:http + undici Pool.dispatch, `connections` upstream sockets. */
+export async function startNodeBaseline (group: ChildGroup, dir: string, upstreamPort: number, connections: number, nodeArgs: readonly string[]): Promise<RunningServer> {
+  const port = await freePort()
+  const args = [...nodeArgs, join(REPO, 'loadtest', 'baseline-proxy.ts'), String(port), String(upstreamPort), String(connections)]
+  const child = group.start('node-baseline', process.execPath, args, { logPath: join(dir, 'node-baseline.log') })
+  await waitForOk(port, child)
+  return { label: 'node-baseline', port, child, command: `node loadtest/baseline-proxy.ts ${port} ${upstreamPort} ${connections}` }
+}
+
 /** HAProxy 1 thread, `server ... maxconn 10` (the CC=10 equivalent), keep-alive both sides. */
 export async function startHaproxy (group: ChildGroup, dir: string, upstreamPort: number): Promise<RunningServer> {
   const port = await freePort()
