@@ -23,9 +23,6 @@ export class EmittedRevisions {
 
   get size (): number { return this.#emitted.size }
 
-  /** The specs this source has delivered, keyed by revisionKey. */
-  snapshot (): ReadonlyMap<string, RevisionSpec> { return new Map(this.#emitted) }
-
   /** Makes the emitted set equal `desired` (keyed by revisionKey): upserts new or changed, removes the rest. */
   sync (desired: ReadonlyMap<string, RevisionSpec>): SyncResult {
     let removed = 0

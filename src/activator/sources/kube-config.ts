@@ -1,6 +1,7 @@
 // Where the Kubernetes source finds its API server. The config layer decides (it reads the environment);
 // this file only turns that decision into a client-node KubeConfig.
 
+import { delimiter, join } from 'node:path'
 import { KubeConfig } from '@kubernetes/client-node'
 import { ConfigError } from '../../shared/errors.ts'
 
@@ -12,6 +13,19 @@ export interface KubeConfigLocation {
   readonly inCluster: boolean
   /** A kubeconfig file (first KUBECONFIG entry, or ~/.kube/config); used when not in cluster. */
   readonly kubeconfigPath: string
+}
+
+/**
+ * Where to look, from environment values the config layer read (it passes them in; this reads no env):
+ * in cluster when KUBERNETES_SERVICE_HOST is set, else the first KUBECONFIG entry, else
+ * `<home>/.kube/config`. (kubectl merges every KUBECONFIG entry; we use the first.)
+ */
+export function kubeConfigLocation (env: { readonly KUBERNETES_SERVICE_HOST?: string, readonly KUBECONFIG?: string }, homeDir: string): KubeConfigLocation {
+  const first = (env.KUBECONFIG ?? '').split(delimiter).find((p) => p !== '')
+  return {
+    inCluster: env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== '',
+    kubeconfigPath: first ?? join(homeDir, '.kube', 'config'),
+  }
 }
 
 /** Loads the kubeconfig; a missing or broken file is a ConfigError (exit 2). */

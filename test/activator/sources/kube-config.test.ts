@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { kubeConfigForServer, loadKubeConfig } from '../../../src/activator/sources/kube-config.ts'
+import { kubeConfigForServer, kubeConfigLocation, loadKubeConfig } from '../../../src/activator/sources/kube-config.ts'
 import { ConfigError } from '../../../src/shared/errors.ts'
 
 t.test('kubeConfigForServer: plain http allowed, https verified', async (t) => {
@@ -39,4 +39,10 @@ t.test('loadKubeConfig: a missing or empty file is a ConfigError', async (t) => 
   const empty = join(dir, 'empty')
   await writeFile(empty, 'apiVersion: v1\nkind: Config\n')
   t.throws(() => loadKubeConfig({ inCluster: false, kubeconfigPath: empty }), ConfigError)
+})
+
+t.test('kubeConfigLocation: in cluster, else first KUBECONFIG entry, else ~/.kube/config', async (t) => {
+  t.same(kubeConfigLocation({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBECONFIG: '/k' }, '/home/u'), { inCluster: true, kubeconfigPath: '/k' })
+  t.same(kubeConfigLocation({ KUBECONFIG: ':/a:/b' }, '/home/u'), { inCluster: false, kubeconfigPath: '/a' })
+  t.same(kubeConfigLocation({ KUBERNETES_SERVICE_HOST: '' }, '/home/u'), { inCluster: false, kubeconfigPath: '/home/u/.kube/config' })
 })
