@@ -29,6 +29,8 @@ export class PodTracker {
   /** Per-endpoint limit; Infinity when containerConcurrency is 0. */
   capacity: number
   inFlight: number
+  /** Highest inFlight seen (tests, metrics): never above capacity. */
+  maxInFlight: number
   state: TrackerState
   /** Requests this tracker has been given (tests, metrics). */
   served: number
@@ -39,6 +41,7 @@ export class PodTracker {
     this.pool = pool
     this.capacity = capacity
     this.inFlight = 0
+    this.maxInFlight = 0
     this.state = TRACKER_PROBING
     this.served = 0
   }
@@ -50,7 +53,7 @@ export class PodTracker {
   /** Takes one slot if the endpoint is under its limit. Never throws. */
   tryReserve (): boolean {
     if (this.inFlight >= this.capacity) return false
-    this.inFlight++
+    if (++this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight
     this.served++
     return true
   }

@@ -1,0 +1,298 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { ProxyServer } from 'http-proxy-3'
+import { Pool, type Dispatcher } from 'undici'
+import type { ActivatorConfig } from '../config/activator-config.ts'
+import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
+import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
+import { ActiveRequests } from '../server/active-requests.ts'
+import { Drainer } from '../server/drainer.ts'
+import { realClock, type Clock } from '../shared/clock.ts'
+import type { Logger } from '../shared/logger.ts'
+import { createMetricsServer } from '../stats/metrics-server.ts'
+import { ProxyMetrics } from '../stats/proxy-metrics.ts'
+import { ActivatorMetrics } from './activator-metrics.ts'
+import { ActivatorProbes } from './activator-probes.ts'
+import { ConcurrencyReporter, type StatSink } from './concurrency-reporter.ts'
+import { DEFAULT_PROBER_SCHEDULE, REAL_PROBER_TIMERS, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
+import { ActivatorHandler } from './handler.ts'
+import type { RandomInt } from './lb-policy.ts'
+import { HttpEndpointProbe, type EndpointProbe } from './probe-request.ts'
+import type { ProxyContext } from './revision-proxy.ts'
+import { RevisionRegistry } from './revision-registry.ts'
+import type { RevisionSource } from './revision-spec.ts'
+
+/** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
+export const TUNNEL_DRAIN_MS = 60_000
+/** Knative: received SIGTERM -> kubelet probes fail with this text. */
+export const SIGTERM_HEALTH_ERROR = 'received SIGTERM from kubelet'
+/** undici's connect timeout to an endpoint; a pod that does not answer SYN is retried elsewhere. */
+export const ENDPOINT_CONNECT_TIMEOUT_MS = 5_000
+
+export type AdminRoutes = (req: IncomingMessage, res: ServerResponse) => boolean
+
+export interface ActivatorDeps {
+  clock?: Clock
+  /** Where stat batches go (the autoscaler pusher); null = none. */
+  statSink?: StatSink | null
+  /** Extra health condition (Knative: the autoscaler websocket must be connected); null = healthy. */
+  healthCheck?: (() => string | null) | null
+  /** Revision sources started by `listen` and closed by `close`. */
+  sources?: readonly RevisionSource[]
+  /** Admin-port routes tried first (the revisions API); false = not handled. Given the registry. */
+  adminRoutes?: ((registry: RevisionRegistry) => AdminRoutes) | null
+  probe?: EndpointProbe
+  proberSchedule?: ProberSchedule
+  proberTimers?: ProberTimers
+  randomInt?: RandomInt
+  /** Connection pool to one endpoint; default an undici Pool. */
+  createPool?: (dest: string) => Dispatcher
+}
+
+export interface ActivatorPorts {
+  serving: number
+  admin: number
+  metrics: number
+}
+
+const NOT_FOUND_BODY = Buffer.from('not found\n')
+
+/**
+ * A running activator: the serving port (all revisions), the admin port (revisions API), the
+ * metrics port, the registry with its throttlers and probers, and the concurrency reporter.
+ * `shutdown()` is the SIGTERM path; `close()` stops everything at once.
+ */
+export class Activator implements ProxyContext {
+  readonly config: ActivatorConfig
+  readonly logger: Logger
+  readonly registry: RevisionRegistry
+  readonly reporter: ConcurrencyReporter
+  readonly proxyMetrics: ProxyMetrics
+  readonly metrics: ActivatorMetrics
+  readonly drainer: Drainer
+  readonly handler: ActivatorHandler
+  // ProxyContext, shared by every revision
+  readonly sweeper: DeadlineSweeper
+  readonly clock: Clock
+  readonly observer: ExchangeMetrics
+  readonly active = new ActiveRequests()
+  readonly tunnels = new Set<UpgradeTunnel>()
+  readonly wsProxy: ProxyServer
+  readonly requestLog: Logger | null
+  readonly #servers: { serving: Server; admin: Server; metrics: Server }
+  readonly #sources: readonly RevisionSource[]
+  readonly #probe: EndpointProbe
+  readonly #ownedProbe: HttpEndpointProbe | null
+  readonly #healthCheck: (() => string | null) | null
+  #isTerminating = false
+  #shutdown: Promise<void> | null = null
+
+  constructor (config: ActivatorConfig, logger: Logger, deps: ActivatorDeps = {}) {
+    const clock = deps.clock ?? realClock
+    this.config = config
+    this.logger = logger
+    this.clock = clock
+    this.#sources = deps.sources ?? []
+    this.#healthCheck = deps.healthCheck ?? null
+    this.requestLog = config.requestLog ? logger.child({ component: 'request' }) : null
+    this.sweeper = new DeadlineSweeper(() => clock.nowMs())
+    this.proxyMetrics = new ProxyMetrics({
+      gauges: () => {
+        let queueDepth = 0
+        for (const r of this.registry.revisions()) queueDepth += r.throttler.queued
+        return { inFlight: this.active.count + this.tunnels.size, queueDepth }
+      },
+    })
+    this.observer = new ExchangeMetrics(this.proxyMetrics)
+    if (deps.probe !== undefined) {
+      this.#probe = deps.probe
+      this.#ownedProbe = null
+    } else {
+      this.#ownedProbe = new HttpEndpointProbe()
+      this.#probe = this.#ownedProbe
+    }
+    this.reporter = new ConcurrencyReporter({
+      podName: config.podName,
+      sink: deps.statSink ?? null,
+      clock,
+      onReport: (nowMs) => { this.metrics.refresh(nowMs) },
+      logger: logger.child({ component: 'concurrency-reporter' }),
+    })
+    const createPool = deps.createPool ?? defaultPool
+    const proberSchedule = deps.proberSchedule ?? DEFAULT_PROBER_SCHEDULE
+    const proberTimers = deps.proberTimers ?? REAL_PROBER_TIMERS
+    const randomInt = deps.randomInt
+    this.registry = new RevisionRegistry((spec) => {
+      const base = {
+        ctx: this,
+        reporter: this.reporter,
+        probe: this.#probe,
+        proberSchedule,
+        proberTimers,
+        createPool,
+        queueDepth: config.queueDepth,
+        activatorCount: config.activatorCount,
+        defaultTimeoutMs: config.activationTimeoutMs,
+        queueTimeoutMs: config.queueTimeoutMs,
+        logger: logger.child({ component: 'revision', revision: `${spec.namespace}/${spec.name}` }),
+      }
+      return randomInt === undefined ? base : { ...base, randomInt }
+    }, config.activatorCount, logger.child({ component: 'registry' }))
+    this.metrics = new ActivatorMetrics(this.reporter, this.registry, this.proxyMetrics)
+    this.drainer = new Drainer({
+      quietMs: config.drainMs,
+      maxMs: config.drainMs * 2,
+      logger: logger.child({ component: 'drainer' }),
+      now: () => clock.nowMs(),
+    })
+    this.handler = new ActivatorHandler(this.registry, new ActivatorProbes(this), this.drainer)
+
+    this.wsProxy = new ProxyServer({ xfwd: true, ws: true })
+    this.wsProxy.on('proxyReqWs', (proxyReq, req) => {
+      // The websocket handshake gets the same rewrites as plain requests (revision-proxy.ts).
+      proxyReq.removeHeader('knative-serving-revision')
+      proxyReq.removeHeader('knative-serving-namespace')
+      const original = req.headers['k-original-host']
+      const host = typeof original === 'string' && original !== '' ? original : req.headers.host
+      if (host !== undefined && host !== '') proxyReq.setHeader('k-original-host', host)
+      proxyReq.setHeader('k-proxy-request', 'activator')
+    })
+    this.wsProxy.on('error', (err: unknown, _req, socketOrRes) => {
+      logger.warn({ err }, 'upgrade proxy error')
+      socketOrRes.destroy()
+    })
+
+    const serving = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, this.handler.handle)
+    // Node's default noDelay does not reach accepted sockets here: without this, a response whose
+    // headers are flushed before the body waits ~40 ms for the client's delayed ACK (Nagle).
+    serving.on('connection', setNoDelay)
+    serving.on('upgrade', this.handler.handleUpgrade)
+    serving.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
+    })
+    const adminRoutes = deps.adminRoutes != null ? deps.adminRoutes(this.registry) : null
+    const admin = createServer((req, res) => {
+      if (adminRoutes !== null && adminRoutes(req, res)) return
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': NOT_FOUND_BODY.length })
+      res.end(NOT_FOUND_BODY)
+    })
+    this.#servers = { serving, admin, metrics: createMetricsServer(this.metrics, logger.child({ component: 'metrics' })) }
+  }
+
+  /** Kubelet health (ActivatorHealth): failing once SIGTERM arrived, or when the extra check says so. */
+  healthError (): string | null {
+    if (this.#isTerminating || this.drainer.isDraining) return SIGTERM_HEALTH_ERROR
+    return this.#healthCheck !== null ? this.#healthCheck() : null
+  }
+
+  /** Starts the sources (revisions known before the first request), then listens on all ports. */
+  async listen (): Promise<ActivatorPorts> {
+    const c = this.config
+    for (const source of this.#sources) await source.start(this.registry)
+    const listenOne = (server: Server, port: number): Promise<number> => new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, c.host, () => {
+        server.off('error', reject)
+        const address: AddressInfo | string | null = server.address()
+        resolve(address !== null && typeof address === 'object' ? address.port : port)
+      })
+    })
+    const ports = {
+      serving: await listenOne(this.#servers.serving, c.servingPort),
+      admin: await listenOne(this.#servers.admin, c.adminPort),
+      metrics: await listenOne(this.#servers.metrics, c.metricsPort),
+    }
+    this.reporter.start()
+    this.logger.info({ ports, revisions: this.registry.size, source: c.source, activatorCount: c.activatorCount, queueDepth: c.queueDepth }, 'activator listening')
+    return ports
+  }
+
+  /**
+   * Graceful stop (SIGTERM): kubelet probes fail at once, traffic is still served through the quiet
+   * period, then the listener closes, buffered and in-flight requests finish (each bounded by its
+   * revision timeout), websockets get up to TUNNEL_DRAIN_MS, and everything closes.
+   */
+  shutdown (): Promise<void> {
+    if (this.#shutdown === null) this.#shutdown = this.#doShutdown()
+    return this.#shutdown
+  }
+
+  async #doShutdown (): Promise<void> {
+    const log = this.logger
+    this.#isTerminating = true
+    await this.drainer.drain()
+    const serving = this.#servers.serving
+    const closed = new Promise<void>((resolve) => { serving.close(() => { resolve() }) })
+    serving.closeIdleConnections()
+    if (this.active.count > 0) {
+      log.info({ active: this.active.count }, 'waiting for buffered and in-flight requests')
+      await withTimeout(this.active.whenIdle(), this.#maxTimeoutMs() + 1_000)
+    }
+    serving.closeAllConnections()
+    if (this.tunnels.size > 0) {
+      log.info({ open: this.tunnels.size }, 'waiting for upgraded connections')
+      await withTimeout(waitUntil(() => this.tunnels.size === 0), TUNNEL_DRAIN_MS)
+    }
+    await closed
+    await this.close()
+    log.info('activator stopped')
+  }
+
+  #maxTimeoutMs (): number {
+    let max = this.config.activationTimeoutMs
+    for (const r of this.registry.revisions()) max = Math.max(max, r.proxy.timeouts.totalMs)
+    return max
+  }
+
+  /** Closes everything at once (tests, or after the drain). */
+  async close (): Promise<void> {
+    this.drainer.close()
+    this.reporter.stop()
+    for (const source of this.#sources) {
+      await source.close().catch((err: unknown) => { this.logger.warn({ err }, 'closing revision source failed') })
+    }
+    for (const t of this.tunnels) t.socket.destroy()
+    const s = this.#servers
+    for (const server of [s.serving, s.admin, s.metrics]) {
+      server.closeAllConnections()
+      server.close()
+    }
+    this.registry.close()
+    this.sweeper.close()
+    this.wsProxy.close()
+    if (this.#ownedProbe !== null) await this.#ownedProbe.close()
+  }
+}
+
+function setNoDelay (socket: Socket): void {
+  socket.setNoDelay(true)
+}
+
+function defaultPool (dest: string): Dispatcher {
+  // Undici's own timeouts are off: the sweeper enforces the revision timeout. No connection limit:
+  // the trackers keep each endpoint at or under its containerConcurrency.
+  return new Pool(`http://${dest}`, {
+    connections: null,
+    pipelining: 1,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: { timeout: ENDPOINT_CONNECT_TIMEOUT_MS },
+  })
+}
+
+function withTimeout (p: Promise<void>, ms: number): Promise<void> {
+  if (!(ms > 0) || !Number.isFinite(ms)) return p
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms)
+    p.then(() => { clearTimeout(t); resolve() }, () => { clearTimeout(t); resolve() })
+  })
+}
+
+function waitUntil (done: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setInterval(() => { if (done()) { clearInterval(t); resolve() } }, 250)
+    t.unref()
+  })
+}

@@ -1,0 +1,363 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { ProxyServer } from 'http-proxy-3'
+import type { Dispatcher } from 'undici'
+import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import {
+  OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_REJECTED, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
+  ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
+} from '../proxy/proxy-exchange.ts'
+import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
+import { UpgradeTunnel, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
+import type { ActiveRequests } from '../server/active-requests.ts'
+import type { Logger } from '../shared/logger.ts'
+import { BucketHistogram, COLD_START_BUCKETS_SECONDS } from '../stats/bucket-histogram.ts'
+import type { RevisionConcurrency } from './concurrency-reporter.ts'
+import { PodTracker } from './pod-tracker.ts'
+import type { Throttler } from './throttler.ts'
+
+// The request path of one revision (Knative's activation handler + throttler.Try): every request
+// routed here becomes a ProxyExchange owned by this object, is admitted by the revision's throttler
+// (at once, or after waiting FIFO for capacity), gets an endpoint from the LB policy and is forwarded
+// with `K-Proxy-Request: activator`, the routing headers removed and the Host kept in K-Original-Host
+// (Knative's RewriteHostIn; the sidecar restores it).
+//
+// Outcomes (each mapped here, once):
+//   queue full                         503 `pending request queue full`
+//   waited longer than --queue-timeout 503 `request timed out waiting for capacity`
+//   revision timeout (timeoutSeconds,  504 `activator request timeout` (Knative's timeout handler body;
+//     buffering included)                  Knative answers a throttler deadline with 503, but its
+//                                          timeout handler fires first, so clients see this 504)
+//   revision removed while buffered    404 `revision removed: <ns>/<name>`
+//   endpoint unreachable               retried on another endpoint (<= MAX_RETRIES), else 502
+//
+// A connect failure takes the endpoint out of rotation and re-probes it (EndpointHealth). A client
+// that disconnects while buffered leaves the queue at once (ProxyExchange's close listener), so its
+// request, response and socket can be collected: a buffered request holds nothing else.
+
+/** Endpoints tried after the first one for a request that failed to connect. */
+export const MAX_RETRIES = 2
+
+export const ACTIVATOR_TIMEOUT_BODY = Buffer.from('activator request timeout')
+const QUEUE_FULL_BODY = Buffer.from('pending request queue full\n')
+const NO_ENDPOINT_BODY = Buffer.from('no endpoint with capacity\n')
+
+/** Receives one call per finished request (metrics layer). */
+export interface ExchangeObserver {
+  onExchangeDone (ex: ProxyExchange, nowMs: number): void
+}
+
+/** What all revisions share: one per activator. */
+export interface ProxyContext {
+  readonly sweeper: DeadlineSweeper
+  readonly clock: ExchangeClock
+  readonly observer: ExchangeObserver
+  /** Plain requests accepted and not finished (drain waits for zero). */
+  readonly active: ActiveRequests
+  /** Open or buffered upgrade tunnels (drain waits for them, then cuts them). */
+  readonly tunnels: Set<UpgradeTunnel>
+  readonly wsProxy: ProxyServer
+  readonly requestLog: Logger | null
+}
+
+/** The revision's endpoint bookkeeping, told about connect failures. */
+export interface EndpointHealth {
+  markFailed (tracker: PodTracker, err: Error): void
+}
+
+// Shared by every request: buildUpstreamHeaders is synchronous, so one options object, refilled
+// per request, is never seen half-filled.
+const HEADER_OPTIONS: HeaderRewriteOptions = {
+  clientAddress: null,
+  isUpgrade: false,
+  extra: null,
+  // The client's own claims of having been proxied, and the ingress probe hash (Knative strips it).
+  drop: new Set(['k-proxy-request', 'k-network-hash']),
+}
+const EXTRA_PROXY_ONLY: readonly string[] = Object.freeze(['k-proxy-request', 'activator'])
+
+const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT'])
+
+export function isConnectError (err: Error): boolean {
+  const code = 'code' in err ? err.code : undefined
+  return typeof code === 'string' && CONNECT_ERROR_CODES.has(code)
+}
+
+export class RevisionProxy implements ExchangeOwner, TunnelOwner {
+  readonly namespace: string
+  readonly name: string
+  readonly throttler: Throttler
+  readonly concurrency: RevisionConcurrency
+  /** Cold starts: first request buffered with no ready endpoint -> first buffered request forwarded. */
+  readonly coldStarts: BucketHistogram
+  timeouts: TimeoutPolicy
+  /** Cold starts whose buffered requests all left (timeout, client gone) before an endpoint came. */
+  coldStartsAbandoned: number
+  /** Last cold start's "endpoint ready -> first buffered request forwarded" time, ms; NaN before any. */
+  lastReadyToForwardMs: number
+  readonly #health: EndpointHealth
+  readonly #ctx: ProxyContext
+  readonly #logger: Logger
+  readonly #tunnelTrackers = new Map<UpgradeTunnel, PodTracker>()
+  readonly #removedBody: Buffer
+  /** When the current cold start began (first request buffered at zero); -1 = none in progress. */
+  #coldStartMs: number
+  /** When the ready endpoint count last went from 0 to > 0. */
+  #readySinceMs: number
+  #isRemoved: boolean
+
+  constructor (namespace: string, name: string, throttler: Throttler, concurrency: RevisionConcurrency,
+    health: EndpointHealth, ctx: ProxyContext, timeouts: TimeoutPolicy, logger: Logger) {
+    this.namespace = namespace
+    this.name = name
+    this.throttler = throttler
+    this.concurrency = concurrency
+    this.coldStarts = new BucketHistogram(COLD_START_BUCKETS_SECONDS)
+    this.timeouts = timeouts
+    this.coldStartsAbandoned = 0
+    this.lastReadyToForwardMs = Number.NaN
+    this.#health = health
+    this.#ctx = ctx
+    this.#logger = logger
+    this.#removedBody = Buffer.from(`revision removed: ${namespace}/${name}\n`)
+    this.#coldStartMs = -1
+    this.#readySinceMs = -1
+    this.#isRemoved = false
+  }
+
+  // --- plain requests ------------------------------------------------------------------------
+
+  handle (req: IncomingMessage, res: ServerResponse): void {
+    const ctx = this.#ctx
+    const headers = req.headers
+    const originalHost = headers['k-original-host']
+    const host = typeof originalHost === 'string' && originalHost !== '' ? originalHost : headers.host
+    HEADER_OPTIONS.clientAddress = req.socket.remoteAddress ?? null
+    HEADER_OPTIONS.extra = host === undefined || host === '' ? EXTRA_PROXY_ONLY : ['k-proxy-request', 'activator', 'k-original-host', host]
+    const contentLength = headers['content-length']
+    const hasBody = contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined
+    const options: Dispatcher.DispatchOptions = {
+      path: req.url ?? '/',
+      method: req.method ?? 'GET',
+      headers: buildUpstreamHeaders(req.rawHeaders, HEADER_OPTIONS),
+      body: hasBody ? req : null,
+      upgrade: null,
+    }
+    const ex = new ProxyExchange(this, req, res, options, false, ctx.clock, this.timeouts)
+    ctx.active.inc()
+    this.concurrency.reqIn(ex.startMs)
+    ctx.sweeper.add(ex)
+
+    const throttler = this.throttler
+    if (throttler.tryAcquire()) {
+      ex.holdsSlot = true
+      this.#forward(ex)
+      return
+    }
+    if (throttler.enqueue(ex)) {
+      ex.markQueued()
+      if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#coldStartMs = ex.startMs
+      return
+    }
+    ex.fail(OUTCOME_QUEUE_FULL, 503, QUEUE_FULL_BODY)
+  }
+
+  #forward (ex: ProxyExchange): void {
+    const tracker = this.throttler.pick()
+    if (tracker === null) {
+      // Unreachable while the throttler's invariant holds (see throttler.ts).
+      this.#logger.error({ ready: this.throttler.readyCount, inFlight: this.throttler.inFlight }, 'admitted request found no endpoint with capacity')
+      ex.fail(OUTCOME_REJECTED, 503, NO_ENDPOINT_BODY)
+      return
+    }
+    ex.target = tracker
+    ex.dispatch(tracker.pool)
+  }
+
+  onExchangeAdmitted (ex: ProxyExchange): void {
+    if (ex.isEnded) { this.#releaseSlot(ex); return }
+    if (this.#coldStartMs >= 0) this.#endColdStart()
+    this.#forward(ex)
+  }
+
+  onExchangeDequeue (ex: ProxyExchange): void {
+    this.throttler.cancel(ex)
+    this.#checkAbandoned()
+  }
+
+  retryTarget (ex: ProxyExchange, err: Error): Dispatcher | null {
+    const failed = ex.target
+    if (failed instanceof PodTracker) {
+      ex.target = null
+      failed.release()
+      if (isConnectError(err)) this.#health.markFailed(failed, err)
+    }
+    if (ex.retries >= MAX_RETRIES || this.#isRemoved) return null
+    const next = this.throttler.pick()
+    if (next === null) return null
+    this.#logger.debug({ err, from: failed instanceof PodTracker ? failed.dest : null, to: next.dest }, 'retrying request on another endpoint')
+    ex.target = next
+    return next.pool
+  }
+
+  onUpstreamFailure (ex: ProxyExchange, err: Error): void {
+    const tracker = ex.target
+    const dest = tracker instanceof PodTracker ? tracker.dest : null
+    if (tracker instanceof PodTracker && isConnectError(err)) this.#health.markFailed(tracker, err)
+    this.#logger.warn({ err, dest, method: ex.options.method, path: ex.options.path, retries: ex.retries, afterResponseStart: ex.firstByteMs >= 0 }, 'upstream request failed')
+  }
+
+  serverTiming (_ex: ProxyExchange): string | null { return null }
+
+  onExchangeEnd (ex: ProxyExchange): void {
+    const ctx = this.#ctx
+    ctx.sweeper.remove(ex)
+    // Tracker first: returning the breaker slot may admit a waiter at once, which needs a tracker slot.
+    const tracker = ex.target
+    if (tracker instanceof PodTracker) {
+      ex.target = null
+      tracker.release()
+    }
+    this.#releaseSlot(ex)
+    const now = ctx.clock.nowMs()
+    this.concurrency.reqOut(now)
+    ctx.observer.onExchangeDone(ex, now)
+    if (ctx.requestLog !== null) this.#logRequest(ctx.requestLog, ex, tracker, now)
+    ctx.active.dec()
+  }
+
+  #releaseSlot (ex: ProxyExchange): void {
+    if (ex.holdsSlot) {
+      ex.holdsSlot = false
+      this.throttler.release()
+    }
+  }
+
+  // --- upgrades (websockets) -----------------------------------------------------------------
+
+  handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const ctx = this.#ctx
+    const t = new UpgradeTunnel(this, req, socket, head, false, ctx.clock.nowMs())
+    ctx.tunnels.add(t)
+    this.concurrency.reqIn(t.startMs)
+    const throttler = this.throttler
+    if (throttler.tryAcquire()) {
+      t.holdsSlot = true
+      this.#openTunnel(t)
+      return
+    }
+    if (throttler.enqueue(t)) {
+      if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#coldStartMs = t.startMs
+      return
+    }
+    t.reject(503, 'Service Unavailable', 'pending request queue full\n')
+  }
+
+  #openTunnel (t: UpgradeTunnel): void {
+    const tracker = this.throttler.pick()
+    if (tracker === null) {
+      t.reject(503, 'Service Unavailable', 'no endpoint with capacity\n')
+      return
+    }
+    this.#tunnelTrackers.set(t, tracker)
+    t.open({ proxy: this.#ctx.wsProxy, target: tracker.url })
+  }
+
+  onTunnelAdmitted (t: UpgradeTunnel): void {
+    if (t.isEnded) { this.#releaseTunnelSlot(t); return }
+    if (this.#coldStartMs >= 0) this.#endColdStart()
+    this.#openTunnel(t)
+  }
+
+  onTunnelDequeue (t: UpgradeTunnel): void {
+    this.throttler.cancel(t)
+    this.#checkAbandoned()
+  }
+
+  onTunnelEnd (t: UpgradeTunnel): void {
+    this.#ctx.tunnels.delete(t)
+    const tracker = this.#tunnelTrackers.get(t)
+    if (tracker !== undefined) {
+      this.#tunnelTrackers.delete(t)
+      tracker.release()
+    }
+    this.#releaseTunnelSlot(t)
+    this.concurrency.reqOut(this.#ctx.clock.nowMs())
+  }
+
+  #releaseTunnelSlot (t: UpgradeTunnel): void {
+    if (t.holdsSlot) {
+      t.holdsSlot = false
+      this.throttler.release()
+    }
+  }
+
+  // --- cold starts ---------------------------------------------------------------------------
+
+  /** The revision's ready endpoints went from `before` to `after`. Call before the throttler sees them. */
+  onReadyCountChange (before: number, after: number): void {
+    if (before === 0 && after > 0) this.#readySinceMs = this.#ctx.clock.nowMs()
+  }
+
+  #endColdStart (): void {
+    const now = this.#ctx.clock.nowMs()
+    const coldMs = now - this.#coldStartMs
+    this.#coldStartMs = -1
+    this.coldStarts.observe(coldMs / 1000)
+    const readyToForwardMs = this.#readySinceMs >= 0 ? now - this.#readySinceMs : Number.NaN
+    this.lastReadyToForwardMs = readyToForwardMs
+    this.#logger.info({ coldStartMs: round3(coldMs), readyToForwardMs: round3(readyToForwardMs), queued: this.throttler.queued + 1 }, 'cold start: first buffered request forwarded')
+  }
+
+  #checkAbandoned (): void {
+    if (this.#coldStartMs >= 0 && this.throttler.queued === 0) {
+      this.#coldStartMs = -1
+      this.coldStartsAbandoned++
+    }
+  }
+
+  // --- removal -------------------------------------------------------------------------------
+
+  get isRemoved (): boolean { return this.#isRemoved }
+
+  /** The revision is gone: buffered requests get 404 now; requests in flight finish. */
+  remove (): void {
+    this.#isRemoved = true
+    const breaker = this.throttler.breaker
+    for (let w = breaker.oldestWaiter(); w !== null; w = breaker.oldestWaiter()) {
+      breaker.cancel(w)
+      if (w instanceof ProxyExchange) w.fail(OUTCOME_REJECTED, 404, this.#removedBody)
+      else if (w instanceof UpgradeTunnel) w.reject(404, 'Not Found', this.#removedBody.toString())
+    }
+    this.#coldStartMs = -1
+  }
+
+  #logRequest (log: Logger, ex: ProxyExchange, tracker: unknown, nowMs: number): void {
+    log.info({
+      namespace: this.namespace,
+      revision: this.name,
+      method: ex.options.method,
+      path: ex.options.path,
+      status: ex.statusCode,
+      outcome: OUTCOME_NAMES[ex.outcome] ?? 'ok',
+      dest: tracker instanceof PodTracker ? tracker.dest : null,
+      retries: ex.retries,
+      durationMs: round3(nowMs - ex.startMs),
+      queueMs: ex.admittedMs >= 0 ? round3(ex.admittedMs - ex.startMs) : null,
+      remoteAddress: ex.req.socket.remoteAddress,
+    }, 'request')
+  }
+}
+
+const OUTCOME_NAMES: Record<number, string> = {
+  [OUTCOME_QUEUE_FULL]: 'queue_full',
+  [OUTCOME_QUEUE_TIMEOUT]: 'queue_timeout',
+  [OUTCOME_TIMEOUT]: 'timeout',
+  [OUTCOME_UPSTREAM_ERROR]: 'upstream_error',
+  [OUTCOME_CLIENT_GONE]: 'client_gone',
+  [OUTCOME_REJECTED]: 'rejected',
+}
+
+function round3 (ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}

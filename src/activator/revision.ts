@@ -1,0 +1,191 @@
+import type { Dispatcher } from 'undici'
+import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
+import type { Logger } from '../shared/logger.ts'
+import type { ConcurrencyReporter } from './concurrency-reporter.ts'
+import { EndpointProber, type ProberListener, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
+import type { RandomInt } from './lb-policy.ts'
+import { PodTracker, TRACKER_FAILED, TRACKER_PROBING, TRACKER_READY, TRACKER_REMOVED } from './pod-tracker.ts'
+import type { EndpointProbe } from './probe-request.ts'
+import { ACTIVATOR_TIMEOUT_BODY, RevisionProxy, type EndpointHealth, type ProxyContext } from './revision-proxy.ts'
+import type { RevisionSpec } from './revision-spec.ts'
+import { Throttler } from './throttler.ts'
+
+// One revision as the activator keeps it (Knative's revisionWatcher + revisionThrottler state): the
+// trackers of its endpoints, one prober per endpoint that is not ready, the throttler, and the
+// request path (RevisionProxy). Sources replace the whole spec (`update`); this works out the
+// difference: new endpoints are probed before they get traffic, endpoints that left are taken out of
+// rotation at once (their requests in flight finish, then the pool closes), a changed CC resizes
+// every tracker and the breaker.
+
+export interface RevisionDeps {
+  readonly ctx: ProxyContext
+  readonly reporter: ConcurrencyReporter
+  readonly probe: EndpointProbe
+  readonly proberSchedule: ProberSchedule
+  readonly proberTimers: ProberTimers
+  /** Keep-alive connection pool to one endpoint. */
+  readonly createPool: (dest: string) => Dispatcher
+  readonly queueDepth: number
+  readonly activatorCount: number
+  /** Total timeout for revisions without timeoutSeconds, ms. */
+  readonly defaultTimeoutMs: number
+  /** --queue-timeout, ms; 0 = off. */
+  readonly queueTimeoutMs: number
+  readonly randomInt?: RandomInt
+  readonly logger: Logger
+}
+
+export function timeoutPolicyFor (spec: RevisionSpec, defaultTimeoutMs: number, queueTimeoutMs: number): TimeoutPolicy {
+  return Object.freeze({
+    totalMs: spec.timeoutSeconds !== null ? spec.timeoutSeconds * 1000 : defaultTimeoutMs,
+    responseStartMs: 0,
+    idleMs: 0,
+    queueMs: queueTimeoutMs,
+    timeoutBody: ACTIVATOR_TIMEOUT_BODY,
+  })
+}
+
+export class Revision implements ProberListener, EndpointHealth {
+  spec: RevisionSpec
+  readonly proxy: RevisionProxy
+  readonly throttler: Throttler
+  readonly #deps: RevisionDeps
+  readonly #logger: Logger
+  readonly #trackers = new Map<string, PodTracker>()
+  readonly #probers = new Map<string, EndpointProber>()
+  #readyCount = 0
+  #isClosed = false
+
+  constructor (spec: RevisionSpec, deps: RevisionDeps) {
+    this.spec = spec
+    this.#deps = deps
+    this.#logger = deps.logger
+    const throttlerOptions = {
+      containerConcurrency: spec.containerConcurrency,
+      queueDepth: deps.queueDepth,
+      activatorCount: deps.activatorCount,
+      lbPolicy: spec.lbPolicy,
+    }
+    this.throttler = new Throttler(deps.randomInt === undefined ? throttlerOptions : { ...throttlerOptions, randomInt: deps.randomInt })
+    this.proxy = new RevisionProxy(spec.namespace, spec.name, this.throttler, deps.reporter.register(spec.namespace, spec.name),
+      this, deps.ctx, timeoutPolicyFor(spec, deps.defaultTimeoutMs, deps.queueTimeoutMs), deps.logger)
+    this.#syncEndpoints(spec.endpoints)
+    this.#logger.info({ containerConcurrency: spec.containerConcurrency, endpoints: spec.endpoints.length, lbPolicy: this.throttler.policyName }, 'revision added')
+  }
+
+  get key (): string { return `${this.spec.namespace}/${this.spec.name}` }
+  get readyCount (): number { return this.#readyCount }
+  get isClosed (): boolean { return this.#isClosed }
+
+  /** Trackers of the current endpoints, in no particular order. */
+  trackers (): IterableIterator<PodTracker> { return this.#trackers.values() }
+
+  /** Replaces the spec (same namespace/name). */
+  update (spec: RevisionSpec): void {
+    if (this.#isClosed) return
+    const before = this.spec
+    this.spec = spec
+    const cc = spec.containerConcurrency
+    if (spec.timeoutSeconds !== before.timeoutSeconds) {
+      this.proxy.timeouts = timeoutPolicyFor(spec, this.#deps.defaultTimeoutMs, this.#deps.queueTimeoutMs)
+    }
+    this.throttler.setPolicyOverride(spec.lbPolicy)
+    // Trackers and breaker must agree at every step, since growing the breaker admits waiters at
+    // once and each needs a tracker with room: shrink the per-endpoint limit before the endpoint set
+    // changes, grow it after.
+    const oldCapacity = PodTracker.capacityFor(before.containerConcurrency)
+    const newCapacity = PodTracker.capacityFor(cc)
+    if (newCapacity < oldCapacity) this.#setContainerConcurrency(cc, newCapacity)
+    this.#syncEndpoints(spec.endpoints)
+    if (newCapacity > oldCapacity) this.#setContainerConcurrency(cc, newCapacity)
+    this.#logger.info({ containerConcurrency: cc, endpoints: spec.endpoints.length, ready: this.#readyCount, lbPolicy: this.throttler.policyName }, 'revision updated')
+  }
+
+  #setContainerConcurrency (cc: number, trackerCapacity: number): void {
+    for (const t of this.#trackers.values()) t.capacity = trackerCapacity
+    this.throttler.setContainerConcurrency(cc)
+  }
+
+  setActivatorCount (n: number): void {
+    this.throttler.setActivatorCount(n)
+  }
+
+  // --- endpoint health -----------------------------------------------------------------------
+
+  onProbeSuccess (prober: EndpointProber): void {
+    const tracker = this.#trackers.get(prober.dest)
+    if (tracker === undefined || this.#isClosed) return
+    if (tracker.state === TRACKER_PROBING || tracker.state === TRACKER_FAILED) {
+      const wasFailed = tracker.state === TRACKER_FAILED
+      tracker.state = TRACKER_READY
+      this.#logger.info({ dest: tracker.dest, attempts: prober.attempts, wasFailed }, 'endpoint ready')
+      this.#syncReady()
+    }
+  }
+
+  markFailed (tracker: PodTracker, err: Error): void {
+    if (tracker.state !== TRACKER_READY || this.#trackers.get(tracker.dest) !== tracker) return
+    tracker.state = TRACKER_FAILED
+    this.#logger.warn({ dest: tracker.dest, err }, 'endpoint failed: out of rotation until a probe succeeds')
+    this.#syncReady()
+    this.#probers.get(tracker.dest)?.start()
+  }
+
+  // --- lifecycle -----------------------------------------------------------------------------
+
+  /** The revision was removed: buffered requests get 404, probing stops, pools close when idle. */
+  close (): void {
+    if (this.#isClosed) return
+    this.#isClosed = true
+    this.proxy.remove()
+    for (const p of this.#probers.values()) p.stop()
+    this.#probers.clear()
+    for (const t of this.#trackers.values()) this.#retire(t)
+    this.#trackers.clear()
+    this.throttler.setReady([])
+    this.#readyCount = 0
+    this.#deps.reporter.unregister(this.proxy.concurrency)
+    this.#logger.info('revision removed')
+  }
+
+  #syncEndpoints (endpoints: readonly string[]): void {
+    const wanted = new Set(endpoints)
+    let changed = false
+    for (const [dest, tracker] of this.#trackers) {
+      if (wanted.has(dest)) continue
+      this.#probers.get(dest)?.stop()
+      this.#probers.delete(dest)
+      this.#trackers.delete(dest)
+      if (tracker.state === TRACKER_READY) changed = true
+      this.#retire(tracker)
+    }
+    const capacity = PodTracker.capacityFor(this.spec.containerConcurrency)
+    const added: EndpointProber[] = []
+    for (const dest of wanted) {
+      if (this.#trackers.has(dest)) continue
+      const tracker = new PodTracker(dest, this.#deps.createPool(dest), capacity)
+      this.#trackers.set(dest, tracker)
+      const prober = new EndpointProber(dest, this.#deps.probe, this, this.#deps.proberSchedule, this.#deps.proberTimers)
+      this.#probers.set(dest, prober)
+      added.push(prober)
+    }
+    if (changed) this.#syncReady()
+    // Start after the maps are complete: a probe result can only arrive asynchronously anyway.
+    for (const p of added) p.start()
+  }
+
+  #retire (tracker: PodTracker): void {
+    tracker.state = TRACKER_REMOVED
+    // close() lets requests in flight finish, then closes the sockets.
+    tracker.pool.close().catch((err: unknown) => { this.#logger.debug({ err, dest: tracker.dest }, 'closing endpoint pool failed') })
+  }
+
+  #syncReady (): void {
+    const ready: PodTracker[] = []
+    for (const t of this.#trackers.values()) if (t.state === TRACKER_READY) ready.push(t)
+    const before = this.#readyCount
+    this.#readyCount = ready.length
+    this.proxy.onReadyCountChange(before, ready.length)
+    this.throttler.setReady(ready)
+  }
+}

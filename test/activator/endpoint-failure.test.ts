@@ -1,0 +1,76 @@
+import t from 'tap'
+import { TRACKER_FAILED, TRACKER_READY } from '../../src/activator/pod-tracker.ts'
+import { createClient, delayed, route, send, sleep, spec, startActivator, startFakePod, until } from './fixtures.ts'
+
+t.test('an endpoint dies mid-test: its requests fail fast or are retried, later ones go to the survivors', async (t) => {
+  const { activator, url } = await startActivator(t)
+  const a = await startFakePod(t, delayed(100))
+  const b = await startFakePod(t, delayed(100))
+  const c = await startFakePod(t, delayed(100))
+  activator.registry.upsert(spec('die', [a.dest, b.dest, c.dest], 2, { lbPolicy: 'round-robin' }))
+  await until(() => activator.registry.lookup('default', 'die')?.readyCount === 3)
+  const client = createClient(t)
+  const start = performance.now()
+  const first = Array.from({ length: 12 }, () => send(client, url, { headers: route('die') }))
+  await until(() => b.inFlight === 2, 2000, 'b busy')
+  const bServedBeforeDeath = b.requests
+  await b.close()
+  const firstReplies = await Promise.all(first)
+  const revision = activator.registry.lookup('default', 'die')
+  const tb = revision === undefined ? undefined : [...revision.trackers()].find((x) => x.dest === b.dest)
+  // A refused reconnect marks it failed; it stays out of rotation (re-probed, probe fails: closed).
+  t.equal(tb?.state, TRACKER_FAILED, 'dead endpoint out of rotation')
+  const later = await Promise.all(Array.from({ length: 20 }, () => send(client, url, { headers: route('die') })))
+  const elapsed = performance.now() - start
+  const failed = firstReplies.filter((r) => r.status !== 200)
+  t.ok(failed.length <= 2, `only the requests in flight on the dead endpoint may fail (${failed.length})`)
+  for (const r of failed) t.equal(r.status, 502, 'fail fast with 502')
+  t.same(new Set(later.map((r) => r.status)), new Set([200]), 'later requests all succeed on the survivors')
+  t.equal(b.requests, bServedBeforeDeath, 'nothing reached the dead endpoint afterwards')
+  t.ok(a.requests + c.requests >= 30, 'the survivors served the rest')
+  t.ok(elapsed < 3000, `nothing hung (${elapsed.toFixed(0)} ms)`)
+  t.ok(a.maxInFlight <= 2 && c.maxInFlight <= 2, 'survivors never above CC')
+  t.equal(revision?.throttler.capacity, 4)
+})
+
+t.test('a connect failure is retried on another endpoint and the endpoint returns after a probe', async (t) => {
+  const { activator, url } = await startActivator(t)
+  const a = await startFakePod(t)
+  const b = await startFakePod(t)
+  activator.registry.upsert(spec('retry', [a.dest, b.dest], 10, { lbPolicy: 'first-available' }))
+  await until(() => activator.registry.lookup('default', 'retry')?.readyCount === 2)
+  const sorted = [a, b].sort((x, y) => (x.dest < y.dest ? -1 : 1))
+  const firstPod = sorted[0]
+  const secondPod = sorted[1]
+  if (firstPod === undefined || secondPod === undefined) throw new Error('unreachable')
+  // The first endpoint (the one first-available picks) stops listening: connections are refused.
+  const port = firstPod.port
+  await firstPod.close()
+  const client = createClient(t)
+  const reply = await send(client, url, { headers: route('retry') })
+  t.equal(reply.status, 200, 'retried on the other endpoint')
+  t.equal(secondPod.requests, 1)
+  const revision = activator.registry.lookup('default', 'retry')
+  const tracker = revision === undefined ? undefined : [...revision.trackers()].find((x) => x.dest === firstPod.dest)
+  t.equal(tracker?.state, TRACKER_FAILED)
+  // It comes back on the same port: the re-probe puts it back in rotation.
+  await new Promise<void>((resolve) => { firstPod.server.listen(port, '127.0.0.1', resolve) })
+  await until(() => tracker?.state === TRACKER_READY, 3000, 're-probed ready')
+  await sleep(10)
+  t.equal((await send(client, url, { headers: route('retry') })).status, 200)
+  t.equal(firstPod.requests, 1, 'back in rotation')
+})
+
+t.test('no endpoint reachable at all: 502 after bounded retries, no hang', async (t) => {
+  const { activator, url } = await startActivator(t)
+  const pods = [await startFakePod(t), await startFakePod(t), await startFakePod(t), await startFakePod(t)]
+  activator.registry.upsert(spec('down', pods.map((p) => p.dest), 0))
+  await until(() => activator.registry.lookup('default', 'down')?.readyCount === 4)
+  for (const p of pods) await p.close()
+  const client = createClient(t)
+  const reply = await send(client, url, { headers: route('down') })
+  t.equal(reply.status, 502)
+  t.match(reply.body, /ECONNREFUSED/)
+  const revision = activator.registry.lookup('default', 'down')
+  t.equal(revision?.readyCount, 1, 'three endpoints tried (1 + MAX_RETRIES) and marked failed')
+})
