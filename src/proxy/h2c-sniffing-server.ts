@@ -32,7 +32,9 @@ function onFirstBytes (this: Socket, servers: DualServer): void {
 export function createDualServer (options: ServerOptions, listener: RequestListener): DualServer {
   const http = createHttpServer(options, listener)
   const h2 = createHttp2Server({}, listener as unknown as (req: unknown, res: unknown) => void)
-  const servers: DualServer = { net: createNetServer({ pauseOnConnect: false }), http, h2 }
+  // noDelay: http.Server sets it on sockets it accepts itself; these arrive through our listener,
+  // and with Nagle on, a response's head and body writes wait out the peer's delayed ACK (40 ms).
+  const servers: DualServer = { net: createNetServer({ noDelay: true, keepAlive: true }), http, h2 }
   // The inner servers never listen themselves; 'listening' starts http's connection tracking
   // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
   servers.net.on('listening', () => { http.emit('listening') })

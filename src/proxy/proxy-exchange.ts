@@ -187,8 +187,9 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     this.statusCode = statusCode
     const timing = this.owner.serverTiming(this)
     this.res.writeHead(statusCode, buildResponseHeaders(headers, timing === null ? null : 'server-timing', timing ?? ''))
-    // Headers go out now, not with the first body chunk: SSE clients and slow streams see them at once.
-    this.res.flushHeaders()
+    // A streamed response (no Content-Length: SSE, chunked) shows its head at once even if the
+    // first chunk is slow. A sized response's head leaves with its body in one write instead.
+    if (headers['content-length'] === undefined) this.res.flushHeaders()
   }
 
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
