@@ -24,12 +24,8 @@ import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
 import { encodeStatMessagesJson } from '../stats/stat-json-wire.ts'
 import { encodeWireStatMessages } from '../stats/stat-proto.ts'
 import type { Stat, WireStatMessage } from '../stats/stat.ts'
+import type { StatSink } from './concurrency-reporter.ts'
 import { DEFAULT_BACKOFF, ReconnectBackoff, type BackoffOptions } from './reconnect-backoff.ts'
-
-/** Where the activator's stats go (declared by the consumer: the activator's reporter calls it). */
-export interface StatSink {
-  send (messages: readonly WireStatMessage[]): void
-}
 
 export type StatsProtocol = 'knative' | 'json'
 export const STATS_PROTOCOLS: readonly StatsProtocol[] = Object.freeze(['knative', 'json'])

@@ -38,6 +38,8 @@ export interface LocalRevision extends RevisionId {
   readonly containerConcurrency: number
   /** The user app's argv; it must listen on $PORT. */
   readonly command: readonly string[]
+  /** The app's fixed port (then run at most one pod); default: a free port passed as $PORT. */
+  readonly userPort?: number | null
   readonly env?: Readonly<Record<string, string>>
   readonly cwd?: string | null
   /** Host headers the activator routes to this revision. */
@@ -294,6 +296,7 @@ export class LocalActuator implements Actuator {
         podName,
         containerConcurrency: s.containerConcurrency,
         command: s.command,
+        userPort: s.userPort ?? null,
         env: s.env ?? {},
         cwd: s.cwd ?? null,
         timeoutSeconds: s.timeoutSeconds ?? null,

@@ -33,6 +33,8 @@ export interface LocalPodSpec {
   readonly containerConcurrency: number
   /** The user app: argv[0] is the executable. It must listen on the PORT env var. */
   readonly command: readonly string[]
+  /** The app's fixed port, or null: a free port is picked and passed as PORT. */
+  readonly userPort: number | null
   readonly env: Readonly<Record<string, string>>
   readonly cwd: string | null
   readonly timeoutSeconds: number | null
@@ -158,7 +160,8 @@ export class LocalPod implements PodView {
   async start (): Promise<void> {
     const s = this.spec
     try {
-      const [user, serving, admin, metrics] = await pickFreePorts(4, s.host)
+      const [serving, admin, metrics, picked] = await pickFreePorts(s.userPort === null ? 4 : 3, s.host)
+      const user = s.userPort ?? picked
       this.#ports = { user, serving, admin, metrics }
       if (this.#phase !== 'starting') throw new PodStartError('stopped while starting')
       const [appCmd, ...appArgs] = s.command

@@ -1,7 +1,196 @@
-import { EXIT_FAILURE } from './exit-codes.ts'
+import { ActivatorAdminClient } from '../autoscaler/activator-admin-client.ts'
+import { ActivatorQueuePoller } from '../autoscaler/activator-queue-poller.ts'
+import { AutoscalerService } from '../autoscaler/autoscaler-service.ts'
+import { pickFreePorts } from '../autoscaler/free-port.ts'
+import { LocalActuator, SAMPLE_APP_COMMAND } from '../autoscaler/local-actuator.ts'
+import { ProcessReaper } from '../autoscaler/process-reaper.ts'
+import { readAppsFile, type AppsFile } from '../config/apps-file.ts'
+import { formatOptionsHelp } from '../config/options.ts'
+import { loadUpConfig, UP_OPTIONS, type UpConfig } from '../config/up-config.ts'
+import { createRootLogger, type Logger } from '../shared/logger.ts'
+import { realClock } from '../shared/clock.ts'
+import { realTimers } from '../shared/timers.ts'
+import { ActivatorChild } from './activator-child.ts'
+import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
+import { planLocalStack, PodLogFile, toAutoscaledRevision, toLocalRevision } from './local-stack.ts'
+import { reportConfigProblems } from './report-config-problems.ts'
 
-// Placeholder until this mode lands (replaced by its owner).
-export async function upMain (_argv: readonly string[], _env: NodeJS.ProcessEnv): Promise<number | null> {
-  process.stderr.write('sluice: this mode is not built yet\n')
-  return EXIT_FAILURE
+const HELP = `Usage: sluice up [flags]
+
+The whole scale-from-zero loop on one machine: the activator (where you send traffic), the
+reference KPA autoscaler with its status page, and a local scaler that runs each revision's pods
+as process pairs (sidecar + your app) on free loopback ports.
+
+Without --config it runs one revision, hello (the built-in sample app: ?sleep=MS), with
+containerConcurrency 1 and min scale 0. Ctrl-C stops everything.
+
+`
+
+/**
+ * `up` starts revisions at zero (Knative's default initial scale is 1): scale from zero is the
+ * point. A config file's `autoscaler:` keys override these.
+ */
+const UP_AUTOSCALER_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
+  'initial-scale': '0',
+  'allow-zero-initial-scale': 'true',
+})
+
+function defaultApps (config: UpConfig): AppsFile {
+  const command = [...SAMPLE_APP_COMMAND, '--host', '127.0.0.1']
+  if (config.coldStartMs > 0) command.push('--cold-start-ms', String(config.coldStartMs))
+  return {
+    autoscaler: {},
+    apps: [{
+      namespace: 'default',
+      name: 'hello',
+      command,
+      port: null,
+      env: {},
+      cwd: null,
+      containerConcurrency: 1,
+      hosts: [],
+      timeoutSeconds: null,
+      readinessProbe: '',
+      annotations: {},
+    }],
+  }
+}
+
+function urlHost (host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
+}
+
+export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+  const loaded = loadUpConfig(argv, env)
+  if (loaded.help) { process.stdout.write(HELP + formatOptionsHelp(UP_OPTIONS) + '\n'); return EXIT_OK }
+  const config = loaded.config
+  if (config === null) return reportConfigProblems(loaded.problems)
+  const file = config.configFile === '' ? { file: defaultApps(config), problems: null } : readAppsFile(config.configFile)
+  if (file.file === null) return reportConfigProblems(file.problems)
+  const { plan, problems } = planLocalStack(file.file, UP_AUTOSCALER_DEFAULTS)
+  if (plan === null) return reportConfigProblems(problems)
+
+  const logger = createRootLogger(config.logLevel, { mode: 'up' })
+  const baseEnv: Record<string, string | undefined> = { ...env }
+  const host = config.host
+  const trafficUrl = `http://${urlHost(host)}:${config.port}`
+  const statusUrl = `http://${urlHost(host)}:${config.statusPort}`
+  const [statsPort, adminPort, metricsPort] = await pickFreePorts(3)
+  const reaper = new ProcessReaper()
+  const admin = new ActivatorAdminClient(`http://127.0.0.1:${adminPort}`, `http://${urlHost(host)}:${config.port}`)
+  const podLog = config.podLog === '' ? null : new PodLogFile(config.podLog)
+  const actuator = new LocalActuator({
+    activator: admin,
+    baseEnv,
+    clock: realClock,
+    timers: realTimers,
+    logger: logger.child({ component: 'local-actuator' }),
+    reaper,
+    output: podLog,
+    drainSeconds: config.drainSeconds,
+  })
+  const queue = new ActivatorQueuePoller(`http://127.0.0.1:${metricsPort}/metrics`, realTimers)
+  const service = new AutoscalerService({
+    config: plan.config,
+    actuator,
+    logger,
+    host: '127.0.0.1',
+    statusHost: host,
+    statsPort,
+    statusPort: config.statusPort,
+    activatorProbe: () => admin.probe(),
+    podDetails: (r) => actuator.pods(r),
+    queueDepth: (ns, name) => queue.depth(ns, name),
+    trafficUrl,
+  })
+  let activator: ActivatorChild | null = null
+  let stopping: Promise<void> | null = null
+
+  const shutdown = (why: string): Promise<void> => {
+    if (stopping !== null) return stopping
+    logger.info({ why }, 'stopping')
+    stopping = (async () => {
+      service.multiscaler.close()
+      await actuator.close()
+      await activator?.stop()
+      await Promise.all([service.close(), queue.close(), admin.close(), podLog?.close()])
+      reaper.close()
+    })()
+    return stopping
+  }
+
+  try {
+    // The status server listens on --host (what people open); the stat server stays on loopback.
+    await startService(service, config, logger)
+    activator = new ActivatorChild({
+      host,
+      port: config.port,
+      adminPort,
+      metricsPort,
+      autoscalerUrl: `ws://127.0.0.1:${statsPort}/`,
+      statsProtocol: config.statsProtocol,
+      logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel,
+      env: baseEnv,
+      reaper,
+    })
+    await activator.waitReady()
+    // With a single revision, plain local names route to it (the activator matches Host).
+    const extraHosts = plan.apps.length === 1 ? ['localhost', '127.0.0.1'] : []
+    for (const app of plan.apps) {
+      await actuator.addRevision(toLocalRevision(app, extraHosts))
+      const appProblems = service.upsert(toAutoscaledRevision(app))
+      if (appProblems.length > 0) throw new Error(appProblems.join('; '))
+    }
+    queue.start()
+  } catch (err) {
+    logger.fatal({ err }, 'cannot start')
+    await shutdown('start failed')
+    return EXIT_FAILURE
+  }
+
+  const names = plan.apps.map((a) => `${a.namespace}/${a.name}`).join(', ')
+  process.stdout.write([
+    '',
+    `sluice up: ${names} ready (0 pods until the first request)`,
+    `  traffic  ${trafficUrl}${plan.apps.length === 1 ? '' : '  (route with a Host header from each app\'s hosts)'}`,
+    `  status   ${statusUrl}`,
+    `  try      npx autocannon -c 20 -d 20 "${trafficUrl}/?sleep=200"`,
+    'Ctrl-C stops everything.',
+    '',
+    '',
+  ].join('\n'))
+
+  activator.exited.then(({ code, signal }) => {
+    if (stopping !== null) return
+    logger.fatal({ code, signal }, 'the activator exited; stopping')
+    shutdown('activator exited').then(() => { process.exit(EXIT_FAILURE) }, () => { process.exit(EXIT_FAILURE) })
+  }, () => {})
+
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: killing everything now')
+      reaper.killAllSync()
+      process.exit(EXIT_FAILURE)
+    }
+    shutdown(signal).then(() => { process.exit(EXIT_OK) }, (err: unknown) => {
+      logger.error({ err }, 'shutdown failed')
+      reaper.killAllSync()
+      process.exit(EXIT_FAILURE)
+    })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', onSignal)
+  return null
+}
+
+async function startService (service: AutoscalerService, config: UpConfig, logger: Logger): Promise<void> {
+  try {
+    await service.start()
+  } catch (err) {
+    throw new Error(`cannot listen (is --status-port ${config.statusPort} free?)`, { cause: err })
+  }
+  logger.debug({ statusPort: config.statusPort }, 'autoscaler listening')
 }

@@ -1,0 +1,89 @@
+// Reads the activator's per-revision queue depth for the status page: polls the activator's
+// Prometheus metrics every second and keeps `sluice_activator_queued_requests{namespace,revision}`.
+// Best effort: when the activator is unreachable (or is not Sluice's) depths are unknown (null).
+
+import { Agent, request } from 'undici'
+import type { TimerHandle, Timers } from '../shared/timers.ts'
+import { revisionKeyOf } from './actuator.ts'
+
+const FAMILY = 'sluice_activator_queued_requests{'
+const LABEL_RE = /(\w+)="((?:[^"\\]|\\.)*)"/g
+const MAX_REVISIONS = 10_000
+
+/** Parses the queue gauge lines of a Prometheus text body into revision key -> depth. */
+export function parseActivatorQueueDepths (text: string): Map<string, number> {
+  const out = new Map<string, number>()
+  let from = 0
+  for (;;) {
+    const i = text.indexOf(FAMILY, from)
+    if (i === -1) break
+    const eol = text.indexOf('\n', i)
+    const line = text.slice(i, eol === -1 ? text.length : eol)
+    from = eol === -1 ? text.length : eol + 1
+    const close = line.lastIndexOf('}')
+    if (close === -1) continue
+    let namespace = ''
+    let revision = ''
+    for (const m of line.slice(FAMILY.length, close).matchAll(LABEL_RE)) {
+      const value = m[2].replace(/\\(.)/g, (_, c: string) => c === 'n' ? '\n' : c)
+      if (m[1] === 'namespace') namespace = value
+      else if (m[1] === 'revision') revision = value
+    }
+    const value = Number(line.slice(close + 1).trim().split(' ')[0])
+    if (revision !== '' && Number.isFinite(value) && out.size < MAX_REVISIONS) out.set(revisionKeyOf(namespace, revision), value)
+  }
+  return out
+}
+
+export class ActivatorQueuePoller {
+  readonly #url: string
+  readonly #timers: Timers
+  readonly #intervalMs: number
+  readonly #agent: Agent
+  #depths: Map<string, number> | null
+  #timer: TimerHandle | null
+  #busy: boolean
+
+  /** `metricsUrl`: e.g. http://127.0.0.1:9090/metrics */
+  constructor (metricsUrl: string, timers: Timers, intervalMs = 1_000) {
+    this.#url = metricsUrl
+    this.#timers = timers
+    this.#intervalMs = intervalMs
+    this.#agent = new Agent({ connections: 1, headersTimeout: 2_000, bodyTimeout: 2_000 })
+    this.#depths = null
+    this.#timer = null
+    this.#busy = false
+  }
+
+  start (): void {
+    if (this.#timer !== null) return
+    this.#timer = this.#timers.setInterval(() => { void this.poll() }, this.#intervalMs)
+    void this.poll()
+  }
+
+  /** Requests buffered in the activator for the revision; null when unknown. */
+  depth (namespace: string, name: string): number | null {
+    if (this.#depths === null) return null
+    return this.#depths.get(revisionKeyOf(namespace, name)) ?? 0
+  }
+
+  async poll (): Promise<void> {
+    if (this.#busy) return
+    this.#busy = true
+    try {
+      const res = await request(this.#url, { dispatcher: this.#agent, headers: { accept: 'text/plain' }, signal: AbortSignal.timeout(2_000) })
+      const text = await res.body.text()
+      this.#depths = res.statusCode === 200 ? parseActivatorQueueDepths(text) : null
+    } catch {
+      this.#depths = null
+    } finally {
+      this.#busy = false
+    }
+  }
+
+  async close (): Promise<void> {
+    this.#timer?.cancel()
+    this.#timer = null
+    await this.#agent.close()
+  }
+}

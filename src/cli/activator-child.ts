@@ -1,0 +1,93 @@
+// `sluice up` runs the activator as a child process (`sluice activator`), in its own process
+// group tracked by the reaper, talking to the in-process autoscaler over the real websocket and
+// admin API: the same wiring as on Kubernetes, on loopback.
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import type { ProcessReaper } from '../autoscaler/process-reaper.ts'
+
+const SLUICE_BIN = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
+
+export interface ActivatorChildOptions {
+  readonly host: string
+  readonly port: number
+  readonly adminPort: number
+  readonly metricsPort: number
+  /** ws://… of the autoscaler's stat server. */
+  readonly autoscalerUrl: string
+  readonly statsProtocol: 'knative' | 'json'
+  readonly logLevel: string
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly reaper: ProcessReaper
+}
+
+function getStatus (host: string, port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path, agent: false, timeout: 1_000 }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('timeout', () => { req.destroy() })
+    req.on('error', () => { resolve(0) })
+    req.end()
+  })
+}
+
+export class ActivatorChild {
+  readonly child: ChildProcess
+  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  readonly #o: ActivatorChildOptions
+  #hasExited: boolean
+
+  constructor (options: ActivatorChildOptions) {
+    this.#o = options
+    this.#hasExited = false
+    this.child = spawn(process.execPath, [
+      SLUICE_BIN, 'activator',
+      '--host', options.host,
+      '--port', String(options.port),
+      '--admin-port', String(options.adminPort),
+      '--metrics-port', String(options.metricsPort),
+      '--autoscaler', options.autoscalerUrl,
+      '--stats-protocol', options.statsProtocol,
+      '--source', 'api',
+      '--drain-seconds', '0',
+      '--log-level', options.logLevel,
+    ], { detached: true, stdio: ['ignore', 'inherit', 'inherit'], env: { ...options.env, POD_NAME: 'activator' } })
+    const pid = this.child.pid
+    if (pid !== undefined) options.reaper.track(pid)
+    this.exited = new Promise((resolve) => {
+      const done = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (this.#hasExited) return
+        this.#hasExited = true
+        if (pid !== undefined) options.reaper.untrack(pid)
+        resolve({ code, signal })
+      }
+      this.child.on('exit', done)
+      this.child.on('error', () => { done(null, null) })
+    })
+  }
+
+  get pid (): number | undefined { return this.child.pid }
+  get hasExited (): boolean { return this.#hasExited }
+
+  /** Resolves once the admin API answers; rejects if the activator exits or takes too long. */
+  async waitReady (timeoutMs = 20_000): Promise<void> {
+    const end = performance.now() + timeoutMs
+    const host = this.#o.host === '0.0.0.0' ? '127.0.0.1' : this.#o.host
+    for (;;) {
+      if (this.#hasExited) throw new Error('the activator exited during start')
+      if (await getStatus(host, this.#o.adminPort, '/revisions') === 200) return
+      if (performance.now() > end) throw new Error(`the activator's admin API did not answer within ${timeoutMs / 1000} s`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  async stop (graceMs = 5_000): Promise<void> {
+    const pid = this.child.pid
+    if (this.#hasExited || pid === undefined) return
+    try { process.kill(-pid, 'SIGTERM') } catch { return }
+    const kill = setTimeout(() => { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }, graceMs)
+    await this.exited
+    clearTimeout(kill)
+  }
+}
