@@ -12,9 +12,9 @@
 // time goes (loadtest/harness/cpu-profile-summary.ts).
 
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runAutocannon } from './harness/autocannon-runner.ts'
@@ -71,7 +71,7 @@ const USAGE = `npm run bench:sidecar -- [flags]
   --sluice-ref <git ref>  measure that committed version of Sluice (git archive into the temp dir) instead of
                           the working tree, e.g. HEAD while others edit src/
   --also-ref <git ref>    add target sluice-cc10@<ref> (that committed version, CC=10) for before/after in
-                          the same run; repeatable
+                          the same run; repeatable. A directory holding bin/sluice (a patched copy) works too.
   --serve <s>             start the upstream and targets, print their ports and pids, keep them up for <s>
                           seconds (or until Ctrl-C) for manual load or perf; measures nothing
   --no-write              print the table, write no file under loadtest/results/
@@ -220,10 +220,12 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     targets.push({ name, description: `Sluice sidecar CC=${cc}${stats ? '' : ' --no-stats'}`, server: s, proxyPid: s.child.pid })
   }
   for (const ref of flags['also-ref']) {
-    const bin = exportSluiceRef(ref, dir)
-    const name = `sluice-cc10@${ref}`
+    // A directory with bin/sluice (e.g. a patched copy for an experiment) is used as it is.
+    const isDir = existsSync(join(ref, 'bin', 'sluice'))
+    const bin = isDir ? join(ref, 'bin', 'sluice') : exportSluiceRef(ref, dir)
+    const name = `sluice-cc10@${isDir ? basename(ref) : ref}`
     const s = await startSluice(group, dir, name.replace(/[^A-Za-z0-9._-]/g, '_'), upstream.port, { bin, containerConcurrency: 10, stats: true, nodeArgs: sidecarNodeArgs })
-    targets.push({ name, description: `Sluice sidecar CC=10 at ${ref} = ${gitHead(ref)}`, server: s, proxyPid: s.child.pid })
+    targets.push({ name, description: `Sluice sidecar CC=10 at ${isDir ? ref : `${ref} = ${gitHead(ref)}`}`, server: s, proxyPid: s.child.pid })
   }
   if (want('node-baseline')) {
     const b = await startNodeBaseline(group, dir, upstream.port, 10, sidecarNodeArgs)
