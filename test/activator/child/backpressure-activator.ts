@@ -1,0 +1,33 @@
+// Child process for the backpressure test: an activator alone in its process, so its RSS is its own.
+// Protocol (IPC): sends {port} once listening; answers {cmd: 'stats'} with RSS after a full GC.
+import { Activator } from '../../../src/activator/activator-server.ts'
+import { loadActivatorConfig } from '../../../src/config/activator-config.ts'
+import { silentLogger } from '../../../src/shared/logger.ts'
+
+const loaded = loadActivatorConfig(['--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--queue-depth', '10000'], { POD_NAME: 'bp' })
+if (loaded.config === null) throw new Error(loaded.problems.join('\n'))
+const activator = new Activator(loaded.config, silentLogger())
+activator.registry.upsert({ namespace: 'default', name: 'bp', containerConcurrency: 1, endpoints: [], hosts: [], timeoutSeconds: null, lbPolicy: null })
+const ports = await activator.listen()
+
+function collect (): void {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) { gc(); gc() }
+}
+
+process.on('message', (msg: unknown) => {
+  if (typeof msg !== 'object' || msg === null || !('cmd' in msg)) return
+  if (msg.cmd === 'stats') {
+    collect()
+    // Let freed sockets and buffers settle, then measure.
+    setTimeout(() => {
+      collect()
+      const revision = activator.registry.lookup('default', 'bp')
+      const mu = process.memoryUsage()
+      process.send?.({ rss: mu.rss, heapUsed: mu.heapUsed, queued: revision?.throttler.queued ?? -1, active: activator.active.count })
+    }, 100)
+  } else if (msg.cmd === 'exit') {
+    void activator.close().then(() => { process.exit(0) })
+  }
+})
+process.send?.({ port: ports.serving })
