@@ -1,7 +1,99 @@
-import { EXIT_FAILURE } from './exit-codes.ts'
+import { Activator } from '../activator/activator-server.ts'
+import type { RevisionSource } from '../activator/revision-spec.ts'
+import { createRevisionsAdminHandler } from '../activator/sources/admin-api.ts'
+import { StaticFileSource } from '../activator/sources/static-file.ts'
+import { StatPusher } from '../activator/stat-pusher.ts'
+import { ACTIVATOR_OPTIONS, loadActivatorConfig, type ActivatorConfig } from '../config/activator-config.ts'
+import { formatOptionsHelp } from '../config/options.ts'
+import { ConfigError } from '../shared/errors.ts'
+import { createRootLogger, type Logger } from '../shared/logger.ts'
+import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
+import { reportConfigProblems } from './report-config-problems.ts'
 
-// Placeholder until this mode lands (replaced by its owner).
-export async function activatorMain (_argv: readonly string[], _env: NodeJS.ProcessEnv): Promise<number | null> {
-  process.stderr.write('sluice: this mode is not built yet\n')
-  return EXIT_FAILURE
+const HELP = `Usage: sluice activator [flags]
+
+Shared proxy in front of many revisions, like Knative's activator: buffers requests for a revision
+with no ready endpoint until one passes its probe, keeps each endpoint at or under its container
+concurrency, and reports per-revision concurrency to the autoscaler.
+
+Routing: Knative-Serving-Namespace + Knative-Serving-Revision headers, else the Host header (hosts
+configured on a revision, or <revision>.<namespace>.svc...). Revisions come from --revisions FILE,
+the admin API (GET /revisions, PUT/DELETE /revisions/{namespace}/{name} on --admin-port, always on)
+or --source kubernetes (EndpointSlices + Knative Revisions).
+
+Answers: 404 unknown revision; 503 "pending request queue full" beyond --queue-depth; 503 "request
+timed out waiting for capacity" after --queue-timeout; 504 "activator request timeout" after the
+revision's timeoutSeconds (default --activation-timeout); 502 when no endpoint could be reached.
+
+`
+
+async function buildSources (config: ActivatorConfig, logger: Logger): Promise<RevisionSource[]> {
+  switch (config.source) {
+    case 'static':
+      return [new StaticFileSource({ path: config.revisionsFile, logger })]
+    case 'kubernetes': {
+      // Loaded only in this mode: @kubernetes/client-node takes a while to import.
+      const { kubeConfigLocation, loadKubeConfig } = await import('../activator/sources/kube-config.ts')
+      const { KubernetesSource } = await import('../activator/sources/kubernetes.ts')
+      const kubeConfig = config.kubernetesServer !== ''
+        ? config.kubernetesServer
+        : loadKubeConfig(kubeConfigLocation(config.kubeEnv, config.homeDir))
+      return [new KubernetesSource({ kubeConfig, logger, namespace: config.kubernetesNamespace === '' ? null : config.kubernetesNamespace })]
+    }
+    case 'api':
+      return []
+  }
+}
+
+export async function activatorMain (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+  const loaded = loadActivatorConfig(argv, env)
+  if (loaded.help) { process.stdout.write(HELP + formatOptionsHelp(ACTIVATOR_OPTIONS) + '\n'); return EXIT_OK }
+  const config = loaded.config
+  if (config === null) return reportConfigProblems(loaded.problems)
+
+  const logger = createRootLogger(config.logLevel, { mode: 'activator', pod: config.podName })
+  let sources: RevisionSource[]
+  try {
+    sources = await buildSources(config, logger)
+  } catch (err) {
+    if (err instanceof ConfigError) return reportConfigProblems(err.problems)
+    throw err
+  }
+  const pusher = config.autoscalerUrl === ''
+    ? null
+    : new StatPusher({ url: config.autoscalerUrl, protocol: config.statsProtocol, logger: logger.child({ component: 'stat-pusher' }) })
+  const activator = new Activator(config, logger, {
+    statSink: pusher,
+    // Knative: the activator is not ready while its stats cannot reach the autoscaler.
+    healthCheck: pusher === null ? null : () => (pusher.connected ? null : 'autoscaler websocket: connection has not yet been established'),
+    sources,
+    adminRoutes: (registry) => createRevisionsAdminHandler(registry, logger),
+  })
+  try {
+    pusher?.start()
+    await activator.listen()
+  } catch (err) {
+    await activator.close()
+    await pusher?.close()
+    if (err instanceof ConfigError) return reportConfigProblems(err.problems)
+    logger.fatal({ err }, 'cannot start')
+    return EXIT_FAILURE
+  }
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now')
+      process.exit(EXIT_FAILURE)
+    }
+    logger.info({ signal }, 'shutting down')
+    activator.shutdown()
+      .then(async () => { await pusher?.close() })
+      .then(() => { process.exit(EXIT_OK) }, (err: unknown) => {
+        logger.error({ err }, 'shutdown failed')
+        process.exit(EXIT_FAILURE)
+      })
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  return null
 }

@@ -1,4 +1,4 @@
-import { hostname } from 'node:os'
+import { homedir, hostname } from 'node:os'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 import type { ConfigResult } from './sidecar-config.ts'
 
@@ -30,6 +30,11 @@ export interface ActivatorConfig {
   readonly statsProtocol: ActivatorStatsProtocol
   /** Kubernetes namespace to watch with --source kubernetes; '' = all namespaces. */
   readonly kubernetesNamespace: string
+  /** API server URL without credentials (kubectl proxy, a test server); '' = in-cluster or kubeconfig. */
+  readonly kubernetesServer: string
+  /** Where the kubeconfig comes from (raw env values; the CLI resolves them with kubeConfigLocation). */
+  readonly kubeEnv: { readonly KUBERNETES_SERVICE_HOST?: string, readonly KUBECONFIG?: string }
+  readonly homeDir: string
   readonly requestLog: boolean
   readonly logLevel: string
   /** Stat pod_name (Knative: the activator's POD_NAME). */
@@ -48,6 +53,9 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'revisions', env: '', kind: 'string', default: '', help: 'revisions file (YAML or JSON), re-read on change' },
   { flag: 'source', env: '', kind: 'string', choices: ['static', 'kubernetes', 'api'], help: 'where revisions come from (default: static with --revisions, else api); the admin API is always mounted' },
   { flag: 'kubernetes-namespace', env: '', kind: 'string', default: '', help: 'namespace to watch with --source kubernetes (default: all)' },
+  { flag: 'kubernetes-server', env: '', kind: 'string', default: '', help: 'API server URL without credentials for --source kubernetes (kubectl proxy); default in-cluster or kubeconfig' },
+  { flag: '', env: 'KUBERNETES_SERVICE_HOST', kind: 'string', help: 'set in a pod: use the in-cluster service account' },
+  { flag: '', env: 'KUBECONFIG', kind: 'string', help: 'kubeconfig file outside a cluster (default ~/.kube/config)' },
   { flag: 'activator-count', env: '', kind: 'int', min: 1, default: '1', help: 'activator replicas; each takes 1/N of a revision\'s capacity' },
   { flag: 'queue-depth', env: '', kind: 'int', min: 0, default: '10000', help: 'requests that may wait per revision, then 503' },
   { flag: 'activation-timeout', env: '', kind: 'number', min: 0.001, max: 2_147_483, default: '300', help: 'default total request timeout (buffering included) for revisions without timeoutSeconds, seconds (504)' },
@@ -60,6 +68,13 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'POD_NAME', kind: 'string', help: 'this activator\'s name (stat pod_name; default the host name)' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP (logs)' },
 ]
+
+function kubeEnvOf (serviceHost: unknown, kubeconfig: unknown): ActivatorConfig['kubeEnv'] {
+  const out: { KUBERNETES_SERVICE_HOST?: string, KUBECONFIG?: string } = {}
+  if (typeof serviceHost === 'string') out.KUBERNETES_SERVICE_HOST = serviceHost
+  if (typeof kubeconfig === 'string') out.KUBECONFIG = kubeconfig
+  return Object.freeze(out)
+}
 
 export function loadActivatorConfig (argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult<ActivatorConfig> {
   const parsed = parseOptions(ACTIVATOR_OPTIONS, argv, env)
@@ -82,6 +97,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     ? sourceRaw
     : revisionsFile !== '' ? 'static' : 'api'
   if (source === 'static' && revisionsFile === '') problems.push('config: --source static needs --revisions FILE')
+  if (source !== 'kubernetes' && strOf(v, 'kubernetes-server') !== '') problems.push('config: --kubernetes-server is only used with --source kubernetes')
   if (source !== 'static' && revisionsFile !== '') problems.push(`config: --revisions is only read with --source static, got --source ${source}`)
   const autoscalerUrl = strOf(v, 'autoscaler')
   if (autoscalerUrl !== '' && !/^wss?:\/\/[^/]+/.test(autoscalerUrl)) {
@@ -104,6 +120,9 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     autoscalerUrl,
     statsProtocol,
     kubernetesNamespace: strOf(v, 'kubernetes-namespace'),
+    kubernetesServer: strOf(v, 'kubernetes-server'),
+    kubeEnv: kubeEnvOf(v.get('KUBERNETES_SERVICE_HOST'), v.get('KUBECONFIG')),
+    homeDir: homedir(),
     requestLog: boolOf(v, 'request-log'),
     logLevel: strOf(v, 'log-level', 'info'),
     podName: typeof podNameRaw === 'string' && podNameRaw !== '' ? podNameRaw : hostname(),
