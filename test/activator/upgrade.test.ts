@@ -1,0 +1,59 @@
+import t from 'tap'
+import type { IncomingMessage } from 'node:http'
+import { WebSocket, WebSocketServer } from 'ws'
+import { route, spec, startActivator, startFakePod, until } from './fixtures.ts'
+
+function open (url: string, headers: Record<string, string>): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers })
+    ws.once('open', () => { resolve(ws) })
+    ws.once('error', reject)
+    ws.once('unexpected-response', (_req, res) => { reject(new Error(`status ${String(res.statusCode)}`)) })
+  })
+}
+
+function echoOnce (ws: WebSocket, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    ws.once('message', (data) => { resolve(String(data)) })
+    ws.send(text)
+  })
+}
+
+t.test('websockets are buffered at zero, forwarded with the activator headers, and count as in flight', async (t) => {
+  const { activator, url } = await startActivator(t)
+  const pod = await startFakePod(t)
+  const wss = new WebSocketServer({ server: pod.server })
+  let handshake: IncomingMessage | null = null
+  wss.on('connection', (socket, req) => {
+    handshake = req
+    socket.on('message', (data) => { socket.send(`echo ${String(data)}`) })
+  })
+  t.teardown(() => { for (const c of wss.clients) c.terminate(); wss.close() })
+  activator.registry.upsert(spec('ws', [], 1))
+  const wsUrl = url.replace('http:', 'ws:') + '/socket'
+  const opening = open(wsUrl, route('ws', { host: 'chat.example' }))
+  await until(() => activator.registry.lookup('default', 'ws')?.throttler.queued === 1, 2000, 'tunnel buffered')
+  activator.registry.upsert(spec('ws', [pod.dest], 1))
+  const ws = await opening
+  t.equal(await echoOnce(ws, 'hi'), 'echo hi')
+  const h = (handshake as IncomingMessage | null)?.headers ?? {}
+  t.equal(h['k-proxy-request'], 'activator')
+  t.equal(h['k-original-host'], 'chat.example')
+  t.equal(h['knative-serving-revision'], undefined)
+  const revision = activator.registry.lookup('default', 'ws')
+  t.equal(revision?.throttler.inFlight, 1, 'an open tunnel holds its slot')
+  t.equal(revision?.proxy.concurrency.inFlight, 1, 'and counts as concurrency')
+  // CC=1: a second websocket waits for the first to close.
+  const second = open(wsUrl, route('ws'))
+  await until(() => revision?.throttler.queued === 1, 2000, 'second buffered')
+  ws.close()
+  const ws2 = await second
+  t.equal(await echoOnce(ws2, 'again'), 'echo again')
+  ws2.close()
+  await until(() => revision?.throttler.inFlight === 0 && activator.tunnels.size === 0, 2000, 'slots returned')
+})
+
+t.test('websocket to an unknown revision: 404', async (t) => {
+  const { url } = await startActivator(t)
+  await t.rejects(open(url.replace('http:', 'ws:'), route('missing')), /status 404/)
+})
