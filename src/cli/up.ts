@@ -22,7 +22,7 @@ reference KPA autoscaler with its status page, and a local scaler that runs each
 as process pairs (sidecar + your app) on free loopback ports.
 
 Without --config it runs one revision, hello (the built-in sample app: ?sleep=MS), with
-containerConcurrency 1 and min scale 0. Ctrl-C stops everything.
+containerConcurrency 1, min scale 0 and max scale 10. Ctrl-C stops everything.
 
 `
 
@@ -51,7 +51,9 @@ function defaultApps (config: UpConfig): AppsFile {
       hosts: [],
       timeoutSeconds: null,
       readinessProbe: '',
-      annotations: {},
+      // 20 clients at containerConcurrency 1 would ask for 29 pods (58 processes); 10 keeps a
+      // laptop responsive and still shows panic and scale-out.
+      annotations: { 'autoscaling.knative.dev/max-scale': '10' },
     }],
   }
 }

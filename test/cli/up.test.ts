@@ -1,0 +1,160 @@
+// End to end: `sluice up` as a real process (activator child, in-process autoscaler, local pods),
+// short windows, real HTTP load. Bounded: about 30 s on 2 cores.
+import t from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { pickFreePorts } from '../../src/autoscaler/free-port.ts'
+import type { StatusDocument } from '../../src/autoscaler/status-server.ts'
+
+const BIN = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
+// Target 5 in flight per pod (containerConcurrency 5 at 100 %): 20 concurrent clients -> 4 pods.
+const CONFIG = `
+autoscaler:
+  stable-window: 6s
+  scale-to-zero-grace-period: 2s
+  container-concurrency-target-percentage: 100
+  max-scale-down-rate: 100
+apps:
+  - name: hello
+    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(BIN)}, sample-app, --host, 127.0.0.1]
+    containerConcurrency: 5
+    maxScale: 8
+`
+const CLIENTS = 20
+const LOAD_MS = 5_000
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+/** Direct children of `pid` (from /proc), so we can check them after `up` is gone. */
+function childrenOf (pid: number): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(fields[1]) === pid) out.push(Number(entry))
+    } catch { /* exited meanwhile */ }
+  }
+  return out
+}
+
+function get (port: number, path: string): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 30_000 }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+    })
+    req.on('timeout', () => { req.destroy(new Error('timeout')) })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+async function status (port: number): Promise<StatusDocument> {
+  return JSON.parse((await get(port, '/status?history=0')).body) as StatusDocument
+}
+
+t.test('sluice up: from zero, 20 concurrent 200 ms requests all succeed, pods follow the KPA, back to zero, no process left', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-up-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const configPath = join(dir, 'apps.yaml')
+  writeFileSync(configPath, CONFIG)
+  const [port, statusPort] = await pickFreePorts(2)
+
+  const up: ChildProcess = spawn(process.execPath, [BIN, 'up', '--port', String(port), '--status-port', String(statusPort), '--config', configPath, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  up.stdout?.on('data', (d: Buffer) => { output += d.toString() })
+  up.stderr?.on('data', (d: Buffer) => { output += d.toString() })
+  const upExited = new Promise<number | null>((resolve) => { up.on('exit', (code) => { resolve(code) }) })
+  const upPid = up.pid ?? -1
+  const seen = new Set<number>()
+  const watch = setInterval(() => { for (const pid of childrenOf(upPid)) seen.add(pid) }, 100)
+  t.teardown(() => {
+    clearInterval(watch)
+    if (alive(upPid)) up.kill('SIGKILL')
+    for (const pid of seen) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
+  })
+
+  const startDeadline = performance.now() + 20_000
+  while (!output.includes('sluice up:')) {
+    if (performance.now() > startDeadline || up.exitCode !== null) throw new Error('up did not start:\n' + output)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.match(output, new RegExp(`traffic\\s+http://127\\.0\\.0\\.1:${port}`), 'prints the traffic URL')
+  t.match(output, new RegExp(`status\\s+http://127\\.0\\.0\\.1:${statusPort}`), 'prints the status URL')
+  let s = await status(statusPort)
+  t.equal(s.revisions[0].readyPods, 0, 'starts at zero')
+
+  // Load: 20 clients, each sending 200 ms requests back to back for LOAD_MS.
+  let maxDesired = 0
+  let maxReady = 0
+  let panicSeen = false
+  const poll = setInterval(() => {
+    status(statusPort).then((d) => {
+      const r = d.revisions[0]
+      maxDesired = Math.max(maxDesired, r.desiredPods)
+      maxReady = Math.max(maxReady, r.readyPods)
+      panicSeen ||= r.panicMode
+    }, () => {})
+  }, 200)
+  t.teardown(() => { clearInterval(poll) })
+  const loadEnd = performance.now() + LOAD_MS
+  const codes = new Map<number, number>()
+  let failures = 0
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (performance.now() < loadEnd) {
+      try {
+        const r = await get(port, '/?sleep=200')
+        codes.set(r.status, (codes.get(r.status) ?? 0) + 1)
+      } catch { failures++ }
+    }
+  }))
+  const total = [...codes.values()].reduce((a, b) => a + b, 0)
+  t.same([...codes.keys()], [200], `all ${total} requests answered 200`)
+  t.equal(failures, 0, 'no connection failures')
+  t.ok(total >= CLIENTS, `${total} requests`)
+
+  // The KPA's answer for a steady 20 in flight at target 5 per pod is 4 (the first seconds, with
+  // requests queued in the activator while pods start, may briefly ask for a little more).
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  t.ok(panicSeen, 'panic mode during the cold burst')
+  t.ok(maxDesired >= 3 && maxDesired <= 5, `desired pods peaked at ${maxDesired} (KPA: 4)`)
+  t.ok(maxReady >= maxDesired - 1, `ready pods reached ${maxReady} (desired ${maxDesired})`)
+
+  // Idle: back to zero after the stable window, panic end and grace (bounded).
+  const zeroDeadline = performance.now() + 30_000
+  const idleStart = performance.now()
+  for (;;) {
+    s = await status(statusPort)
+    const r = s.revisions[0]
+    if (r.readyPods === 0 && r.desiredPods === 0 && r.pendingPods === 0 && r.terminatingPods === 0) break
+    if (performance.now() > zeroDeadline) throw new Error('not back to zero: ' + JSON.stringify(r))
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  t.pass(`back to zero ${Math.round((performance.now() - idleStart) / 1000)} s after the load`)
+  t.equal(s.revisions[0].activeState, 'inactive')
+
+  // Ctrl-C: everything stops.
+  up.kill('SIGINT')
+  let timer: NodeJS.Timeout | undefined
+  const code = await Promise.race([upExited, new Promise<string>((resolve) => { timer = setTimeout(() => { resolve('timeout') }, 15_000) })])
+  clearTimeout(timer)
+  t.equal(code, 0, 'up exits 0 on SIGINT')
+  clearInterval(watch)
+  t.ok(seen.size >= 2 + 2 * 3, `watched ${seen.size} child processes (activator, reaper, pods)`)
+  const deadline = performance.now() + 5_000
+  while ([...seen].some(alive) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+  const left = [...seen].filter(alive)
+  t.same(left, [], 'no child process left')
+})
