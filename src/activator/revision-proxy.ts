@@ -74,7 +74,6 @@ const HEADER_OPTIONS: HeaderRewriteOptions = {
   // The client's own claims of having been proxied, and the ingress probe hash (Knative strips it).
   drop: new Set(['k-proxy-request', 'k-network-hash']),
 }
-const EXTRA_PROXY_ONLY: readonly string[] = Object.freeze(['k-proxy-request', 'activator'])
 
 const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT'])
 
@@ -133,13 +132,16 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner {
     const originalHost = headers['k-original-host']
     const host = typeof originalHost === 'string' && originalHost !== '' ? originalHost : headers.host
     HEADER_OPTIONS.clientAddress = req.socket.remoteAddress ?? null
-    HEADER_OPTIONS.extra = host === undefined || host === '' ? EXTRA_PROXY_ONLY : ['k-proxy-request', 'activator', 'k-original-host', host]
+    // The list is fresh per request: append our headers to it rather than allocating an `extra` list.
+    const upstreamHeaders = buildUpstreamHeaders(req.rawHeaders, HEADER_OPTIONS)
+    if (host === undefined || host === '') upstreamHeaders.push('k-proxy-request', 'activator')
+    else upstreamHeaders.push('k-proxy-request', 'activator', 'k-original-host', host)
     const contentLength = headers['content-length']
     const hasBody = contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined
     const options: Dispatcher.DispatchOptions = {
       path: req.url ?? '/',
       method: req.method ?? 'GET',
-      headers: buildUpstreamHeaders(req.rawHeaders, HEADER_OPTIONS),
+      headers: upstreamHeaders,
       body: hasBody ? req : null,
       upgrade: null,
     }

@@ -112,3 +112,33 @@ t.test('removing a revision fails its buffered requests with 404 and frees the r
   t.equal(activator.active.count, 0)
   t.equal((await send(client, url, { headers: route('gone') })).status, 404)
 })
+
+t.test('a client that disconnects while buffered leaves the queue at once', async (t) => {
+  const { activator, url } = await startActivator(t)
+  activator.registry.upsert(spec('wait', [], 1))
+  const client = createClient(t)
+  const controller = new AbortController()
+  const pending = send(client, url, { headers: route('wait'), signal: controller.signal })
+  const revision = activator.registry.lookup('default', 'wait')
+  await until(() => revision?.throttler.queued === 1)
+  controller.abort()
+  await t.rejects(pending)
+  await until(() => revision?.throttler.queued === 0 && activator.active.count === 0, 500, 'dequeued at once')
+  t.equal(revision?.proxy.concurrency.inFlight, 0, 'stats see it leave')
+})
+
+t.test('stats: the first request pokes the sink, periodic batches follow', async (t) => {
+  const batches: Array<Array<{ name: string, stat: { averageConcurrentRequests: number, requestCount: number } | null }>> = []
+  const { activator, url } = await startActivator(t, [], { statSink: { send: (m) => { batches.push([...m]) } } })
+  const pod = await startFakePod(t)
+  activator.registry.upsert(spec('stats', [], 1))
+  const client = createClient(t)
+  const pending = send(client, url, { headers: route('stats') })
+  await until(() => batches.length === 1)
+  t.match(batches[0], [{ name: 'stats', stat: { averageConcurrentRequests: 1, requestCount: 1 } }], 'poke while buffered at zero')
+  activator.registry.upsert(spec('stats', [pod.dest], 1))
+  t.equal((await pending).status, 200)
+  activator.reporter.report()
+  t.equal(batches.length, 2)
+  t.equal(batches[1]?.[0]?.stat?.requestCount, 0, 'the poked request is not counted twice')
+})
