@@ -14,6 +14,7 @@ import type { Logger } from '../shared/logger.ts'
 import { BucketHistogram, COLD_START_BUCKETS_SECONDS } from '../stats/bucket-histogram.ts'
 import type { RevisionConcurrency } from './concurrency-reporter.ts'
 import { PodTracker } from './pod-tracker.ts'
+import { RetryParking, type ParkingOwner } from './retry-parking.ts'
 import type { Throttler } from './throttler.ts'
 
 // The request path of one revision (Knative's activation handler + throttler.Try): every request
@@ -29,7 +30,8 @@ import type { Throttler } from './throttler.ts'
 //     buffering included)                  Knative answers a throttler deadline with 503, but its
 //                                          timeout handler fires first, so clients see this 504)
 //   revision removed while buffered    404 `revision removed: <ns>/<name>`
-//   endpoint unreachable               retried on another endpoint (<= MAX_RETRIES), else 502
+//   endpoint unreachable               retried on another endpoint (<= MAX_RETRIES), else 502; when
+//                                      no endpoint has room the retry waits for one (retry-parking.ts)
 //
 // A connect failure takes the endpoint out of rotation and re-probes it (EndpointHealth). A client
 // that disconnects while buffered leaves the queue at once (ProxyExchange's close listener), so its
@@ -82,7 +84,7 @@ export function isConnectError (err: Error): boolean {
   return typeof code === 'string' && CONNECT_ERROR_CODES.has(code)
 }
 
-export class RevisionProxy implements ExchangeOwner, TunnelOwner {
+export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
   readonly namespace: string
   readonly name: string
   readonly throttler: Throttler
@@ -98,6 +100,9 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner {
   readonly #ctx: ProxyContext
   readonly #logger: Logger
   readonly #tunnelTrackers = new Map<UpgradeTunnel, PodTracker>()
+  /** Retries waiting for an endpoint with room, oldest first; each holds an admission slot (bounded). */
+  readonly #parked = new Set<ProxyExchange>()
+  readonly #parking: RetryParking
   readonly #removedBody: Buffer
   /** When the current cold start began (first request buffered at zero); -1 = none in progress. */
   #coldStartMs: number
@@ -119,6 +124,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner {
     this.#ctx = ctx
     this.#logger = logger
     this.#removedBody = Buffer.from(`revision removed: ${namespace}/${name}\n`)
+    this.#parking = new RetryParking(this)
     this.#coldStartMs = -1
     this.#readySinceMs = -1
     this.#isRemoved = false
@@ -196,7 +202,11 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner {
     }
     if (ex.retries >= MAX_RETRIES || this.#isRemoved) return null
     const next = this.throttler.pick()
-    if (next === null) return null
+    if (next === null) {
+      // Every ready endpoint is at its limit, or none is left: wait for one (or the timeout).
+      this.#logger.debug({ err, from: failed instanceof PodTracker ? failed.dest : null }, 'retry waits for an endpoint with room')
+      return this.#parking
+    }
     this.#logger.debug({ err, from: failed instanceof PodTracker ? failed.dest : null, to: next.dest }, 'retrying request on another endpoint')
     ex.target = next
     return next.pool
@@ -215,10 +225,14 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner {
     const ctx = this.#ctx
     ctx.sweeper.remove(ex)
     // Tracker first: returning the breaker slot may admit a waiter at once, which needs a tracker slot.
+    // Parked retries were admitted earlier, so they get a freed tracker slot before the queue does.
     const tracker = ex.target
     if (tracker instanceof PodTracker) {
       ex.target = null
       tracker.release()
+      if (this.#parked.size > 0) this.unpark()
+    } else if (this.#parked.size > 0) {
+      this.#parked.delete(ex)
     }
     this.#releaseSlot(ex)
     const now = ctx.clock.nowMs()
@@ -227,6 +241,28 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner {
     if (ctx.requestLog !== null) this.#logRequest(ctx.requestLog, ex, tracker, now)
     ctx.active.dec()
   }
+
+  // --- retries waiting for room (RetryParking) -----------------------------------------------
+
+  park (ex: ProxyExchange): void {
+    if (ex.isEnded) return
+    this.#parked.add(ex)
+    // A slot may have freed between the failure and now.
+    this.unpark()
+  }
+
+  /** Replays parked retries, oldest first, while an endpoint has room. Also after endpoints change. */
+  unpark (): void {
+    for (const ex of this.#parked) {
+      const tracker = this.throttler.pick()
+      if (tracker === null) return
+      this.#parked.delete(ex)
+      ex.target = tracker
+      ex.dispatch(tracker.pool)
+    }
+  }
+
+  get parkedCount (): number { return this.#parked.size }
 
   #releaseSlot (ex: ProxyExchange): void {
     if (ex.holdsSlot) {
@@ -325,6 +361,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner {
   /** The revision is gone: buffered requests get 404 now; requests in flight finish. */
   remove (): void {
     this.#isRemoved = true
+    for (const ex of [...this.#parked]) ex.fail(OUTCOME_REJECTED, 404, this.#removedBody)
     const breaker = this.throttler.breaker
     for (let w = breaker.oldestWaiter(); w !== null; w = breaker.oldestWaiter()) {
       breaker.cancel(w)

@@ -187,5 +187,6 @@ export class Revision implements ProberListener, EndpointHealth {
     this.#readyCount = ready.length
     this.proxy.onReadyCountChange(before, ready.length)
     this.throttler.setReady(ready)
+    this.proxy.unpark()
   }
 }
