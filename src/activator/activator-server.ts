@@ -172,7 +172,8 @@ export class Activator implements ProxyContext {
       if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
     })
-    const adminRoutes = deps.adminRoutes != null ? deps.adminRoutes(this.registry) : null
+    const makeAdminRoutes = deps.adminRoutes ?? null
+    const adminRoutes = makeAdminRoutes !== null ? makeAdminRoutes(this.registry) : null
     const admin = createServer((req, res) => {
       if (adminRoutes !== null && adminRoutes(req, res)) return
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': NOT_FOUND_BODY.length })

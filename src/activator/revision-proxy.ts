@@ -15,6 +15,7 @@ import { BucketHistogram, COLD_START_BUCKETS_SECONDS } from '../stats/bucket-his
 import type { RevisionConcurrency } from './concurrency-reporter.ts'
 import { PodTracker } from './pod-tracker.ts'
 import { RetryParking, type ParkingOwner } from './retry-parking.ts'
+import { TunnelDeadline } from './tunnel-deadline.ts'
 import type { Throttler } from './throttler.ts'
 
 // The request path of one revision (Knative's activation handler + throttler.Try): every request
@@ -100,6 +101,8 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
   readonly #ctx: ProxyContext
   readonly #logger: Logger
   readonly #tunnelTrackers = new Map<UpgradeTunnel, PodTracker>()
+  /** Deadlines of buffered tunnels (swept like exchanges). */
+  readonly #tunnelDeadlines = new Map<UpgradeTunnel, TunnelDeadline>()
   /** Retries waiting for an endpoint with room, oldest first; each holds an admission slot (bounded). */
   readonly #parked = new Set<ProxyExchange>()
   readonly #parking: RetryParking
@@ -286,6 +289,9 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
     }
     if (throttler.enqueue(t)) {
       if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#coldStartMs = t.startMs
+      const deadline = new TunnelDeadline(t, this.timeouts)
+      this.#tunnelDeadlines.set(t, deadline)
+      ctx.sweeper.add(deadline)
       return
     }
     t.reject(503, 'Service Unavailable', 'pending request queue full\n')
@@ -302,6 +308,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
   }
 
   onTunnelAdmitted (t: UpgradeTunnel): void {
+    this.#dropTunnelDeadline(t)
     if (t.isEnded) { this.#releaseTunnelSlot(t); return }
     if (this.#coldStartMs >= 0) this.#endColdStart()
     this.#openTunnel(t)
@@ -314,6 +321,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
 
   onTunnelEnd (t: UpgradeTunnel): void {
     this.#ctx.tunnels.delete(t)
+    this.#dropTunnelDeadline(t)
     const tracker = this.#tunnelTrackers.get(t)
     if (tracker !== undefined) {
       this.#tunnelTrackers.delete(t)
@@ -321,6 +329,13 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
     }
     this.#releaseTunnelSlot(t)
     this.concurrency.reqOut(this.#ctx.clock.nowMs())
+  }
+
+  #dropTunnelDeadline (t: UpgradeTunnel): void {
+    const deadline = this.#tunnelDeadlines.get(t)
+    if (deadline === undefined) return
+    this.#tunnelDeadlines.delete(t)
+    this.#ctx.sweeper.remove(deadline)
   }
 
   #releaseTunnelSlot (t: UpgradeTunnel): void {

@@ -57,3 +57,12 @@ t.test('websocket to an unknown revision: 404', async (t) => {
   const { url } = await startActivator(t)
   await t.rejects(open(url.replace('http:', 'ws:'), route('missing')), /status 404/)
 })
+
+t.test('a buffered websocket ends with 504 at the revision timeout', async (t) => {
+  const { activator, url } = await startActivator(t, ['--activation-timeout', '0.3'])
+  activator.registry.upsert(spec('ws-never', [], 1))
+  const start = performance.now()
+  await t.rejects(open(url.replace('http:', 'ws:'), route('ws-never')), /status 504/)
+  t.ok(performance.now() - start >= 280, 'after the timeout')
+  await until(() => activator.registry.lookup('default', 'ws-never')?.throttler.queued === 0 && activator.tunnels.size === 0)
+})
