@@ -68,8 +68,8 @@ export class ProcessReaper {
   }
 
   /**
-   * Stops watching. Groups still tracked are left to the reaper, which kills them when its stdin
-   * closes here: close() after stopping the pods gracefully, so that nothing is left.
+   * Stops watching: call it after stopping the pods gracefully. Any group still tracked is killed
+   * now (SIGKILL); the reaper process sees its stdin close and exits.
    */
   close (): void {
     if (this.#closed) return
