@@ -74,7 +74,7 @@ export class ActivatorChild {
     const end = performance.now() + timeoutMs
     const host = this.#o.host === '0.0.0.0' ? '127.0.0.1' : this.#o.host
     for (;;) {
-      if (this.#hasExited) throw new Error('the activator exited during start')
+      if (this.#hasExited) throw new Error(`the activator exited during start (is --port ${this.#o.port} free?)`)
       if (await getStatus(host, this.#o.adminPort, '/revisions') === 200) return
       if (performance.now() > end) throw new Error(`the activator's admin API did not answer within ${timeoutMs / 1000} s`)
       await new Promise((resolve) => setTimeout(resolve, 50))
