@@ -24,6 +24,9 @@ apps:
     containerConcurrency: 5
     maxScale: 8
 `
+// Pod starts are slower while the rest of the suite runs in parallel on 2 cores.
+t.setTimeout(110_000)
+
 const CLIENTS = 20
 const LOAD_MS = 5_000
 
