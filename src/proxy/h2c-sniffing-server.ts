@@ -40,6 +40,7 @@ export function createDualServer (options: ServerOptions, listener: RequestListe
   servers.net.on('listening', () => { http.emit('listening') })
   servers.net.on('close', () => { http.emit('close') })
   servers.net.on('connection', (socket: Socket) => {
+    socket.setNoDelay(true)
     socket.once('readable', () => { onFirstBytes.call(socket, servers) })
   })
   return servers
