@@ -26,8 +26,10 @@ export interface TargetSummary {
   readonly description: string
   readonly rounds: number
   readonly reqPerSec: { median: number, min: number, max: number, perRound: number[] }
+  /** Median over rounds of (this target's req/s / the reference's req/s in the same round). */
   readonly ratioVsDirect: number | null
   readonly ratioVsHaproxy: number | null
+  readonly ratioOfMedians: { vsDirect: number | null, vsHaproxy: number | null } | null
   /** Median over rounds of each percentile (closed loop). */
   readonly latencyUs: LatencyUs
   readonly proxyCpuUsPerReq: number | null
@@ -96,6 +98,7 @@ export function summariseTarget (target: string, description: string, runs: read
     reqPerSec: { median: median(rps), min: Math.min(...rps), max: Math.max(...rps), perRound: rps },
     ratioVsDirect: null,
     ratioVsHaproxy: null,
+    ratioOfMedians: null,
     latencyUs: medianLatency(closed.map((r) => r.load.latencyUs)),
     proxyCpuUsPerReq: cpuPerReq(closed, (r) => r.proxyCpuUs),
     proxySyscallsPerReq: syscallsPerReq(closed),
@@ -124,14 +127,28 @@ export function summariseTarget (target: string, description: string, runs: read
   }
 }
 
+/**
+ * Ratios are paired by round: target / reference within the same round (neighbours in time, same
+ * background load), then the median over rounds. Far steadier on a shared machine than a ratio of medians
+ * (`ratioOfMedians` in the JSON).
+ */
 export function withRatios (summaries: readonly TargetSummary[]): TargetSummary[] {
-  const direct = summaries.find((s) => s.target === 'direct')?.reqPerSec.median ?? null
-  const haproxy = summaries.find((s) => s.target === 'haproxy')?.reqPerSec.median ?? null
+  const direct = summaries.find((s) => s.target === 'direct') ?? null
+  const haproxy = summaries.find((s) => s.target === 'haproxy') ?? null
   return summaries.map((s) => ({
     ...s,
-    ratioVsDirect: direct === null ? null : s.reqPerSec.median / direct,
-    ratioVsHaproxy: haproxy === null ? null : s.reqPerSec.median / haproxy,
+    ratioVsDirect: direct === null ? null : pairedRatio(s, direct),
+    ratioVsHaproxy: haproxy === null ? null : pairedRatio(s, haproxy),
+    ratioOfMedians: {
+      vsDirect: direct === null ? null : s.reqPerSec.median / direct.reqPerSec.median,
+      vsHaproxy: haproxy === null ? null : s.reqPerSec.median / haproxy.reqPerSec.median,
+    },
   }))
+}
+
+function pairedRatio (s: TargetSummary, ref: TargetSummary): number {
+  const per = s.reqPerSec.perRound.map((v, i) => v / (ref.reqPerSec.perRound[i] ?? Number.NaN))
+  return median(per.filter((v) => Number.isFinite(v)))
 }
 
 /** Stats on vs off: paired by round (same round = closest in time, same background noise). */
@@ -140,6 +157,8 @@ export interface StatsCost {
   readonly withoutStats: string
   /** (off - on) / off of the medians, percent: positive = stats cost throughput. */
   readonly costPctOfMedians: number
+  /** Median of the per-round costs (paired in time, the steadier figure). */
+  readonly costPctMedianOfRounds: number
   readonly costPctPerRound: number[]
   readonly cpuUsPerReqOn: number | null
   readonly cpuUsPerReqOff: number | null
@@ -158,6 +177,7 @@ export function statsCost (summaries: readonly TargetSummary[], on: string, off:
     withoutStats: off,
     costPctOfMedians: (100 * (b.reqPerSec.median - a.reqPerSec.median)) / b.reqPerSec.median,
     costPctPerRound: per,
+    costPctMedianOfRounds: median(per.filter((v) => Number.isFinite(v))),
     cpuUsPerReqOn: a.proxyCpuUsPerReq,
     cpuUsPerReqOff: b.proxyCpuUsPerReq,
   }
