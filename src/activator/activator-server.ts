@@ -146,7 +146,7 @@ export class Activator implements ProxyContext {
       logger: logger.child({ component: 'drainer' }),
       now: () => clock.nowMs(),
     })
-    this.handler = new ActivatorHandler(this.registry, new ActivatorProbes(this), this.drainer)
+    this.handler = new ActivatorHandler(this.registry, new ActivatorProbes(this), this.drainer, config.defaultRevision)
 
     this.wsProxy = new ProxyServer({ xfwd: true, ws: true })
     this.wsProxy.on('proxyReqWs', (proxyReq, req) => {

@@ -25,11 +25,14 @@ export class ActivatorHandler {
   readonly #revisions: RevisionLookup
   readonly #probes: ActivatorProbes
   readonly #drain: DrainState
+  readonly #default: { readonly namespace: string, readonly name: string } | null
 
-  constructor (revisions: RevisionLookup, probes: ActivatorProbes, drain: DrainState) {
+  constructor (revisions: RevisionLookup, probes: ActivatorProbes, drain: DrainState,
+    defaultRevision: { readonly namespace: string, readonly name: string } | null = null) {
     this.#revisions = revisions
     this.#probes = probes
     this.#drain = drain
+    this.#default = defaultRevision
     this.handle = this.handle.bind(this)
     this.handleUpgrade = this.handleUpgrade.bind(this)
   }
@@ -69,7 +72,9 @@ export class ActivatorHandler {
       return this.#revisions.lookup(namespace, name)
     }
     const host = h.host
-    return host === undefined || host === '' ? undefined : this.#revisions.lookupHost(host)
+    const byHost = host === undefined || host === '' ? undefined : this.#revisions.lookupHost(host)
+    if (byHost !== undefined || this.#default === null) return byHost
+    return this.#revisions.lookup(this.#default.namespace, this.#default.name)
   }
 }
 

@@ -17,6 +17,8 @@ export interface ActivatorChildOptions {
   /** ws://… of the autoscaler's stat server. */
   readonly autoscalerUrl: string
   readonly statsProtocol: 'knative' | 'json'
+  /** NAMESPACE/NAME for requests that match no revision (single-app `up`); '' = none. */
+  readonly defaultRevision: string
   readonly logLevel: string
   readonly env: Readonly<Record<string, string | undefined>>
   readonly reaper: ProcessReaper
@@ -48,6 +50,7 @@ export class ActivatorChild {
       '--metrics-port', String(options.metricsPort),
       '--autoscaler', options.autoscalerUrl,
       '--stats-protocol', options.statsProtocol,
+      ...(options.defaultRevision !== '' ? ['--default-revision', options.defaultRevision] : []),
       '--source', 'api',
       '--drain-seconds', '0',
       '--log-level', options.logLevel,

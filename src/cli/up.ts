@@ -132,15 +132,15 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
       metricsPort,
       autoscalerUrl: `ws://127.0.0.1:${statsPort}/`,
       statsProtocol: config.statsProtocol,
+      // With a single revision, every request that names no revision goes to it.
+      defaultRevision: plan.apps.length === 1 ? `${plan.apps[0]?.namespace ?? 'default'}/${plan.apps[0]?.name ?? ''}` : '',
       logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel,
       env: baseEnv,
       reaper,
     })
     await activator.waitReady()
-    // With a single revision, plain local names route to it (the activator matches Host).
-    const extraHosts = plan.apps.length === 1 ? ['localhost', '127.0.0.1'] : []
     for (const app of plan.apps) {
-      await actuator.addRevision(toLocalRevision(app, extraHosts))
+      await actuator.addRevision(toLocalRevision(app))
       const appProblems = service.upsert(toAutoscaledRevision(app))
       if (appProblems.length > 0) throw new Error(appProblems.join('; '))
     }

@@ -28,6 +28,8 @@ export interface ActivatorConfig {
   /** Autoscaler stat server URL (ws://…); '' = no autoscaler, stats are only exposed on /metrics. */
   readonly autoscalerUrl: string
   readonly statsProtocol: ActivatorStatsProtocol
+  /** Where requests that match no routing header or host go; null = 404 (Knative). */
+  readonly defaultRevision: { readonly namespace: string, readonly name: string } | null
   /** Kubernetes namespace to watch with --source kubernetes; '' = all namespaces. */
   readonly kubernetesNamespace: string
   /** API server URL without credentials (kubectl proxy, a test server); '' = in-cluster or kubeconfig. */
@@ -61,6 +63,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'activation-timeout', env: '', kind: 'number', min: 0.001, max: 2_147_483, default: '300', help: 'default total request timeout (buffering included) for revisions without timeoutSeconds, seconds (504)' },
   { flag: 'queue-timeout', env: '', kind: 'number', min: 0, max: 2_147_483, default: '0', help: 'max time a request waits for capacity, seconds (503); 0 = off' },
   { flag: 'drain-seconds', env: '', kind: 'number', min: 0, default: '30', help: 'after SIGTERM: quiet period with no new request before shutdown' },
+  { flag: 'default-revision', env: '', kind: 'string', default: '', help: 'NAMESPACE/NAME that gets requests no routing header or host matches (single-app setups); empty = 404' },
   { flag: 'autoscaler', env: '', kind: 'string', default: '', help: 'autoscaler stat server URL (ws://host:8080); empty = no push' },
   { flag: 'stats-protocol', env: '', kind: 'string', choices: ['knative', 'json'], default: 'knative', help: 'stat push framing: knative (protobuf WireStatMessages) or json' },
   { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
@@ -103,6 +106,9 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   if (autoscalerUrl !== '' && !/^wss?:\/\/[^/]+/.test(autoscalerUrl)) {
     problems.push(`config: --autoscaler must be a ws:// or wss:// URL, got ${JSON.stringify(autoscalerUrl)}`)
   }
+  const defaultRaw = strOf(v, 'default-revision')
+  const defaultMatch = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(defaultRaw)
+  if (defaultRaw !== '' && defaultMatch === null) problems.push(`config: --default-revision must be NAMESPACE/NAME, got ${JSON.stringify(defaultRaw)}`)
   const podNameRaw = v.get('POD_NAME')
   const statsProtocol = strOf(v, 'stats-protocol', 'knative') === 'json' ? 'json' : 'knative'
   const config: ActivatorConfig = Object.freeze({
@@ -119,6 +125,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     drainMs: Math.round(intOf(v, 'drain-seconds', 30) * 1000),
     autoscalerUrl,
     statsProtocol,
+    defaultRevision: defaultMatch === null ? null : Object.freeze({ namespace: defaultMatch[1] ?? '', name: defaultMatch[3] ?? '' }),
     kubernetesNamespace: strOf(v, 'kubernetes-namespace'),
     kubernetesServer: strOf(v, 'kubernetes-server'),
     kubeEnv: kubeEnvOf(v.get('KUBERNETES_SERVICE_HOST'), v.get('KUBECONFIG')),

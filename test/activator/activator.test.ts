@@ -142,3 +142,23 @@ t.test('stats: the first request pokes the sink, periodic batches follow', async
   t.equal(batches.length, 2)
   t.equal(batches[1]?.[0]?.stat?.requestCount, 0, 'the poked request is not counted twice')
 })
+
+t.test('--default-revision takes requests that name no revision; named ones still 404 when unknown', async (t) => {
+  const { activator, url } = await startActivator(t, ['--default-revision', 'default/only'])
+  const pod = await startFakePod(t)
+  activator.registry.upsert(spec('only', [pod.dest], 0))
+  const client = createClient(t)
+  await until(() => activator.registry.lookup('default', 'only')?.readyCount === 1, 3000, 'endpoint ready')
+  const plain = await send(client, url, { headers: { host: 'anything.example' } })
+  t.equal(plain.status, 200)
+  t.equal(plain.body, `pod ${pod.port}`)
+  const named = await send(client, url, { headers: route('other') })
+  t.equal(named.status, 404, 'routing headers that name an unknown revision are not rerouted')
+})
+
+t.test('--default-revision must be NAMESPACE/NAME', async (t) => {
+  const { loadActivatorConfig } = await import('../../src/config/activator-config.ts')
+  const r = loadActivatorConfig(['--default-revision', 'nope'], {})
+  t.equal(r.config, null)
+  t.match(r.problems.join('\n'), /--default-revision must be NAMESPACE\/NAME, got "nope"/)
+})
