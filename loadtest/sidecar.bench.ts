@@ -157,13 +157,15 @@ function describeRun (r: RunRecord): string {
   const n = Math.max(1, l.requests)
   const cpu = r.proxyCpuUs === null ? '' : ` cpu ${(r.proxyCpuUs / n).toFixed(1)} us/req`
   const sys = r.proxySyscalls === null ? '' : ` rd/wr ${(r.proxySyscalls.reads / n).toFixed(1)}/${(r.proxySyscalls.writes / n).toFixed(1)} per req`
-  return `  round ${r.round} ${r.kind.padEnd(15)} ${r.target.padEnd(20)} ${Math.round(l.reqPerSec).toString().padStart(7)} req/s  p50 ${(l.latencyUs.p50 / 1000).toFixed(2)} p99 ${(l.latencyUs.p99 / 1000).toFixed(2)} p99.9 ${(l.latencyUs.p999 / 1000).toFixed(2)} ms${cpu}${sys}  err ${l.errors}/${l.non2xx}  machine ${r.machineBusyPct.toFixed(0)}% other procs ${(r.otherCpuUs / 1e4 / l.durationS).toFixed(0)}% of a core`
+  return `  round ${r.round} ${r.kind.padEnd(15)} ${r.target.padEnd(20)} ${Math.round(l.reqPerSec).toString().padStart(7)} req/s  p50 ${(l.latencyUs.p50 / 1000).toFixed(2)} p99 ${(l.latencyUs.p99 / 1000).toFixed(2)} p99.9 ${(l.latencyUs.p999 / 1000).toFixed(2)} ms${cpu}${sys}  err ${l.errors}/${l.non2xx}  machine ${r.machineBusyPct.toFixed(0)}% other procs ${Math.max(0, r.otherCpuUs / 1e4 / l.durationS).toFixed(0)}% of a core`
 }
 
 async function main (): Promise<void> {
   if (flags.help) { process.stdout.write(USAGE); return }
   const group = new ChildGroup()
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'))
+  // Also on Ctrl-C and the watchdog, which leave through process.exit() and skip `finally`.
+  process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
   // Bound the whole run: stop everything if it takes far longer than planned.
   const targetCount = 6 + flags['also-ref'].length
   const plannedS = (warmupS * targetCount) + rounds * (waitIdleMaxS + targetCount * (durationS + openDurationS + 3)) + targetCount * (openDurationS + 3) + 60
@@ -312,7 +314,7 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     command: `npm run bench:sidecar -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { node: process.version, cpuModel: cpuModel(), cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), kernel: release() },
     sluice: sluiceVersion,
-    tools: { loadGenerator: useWrk ? wrkVersion : 'autocannon 9 (wrk not installed)', nginx: nginxVersion, haproxy: haproxyVersion },
+    tools: { loadGenerator: useWrk ? wrkVersion : 'autocannon 9 (wrk not installed or --no-wrk)', nginx: nginxVersion, haproxy: haproxyVersion },
     settings: { durationS, rounds, warmupS, openDurationS, openRate, connections, sidecarNodeArgs, waitIdlePct, waitIdleMaxS },
     commands: {
       upstream: upstream.command.replaceAll(dir, '<tmp>'),
@@ -353,7 +355,7 @@ interface ReportHead {
 function renderMarkdown (r: ReportHead, summaries: readonly TargetSummary[], cost: ReturnType<typeof statsCost>): string {
   const s = r.settings
   const closedRuns = r.runs.filter((x) => x.kind === 'closed')
-  const otherPct = closedRuns.map((x) => x.otherCpuUs / 1e4 / x.load.durationS / r.machine.cores)
+  const otherPct = closedRuns.map((x) => Math.max(0, x.otherCpuUs / 1e4 / x.load.durationS / r.machine.cores))
   const lines = [
     `# Sluice sidecar load test, ${r.date.slice(0, 16).replace('T', ' ')} UTC`,
     '',
