@@ -9,7 +9,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const REAPER_SCRIPT = fileURLToPath(new URL('./reaper-main.ts', import.meta.url))
+// Same extension as this module: .ts from source, .js from the build.
+const REAPER_SCRIPT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './reaper-main.ts' : './reaper-main.js', import.meta.url))
 
 export interface ProcessReaperOptions {
   /** Start the out-of-process reaper too (default true). */
