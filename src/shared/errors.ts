@@ -102,3 +102,39 @@ export class PodStartError extends SluiceError {
     this.name = 'PodStartError'
   }
 }
+
+/**
+ * Sluice's own HTTP/1.1 client (h1-upstream) lost its connection, could not open one in time, or
+ * was closed. The codes are undici's on purpose: the exchange's replay rule (the keep-alive race,
+ * Knative issue 12414) and operators read the same code whichever client runs. 502.
+ */
+export class UpstreamConnectionError extends SluiceError {
+  constructor (code: 'UND_ERR_SOCKET' | 'UND_ERR_CONNECT_TIMEOUT' | 'UND_ERR_CLOSED', message: string, options?: ErrorOptions) {
+    super(code, message, 502, options)
+    this.name = 'UpstreamConnectionError'
+  }
+}
+
+/** The user container answered something that is not valid HTTP/1.1 (or over our size limits). 502. */
+export class UpstreamProtocolError extends SluiceError {
+  constructor (message: string) {
+    super('SLUICE_ERR_PROXY_UPSTREAM_PROTOCOL', message, 502)
+    this.name = 'UpstreamProtocolError'
+  }
+}
+
+/** A request could not be written as HTTP/1.1 (CR/LF or other bytes not allowed in a method, path or header). 400. */
+export class InvalidUpstreamRequestError extends SluiceError {
+  constructor (message: string) {
+    super('SLUICE_ERR_PROXY_REQUEST_INVALID', message, 400)
+    this.name = 'InvalidUpstreamRequestError'
+  }
+}
+
+/** Every upstream connection is busy and the client's wait list is full. 503. */
+export class UpstreamQueueFullError extends SluiceError {
+  constructor () {
+    super('SLUICE_ERR_PROXY_UPSTREAM_QUEUE_FULL', 'upstream connection queue full', 503)
+    this.name = 'UpstreamQueueFullError'
+  }
+}
