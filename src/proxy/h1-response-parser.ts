@@ -1,0 +1,546 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { parseContentLength, TOKEN } from './h1-upstream-syntax.ts'
+
+// An incremental HTTP/1.1 response parser (RFC 9112) for H1Upstream: status line, header
+// fields, and body framing by Content-Length, chunked (extensions and trailers), or the end of
+// the connection. It is fed the socket's buffers as they come and hands body bytes on as slices
+// of those buffers (never copied). Only a head or a trailer section that straddles two reads is
+// copied, into a bounded pending list.
+//
+// Why our own: undici's llhttp (wasm) calls back into JS per header name and per value and
+// builds the headers twice (raw list, then object). Here the head is scanned once in a byte
+// loop, names and values are sliced straight out of the buffer, and the object the exchange
+// wants is built in the same pass.
+//
+// Strictness, chosen for a proxy that forwards what it parses:
+// - line ends are CRLF; a bare LF is accepted as a line end (RFC 9112 2.2 allows it), a bare CR
+//   is an error;
+// - obs-fold (a line starting with SP/HTAB), whitespace before the colon, a name that is not a
+//   token, control bytes in a value: errors;
+// - Content-Length must be digits; two different values, or Content-Length with
+//   Transfer-Encoding, are errors (smuggling signs, RFC 9112 6.3);
+// - Transfer-Encoding whose last coding is not `chunked`: read until close;
+// - 1xx responses other than 101 are skipped (100 Continue, 103 Early Hints); 101 is an error (we
+//   never ask to upgrade on this path); HEAD, 204, 304 have no body;
+// - the head and each trailer section are bounded by `maxHeadBytes`, a chunk-size line too.
+
+export type ResponseHeaders = IncomingHttpHeaders
+
+/** Receives what the parser finds. One implementation (H1Connection) keeps the calls monomorphic. */
+export interface ResponseSink {
+  /** The final (non-1xx) head. Return false to stop parsing (the request was aborted). */
+  onParsedHead (statusCode: number, statusText: string, headers: ResponseHeaders): boolean
+  /** A slice of body bytes (a view into the socket's buffer). Return false to stop. */
+  onParsedBody (chunk: Buffer): boolean
+}
+
+/** `execute` results. */
+export const PARSE_MORE = 0
+/** The message is complete: `consumed` bytes of the last buffer belonged to it; see `keepAlive`, `trailers`. */
+export const PARSE_DONE = 1
+/** Malformed: `errorMessage` says why. The connection cannot be used any more. */
+export const PARSE_ERROR = 2
+/** The sink returned false. */
+export const PARSE_STOPPED = 3
+
+const S_HEAD = 0
+const S_BODY_LENGTH = 1
+const S_BODY_CLOSE = 2
+const S_CHUNK_SIZE = 3
+const S_CHUNK_EXT = 4
+const S_CHUNK_SIZE_LF = 5
+const S_CHUNK_DATA = 6
+const S_CHUNK_DATA_CR = 7
+const S_CHUNK_DATA_LF = 8
+const S_TRAILERS = 9
+const S_DONE = 10
+const S_ERROR = 11
+
+const CR = 13
+const LF = 10
+const SP = 32
+const HTAB = 9
+const COLON = 58
+
+/** Hex digit values, -1 elsewhere. */
+const HEX = new Int8Array(256).fill(-1)
+for (let c = 48; c <= 57; c++) HEX[c] = c - 48
+for (let c = 65; c <= 70; c++) HEX[c] = c - 55
+for (let c = 97; c <= 102; c++) HEX[c] = c - 87
+
+/** 2^53 / 16: one more hex digit beyond this would leave the safe-integer range. */
+const MAX_CHUNK_SIZE_BEFORE_DIGIT = Math.floor(Number.MAX_SAFE_INTEGER / 16)
+
+export class H1ResponseParser {
+  readonly sink: ResponseSink
+  readonly maxHeadBytes: number
+  state: number
+  /** The request was HEAD: the response has no body whatever its headers say. */
+  isHeadRequest: boolean
+  /** After PARSE_DONE: the server lets us send another request on this connection. */
+  keepAlive: boolean
+  /** After PARSE_DONE: bytes of the last buffer that belonged to the message. */
+  consumed: number
+  /** After PARSE_DONE: trailer fields of a chunked response, or null. */
+  trailers: ResponseHeaders | null
+  /** After PARSE_ERROR. */
+  errorMessage: string
+  /** Some byte of this response arrived (tells a reset before any answer from one mid-head). */
+  hasStarted: boolean
+  /** Body bytes left: of the Content-Length body, or of the current chunk. */
+  remaining: number
+  /** Head or trailer bytes from earlier reads (the section straddles reads); bounded by maxHeadBytes. */
+  pending: Buffer[]
+  pendingBytes: number
+  /** Length of the current line so far, CR excluded: the end-of-section scan survives read boundaries. */
+  lineLength: number
+  /** Bytes of the current chunk-size line (digits and extension), bounded. */
+  chunkLineBytes: number
+  chunkDigits: number
+  // Framing facts gathered while reading the head.
+  contentLength: number
+  hasTransferEncoding: boolean
+  isChunked: boolean
+  isConnectionClose: boolean
+  isConnectionKeepAlive: boolean
+  httpMinor: number
+
+  constructor (sink: ResponseSink, maxHeadBytes: number) {
+    this.sink = sink
+    this.maxHeadBytes = maxHeadBytes
+    this.state = S_DONE
+    this.isHeadRequest = false
+    this.keepAlive = false
+    this.consumed = 0
+    this.trailers = null
+    this.errorMessage = ''
+    this.hasStarted = false
+    this.remaining = 0
+    this.pending = []
+    this.pendingBytes = 0
+    this.lineLength = 0
+    this.chunkLineBytes = 0
+    this.chunkDigits = 0
+    this.contentLength = -1
+    this.hasTransferEncoding = false
+    this.isChunked = false
+    this.isConnectionClose = false
+    this.isConnectionKeepAlive = false
+    this.httpMinor = 1
+  }
+
+  /** Prepares for the response to the next request. */
+  reset (isHeadRequest: boolean): void {
+    this.state = S_HEAD
+    this.isHeadRequest = isHeadRequest
+    this.keepAlive = false
+    this.consumed = 0
+    this.trailers = null
+    this.errorMessage = ''
+    this.hasStarted = false
+    this.remaining = 0
+    if (this.pendingBytes > 0) this.#clearPending()
+    this.lineLength = 0
+    this.#resetHeadFacts()
+  }
+
+  get isDone (): boolean { return this.state === S_DONE }
+  /** The body runs until the connection closes: EOF completes the message. */
+  get isReadingUntilClose (): boolean { return this.state === S_BODY_CLOSE }
+
+  /**
+   * The connection reached EOF. True when that completes the message (a close-delimited body);
+   * false when the response is cut short.
+   */
+  finish (): boolean {
+    if (this.state === S_BODY_CLOSE) {
+      this.state = S_DONE
+      this.keepAlive = false
+      return true
+    }
+    return this.state === S_DONE
+  }
+
+  /** Parses `buf`. See PARSE_*. After PARSE_DONE the parser stays done until `reset`. */
+  execute (buf: Buffer): number {
+    const len = buf.length
+    let off = 0
+    if (len > 0) this.hasStarted = true
+    while (off < len) {
+      switch (this.state) {
+        case S_HEAD:
+        case S_TRAILERS: {
+          const end = this.#findSectionEnd(buf, off)
+          if (end < 0) {
+            if (!this.#keepPending(buf, off)) return PARSE_ERROR
+            return PARSE_MORE
+          }
+          // `end` is the index just past the LF of the empty line.
+          let section = buf
+          let start = off
+          let stop = end
+          if (this.pendingBytes > 0) {
+            if (this.pendingBytes + (end - off) > this.maxHeadBytes) return this.#fail('response head too large')
+            this.pending.push(buf.subarray(off, end))
+            section = Buffer.concat(this.pending, this.pendingBytes + (end - off))
+            this.#clearPending()
+            start = 0
+            stop = section.length
+          } else if (end - off > this.maxHeadBytes) {
+            return this.#fail('response head too large')
+          }
+          off = end
+          if (this.state === S_HEAD) {
+            const r = this.#parseHead(section, start, stop)
+            if (r !== PARSE_MORE) { this.consumed = off; return r }
+          } else {
+            const trailers: ResponseHeaders = {}
+            if (!this.#parseFields(section, start, stop, trailers, true)) return PARSE_ERROR
+            this.trailers = countKeys(trailers) > 0 ? trailers : null
+            this.state = S_DONE
+            this.consumed = off
+            return PARSE_DONE
+          }
+          break
+        }
+        case S_BODY_LENGTH: {
+          const n = Math.min(this.remaining, len - off)
+          const chunk = n === len ? buf : buf.subarray(off, off + n)
+          off += n
+          this.remaining -= n
+          if (this.remaining === 0) this.state = S_DONE
+          if (!this.sink.onParsedBody(chunk)) return PARSE_STOPPED
+          if (this.state === S_DONE) { this.consumed = off; return PARSE_DONE }
+          break
+        }
+        case S_BODY_CLOSE: {
+          const chunk = off === 0 ? buf : buf.subarray(off)
+          off = len
+          if (!this.sink.onParsedBody(chunk)) return PARSE_STOPPED
+          break
+        }
+        case S_CHUNK_DATA: {
+          const n = Math.min(this.remaining, len - off)
+          const chunk = n === len ? buf : buf.subarray(off, off + n)
+          off += n
+          this.remaining -= n
+          if (this.remaining === 0) this.state = S_CHUNK_DATA_CR
+          if (!this.sink.onParsedBody(chunk)) return PARSE_STOPPED
+          break
+        }
+        case S_CHUNK_SIZE:
+        case S_CHUNK_EXT:
+        case S_CHUNK_SIZE_LF:
+        case S_CHUNK_DATA_CR:
+        case S_CHUNK_DATA_LF: {
+          const next = this.#chunkFraming(buf, off)
+          if (next < 0) return PARSE_ERROR
+          off = next
+          break
+        }
+        case S_DONE:
+          // Bytes after the end of the message: the caller sees consumed < length.
+          this.consumed = off
+          return PARSE_DONE
+        default:
+          return PARSE_ERROR
+      }
+    }
+    if (this.state === S_DONE) { this.consumed = off; return PARSE_DONE }
+    return PARSE_MORE
+  }
+
+  // --- heads and trailer sections ------------------------------------------------------------
+
+  /**
+   * Looks for the empty line that ends a head (or trailer section) from `off`, carrying the
+   * current line's length across reads. Returns the index just past its LF, or -1.
+   */
+  #findSectionEnd (buf: Buffer, off: number): number {
+    let lineLength = this.lineLength
+    const len = buf.length
+    for (let i = off; i < len; i++) {
+      const c = buf[i]
+      if (c === LF) {
+        if (lineLength === 0) { this.lineLength = 0; return i + 1 }
+        lineLength = 0
+      } else if (c !== CR) {
+        lineLength++
+      }
+    }
+    this.lineLength = lineLength
+    return -1
+  }
+
+  #keepPending (buf: Buffer, off: number): boolean {
+    const n = buf.length - off
+    if (this.pendingBytes + n > this.maxHeadBytes) {
+      this.#fail(this.state === S_HEAD ? 'response head too large' : 'response trailers too large')
+      return false
+    }
+    // A copy: the socket's buffer may be a slab another read reuses.
+    this.pending.push(Buffer.from(buf.subarray(off)))
+    this.pendingBytes += n
+    return true
+  }
+
+  #clearPending (): void {
+    this.pending.length = 0
+    this.pendingBytes = 0
+  }
+
+  #resetHeadFacts (): void {
+    this.contentLength = -1
+    this.hasTransferEncoding = false
+    this.isChunked = false
+    this.isConnectionClose = false
+    this.isConnectionKeepAlive = false
+    this.httpMinor = 1
+  }
+
+  /** Parses one head in b[start, stop) (stop is just past the final LF) and sets up the body. */
+  #parseHead (b: Buffer, start: number, stop: number): number {
+    // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF
+    const eol = b.indexOf(LF, start)
+    if (eol < 0 || eol >= stop) return this.#fail('bad status line')
+    const lineEnd = eol > start && b[eol - 1] === CR ? eol - 1 : eol
+    if (lineEnd - start < 12 ||
+        b[start] !== 72 || b[start + 1] !== 84 || b[start + 2] !== 84 || b[start + 3] !== 80 || // HTTP
+        b[start + 4] !== 47 || b[start + 5] !== 49 || b[start + 6] !== 46 || // /1.
+        b[start + 8] !== SP) {
+      return this.#fail('bad status line')
+    }
+    const minor = (b[start + 7] ?? 0) - 48
+    const d0 = (b[start + 9] ?? 0) - 48
+    const d1 = (b[start + 10] ?? 0) - 48
+    const d2 = (b[start + 11] ?? 0) - 48
+    if (minor < 0 || minor > 9 || d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return this.#fail('bad status line')
+    if (lineEnd > start + 12 && b[start + 12] !== SP) return this.#fail('bad status line')
+    for (let i = start + 13; i < lineEnd; i++) {
+      const c = b[i] ?? 0
+      if ((c < SP && c !== HTAB) || c === 127) return this.#fail('bad status line')
+    }
+    const statusCode = d0 * 100 + d1 * 10 + d2
+    const statusText = lineEnd > start + 13 ? b.toString('latin1', start + 13, lineEnd) : ''
+    this.httpMinor = minor
+    const headers: ResponseHeaders = {}
+    if (!this.#parseFields(b, eol + 1, stop, headers, false)) return PARSE_ERROR
+
+    if (statusCode < 200) {
+      if (statusCode === 101) return this.#fail('unexpected 101 Switching Protocols')
+      // 100 Continue, 102, 103 Early Hints: informational, the real head follows.
+      this.#resetHeadFacts()
+      this.state = S_HEAD
+      return PARSE_MORE
+    }
+    if (this.contentLength >= 0 && this.hasTransferEncoding) return this.#fail('both content-length and transfer-encoding')
+    if (this.hasTransferEncoding && minor === 0) return this.#fail('transfer-encoding in an HTTP/1.0 response')
+    this.keepAlive = minor >= 1 ? !this.isConnectionClose : this.isConnectionKeepAlive && !this.isConnectionClose
+    if (this.isHeadRequest || statusCode === 204 || statusCode === 304) {
+      this.state = S_DONE
+    } else if (this.isChunked) {
+      this.state = S_CHUNK_SIZE
+      this.chunkLineBytes = 0
+      this.chunkDigits = 0
+      this.remaining = 0
+    } else if (this.hasTransferEncoding) {
+      // A coding other than chunked last: the body ends with the connection (RFC 9112 6.3 item 4).
+      this.state = S_BODY_CLOSE
+      this.keepAlive = false
+    } else if (this.contentLength >= 0) {
+      this.remaining = this.contentLength
+      this.state = this.contentLength === 0 ? S_DONE : S_BODY_LENGTH
+    } else {
+      this.state = S_BODY_CLOSE
+      this.keepAlive = false
+    }
+    if (!this.sink.onParsedHead(statusCode, statusText, headers)) return PARSE_STOPPED
+    return PARSE_MORE
+  }
+
+  /**
+   * Header (or trailer) fields in b[start, stop), one per line, ending with the empty line.
+   * Validates names and values in the same pass that finds them.
+   */
+  #parseFields (b: Buffer, start: number, stop: number, out: ResponseHeaders, isTrailer: boolean): boolean {
+    let ls = start
+    while (ls < stop) {
+      const first = b[ls] ?? 0
+      if (first === SP || first === HTAB) { this.#fail('obsolete line folding in response head'); return false }
+      let colon = -1
+      let i = ls
+      let c = 0
+      // Name: tchars up to the colon.
+      for (; i < stop; i++) {
+        c = b[i] ?? 0
+        if (c === COLON || c === LF || c === CR || TOKEN[c] === 0) break
+      }
+      if (c === COLON) {
+        if (i === ls) { this.#fail('empty header name'); return false }
+        colon = i
+        i++
+      } else if (c === LF || (c === CR && b[i + 1] === LF)) {
+        if (i !== ls) { this.#fail('header line without a colon'); return false }
+        return true // the empty line: end of section
+      } else {
+        this.#fail('invalid header name')
+        return false
+      }
+      // Value: up to the line end; no CTL except HTAB; a CR only right before the LF.
+      for (; i < stop; i++) {
+        c = b[i] ?? 0
+        if (c === LF) break
+        if ((c < SP && c !== HTAB && c !== CR) || c === 127) { this.#fail('invalid header value'); return false }
+        if (c === CR && b[i + 1] !== LF) { this.#fail('bare CR in response head'); return false }
+      }
+      if (i >= stop) { this.#fail('unterminated header line'); return false }
+      let ve = i > colon && b[i - 1] === CR ? i - 1 : i
+      let vs = colon + 1
+      while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++
+      while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--
+      const name = b.toString('latin1', ls, colon).toLowerCase()
+      const value = vs < ve ? b.toString('latin1', vs, ve) : ''
+      if (!isTrailer && !this.#noteFraming(name, value)) return false
+      const prev = out[name]
+      if (prev === undefined) {
+        out[name] = name === 'set-cookie' ? [value] : value
+      } else if (typeof prev === 'string') {
+        out[name] = [prev, value]
+      } else {
+        prev.push(value)
+      }
+      ls = i + 1
+    }
+    this.#fail('unterminated response head')
+    return false
+  }
+
+  /** Picks up the fields that decide framing and connection reuse. */
+  #noteFraming (name: string, value: string): boolean {
+    switch (name.length) {
+      case 14:
+        if (name === 'content-length') {
+          const n = parseContentLength(value)
+          if (n < 0) { this.#fail('invalid content-length'); return false }
+          if (this.contentLength >= 0 && this.contentLength !== n) { this.#fail('conflicting content-length'); return false }
+          this.contentLength = n
+        }
+        return true
+      case 17:
+        if (name === 'transfer-encoding') {
+          this.hasTransferEncoding = true
+          // Only the last coding matters; a later field continues the list (RFC 9110 5.3).
+          this.isChunked = lastToken(value) === 'chunked'
+        }
+        return true
+      case 10:
+        if (name === 'connection') {
+          const v = value.toLowerCase()
+          if (v === 'close') this.isConnectionClose = true
+          else if (v === 'keep-alive') this.isConnectionKeepAlive = true
+          else if (v !== '') {
+            const tokens = v.split(',')
+            for (let i = 0; i < tokens.length; i++) {
+              const t = (tokens[i] ?? '').trim()
+              if (t === 'close') this.isConnectionClose = true
+              else if (t === 'keep-alive') this.isConnectionKeepAlive = true
+            }
+          }
+        }
+        return true
+      default:
+        return true
+    }
+  }
+
+  // --- chunked framing ------------------------------------------------------------------------
+
+  /** Consumes chunk-size lines and the CRLF after each chunk, byte by byte. Returns the new offset or -1. */
+  #chunkFraming (buf: Buffer, off: number): number {
+    const len = buf.length
+    let i = off
+    for (; i < len; i++) {
+      const c = buf[i] ?? 0
+      switch (this.state) {
+        case S_CHUNK_SIZE: {
+          const h = HEX[c] ?? -1
+          if (h >= 0) {
+            if (this.remaining > MAX_CHUNK_SIZE_BEFORE_DIGIT) return this.#failAt('chunk size too large')
+            this.remaining = this.remaining * 16 + h
+            this.chunkDigits++
+            break
+          }
+          if (this.chunkDigits === 0) return this.#failAt('bad chunk size')
+          if (c === CR) { this.state = S_CHUNK_SIZE_LF; break }
+          if (c === LF) { i++; return this.#chunkSizeDone(i) }
+          if (c === 59 /* ; */ || c === SP || c === HTAB) { this.state = S_CHUNK_EXT; break }
+          return this.#failAt('bad chunk size')
+        }
+        case S_CHUNK_EXT:
+          // Extensions are ignored, but bounded and free of control bytes.
+          if (++this.chunkLineBytes > this.maxHeadBytes) return this.#failAt('chunk extension too large')
+          if (c === CR) { this.state = S_CHUNK_SIZE_LF; break }
+          if (c === LF) { i++; return this.#chunkSizeDone(i) }
+          if ((c < SP && c !== HTAB) || c === 127) return this.#failAt('bad chunk extension')
+          break
+        case S_CHUNK_SIZE_LF:
+          if (c !== LF) return this.#failAt('bad chunk size line')
+          i++
+          return this.#chunkSizeDone(i)
+        case S_CHUNK_DATA_CR:
+          if (c === CR) { this.state = S_CHUNK_DATA_LF; break }
+          if (c === LF) { this.#nextChunk(); i++; return i }
+          return this.#failAt('missing CRLF after chunk data')
+        case S_CHUNK_DATA_LF:
+          if (c !== LF) return this.#failAt('missing CRLF after chunk data')
+          this.#nextChunk()
+          i++
+          return i
+        default:
+          return i
+      }
+    }
+    return i
+  }
+
+  #chunkSizeDone (next: number): number {
+    if (this.remaining === 0) {
+      // Last chunk: trailer section (possibly just the empty line) follows.
+      this.state = S_TRAILERS
+      this.lineLength = 0
+    } else {
+      this.state = S_CHUNK_DATA
+    }
+    return next
+  }
+
+  #nextChunk (): void {
+    this.state = S_CHUNK_SIZE
+    this.remaining = 0
+    this.chunkDigits = 0
+    this.chunkLineBytes = 0
+  }
+
+  #failAt (message: string): number {
+    this.#fail(message)
+    return -1
+  }
+
+  #fail (message: string): number {
+    this.state = S_ERROR
+    this.errorMessage = message
+    this.keepAlive = false
+    return PARSE_ERROR
+  }
+}
+
+function lastToken (value: string): string {
+  const comma = value.lastIndexOf(',')
+  return (comma < 0 ? value : value.slice(comma + 1)).trim().toLowerCase()
+}
+
+function countKeys (o: object): number {
+  let n = 0
+  for (const _ in o) n++
+  return n
+}

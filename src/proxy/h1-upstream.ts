@@ -1,0 +1,265 @@
+import { connect } from 'node:net'
+import type { Dispatcher } from 'undici'
+import { UpstreamConnectionError, UpstreamQueueFullError } from '../shared/errors.ts'
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
+import { CONN_IDLE, H1Connection, type ConnectionOwner } from './h1-upstream-connection.ts'
+import { H1Request, REQ_QUEUED, type RequestOwner } from './h1-upstream-request.ts'
+import type { Upstream } from './upstream.ts'
+
+// A purpose-built HTTP/1.1 client for one origin (the user container next to the sidecar, or one
+// pod behind the activator), in place of undici's Pool on the hot path. What it leaves out is
+// what the profile showed: undici's Request object and its validation regexes, the dispatcher
+// queue and `_resume` loop, llhttp's per-header wasm callbacks, and the raw-then-object header
+// round trip. What it does:
+//
+// - keep-alive sockets (TCP_NODELAY, SO_KEEPALIVE), one request in flight per socket;
+// - idle sockets are reused last-in first-out: the warmest socket goes first and the cold ones
+//   age out at the tail, where the sweep finds them;
+// - idle sockets close after `idleTimeoutMs` (default 4 s, under Node's 5 s keepAliveTimeout) so
+//   we do not write on a socket the app is about to close (the keep-alive race, Knative issue
+//   12414). One coarse interval per pool does this, not a timer per request or per socket;
+// - at most `maxConnections` sockets (0 = no limit); requests beyond wait in a bounded FIFO;
+// - the request head is one latin1 string built from the flat header list; CR/LF or other
+//   bytes that could smuggle a header are refused before anything is sent;
+// - request bodies: none, a Buffer/string (written with the head), or a Readable streamed with
+//   backpressure, chunk-encoded when it has no Content-Length;
+// - responses are parsed by H1ResponseParser; the handler gets undici's DispatchHandler
+//   callbacks, with the request itself as the DispatchController.
+//
+// Error codes the exchange branches on: connect errors pass through (ECONNREFUSED), a socket
+// that breaks or closes before the response ends is UND_ERR_SOCKET (replayable when nothing was
+// consumed), a bad response is SLUICE_ERR_PROXY_UPSTREAM_PROTOCOL.
+
+export interface H1UpstreamOptions {
+  readonly host: string
+  readonly port: number
+  /** Max sockets; 0 = unlimited (the caller bounds requests in flight). Default 0. */
+  readonly maxConnections?: number
+  /** Requests that may wait for a socket when all are busy; beyond: UpstreamQueueFullError. Default 1024. */
+  readonly maxQueued?: number
+  /** Close a socket idle this long, ms; 0 = never. Default 4000. */
+  readonly idleTimeoutMs?: number
+  /** Default 10000 ms; 0 = the OS's. */
+  readonly connectTimeoutMs?: number
+  /** Bound on a response head or trailer section, bytes. Default 64 KiB. */
+  readonly maxHeadBytes?: number
+  /** Host header for requests that carry none. Default `host:port`. */
+  readonly hostHeader?: string
+  /** For tests: drives the idle sweep. */
+  readonly timers?: Timers
+}
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 4000
+/** The idle sweep runs this many times per idle timeout: a socket closes after 7/8 to 8/8 of it. */
+const SWEEPS_PER_IDLE_TIMEOUT = 8
+
+export interface H1UpstreamStats {
+  /** Sockets open or opening. */
+  readonly connections: number
+  readonly idle: number
+  readonly queued: number
+  /** Sockets opened since the start. */
+  readonly opened: number
+}
+
+export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
+  readonly host: string
+  readonly port: number
+  readonly #hostHeader: string
+  readonly #maxConnections: number
+  readonly #maxQueued: number
+  readonly #maxHeadBytes: number
+  readonly #connectTimeoutMs: number
+  readonly #idleTimeoutMs: number
+  readonly #timers: Timers
+  /** Every open connection, busy or idle (destroy() needs the busy ones too). */
+  readonly #all = new Set<H1Connection>()
+  // Idle connections: a doubly linked LIFO, newest at the head, oldest at the tail.
+  #idleHead: H1Connection | null = null
+  #idleTail: H1Connection | null = null
+  #idleCount = 0
+  // Requests waiting for a connection: a doubly linked FIFO (an aborted one unlinks in O(1)).
+  #queueHead: H1Request | null = null
+  #queueTail: H1Request | null = null
+  #queued = 0
+  #opened = 0
+  #tick = 0
+  #sweep: TimerHandle | null = null
+  #isClosed = false
+  #closeWaiters: Array<() => void> = []
+
+  constructor (options: H1UpstreamOptions) {
+    this.host = options.host
+    this.port = options.port
+    this.#hostHeader = options.hostHeader ?? (options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`)
+    const max = options.maxConnections ?? 0
+    this.#maxConnections = max > 0 ? max : Number.POSITIVE_INFINITY
+    this.#maxQueued = options.maxQueued ?? 1024
+    this.#maxHeadBytes = options.maxHeadBytes ?? 64 * 1024
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    this.#timers = options.timers ?? realTimers
+    this.onSweep = this.onSweep.bind(this)
+  }
+
+  get stats (): H1UpstreamStats {
+    return { connections: this.#all.size, idle: this.#idleCount, queued: this.#queued, opened: this.#opened }
+  }
+
+  get isClosed (): boolean { return this.#isClosed }
+
+  dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const req = new H1Request(this, handler)
+    req.start()
+    if (req.isDone) return true // aborted from onRequestStart (and told so)
+    const invalid = req.prepare(options, this.#hostHeader)
+    if (invalid !== null) { req.fail(invalid); return true }
+    if (this.#isClosed) {
+      req.fail(new UpstreamConnectionError('UND_ERR_CLOSED', 'upstream client is closed'))
+      return true
+    }
+    const conn = this.#popIdle()
+    if (conn !== null) { conn.start(req); return true }
+    if (this.#all.size < this.#maxConnections) { this.#connect(req); return true }
+    if (this.#queued >= this.#maxQueued) { req.fail(new UpstreamQueueFullError()); return false }
+    this.#enqueue(req)
+    return false
+  }
+
+  /**
+   * Stops taking requests. Idle sockets close now; requests in flight and queued ones finish.
+   * Resolves when the last socket has closed.
+   */
+  close (): Promise<void> {
+    this.#isClosed = true
+    while (this.#idleHead !== null) this.#idleHead.destroy()
+    if (this.#all.size === 0 && this.#queued === 0) {
+      this.#stopSweep()
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => { this.#closeWaiters.push(resolve) })
+  }
+
+  /** Closes every socket now; requests in flight and queued fail with UND_ERR_CLOSED. */
+  destroy (): void {
+    this.#isClosed = true
+    const err = new UpstreamConnectionError('UND_ERR_CLOSED', 'upstream client destroyed')
+    while (this.#queueHead !== null) this.#queueHead.fail(err)
+    for (const conn of this.#all) {
+      const req = conn.request
+      if (req !== null) req.fail(err)
+      else conn.destroy()
+    }
+  }
+
+  // --- ConnectionOwner ---------------------------------------------------------------------------
+
+  onConnectionFree (conn: H1Connection): void {
+    const next = this.#dequeue()
+    if (next !== null) { conn.start(next); return }
+    if (this.#isClosed) { conn.destroy(); return }
+    conn.idleSinceTick = this.#tick
+    conn.idlePrev = null
+    conn.idleNext = this.#idleHead
+    if (this.#idleHead !== null) this.#idleHead.idlePrev = conn
+    else this.#idleTail = conn
+    this.#idleHead = conn
+    this.#idleCount++
+  }
+
+  onConnectionGone (conn: H1Connection): void {
+    if (!this.#all.delete(conn)) return
+    if (conn.idlePrev !== null || conn.idleNext !== null || this.#idleHead === conn) this.#unlinkIdle(conn)
+    // A socket slot opened up: the oldest waiting request gets a new connection.
+    if (this.#queued > 0 && this.#all.size < this.#maxConnections) {
+      const next = this.#dequeue()
+      if (next !== null) this.#connect(next)
+    }
+    if (this.#all.size === 0) {
+      this.#stopSweep()
+      if (this.#isClosed && this.#queued === 0 && this.#closeWaiters.length > 0) {
+        const waiters = this.#closeWaiters
+        this.#closeWaiters = []
+        for (let i = 0; i < waiters.length; i++) waiters[i]?.()
+      }
+    }
+  }
+
+  // --- RequestOwner -------------------------------------------------------------------------------
+
+  dequeue (req: H1Request): void {
+    if (req.queuePrev !== null) req.queuePrev.queueNext = req.queueNext
+    else if (this.#queueHead === req) this.#queueHead = req.queueNext
+    else return // not linked
+    if (req.queueNext !== null) req.queueNext.queuePrev = req.queuePrev
+    else this.#queueTail = req.queuePrev
+    req.queuePrev = null
+    req.queueNext = null
+    this.#queued--
+  }
+
+  // --- internals -----------------------------------------------------------------------------------
+
+  #connect (req: H1Request): void {
+    const socket = connect({ host: this.host, port: this.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 })
+    const conn = new H1Connection(this, socket, this.#maxHeadBytes, this.#connectTimeoutMs)
+    this.#all.add(conn)
+    this.#opened++
+    if (this.#sweep === null && this.#idleTimeoutMs > 0) {
+      this.#sweep = this.#timers.setInterval(this.onSweep, this.#idleTimeoutMs / SWEEPS_PER_IDLE_TIMEOUT)
+    }
+    conn.start(req)
+  }
+
+  #popIdle (): H1Connection | null {
+    const conn = this.#idleHead
+    if (conn === null) return null
+    this.#unlinkIdle(conn)
+    return conn
+  }
+
+  #unlinkIdle (conn: H1Connection): void {
+    if (conn.idlePrev !== null) conn.idlePrev.idleNext = conn.idleNext
+    else this.#idleHead = conn.idleNext
+    if (conn.idleNext !== null) conn.idleNext.idlePrev = conn.idlePrev
+    else this.#idleTail = conn.idlePrev
+    conn.idlePrev = null
+    conn.idleNext = null
+    this.#idleCount--
+  }
+
+  #enqueue (req: H1Request): void {
+    req.state = REQ_QUEUED
+    req.queuePrev = this.#queueTail
+    req.queueNext = null
+    if (this.#queueTail !== null) this.#queueTail.queueNext = req
+    else this.#queueHead = req
+    this.#queueTail = req
+    this.#queued++
+  }
+
+  #dequeue (): H1Request | null {
+    const req = this.#queueHead
+    if (req === null) return null
+    this.dequeue(req)
+    return req
+  }
+
+  /** Closes sockets idle for a whole idle timeout (counted in sweep ticks: no clock read per request). */
+  onSweep (): void {
+    this.#tick++
+    const limit = this.#tick - SWEEPS_PER_IDLE_TIMEOUT
+    let conn = this.#idleTail
+    while (conn !== null && conn.state === CONN_IDLE && conn.idleSinceTick <= limit) {
+      conn.destroy() // unlinks it
+      conn = this.#idleTail
+    }
+  }
+
+  #stopSweep (): void {
+    if (this.#sweep !== null) {
+      this.#sweep.cancel()
+      this.#sweep = null
+    }
+  }
+}
