@@ -11,26 +11,25 @@
 // With --profile, runs only Sluice CC=10 under `--cpu-prof` for one closed-loop run and prints where the
 // time goes (loadtest/harness/cpu-profile-summary.ts).
 
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runAutocannon } from './harness/autocannon-runner.ts'
+import type { BenchTarget, MachineInfo, QuietWait } from './harness/bench-run.ts'
+import { describeRun, describeSluiceVersion, fileStamp, gitHead, log, machineInfo, measured, otherCpuPct, sleep, waitForQuiet } from './harness/bench-run.ts'
 import type { RunRecord, TargetSummary } from './harness/bench-summary.ts'
-import { markdownTable, statsCost, summariseTarget, withRatios } from './harness/bench-summary.ts'
+import { markdownTable, median, statsCost, summariseTarget, withRatios } from './harness/bench-summary.ts'
 import { ChildGroup } from './harness/child-group.ts'
 import { formatProfileSummary, summariseProfile } from './harness/cpu-profile-summary.ts'
 import type { LoadResult } from './harness/load-result.ts'
 import { runPaced } from './harness/paced-runner.ts'
-import { busyPercent, cpuMicros, machineBusyMicros, machineTicks, peakRssKb, processTree, reapedChildrenCpuMicros, syscallCounts } from './harness/proc-stats.ts'
-import type { RunningServer } from './harness/targets.ts'
+import { peakRssKb, processTree } from './harness/proc-stats.ts'
 import { exportSluiceRef, hasBinary, HOST, startHaproxy, startNginx, startNodeBaseline, startNodeUpstream, startSluice } from './harness/targets.ts'
 import { hasWrk, runWrk } from './harness/wrk-runner.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
-const REPO = fileURLToPath(new URL('../', import.meta.url))
 
 const { values: flags } = parseArgs({
   options: {
@@ -103,62 +102,7 @@ const waitIdlePct = intFlag('wait-idle', flags['wait-idle'], null)
 const waitIdleMaxS = intFlag('wait-idle-max', flags['wait-idle-max'], 10)
 const only = new Set(flags.only.split(',').filter((a) => a !== ''))
 
-interface Target {
-  readonly name: string
-  readonly description: string
-  readonly server: RunningServer
-  /** null: no proxy process (the direct run). */
-  readonly proxyPid: number | null
-}
-
-function sleep (ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-function cpuModel (): string {
-  return cpus()[0]?.model ?? readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown'
-}
-
-function log (line: string): void {
-  process.stderr.write(line + '\n')
-}
-
-/** Background CPU with nothing of ours running, percent of the whole machine. */
-async function backgroundBusy (ms: number): Promise<number> {
-  const a = machineTicks()
-  await sleep(ms)
-  return busyPercent(a, machineTicks())
-}
-
-async function measured (target: Target, upstreamPid: number, round: number, kind: RunRecord['kind'], run: () => Promise<LoadResult>): Promise<RunRecord> {
-  const proxyPids = target.proxyPid === null ? [] : processTree(target.proxyPid)
-  const upstreamPids = processTree(upstreamPid)
-  const selfPids = [process.pid]
-  const m0 = machineTicks()
-  const p0 = cpuMicros(proxyPids)
-  const u0 = cpuMicros(upstreamPids)
-  const s0 = cpuMicros(selfPids)
-  const g0 = reapedChildrenCpuMicros()
-  const io0 = syscallCounts(proxyPids)
-  const load = await run()
-  const m1 = machineTicks()
-  const io1 = syscallCounts(proxyPids)
-  const proxySyscalls = target.proxyPid === null ? null : { reads: io1.reads - io0.reads, writes: io1.writes - io0.writes }
-  const proxyCpuUs = target.proxyPid === null ? null : cpuMicros(proxyPids) - p0
-  const upstreamCpuUs = cpuMicros(upstreamPids) - u0
-  const selfCpuUs = cpuMicros(selfPids) - s0
-  const loadgenCpuUs = reapedChildrenCpuMicros() - g0
-  const otherCpuUs = machineBusyMicros(m0, m1) - (proxyCpuUs ?? 0) - upstreamCpuUs - selfCpuUs - loadgenCpuUs
-  return { target: target.name, round, kind, load, proxyCpuUs, proxySyscalls, upstreamCpuUs, loadgenCpuUs, otherCpuUs, machineBusyPct: busyPercent(m0, m1) }
-}
-
-function describeRun (r: RunRecord): string {
-  const l = r.load
-  const n = Math.max(1, l.requests)
-  const cpu = r.proxyCpuUs === null ? '' : ` cpu ${(r.proxyCpuUs / n).toFixed(1)} us/req`
-  const sys = r.proxySyscalls === null ? '' : ` rd/wr ${(r.proxySyscalls.reads / n).toFixed(1)}/${(r.proxySyscalls.writes / n).toFixed(1)} per req`
-  return `  round ${r.round} ${r.kind.padEnd(15)} ${r.target.padEnd(20)} ${Math.round(l.reqPerSec).toString().padStart(7)} req/s  p50 ${(l.latencyUs.p50 / 1000).toFixed(2)} p99 ${(l.latencyUs.p99 / 1000).toFixed(2)} p99.9 ${(l.latencyUs.p999 / 1000).toFixed(2)} ms${cpu}${sys}  err ${l.errors}/${l.non2xx}  machine ${r.machineBusyPct.toFixed(0)}% other procs ${Math.max(0, r.otherCpuUs / 1e4 / l.durationS).toFixed(0)}% of a core`
-}
+type Target = BenchTarget
 
 async function main (): Promise<void> {
   if (flags.help) { process.stdout.write(USAGE); return }
@@ -195,7 +139,7 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
 
   const sluiceRef = flags['sluice-ref'] ?? null
   const sluiceBin = sluiceRef === null ? undefined : exportSluiceRef(sluiceRef, dir)
-  const sluiceVersion = sluiceRef === null ? `working tree at ${gitHead()}${gitDirty() ? ' (with uncommitted src/ changes)' : ''}` : `${sluiceRef} = ${gitHead(sluiceRef)}`
+  const sluiceVersion = describeSluiceVersion(sluiceRef)
   log(`sluice: ${sluiceVersion}`)
   const want = (name: string): boolean => only.size === 0 || only.has(name)
   const targets: Target[] = []
@@ -212,7 +156,7 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     await group.stop(s.child)
     const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
     if (file === undefined) throw new Error('loadtest: the sidecar wrote no .cpuprofile (did it exit cleanly?)')
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
+    const stamp = fileStamp(new Date())
     if (!flags['no-write']) {
       mkdirSync(RESULTS_DIR, { recursive: true })
       const out = join(RESULTS_DIR, `sidecar-profile-${stamp}.md`)
@@ -266,15 +210,12 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
   for (const t of targets) await closedLoop(t, warmupS)
 
   const runs: RunRecord[] = []
-  const background: Array<{ round: number, busyPct: number, loadavg1: number, waitedS: number }> = []
+  const background: QuietWait[] = []
   for (let round = 1; round <= rounds; round++) {
     // Other engineers' test runs share the 2 cores: wait (bounded) for a quieter moment.
-    const waitStart = performance.now()
-    let busyPct = await backgroundBusy(1000)
-    while (busyPct > waitIdlePct && performance.now() - waitStart < waitIdleMaxS * 1000) busyPct = await backgroundBusy(1000)
-    const waitedS = Math.round((performance.now() - waitStart) / 1000)
-    background.push({ round, busyPct, loadavg1: loadavg()[0] ?? 0, waitedS })
-    log(`round ${round}/${rounds} (background CPU ${busyPct.toFixed(0)}% of the machine after ${waitedS} s, loadavg ${(loadavg()[0] ?? 0).toFixed(2)})`)
+    const quiet = await waitForQuiet(round, waitIdlePct, waitIdleMaxS)
+    background.push(quiet)
+    log(`round ${round}/${rounds} (background CPU ${quiet.busyPct.toFixed(0)}% of the machine after ${quiet.waitedS} s, loadavg ${quiet.loadavg1.toFixed(2)})`)
     // Rotate the order each round so no target always runs first (or right after the same neighbour).
     const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]).filter((t): t is Target => t !== undefined)
     for (const t of order) {
@@ -305,14 +246,14 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
   const cost = statsCost(summaries, 'sluice-cc10', 'sluice-cc10-nostats')
 
   const now = new Date()
-  const stamp = now.toISOString().replace(/[:.]/g, '-').slice(0, 19)
+  const stamp = fileStamp(now)
   const closedCmd = runs.find((r) => r.kind === 'closed')?.load.command ?? ''
   const pacedCmd = runs.find((r) => r.kind === 'paced')?.load.command ?? ''
   const rateCmd = runs.find((r) => r.kind === 'autocannon-rate')?.load.command ?? ''
   const report = {
     date: now.toISOString(),
     command: `npm run bench:sidecar -- ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: { node: process.version, cpuModel: cpuModel(), cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), kernel: release() },
+    machine: machineInfo(),
     sluice: sluiceVersion,
     tools: { loadGenerator: useWrk ? wrkVersion : 'autocannon 9 (wrk not installed or --no-wrk)', nginx: nginxVersion, haproxy: haproxyVersion },
     settings: { durationS, rounds, warmupS, openDurationS, openRate, connections, sidecarNodeArgs, waitIdlePct, waitIdleMaxS },
@@ -342,20 +283,19 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
 interface ReportHead {
   date: string
   command: string
-  machine: { node: string, cpuModel: string, cores: number, memoryGb: number, kernel: string }
+  machine: MachineInfo
   sluice: string
   tools: { loadGenerator: string | null, nginx: string | null, haproxy: string | null }
   settings: { durationS: number, rounds: number, warmupS: number, openDurationS: number, openRate: number, connections: number, sidecarNodeArgs: string[], waitIdlePct: number, waitIdleMaxS: number }
   commands: { upstream: string, targets: Record<string, string>, closedLoop: string, openLoop: string, autocannonRate: string }
-  background: Array<{ round: number, busyPct: number, loadavg1: number, waitedS: number }>
+  background: QuietWait[]
   upstreamPeakRssMb: number
   runs: RunRecord[]
 }
 
 function renderMarkdown (r: ReportHead, summaries: readonly TargetSummary[], cost: ReturnType<typeof statsCost>): string {
   const s = r.settings
-  const closedRuns = r.runs.filter((x) => x.kind === 'closed')
-  const otherPct = closedRuns.map((x) => Math.max(0, x.otherCpuUs / 1e4 / x.load.durationS / r.machine.cores))
+  const otherPct = otherCpuPct(r.runs, r.machine.cores)
   const lines = [
     `# Sluice sidecar load test, ${r.date.slice(0, 16).replace('T', ' ')} UTC`,
     '',
@@ -381,7 +321,7 @@ function renderMarkdown (r: ReportHead, summaries: readonly TargetSummary[], cos
   lines.push(
     `Upstream: ${r.commands.upstream}; its CPU in the direct run ${upstreamCpu === undefined ? '-' : upstreamCpu.toFixed(1)} us/req; peak RSS ${r.upstreamPeakRssMb.toFixed(1)} MB.`,
     '',
-    `Noise: background CPU before each round (nothing of ours running): ${r.background.map((b) => `${b.busyPct.toFixed(0)}%${b.waitedS > 1 ? ` (after waiting ${b.waitedS} s)` : ''}`).join(', ')} of the machine; CPU of other processes during the closed-loop runs: median ${medianOf(otherPct).toFixed(0)}%, max ${Math.max(...otherPct).toFixed(0)}% of the machine.`,
+    `Noise: background CPU before each round (nothing of ours running): ${r.background.map((b) => `${b.busyPct.toFixed(0)}%${b.waitedS > 1 ? ` (after waiting ${b.waitedS} s)` : ''}`).join(', ')} of the machine; CPU of other processes during the closed-loop runs: median ${median(otherPct).toFixed(0)}%, max ${Math.max(...otherPct).toFixed(0)}% of the machine.`,
     '',
     'Commands:',
     '',
@@ -391,27 +331,6 @@ function renderMarkdown (r: ReportHead, summaries: readonly TargetSummary[], cos
   )
   for (const [name, cmd] of Object.entries(r.commands.targets)) lines.push(`- ${name}: \`${cmd}\``)
   return lines.join('\n') + '\n'
-}
-
-function gitHead (ref = 'HEAD'): string {
-  try {
-    return execFileSync('git', ['-C', REPO, 'rev-parse', '--short', ref], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    return 'unknown'
-  }
-}
-
-function gitDirty (): boolean {
-  try {
-    return execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'bin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== ''
-  } catch {
-    return false
-  }
-}
-
-function medianOf (v: readonly number[]): number {
-  const s = [...v].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] ?? Number.NaN
 }
 
 main().catch((err: unknown) => {

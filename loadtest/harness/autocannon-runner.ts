@@ -22,11 +22,14 @@ export interface AutocannonSpec {
   readonly durationS: number
   /** Requests per second over all connections; null = as fast as possible (closed loop). */
   readonly overallRate: number | null
+  /** Extra request headers, `Name: value` each (autocannon -H). */
+  readonly headers?: readonly string[]
 }
 
 export async function runAutocannon (group: ChildGroup, spec: AutocannonSpec): Promise<LoadResult> {
   const args = ['-c', String(spec.connections), '-d', String(spec.durationS), '-j']
   if (spec.overallRate !== null) args.push('-R', String(spec.overallRate))
+  for (const h of spec.headers ?? []) args.push('-H', h)
   args.push(spec.url)
   const child = group.start('autocannon', process.execPath, [AUTOCANNON, ...args], { capture: true })
   const out = collectOutput(child)
@@ -44,7 +47,7 @@ export async function runAutocannon (group: ChildGroup, spec: AutocannonSpec): P
   const requests = ok + non2xx
   return {
     tool: 'autocannon',
-    command: `autocannon ${args.join(' ')}`,
+    command: `autocannon ${args.map((a) => a.includes(' ') ? `'${a}'` : a).join(' ')}`,
     requests,
     durationS,
     reqPerSec: requests / durationS,

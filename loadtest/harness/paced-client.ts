@@ -1,7 +1,7 @@
 // Open-loop, evenly paced HTTP/1.1 load (wrk2-style scheduling) for tail latency at a fixed rate.
 // Runs as its own process; prints one JSON line. Usage:
 //
-//   npx node loadtest/harness/paced-client.ts <host> <port> <rate> <durationS> <connections>
+//   npx node loadtest/harness/paced-client.ts <host> <port> <rate> <durationS> <connections> ['Name: value' ...]
 //
 // Request i is due at t0 + i/rate. A 1 ms interval timer sends every request that is due on an idle
 // keep-alive connection (raw sockets and a minimal response parser: a Node http client would add tens of
@@ -145,8 +145,9 @@ class PacedClient {
   #next = 0
   #t0 = 0
 
-  constructor (host: string, port: number, rate: number, durationS: number, connections: number) {
-    const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: sluice-paced-client\r\n\r\n`)
+  constructor (host: string, port: number, rate: number, durationS: number, connections: number, headers: readonly string[]) {
+    const extra = headers.map((h) => `${h}\r\n`).join('')
+    const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: sluice-paced-client\r\n${extra}\r\n`)
     for (let i = 0; i < connections; i++) this.#connections.push(new PacedConnection(host, port, request, this))
     this.#intervalMs = 1000 / rate
     this.#total = Math.round(rate * durationS)
@@ -211,16 +212,16 @@ function percentiles (h: Histogram): Record<string, number> {
 }
 
 async function main (): Promise<void> {
-  const [host = '127.0.0.1', portText = '', rateText = '2000', durationText = '5', connText = '50'] = process.argv.slice(2)
+  const [host = '127.0.0.1', portText = '', rateText = '2000', durationText = '5', connText = '50', ...headers] = process.argv.slice(2)
   const port = Number(portText)
   const rate = Number(rateText)
   const durationS = Number(durationText)
   const connections = Number(connText)
-  if (!Number.isInteger(port) || port <= 0 || !(rate > 0) || !(durationS > 0) || !Number.isInteger(connections) || connections <= 0) {
-    process.stderr.write('usage: paced-client.ts <host> <port> <rate> <durationS> <connections>\n')
+  if (!Number.isInteger(port) || port <= 0 || !(rate > 0) || !(durationS > 0) || !Number.isInteger(connections) || connections <= 0 || headers.some((h) => !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+: [^\r\n]*$/.test(h))) {
+    process.stderr.write('usage: paced-client.ts <host> <port> <rate> <durationS> <connections> [\'Name: value\' ...]\n')
     process.exit(2)
   }
-  const client = new PacedClient(host, port, rate, durationS, connections)
+  const client = new PacedClient(host, port, rate, durationS, connections, headers)
   // Let the connections open before the clock starts.
   await new Promise((resolve) => setTimeout(resolve, 200))
   const began = performance.now()

@@ -14,6 +14,8 @@ export interface PacedSpec {
   readonly rate: number
   readonly durationS: number
   readonly connections: number
+  /** Extra request headers, `Name: value` each. */
+  readonly headers?: readonly string[]
 }
 
 export interface PacedResult extends LoadResult {
@@ -24,7 +26,7 @@ export interface PacedResult extends LoadResult {
 }
 
 export async function runPaced (group: ChildGroup, spec: PacedSpec): Promise<PacedResult> {
-  const args = [spec.host, String(spec.port), String(spec.rate), String(spec.durationS), String(spec.connections)]
+  const args = [spec.host, String(spec.port), String(spec.rate), String(spec.durationS), String(spec.connections), ...(spec.headers ?? [])]
   const child = group.start('paced-client', process.execPath, [CLIENT, ...args], { capture: true })
   const out = collectOutput(child)
   const hardStop = setTimeout(() => { void group.stop(child, 'SIGKILL') }, (spec.durationS + 30) * 1000)
@@ -39,7 +41,7 @@ export async function runPaced (group: ChildGroup, spec: PacedSpec): Promise<Pac
   const requests = num(parsed, 'completed')
   return {
     tool: 'paced',
-    command: `node loadtest/harness/paced-client.ts ${args.join(' ')}`,
+    command: `node loadtest/harness/paced-client.ts ${args.map((a) => a.includes(' ') ? `'${a}'` : a).join(' ')}`,
     requests,
     durationS,
     reqPerSec: requests / durationS,

@@ -41,9 +41,9 @@ async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-function getStatus (port: number): Promise<number> {
+function getStatus (port: number, headers: Readonly<Record<string, string>>): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host: HOST, port, path: '/', agent: false, timeout: 1000 }, (res) => {
+    const req = request({ host: HOST, port, path: '/', agent: false, timeout: 1000, headers }, (res) => {
       res.resume()
       resolve(res.statusCode ?? 0)
     })
@@ -53,14 +53,14 @@ function getStatus (port: number): Promise<number> {
   })
 }
 
-/** Polls GET / until it answers 200 (the proxy is up and reaches the upstream). */
-export async function waitForOk (port: number, child: StartedChild): Promise<void> {
+/** Polls GET / (with `headers`) until it answers 200 (the proxy is up and reaches the upstream). */
+export async function waitForOk (port: number, child: StartedChild, headers: Readonly<Record<string, string>> = {}): Promise<void> {
   const deadline = performance.now() + READY_TIMEOUT_MS
   let exited = false
   void child.exited.then(() => { exited = true })
   while (performance.now() < deadline) {
     if (exited) throw new Error(`loadtest: ${child.name} exited during start (see its log)`)
-    if (await getStatus(port) === 200) return
+    if (await getStatus(port, headers) === 200) return
     await sleep(50)
   }
   throw new Error(`loadtest: ${child.name} did not answer 200 on ${HOST}:${port} within ${READY_TIMEOUT_MS} ms`)
@@ -87,9 +87,23 @@ export interface RunningServer {
   readonly command: string
 }
 
-/** nginx, 1 worker, `return 200` with a 1 KB body; keep-alive connections are never closed by count. */
-export async function startNginx (group: ChildGroup, dir: string): Promise<RunningServer> {
-  const port = await freePort()
+/** nginx with one or more listening ports (the "pods"), all served by its single worker. */
+export interface NginxPods extends RunningServer {
+  /** Every port, `port` first. */
+  readonly ports: readonly number[]
+}
+
+/**
+ * nginx, 1 worker, `return 200` with a 1 KB body; keep-alive connections are never closed by count.
+ * `podCount` > 1 adds listening ports to the same server block (the activator bench's "pods"; one
+ * worker serves them all). `/healthz` answers 200 `queue`, what a Knative queue-proxy answers the
+ * activator's probe (`K-Network-Probe: queue`), so the activator admits the ports as endpoints.
+ */
+export async function startNginx (group: ChildGroup, dir: string, podCount = 1): Promise<NginxPods> {
+  const ports: number[] = []
+  for (let i = 0; i < podCount; i++) ports.push(await freePort())
+  const port = ports[0]
+  if (port === undefined) throw new RangeError(`loadtest: podCount must be >= 1, got ${podCount}`)
   const prefix = join(dir, 'nginx')
   mkdirSync(join(prefix, 'logs'), { recursive: true })
   const conf = join(prefix, 'nginx.conf')
@@ -108,19 +122,24 @@ http {
   keepalive_requests 100000000;
   keepalive_timeout 300s;
   server {
-    listen ${HOST}:${port} backlog=4096;
+${ports.map((p) => `    listen ${HOST}:${p} backlog=4096;`).join('\n')}
     location / {
       default_type text/plain;
       return 200 "${'x'.repeat(UPSTREAM_BODY_BYTES)}";
+    }
+    location /healthz {
+      default_type text/plain;
+      return 200 "queue";
     }
   }
 }
 `)
   const args = ['-p', prefix, '-e', join(prefix, 'logs', 'error.log'), '-c', conf]
   const child = group.start('nginx', 'nginx', args, { logPath: join(prefix, 'logs', 'stdout.log') })
-  await waitForListen(port)
+  for (const p of ports) await waitForListen(p)
   await waitForOk(port, child)
-  return { label: 'nginx', port, child, command: `nginx ${args.join(' ')} (worker_processes 1, return 200 with a ${UPSTREAM_BODY_BYTES}-byte body)` }
+  const what = podCount === 1 ? '' : `${podCount} ports, `
+  return { label: 'nginx', port, ports, child, command: `nginx ${args.join(' ')} (worker_processes 1, ${what}return 200 with a ${UPSTREAM_BODY_BYTES}-byte body)` }
 }
 
 export async function startNodeUpstream (group: ChildGroup, dir: string): Promise<RunningServer> {
@@ -179,8 +198,12 @@ export async function startNodeBaseline (group: ChildGroup, dir: string, upstrea
   return { label: 'node-baseline', port, child, command: `node loadtest/baseline-proxy.ts ${port} ${upstreamPort} ${connections}` }
 }
 
-/** HAProxy 1 thread, `server ... maxconn 10` (the CC=10 equivalent), keep-alive both sides. */
-export async function startHaproxy (group: ChildGroup, dir: string, upstreamPort: number): Promise<RunningServer> {
+/**
+ * HAProxy 1 thread, one `server ... maxconn 10` per upstream port (the CC=10 equivalent; round-robin
+ * across them), keep-alive both sides. Requests over the servers' maxconn wait in HAProxy's queue.
+ */
+export async function startHaproxy (group: ChildGroup, dir: string, upstreamPorts: number | readonly number[], maxconn = 10): Promise<RunningServer> {
+  const ports = typeof upstreamPorts === 'number' ? [upstreamPorts] : upstreamPorts
   const port = await freePort()
   const hdir = join(dir, 'haproxy')
   mkdirSync(hdir, { recursive: true })
@@ -199,10 +222,70 @@ frontend fe
   bind ${HOST}:${port}
   default_backend be
 backend be
-  server up ${HOST}:${upstreamPort} maxconn 10
+  balance roundrobin
+${ports.map((p, i) => `  server up${i + 1} ${HOST}:${p} maxconn ${maxconn}`).join('\n')}
 `)
   const args = ['-db', '-f', conf]
   const child = group.start('haproxy', 'haproxy', args, { logPath: join(hdir, 'haproxy.log') })
   await waitForOk(port, child)
-  return { label: 'haproxy', port, child, command: `haproxy ${args.join(' ')} (nbthread 1, server maxconn 10)` }
+  const servers = ports.length === 1 ? 'server' : `${ports.length} servers`
+  return { label: 'haproxy', port, child, command: `haproxy ${args.join(' ')} (nbthread 1, ${servers} maxconn ${maxconn})` }
+}
+
+export interface ActivatorOptions {
+  /** bin/sluice to run (default: this working tree's). */
+  readonly bin?: string
+  /** Extra Node flags for the activator process (e.g. --cpu-prof). */
+  readonly nodeArgs: readonly string[]
+  /** Extra activator flags (e.g. --queue-depth 100). */
+  readonly extraArgs?: readonly string[]
+}
+
+export interface RunningActivator extends RunningServer {
+  readonly adminPort: number
+  readonly metricsPort: number
+}
+
+/**
+ * `bin/sluice activator` with the admin API as its only revision source. Ready once the admin API
+ * answers GET /revisions; the caller registers revisions (PUT) and waits for traffic itself.
+ */
+export async function startActivator (group: ChildGroup, dir: string, name: string, opts: ActivatorOptions): Promise<RunningActivator> {
+  const port = await freePort()
+  const adminPort = await freePort()
+  const metricsPort = await freePort()
+  const args = [
+    ...opts.nodeArgs, opts.bin ?? SLUICE_BIN, 'activator',
+    '--host', HOST, '--port', String(port), '--admin-port', String(adminPort), '--metrics-port', String(metricsPort),
+    '--log-level', 'warn', '--drain-seconds', '0', ...(opts.extraArgs ?? []),
+  ]
+  const child = group.start(name, process.execPath, args, { logPath: join(dir, `${name}.log`), cwd: REPO })
+  const deadline = performance.now() + READY_TIMEOUT_MS
+  let exited = false
+  void child.exited.then(() => { exited = true })
+  for (;;) {
+    if (exited) throw new Error(`loadtest: ${name} exited during start (see its log)`)
+    if ((await httpCall('GET', adminPort, '/revisions', null)).status === 200) break
+    if (performance.now() > deadline) throw new Error(`loadtest: ${name}'s admin API did not answer on ${HOST}:${adminPort} within ${READY_TIMEOUT_MS} ms`)
+    await sleep(50)
+  }
+  return { label: name, port, adminPort, metricsPort, child, command: `node ${args.join(' ').replace(opts.bin ?? SLUICE_BIN, 'bin/sluice')}` }
+}
+
+/** One HTTP/1.1 call on a fresh connection; status 0 when it failed. For admin APIs and scrapes, not load. */
+export function httpCall (method: string, port: number, path: string, body: string | null, headers: Readonly<Record<string, string>> = {}, timeoutMs = 5000): Promise<{ status: number, body: string }> {
+  return new Promise((resolve) => {
+    const h: Record<string, string> = { ...headers }
+    if (body !== null) { h['content-type'] = 'application/json'; h['content-length'] = String(Buffer.byteLength(body)) }
+    const req = request({ host: HOST, port, path, method, agent: false, timeout: timeoutMs, headers: h }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (s: string) => { text += s })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: text }) })
+      res.on('error', () => { resolve({ status: 0, body: text }) })
+    })
+    req.on('error', () => { resolve({ status: 0, body: '' }) })
+    req.on('timeout', () => { req.destroy() })
+    req.end(body ?? undefined)
+  })
 }

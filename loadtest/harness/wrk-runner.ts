@@ -25,10 +25,14 @@ export interface ClosedLoopSpec {
   readonly connections: number
   readonly threads: number
   readonly durationS: number
+  /** Extra request headers, `Name: value` each (wrk -H). */
+  readonly headers?: readonly string[]
 }
 
 export async function runWrk (group: ChildGroup, spec: ClosedLoopSpec): Promise<LoadResult> {
-  const args = [`-t${spec.threads}`, `-c${spec.connections}`, `-d${spec.durationS}s`, '--timeout', '5s', '-s', REPORT_SCRIPT, spec.url]
+  const args = [`-t${spec.threads}`, `-c${spec.connections}`, `-d${spec.durationS}s`, '--timeout', '5s']
+  for (const h of spec.headers ?? []) args.push('-H', h)
+  args.push('-s', REPORT_SCRIPT, spec.url)
   const child = group.start('wrk', 'wrk', args, { capture: true })
   const out = collectOutput(child)
   const hardStop = setTimeout(() => { void group.stop(child, 'SIGKILL') }, (spec.durationS + 30) * 1000)
@@ -45,7 +49,7 @@ export async function runWrk (group: ChildGroup, spec: ClosedLoopSpec): Promise<
   const durationS = num(parsed, 'durationUs') / 1e6
   return {
     tool: 'wrk',
-    command: `wrk ${args.map((a) => a === REPORT_SCRIPT ? 'loadtest/wrk-report.lua' : a).join(' ')}`,
+    command: `wrk ${args.map((a) => a === REPORT_SCRIPT ? 'loadtest/wrk-report.lua' : a.includes(' ') ? `'${a}'` : a).join(' ')}`,
     requests,
     durationS,
     reqPerSec: requests / durationS,
