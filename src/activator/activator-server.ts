@@ -8,6 +8,7 @@ import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
 import { ActiveRequests } from '../server/active-requests.ts'
 import { Drainer } from '../server/drainer.ts'
+import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
 import type { Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
@@ -280,20 +281,5 @@ function defaultPool (dest: string): Dispatcher {
     headersTimeout: 0,
     bodyTimeout: 0,
     connect: { timeout: ENDPOINT_CONNECT_TIMEOUT_MS },
-  })
-}
-
-function withTimeout (p: Promise<void>, ms: number): Promise<void> {
-  if (!(ms > 0) || !Number.isFinite(ms)) return p
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms)
-    p.then(() => { clearTimeout(t); resolve() }, () => { clearTimeout(t); resolve() })
-  })
-}
-
-function waitUntil (done: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setInterval(() => { if (done()) { clearInterval(t); resolve() } }, 250)
-    t.unref()
   })
 }

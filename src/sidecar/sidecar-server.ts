@@ -7,9 +7,11 @@ import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import { createDualServer, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
+import type { Upstream } from '../proxy/upstream.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
 import type { Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
@@ -17,6 +19,7 @@ import { ProxyMetrics } from '../stats/proxy-metrics.ts'
 import { StatsReporter } from '../stats/stats-reporter.ts'
 import { createAdminServer } from './admin-server.ts'
 import { Drainer } from '../server/drainer.ts'
+import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { SidecarHandler } from './handler.ts'
 import { ProbeResponder } from './probe-responder.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
@@ -50,7 +53,7 @@ export class Sidecar {
   readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
   readonly #dual: DualServer
   readonly #h2Sessions = new Set<ServerHttp2Session>()
-  readonly #pool: Pool
+  readonly #pool: Upstream & { close (): Promise<void> }
   readonly #h2c: H2cUpstream | null
   readonly #sweeper: DeadlineSweeper
   readonly #wsProxy: ProxyServer
@@ -62,15 +65,18 @@ export class Sidecar {
     this.logger = logger
     const cc = config.containerConcurrency
     const target = `http://${config.userHost.includes(':') ? `[${config.userHost}]` : config.userHost}:${config.userPort}`
-    // Keep-alive pool to the user container; at most CC sockets since at most CC requests run.
-    // undici's own timeouts are off: the sweeper enforces Knative's timeouts.
-    this.#pool = new Pool(target, {
-      connections: cc > 0 ? cc : null,
-      pipelining: 1,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: { timeout: 10_000 },
-    })
+    // Keep-alive pool to the user container (--upstream-client: our H1Upstream or undici's Pool);
+    // at most CC sockets since at most CC requests run. No client timeouts but connect: the
+    // sweeper enforces Knative's timeouts.
+    this.#pool = config.upstreamClient === 'sluice'
+      ? new H1Upstream({ host: config.userHost, port: config.userPort, maxConnections: cc, connectTimeoutMs: 10_000 })
+      : new Pool(target, {
+        connections: cc > 0 ? cc : null,
+        pipelining: 1,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: { timeout: 10_000 },
+      })
     // h2c: HTTP/2 requests (gRPC) go to the app over h2c in auto mode; `h2c` sends everything so.
     this.#h2c = config.upstreamProtocol === 'http1' ? null : new H2cUpstream(target)
     this.breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth: config.queueDepth }) : null
@@ -230,19 +236,4 @@ export class Sidecar {
     if (this.#h2c !== null) this.#h2c.close()
     await this.#pool.close().catch(() => {})
   }
-}
-
-function withTimeout (p: Promise<void>, ms: number): Promise<void> {
-  if (!(ms > 0) || !Number.isFinite(ms)) return p
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms)
-    p.then(() => { clearTimeout(t); resolve() }, () => { clearTimeout(t); resolve() })
-  })
-}
-
-function waitUntil (done: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setInterval(() => { if (done()) { clearInterval(t); resolve() } }, 250)
-    t.unref()
-  })
 }
