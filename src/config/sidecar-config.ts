@@ -1,6 +1,7 @@
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 
 export type UpstreamProtocol = 'http1' | 'h2c' | 'auto'
+export type UpstreamClient = 'sluice' | 'undici'
 
 /** Sidecar (queue-proxy) configuration, read once at start. Durations in ms. */
 export interface SidecarConfig {
@@ -10,6 +11,8 @@ export interface SidecarConfig {
   readonly userPort: number
   readonly userHost: string
   readonly upstreamProtocol: UpstreamProtocol
+  /** HTTP/1.1 client to the user container: Sluice's own (H1Upstream) or undici's Pool. */
+  readonly upstreamClient: UpstreamClient
   readonly adminPort: number
   readonly metricsPort: number
   readonly queueDepth: number
@@ -42,6 +45,7 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'user-port', env: 'USER_PORT', ...PORT, min: 1, default: '8080', help: 'user container port; traffic goes to 127.0.0.1:USER_PORT' },
   { flag: 'user-host', env: '', kind: 'string', default: '127.0.0.1', help: 'user container address' },
   { flag: 'upstream-protocol', env: '', kind: 'string', choices: ['http1', 'h2c', 'auto'], default: 'auto', help: 'protocol to the user container: http1, h2c (all requests), or auto (h2c for HTTP/2 clients, e.g. gRPC)' },
+  { flag: 'upstream-client', env: '', kind: 'string', choices: ['sluice', 'undici'], default: 'undici', help: 'HTTP/1.1 client to the user container: sluice (built-in, faster) or undici (Pool)' },
   { flag: 'admin-port', env: '', ...PORT, default: '8022', help: 'admin port (/wait-for-drain)' },
   { flag: 'metrics-port', env: '', ...PORT, default: '9090', help: 'metrics port (/metrics: protobuf, Prometheus text or JSON)' },
   { flag: 'queue-depth', env: '', kind: 'int', min: 0, help: 'requests that may wait for a slot (default 10 x container concurrency)' },
@@ -93,6 +97,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     userPort: intOf(v, 'user-port', 8080),
     userHost: strOf(v, 'user-host', '127.0.0.1'),
     upstreamProtocol: strOf(v, 'upstream-protocol', 'auto') as UpstreamProtocol,
+    upstreamClient: strOf(v, 'upstream-client', 'undici') as UpstreamClient,
     adminPort,
     metricsPort,
     queueDepth: typeof queueDepthRaw === 'number' ? queueDepthRaw : 10 * cc,
