@@ -8,6 +8,8 @@
 //   activator  `bin/sluice activator`, revision default/bench registered through the admin API with
 //              containerConcurrency 10 and the four pods as endpoints (capacity 40)
 //   haproxy    HAProxy nbthread 1, four `server ... maxconn 10` (round-robin), the same capacity
+//   node-baseline  loadtest/baseline-proxy.ts (node:http + undici Pool.dispatch, 40 connections to one pod
+//              port): the floor of a node:http + undici proxy on this machine, measured in the same run
 // Every request, to every target, carries `Knative-Serving-Namespace: default` and
 // `Knative-Serving-Revision: bench` (the activator routes on them; nginx and HAProxy ignore them), so all
 // targets parse the same bytes. Rounds interleave the targets (rotating the order); per run: closed loop
@@ -38,7 +40,7 @@ import type { LoadResult } from './harness/load-result.ts'
 import { runPaced } from './harness/paced-runner.ts'
 import { peakRssKb, processTree } from './harness/proc-stats.ts'
 import type { NginxPods, RunningActivator } from './harness/targets.ts'
-import { exportSluiceRef, hasBinary, HOST, httpCall, startActivator, startHaproxy, startNginx, waitForOk } from './harness/targets.ts'
+import { exportSluiceRef, hasBinary, HOST, httpCall, startActivator, startHaproxy, startNginx, startNodeBaseline, waitForOk } from './harness/targets.ts'
 import { hasWrk, runWrk } from './harness/wrk-runner.ts'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
@@ -71,6 +73,7 @@ const { values: flags } = parseArgs({
     'cold-start-only': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     'no-haproxy': { type: 'boolean', default: false },
+    'no-baseline': { type: 'boolean', default: false },
     'no-wrk': { type: 'boolean', default: false },
     'no-autocannon-rate': { type: 'boolean', default: false },
     'activator-node-args': { type: 'string', default: '' },
@@ -98,6 +101,7 @@ const USAGE = `npm run bench:activator -- [flags]
   --cold-settle-ms <ms>   wait after the buffered requests were sent, before the endpoints are added (default 200)
   --no-cold-start         skip the cold starts;  --cold-start-only: only the cold starts
   --no-haproxy --no-wrk --no-autocannon-rate   leave a tool out even when installed
+  --no-baseline           leave out node-baseline (node:http + undici dispatch, pods x cc connections)
   --activator-node-args="<flags>"   extra Node flags for the activator (e.g. --max-semi-space-size=16)
   --profile               the activator only, under --cpu-prof for one closed-loop run; prints the hot spots
   --sluice-ref <git ref>  measure that committed version of Sluice (git archive into the temp dir), e.g. HEAD
@@ -142,7 +146,7 @@ async function main (): Promise<void> {
   // Also on Ctrl-C and the watchdog, which leave through process.exit() and skip `finally`.
   process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
   // Bound the whole run: stop everything if it takes far longer than planned.
-  const targetCount = 3
+  const targetCount = 4
   const plannedS = (warmupS * targetCount) + rounds * (waitIdleMaxS + targetCount * (durationS + openDurationS + 3)) +
     targetCount * (openDurationS + 3) + waitIdleMaxS + coldRepeats * 5 + Number(flags.serve ?? 0) + 60
   const watchdog = setTimeout(() => {
@@ -243,6 +247,10 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     targets.push({ name: 'direct', description: `nginx pod port ${pods.port}, no proxy`, server: pods, proxyPid: null })
     activator = await startBenchActivator(group, dir, 'activator', pods, sluiceBin, activatorNodeArgs)
     targets.push({ name: 'activator', description: `Sluice activator, ${podCount} endpoints x containerConcurrency ${cc}`, server: activator, proxyPid: activator.child.pid })
+    if (!flags['no-baseline']) {
+      const b = await startNodeBaseline(group, dir, pods.port, podCount * cc, activatorNodeArgs)
+      targets.push({ name: 'node-baseline', description: `node:http + undici Pool.dispatch (${podCount * cc} connections to one pod port), no Sluice features`, server: b, proxyPid: b.child.pid })
+    }
     if (haproxyVersion !== null) {
       const h = await startHaproxy(group, dir, pods.ports, cc)
       targets.push({ name: 'haproxy', description: `HAProxy nbthread 1, ${podCount} servers maxconn ${cc}`, server: h, proxyPid: h.child.pid })
@@ -411,6 +419,7 @@ function renderMarkdown (r: Report): string {
       'utime+stime of the proxy\'s processes over the closed-loop runs / requests; peak RSS = VmHWM at the end;',
       `open loop = paced client, ${s.openRate} req/s evenly spaced over ${s.connections} connections.`,
       `\`direct\` is wrk against one pod port: the ${s.pods} ports are one nginx worker, so one port is the upstream's whole ceiling.`,
+      '`node-baseline` (when present) is node:http + undici `Pool.dispatch` and nothing else: the floor of this design on Node, same run.',
     )
     const a = r.summaries.find((x) => x.target === 'activator')
     if (a?.paced?.proxyCpuUsPerReq !== undefined && a.paced.proxyCpuUsPerReq !== null) {
