@@ -161,18 +161,20 @@ export class H1ResponseParser {
     return this.state === S_DONE
   }
 
-  /** Parses `buf`. See PARSE_*. After PARSE_DONE the parser stays done until `reset`. */
-  execute (buf: Buffer): number {
-    const len = buf.length
+  /**
+   * Parses buf[0, len) (a read may fill only part of its buffer). See PARSE_*. After
+   * PARSE_DONE the parser stays done until `reset`.
+   */
+  execute (buf: Buffer, len: number): number {
     let off = 0
     if (len > 0) this.hasStarted = true
     while (off < len) {
       switch (this.state) {
         case S_HEAD:
         case S_TRAILERS: {
-          const end = this.#findSectionEnd(buf, off)
+          const end = this.#findSectionEnd(buf, off, len)
           if (end < 0) {
-            if (!this.#keepPending(buf, off)) return PARSE_ERROR
+            if (!this.#keepPending(buf, off, len)) return PARSE_ERROR
             return PARSE_MORE
           }
           // `end` is the index just past the LF of the empty line.
@@ -205,7 +207,7 @@ export class H1ResponseParser {
         }
         case S_BODY_LENGTH: {
           const n = Math.min(this.remaining, len - off)
-          const chunk = n === len ? buf : buf.subarray(off, off + n)
+          const chunk = n === buf.length ? buf : buf.subarray(off, off + n)
           off += n
           this.remaining -= n
           if (this.remaining === 0) this.state = S_DONE
@@ -214,14 +216,14 @@ export class H1ResponseParser {
           break
         }
         case S_BODY_CLOSE: {
-          const chunk = off === 0 ? buf : buf.subarray(off)
+          const chunk = off === 0 && len === buf.length ? buf : buf.subarray(off, len)
           off = len
           if (!this.sink.onParsedBody(chunk)) return PARSE_STOPPED
           break
         }
         case S_CHUNK_DATA: {
           const n = Math.min(this.remaining, len - off)
-          const chunk = n === len ? buf : buf.subarray(off, off + n)
+          const chunk = n === buf.length ? buf : buf.subarray(off, off + n)
           off += n
           this.remaining -= n
           if (this.remaining === 0) this.state = S_CHUNK_DATA_CR
@@ -233,7 +235,7 @@ export class H1ResponseParser {
         case S_CHUNK_SIZE_LF:
         case S_CHUNK_DATA_CR:
         case S_CHUNK_DATA_LF: {
-          const next = this.#chunkFraming(buf, off)
+          const next = this.#chunkFraming(buf, off, len)
           if (next < 0) return PARSE_ERROR
           off = next
           break
@@ -256,9 +258,8 @@ export class H1ResponseParser {
    * Looks for the empty line that ends a head (or trailer section) from `off`, carrying the
    * current line's length across reads. Returns the index just past its LF, or -1.
    */
-  #findSectionEnd (buf: Buffer, off: number): number {
+  #findSectionEnd (buf: Buffer, off: number, len: number): number {
     let lineLength = this.lineLength
-    const len = buf.length
     for (let i = off; i < len; i++) {
       const c = buf[i]
       if (c === LF) {
@@ -272,14 +273,14 @@ export class H1ResponseParser {
     return -1
   }
 
-  #keepPending (buf: Buffer, off: number): boolean {
-    const n = buf.length - off
+  #keepPending (buf: Buffer, off: number, len: number): boolean {
+    const n = len - off
     if (this.pendingBytes + n > this.maxHeadBytes) {
       this.#fail(this.state === S_HEAD ? 'response head too large' : 'response trailers too large')
       return false
     }
-    // A copy: the socket's buffer may be a slab another read reuses.
-    this.pending.push(Buffer.from(buf.subarray(off)))
+    // A copy, so a few head bytes do not pin a whole read buffer.
+    this.pending.push(Buffer.from(buf.subarray(off, len)))
     this.pendingBytes += n
     return true
   }
@@ -456,8 +457,7 @@ export class H1ResponseParser {
   // --- chunked framing ------------------------------------------------------------------------
 
   /** Consumes chunk-size lines and the CRLF after each chunk, byte by byte. Returns the new offset or -1. */
-  #chunkFraming (buf: Buffer, off: number): number {
-    const len = buf.length
+  #chunkFraming (buf: Buffer, off: number, len: number): number {
     let i = off
     for (; i < len; i++) {
       const c = buf[i] ?? 0

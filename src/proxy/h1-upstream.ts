@@ -1,4 +1,3 @@
-import { connect } from 'node:net'
 import type { Dispatcher } from 'undici'
 import { UpstreamConnectionError, UpstreamQueueFullError } from '../shared/errors.ts'
 import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
@@ -201,8 +200,7 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
   // --- internals -----------------------------------------------------------------------------------
 
   #connect (req: H1Request): void {
-    const socket = connect({ host: this.host, port: this.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 })
-    const conn = new H1Connection(this, socket, this.#maxHeadBytes, this.#connectTimeoutMs)
+    const conn = new H1Connection(this, this.host, this.port, this.#maxHeadBytes, this.#connectTimeoutMs)
     this.#all.add(conn)
     this.#opened++
     if (this.#sweep === null && this.#idleTimeoutMs > 0) {
