@@ -200,3 +200,48 @@ export function markdownTable (summaries: readonly TargetSummary[]): string {
   }
   return rows.join('\n') + '\n'
 }
+
+/** CPU other processes took during a run, percent of one core (the per-run line's "other procs"). */
+export function otherCorePct (r: RunRecord): number {
+  return Math.max(0, r.otherCpuUs / 1e4 / r.load.durationS)
+}
+
+/**
+ * One target's figures over its quiet runs only: those during which other processes (not the proxy, the
+ * upstream, the load generator or the bench) used at most `maxOtherCorePct` of a core. On a machine shared
+ * with other engineers' test runs, these are the figures to compare with a dedicated machine's.
+ */
+export interface QuietFigures {
+  readonly target: string
+  readonly closedRuns: number
+  readonly reqPerSec: number
+  readonly cpuUsPerReq: number | null
+  readonly pacedRuns: number
+  readonly pacedLatencyUs: LatencyUs | null
+}
+
+export function quietFigures (runs: readonly RunRecord[], target: string, maxOtherCorePct: number): QuietFigures {
+  const quiet = runs.filter((r) => r.target === target && otherCorePct(r) <= maxOtherCorePct)
+  const closed = quiet.filter((r) => r.kind === 'closed')
+  const paced = quiet.filter((r) => r.kind === 'paced')
+  return {
+    target,
+    closedRuns: closed.length,
+    reqPerSec: median(closed.map((r) => r.load.reqPerSec)),
+    cpuUsPerReq: cpuPerReq(closed, (r) => r.proxyCpuUs),
+    pacedRuns: paced.length,
+    pacedLatencyUs: paced.length === 0 ? null : medianLatency(paced.map((r) => r.load.latencyUs)),
+  }
+}
+
+/** Median over the rounds in which both closed-loop runs were quiet of a's req/s / b's; NaN when none. */
+export function quietPairedRatio (runs: readonly RunRecord[], a: string, b: string, maxOtherCorePct: number): { ratio: number, rounds: number } {
+  const ratios: number[] = []
+  for (const ra of runs) {
+    if (ra.target !== a || ra.kind !== 'closed' || otherCorePct(ra) > maxOtherCorePct) continue
+    const rb = runs.find((r) => r.target === b && r.kind === 'closed' && r.round === ra.round)
+    if (rb === undefined || otherCorePct(rb) > maxOtherCorePct) continue
+    ratios.push(ra.load.reqPerSec / rb.load.reqPerSec)
+  }
+  return { ratio: median(ratios), rounds: ratios.length }
+}
