@@ -197,7 +197,8 @@ export class H1ResponseParser {
             if (r !== PARSE_MORE) { this.consumed = off; return r }
           } else {
             const trailers: ResponseHeaders = {}
-            if (!this.#parseFields(section, start, stop, trailers, true)) return PARSE_ERROR
+            const text = section.toString('latin1', start, stop)
+            if (!this.#parseFields(section, text, start, start, stop, trailers, true)) return PARSE_ERROR
             this.trailers = countKeys(trailers) > 0 ? trailers : null
             this.state = S_DONE
             this.consumed = off
@@ -322,10 +323,12 @@ export class H1ResponseParser {
       if ((c < SP && c !== HTAB) || c === 127) return this.#fail('bad status line')
     }
     const statusCode = d0 * 100 + d1 * 10 + d2
-    const statusText = lineEnd > start + 13 ? b.toString('latin1', start + 13, lineEnd) : ''
+    // One native call decodes the whole head; names and values are JS slices of it.
+    const text = b.toString('latin1', start, stop)
+    const statusText = lineEnd > start + 13 ? text.slice(13, lineEnd - start) : ''
     this.httpMinor = minor
     const headers: ResponseHeaders = {}
-    if (!this.#parseFields(b, eol + 1, stop, headers, false)) return PARSE_ERROR
+    if (!this.#parseFields(b, text, start, eol + 1, stop, headers, false)) return PARSE_ERROR
 
     if (statusCode < 200) {
       if (statusCode === 101) return this.#fail('unexpected 101 Switching Protocols')
@@ -361,9 +364,10 @@ export class H1ResponseParser {
 
   /**
    * Header (or trailer) fields in b[start, stop), one per line, ending with the empty line.
-   * Validates names and values in the same pass that finds them.
+   * Validates names and values in the same pass that finds them. `text` is the section decoded
+   * as latin1 from b[base]: bytes are scanned in `b`, strings are sliced from `text`.
    */
-  #parseFields (b: Buffer, start: number, stop: number, out: ResponseHeaders, isTrailer: boolean): boolean {
+  #parseFields (b: Buffer, text: string, base: number, start: number, stop: number, out: ResponseHeaders, isTrailer: boolean): boolean {
     let ls = start
     while (ls < stop) {
       const first = b[ls] ?? 0
@@ -399,8 +403,8 @@ export class H1ResponseParser {
       let vs = colon + 1
       while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++
       while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--
-      const name = b.toString('latin1', ls, colon).toLowerCase()
-      const value = vs < ve ? b.toString('latin1', vs, ve) : ''
+      const name = knownName(b, ls, colon - ls) ?? text.slice(ls - base, colon - base).toLowerCase()
+      const value = vs < ve ? text.slice(vs - base, ve - base) : ''
       if (!isTrailer && !this.#noteFraming(name, value)) return false
       const prev = out[name]
       if (prev === undefined) {
@@ -532,6 +536,36 @@ export class H1ResponseParser {
     this.keepAlive = false
     return PARSE_ERROR
   }
+}
+
+/**
+ * Common response field names, lowercase. A name that matches one (case-insensitively) is
+ * returned as this constant: no slice, no toLowerCase, and the property store on the headers
+ * object finds an internalized key instead of looking the new string up in V8's string table.
+ */
+const KNOWN_NAMES = [
+  'content-length', 'content-type', 'date', 'server', 'connection', 'keep-alive', 'transfer-encoding',
+  'set-cookie', 'cache-control', 'etag', 'last-modified', 'vary', 'location', 'expires', 'content-encoding',
+  'accept-ranges', 'age', 'pragma', 'trailer', 'via', 'link', 'x-powered-by', 'x-request-id',
+  'x-content-type-options', 'x-frame-options', 'strict-transport-security', 'content-security-policy',
+  'referrer-policy', 'access-control-allow-origin', 'access-control-allow-credentials', 'content-language',
+  'content-disposition', 'retry-after', 'www-authenticate', 'alt-svc', 'grpc-status', 'grpc-message',
+  'server-timing',
+]
+const KNOWN_BY_LENGTH: string[][] = Array.from({ length: 64 }, () => [])
+for (const name of KNOWN_NAMES) KNOWN_BY_LENGTH[name.length]?.push(name)
+
+function knownName (b: Buffer, start: number, len: number): string | null {
+  const candidates = KNOWN_BY_LENGTH[len]
+  if (candidates === undefined) return null
+  next: for (let k = 0; k < candidates.length; k++) {
+    const candidate = candidates[k] ?? ''
+    // `| 0x20` lowercases ASCII letters; names hold tchars only, and no tchar turns into a
+    // lowercase letter or '-' this way unless it is that letter's uppercase.
+    for (let j = 0; j < len; j++) if (((b[start + j] ?? 0) | 0x20) !== candidate.charCodeAt(j)) continue next
+    return candidate
+  }
+  return null
 }
 
 function lastToken (value: string): string {
