@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { ProxyServer } from 'http-proxy-3'
-import { Pool, type Dispatcher } from 'undici'
+import { Pool } from 'undici'
 import type { ActivatorConfig } from '../config/activator-config.ts'
+import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
 import { ActiveRequests } from '../server/active-requests.ts'
@@ -19,6 +21,7 @@ import { ConcurrencyReporter, type StatSink } from './concurrency-reporter.ts'
 import { DEFAULT_PROBER_SCHEDULE, REAL_PROBER_TIMERS, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
 import { ActivatorHandler } from './handler.ts'
 import type { RandomInt } from './lb-policy.ts'
+import type { EndpointPool } from './pod-tracker.ts'
 import { HttpEndpointProbe, type EndpointProbe } from './probe-request.ts'
 import type { ProxyContext } from './revision-proxy.ts'
 import { RevisionRegistry } from './revision-registry.ts'
@@ -47,8 +50,8 @@ export interface ActivatorDeps {
   proberSchedule?: ProberSchedule
   proberTimers?: ProberTimers
   randomInt?: RandomInt
-  /** Connection pool to one endpoint; default an undici Pool. */
-  createPool?: (dest: string) => Dispatcher
+  /** Connection pool to one endpoint; default per --upstream-client (H1Upstream or undici's Pool). */
+  createPool?: (dest: string) => EndpointPool
 }
 
 export interface ActivatorPorts {
@@ -120,7 +123,8 @@ export class Activator implements ProxyContext {
       onReport: (nowMs) => { this.metrics.refresh(nowMs) },
       logger: logger.child({ component: 'concurrency-reporter' }),
     })
-    const createPool = deps.createPool ?? defaultPool
+    const upstreamClient = config.upstreamClient
+    const createPool = deps.createPool ?? ((dest: string): EndpointPool => defaultPool(dest, upstreamClient))
     const proberSchedule = deps.proberSchedule ?? DEFAULT_PROBER_SCHEDULE
     const proberTimers = deps.proberTimers ?? REAL_PROBER_TIMERS
     const randomInt = deps.randomInt
@@ -272,9 +276,19 @@ function setNoDelay (socket: Socket): void {
   socket.setNoDelay(true)
 }
 
-function defaultPool (dest: string): Dispatcher {
-  // Undici's own timeouts are off: the sweeper enforces the revision timeout. No connection limit:
-  // the trackers keep each endpoint at or under its containerConcurrency.
+function defaultPool (dest: string, client: UpstreamClient): EndpointPool {
+  // No client timeouts but connect: the sweeper enforces the revision timeout. No connection
+  // limit: the trackers keep each endpoint at or under its containerConcurrency.
+  if (client === 'sluice') {
+    const colon = dest.lastIndexOf(':')
+    const host = dest.slice(0, colon)
+    return new H1Upstream({
+      host: host.startsWith('[') ? host.slice(1, -1) : host, // IPv6 arrives bracketed
+      port: Number(dest.slice(colon + 1)),
+      hostHeader: dest,
+      connectTimeoutMs: ENDPOINT_CONNECT_TIMEOUT_MS,
+    })
+  }
   return new Pool(`http://${dest}`, {
     connections: null,
     pipelining: 1,

@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici'
+import type { Upstream } from '../proxy/upstream.ts'
 
 // One endpoint (a pod's sidecar, `host:port`) of one revision, as this activator sees it
 // (Knative's podTracker). It counts the requests this activator has in flight there and refuses a
@@ -15,6 +15,12 @@ export const TRACKER_READY = 1
 export const TRACKER_FAILED = 2
 export const TRACKER_REMOVED = 3
 
+/** Keep-alive connections to one endpoint: H1Upstream or undici's Pool (`--upstream-client`). */
+export interface EndpointPool extends Upstream {
+  /** Lets requests in flight finish, then closes the sockets. */
+  close (): Promise<void>
+}
+
 export type TrackerState = typeof TRACKER_PROBING | typeof TRACKER_READY | typeof TRACKER_FAILED | typeof TRACKER_REMOVED
 
 const STATE_NAMES = ['probing', 'ready', 'failed', 'removed'] as const
@@ -25,7 +31,7 @@ export class PodTracker {
   /** `http://<dest>`: the websocket proxy's target. */
   readonly url: string
   /** Keep-alive connections to the endpoint. */
-  readonly pool: Dispatcher
+  readonly pool: EndpointPool
   /** Per-endpoint limit; Infinity when containerConcurrency is 0. */
   capacity: number
   inFlight: number
@@ -35,7 +41,7 @@ export class PodTracker {
   /** Requests this tracker has been given (tests, metrics). */
   served: number
 
-  constructor (dest: string, pool: Dispatcher, capacity: number) {
+  constructor (dest: string, pool: EndpointPool, capacity: number) {
     this.dest = dest
     this.url = `http://${dest}`
     this.pool = pool

@@ -9,6 +9,7 @@ import {
 } from '../proxy/proxy-exchange.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import { UpgradeTunnel, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
+import type { Upstream } from '../proxy/upstream.ts'
 import type { ActiveRequests } from '../server/active-requests.ts'
 import type { Logger } from '../shared/logger.ts'
 import { BucketHistogram, COLD_START_BUCKETS_SECONDS } from '../stats/bucket-histogram.ts'
@@ -196,7 +197,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
     this.#checkAbandoned()
   }
 
-  retryTarget (ex: ProxyExchange, err: Error): Dispatcher | null {
+  retryTarget (ex: ProxyExchange, err: Error): Upstream | null {
     const failed = ex.target
     if (failed instanceof PodTracker) {
       ex.target = null

@@ -1,10 +1,9 @@
-import type { Dispatcher } from 'undici'
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { ConcurrencyReporter } from './concurrency-reporter.ts'
 import { EndpointProber, type ProberListener, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
 import type { RandomInt } from './lb-policy.ts'
-import { PodTracker, TRACKER_FAILED, TRACKER_PROBING, TRACKER_READY, TRACKER_REMOVED } from './pod-tracker.ts'
+import { PodTracker, TRACKER_FAILED, TRACKER_PROBING, TRACKER_READY, TRACKER_REMOVED, type EndpointPool } from './pod-tracker.ts'
 import type { EndpointProbe } from './probe-request.ts'
 import { ACTIVATOR_TIMEOUT_BODY, RevisionProxy, type EndpointHealth, type ProxyContext } from './revision-proxy.ts'
 import type { RevisionSpec } from './revision-spec.ts'
@@ -24,7 +23,7 @@ export interface RevisionDeps {
   readonly proberSchedule: ProberSchedule
   readonly proberTimers: ProberTimers
   /** Keep-alive connection pool to one endpoint. */
-  readonly createPool: (dest: string) => Dispatcher
+  readonly createPool: (dest: string) => EndpointPool
   readonly queueDepth: number
   readonly activatorCount: number
   /** Total timeout for revisions without timeoutSeconds, ms. */
