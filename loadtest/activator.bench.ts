@@ -22,9 +22,9 @@
 // Results: loadtest/results/activator-<stamp>.json and .md, and activator-latest.md. With --profile:
 // the activator under --cpu-prof for one closed-loop run, hot spots in activator-profile-<stamp>.md.
 
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runAutocannon } from './harness/autocannon-runner.ts'
@@ -81,6 +81,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     serve: { type: 'string' },
     'sluice-ref': { type: 'string' },
+    'also-ref': { type: 'string', multiple: true, default: [] },
     'no-write': { type: 'boolean', default: false },
     'wait-idle': { type: 'string', default: '25' },
     'wait-idle-max': { type: 'string', default: '60' },
@@ -107,6 +108,8 @@ const USAGE = `npm run bench:activator -- [flags]
   --activator-node-args="<flags>"   extra Node flags for the activator (e.g. --max-semi-space-size=16)
   --profile               the activator only, under --cpu-prof for one closed-loop run; prints the hot spots
   --sluice-ref <git ref>  measure that committed version of Sluice (git archive into the temp dir), e.g. HEAD
+  --also-ref <ref|dir>    add target activator@<ref>: that committed version, or a directory holding bin/sluice
+                          (a patched copy), for before/after in the same run; repeatable
   --serve <s>             start the pods and targets, print their ports and pids, keep them up for <s> seconds
                           (or until Ctrl-C) for manual load or perf; measures nothing
   --no-write              print the report, write no file under loadtest/results/
@@ -151,7 +154,7 @@ async function main (): Promise<void> {
   // Also on Ctrl-C and the watchdog, which leave through process.exit() and skip `finally`.
   process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
   // Bound the whole run: stop everything if it takes far longer than planned.
-  const targetCount = 4
+  const targetCount = 4 + flags['also-ref'].length
   const plannedS = (warmupS * targetCount) + rounds * (waitIdleMaxS + targetCount * (durationS + openDurationS + 3)) +
     targetCount * (openDurationS + 3) + waitIdleMaxS + coldRepeats * 5 + Number(flags.serve ?? 0) + 60
   const watchdog = setTimeout(() => {
@@ -252,6 +255,14 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     targets.push({ name: 'direct', description: `nginx pod port ${pods.port}, no proxy`, server: pods, proxyPid: null })
     activator = await startBenchActivator(group, dir, 'activator', pods, sluiceBin, activatorNodeArgs)
     targets.push({ name: 'activator', description: `Sluice activator, ${podCount} endpoints x containerConcurrency ${cc}`, server: activator, proxyPid: activator.child.pid })
+    for (const ref of flags['also-ref']) {
+      // A directory with bin/sluice (a patched copy for an experiment) is used as it is.
+      const isDir = existsSync(join(ref, 'bin', 'sluice'))
+      const bin = isDir ? join(ref, 'bin', 'sluice') : exportSluiceRef(ref, dir)
+      const name = `activator@${isDir ? basename(ref) : ref}`
+      const a = await startBenchActivator(group, dir, name.replace(/[^A-Za-z0-9._-]/g, '_'), pods, bin, activatorNodeArgs)
+      targets.push({ name, description: `Sluice activator at ${isDir ? ref : describeSluiceVersion(ref)}`, server: a, proxyPid: a.child.pid })
+    }
     if (!flags['no-baseline']) {
       const b = await startNodeBaseline(group, dir, pods.port, podCount * cc, activatorNodeArgs)
       targets.push({ name: 'node-baseline', description: `node:http + undici Pool.dispatch (${podCount * cc} connections to one pod port), no Sluice features`, server: b, proxyPid: b.child.pid })
