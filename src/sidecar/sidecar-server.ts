@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http'
 import type { ServerHttp2Session } from 'node:http2'
+import { createRequire } from 'node:module'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { ProxyServer } from 'http-proxy-3'
-import { Pool } from 'undici'
 import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
@@ -70,7 +70,7 @@ export class Sidecar {
     // sweeper enforces Knative's timeouts.
     this.#pool = config.upstreamClient === 'sluice'
       ? new H1Upstream({ host: config.userHost, port: config.userPort, maxConnections: cc, connectTimeoutMs: 10_000 })
-      : new Pool(target, {
+      : new (loadUndici().Pool)(target, {
         connections: cc > 0 ? cc : null,
         pipelining: 1,
         headersTimeout: 0,
@@ -236,4 +236,13 @@ export class Sidecar {
     if (this.#h2c !== null) this.#h2c.close()
     await this.#pool.close().catch(() => {})
   }
+}
+
+/**
+ * undici only for `--upstream-client undici`: loaded on demand, so the default sidecar does not
+ * carry all of undici in memory (about 6-9 MB of RSS here).
+ */
+function loadUndici (): typeof import('undici') {
+  const undici: typeof import('undici') = createRequire(import.meta.url)('undici')
+  return undici
 }

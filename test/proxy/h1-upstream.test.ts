@@ -542,3 +542,11 @@ t.test('sidecar --upstream-client sluice: the keep-alive race is replayed by the
   t.equal(post.status, 502, 'a request whose body was sent is not replayed')
   t.match(post.body, /UND_ERR_SOCKET/)
 })
+
+t.test('sidecar --upstream-client undici (the fallback, loaded on demand) still proxies', async (t) => {
+  const app = await startHttpApp(t, (req, res) => { res.end(`via ${req.headers.host ?? ''}`) })
+  const { url } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '2' }, ['--upstream-client', 'undici'])
+  const r = await sendHttp(url)
+  t.equal(r.status, 200)
+  t.match(r.body, /^via 127\.0\.0\.1:/)
+})
