@@ -33,9 +33,10 @@ const CRLF = Buffer.from('\r\n')
 /**
  * Reads land in a per-connection slab, one region after the other; a region is never read into
  * twice, so body slices handed to the handler stay valid however long it keeps them. This skips
- * what Node does per read by default (a 64 KiB malloc shrunk to fit, a new Buffer, the Readable
+ * what Node does per read by default (a native allocation per read, a new Buffer, the Readable
  * push/emit path). A new slab starts when less than READ_MIN_BYTES is left; a slab lives as long
- * as a slice of it does (a response waiting on a slow client holds at most its slab).
+ * as a slice of it does (a response waiting on a slow client holds at most its slab). Cost: each
+ * open connection holds its current slab, at most 64 KiB, idle or not.
  */
 const READ_SLAB_BYTES = 64 * 1024
 const READ_MIN_BYTES = 16 * 1024
