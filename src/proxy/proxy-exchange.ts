@@ -5,6 +5,7 @@ import type { QueueNode } from '../admission/waiter-queue.ts'
 import type { SweepNode } from './deadline-sweeper.ts'
 import { buildResponseHeaders } from './request-headers.ts'
 import type { Upstream } from './upstream.ts'
+import { SluiceError } from '../shared/errors.ts'
 
 // One client request on its way through the proxy. The object is at once the admission
 // waiter (queue node), the deadline-sweeper node and undici's dispatch handler, so a request
@@ -237,6 +238,11 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     this.error = err
     this.owner.onUpstreamFailure(this, err)
     if (this.isEnded) return // the owner may have ended it
+    // A request we refused to send (e.g. CR/LF in a header) is the client's fault: its own 4xx.
+    if (err instanceof SluiceError && err.statusCode >= 400 && err.statusCode < 500) {
+      this.fail(OUTCOME_REJECTED, err.statusCode, Buffer.from(`${err.message}\n`))
+      return
+    }
     this.fail(OUTCOME_UPSTREAM_ERROR, 502, upstreamErrorBody(err))
   }
 
