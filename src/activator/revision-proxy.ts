@@ -7,6 +7,7 @@ import {
   OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_REJECTED, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
   ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
+import { hasRequestBody } from '../proxy/request-body.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import { UpgradeTunnel, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
 import type { Upstream } from '../proxy/upstream.ts'
@@ -146,8 +147,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
     const upstreamHeaders = buildUpstreamHeaders(req.rawHeaders, HEADER_OPTIONS)
     if (host === undefined || host === '') upstreamHeaders.push('k-proxy-request', 'activator')
     else upstreamHeaders.push('k-proxy-request', 'activator', 'k-original-host', host)
-    const contentLength = headers['content-length']
-    const hasBody = contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined
+    const hasBody = hasRequestBody(req)
     const options: Dispatcher.DispatchOptions = {
       path: req.url ?? '/',
       method: req.method ?? 'GET',

@@ -8,6 +8,7 @@ import {
   ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
+import { hasRequestBody } from '../proxy/request-body.ts'
 import type { Logger } from '../shared/logger.ts'
 import { serverTimingValue } from '../stats/server-timing.ts'
 import type { ProbeResponder } from './probe-responder.ts'
@@ -159,19 +160,6 @@ export class SidecarHandler implements ExchangeOwner {
     if (this.active === 0) return Promise.resolve()
     return new Promise((resolve) => { this.#idleWaiters.push(resolve) })
   }
-}
-
-/**
- * HTTP/1.1 frames a body with Content-Length or Transfer-Encoding; an HTTP/2 request has one
- * unless its HEADERS frame ended the stream (the compat request exposes the stream).
- */
-function hasRequestBody (req: IncomingMessage): boolean {
-  if (req.httpVersionMajor === 2) {
-    const stream = (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream
-    return stream === undefined || stream.endAfterHeaders !== true
-  }
-  const contentLength = req.headers['content-length']
-  return contentLength !== undefined ? contentLength !== '0' : req.headers['transfer-encoding'] !== undefined
 }
 
 const OUTCOME_NAMES: Record<number, string> = {
