@@ -233,8 +233,11 @@ t.test('relist failures back off and recover', async (t) => {
   api.expireWatches()
   await sink.until(() => sink.get('default/hello-00001')?.endpoints.length === 1)
   t.same(sink.get('default/hello-00001')?.endpoints, ['10.0.1.1:8012'])
+  // The slice loop can recover before the revision loop has relisted: wait for both watches to be
+  // back before counting (2 first lists + 3 failed + 2 successful relists).
+  await api.until(() => api.openWatches(SLICES) === 1 && api.openWatches(REVISIONS) === 1)
   const st = s.stats()
-  t.ok(st.sliceLists + st.revisionLists >= 2 + 3 + 2, `failed lists were retried (${st.sliceLists + st.revisionLists} lists)`)
+  t.equal(st.sliceLists + st.revisionLists, 2 + 3 + 2, 'failed lists were retried, then both loops relisted once')
 })
 
 t.test('start fails with a RevisionSourceError when the first list fails', async (t) => {
