@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 
 // Probes the activator answers itself, on any path, before routing (Knative's activator chain:
 // HealthHandler -> network probe handler -> ProbeHandler):
@@ -21,7 +21,7 @@ const ACTIVATOR_BODY = Buffer.from('activator')
 const EMPTY = Buffer.alloc(0)
 const NO_HASH_BODY = Buffer.from('a probe request must contain a non-empty "K-Network-Hash" header\n')
 
-function reply (res: ServerResponse, status: number, body: Buffer, hash: string | null): void {
+function reply (res: InboundResponse, status: number, body: Buffer, hash: string | null): void {
   const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), 'cache-control', 'no-store']
   if (hash !== null) headers.push('K-Network-Hash', hash)
   res.writeHead(status, headers)
@@ -29,7 +29,7 @@ function reply (res: ServerResponse, status: number, body: Buffer, hash: string 
 }
 
 /** Knative's IsKubeletProbe: the kubelet's user agent or the header Knative adds to kubelet probes. */
-export function isKubeletProbe (req: IncomingMessage): boolean {
+export function isKubeletProbe (req: InboundRequest): boolean {
   const h = req.headers
   if (h['k-kubelet-probe'] !== undefined) return true
   const ua = h['user-agent']
@@ -44,7 +44,7 @@ export class ActivatorProbes {
   }
 
   /** Answers `req` if it is a probe and returns true; false means: route it. */
-  tryAnswer (req: IncomingMessage, res: ServerResponse): boolean {
+  tryAnswer (req: InboundRequest, res: InboundResponse): boolean {
     const probe = req.headers['k-network-probe']
     if (probe === undefined && !isKubeletProbe(req)) return false
     if (isKubeletProbe(req)) {

@@ -1,7 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { ActivatorProbes } from './activator-probes.ts'
 import type { Revision } from './revision.ts'
+import type { IncomingMessage } from 'node:http'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 
 // The activator's front door: probes are answered (activator-probes.ts), every other request is
 // routed to a revision and handed to its RevisionProxy. Routing as Knative's context handler: the
@@ -37,7 +38,7 @@ export class ActivatorHandler {
     this.handleUpgrade = this.handleUpgrade.bind(this)
   }
 
-  handle (req: IncomingMessage, res: ServerResponse): void {
+  handle (req: InboundRequest, res: InboundResponse): void {
     if (this.#probes.tryAnswer(req, res)) return
     if (this.#drain.isDraining) this.#drain.touch()
     const revision = this.#route(req)
@@ -64,7 +65,7 @@ export class ActivatorHandler {
     revision.proxy.handleUpgrade(req, socket, head)
   }
 
-  #route (req: IncomingMessage): Revision | undefined {
+  #route (req: InboundRequest): Revision | undefined {
     const h = req.headers
     const namespace = h['knative-serving-namespace']
     const name = h['knative-serving-revision']
@@ -78,7 +79,7 @@ export class ActivatorHandler {
   }
 }
 
-function notFoundMessage (req: IncomingMessage): string {
+function notFoundMessage (req: InboundRequest): string {
   const h = req.headers
   const namespace = h['knative-serving-namespace']
   const name = h['knative-serving-revision']

@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { ProxyServer } from 'http-proxy-3'
 import type { Dispatcher } from 'undici'
@@ -7,7 +6,7 @@ import {
   OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_REJECTED, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
   ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
-import { hasRequestBody } from '../proxy/request-body.ts'
+import { requestBody } from '../proxy/request-body.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import { UpgradeTunnel, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
 import type { Upstream } from '../proxy/upstream.ts'
@@ -19,6 +18,8 @@ import { PodTracker } from './pod-tracker.ts'
 import { RetryParking, type ParkingOwner } from './retry-parking.ts'
 import { TunnelDeadline } from './tunnel-deadline.ts'
 import type { Throttler } from './throttler.ts'
+import type { IncomingMessage } from 'node:http'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 
 // The request path of one revision (Knative's activation handler + throttler.Try): every request
 // routed here becomes a ProxyExchange owned by this object, is admitted by the revision's throttler
@@ -137,7 +138,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
 
   // --- plain requests ------------------------------------------------------------------------
 
-  handle (req: IncomingMessage, res: ServerResponse): void {
+  handle (req: InboundRequest, res: InboundResponse): void {
     const ctx = this.#ctx
     const headers = req.headers
     const originalHost = headers['k-original-host']
@@ -147,12 +148,11 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
     const upstreamHeaders = buildUpstreamHeaders(req.rawHeaders, HEADER_OPTIONS)
     if (host === undefined || host === '') upstreamHeaders.push('k-proxy-request', 'activator')
     else upstreamHeaders.push('k-proxy-request', 'activator', 'k-original-host', host)
-    const hasBody = hasRequestBody(req)
     const options: Dispatcher.DispatchOptions = {
       path: req.url ?? '/',
       method: req.method ?? 'GET',
       headers: upstreamHeaders,
-      body: hasBody ? req : null,
+      body: requestBody(req),
       upgrade: null,
     }
     const ex = new ProxyExchange(this, req, res, options, false, ctx.clock, this.timeouts)

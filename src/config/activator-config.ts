@@ -1,6 +1,6 @@
 import { homedir, hostname } from 'node:os'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
-import type { ConfigResult, UpstreamClient } from './sidecar-config.ts'
+import type { ConfigResult, HttpServerImpl, UpstreamClient } from './sidecar-config.ts'
 
 export type RevisionSourceKind = 'static' | 'kubernetes' | 'api'
 export type ActivatorStatsProtocol = 'knative' | 'json'
@@ -41,6 +41,8 @@ export interface ActivatorConfig {
   readonly logLevel: string
   /** HTTP/1.1 client to the endpoints (pods' sidecars): Sluice's own (H1Upstream) or undici's Pool. */
   readonly upstreamClient: UpstreamClient
+  /** HTTP/1.1 server on the serving port: Sluice's own (H1Server) or node:http. */
+  readonly httpServer: HttpServerImpl
   /** Stat pod_name (Knative: the activator's POD_NAME). */
   readonly podName: string
   readonly podIp: string
@@ -71,6 +73,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
   { flag: 'log-level', env: '', kind: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', help: 'log level' },
   { flag: 'upstream-client', env: '', kind: 'string', choices: ['sluice', 'undici'], default: 'sluice', help: 'HTTP/1.1 client to the endpoints: sluice (built-in, default) or undici (its Pool, the fallback)' },
+  { flag: 'http-server', env: '', kind: 'string', choices: ['sluice', 'node'], default: 'sluice', help: 'HTTP/1.1 server on the serving port: sluice (built-in, default) or node (node:http, the fallback)' },
   { flag: '', env: 'POD_NAME', kind: 'string', help: 'this activator\'s name (stat pod_name; default the host name)' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP (logs)' },
 ]
@@ -136,6 +139,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     requestLog: boolOf(v, 'request-log'),
     logLevel: strOf(v, 'log-level', 'info'),
     upstreamClient: strOf(v, 'upstream-client', 'sluice') === 'undici' ? 'undici' : 'sluice',
+    httpServer: strOf(v, 'http-server', 'sluice') === 'node' ? 'node' : 'sluice',
     podName: typeof podNameRaw === 'string' && podNameRaw !== '' ? podNameRaw : hostname(),
     podIp: strOf(v, 'POD_IP'),
   })

@@ -2,6 +2,7 @@ import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.t
 
 export type UpstreamProtocol = 'http1' | 'h2c' | 'auto'
 export type UpstreamClient = 'sluice' | 'undici'
+export type HttpServerImpl = 'sluice' | 'node'
 
 /** Sidecar (queue-proxy) configuration, read once at start. Durations in ms. */
 export interface SidecarConfig {
@@ -13,6 +14,8 @@ export interface SidecarConfig {
   readonly upstreamProtocol: UpstreamProtocol
   /** HTTP/1.1 client to the user container: Sluice's own (H1Upstream) or undici's Pool. */
   readonly upstreamClient: UpstreamClient
+  /** HTTP/1.1 server on the serving port: Sluice's own (H1Server) or node:http. */
+  readonly httpServer: HttpServerImpl
   readonly adminPort: number
   readonly metricsPort: number
   readonly queueDepth: number
@@ -46,6 +49,7 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'user-host', env: '', kind: 'string', default: '127.0.0.1', help: 'user container address' },
   { flag: 'upstream-protocol', env: '', kind: 'string', choices: ['http1', 'h2c', 'auto'], default: 'auto', help: 'protocol to the user container: http1, h2c (all requests), or auto (h2c for HTTP/2 clients, e.g. gRPC)' },
   { flag: 'upstream-client', env: '', kind: 'string', choices: ['sluice', 'undici'], default: 'sluice', help: 'HTTP/1.1 client to the user container: sluice (built-in, default) or undici (its Pool, the fallback)' },
+  { flag: 'http-server', env: '', kind: 'string', choices: ['sluice', 'node'], default: 'sluice', help: 'HTTP/1.1 server on the serving port: sluice (built-in, default) or node (node:http, the fallback)' },
   { flag: 'admin-port', env: '', ...PORT, default: '8022', help: 'admin port (/wait-for-drain)' },
   { flag: 'metrics-port', env: '', ...PORT, default: '9090', help: 'metrics port (/metrics: protobuf, Prometheus text or JSON)' },
   { flag: 'queue-depth', env: '', kind: 'int', min: 0, help: 'requests that may wait for a slot (default 10 x container concurrency)' },
@@ -98,6 +102,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     userHost: strOf(v, 'user-host', '127.0.0.1'),
     upstreamProtocol: strOf(v, 'upstream-protocol', 'auto') as UpstreamProtocol,
     upstreamClient: strOf(v, 'upstream-client', 'sluice') as UpstreamClient,
+    httpServer: strOf(v, 'http-server', 'sluice') === 'node' ? 'node' : 'sluice',
     adminPort,
     metricsPort,
     queueDepth: typeof queueDepthRaw === 'number' ? queueDepthRaw : 10 * cc,

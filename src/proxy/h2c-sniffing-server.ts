@@ -1,44 +1,83 @@
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerOptions, type ServerResponse } from 'node:http'
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import type { HttpServerImpl } from '../config/sidecar-config.ts'
+import { H1Server } from '../server/h1-server.ts'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
+import type { Logger } from '../shared/logger.ts'
 
 // One port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), as Knative's queue-proxy serves
 // (Go's h2c handler). Each new connection's first bytes decide: the HTTP/2 client preface
-// "PRI * HTTP/2.0" goes to an http2 server, anything else to the http server. The peek costs one
-// 'readable' per connection, nothing per request.
+// "PRI * HTTP/2.0" goes to an http2 server, anything else to HTTP/1.1: Sluice's H1Server
+// (`--http-server sluice`) or node:http (`node`). The peek costs one 'readable' per
+// connection, nothing per request.
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+
 
 export interface DualServer {
   /** The listening socket server. */
   net: NetServer
+  /** node:http: every HTTP/1.1 connection with `node`; Upgrade/CONNECT requests with `sluice`. */
   http: HttpServer
+  /** Sluice's HTTP/1.1 server, or null with `node`. */
+  h1: H1Server | null
   h2: Http2Server
 }
+
+export interface DualServerOptions {
+  impl: HttpServerImpl
+  keepAliveTimeoutMs: number
+  headersTimeoutMs: number
+  maxHeadBytes: number
+  logger: Logger
+}
+
+export type InboundListener = (req: InboundRequest, res: InboundResponse) => void
 
 function onFirstBytes (this: Socket, servers: DualServer): void {
   const chunk = this.read() as Buffer | null
   if (chunk === null) { this.once('readable', () => { onFirstBytes.call(this, servers) }); return }
-  this.unshift(chunk)
   const n = Math.min(chunk.length, PREFACE.length)
-  if (chunk.subarray(0, n).equals(PREFACE.subarray(0, n)) && n >= 3) servers.h2.emit('connection', this)
-  else servers.http.emit('connection', this)
+  if (chunk.subarray(0, n).equals(PREFACE.subarray(0, n)) && n >= 3) {
+    this.unshift(chunk)
+    servers.h2.emit('connection', this)
+  } else if (servers.h1 !== null) {
+    servers.h1.accept(this, chunk)
+    this.resume()
+  } else {
+    this.unshift(chunk)
+    servers.http.emit('connection', this)
+  }
 }
 
 /**
- * Both protocols call `listener`; HTTP/2 requests arrive through Node's compatibility API, whose
+ * Every protocol calls `listener`; HTTP/2 requests arrive through Node's compatibility API, whose
  * request/response objects mirror http's (`httpVersionMajor === 2`).
  */
-export function createDualServer (options: ServerOptions, listener: RequestListener): DualServer {
-  const http = createHttpServer(options, listener)
+export function createDualServer (options: DualServerOptions, listener: InboundListener): DualServer {
+  const httpOptions: ServerOptions = { requestTimeout: 0, keepAliveTimeout: options.keepAliveTimeoutMs, headersTimeout: options.headersTimeoutMs, maxHeaderSize: options.maxHeadBytes }
+  const http = createHttpServer(httpOptions, listener as RequestListener)
   const h2 = createHttp2Server({}, listener as unknown as (req: unknown, res: unknown) => void)
+  const h1 = options.impl === 'sluice'
+    ? new H1Server({
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs,
+      headersTimeoutMs: options.headersTimeoutMs,
+      maxHeadBytes: options.maxHeadBytes,
+      fallback: http,
+      logger: options.logger,
+    }, listener)
+    : null
   // noDelay: http.Server sets it on sockets it accepts itself; these arrive through our listener,
   // and with Nagle on, a response's head and body writes wait out the peer's delayed ACK (40 ms).
-  const servers: DualServer = { net: createNetServer({ noDelay: true, keepAlive: true }), http, h2 }
+  const servers: DualServer = { net: createNetServer({ noDelay: true, keepAlive: true }), http, h1, h2 }
   // The inner servers never listen themselves; 'listening' starts http's connection tracking
   // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
   servers.net.on('listening', () => { http.emit('listening') })
-  servers.net.on('close', () => { http.emit('close') })
+  servers.net.on('close', () => {
+    http.emit('close')
+    if (h1 !== null) h1.close()
+  })
   servers.net.on('connection', (socket: Socket) => {
     socket.setNoDelay(true)
     socket.once('readable', () => { onFirstBytes.call(socket, servers) })

@@ -1,10 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
 import type { SweepNode } from './deadline-sweeper.ts'
 import { buildResponseHeaders } from './request-headers.ts'
 import type { Upstream } from './upstream.ts'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import { SluiceError } from '../shared/errors.ts'
 
 // One client request on its way through the proxy. The object is at once the admission
@@ -63,7 +63,7 @@ export interface ExchangeOwner {
 export interface ExchangeClock { nowMs (): number }
 
 const kExchange = Symbol('sluice.exchange')
-interface ResponseWithExchange extends ServerResponse { [kExchange]?: ProxyExchange }
+type ResponseWithExchange = InboundResponse & { [kExchange]?: ProxyExchange }
 
 // Shared listeners: they find their exchange through a symbol on the response, so attaching
 // them allocates nothing per request.
@@ -90,8 +90,8 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   isSwept: boolean
 
   readonly owner: ExchangeOwner
-  readonly req: IncomingMessage
-  readonly res: ServerResponse
+  readonly req: InboundRequest
+  readonly res: InboundResponse
   readonly clock: ExchangeClock
   readonly timeouts: TimeoutPolicy
   /** Came through an activator (`K-Proxy-Request: activator`). */
@@ -116,7 +116,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   error: Error | null
   isEnded: boolean
 
-  constructor (owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, options: Dispatcher.DispatchOptions,
+  constructor (owner: ExchangeOwner, req: InboundRequest, res: InboundResponse, options: Dispatcher.DispatchOptions,
     proxied: boolean, clock: ExchangeClock, timeouts: TimeoutPolicy) {
     this.prev = null
     this.next = null

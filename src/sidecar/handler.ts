@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { Breaker } from '../admission/breaker.ts'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
@@ -8,10 +7,11 @@ import {
   ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
-import { hasRequestBody } from '../proxy/request-body.ts'
+import { requestBody } from '../proxy/request-body.ts'
 import type { Logger } from '../shared/logger.ts'
 import { serverTimingValue } from '../stats/server-timing.ts'
 import type { ProbeResponder } from './probe-responder.ts'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 
 /** Counts requests in and out for the time-weighted concurrency average (stats layer). */
 export interface TrafficRecorder {
@@ -72,21 +72,20 @@ export class SidecarHandler implements ExchangeOwner {
 
   get breaker (): Breaker | null { return this.#breaker }
 
-  handle (req: IncomingMessage, res: ServerResponse): void {
+  handle (req: InboundRequest, res: InboundResponse): void {
     const o = this.#o
     if (o.probes.tryAnswer(req, res)) return
     if (o.drain.isDraining) o.drain.touch()
 
     const headers = req.headers
     const proxied = headers['k-proxy-request'] === 'activator'
-    const hasBody = hasRequestBody(req)
     const headerOptions = this.#headerOptions
     headerOptions.clientAddress = req.socket.remoteAddress ?? null
     const options: Dispatcher.DispatchOptions = {
       path: req.url ?? '/',
       method: req.method ?? 'GET',
       headers: buildUpstreamHeaders(req.rawHeaders, headerOptions),
-      body: hasBody ? req : null,
+      body: requestBody(req),
       upgrade: null,
     }
     const ex = new ProxyExchange(this, req, res, options, proxied, o.clock, o.timeouts)

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 
 // Answers health checks on the serving port itself, on any path, never forwarding them and never
 // counting them in stats (Knative's Drainer + health.ProbeHandler):
@@ -25,7 +25,7 @@ const SHUTTING_DOWN_BODY = Buffer.from('shutting down\n')
 const EMPTY = Buffer.alloc(0)
 const HASH_HEADER = 'k-network-hash'
 
-function reply (res: ServerResponse, status: number, body: Buffer, hash: string | null): void {
+function reply (res: InboundResponse, status: number, body: Buffer, hash: string | null): void {
   const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), 'cache-control', 'no-store']
   if (hash !== null) headers.push('K-Network-Hash', hash)
   res.writeHead(status, headers)
@@ -33,7 +33,7 @@ function reply (res: ServerResponse, status: number, body: Buffer, hash: string 
 }
 
 /** True for kubelet, activator and autoscaler health checks (by UA or K-Kubelet-Probe). */
-export function isHealthCheck (req: IncomingMessage): boolean {
+export function isHealthCheck (req: InboundRequest): boolean {
   const h = req.headers
   if (h['k-kubelet-probe'] !== undefined) return true
   const ua = h['user-agent']
@@ -51,7 +51,7 @@ export class ProbeResponder {
   }
 
   /** Answers `req` if it is a probe and returns true; false means: proxy it. */
-  tryAnswer (req: IncomingMessage, res: ServerResponse): boolean {
+  tryAnswer (req: InboundRequest, res: InboundResponse): boolean {
     if (isHealthCheck(req)) {
       if (this.#drain.isDraining) { reply(res, 503, SHUTTING_DOWN_BODY, null); return true }
       const value = req.headers['k-network-probe']

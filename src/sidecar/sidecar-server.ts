@@ -145,7 +145,13 @@ export class Sidecar {
       logger,
     })
 
-    const dual = createDualServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, this.handler.handle)
+    const dual = createDualServer({
+      impl: config.httpServer,
+      keepAliveTimeoutMs: 65_000,
+      headersTimeoutMs: 60_000,
+      maxHeadBytes: 16 * 1024,
+      logger: logger.child({ component: 'http' }),
+    }, this.handler.handle)
     this.#dual = dual
     const serving = dual.http
     dual.h2.on('session', (session) => {
@@ -203,9 +209,11 @@ export class Sidecar {
     const closed = new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) })
     const http = this.#dual.http
     http.closeIdleConnections()
+    this.#dual.h1?.closeIdleConnections()
     for (const session of this.#h2Sessions) session.close() // GOAWAY: no new streams, in-flight ones finish
     await withTimeout(this.handler.whenIdle(), this.config.revisionTimeoutMs)
     http.closeAllConnections()
+    this.#dual.h1?.closeAllConnections()
     for (const session of this.#h2Sessions) session.destroy()
     if (this.upgrades.open.size > 0) {
       log.info({ open: this.upgrades.open.size }, 'waiting for upgraded connections')
@@ -226,6 +234,7 @@ export class Sidecar {
     this.upgrades.destroyAll()
     const s = this.#servers
     this.#dual.http.closeAllConnections()
+    this.#dual.h1?.closeAllConnections()
     for (const session of this.#h2Sessions) session.destroy()
     s.serving.close()
     for (const server of [s.admin, s.metrics]) {

@@ -1,0 +1,583 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { parseContentLength, TOKEN } from '../proxy/h1-upstream-syntax.ts'
+
+// An incremental HTTP/1.1 request parser (RFC 9112) for H1Server: request line, header fields,
+// and body framing by Content-Length or chunked (extensions and trailers). It is fed the
+// socket's buffers as they come and hands body bytes on as slices of those buffers (never
+// copied). Only a head or trailer section that straddles two reads is copied, into a bounded
+// pending list. The sibling of H1ResponseParser (src/proxy), with the request's rules.
+//
+// Why our own: node:http's server builds an IncomingMessage (a Readable) and a ServerResponse
+// (a Writable-like OutgoingMessage) per request and crosses from llhttp into JS per header
+// batch; on this proxy's hot path that was the largest cost left. Here the head is scanned once
+// in a byte loop, names and values are sliced from one latin1 decode, and both `rawHeaders`
+// and node's `headers` object are built in the same pass.
+//
+// Strictness (what node:http's llhttp does in its strict mode, since we forward what we parse):
+// - CRLF line ends; a bare LF is accepted as a line end, a bare CR is an error;
+// - request-line `method SP request-target SP HTTP/1.x`; method a token, target visible bytes;
+//   another version -> 505;
+// - obs-fold, whitespace before the colon, a name that is not a token, control bytes in a
+//   value: 400;
+// - Content-Length digits only; two different values, or Content-Length with
+//   Transfer-Encoding: 400 (smuggling signs, RFC 9112 6.3); Transfer-Encoding whose last coding
+//   is not `chunked`: 400 (a request body cannot be framed by close); TE on HTTP/1.0: 400;
+// - head and each trailer section bounded by `maxHeadBytes` -> 431; chunk-size lines bounded.
+
+/** `execute` results. */
+export const PARSE_MORE = 0
+/** The message is complete: `consumed` bytes of the last buffer belonged to it. */
+export const PARSE_DONE = 1
+/** Malformed: `errorStatus` and `errorMessage` say how to answer. The connection is done. */
+export const PARSE_ERROR = 2
+/** The sink returned false. */
+export const PARSE_STOPPED = 3
+
+/** Receives what the parser finds. One implementation (H1ServerConnection) keeps calls monomorphic. */
+export interface RequestSink {
+  /** The head is parsed; its facts are on the parser. Return false to stop parsing. */
+  onParsedRequestHead (parser: H1RequestParser): boolean
+  /** A slice of body bytes (a view into the socket's buffer). Return false to stop. */
+  onParsedRequestBody (chunk: Buffer): boolean
+}
+
+const S_HEAD = 0
+const S_BODY_LENGTH = 1
+const S_CHUNK_SIZE = 3
+const S_CHUNK_EXT = 4
+const S_CHUNK_SIZE_LF = 5
+const S_CHUNK_DATA = 6
+const S_CHUNK_DATA_CR = 7
+const S_CHUNK_DATA_LF = 8
+const S_TRAILERS = 9
+const S_DONE = 10
+const S_ERROR = 11
+
+const CR = 13
+const LF = 10
+const SP = 32
+const HTAB = 9
+const COLON = 58
+
+const HEX = new Int8Array(256).fill(-1)
+for (let c = 48; c <= 57; c++) HEX[c] = c - 48
+for (let c = 65; c <= 70; c++) HEX[c] = c - 55
+for (let c = 97; c <= 102; c++) HEX[c] = c - 87
+
+const MAX_CHUNK_SIZE_BEFORE_DIGIT = Math.floor(Number.MAX_SAFE_INTEGER / 16)
+
+/** Methods seen on nearly every request: matched as bytes and returned as constants. */
+const KNOWN_METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS']
+
+export class H1RequestParser {
+  readonly sink: RequestSink
+  readonly maxHeadBytes: number
+  state: number
+  consumed: number
+  errorMessage: string
+  /** 400, 431, 505 or 501: the status to answer a PARSE_ERROR with. */
+  errorStatus: number
+  /** Some byte of the next message arrived (an idle connection vs one mid-head). */
+  hasStarted: boolean
+  remaining: number
+  pending: Buffer[]
+  pendingBytes: number
+  lineLength: number
+  chunkLineBytes: number
+  chunkDigits: number
+  // The last head, valid from onParsedRequestHead until the next head starts.
+  method: string
+  url: string
+  httpMinor: number
+  rawHeaders: string[]
+  headers: IncomingHttpHeaders
+  contentLength: number
+  hasTransferEncoding: boolean
+  isChunked: boolean
+  isConnectionClose: boolean
+  isConnectionKeepAlive: boolean
+  isConnectionUpgrade: boolean
+  hasUpgrade: boolean
+  expectContinue: boolean
+  /** Trailer fields of a chunked body (into `rawTrailers`), or empty. */
+  rawTrailers: string[]
+  /** The head's bytes (for handing the connection to another server): buffer and range. */
+  headBuffer: Buffer | null
+  headStart: number
+  headEnd: number
+
+  constructor (sink: RequestSink, maxHeadBytes: number) {
+    this.sink = sink
+    this.maxHeadBytes = maxHeadBytes
+    this.state = S_HEAD
+    this.consumed = 0
+    this.errorMessage = ''
+    this.errorStatus = 400
+    this.hasStarted = false
+    this.remaining = 0
+    this.pending = []
+    this.pendingBytes = 0
+    this.lineLength = 0
+    this.chunkLineBytes = 0
+    this.chunkDigits = 0
+    this.method = ''
+    this.url = ''
+    this.httpMinor = 1
+    this.rawHeaders = EMPTY_LIST
+    this.headers = EMPTY_HEADERS
+    this.contentLength = -1
+    this.hasTransferEncoding = false
+    this.isChunked = false
+    this.isConnectionClose = false
+    this.isConnectionKeepAlive = false
+    this.isConnectionUpgrade = false
+    this.hasUpgrade = false
+    this.expectContinue = false
+    this.rawTrailers = EMPTY_LIST
+    this.headBuffer = null
+    this.headStart = 0
+    this.headEnd = 0
+  }
+
+  /** Prepares for the next request on the connection. */
+  reset (): void {
+    this.state = S_HEAD
+    this.consumed = 0
+    this.hasStarted = false
+    this.remaining = 0
+    if (this.pendingBytes > 0) this.#clearPending()
+    this.lineLength = 0
+    this.rawTrailers = EMPTY_LIST
+    this.headBuffer = null
+  }
+
+  get isDone (): boolean { return this.state === S_DONE }
+  get isReadingHead (): boolean { return this.state === S_HEAD }
+  /** The head is parsed and body bytes are still due. */
+  get isReadingBody (): boolean { return this.state !== S_HEAD && this.state !== S_DONE && this.state !== S_ERROR }
+  /** HTTP/1.1 keeps the connection unless `close`; HTTP/1.0 only with `keep-alive`. */
+  get keepAlive (): boolean {
+    return this.httpMinor >= 1 ? !this.isConnectionClose : this.isConnectionKeepAlive && !this.isConnectionClose
+  }
+
+  /** Parses buf[off, len). See PARSE_*. After PARSE_DONE the parser stays done until `reset`. */
+  execute (buf: Buffer, off: number, len: number): number {
+    if (len > off) this.hasStarted = true
+    while (off < len) {
+      switch (this.state) {
+        case S_HEAD:
+        case S_TRAILERS: {
+          // Empty lines before a request line are skipped (RFC 9112 2.2).
+          if (this.state === S_HEAD && this.pendingBytes === 0 && this.lineLength === 0) {
+            while (off < len && (buf[off] === CR || buf[off] === LF)) off++
+            if (off === len) { this.hasStarted = false; return PARSE_MORE }
+          }
+          const end = this.#findSectionEnd(buf, off, len)
+          if (end < 0) {
+            if (!this.#keepPending(buf, off, len)) return PARSE_ERROR
+            return PARSE_MORE
+          }
+          let section = buf
+          let start = off
+          let stop = end
+          if (this.pendingBytes > 0) {
+            if (this.pendingBytes + (end - off) > this.maxHeadBytes) return this.#fail(431, 'request head too large')
+            this.pending.push(buf.subarray(off, end))
+            section = Buffer.concat(this.pending, this.pendingBytes + (end - off))
+            this.#clearPending()
+            start = 0
+            stop = section.length
+          } else if (end - off > this.maxHeadBytes) {
+            return this.#fail(431, 'request head too large')
+          }
+          off = end
+          if (this.state === S_HEAD) {
+            this.headBuffer = section
+            this.headStart = start
+            this.headEnd = stop
+            const r = this.#parseHead(section, start, stop)
+            this.consumed = off
+            if (r !== PARSE_MORE) return r
+            if (this.isDone) return PARSE_DONE
+          } else {
+            const trailers: string[] = []
+            const text = section.toString('latin1', start, stop)
+            if (!this.#parseFields(section, text, start, start, stop, trailers, null)) return PARSE_ERROR
+            this.rawTrailers = trailers
+            this.state = S_DONE
+            this.consumed = off
+            return PARSE_DONE
+          }
+          break
+        }
+        case S_BODY_LENGTH: {
+          const n = Math.min(this.remaining, len - off)
+          const chunk = off === 0 && n === buf.length ? buf : buf.subarray(off, off + n)
+          off += n
+          this.remaining -= n
+          if (this.remaining === 0) this.state = S_DONE
+          this.consumed = off
+          if (!this.sink.onParsedRequestBody(chunk)) return PARSE_STOPPED
+          if (this.state === S_DONE) return PARSE_DONE
+          break
+        }
+        case S_CHUNK_DATA: {
+          const n = Math.min(this.remaining, len - off)
+          const chunk = off === 0 && n === buf.length ? buf : buf.subarray(off, off + n)
+          off += n
+          this.remaining -= n
+          if (this.remaining === 0) this.state = S_CHUNK_DATA_CR
+          this.consumed = off
+          if (!this.sink.onParsedRequestBody(chunk)) return PARSE_STOPPED
+          break
+        }
+        case S_CHUNK_SIZE:
+        case S_CHUNK_EXT:
+        case S_CHUNK_SIZE_LF:
+        case S_CHUNK_DATA_CR:
+        case S_CHUNK_DATA_LF: {
+          const next = this.#chunkFraming(buf, off, len)
+          if (next < 0) return PARSE_ERROR
+          off = next
+          break
+        }
+        case S_DONE:
+          this.consumed = off
+          return PARSE_DONE
+        default:
+          return PARSE_ERROR
+      }
+    }
+    this.consumed = off
+    return this.state === S_DONE ? PARSE_DONE : PARSE_MORE
+  }
+
+  // --- sections -------------------------------------------------------------------------------
+
+  #findSectionEnd (buf: Buffer, off: number, len: number): number {
+    let lineLength = this.lineLength
+    for (let i = off; i < len; i++) {
+      const c = buf[i]
+      if (c === LF) {
+        if (lineLength === 0) { this.lineLength = 0; return i + 1 }
+        lineLength = 0
+      } else if (c !== CR) {
+        lineLength++
+      }
+    }
+    this.lineLength = lineLength
+    return -1
+  }
+
+  #keepPending (buf: Buffer, off: number, len: number): boolean {
+    const n = len - off
+    if (this.pendingBytes + n > this.maxHeadBytes) {
+      this.#fail(431, this.state === S_HEAD ? 'request head too large' : 'request trailers too large')
+      return false
+    }
+    this.pending.push(Buffer.from(buf.subarray(off, len)))
+    this.pendingBytes += n
+    return true
+  }
+
+  #clearPending (): void {
+    this.pending.length = 0
+    this.pendingBytes = 0
+  }
+
+  #parseHead (b: Buffer, start: number, stop: number): number {
+    this.contentLength = -1
+    this.hasTransferEncoding = false
+    this.isChunked = false
+    this.isConnectionClose = false
+    this.isConnectionKeepAlive = false
+    this.isConnectionUpgrade = false
+    this.hasUpgrade = false
+    this.expectContinue = false
+    // Request line: method SP request-target SP HTTP-version
+    const eol = b.indexOf(LF, start)
+    if (eol < 0 || eol >= stop) return this.#fail(400, 'bad request line')
+    const lineEnd = eol > start && b[eol - 1] === CR ? eol - 1 : eol
+    let i = start
+    while (i < lineEnd && TOKEN[b[i] ?? 0] === 1) i++
+    if (i === start || b[i] !== SP) return this.#fail(400, 'bad request method')
+    const methodEnd = i
+    const targetStart = ++i
+    while (i < lineEnd) {
+      const c = b[i] ?? 0
+      if (c <= SP || c === 127) break
+      i++
+    }
+    if (i === targetStart || b[i] !== SP) return this.#fail(400, 'bad request target')
+    const targetEnd = i
+    const v = i + 1
+    if (lineEnd - v !== 8 ||
+        b[v] !== 72 || b[v + 1] !== 84 || b[v + 2] !== 84 || b[v + 3] !== 80 || b[v + 4] !== 47 || // HTTP/
+        b[v + 6] !== 46) { // .
+      return this.#fail(400, 'bad request line')
+    }
+    const major = (b[v + 5] ?? 0) - 48
+    const minor = (b[v + 7] ?? 0) - 48
+    if (major < 0 || major > 9 || minor < 0 || minor > 9) return this.#fail(400, 'bad request line')
+    if (major !== 1) return this.#fail(505, 'HTTP version not supported')
+    this.httpMinor = minor
+    const text = b.toString('latin1', start, stop)
+    this.method = knownMethod(b, start, methodEnd - start) ?? text.slice(0, methodEnd - start)
+    this.url = text.slice(targetStart - start, targetEnd - start)
+    const raw: string[] = []
+    const headers: IncomingHttpHeaders = {}
+    if (!this.#parseFields(b, text, start, eol + 1, stop, raw, headers)) return PARSE_ERROR
+    this.rawHeaders = raw
+    this.headers = headers
+
+    if (this.hasTransferEncoding) {
+      if (this.contentLength >= 0) return this.#fail(400, 'both content-length and transfer-encoding')
+      if (minor === 0) return this.#fail(400, 'transfer-encoding in an HTTP/1.0 request')
+      if (!this.isChunked) return this.#fail(400, 'transfer-encoding does not end with chunked')
+      this.state = S_CHUNK_SIZE
+      this.chunkLineBytes = 0
+      this.chunkDigits = 0
+      this.remaining = 0
+    } else if (this.contentLength > 0) {
+      this.remaining = this.contentLength
+      this.state = S_BODY_LENGTH
+    } else {
+      this.state = S_DONE
+    }
+    if (!this.sink.onParsedRequestHead(this)) return PARSE_STOPPED
+    return PARSE_MORE
+  }
+
+  /**
+   * Fields in b[start, stop) up to the empty line, into `raw` (names as sent) and, for a head,
+   * `out` with node:http's rules (lowercase names; duplicates of a single-value field dropped,
+   * `set-cookie` a list, `cookie` joined by "; ", others by ", ").
+   */
+  #parseFields (b: Buffer, text: string, base: number, start: number, stop: number, raw: string[], out: IncomingHttpHeaders | null): boolean {
+    let ls = start
+    while (ls < stop) {
+      const first = b[ls] ?? 0
+      if (first === SP || first === HTAB) { this.#fail(400, 'obsolete line folding in request head'); return false }
+      let colon = -1
+      let i = ls
+      let c = 0
+      for (; i < stop; i++) {
+        c = b[i] ?? 0
+        if (c === COLON || c === LF || c === CR || TOKEN[c] === 0) break
+      }
+      if (c === COLON) {
+        if (i === ls) { this.#fail(400, 'empty header name'); return false }
+        colon = i
+        i++
+      } else if (c === LF || (c === CR && b[i + 1] === LF)) {
+        if (i !== ls) { this.#fail(400, 'header line without a colon'); return false }
+        return true
+      } else {
+        this.#fail(400, 'invalid header name')
+        return false
+      }
+      for (; i < stop; i++) {
+        c = b[i] ?? 0
+        if (c === LF) break
+        if ((c < SP && c !== HTAB && c !== CR) || c === 127) { this.#fail(400, 'invalid header value'); return false }
+        if (c === CR && b[i + 1] !== LF) { this.#fail(400, 'bare CR in request head'); return false }
+      }
+      if (i >= stop) { this.#fail(400, 'unterminated header line'); return false }
+      let ve = i > colon && b[i - 1] === CR ? i - 1 : i
+      let vs = colon + 1
+      while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++
+      while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--
+      const rawName = text.slice(ls - base, colon - base)
+      const value = vs < ve ? text.slice(vs - base, ve - base) : ''
+      raw.push(rawName, value)
+      if (out !== null) {
+        const name = knownName(b, ls, colon - ls) ?? rawName.toLowerCase()
+        if (!this.#noteFraming(name, value)) return false
+        addField(out, name, value)
+      }
+      ls = i + 1
+    }
+    this.#fail(400, 'unterminated request head')
+    return false
+  }
+
+  #noteFraming (name: string, value: string): boolean {
+    switch (name.length) {
+      case 14:
+        if (name === 'content-length') {
+          const n = parseContentLength(value)
+          if (n < 0) { this.#fail(400, 'invalid content-length'); return false }
+          if (this.contentLength >= 0 && this.contentLength !== n) { this.#fail(400, 'conflicting content-length'); return false }
+          this.contentLength = n
+        }
+        return true
+      case 17:
+        if (name === 'transfer-encoding') {
+          this.hasTransferEncoding = true
+          this.isChunked = lastToken(value) === 'chunked'
+        }
+        return true
+      case 10:
+        if (name === 'connection') {
+          const v = value.toLowerCase()
+          if (v === 'close') this.isConnectionClose = true
+          else if (v === 'keep-alive') this.isConnectionKeepAlive = true
+          else if (v === 'upgrade') this.isConnectionUpgrade = true
+          else if (v !== '') {
+            const tokens = v.split(',')
+            for (let i = 0; i < tokens.length; i++) {
+              const t = (tokens[i] ?? '').trim()
+              if (t === 'close') this.isConnectionClose = true
+              else if (t === 'keep-alive') this.isConnectionKeepAlive = true
+              else if (t === 'upgrade') this.isConnectionUpgrade = true
+            }
+          }
+        }
+        return true
+      case 7:
+        if (name === 'upgrade') this.hasUpgrade = true
+        return true
+      case 6:
+        if (name === 'expect' && value.toLowerCase() === '100-continue') this.expectContinue = true
+        return true
+      default:
+        return true
+    }
+  }
+
+  // --- chunked framing ------------------------------------------------------------------------
+
+  #chunkFraming (buf: Buffer, off: number, len: number): number {
+    let i = off
+    for (; i < len; i++) {
+      const c = buf[i] ?? 0
+      switch (this.state) {
+        case S_CHUNK_SIZE: {
+          const h = HEX[c] ?? -1
+          if (h >= 0) {
+            if (this.remaining > MAX_CHUNK_SIZE_BEFORE_DIGIT) return this.#failAt('chunk size too large')
+            this.remaining = this.remaining * 16 + h
+            this.chunkDigits++
+            break
+          }
+          if (this.chunkDigits === 0) return this.#failAt('bad chunk size')
+          if (c === CR) { this.state = S_CHUNK_SIZE_LF; break }
+          if (c === LF) { i++; return this.#chunkSizeDone(i) }
+          if (c === 59 /* ; */ || c === SP || c === HTAB) { this.state = S_CHUNK_EXT; break }
+          return this.#failAt('bad chunk size')
+        }
+        case S_CHUNK_EXT:
+          if (++this.chunkLineBytes > this.maxHeadBytes) return this.#failAt('chunk extension too large')
+          if (c === CR) { this.state = S_CHUNK_SIZE_LF; break }
+          if (c === LF) { i++; return this.#chunkSizeDone(i) }
+          if ((c < SP && c !== HTAB) || c === 127) return this.#failAt('bad chunk extension')
+          break
+        case S_CHUNK_SIZE_LF:
+          if (c !== LF) return this.#failAt('bad chunk size line')
+          i++
+          return this.#chunkSizeDone(i)
+        case S_CHUNK_DATA_CR:
+          if (c === CR) { this.state = S_CHUNK_DATA_LF; break }
+          if (c === LF) { this.#nextChunk(); i++; return i }
+          return this.#failAt('missing CRLF after chunk data')
+        case S_CHUNK_DATA_LF:
+          if (c !== LF) return this.#failAt('missing CRLF after chunk data')
+          this.#nextChunk()
+          i++
+          return i
+        default:
+          return i
+      }
+    }
+    return i
+  }
+
+  #chunkSizeDone (next: number): number {
+    if (this.remaining === 0) {
+      this.state = S_TRAILERS
+      this.lineLength = 0
+    } else {
+      this.state = S_CHUNK_DATA
+    }
+    return next
+  }
+
+  #nextChunk (): void {
+    this.state = S_CHUNK_SIZE
+    this.remaining = 0
+    this.chunkDigits = 0
+    this.chunkLineBytes = 0
+  }
+
+  #failAt (message: string): number {
+    this.#fail(400, message)
+    return -1
+  }
+
+  #fail (status: number, message: string): number {
+    this.state = S_ERROR
+    this.errorStatus = status
+    this.errorMessage = message
+    return PARSE_ERROR
+  }
+}
+
+const EMPTY_LIST: string[] = []
+const EMPTY_HEADERS: IncomingHttpHeaders = {}
+
+/** node:http keeps the first of these and drops later duplicates (lib/_http_incoming.js). */
+const SINGLE_VALUE = new Set([
+  'content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization',
+  'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag',
+  'last-modified', 'server', 'age', 'expires',
+])
+
+function addField (out: IncomingHttpHeaders, name: string, value: string): void {
+  const prev = out[name]
+  if (prev === undefined) {
+    out[name] = name === 'set-cookie' ? [value] : value
+  } else if (Array.isArray(prev)) {
+    prev.push(value)
+  } else if (!SINGLE_VALUE.has(name)) {
+    out[name] = prev + (name === 'cookie' ? '; ' : ', ') + value
+  }
+}
+
+/** Common request field names, lowercase (see knownName in h1-response-parser.ts). */
+const KNOWN_NAMES = [
+  'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'connection', 'content-length',
+  'content-type', 'cookie', 'authorization', 'cache-control', 'pragma', 'referer', 'origin', 'upgrade',
+  'transfer-encoding', 'expect', 'te', 'if-none-match', 'if-modified-since', 'range', 'forwarded',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'x-real-ip', 'traceparent',
+  'tracestate', 'k-proxy-request', 'k-original-host', 'k-network-probe', 'k-network-hash', 'k-kubelet-probe',
+  'knative-serving-revision', 'knative-serving-namespace', 'grpc-timeout', 'sec-websocket-key',
+  'sec-websocket-version', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled',
+]
+const KNOWN_BY_LENGTH: string[][] = Array.from({ length: 64 }, () => [])
+for (const name of KNOWN_NAMES) KNOWN_BY_LENGTH[name.length]?.push(name)
+
+function knownName (b: Buffer, start: number, len: number): string | null {
+  const candidates = KNOWN_BY_LENGTH[len]
+  if (candidates === undefined) return null
+  next: for (let k = 0; k < candidates.length; k++) {
+    const candidate = candidates[k] ?? ''
+    for (let j = 0; j < len; j++) if (((b[start + j] ?? 0) | 0x20) !== candidate.charCodeAt(j)) continue next
+    return candidate
+  }
+  return null
+}
+
+function knownMethod (b: Buffer, start: number, len: number): string | null {
+  next: for (let k = 0; k < KNOWN_METHODS.length; k++) {
+    const m = KNOWN_METHODS[k] ?? ''
+    if (m.length !== len) continue
+    for (let j = 0; j < len; j++) if (b[start + j] !== m.charCodeAt(j)) continue next
+    return m
+  }
+  return null
+}
+
+function lastToken (value: string): string {
+  const comma = value.lastIndexOf(',')
+  return (comma < 0 ? value : value.slice(comma + 1)).trim().toLowerCase()
+}
