@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 import { ProxyServer } from 'http-proxy-3'
 import { Pool } from 'undici'
 import type { ActivatorConfig } from '../config/activator-config.ts'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import { createDualServer, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
@@ -84,7 +85,8 @@ export class Activator implements ProxyContext {
   readonly tunnels = new Set<UpgradeTunnel>()
   readonly wsProxy: ProxyServer
   readonly requestLog: Logger | null
-  readonly #servers: { serving: Server; admin: Server; metrics: Server }
+  readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
+  readonly #dual: DualServer
   readonly #sources: readonly RevisionSource[]
   readonly #probe: EndpointProbe
   readonly #ownedProbe: HttpEndpointProbe | null
@@ -168,10 +170,17 @@ export class Activator implements ProxyContext {
       socketOrRes.destroy()
     })
 
-    const serving = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, this.handler.handle)
-    // Node's default noDelay does not reach accepted sockets here: without this, a response whose
-    // headers are flushed before the body waits ~40 ms for the client's delayed ACK (Nagle).
-    serving.on('connection', setNoDelay)
+    // HTTP/1.1 only (no h2c sniffing): Sluice's H1Server, or node:http with --http-server node;
+    // websocket upgrades go to node:http either way.
+    this.#dual = createDualServer({
+      impl: config.httpServer,
+      http2: false,
+      keepAliveTimeoutMs: 65_000,
+      headersTimeoutMs: 60_000,
+      maxHeadBytes: 16 * 1024,
+      logger: logger.child({ component: 'http' }),
+    }, this.handler.handle)
+    const serving = this.#dual.http
     serving.on('upgrade', this.handler.handleUpgrade)
     serving.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
@@ -184,7 +193,7 @@ export class Activator implements ProxyContext {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': NOT_FOUND_BODY.length })
       res.end(NOT_FOUND_BODY)
     })
-    this.#servers = { serving, admin, metrics: createMetricsServer(this.metrics, logger.child({ component: 'metrics' })) }
+    this.#servers = { serving: this.#dual.net, admin, metrics: createMetricsServer(this.metrics, logger.child({ component: 'metrics' })) }
   }
 
   /** Kubelet health (ActivatorHealth): failing once SIGTERM arrived, or when the extra check says so. */
@@ -197,7 +206,7 @@ export class Activator implements ProxyContext {
   async listen (): Promise<ActivatorPorts> {
     const c = this.config
     for (const source of this.#sources) await source.start(this.registry)
-    const listenOne = (server: Server, port: number): Promise<number> => new Promise((resolve, reject) => {
+    const listenOne = (server: Server | NetServer, port: number): Promise<number> => new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, c.host, () => {
         server.off('error', reject)
@@ -229,14 +238,17 @@ export class Activator implements ProxyContext {
     const log = this.logger
     this.#isTerminating = true
     await this.drainer.drain()
-    const serving = this.#servers.serving
-    const closed = new Promise<void>((resolve) => { serving.close(() => { resolve() }) })
+    const closed = new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) })
+    const serving = this.#dual.http
+    const h1 = this.#dual.h1
     serving.closeIdleConnections()
+    h1?.closeIdleConnections()
     if (this.active.count > 0) {
       log.info({ active: this.active.count }, 'waiting for buffered and in-flight requests')
       await withTimeout(this.active.whenIdle(), this.#maxTimeoutMs() + 1_000)
     }
     serving.closeAllConnections()
+    h1?.closeAllConnections()
     if (this.tunnels.size > 0) {
       log.info({ open: this.tunnels.size }, 'waiting for upgraded connections')
       await withTimeout(waitUntil(() => this.tunnels.size === 0), TUNNEL_DRAIN_MS)
@@ -261,7 +273,10 @@ export class Activator implements ProxyContext {
     }
     for (const t of this.tunnels) t.socket.destroy()
     const s = this.#servers
-    for (const server of [s.serving, s.admin, s.metrics]) {
+    this.#dual.http.closeAllConnections()
+    this.#dual.h1?.closeAllConnections()
+    s.serving.close()
+    for (const server of [s.admin, s.metrics]) {
       server.closeAllConnections()
       server.close()
     }
@@ -272,9 +287,6 @@ export class Activator implements ProxyContext {
   }
 }
 
-function setNoDelay (socket: Socket): void {
-  socket.setNoDelay(true)
-}
 
 function defaultPool (dest: string, client: UpstreamClient): EndpointPool {
   // No client timeouts but connect: the sweeper enforces the revision timeout. No connection

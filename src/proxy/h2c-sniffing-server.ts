@@ -23,10 +23,13 @@ export interface DualServer {
   /** Sluice's HTTP/1.1 server, or null with `node`. */
   h1: H1Server | null
   h2: Http2Server
+  acceptsH2: boolean
 }
 
 export interface DualServerOptions {
   impl: HttpServerImpl
+  /** Accept HTTP/2 with prior knowledge (h2c) too; false: every connection is HTTP/1.x. */
+  http2: boolean
   keepAliveTimeoutMs: number
   headersTimeoutMs: number
   maxHeadBytes: number
@@ -39,7 +42,7 @@ function onFirstBytes (this: Socket, servers: DualServer): void {
   const chunk = this.read() as Buffer | null
   if (chunk === null) { this.once('readable', () => { onFirstBytes.call(this, servers) }); return }
   const n = Math.min(chunk.length, PREFACE.length)
-  if (chunk.subarray(0, n).equals(PREFACE.subarray(0, n)) && n >= 3) {
+  if (servers.acceptsH2 && chunk.subarray(0, n).equals(PREFACE.subarray(0, n)) && n >= 3) {
     this.unshift(chunk)
     servers.h2.emit('connection', this)
   } else if (servers.h1 !== null) {
@@ -70,7 +73,7 @@ export function createDualServer (options: DualServerOptions, listener: InboundL
     : null
   // noDelay: http.Server sets it on sockets it accepts itself; these arrive through our listener,
   // and with Nagle on, a response's head and body writes wait out the peer's delayed ACK (40 ms).
-  const servers: DualServer = { net: createNetServer({ noDelay: true, keepAlive: true }), http, h1, h2 }
+  const servers: DualServer = { net: createNetServer({ noDelay: true, keepAlive: true }), http, h1, h2, acceptsH2: options.http2 }
   // The inner servers never listen themselves; 'listening' starts http's connection tracking
   // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
   servers.net.on('listening', () => { http.emit('listening') })

@@ -147,6 +147,7 @@ export class Sidecar {
 
     const dual = createDualServer({
       impl: config.httpServer,
+      http2: true,
       keepAliveTimeoutMs: 65_000,
       headersTimeoutMs: 60_000,
       maxHeadBytes: 16 * 1024,
