@@ -170,11 +170,12 @@ export class H1RequestParser {
           // Empty lines before a request line are skipped (RFC 9112 2.2).
           if (this.state === S_HEAD && this.pendingBytes === 0 && this.lineLength === 0) {
             while (off < len && (buf[off] === CR || buf[off] === LF)) off++
-            if (off === len) { this.hasStarted = false; return PARSE_MORE }
+            if (off === len) { this.hasStarted = false; this.consumed = off; return PARSE_MORE }
           }
           const end = this.#findSectionEnd(buf, off, len)
           if (end < 0) {
             if (!this.#keepPending(buf, off, len)) return PARSE_ERROR
+            this.consumed = len // copied into `pending`: the caller may drop these bytes
             return PARSE_MORE
           }
           let section = buf
