@@ -5,7 +5,7 @@ import { Pool } from 'undici'
 import type { ActivatorConfig } from '../config/activator-config.ts'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
-import { createDualServer, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
@@ -177,7 +177,7 @@ export class Activator implements ProxyContext {
       http2: false,
       keepAliveTimeoutMs: 65_000,
       headersTimeoutMs: 60_000,
-      maxHeadBytes: 16 * 1024,
+      maxHeadBytes: MAX_REQUEST_HEAD_BYTES,
       logger: logger.child({ component: 'http' }),
     }, this.handler.handle)
     const serving = this.#dual.http

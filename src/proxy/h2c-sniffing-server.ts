@@ -36,6 +36,12 @@ export interface DualServerOptions {
   logger: Logger
 }
 
+/**
+ * Request head limit of the proxy ports: 64 KiB, as Envoy's default in front of Knative (60 KiB);
+ * node's default (16 KiB) refuses large cookie or token headers that Go's queue-proxy (1 MiB) took.
+ */
+export const MAX_REQUEST_HEAD_BYTES = 64 * 1024
+
 export type InboundListener = (req: InboundRequest, res: InboundResponse) => void
 
 function onFirstBytes (this: Socket, servers: DualServer): void {

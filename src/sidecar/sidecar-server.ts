@@ -6,7 +6,7 @@ import { ProxyServer } from 'http-proxy-3'
 import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
-import { createDualServer, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
@@ -150,7 +150,7 @@ export class Sidecar {
       http2: true,
       keepAliveTimeoutMs: 65_000,
       headersTimeoutMs: 60_000,
-      maxHeadBytes: 16 * 1024,
+      maxHeadBytes: MAX_REQUEST_HEAD_BYTES,
       logger: logger.child({ component: 'http' }),
     }, this.handler.handle)
     this.#dual = dual

@@ -1,4 +1,5 @@
-import { connect } from 'node:net'
+import { createServer } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { startApp, startSidecar } from '../helpers/sidecar-fixture.ts'
 
@@ -19,4 +20,21 @@ t.test('header bytes Node accepts (obs-text) pass through unchanged; control byt
   t.equal(ok.split('\r\n\r\n')[1], 'caf\u00e9', 'obs-text byte forwarded as is')
   const bad = await rawRequest(ports.serving, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nX-V: a\x01b\r\nConnection: close\r\n\r\n'))
   t.match(bad, /^HTTP\/1\.1 400/)
+})
+
+t.test('request heads up to 64 KiB pass (a 40 KB cookie); a larger head is a 431, the app never sees it', async (t) => {
+  let seen = 0
+  // The app itself must take large heads (node's default limit is 16 KiB).
+  const app = createServer({ maxHeaderSize: 128 * 1024 }, (req, res) => { seen++; res.end(String((req.headers.cookie ?? '').length)) })
+  await new Promise<void>((resolve) => { app.listen(0, '127.0.0.1', resolve) })
+  t.teardown(() => { app.closeAllConnections(); app.close() })
+  const { ports } = await startSidecar(t, (app.address() as AddressInfo).port)
+  const cookie = 'c=' + 'x'.repeat(40_000)
+  const ok = await rawRequest(ports.serving, Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`))
+  t.match(ok.split('\r\n')[0], /^HTTP\/1\.1 200/)
+  t.equal(ok.split('\r\n\r\n')[1], String(cookie.length), 'the whole header reached the app')
+  const big = await rawRequest(ports.serving, Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nCookie: ${'y'.repeat(70_000)}\r\n\r\n`))
+  t.match(big.split('\r\n')[0], /^HTTP\/1\.1 431 /)
+  t.match(big, /connection: close/i)
+  t.equal(seen, 1, 'only the first request reached the app')
 })
