@@ -69,6 +69,9 @@ export class H1Server implements ConnectionHost {
   handOff (_conn: H1ServerConnection, socket: Socket, rewound: Buffer): void {
     socket.unshift(rewound)
     this.#o.fallback.emit('connection', socket)
+    // The connection paused the socket to stop reading; node:http only listens for 'data' and
+    // never resumes a socket paused explicitly, so without this the rewound head sits unread.
+    socket.resume()
   }
 
   onConnectionClose (conn: H1ServerConnection): void {
