@@ -251,6 +251,7 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     if (this.resState === RES_ACTIVE) {
       // Mid-request (a bad chunk): the body fails; the response ends the connection.
       this.closeAfterResponse = true
+      if (this.res !== null) this.res.keepAlive = false // its head, if not yet out, says so
       const body = this.req?.body ?? null
       if (body !== null && !body.destroyed) body.destroy(abortedError('request body malformed: ' + p.errorMessage))
       return
@@ -370,6 +371,7 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   closeWhenIdle (): void {
     if (this.isIdle) { this.#endSocket(); return }
     this.closeAfterResponse = true
+    if (this.res !== null) this.res.keepAlive = false // its head, if not yet out, says so
   }
 
   /** A head that takes too long: 408 and close (node's headersTimeout). */
