@@ -94,8 +94,9 @@ export class H1ServerResponse extends EventEmitter {
   writeHead (statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
     if (this.headersSent) throw new ResponseHeadError('response head already written')
     if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 999) throw new ResponseHeadError(`invalid status code ${String(statusCode)}`)
-    this.statusCode = statusCode
-    this.headersSent = true
+    // #field may throw (CR/LF, bad content-length): nothing counts as sent until the head is whole,
+    // so the caller can still answer with another head, as with node:http.
+    this.contentLength = -1
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`
     let hasDate = false
     if (Array.isArray(headers)) {
@@ -119,6 +120,8 @@ export class H1ServerResponse extends EventEmitter {
       }
     }
     if (!hasDate) head += 'date: ' + httpDate() + CRLF
+    this.statusCode = statusCode
+    this.headersSent = true
     this.head = head
     if (this.isHeadRequest || statusCode === 204 || statusCode === 304 || statusCode < 200) this.frame = FRAME_NONE
     return this
