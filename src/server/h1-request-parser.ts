@@ -75,7 +75,7 @@ export class H1RequestParser {
   state: number
   consumed: number
   errorMessage: string
-  /** 400, 431, 505 or 501: the status to answer a PARSE_ERROR with. */
+  /** 400, 431 or 505: the status to answer a PARSE_ERROR with. */
   errorStatus: number
   /** Some byte of the next message arrived (an idle connection vs one mid-head). */
   hasStarted: boolean
@@ -99,6 +99,10 @@ export class H1RequestParser {
   isConnectionUpgrade: boolean
   hasUpgrade: boolean
   expectContinue: boolean
+  /** An Expect other than 100-continue (the server answers 417). */
+  expectUnsupported: boolean
+  /** A Host field was sent (HTTP/1.1 requires one: the server answers 400 without). */
+  hasHost: boolean
   /** Trailer fields of a chunked body (into `rawTrailers`), or empty. */
   rawTrailers: string[]
   /** The head's bytes (for handing the connection to another server): buffer and range. */
@@ -133,6 +137,8 @@ export class H1RequestParser {
     this.isConnectionUpgrade = false
     this.hasUpgrade = false
     this.expectContinue = false
+    this.expectUnsupported = false
+    this.hasHost = false
     this.rawTrailers = EMPTY_LIST
     this.headBuffer = null
     this.headStart = 0
@@ -295,6 +301,8 @@ export class H1RequestParser {
     this.isConnectionUpgrade = false
     this.hasUpgrade = false
     this.expectContinue = false
+    this.expectUnsupported = false
+    this.hasHost = false
     // Request line: method SP request-target SP HTTP-version
     const eol = b.indexOf(LF, start)
     if (eol < 0 || eol >= stop) return this.#fail(400, 'bad request line')
@@ -439,7 +447,13 @@ export class H1RequestParser {
         if (name === 'upgrade') this.hasUpgrade = true
         return true
       case 6:
-        if (name === 'expect' && value.toLowerCase() === '100-continue') this.expectContinue = true
+        if (name === 'expect') {
+          if (value.toLowerCase() === '100-continue') this.expectContinue = true
+          else this.expectUnsupported = true
+        }
+        return true
+      case 4:
+        if (name === 'host') this.hasHost = true
         return true
       default:
         return true

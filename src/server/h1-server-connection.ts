@@ -43,6 +43,9 @@ const RES_ENDED = 2
 
 const ABORTED_CODE = 'ECONNRESET'
 const INTERNAL_ERROR_BODY = Buffer.from('internal error\n')
+const TEXT_PLAIN = ['content-type', 'text/plain; charset=utf-8']
+const MISSING_HOST = { status: 400, message: 'missing required Host header', body: Buffer.from('missing required Host header\n') }
+const EXPECT_UNSUPPORTED = { status: 417, message: 'unsupported Expect header', body: Buffer.from('unsupported Expect header\n') }
 
 function onSocketData (this: Socket & { [kConn]?: H1ServerConnection }, chunk: Buffer): void { this[kConn]?.onData(chunk) }
 function onSocketEnd (this: Socket & { [kConn]?: H1ServerConnection }): void { this[kConn]?.onEnd() }
@@ -196,7 +199,9 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     const hasBody = !p.isDone
     const body = hasBody ? new H1RequestBody(this) : null
     const req = new H1ServerRequest(p.method, p.url, p.headers, p.rawHeaders, p.httpMinor, this.socket, body)
-    const keepAlive = p.keepAlive && !this.host.isClosing
+    // Refused here, answered like Go's server (Knative's queue-proxy): the connection closes.
+    const refusal = p.httpMinor >= 1 && !p.hasHost ? MISSING_HOST : p.expectUnsupported ? EXPECT_UNSUPPORTED : null
+    const keepAlive = p.keepAlive && !this.host.isClosing && refusal === null
     const res = new H1ServerResponse(this, p.method === 'HEAD', p.httpMinor, keepAlive)
     this.req = req
     this.res = res
@@ -204,6 +209,12 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     this.resState = RES_ACTIVE
     this.idleSinceMs = -1
     this.requestCount++
+    if (refusal !== null) {
+      this.host.onClientError(this, refusal.status, refusal.message)
+      res.writeHead(refusal.status, TEXT_PLAIN)
+      res.end(refusal.body)
+      return !this.isClosed
+    }
     if (hasBody && p.expectContinue && p.httpMinor >= 1) this.writeOut('HTTP/1.1 100 Continue\r\n\r\n')
     try {
       this.host.listener(req, res)
@@ -344,7 +355,10 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     this.#abortBody()
     const res = this.res
     this.resState = RES_ENDED
-    if (res !== null) res.emit('close')
+    if (res !== null) {
+      res.isAborted = true // `destroyed` is true inside 'close', as node's
+      res.emit('close')
+    }
   }
 
   #abortBody (): void {

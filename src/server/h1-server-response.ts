@@ -72,6 +72,8 @@ export class H1ServerResponse extends EventEmitter {
   frame: number
   contentLength: number
   trailers: string | null
+  /** The client went away before the response ended. */
+  isAborted: boolean
 
   constructor (conn: ResponseConnection, isHeadRequest: boolean, httpMinor: number, keepAlive: boolean) {
     super()
@@ -86,9 +88,10 @@ export class H1ServerResponse extends EventEmitter {
     this.frame = FRAME_UNDECIDED
     this.contentLength = -1
     this.trailers = null
+    this.isAborted = false
   }
 
-  get destroyed (): boolean { return this.conn.isClosed }
+  get destroyed (): boolean { return this.isAborted || this.conn.isClosed }
   get finished (): boolean { return this.writableEnded }
 
   writeHead (statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {

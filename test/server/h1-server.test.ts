@@ -761,7 +761,7 @@ t.test('client disconnects: close on the response, an error on the body', async 
   t.pass('close emitted on the response')
   // The client's FIN arrives first: 'close' is emitted from onEnd while the socket is still
   // open, so `res.destroyed` (conn.isClosed) is still false there; node:http says true.
-  t.equal(state, 'destroyed=true', 'res.destroyed inside close', { todo: 'H1ServerConnection #abort emits close before isClosed is set' })
+  t.equal(state, 'destroyed=true', 'res.destroyed inside close')
 
   const b = await RawClient.open(t, srv.port)
   b.send('POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789')
@@ -1061,4 +1061,26 @@ t.test('write() returns false under a slow reader and drain follows; every byte 
   const body = Buffer.from(r.body, 'latin1')
   t.equal(body.length, (written + 1) * CHUNK + 3)
   t.equal(sha256(body), sha256(Buffer.concat(expected)), 'every byte in order')
+})
+
+t.test('refused like Go\'s server: HTTP/1.1 without Host -> 400, unsupported Expect -> 417; handler not called, connection closed', async (t) => {
+  let calls = 0
+  const srv = await startServer(t, (_req, res) => { calls++; res.end(Buffer.from('ok')) })
+  const noHost = await RawClient.open(t, srv.port)
+  noHost.send('GET / HTTP/1.1\r\n\r\n')
+  const r1 = await noHost.next('no host')
+  t.equal(r1.statusLine, 'HTTP/1.1 400 Bad Request')
+  t.equal(r1.headers.connection, 'close')
+  t.equal(r1.body.toString(), 'missing required Host header\n')
+  await noHost.closed('closed after 400')
+  const expect = await RawClient.open(t, srv.port)
+  expect.send('PUT / HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\nContent-Length: 2\r\n\r\nhi')
+  const r2 = await expect.next('expect')
+  t.equal(r2.statusLine, 'HTTP/1.1 417 Expectation Failed')
+  t.equal(r2.headers.connection, 'close')
+  await expect.closed('closed after 417')
+  const http10 = await RawClient.open(t, srv.port)
+  http10.send('GET / HTTP/1.0\r\n\r\n')
+  t.equal((await http10.next('HTTP/1.0 without Host')).status, 200, 'HTTP/1.0 needs no Host')
+  t.equal(calls, 1)
 })
