@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { parseContentLength, TOKEN } from './h1-upstream-syntax.ts'
+import { parseContentLength, TOKEN } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 response parser (RFC 9112) for H1Upstream: status line, header
 // fields, and body framing by Content-Length, chunked (extensions and trailers), or the end of

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { InvalidUpstreamRequestError } from '../shared/errors.ts'
 import type { ResponseHeaders } from './h1-response-parser.ts'
-import { isFieldValue, isRequestTarget, isToken, parseContentLength } from './h1-upstream-syntax.ts'
+import { isFieldValue, isRequestTarget, isToken, parseContentLength } from '../shared/http-syntax.ts'
 
 // One request through H1Upstream. The object is at once the request's state, its pre-built head
 // and the DispatchController the handler holds, so a request costs this one allocation plus its

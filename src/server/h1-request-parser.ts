@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { parseContentLength, TOKEN } from '../proxy/h1-upstream-syntax.ts'
+import { parseContentLength, TOKEN } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 request parser (RFC 9112) for H1Server: request line, header fields,
 // and body framing by Content-Length or chunked (extensions and trailers). It is fed the

@@ -1,5 +1,5 @@
-// Byte classes of HTTP/1.1 syntax (RFC 9110 5.5, 5.6.2; RFC 9112 3.2), shared by the request
-// writer and the response parser of H1Upstream. Tables and char-code loops instead of regular
+// Byte classes of HTTP/1.1 syntax (RFC 9110 5.5, 5.6.2; RFC 9112 3.2), shared by H1Upstream (request
+// writer, response parser) and H1Server (request parser). Tables and char-code loops instead of regular
 // expressions: the checks run on every header of every request, and a loop over a short
 // one-byte string is cheaper than a RegExp call (the profile shows RegExpPrototypeTestFast
 // from undici's header validation).
