@@ -12,6 +12,8 @@ export interface BodySource {
   onBodyDestroyed (body: H1RequestBody): void
 }
 
+function ignoreError (): void {}
+
 export class H1RequestBody extends Readable {
   readonly source: BodySource
   /** Every byte of the body arrived (push(null) was called). */
@@ -21,6 +23,9 @@ export class H1RequestBody extends Readable {
     super({ highWaterMark: 64 * 1024 })
     this.source = source
     this.isComplete = false
+    // An abort ('client closed the connection') is emitted on the next tick; its reader (an
+    // upstream request) may have let go by then, and an unheard 'error' would end the process.
+    this.on('error', ignoreError)
   }
 
   override _read (): void { this.source.onBodyRead() }

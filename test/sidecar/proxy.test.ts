@@ -1,7 +1,7 @@
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import t from 'tap'
-import { send, sleep, startApp, startSidecar } from '../helpers/sidecar-fixture.ts'
+import { send, sleep, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
 
 t.test('forwards method, path, query and body, and returns status, headers and body', async (t) => {
   const app = await startApp(t, (req, res) => {
@@ -158,4 +158,27 @@ t.test('an invalid request gets 400 and the sidecar keeps serving', async (t) =>
   })
   t.match(raw, /^HTTP\/1\.1 400/)
   t.equal((await send(url)).body, 'ok')
+})
+
+t.test('a client that drops mid-upload: the app sees the body cut, the slot comes back, the next upload works', async (t) => {
+  const seen: string[] = []
+  const app = await startApp(t, (req, res) => {
+    let n = 0
+    req.on('data', (c: Buffer) => { n += c.length })
+    req.on('end', () => { seen.push(`end ${n}`); res.end(String(n)) })
+    req.on('aborted', () => { seen.push('aborted') })
+    req.on('error', () => {})
+  })
+  const { ports, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+  const sock = connect(ports.serving, '127.0.0.1')
+  await new Promise<void>((resolve) => { sock.once('connect', () => { resolve() }) })
+  sock.on('error', () => {})
+  sock.write('POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n' + 'a'.repeat(30_000))
+  await until(() => app.inFlight === 1, 2000, 'upload reached the app')
+  sock.destroy()
+  await until(() => sidecar.breaker?.inFlight === 0 && app.inFlight === 0, 2000, 'slot returned, app request closed')
+  t.notOk(seen.includes('end 100000'), 'the app never saw a complete body')
+  const r = await send(`http://127.0.0.1:${ports.serving}/up`, { method: 'POST', body: Buffer.alloc(50_000, 98) })
+  t.equal(r.status, 200)
+  t.equal(r.body, '50000')
 })
