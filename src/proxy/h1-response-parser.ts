@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { parseContentLength, TOKEN } from '../shared/http-syntax.ts'
+import { consumeChunkFraming, S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_CHUNK_EXT, S_CHUNK_SIZE, S_CHUNK_SIZE_LF, S_TRAILERS, startChunks } from '../shared/chunked-framing.ts'
+import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 response parser (RFC 9112) for H1Upstream: status line, header
 // fields, and body framing by Content-Length, chunked (extensions and trailers), or the end of
@@ -46,13 +47,6 @@ export const PARSE_STOPPED = 3
 const S_HEAD = 0
 const S_BODY_LENGTH = 1
 const S_BODY_CLOSE = 2
-const S_CHUNK_SIZE = 3
-const S_CHUNK_EXT = 4
-const S_CHUNK_SIZE_LF = 5
-const S_CHUNK_DATA = 6
-const S_CHUNK_DATA_CR = 7
-const S_CHUNK_DATA_LF = 8
-const S_TRAILERS = 9
 const S_DONE = 10
 const S_ERROR = 11
 
@@ -61,15 +55,6 @@ const LF = 10
 const SP = 32
 const HTAB = 9
 const COLON = 58
-
-/** Hex digit values, -1 elsewhere. */
-const HEX = new Int8Array(256).fill(-1)
-for (let c = 48; c <= 57; c++) HEX[c] = c - 48
-for (let c = 65; c <= 70; c++) HEX[c] = c - 55
-for (let c = 97; c <= 102; c++) HEX[c] = c - 87
-
-/** 2^53 / 16: one more hex digit beyond this would leave the safe-integer range. */
-const MAX_CHUNK_SIZE_BEFORE_DIGIT = Math.floor(Number.MAX_SAFE_INTEGER / 16)
 
 export class H1ResponseParser {
   readonly sink: ResponseSink
@@ -97,6 +82,7 @@ export class H1ResponseParser {
   /** Bytes of the current chunk-size line (digits and extension), bounded. */
   chunkLineBytes: number
   chunkDigits: number
+  framingError: string
   // Framing facts gathered while reading the head.
   contentLength: number
   hasTransferEncoding: boolean
@@ -121,6 +107,7 @@ export class H1ResponseParser {
     this.lineLength = 0
     this.chunkLineBytes = 0
     this.chunkDigits = 0
+    this.framingError = ''
     this.contentLength = -1
     this.hasTransferEncoding = false
     this.isChunked = false
@@ -236,8 +223,8 @@ export class H1ResponseParser {
         case S_CHUNK_SIZE_LF:
         case S_CHUNK_DATA_CR:
         case S_CHUNK_DATA_LF: {
-          const next = this.#chunkFraming(buf, off, len)
-          if (next < 0) return PARSE_ERROR
+          const next = consumeChunkFraming(this, buf, off, len)
+          if (next < 0) return this.#fail(this.framingError)
           off = next
           break
         }
@@ -343,10 +330,7 @@ export class H1ResponseParser {
     if (this.isHeadRequest || statusCode === 204 || statusCode === 304) {
       this.state = S_DONE
     } else if (this.isChunked) {
-      this.state = S_CHUNK_SIZE
-      this.chunkLineBytes = 0
-      this.chunkDigits = 0
-      this.remaining = 0
+      startChunks(this)
     } else if (this.hasTransferEncoding) {
       // A coding other than chunked last: the body ends with the connection (RFC 9112 6.3 item 4).
       this.state = S_BODY_CLOSE
@@ -403,7 +387,7 @@ export class H1ResponseParser {
       let vs = colon + 1
       while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++
       while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--
-      const name = knownName(b, ls, colon - ls) ?? text.slice(ls - base, colon - base).toLowerCase()
+      const name = matchFieldName(KNOWN_TABLE, b, ls, colon - ls) ?? text.slice(ls - base, colon - base).toLowerCase()
       const value = vs < ve ? text.slice(vs - base, ve - base) : ''
       if (!isTrailer && !this.#noteFraming(name, value)) return false
       const prev = out[name]
@@ -458,78 +442,6 @@ export class H1ResponseParser {
     }
   }
 
-  // --- chunked framing ------------------------------------------------------------------------
-
-  /** Consumes chunk-size lines and the CRLF after each chunk, byte by byte. Returns the new offset or -1. */
-  #chunkFraming (buf: Buffer, off: number, len: number): number {
-    let i = off
-    for (; i < len; i++) {
-      const c = buf[i] ?? 0
-      switch (this.state) {
-        case S_CHUNK_SIZE: {
-          const h = HEX[c] ?? -1
-          if (h >= 0) {
-            if (this.remaining > MAX_CHUNK_SIZE_BEFORE_DIGIT) return this.#failAt('chunk size too large')
-            this.remaining = this.remaining * 16 + h
-            this.chunkDigits++
-            break
-          }
-          if (this.chunkDigits === 0) return this.#failAt('bad chunk size')
-          if (c === CR) { this.state = S_CHUNK_SIZE_LF; break }
-          if (c === LF) { i++; return this.#chunkSizeDone(i) }
-          if (c === 59 /* ; */ || c === SP || c === HTAB) { this.state = S_CHUNK_EXT; break }
-          return this.#failAt('bad chunk size')
-        }
-        case S_CHUNK_EXT:
-          // Extensions are ignored, but bounded and free of control bytes.
-          if (++this.chunkLineBytes > this.maxHeadBytes) return this.#failAt('chunk extension too large')
-          if (c === CR) { this.state = S_CHUNK_SIZE_LF; break }
-          if (c === LF) { i++; return this.#chunkSizeDone(i) }
-          if ((c < SP && c !== HTAB) || c === 127) return this.#failAt('bad chunk extension')
-          break
-        case S_CHUNK_SIZE_LF:
-          if (c !== LF) return this.#failAt('bad chunk size line')
-          i++
-          return this.#chunkSizeDone(i)
-        case S_CHUNK_DATA_CR:
-          if (c === CR) { this.state = S_CHUNK_DATA_LF; break }
-          if (c === LF) { this.#nextChunk(); i++; return i }
-          return this.#failAt('missing CRLF after chunk data')
-        case S_CHUNK_DATA_LF:
-          if (c !== LF) return this.#failAt('missing CRLF after chunk data')
-          this.#nextChunk()
-          i++
-          return i
-        default:
-          return i
-      }
-    }
-    return i
-  }
-
-  #chunkSizeDone (next: number): number {
-    if (this.remaining === 0) {
-      // Last chunk: trailer section (possibly just the empty line) follows.
-      this.state = S_TRAILERS
-      this.lineLength = 0
-    } else {
-      this.state = S_CHUNK_DATA
-    }
-    return next
-  }
-
-  #nextChunk (): void {
-    this.state = S_CHUNK_SIZE
-    this.remaining = 0
-    this.chunkDigits = 0
-    this.chunkLineBytes = 0
-  }
-
-  #failAt (message: string): number {
-    this.#fail(message)
-    return -1
-  }
-
   #fail (message: string): number {
     this.state = S_ERROR
     this.errorMessage = message
@@ -552,26 +464,8 @@ const KNOWN_NAMES = [
   'content-disposition', 'retry-after', 'www-authenticate', 'alt-svc', 'grpc-status', 'grpc-message',
   'server-timing',
 ]
-const KNOWN_BY_LENGTH: string[][] = Array.from({ length: 64 }, () => [])
-for (const name of KNOWN_NAMES) KNOWN_BY_LENGTH[name.length]?.push(name)
+const KNOWN_TABLE = fieldNameTable(KNOWN_NAMES)
 
-function knownName (b: Buffer, start: number, len: number): string | null {
-  const candidates = KNOWN_BY_LENGTH[len]
-  if (candidates === undefined) return null
-  next: for (let k = 0; k < candidates.length; k++) {
-    const candidate = candidates[k] ?? ''
-    // `| 0x20` lowercases ASCII letters; names hold tchars only, and no tchar turns into a
-    // lowercase letter or '-' this way unless it is that letter's uppercase.
-    for (let j = 0; j < len; j++) if (((b[start + j] ?? 0) | 0x20) !== candidate.charCodeAt(j)) continue next
-    return candidate
-  }
-  return null
-}
-
-function lastToken (value: string): string {
-  const comma = value.lastIndexOf(',')
-  return (comma < 0 ? value : value.slice(comma + 1)).trim().toLowerCase()
-}
 
 function countKeys (o: object): number {
   let n = 0

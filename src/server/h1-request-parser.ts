@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { parseContentLength, TOKEN } from '../shared/http-syntax.ts'
+import { consumeChunkFraming, S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_CHUNK_EXT, S_CHUNK_SIZE, S_CHUNK_SIZE_LF, S_TRAILERS, startChunks } from '../shared/chunked-framing.ts'
+import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 request parser (RFC 9112) for H1Server: request line, header fields,
 // and body framing by Content-Length or chunked (extensions and trailers). It is fed the
@@ -43,13 +44,6 @@ export interface RequestSink {
 
 const S_HEAD = 0
 const S_BODY_LENGTH = 1
-const S_CHUNK_SIZE = 3
-const S_CHUNK_EXT = 4
-const S_CHUNK_SIZE_LF = 5
-const S_CHUNK_DATA = 6
-const S_CHUNK_DATA_CR = 7
-const S_CHUNK_DATA_LF = 8
-const S_TRAILERS = 9
 const S_DONE = 10
 const S_ERROR = 11
 
@@ -58,13 +52,6 @@ const LF = 10
 const SP = 32
 const HTAB = 9
 const COLON = 58
-
-const HEX = new Int8Array(256).fill(-1)
-for (let c = 48; c <= 57; c++) HEX[c] = c - 48
-for (let c = 65; c <= 70; c++) HEX[c] = c - 55
-for (let c = 97; c <= 102; c++) HEX[c] = c - 87
-
-const MAX_CHUNK_SIZE_BEFORE_DIGIT = Math.floor(Number.MAX_SAFE_INTEGER / 16)
 
 /** Methods seen on nearly every request: matched as bytes and returned as constants. */
 const KNOWN_METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS']
@@ -85,6 +72,7 @@ export class H1RequestParser {
   lineLength: number
   chunkLineBytes: number
   chunkDigits: number
+  framingError: string
   // The last head, valid from onParsedRequestHead until the next head starts.
   method: string
   url: string
@@ -124,6 +112,7 @@ export class H1RequestParser {
     this.lineLength = 0
     this.chunkLineBytes = 0
     this.chunkDigits = 0
+    this.framingError = ''
     this.method = ''
     this.url = ''
     this.httpMinor = 1
@@ -243,8 +232,8 @@ export class H1RequestParser {
         case S_CHUNK_SIZE_LF:
         case S_CHUNK_DATA_CR:
         case S_CHUNK_DATA_LF: {
-          const next = this.#chunkFraming(buf, off, len)
-          if (next < 0) return PARSE_ERROR
+          const next = consumeChunkFraming(this, buf, off, len)
+          if (next < 0) return this.#fail(400, this.framingError)
           off = next
           break
         }
@@ -343,10 +332,7 @@ export class H1RequestParser {
       if (this.contentLength >= 0) return this.#fail(400, 'both content-length and transfer-encoding')
       if (minor === 0) return this.#fail(400, 'transfer-encoding in an HTTP/1.0 request')
       if (!this.isChunked) return this.#fail(400, 'transfer-encoding does not end with chunked')
-      this.state = S_CHUNK_SIZE
-      this.chunkLineBytes = 0
-      this.chunkDigits = 0
-      this.remaining = 0
+      startChunks(this)
     } else if (this.contentLength > 0) {
       this.remaining = this.contentLength
       this.state = S_BODY_LENGTH
@@ -400,7 +386,7 @@ export class H1RequestParser {
       const value = vs < ve ? text.slice(vs - base, ve - base) : ''
       raw.push(rawName, value)
       if (out !== null) {
-        const name = knownName(b, ls, colon - ls) ?? rawName.toLowerCase()
+        const name = matchFieldName(KNOWN_TABLE, b, ls, colon - ls) ?? rawName.toLowerCase()
         if (!this.#noteFraming(name, value)) return false
         addField(out, name, value)
       }
@@ -460,75 +446,6 @@ export class H1RequestParser {
     }
   }
 
-  // --- chunked framing ------------------------------------------------------------------------
-
-  #chunkFraming (buf: Buffer, off: number, len: number): number {
-    let i = off
-    for (; i < len; i++) {
-      const c = buf[i] ?? 0
-      switch (this.state) {
-        case S_CHUNK_SIZE: {
-          const h = HEX[c] ?? -1
-          if (h >= 0) {
-            if (this.remaining > MAX_CHUNK_SIZE_BEFORE_DIGIT) return this.#failAt('chunk size too large')
-            this.remaining = this.remaining * 16 + h
-            this.chunkDigits++
-            break
-          }
-          if (this.chunkDigits === 0) return this.#failAt('bad chunk size')
-          if (c === CR) { this.state = S_CHUNK_SIZE_LF; break }
-          if (c === LF) { i++; return this.#chunkSizeDone(i) }
-          if (c === 59 /* ; */ || c === SP || c === HTAB) { this.state = S_CHUNK_EXT; break }
-          return this.#failAt('bad chunk size')
-        }
-        case S_CHUNK_EXT:
-          if (++this.chunkLineBytes > this.maxHeadBytes) return this.#failAt('chunk extension too large')
-          if (c === CR) { this.state = S_CHUNK_SIZE_LF; break }
-          if (c === LF) { i++; return this.#chunkSizeDone(i) }
-          if ((c < SP && c !== HTAB) || c === 127) return this.#failAt('bad chunk extension')
-          break
-        case S_CHUNK_SIZE_LF:
-          if (c !== LF) return this.#failAt('bad chunk size line')
-          i++
-          return this.#chunkSizeDone(i)
-        case S_CHUNK_DATA_CR:
-          if (c === CR) { this.state = S_CHUNK_DATA_LF; break }
-          if (c === LF) { this.#nextChunk(); i++; return i }
-          return this.#failAt('missing CRLF after chunk data')
-        case S_CHUNK_DATA_LF:
-          if (c !== LF) return this.#failAt('missing CRLF after chunk data')
-          this.#nextChunk()
-          i++
-          return i
-        default:
-          return i
-      }
-    }
-    return i
-  }
-
-  #chunkSizeDone (next: number): number {
-    if (this.remaining === 0) {
-      this.state = S_TRAILERS
-      this.lineLength = 0
-    } else {
-      this.state = S_CHUNK_DATA
-    }
-    return next
-  }
-
-  #nextChunk (): void {
-    this.state = S_CHUNK_SIZE
-    this.remaining = 0
-    this.chunkDigits = 0
-    this.chunkLineBytes = 0
-  }
-
-  #failAt (message: string): number {
-    this.#fail(400, message)
-    return -1
-  }
-
   #fail (status: number, message: string): number {
     this.state = S_ERROR
     this.errorStatus = status
@@ -558,7 +475,7 @@ function addField (out: IncomingHttpHeaders, name: string, value: string): void 
   }
 }
 
-/** Common request field names, lowercase (see knownName in h1-response-parser.ts). */
+/** Common request field names, lowercase: matched in the buffer as constants (matchFieldName). */
 const KNOWN_NAMES = [
   'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'connection', 'content-length',
   'content-type', 'cookie', 'authorization', 'cache-control', 'pragma', 'referer', 'origin', 'upgrade',
@@ -568,19 +485,7 @@ const KNOWN_NAMES = [
   'knative-serving-revision', 'knative-serving-namespace', 'grpc-timeout', 'sec-websocket-key',
   'sec-websocket-version', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled',
 ]
-const KNOWN_BY_LENGTH: string[][] = Array.from({ length: 64 }, () => [])
-for (const name of KNOWN_NAMES) KNOWN_BY_LENGTH[name.length]?.push(name)
-
-function knownName (b: Buffer, start: number, len: number): string | null {
-  const candidates = KNOWN_BY_LENGTH[len]
-  if (candidates === undefined) return null
-  next: for (let k = 0; k < candidates.length; k++) {
-    const candidate = candidates[k] ?? ''
-    for (let j = 0; j < len; j++) if (((b[start + j] ?? 0) | 0x20) !== candidate.charCodeAt(j)) continue next
-    return candidate
-  }
-  return null
-}
+const KNOWN_TABLE = fieldNameTable(KNOWN_NAMES)
 
 function knownMethod (b: Buffer, start: number, len: number): string | null {
   next: for (let k = 0; k < KNOWN_METHODS.length; k++) {
@@ -590,9 +495,4 @@ function knownMethod (b: Buffer, start: number, len: number): string | null {
     return m
   }
   return null
-}
-
-function lastToken (value: string): string {
-  const comma = value.lastIndexOf(',')
-  return (comma < 0 ? value : value.slice(comma + 1)).trim().toLowerCase()
 }

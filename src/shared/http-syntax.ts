@@ -58,3 +58,33 @@ export function parseContentLength (value: string): number {
   }
   return n
 }
+
+/** Lowercase field names grouped by length, for `matchFieldName`. */
+export function fieldNameTable (names: readonly string[]): string[][] {
+  const table: string[][] = Array.from({ length: 64 }, () => [])
+  for (const name of names) table[name.length]?.push(name)
+  return table
+}
+
+/**
+ * The table's constant for the name in b[start, start + len) (case-insensitive), or null. No
+ * slice, no toLowerCase, and a property store with it finds an internalized key.
+ */
+export function matchFieldName (table: readonly string[][], b: Buffer, start: number, len: number): string | null {
+  const candidates = table[len]
+  if (candidates === undefined) return null
+  next: for (let k = 0; k < candidates.length; k++) {
+    const candidate = candidates[k] ?? ''
+    // `| 0x20` lowercases ASCII letters; names hold tchars only, and no tchar turns into a
+    // lowercase letter or '-' this way unless it is that letter's uppercase.
+    for (let j = 0; j < len; j++) if (((b[start + j] ?? 0) | 0x20) !== candidate.charCodeAt(j)) continue next
+    return candidate
+  }
+  return null
+}
+
+/** The last element of a comma-separated list, trimmed and lowercased (Transfer-Encoding's final coding). */
+export function lastToken (value: string): string {
+  const comma = value.lastIndexOf(',')
+  return (comma < 0 ? value : value.slice(comma + 1)).trim().toLowerCase()
+}
