@@ -320,6 +320,13 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
     this.#checkAbandoned()
   }
 
+  onTunnelError (t: UpgradeTunnel, err: Error): void {
+    const tracker = this.#tunnelTrackers.get(t)
+    // A refused endpoint goes back to probing, so the next request or upgrade goes elsewhere.
+    if (tracker !== undefined && isConnectError(err)) this.#health.markFailed(tracker, err)
+    this.#logger.warn({ err, dest: tracker?.dest ?? null }, 'upgrade to the endpoint failed')
+  }
+
   onTunnelEnd (t: UpgradeTunnel): void {
     this.#ctx.tunnels.delete(t)
     this.#dropTunnelDeadline(t)

@@ -13,6 +13,8 @@ export interface TunnelOwner {
   onTunnelAdmitted (t: UpgradeTunnel): void
   onTunnelDequeue (t: UpgradeTunnel): void
   onTunnelEnd (t: UpgradeTunnel): void
+  /** The upstream handshake failed (connect refused, reset before 101); the client gets a 502 after this. */
+  onTunnelError (t: UpgradeTunnel, err: Error): void
 }
 
 export interface TunnelTarget {
@@ -39,6 +41,8 @@ export class UpgradeTunnel implements BreakerWaiter {
   holdsSlot: boolean
   isOpen: boolean
   isEnded: boolean
+  /** Bound once: http-proxy-3 calls it instead of its 'error' event for this tunnel. */
+  readonly onProxyError: (err: Error) => void
 
   constructor (owner: TunnelOwner, req: IncomingMessage, socket: Duplex, head: Buffer, proxied: boolean, startMs: number) {
     this.prev = null
@@ -53,6 +57,7 @@ export class UpgradeTunnel implements BreakerWaiter {
     this.holdsSlot = false
     this.isOpen = false
     this.isEnded = false
+    this.onProxyError = (err: Error) => { this.#onProxyError(err) }
     ;(socket as Duplex & { [kTunnel]?: UpgradeTunnel })[kTunnel] = this
     socket.on('close', onSocketClose)
     socket.on('error', noop) // errors surface as 'close'; http-proxy-3 logs via its own error event
@@ -66,7 +71,22 @@ export class UpgradeTunnel implements BreakerWaiter {
   open (t: TunnelTarget): void {
     if (this.isEnded) return
     this.isOpen = true
-    t.proxy.ws(this.req, this.socket, this.head, { target: t.target })
+    t.proxy.ws(this.req, this.socket, this.head, { target: t.target }, this.onProxyError)
+  }
+
+  /**
+   * Before the upgrade (http-proxy-3 reports only those here): the client learns why with a 502
+   * instead of a bare reset; http-proxy-3 then closes the socket after the write. A retry on
+   * another endpoint is not possible on this path, as that close is http-proxy-3's.
+   */
+  #onProxyError (err: Error): void {
+    this.owner.onTunnelError(this, err)
+    const code = (err as { code?: unknown }).code
+    const body = `upstream connection failed: ${typeof code === 'string' ? code : err.message}\n`
+    const socket = this.socket
+    if (!socket.destroyed && socket.writable) {
+      socket.write(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    }
   }
 
   /** Refuses the upgrade with a plain HTTP response on the raw socket. */

@@ -50,6 +50,10 @@ export class UpgradeHandler implements TunnelOwner {
     if (this.#o.breaker !== null) this.#o.breaker.cancel(t)
   }
 
+  onTunnelError (_t: UpgradeTunnel, err: Error): void {
+    this.#o.logger.warn({ err }, 'upgrade to the user container failed')
+  }
+
   onTunnelEnd (t: UpgradeTunnel): void {
     this.open.delete(t)
     this.#release(t)
