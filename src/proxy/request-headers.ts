@@ -67,17 +67,8 @@ export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewrit
 
   if (connectionTokens !== null && connectionTokens !== '') {
     // Headers listed in Connection are hop-by-hop for this hop only.
-    const listed = connectionTokens.toLowerCase().split(',')
-    for (let j = 0; j < listed.length; j++) {
-      const token = (listed[j] ?? '').trim()
-      if (token === '' || token === 'upgrade' || token === 'close' || token === 'keep-alive') continue
-      for (let k = out.length - 2; k >= 0; k -= 2) {
-        if ((out[k] ?? '').toLowerCase() === token) {
-          out.splice(k, 2)
-          if (hostIndex > k) hostIndex -= 2
-        }
-      }
-    }
+    const listed = listedNames(connectionTokens)
+    if (listed !== null) hostIndex = dropListed(out, listed, hostIndex)
   }
   if (opts.isUpgrade) out.push('connection', 'upgrade')
 
@@ -116,13 +107,45 @@ export function buildResponseHeaders (headers: Record<string, string | string[] 
     else out.push(name, value)
   }
   if (connection !== null) {
-    const listed = connection.toLowerCase().split(',')
-    for (let j = 0; j < listed.length; j++) {
-      const token = (listed[j] ?? '').trim()
-      if (token === '' || token === 'close' || token === 'keep-alive') continue
-      for (let k = out.length - 2; k >= 0; k -= 2) if (out[k] === token) out.splice(k, 2)
-    }
+    const listed = listedNames(connection)
+    if (listed !== null) dropListed(out, listed, -1)
   }
   if (extraName !== null) out.push(extraName, extraValue)
   return out
+}
+
+/**
+ * The field names a Connection value lists (lowercase), without the connection options that name
+ * no field; null when there are none (the common `keep-alive`, `close`, `upgrade`).
+ */
+function listedNames (connection: string): Set<string> | null {
+  let listed: Set<string> | null = null
+  const tokens = connection.toLowerCase().split(',')
+  for (let j = 0; j < tokens.length; j++) {
+    const token = (tokens[j] ?? '').trim()
+    if (token === '' || token === 'upgrade' || token === 'close' || token === 'keep-alive') continue
+    if (listed === null) listed = new Set()
+    listed.add(token)
+  }
+  return listed
+}
+
+/**
+ * Removes the fields named in `listed` from the flat list in one pass: a client controls both
+ * counts (a 64 KiB head holds thousands of each), so a loop per name over the fields would cost
+ * names x fields (seconds for one request). Returns where the Host field moved, or -1 if it went.
+ */
+function dropListed (out: string[], listed: ReadonlySet<string>, hostIndex: number): number {
+  let w = 0
+  let host = -1
+  for (let k = 0; k < out.length; k += 2) {
+    const name = out[k] ?? ''
+    if (listed.has(name.toLowerCase())) continue
+    if (k === hostIndex) host = w
+    out[w] = name
+    out[w + 1] = out[k + 1] ?? ''
+    w += 2
+  }
+  out.length = w
+  return host
 }
