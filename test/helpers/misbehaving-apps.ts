@@ -116,6 +116,7 @@ export async function startRawApp (t: Teardown): Promise<RawApp> {
       bodyLength = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0)
       bodyRead = buf.length - end - 4
       if (/k-network-probe: *queue/i.test(head)) {
+        app.open.delete(sock) // the activator's readiness probe: not a request under test
         sock.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nqueue')
         return
       }

@@ -480,19 +480,26 @@ t.test('websocket upgrade after a normal request on the same keep-alive connecti
   wss.on('connection', (ws) => { ws.on('message', (data) => { ws.send(`echo ${String(data)}`) }) })
   t.teardown(() => { for (const w of wss.clients) w.terminate(); wss.close() })
 
-  for (const mode of ['after the response', 'pipelined in the same write']) {
+  const modes = ['after the response', 'pipelined in the same write', 'after a POST whose body the app never read', 'with the first frame in the handshake write']
+  for (const mode of modes) {
     const c = await rawConnect(s.port)
     if (mode === 'after the response') {
-      c.socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\n')
+      c.socket.write(`GET /ok HTTP/1.1\r\nHost: x\r\n\r\n`)
       await until(() => parseResponses(c.text()).length === 1, 2000, 'first response')
       c.socket.write(upgradeRequest())
+    } else if (mode === 'pipelined in the same write') {
+      c.socket.write(`GET /delay HTTP/1.1\r\nHost: x\r\n\r\n` + upgradeRequest())
+    } else if (mode === 'after a POST whose body the app never read') {
+      c.socket.write(`POST /noread HTTP/1.1\r\nHost: x\r\nContent-Length: ${MB}\r\n\r\n${'u'.repeat(MB)}` + upgradeRequest())
     } else {
-      c.socket.write('GET /delay HTTP/1.1\r\nHost: x\r\n\r\n' + upgradeRequest())
+      c.socket.write(`GET /ok HTTP/1.1\r\nHost: x\r\n\r\n`)
+      await until(() => parseResponses(c.text()).length === 1, 2000, 'first response')
+      c.socket.write(Buffer.concat([Buffer.from(upgradeRequest()), wsFrame(1, Buffer.from('hi'))]))
     }
     await until(() => c.text().includes('HTTP/1.1 101 '), 2000, `${mode}: 101`)
     const first = parseResponses(c.text())[0]
     t.equal(first?.status, 200, `${mode}: the plain request was answered first`)
-    c.socket.write(wsFrame(1, Buffer.from('hi')))
+    if (mode !== 'with the first frame in the handshake write') c.socket.write(wsFrame(1, Buffer.from('hi')))
     await until(() => c.text().includes('echo hi'), 2000, `${mode}: echo`)
     t.equal(s.sc.sidecar.breaker?.inFlight, 1, `${mode}: the open websocket holds the slot`)
     // CC=1: a plain request waits for the websocket to close.
@@ -550,5 +557,18 @@ t.test('an upgrade the app answers with a plain 200: the client gets it, the slo
   t.equal(parseResponses(c.text())[0]?.body, 'ok')
   c.socket.destroy()
   await settled(s.sc.sidecar, s.app, 'refused upgrade')
+  await serves(t, s.sc.url)
+})
+
+t.test('CONNECT after a plain request on the same connection: refused without a tunnel, nothing held', async (t) => {
+  const s = await scene(t, '1')
+  const c = await rawConnect(s.port)
+  c.socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\nCONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\nhello')
+  await c.closed
+  const rs = parseResponses(c.text())
+  t.equal(rs[0]?.status, 200, 'the plain request was answered')
+  t.notOk(rs.some((r) => r.status === 200 && r !== rs[0]), 'no tunnel was opened')
+  await settled(s.sc.sidecar, s.app, 'CONNECT')
+  t.equal(s.app.requests, 1)
   await serves(t, s.sc.url)
 })
