@@ -5,7 +5,7 @@ import { Pool } from 'undici'
 import type { ActivatorConfig } from '../config/activator-config.ts'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
-import { createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { createDualServer, destroySilentConnections, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
@@ -249,6 +249,7 @@ export class Activator implements ProxyContext {
     }
     serving.closeAllConnections()
     h1?.closeAllConnections()
+    destroySilentConnections(this.#dual)
     if (this.tunnels.size > 0) {
       log.info({ open: this.tunnels.size }, 'waiting for upgraded connections')
       await withTimeout(waitUntil(() => this.tunnels.size === 0), TUNNEL_DRAIN_MS)
@@ -275,6 +276,7 @@ export class Activator implements ProxyContext {
     const s = this.#servers
     this.#dual.http.closeAllConnections()
     this.#dual.h1?.closeAllConnections()
+    destroySilentConnections(this.#dual)
     s.serving.close()
     for (const server of [s.admin, s.metrics]) {
       server.closeAllConnections()

@@ -24,6 +24,12 @@ export interface DualServer {
   h1: H1Server | null
   h2: Http2Server
   acceptsH2: boolean
+  /**
+   * Connections whose first bytes have not arrived. No server has them yet, so none would time
+   * them out or close them at shutdown: a client that connects and says nothing would hold its
+   * socket, and a graceful stop waiting for the listener to close, forever.
+   */
+  silent: Set<Socket>
 }
 
 export interface DualServerOptions {
@@ -47,6 +53,8 @@ export type InboundListener = (req: InboundRequest, res: InboundResponse) => voi
 function onFirstBytes (this: Socket, servers: DualServer): void {
   const chunk = this.read() as Buffer | null
   if (chunk === null) { this.once('readable', () => { onFirstBytes.call(this, servers) }); return }
+  servers.silent.delete(this)
+  this.setTimeout(0, onSilentTimeout) // from here the chosen server times the connection
   const n = Math.min(chunk.length, PREFACE.length)
   if (servers.acceptsH2 && chunk.subarray(0, n).equals(PREFACE.subarray(0, n)) && n >= 3) {
     this.unshift(chunk)
@@ -58,6 +66,14 @@ function onFirstBytes (this: Socket, servers: DualServer): void {
     this.unshift(chunk)
     servers.http.emit('connection', this)
   }
+}
+
+/** Silent for the head timeout (Go's ReadHeaderTimeout, node's headersTimeout count from the connection too). */
+function onSilentTimeout (this: Socket): void { this.destroy() }
+
+/** Closes the connections that never sent a byte: they hold no request (end of a drain, close). */
+export function destroySilentConnections (servers: DualServer): void {
+  for (const socket of servers.silent) socket.destroy()
 }
 
 /**
@@ -79,7 +95,7 @@ export function createDualServer (options: DualServerOptions, listener: InboundL
     : null
   // noDelay: http.Server sets it on sockets it accepts itself; these arrive through our listener,
   // and with Nagle on, a response's head and body writes wait out the peer's delayed ACK (40 ms).
-  const servers: DualServer = { net: createNetServer({ noDelay: true, keepAlive: true }), http, h1, h2, acceptsH2: options.http2 }
+  const servers: DualServer = { net: createNetServer({ noDelay: true, keepAlive: true }), http, h1, h2, acceptsH2: options.http2, silent: new Set() }
   // The inner servers never listen themselves; 'listening' starts http's connection tracking
   // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
   servers.net.on('listening', () => { http.emit('listening') })
@@ -89,6 +105,9 @@ export function createDualServer (options: DualServerOptions, listener: InboundL
   })
   servers.net.on('connection', (socket: Socket) => {
     socket.setNoDelay(true)
+    servers.silent.add(socket)
+    socket.setTimeout(options.headersTimeoutMs, onSilentTimeout)
+    socket.once('close', () => { servers.silent.delete(socket) })
     socket.once('readable', () => { onFirstBytes.call(socket, servers) })
   })
   return servers

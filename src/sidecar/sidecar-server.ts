@@ -6,7 +6,7 @@ import { ProxyServer } from 'http-proxy-3'
 import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
-import { createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { createDualServer, destroySilentConnections, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
@@ -215,6 +215,7 @@ export class Sidecar {
     await withTimeout(this.handler.whenIdle(), this.config.revisionTimeoutMs)
     http.closeAllConnections()
     this.#dual.h1?.closeAllConnections()
+    destroySilentConnections(this.#dual)
     for (const session of this.#h2Sessions) session.destroy()
     if (this.upgrades.open.size > 0) {
       log.info({ open: this.upgrades.open.size }, 'waiting for upgraded connections')
@@ -236,6 +237,7 @@ export class Sidecar {
     const s = this.#servers
     this.#dual.http.closeAllConnections()
     this.#dual.h1?.closeAllConnections()
+    destroySilentConnections(this.#dual)
     for (const session of this.#h2Sessions) session.destroy()
     s.serving.close()
     for (const server of [s.admin, s.metrics]) {
