@@ -522,3 +522,18 @@ t.test('CONNECT after a plain request on the same connection: refused without a 
   t.equal(s.pod.requests, 1)
   await serves(t, s.url)
 })
+
+// --- 9. silent connections ---------------------------------------------------------------------------
+
+t.test('a client that connects and never sends a byte does not hold up a graceful shutdown', async (t) => {
+  const { activator, ports } = await startActivator(t, ['--drain-seconds', '0.1'])
+  const silent = await rawConnect(ports.serving)
+  const kept = await rawConnect(ports.serving)
+  t.teardown(() => { silent.socket.destroy(); kept.socket.destroy() })
+  kept.socket.write('GET / HTTP/1.1\r\nHost: x\r\nK-Network-Probe: activator\r\n\r\n')
+  await until(() => parseResponses(kept.text()).length === 1, 2000, 'an idle keep-alive connection too')
+  const start = performance.now()
+  const stopped = await Promise.race([activator.shutdown().then(() => true), sleep(3000).then(() => false)])
+  t.ok(stopped, `shutdown finished (${(performance.now() - start).toFixed(0)} ms)`)
+  await until(() => silent.isClosed && kept.isClosed, 2000, 'both connections closed')
+})

@@ -572,3 +572,20 @@ t.test('CONNECT after a plain request on the same connection: refused without a 
   t.equal(s.app.requests, 1)
   await serves(t, s.sc.url)
 })
+
+// --- 9. silent connections ---------------------------------------------------------------------------
+
+t.test('a client that connects and never sends a byte does not hold up a graceful shutdown', async (t) => {
+  const log: string[] = []
+  const app = await startApp(t, pathApp(log, []))
+  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, ['--drain-seconds', '0.1'])
+  const silent = await rawConnect(sc.ports.serving)
+  const kept = await rawConnect(sc.ports.serving)
+  t.teardown(() => { silent.socket.destroy(); kept.socket.destroy() })
+  kept.socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\n')
+  await until(() => parseResponses(kept.text()).length === 1, 2000, 'an idle keep-alive connection too')
+  const start = performance.now()
+  const stopped = await Promise.race([sc.sidecar.shutdown().then(() => true), sleep(3000).then(() => false)])
+  t.ok(stopped, `shutdown finished (${(performance.now() - start).toFixed(0)} ms)`)
+  await until(() => silent.isClosed && kept.isClosed, 2000, 'both connections closed')
+})
