@@ -26,6 +26,13 @@ function onSocketClose (this: Duplex & { [kTunnel]?: UpgradeTunnel }): void {
   const t = this[kTunnel]
   if (t !== undefined) t.end()
 }
+/**
+ * Our side of the client connection ended: http-proxy-3 ends it when the upstream closes (or
+ * after a refusal). Close it rather than wait for the client's FIN, which a client may never
+ * send: the tunnel, and its admission slot, lasted as long as the client kept the socket open.
+ * Go's ReverseProxy (Knative) closes both connections once either side is done, too.
+ */
+function onSocketFinish (this: Duplex): void { this.destroy() }
 const kTunnel = Symbol('sluice.tunnel')
 
 export class UpgradeTunnel implements BreakerWaiter {
@@ -60,6 +67,7 @@ export class UpgradeTunnel implements BreakerWaiter {
     this.onProxyError = (err: Error) => { this.#onProxyError(err) }
     ;(socket as Duplex & { [kTunnel]?: UpgradeTunnel })[kTunnel] = this
     socket.on('close', onSocketClose)
+    socket.on('finish', onSocketFinish)
     socket.on('error', noop) // errors surface as 'close'; http-proxy-3 logs via its own error event
   }
 
