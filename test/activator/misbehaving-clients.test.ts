@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { WebSocketServer } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import type { Activator } from '../../src/activator/activator-server.ts'
 import type { Revision } from '../../src/activator/revision.ts'
 import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
@@ -264,6 +264,23 @@ const POD_FAULTS: Array<{ path: string, name: string, check: (t: Tap, c: RawClie
     },
   },
   {
+    path: '/no-content-body',
+    name: 'sends body bytes after a 204: the client gets a bare 204, nothing after it',
+    check: (t, c) => {
+      const rs = parseResponses(c.text())
+      t.equal(rs[0]?.status, 204)
+      t.notMatch(c.text(), /hello/)
+    },
+  },
+  {
+    path: '/cl-te',
+    name: 'frames its body with both Content-Length and chunked: never waits for the 50 bytes, nothing smuggled',
+    check: (t, c) => {
+      const [r] = parseResponses(c.text())
+      t.ok(r?.status === 502 || (r?.status === 200 && r.body === 'hello'), `${String(r?.status)} ${JSON.stringify(r?.body)}`)
+    },
+  },
+  {
     path: '/early-end',
     name: 'answers before reading the body and half-closes: the client gets the answer',
     check: (t, c) => { t.equal(parseResponses(c.text())[0]?.body, 'early') },
@@ -507,6 +524,25 @@ t.test('websocket clients that leave early: while buffered, and before the pod c
   const finish = answer as (() => void) | null
   if (finish !== null) finish()
   await settled(s, [s.pod], 'handshake abandoned')
+  await serves(t, s.url)
+})
+
+t.test('the pod closes an open websocket: a client that ignores the FIN does not keep the slot', async (t) => {
+  const s = await scene(t)
+  const wss = new WebSocketServer({ server: s.pod.server })
+  const open: WebSocket[] = []
+  wss.on('connection', (ws) => { open.push(ws); ws.on('message', (data) => { ws.send(`echo ${String(data)}`) }) })
+  t.teardown(() => { for (const w of wss.clients) w.terminate(); wss.close() })
+  const c = await rawConnect(s.port, { allowHalfOpen: true })
+  t.teardown(() => { c.socket.destroy() })
+  c.socket.write(upgradeRequest(ROUTE))
+  await until(() => c.text().includes('HTTP/1.1 101 '), 2000, '101')
+  c.socket.write(wsFrame(1, Buffer.from('hi')))
+  await until(() => c.text().includes('echo hi'), 2000, 'echo')
+  t.equal(s.revision.throttler.inFlight, 1)
+  for (const ws of open) ws.terminate()
+  await until(() => c.socket.readableEnded, 2000, 'the client connection ended')
+  await settled(s, [s.pod], 'pod closed the websocket')
   await serves(t, s.url)
 })
 

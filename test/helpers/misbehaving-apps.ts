@@ -87,6 +87,8 @@ export interface RawApp {
  *   /early-end      200 `early` with Connection: close before reading, then a half-close
  *   /early-destroy  200 `early` before reading, then a reset
  *   /switch         101 Switching Protocols to a plain request, then bytes of another protocol
+ *   /no-content-body 204 with a Content-Length and body bytes after it
+ *   /cl-te          Content-Length: 50 and Transfer-Encoding: chunked, a 5-byte chunked body
  * A request may carry routing headers; the activator's probe (K-Network-Probe: queue) gets `queue`.
  */
 export async function startRawApp (t: Teardown): Promise<RawApp> {
@@ -144,6 +146,12 @@ export async function startRawApp (t: Teardown): Promise<RawApp> {
           return
         case '/switch':
           sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello')
+          return
+        case '/no-content-body':
+          sock.write('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello')
+          return
+        case '/cl-te':
+          sock.write('HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
           return
         case '/early-destroy':
           sock.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nearly')

@@ -16,8 +16,9 @@ export interface RawClient {
   text (): string
 }
 
-export async function rawConnect (port: number): Promise<RawClient> {
-  const socket = connect(port, '127.0.0.1')
+/** `allowHalfOpen`: the client does not answer the server's FIN with its own (it stays open until destroyed). */
+export async function rawConnect (port: number, options: { allowHalfOpen?: boolean } = {}): Promise<RawClient> {
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: options.allowHalfOpen ?? false })
   socket.setNoDelay(true)
   socket.on('error', () => { /* resets are expected here; 'close' follows */ })
   let onClosed: () => void = () => {}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { request } from 'node:http'
 import t from 'tap'
-import { WebSocketServer } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect, type RawClient } from '../helpers/raw-client.ts'
 import { send, sleep, startApp, startSidecar, until, type App, type StartedSidecar } from '../helpers/sidecar-fixture.ts'
@@ -238,6 +238,23 @@ const APP_FAULTS: Array<{ path: string, name: string, check: (t: Tap, c: RawClie
       const [r] = parseResponses(c.text())
       t.equal(r?.status, 502)
       t.notMatch(c.text(), /hello/)
+    },
+  },
+  {
+    path: '/no-content-body',
+    name: 'sends body bytes after a 204: the client gets a bare 204, nothing after it',
+    check: (t, c) => {
+      const rs = parseResponses(c.text())
+      t.equal(rs[0]?.status, 204)
+      t.notMatch(c.text(), /hello/)
+    },
+  },
+  {
+    path: '/cl-te',
+    name: 'frames its body with both Content-Length and chunked: never waits for the 50 bytes, nothing smuggled',
+    check: (t, c) => {
+      const [r] = parseResponses(c.text())
+      t.ok(r?.status === 502 || (r?.status === 200 && r.body === 'hello'), `${String(r?.status)} ${JSON.stringify(r?.body)}`)
     },
   },
   {
@@ -557,6 +574,27 @@ t.test('an upgrade the app answers with a plain 200: the client gets it, the slo
   t.equal(parseResponses(c.text())[0]?.body, 'ok')
   c.socket.destroy()
   await settled(s.sc.sidecar, s.app, 'refused upgrade')
+  await serves(t, s.sc.url)
+})
+
+t.test('the app closes an open websocket: a client that ignores the FIN does not keep the slot', async (t) => {
+  const s = await scene(t, '1')
+  const wss = new WebSocketServer({ server: s.app.server })
+  const open: WebSocket[] = []
+  wss.on('connection', (ws) => { open.push(ws); ws.on('message', (data) => { ws.send(`echo ${String(data)}`) }) })
+  t.teardown(() => { for (const w of wss.clients) w.terminate(); wss.close() })
+  const c = await rawConnect(s.port, { allowHalfOpen: true })
+  t.teardown(() => { c.socket.destroy() })
+  c.socket.write(upgradeRequest())
+  await until(() => c.text().includes('HTTP/1.1 101 '), 2000, '101')
+  c.socket.write(wsFrame(1, Buffer.from('hi')))
+  await until(() => c.text().includes('echo hi'), 2000, 'echo')
+  t.equal(s.sc.sidecar.breaker?.inFlight, 1)
+  for (const ws of open) ws.terminate()
+  // The client got the FIN and keeps its side open; Go's ReverseProxy (Knative) closes both
+  // connections once either side is done, and so must we.
+  await until(() => c.socket.readableEnded, 2000, 'the client connection ended')
+  await settled(s.sc.sidecar, s.app, 'app closed the websocket')
   await serves(t, s.sc.url)
 })
 
