@@ -87,6 +87,25 @@ for (const framing of FRAMINGS) {
   }
 }
 
+t.test('a client trickling its upload past the revision timeout: 504, slot freed, the app sees its request cut', async (t) => {
+  const log: string[] = []
+  const app = await startApp(t, pathApp(log, []))
+  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' })
+  const c = await rawConnect(sc.ports.serving)
+  t.teardown(() => { c.socket.destroy() })
+  c.socket.write(`POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: ${MB}\r\n\r\n`)
+  while (parseResponses(c.text()).length === 0 && !c.isClosed) {
+    c.socket.write('t'.repeat(10))
+    await sleep(50)
+  }
+  t.equal(parseResponses(c.text())[0]?.status, 504)
+  await settled(sc.sidecar, app, 'after the timeout')
+  t.same(log, ['cut /read'])
+  c.socket.write('t'.repeat(10)) // still trickling: read and dropped
+  await sleep(50)
+  await serves(t, sc.url)
+})
+
 // --- 2. half-closing clients -------------------------------------------------------------------
 
 t.test('headers then half-close before the body: request abandoned, slot returned', async (t) => {
