@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import { STATUS_CODES } from 'node:http'
+import { MalformedRequestBodyError } from '../shared/errors.ts'
 import { H1RequestParser, PARSE_DONE, PARSE_ERROR, PARSE_MORE, PARSE_STOPPED, type RequestSink } from './h1-request-parser.ts'
 import { H1RequestBody, H1ServerRequest, type BodySource } from './h1-server-request.ts'
 import { H1ServerResponse, type ResponseConnection } from './h1-server-response.ts'
@@ -76,6 +77,9 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   /** After the current response: close, do not read another request. */
   closeAfterResponse: boolean
   isClosed: boolean
+  /** Our side is closed (FIN sent); what the client still sends is read and dropped. */
+  isEnding: boolean
+  endingSinceMs: number
   isHandedOff: boolean
   /** When the connection became idle (between requests), or -1 while busy. */
   idleSinceMs: number
@@ -100,6 +104,8 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     this.isPausedForPipeline = false
     this.closeAfterResponse = false
     this.isClosed = false
+    this.isEnding = false
+    this.endingSinceMs = -1
     this.isHandedOff = false
     this.idleSinceMs = host.nowMs()
     this.headStartMs = -1
@@ -119,7 +125,7 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   // --- reading --------------------------------------------------------------------------------
 
   onData (chunk: Buffer): void {
-    if (this.isHandedOff || this.isClosed) return
+    if (this.isHandedOff || this.isClosed || this.isEnding) return
     if (this.input === null) {
       this.input = chunk
       this.inputOff = 0
@@ -264,7 +270,7 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
       this.closeAfterResponse = true
       if (this.res !== null) this.res.keepAlive = false // its head, if not yet out, says so
       const body = this.req?.body ?? null
-      if (body !== null && !body.destroyed) body.destroy(abortedError('request body malformed: ' + p.errorMessage))
+      if (body !== null && !body.destroyed) body.destroy(new MalformedRequestBodyError(p.errorMessage))
       return
     }
     const message = p.errorMessage + '\n'
@@ -291,12 +297,12 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   // --- writing (H1ServerResponse calls) --------------------------------------------------------
 
   writeOut (data: Buffer | string): boolean {
-    if (this.isClosed) return true
+    if (this.isClosed || this.isEnding) return true
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data)
   }
 
   writeOutv (a: Buffer | string, b: Buffer | string, c: Buffer | string | null): boolean {
-    if (this.isClosed) return true
+    if (this.isClosed || this.isEnding) return true
     const s = this.socket
     s.cork()
     if (typeof a === 'string') s.write(a, 'latin1'); else s.write(a)
@@ -367,12 +373,26 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   }
 
   /** Ends our side after pending writes; the socket closes when the client answers the FIN. */
+  /**
+   * A lingering close (RFC 9112 9.6, Go's closeWriteAndWait): FIN after the pending writes, then
+   * keep reading and dropping what the client still sends until it closes too, or the server's
+   * sweep gives up (LINGER_MS). Closing with its bytes unread would make the kernel reset the
+   * connection, and a client still sending (an oversized head, an unwanted upload) would lose the
+   * answer we wrote.
+   */
   #endSocket (): void {
-    if (this.isClosed) return
+    if (this.isClosed || this.isEnding) return
+    this.isEnding = true
+    this.endingSinceMs = this.host.nowMs()
     this.closeAfterResponse = true
-    this.socket.destroySoon() // FIN after the pending writes, then close
-    // Whatever the client still sends is not read any more.
     this.input = null
+    const socket = this.socket
+    socket.end()
+    if (this.isPausedForBody || this.isPausedForPipeline) {
+      this.isPausedForBody = false
+      this.isPausedForPipeline = false
+      socket.resume()
+    }
   }
 
   /** Closes at once (server shutdown, timeouts). */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { STATUS_CODES, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http'
-import { SluiceError } from '../shared/errors.ts'
+import { ResponseHeadError } from '../shared/errors.ts'
 
 // The response to one H1Server request: the subset of node's ServerResponse the handlers use
 // (writeHead with a flat list or an object, write, end, flushHeaders, addTrailers, destroy,
@@ -26,13 +26,6 @@ export interface ResponseConnection {
   destroyFromResponse (err: Error | undefined): void
 }
 
-/** Writing a head twice, or a head with a CR/LF in it. */
-export class ResponseHeadError extends SluiceError {
-  constructor (message: string) {
-    super('SLUICE_ERR_RESPONSE_HEAD', message, 500)
-    this.name = 'ResponseHeadError'
-  }
-}
 
 const FRAME_UNDECIDED = 0
 const FRAME_LENGTH = 1

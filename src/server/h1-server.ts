@@ -33,6 +33,8 @@ export interface H1ServerOptions {
 export type H1Listener = (req: H1ServerRequest, res: H1ServerResponse) => void
 
 const SWEEP_MS = 1000
+/** How long a closing connection keeps reading (and dropping) what the client still sends. */
+const LINGER_MS = 1000
 
 export class H1Server implements ConnectionHost {
   readonly listener: H1Listener
@@ -106,7 +108,9 @@ export class H1Server implements ConnectionHost {
     const now = this.#now()
     const o = this.#o
     for (const conn of this.#connections) {
-      if (conn.isIdle) {
+      if (conn.isEnding) {
+        if (now - conn.endingSinceMs >= LINGER_MS) conn.destroy()
+      } else if (conn.isIdle) {
         if (conn.idleSinceMs >= 0 && now - conn.idleSinceMs >= o.keepAliveTimeoutMs) conn.destroy()
       } else if (conn.headStartMs >= 0 && now - conn.headStartMs >= o.headersTimeoutMs) {
         conn.timeOutHead()

@@ -138,3 +138,19 @@ export class UpstreamQueueFullError extends SluiceError {
     this.name = 'UpstreamQueueFullError'
   }
 }
+
+/** The client's request body broke its framing (a bad chunk) while it was being forwarded. 400. */
+export class MalformedRequestBodyError extends SluiceError {
+  constructor (message: string) {
+    super('SLUICE_ERR_SERVER_BODY_MALFORMED', `malformed request body: ${message}`, 400)
+    this.name = 'MalformedRequestBodyError'
+  }
+}
+
+/** A handler wrote a response head twice, or one with a CR/LF or a bad Content-Length. 500. */
+export class ResponseHeadError extends SluiceError {
+  constructor (message: string) {
+    super('SLUICE_ERR_SERVER_RESPONSE_HEAD', message, 500)
+    this.name = 'ResponseHeadError'
+  }
+}

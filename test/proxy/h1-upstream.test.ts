@@ -208,6 +208,8 @@ t.test('maxConnections bounds the sockets; waiting requests are served in FIFO o
   t.equal(cs[6]?.error?.code, 'SLUICE_ERR_PROXY_UPSTREAM_QUEUE_FULL', 'beyond the queue bound: refused at once')
   t.equal(up.stats.queued, 4)
   const finished = Promise.all(cs.slice(0, 6).map((c) => c.done))
+  // Both sockets busy before the first answer (else a slow start lets /0 finish before /1 arrives).
+  await until(() => held.length === 2, 2000, 'both connections busy')
   while (order.length < 6 || held.length > 0) {
     await until(() => held.length > 0 || order.length >= 6, 2000, 'a held request')
     held.shift()?.()

@@ -466,7 +466,7 @@ t.test('response framing on the wire', async (t) => {
   await c.closed('the server closes after connection: close')
 })
 
-t.test('an invalid response head throws SLUICE_ERR_RESPONSE_HEAD and can be replaced', async (t) => {
+t.test('an invalid response head throws SLUICE_ERR_SERVER_RESPONSE_HEAD and can be replaced', async (t) => {
   const errors: string[] = []
   const srv = await startServer(t, (req, res) => {
     const attempt = (f: () => void): void => {
@@ -496,12 +496,12 @@ t.test('an invalid response head throws SLUICE_ERR_RESPONSE_HEAD and can be repl
   t.equal((await c.next('twice')).body, 'ok')
   c.send('GET /status HTTP/1.1\r\nHost: a\r\n\r\n')
   t.equal((await c.next('status')).status, 201)
-  t.same(errors, ['SLUICE_ERR_RESPONSE_HEAD', 'SLUICE_ERR_RESPONSE_HEAD', 'SLUICE_ERR_RESPONSE_HEAD'])
+  t.same(errors, ['SLUICE_ERR_SERVER_RESPONSE_HEAD', 'SLUICE_ERR_SERVER_RESPONSE_HEAD', 'SLUICE_ERR_SERVER_RESPONSE_HEAD'])
   errors.length = 0
   c.send('GET /inject HTTP/1.1\r\nHost: a\r\n\r\n')
   await until(() => c.text.length > c.offset, 'an answer to /inject')
   await new Promise((resolve) => setTimeout(resolve, 20))
-  t.same(errors, ['SLUICE_ERR_RESPONSE_HEAD', 'SLUICE_ERR_RESPONSE_HEAD'], 'only the invalid heads threw')
+  t.same(errors, ['SLUICE_ERR_SERVER_RESPONSE_HEAD', 'SLUICE_ERR_SERVER_RESPONSE_HEAD'], 'only the invalid heads threw')
   t.notMatch(c.rest, /Injected/, 'nothing of the refused head reached the wire')
   t.equal(noDate(c.rest), 'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 8\r\n\r\nfallback', 'the replacement head is used')
 })
