@@ -10,6 +10,7 @@ import { H1Server, type H1Listener, type H1ServerOptions } from '../../src/serve
 import type { H1ServerRequest } from '../../src/server/h1-server-request.ts'
 import type { H1ServerResponse } from '../../src/server/h1-server-response.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
+import { rawConnect } from '../helpers/raw-client.ts'
 
 // H1Server over real sockets on 127.0.0.1: raw clients check the exact bytes on the wire,
 // undici / node:http / ws clients check that real clients get along with it.
@@ -1083,4 +1084,21 @@ t.test('refused like Go\'s server: HTTP/1.1 without Host -> 400, unsupported Exp
   http10.send('GET / HTTP/1.0\r\n\r\n')
   t.equal((await http10.next('HTTP/1.0 without Host')).status, 200, 'HTTP/1.0 needs no Host')
   t.equal(calls, 1)
+})
+
+t.test('lingering close: after Connection: close the client may keep sending (dropped) and still reads the answer; one that never closes is cut within ~2 s', async (t) => {
+  const srv = await startServer(t, (_req, res) => { res.writeHead(200, ['connection', 'close']); res.end(Buffer.from('bye')) })
+  const c = await rawConnect(srv.port, { allowHalfOpen: true })
+  c.socket.on('error', () => {})
+  c.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+  await until(() => c.text().endsWith('bye'), 'answer read')
+  t.match(c.text(), /connection: close/)
+  // Bytes after the close are read and dropped, not answered and not reset.
+  c.socket.write('GET /more HTTP/1.1\r\nHost: a\r\n\r\n')
+  const started = performance.now()
+  await until(() => srv.h1.connectionCount === 0, 'server gave up on the half-open client', 4000)
+  const ms = performance.now() - started
+  t.ok(ms >= 500 && ms < 3500, `cut after ${ms.toFixed(0)} ms`)
+  t.equal((c.text().match(/HTTP\/1\.1 /g) ?? []).length, 1, 'the later request got no answer')
+  c.socket.destroy()
 })
