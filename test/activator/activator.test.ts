@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createClient, route, send, spec, startActivator, startFakePod, until } from './fixtures.ts'
 
-t.test('routes by Knative headers, rewrites headers for the sidecar, and 404s unknown revisions', async (t) => {
-  const { activator, url } = await startActivator(t)
+for (const server of ['sluice', 'node']) t.test(`routes by Knative headers, rewrites headers for the sidecar, and 404s unknown revisions (--http-server ${server})`, async (t) => {
+  const { activator, url } = await startActivator(t, ['--http-server', server])
   const pod = await startFakePod(t)
   activator.registry.upsert(spec('hello-00001', [pod.dest], 0, { hosts: ['Hello.Example.com'] }))
   const client = createClient(t)
@@ -11,6 +11,8 @@ t.test('routes by Knative headers, rewrites headers for the sidecar, and 404s un
   const ok = await send(client, url, { path: '/x?y=1', headers: route('hello-00001', { host: 'hello.example.com', 'k-proxy-request': 'spoofed', 'k-network-hash': 'h' }) })
   t.equal(ok.status, 200)
   t.equal(ok.body, `pod ${pod.port}`)
+  // node:http announces its keep-alive timeout; Sluice's server does not.
+  t.equal(ok.headers['keep-alive'] !== undefined, server === 'node', 'served by the chosen server')
   const h = pod.lastHeaders ?? {}
   t.equal(h['k-proxy-request'], 'activator', 'K-Proxy-Request: activator (client value replaced)')
   t.equal(h['k-original-host'], 'hello.example.com', 'Host kept in K-Original-Host (RewriteHostIn)')

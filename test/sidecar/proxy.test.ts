@@ -1,9 +1,10 @@
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import t from 'tap'
+import { request as undiciRequest } from 'undici'
 import { send, sleep, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
 
-t.test('forwards method, path, query and body, and returns status, headers and body', async (t) => {
+for (const server of ['sluice', 'node']) t.test(`forwards method, path, query and body, and returns status, headers and body (--http-server ${server})`, async (t) => {
   const app = await startApp(t, (req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -12,12 +13,16 @@ t.test('forwards method, path, query and body, and returns status, headers and b
       res.end(JSON.stringify({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString() }))
     })
   })
-  const { url } = await startSidecar(t, app.port)
+  const { url } = await startSidecar(t, app.port, {}, ['--http-server', server])
   const r = await send(`${url}/some/path?q=1&r=2`, { method: 'POST', body: 'hello body', headers: { 'content-type': 'text/plain' } })
   t.equal(r.status, 201)
   t.equal(r.headers['x-app'], 'yes')
   t.same(r.headers['set-cookie'], ['a=1', 'b=2'])
   t.same(JSON.parse(r.body), { method: 'POST', url: '/some/path?q=1&r=2', body: 'hello body' })
+  // On a kept connection node:http announces its keep-alive timeout; Sluice's server does not (nor Go's).
+  const kept = await undiciRequest(`${url}/kept`)
+  await kept.body.text()
+  t.equal(kept.headers['keep-alive'] !== undefined, server === 'node', 'served by the chosen server')
 })
 
 t.test('rewrites headers as Knative does', async (t) => {
