@@ -44,6 +44,7 @@ const RES_ENDED = 2
 
 const ABORTED_CODE = 'ECONNRESET'
 const INTERNAL_ERROR_BODY = Buffer.from('internal error\n')
+const EMPTY_BUFFER = Buffer.alloc(0)
 const TEXT_PLAIN = ['content-type', 'text/plain; charset=utf-8']
 const MISSING_HOST = { status: 400, message: 'missing required Host header', body: Buffer.from('missing required Host header\n') }
 const EXPECT_UNSUPPORTED = { status: 417, message: 'unsupported Expect header', body: Buffer.from('unsupported Expect header\n') }
@@ -71,6 +72,8 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   pumpAgain: boolean
   /** The request body is dropped (the response ended first, or the body stream was destroyed). */
   isDiscardingBody: boolean
+  /** Body slices parsed from the current read, not yet pushed (see #flushBody). */
+  pendingBody: Buffer[] | null
   /** Reading is paused: the body stream is full, or a pipelined request waits. */
   isPausedForBody: boolean
   isPausedForPipeline: boolean
@@ -100,6 +103,7 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     this.isPumping = false
     this.pumpAgain = false
     this.isDiscardingBody = false
+    this.pendingBody = null
     this.isPausedForBody = false
     this.isPausedForPipeline = false
     this.closeAfterResponse = false
@@ -165,6 +169,7 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
       if (input === null) return
       if (this.reqState === REQ_HEAD && this.headStartMs < 0) this.headStartMs = this.host.nowMs()
       const r = parser.execute(input, this.inputOff, input.length)
+      if (this.pendingBody !== null) this.#flushBody()
       this.inputOff = parser.consumed
       if (this.inputOff >= input.length) { this.input = null; this.inputOff = 0 }
       if (r === PARSE_STOPPED) {
@@ -183,13 +188,26 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   }
 
   onParsedRequestBody (chunk: Buffer): boolean {
-    const req = this.req
-    if (this.isDiscardingBody || req === null || req.body === null) return true
-    if (!req.body.push(chunk) && !this.isPausedForBody) {
+    if (this.isDiscardingBody || this.req === null || this.req.body === null) return true
+    // Collected and handed on once per read (#flushBody): a client sending tiny chunks would
+    // otherwise cost a stream push and an upstream write per chunk.
+    if (this.pendingBody === null) this.pendingBody = [chunk]
+    else this.pendingBody.push(chunk)
+    return true
+  }
+
+  /** Hands the body bytes of the last parsed read to the body stream, as one chunk. */
+  #flushBody (): void {
+    const pieces = this.pendingBody
+    if (pieces === null) return
+    this.pendingBody = null
+    const body = this.req?.body ?? null
+    if (body === null || this.isDiscardingBody || body.destroyed) return
+    const chunk = pieces.length === 1 ? pieces[0] ?? EMPTY_BUFFER : Buffer.concat(pieces)
+    if (!body.push(chunk) && !this.isPausedForBody) {
       this.isPausedForBody = true
       this.socket.pause()
     }
-    return true
   }
 
   /** Returns false when the connection left us (handed off or closed). */

@@ -1102,3 +1102,17 @@ t.test('lingering close: after Connection: close the client may keep sending (dr
   t.equal((c.text().match(/HTTP\/1\.1 /g) ?? []).length, 1, 'the later request got no answer')
   c.socket.destroy()
 })
+
+t.test('tiny chunks are handed on once per read, not once per chunk (50,000 one-byte chunks)', async (t) => {
+  let events = 0
+  let bytes = 0
+  const srv = await startServer(t, (req, res) => {
+    req.body?.on('data', (c: Buffer) => { events++; bytes += c.length })
+    req.body?.on('end', () => { res.end(Buffer.from(String(bytes))) })
+  })
+  const c = await rawConnect(srv.port)
+  c.socket.write('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n' + '1\r\nz\r\n'.repeat(50_000) + '0\r\n\r\n')
+  await within(c.closed, 'answer')
+  t.match(c.text(), /\r\n\r\n50000$/)
+  t.ok(events < 1000, `${events} body events for 50,000 chunks`)
+})
