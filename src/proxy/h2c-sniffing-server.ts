@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerOptions, type ServerResponse } from 'node:http'
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer, type ServerOptions } from 'node:http'
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import type { HttpServerImpl } from '../config/sidecar-config.ts'
@@ -113,4 +113,3 @@ export function createDualServer (options: DualServerOptions, listener: InboundL
   return servers
 }
 
-export type { IncomingMessage, ServerResponse }

@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http'
-import type { Readable } from 'node:stream'
 
 // What the proxy's request handlers use of a client request and its response. node:http's
 // IncomingMessage/ServerResponse (HTTP/2 compat objects too) and Sluice's own H1ServerRequest/
@@ -33,6 +32,3 @@ export interface InboundResponse {
   on (event: 'close', listener: () => void): unknown
   once (event: 'drain', listener: () => void): unknown
 }
-
-/** A request's body as a stream, for clients that send it upstream. */
-export type InboundBody = Readable
