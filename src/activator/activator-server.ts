@@ -5,7 +5,7 @@ import { Pool } from 'undici'
 import type { ActivatorConfig } from '../config/activator-config.ts'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
-import { createDualServer, destroySilentConnections, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
@@ -239,17 +239,12 @@ export class Activator implements ProxyContext {
     this.#isTerminating = true
     await this.drainer.drain()
     const closed = new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) })
-    const serving = this.#dual.http
-    const h1 = this.#dual.h1
-    serving.closeIdleConnections()
-    h1?.closeIdleConnections()
+    closeIdleConnections(this.#dual)
     if (this.active.count > 0) {
       log.info({ active: this.active.count }, 'waiting for buffered and in-flight requests')
       await withTimeout(this.active.whenIdle(), this.#maxTimeoutMs() + 1_000)
     }
-    serving.closeAllConnections()
-    h1?.closeAllConnections()
-    destroySilentConnections(this.#dual)
+    closeAllConnections(this.#dual)
     if (this.tunnels.size > 0) {
       log.info({ open: this.tunnels.size }, 'waiting for upgraded connections')
       await withTimeout(waitUntil(() => this.tunnels.size === 0), TUNNEL_DRAIN_MS)
@@ -274,9 +269,7 @@ export class Activator implements ProxyContext {
     }
     for (const t of this.tunnels) t.socket.destroy()
     const s = this.#servers
-    this.#dual.http.closeAllConnections()
-    this.#dual.h1?.closeAllConnections()
-    destroySilentConnections(this.#dual)
+    closeAllConnections(this.#dual)
     s.serving.close()
     for (const server of [s.admin, s.metrics]) {
       server.closeAllConnections()

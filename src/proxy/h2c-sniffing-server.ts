@@ -71,7 +71,24 @@ function onFirstBytes (this: Socket, servers: DualServer): void {
 /** Silent for the head timeout (Go's ReadHeaderTimeout, node's headersTimeout count from the connection too). */
 function onSilentTimeout (this: Socket): void { this.destroy() }
 
-/** Closes the connections that never sent a byte: they hold no request (end of a drain, close). */
+/**
+ * Drain: closes every connection with no request in progress (node:http's and H1Server's idle
+ * keep-alive ones, and those that never sent a byte); busy ones close after their response.
+ */
+export function closeIdleConnections (servers: DualServer): void {
+  servers.http.closeIdleConnections()
+  servers.h1?.closeIdleConnections()
+  destroySilentConnections(servers)
+}
+
+/** Closes every HTTP/1.x connection of the port at once (end of a drain, close). */
+export function closeAllConnections (servers: DualServer): void {
+  servers.http.closeAllConnections()
+  servers.h1?.closeAllConnections()
+  destroySilentConnections(servers)
+}
+
+/** Closes the connections that never sent a byte: they hold no request. */
 export function destroySilentConnections (servers: DualServer): void {
   for (const socket of servers.silent) socket.destroy()
 }

@@ -6,7 +6,7 @@ import { ProxyServer } from 'http-proxy-3'
 import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
-import { createDualServer, destroySilentConnections, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
@@ -208,14 +208,10 @@ export class Sidecar {
     const log = this.logger
     await this.drainer.drain()
     const closed = new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) })
-    const http = this.#dual.http
-    http.closeIdleConnections()
-    this.#dual.h1?.closeIdleConnections()
+    closeIdleConnections(this.#dual)
     for (const session of this.#h2Sessions) session.close() // GOAWAY: no new streams, in-flight ones finish
     await withTimeout(this.handler.whenIdle(), this.config.revisionTimeoutMs)
-    http.closeAllConnections()
-    this.#dual.h1?.closeAllConnections()
-    destroySilentConnections(this.#dual)
+    closeAllConnections(this.#dual)
     for (const session of this.#h2Sessions) session.destroy()
     if (this.upgrades.open.size > 0) {
       log.info({ open: this.upgrades.open.size }, 'waiting for upgraded connections')
@@ -235,9 +231,7 @@ export class Sidecar {
     this.#sweeper.close()
     this.upgrades.destroyAll()
     const s = this.#servers
-    this.#dual.http.closeAllConnections()
-    this.#dual.h1?.closeAllConnections()
-    destroySilentConnections(this.#dual)
+    closeAllConnections(this.#dual)
     for (const session of this.#h2Sessions) session.destroy()
     s.serving.close()
     for (const server of [s.admin, s.metrics]) {

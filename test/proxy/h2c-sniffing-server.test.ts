@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createDualServer, destroySilentConnections, type DualServer } from '../../src/proxy/h2c-sniffing-server.ts'
+import { closeAllConnections, createDualServer, destroySilentConnections, type DualServer } from '../../src/proxy/h2c-sniffing-server.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
 import { parseResponses, rawConnect } from '../helpers/raw-client.ts'
 import { sleep, until } from '../helpers/sidecar-fixture.ts'
@@ -13,9 +13,7 @@ async function listen (t: { teardown (fn: () => unknown): void }, impl: 'sluice'
   await new Promise<void>((resolve) => { servers.net.listen(0, '127.0.0.1', resolve) })
   const address = servers.net.address()
   t.teardown(() => {
-    servers.http.closeAllConnections()
-    servers.h1?.closeAllConnections()
-    destroySilentConnections(servers)
+    closeAllConnections(servers)
     servers.net.close()
   })
   return { servers, port: address !== null && typeof address === 'object' ? address.port : 0 }
