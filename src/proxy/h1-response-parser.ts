@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { consumeChunkFraming, S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_CHUNK_EXT, S_CHUNK_SIZE, S_CHUNK_SIZE_LF, S_TRAILERS, startChunks } from '../shared/chunked-framing.ts'
+import { SECTION_MORE, SECTION_TOO_LARGE, SectionReader } from '../shared/section-reader.ts'
 import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 response parser (RFC 9112) for H1Upstream: status line, header
 // fields, and body framing by Content-Length, chunked (extensions and trailers), or the end of
 // the connection. It is fed the socket's buffers as they come and hands body bytes on as slices
 // of those buffers (never copied). Only a head or a trailer section that straddles two reads is
-// copied, into a bounded pending list.
+// copied (shared/section-reader.ts, bounded).
 //
 // Why our own: undici's llhttp (wasm) calls back into JS per header name and per value and
 // builds the headers twice (raw list, then object). Here the head is scanned once in a byte
@@ -74,11 +75,8 @@ export class H1ResponseParser {
   hasStarted: boolean
   /** Body bytes left: of the Content-Length body, or of the current chunk. */
   remaining: number
-  /** Head or trailer bytes from earlier reads (the section straddles reads); bounded by maxHeadBytes. */
-  pending: Buffer[]
-  pendingBytes: number
-  /** Length of the current line so far, CR excluded: the end-of-section scan survives read boundaries. */
-  lineLength: number
+  /** Heads and trailer sections, across reads. */
+  readonly sections: SectionReader
   /** Bytes of the current chunk-size line (digits and extension), bounded. */
   chunkLineBytes: number
   chunkDigits: number
@@ -102,9 +100,7 @@ export class H1ResponseParser {
     this.errorMessage = ''
     this.hasStarted = false
     this.remaining = 0
-    this.pending = []
-    this.pendingBytes = 0
-    this.lineLength = 0
+    this.sections = new SectionReader(maxHeadBytes)
     this.chunkLineBytes = 0
     this.chunkDigits = 0
     this.framingError = ''
@@ -126,8 +122,7 @@ export class H1ResponseParser {
     this.errorMessage = ''
     this.hasStarted = false
     this.remaining = 0
-    if (this.pendingBytes > 0) this.#clearPending()
-    this.lineLength = 0
+    this.sections.reset()
     this.#resetHeadFacts()
   }
 
@@ -159,25 +154,14 @@ export class H1ResponseParser {
       switch (this.state) {
         case S_HEAD:
         case S_TRAILERS: {
-          const end = this.#findSectionEnd(buf, off, len)
-          if (end < 0) {
-            if (!this.#keepPending(buf, off, len)) return PARSE_ERROR
-            return PARSE_MORE
-          }
+          const sections = this.sections
+          const end = sections.read(buf, off, len)
+          if (end === SECTION_MORE) return PARSE_MORE
+          if (end === SECTION_TOO_LARGE) return this.#fail(this.state === S_HEAD ? 'response head too large' : 'response trailers too large')
           // `end` is the index just past the LF of the empty line.
-          let section = buf
-          let start = off
-          let stop = end
-          if (this.pendingBytes > 0) {
-            if (this.pendingBytes + (end - off) > this.maxHeadBytes) return this.#fail('response head too large')
-            this.pending.push(buf.subarray(off, end))
-            section = Buffer.concat(this.pending, this.pendingBytes + (end - off))
-            this.#clearPending()
-            start = 0
-            stop = section.length
-          } else if (end - off > this.maxHeadBytes) {
-            return this.#fail('response head too large')
-          }
+          const section = sections.section
+          const start = sections.start
+          const stop = sections.stop
           off = end
           if (this.state === S_HEAD) {
             const r = this.#parseHead(section, start, stop)
@@ -241,42 +225,6 @@ export class H1ResponseParser {
   }
 
   // --- heads and trailer sections ------------------------------------------------------------
-
-  /**
-   * Looks for the empty line that ends a head (or trailer section) from `off`, carrying the
-   * current line's length across reads. Returns the index just past its LF, or -1.
-   */
-  #findSectionEnd (buf: Buffer, off: number, len: number): number {
-    let lineLength = this.lineLength
-    for (let i = off; i < len; i++) {
-      const c = buf[i]
-      if (c === LF) {
-        if (lineLength === 0) { this.lineLength = 0; return i + 1 }
-        lineLength = 0
-      } else if (c !== CR) {
-        lineLength++
-      }
-    }
-    this.lineLength = lineLength
-    return -1
-  }
-
-  #keepPending (buf: Buffer, off: number, len: number): boolean {
-    const n = len - off
-    if (this.pendingBytes + n > this.maxHeadBytes) {
-      this.#fail(this.state === S_HEAD ? 'response head too large' : 'response trailers too large')
-      return false
-    }
-    // A copy, so a few head bytes do not pin a whole read buffer.
-    this.pending.push(Buffer.from(buf.subarray(off, len)))
-    this.pendingBytes += n
-    return true
-  }
-
-  #clearPending (): void {
-    this.pending.length = 0
-    this.pendingBytes = 0
-  }
 
   #resetHeadFacts (): void {
     this.contentLength = -1

@@ -1,12 +1,14 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { consumeChunkFraming, S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_CHUNK_EXT, S_CHUNK_SIZE, S_CHUNK_SIZE_LF, S_TRAILERS, startChunks } from '../shared/chunked-framing.ts'
+import { SECTION_MORE, SECTION_TOO_LARGE, SectionReader } from '../shared/section-reader.ts'
 import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 request parser (RFC 9112) for H1Server: request line, header fields,
 // and body framing by Content-Length or chunked (extensions and trailers). It is fed the
 // socket's buffers as they come and hands body bytes on as slices of those buffers (never
-// copied). Only a head or trailer section that straddles two reads is copied, into a bounded
-// pending list. The sibling of H1ResponseParser (src/proxy), with the request's rules.
+// copied). Only a head or trailer section that straddles two reads is copied
+// (shared/section-reader.ts, bounded). The sibling of H1ResponseParser (src/proxy), with the
+// request's rules.
 //
 // Why our own: node:http's server builds an IncomingMessage (a Readable) and a ServerResponse
 // (a Writable-like OutgoingMessage) per request and crosses from llhttp into JS per header
@@ -14,7 +16,7 @@ import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } 
 // in a byte loop, names and values are sliced from one latin1 decode, and both `rawHeaders`
 // and node's `headers` object are built in the same pass.
 //
-// Strictness (what node:http's llhttp does in its strict mode, since we forward what we parse):
+// Strictness, chosen for a proxy that forwards what it parses:
 // - CRLF line ends; a bare LF is accepted as a line end, a bare CR is an error;
 // - request-line `method SP request-target SP HTTP/1.x`; method a token, target visible bytes;
 //   another version -> 505;
@@ -67,9 +69,8 @@ export class H1RequestParser {
   /** Some byte of the next message arrived (an idle connection vs one mid-head). */
   hasStarted: boolean
   remaining: number
-  pending: Buffer[]
-  pendingBytes: number
-  lineLength: number
+  /** Heads and trailer sections, across reads. */
+  readonly sections: SectionReader
   chunkLineBytes: number
   chunkDigits: number
   framingError: string
@@ -93,10 +94,6 @@ export class H1RequestParser {
   hasHost: boolean
   /** Trailer fields of a chunked body (into `rawTrailers`), or empty. */
   rawTrailers: string[]
-  /** The head's bytes (for handing the connection to another server): buffer and range. */
-  headBuffer: Buffer | null
-  headStart: number
-  headEnd: number
 
   constructor (sink: RequestSink, maxHeadBytes: number) {
     this.sink = sink
@@ -107,9 +104,7 @@ export class H1RequestParser {
     this.errorStatus = 400
     this.hasStarted = false
     this.remaining = 0
-    this.pending = []
-    this.pendingBytes = 0
-    this.lineLength = 0
+    this.sections = new SectionReader(maxHeadBytes)
     this.chunkLineBytes = 0
     this.chunkDigits = 0
     this.framingError = ''
@@ -129,9 +124,6 @@ export class H1RequestParser {
     this.expectUnsupported = false
     this.hasHost = false
     this.rawTrailers = EMPTY_LIST
-    this.headBuffer = null
-    this.headStart = 0
-    this.headEnd = 0
   }
 
   /** Prepares for the next request on the connection. */
@@ -140,11 +132,15 @@ export class H1RequestParser {
     this.consumed = 0
     this.hasStarted = false
     this.remaining = 0
-    if (this.pendingBytes > 0) this.#clearPending()
-    this.lineLength = 0
+    this.sections.reset()
     this.rawTrailers = EMPTY_LIST
-    this.headBuffer = null
   }
+
+  /**
+   * The last head's bytes (a view; for handing the connection to another server), valid from
+   * onParsedRequestHead until the next section is read.
+   */
+  headBytes (): Buffer { return this.sections.section.subarray(this.sections.start, this.sections.stop) }
 
   get isDone (): boolean { return this.state === S_DONE }
   get isReadingHead (): boolean { return this.state === S_HEAD }
@@ -162,35 +158,23 @@ export class H1RequestParser {
       switch (this.state) {
         case S_HEAD:
         case S_TRAILERS: {
+          const sections = this.sections
           // Empty lines before a request line are skipped (RFC 9112 2.2).
-          if (this.state === S_HEAD && this.pendingBytes === 0 && this.lineLength === 0) {
+          if (this.state === S_HEAD && sections.isAtStart) {
             while (off < len && (buf[off] === CR || buf[off] === LF)) off++
             if (off === len) { this.hasStarted = false; this.consumed = off; return PARSE_MORE }
           }
-          const end = this.#findSectionEnd(buf, off, len)
-          if (end < 0) {
-            if (!this.#keepPending(buf, off, len)) return PARSE_ERROR
-            this.consumed = len // copied into `pending`: the caller may drop these bytes
+          const end = sections.read(buf, off, len)
+          if (end === SECTION_MORE) {
+            this.consumed = len // copied by the reader: the caller may drop these bytes
             return PARSE_MORE
           }
-          let section = buf
-          let start = off
-          let stop = end
-          if (this.pendingBytes > 0) {
-            if (this.pendingBytes + (end - off) > this.maxHeadBytes) return this.#fail(431, 'request head too large')
-            this.pending.push(buf.subarray(off, end))
-            section = Buffer.concat(this.pending, this.pendingBytes + (end - off))
-            this.#clearPending()
-            start = 0
-            stop = section.length
-          } else if (end - off > this.maxHeadBytes) {
-            return this.#fail(431, 'request head too large')
-          }
+          if (end === SECTION_TOO_LARGE) return this.#fail(431, this.state === S_HEAD ? 'request head too large' : 'request trailers too large')
+          const section = sections.section
+          const start = sections.start
+          const stop = sections.stop
           off = end
           if (this.state === S_HEAD) {
-            this.headBuffer = section
-            this.headStart = start
-            this.headEnd = stop
             const r = this.#parseHead(section, start, stop)
             this.consumed = off
             if (r !== PARSE_MORE) return r
@@ -246,39 +230,6 @@ export class H1RequestParser {
     }
     this.consumed = off
     return this.state === S_DONE ? PARSE_DONE : PARSE_MORE
-  }
-
-  // --- sections -------------------------------------------------------------------------------
-
-  #findSectionEnd (buf: Buffer, off: number, len: number): number {
-    let lineLength = this.lineLength
-    for (let i = off; i < len; i++) {
-      const c = buf[i]
-      if (c === LF) {
-        if (lineLength === 0) { this.lineLength = 0; return i + 1 }
-        lineLength = 0
-      } else if (c !== CR) {
-        lineLength++
-      }
-    }
-    this.lineLength = lineLength
-    return -1
-  }
-
-  #keepPending (buf: Buffer, off: number, len: number): boolean {
-    const n = len - off
-    if (this.pendingBytes + n > this.maxHeadBytes) {
-      this.#fail(431, this.state === S_HEAD ? 'request head too large' : 'request trailers too large')
-      return false
-    }
-    this.pending.push(Buffer.from(buf.subarray(off, len)))
-    this.pendingBytes += n
-    return true
-  }
-
-  #clearPending (): void {
-    this.pending.length = 0
-    this.pendingBytes = 0
   }
 
   #parseHead (b: Buffer, start: number, stop: number): number {

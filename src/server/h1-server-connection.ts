@@ -215,8 +215,7 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     const p = this.parser
     this.headStartMs = -1
     if (p.isConnectionUpgrade && p.hasUpgrade || p.method === 'CONNECT') {
-      const head = p.headBuffer
-      const rewound = head === null ? input.subarray(this.inputOff) : Buffer.concat([head.subarray(p.headStart, p.headEnd), input.subarray(p.consumed)])
+      const rewound = Buffer.concat([p.headBytes(), input.subarray(p.consumed)])
       this.#handOff(rewound)
       return false
     }

@@ -19,8 +19,6 @@ export interface ChunkFramingState {
   remaining: number
   chunkDigits: number
   chunkLineBytes: number
-  /** The trailer section's line scan starts fresh. */
-  lineLength: number
   /** Bounds a chunk-size line (extensions included). */
   readonly maxHeadBytes: number
   /** Why the last call returned -1. */
@@ -99,9 +97,9 @@ export function consumeChunkFraming (p: ChunkFramingState, buf: Buffer, off: num
 
 function chunkSizeDone (p: ChunkFramingState, next: number): number {
   if (p.remaining === 0) {
-    // Last chunk: the trailer section (possibly just the empty line) follows.
+    // Last chunk: the trailer section (possibly just the empty line) follows. Its scan starts
+    // fresh: the parser's section reader ended the head on an empty line.
     p.state = S_TRAILERS
-    p.lineLength = 0
   } else {
     p.state = S_CHUNK_DATA
   }

@@ -19,7 +19,7 @@ interface Head {
   expectContinue: boolean
   isConnectionUpgrade: boolean
   hasUpgrade: boolean
-  /** The head's bytes as the parser kept them (headBuffer[headStart, headEnd)). */
+  /** The head's bytes as the parser kept them (headBytes()). */
   headBytes: string
 }
 
@@ -40,7 +40,7 @@ class Recorder implements RequestSink {
       expectContinue: p.expectContinue,
       isConnectionUpgrade: p.isConnectionUpgrade,
       hasUpgrade: p.hasUpgrade,
-      headBytes: p.headBuffer === null ? '' : p.headBuffer.toString('latin1', p.headStart, p.headEnd),
+      headBytes: p.headBytes().toString('latin1'),
     })
     return !this.stopAtHead
   }
