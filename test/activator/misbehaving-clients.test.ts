@@ -3,7 +3,7 @@ import t from 'tap'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { Activator } from '../../src/activator/activator-server.ts'
 import type { Revision } from '../../src/activator/revision.ts'
-import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
+import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, UPLOAD, UPSTREAM_FAULTS, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect, type RawClient } from '../helpers/raw-client.ts'
 import { createClient, route, send, sleep, spec, startActivator, startFakePod, until, type FakePod } from './fixtures.ts'
 
@@ -219,84 +219,7 @@ t.test('a 404 (unknown revision) for a 1 MB POST pipelined before a GET: the bod
 
 // --- 4. a misbehaving pod, while the client uploads 2 MB ------------------------------------------
 
-const UPLOAD = 2 * MB
-
-const POD_FAULTS: Array<{ path: string, name: string, check: (t: Tap, c: RawClient) => void }> = [
-  {
-    path: '/cut-mid-body',
-    name: 'closes its socket mid-response-body: the client gets the head, then the connection is cut',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      t.equal(r?.status, 200)
-      t.equal(r?.isComplete, false, 'the body is incomplete')
-      t.ok(c.isClosed, 'the client connection was cut')
-    },
-  },
-  {
-    path: '/malformed',
-    name: 'sends a malformed response head: 502',
-    check: (t, c) => { t.equal(parseResponses(c.text())[0]?.status, 502) },
-  },
-  {
-    path: '/extra',
-    name: 'sends more body bytes than its Content-Length: exactly the framed body',
-    check: (t, c) => {
-      const [r, second] = parseResponses(c.text())
-      t.equal(r?.body, 'hello')
-      t.not(second?.body, 'GHOST', 'the extra bytes never reach the client as a response')
-    },
-  },
-  {
-    path: '/continue',
-    name: 'answers 100 Continue, then a real response after reading everything',
-    check: (t, c) => {
-      const rs = parseResponses(c.text())
-      t.same(rs.map((r) => r.status), [200])
-      t.equal(rs[0]?.body, String(UPLOAD), 'the whole body reached the pod')
-    },
-  },
-  {
-    path: '/switch',
-    name: 'answers a plain request with 101: 502',
-    check: (t, c) => {
-      t.equal(parseResponses(c.text())[0]?.status, 502)
-      t.notMatch(c.text(), /hello/)
-    },
-  },
-  {
-    path: '/no-content-body',
-    name: 'sends body bytes after a 204: the client gets a bare 204, nothing after it',
-    check: (t, c) => {
-      const rs = parseResponses(c.text())
-      t.equal(rs[0]?.status, 204)
-      t.notMatch(c.text(), /hello/)
-    },
-  },
-  {
-    path: '/cl-te',
-    name: 'frames its body with both Content-Length and chunked: never waits for the 50 bytes, nothing smuggled',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      t.ok(r?.status === 502 || (r?.status === 200 && r.body === 'hello'), `${String(r?.status)} ${JSON.stringify(r?.body)}`)
-    },
-  },
-  {
-    path: '/early-end',
-    name: 'answers before reading the body and half-closes: the client gets the answer',
-    check: (t, c) => { t.equal(parseResponses(c.text())[0]?.body, 'early') },
-  },
-  {
-    path: '/early-destroy',
-    name: 'answers before reading the body and resets: an answer or a clean cut',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      if (r !== undefined) t.ok(r.status === 200 || r.status === 502, `status ${r.status}`)
-      else t.ok(c.isClosed, 'no answer: the connection was closed')
-    },
-  },
-]
-
-for (const fault of POD_FAULTS) {
+for (const fault of UPSTREAM_FAULTS) {
   t.test(`the pod ${fault.name}`, async (t) => {
     const { activator, ports, url } = await startActivator(t)
     const pod = await startRawApp(t)

@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer as createNetServer, type Socket } from 'node:net'
+import type tap from 'tap'
+import { parseResponses, type RawClient } from './raw-client.ts'
 
 export interface Teardown { teardown (fn: () => unknown): void }
 
@@ -209,3 +211,94 @@ export async function stableFor (read: () => number, ms: number, timeoutMs: numb
   }
   throw new Error(`timed out waiting for ${what} to settle`)
 }
+
+/** The upload the UPSTREAM_FAULTS scenarios send while the upstream misbehaves. */
+export const UPLOAD = 2 * MB
+
+type Checks = Pick<typeof tap, 'equal' | 'ok' | 'match' | 'same' | 'not' | 'notMatch'>
+
+/** The raw app's faults (startRawApp paths) and what a client of the proxy must see, sidecar or activator alike. */
+export const UPSTREAM_FAULTS: Array<{ path: string, name: string, check: (t: Checks, c: RawClient) => void }> = [
+  {
+    path: '/cut-mid-body',
+    name: 'closes its socket mid-response-body: the client gets the head, then the connection is cut',
+    check: (t, c) => {
+      const [r] = parseResponses(c.text())
+      t.equal(r?.status, 200)
+      t.equal(r?.isComplete, false, 'the body is incomplete')
+      t.ok(c.isClosed, 'the client connection was cut (the only honest signal)')
+    },
+  },
+  {
+    path: '/malformed',
+    name: 'sends a malformed response head: 502',
+    check: (t, c) => {
+      const [r] = parseResponses(c.text())
+      t.equal(r?.status, 502)
+      t.match(r?.body, /upstream/)
+    },
+  },
+  {
+    path: '/extra',
+    name: 'sends more body bytes than its Content-Length: exactly the framed body, no smuggled response',
+    check: (t, c) => {
+      const [r, second] = parseResponses(c.text())
+      t.equal(r?.status, 200)
+      t.equal(r?.body, 'hello')
+      t.not(second?.body, 'GHOST', 'the extra bytes never reach the client as a response')
+    },
+  },
+  {
+    path: '/continue',
+    name: 'answers 100 Continue, then a real response after reading everything',
+    check: (t, c) => {
+      const rs = parseResponses(c.text())
+      t.same(rs.map((r) => r.status), [200], 'the app\'s 1xx is not relayed to a client that did not ask for it')
+      t.equal(rs[0]?.body, String(UPLOAD), 'the whole body reached the app')
+    },
+  },
+  {
+    path: '/switch',
+    name: 'answers a plain request with 101 Switching Protocols: 502, nothing of the other protocol leaks',
+    check: (t, c) => {
+      const [r] = parseResponses(c.text())
+      t.equal(r?.status, 502)
+      t.notMatch(c.text(), /hello/)
+    },
+  },
+  {
+    path: '/no-content-body',
+    name: 'sends body bytes after a 204: the client gets a bare 204, nothing after it',
+    check: (t, c) => {
+      const rs = parseResponses(c.text())
+      t.equal(rs[0]?.status, 204)
+      t.notMatch(c.text(), /hello/)
+    },
+  },
+  {
+    path: '/cl-te',
+    name: 'frames its body with both Content-Length and chunked: never waits for the 50 bytes, nothing smuggled',
+    check: (t, c) => {
+      const [r] = parseResponses(c.text())
+      t.ok(r?.status === 502 || (r?.status === 200 && r.body === 'hello'), `${String(r?.status)} ${JSON.stringify(r?.body)}`)
+    },
+  },
+  {
+    path: '/early-end',
+    name: 'answers before reading the body and half-closes: the client gets the answer',
+    check: (t, c) => {
+      const [r] = parseResponses(c.text())
+      t.equal(r?.status, 200)
+      t.equal(r?.body, 'early')
+    },
+  },
+  {
+    path: '/early-destroy',
+    name: 'answers before reading the body and resets the connection: an answer or a clean cut',
+    check: (t, c) => {
+      const [r] = parseResponses(c.text())
+      if (r !== undefined) t.ok(r.status === 200 || r.status === 502, `status ${r.status}`)
+      else t.ok(c.isClosed, 'no answer: the connection was closed')
+    },
+  },
+]

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { request } from 'node:http'
 import t from 'tap'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
+import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, UPLOAD, UPSTREAM_FAULTS, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect, type RawClient } from '../helpers/raw-client.ts'
 import { send, sleep, startApp, startSidecar, until, type App, type StartedSidecar } from '../helpers/sidecar-fixture.ts'
 
@@ -210,94 +210,7 @@ t.test('pipelined 1 MB POST + GET, the app answering the POST without reading it
 
 // --- 4. a misbehaving app, while the client uploads 2 MB ------------------------------------------
 
-const UPLOAD = 2 * MB
-
-const APP_FAULTS: Array<{ path: string, name: string, check: (t: Tap, c: RawClient) => void }> = [
-  {
-    path: '/cut-mid-body',
-    name: 'closes its socket mid-response-body: the client gets the head, then the connection is cut',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      t.equal(r?.status, 200)
-      t.equal(r?.isComplete, false, 'the body is incomplete')
-      t.ok(c.isClosed, 'the client connection was cut (the only honest signal)')
-    },
-  },
-  {
-    path: '/malformed',
-    name: 'sends a malformed response head: 502',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      t.equal(r?.status, 502)
-      t.match(r?.body, /upstream/)
-    },
-  },
-  {
-    path: '/extra',
-    name: 'sends more body bytes than its Content-Length: exactly the framed body, no smuggled response',
-    check: (t, c) => {
-      const [r, second] = parseResponses(c.text())
-      t.equal(r?.status, 200)
-      t.equal(r?.body, 'hello')
-      t.not(second?.body, 'GHOST', 'the extra bytes never reach the client as a response')
-    },
-  },
-  {
-    path: '/continue',
-    name: 'answers 100 Continue, then a real response after reading everything',
-    check: (t, c) => {
-      const rs = parseResponses(c.text())
-      t.same(rs.map((r) => r.status), [200], 'the app\'s 1xx is not relayed to a client that did not ask for it')
-      t.equal(rs[0]?.body, String(UPLOAD), 'the whole body reached the app')
-    },
-  },
-  {
-    path: '/switch',
-    name: 'answers a plain request with 101 Switching Protocols: 502, nothing of the other protocol leaks',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      t.equal(r?.status, 502)
-      t.notMatch(c.text(), /hello/)
-    },
-  },
-  {
-    path: '/no-content-body',
-    name: 'sends body bytes after a 204: the client gets a bare 204, nothing after it',
-    check: (t, c) => {
-      const rs = parseResponses(c.text())
-      t.equal(rs[0]?.status, 204)
-      t.notMatch(c.text(), /hello/)
-    },
-  },
-  {
-    path: '/cl-te',
-    name: 'frames its body with both Content-Length and chunked: never waits for the 50 bytes, nothing smuggled',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      t.ok(r?.status === 502 || (r?.status === 200 && r.body === 'hello'), `${String(r?.status)} ${JSON.stringify(r?.body)}`)
-    },
-  },
-  {
-    path: '/early-end',
-    name: 'answers before reading the body and half-closes: the client gets the answer',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      t.equal(r?.status, 200)
-      t.equal(r?.body, 'early')
-    },
-  },
-  {
-    path: '/early-destroy',
-    name: 'answers before reading the body and resets the connection: an answer or a clean cut',
-    check: (t, c) => {
-      const [r] = parseResponses(c.text())
-      if (r !== undefined) t.ok(r.status === 200 || r.status === 502, `status ${r.status}`)
-      else t.ok(c.isClosed, 'no answer: the connection was closed')
-    },
-  },
-]
-
-for (const fault of APP_FAULTS) {
+for (const fault of UPSTREAM_FAULTS) {
   t.test(`the app ${fault.name}`, async (t) => {
     const app = await startRawApp(t)
     const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
