@@ -1,8 +1,8 @@
+import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { ActivatorProbes } from './activator-probes.ts'
 import type { Revision } from './revision.ts'
-import type { IncomingMessage } from 'node:http'
-import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 
 // The activator's front door: probes are answered (activator-probes.ts), every other request is
 // routed to a revision and handed to its RevisionProxy. Routing as Knative's context handler: the

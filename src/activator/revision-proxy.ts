@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { ProxyServer } from 'http-proxy-3'
 import type { Dispatcher } from 'undici'
@@ -11,6 +12,7 @@ import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/reques
 import { UpgradeTunnel, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import type { ActiveRequests } from '../server/active-requests.ts'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { Logger } from '../shared/logger.ts'
 import { BucketHistogram, COLD_START_BUCKETS_SECONDS } from '../stats/bucket-histogram.ts'
 import type { RevisionConcurrency } from './concurrency-reporter.ts'
@@ -18,8 +20,6 @@ import { PodTracker } from './pod-tracker.ts'
 import { RetryParking, type ParkingOwner } from './retry-parking.ts'
 import { TunnelDeadline } from './tunnel-deadline.ts'
 import type { Throttler } from './throttler.ts'
-import type { IncomingMessage } from 'node:http'
-import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 
 // The request path of one revision (Knative's activation handler + throttler.Try): every request
 // routed here becomes a ProxyExchange owned by this object, is admitted by the revision's throttler

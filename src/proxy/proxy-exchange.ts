@@ -1,10 +1,10 @@
 import type { Dispatcher } from 'undici'
 import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { SweepNode } from './deadline-sweeper.ts'
 import { buildResponseHeaders } from './request-headers.ts'
 import type { Upstream } from './upstream.ts'
-import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import { SluiceError } from '../shared/errors.ts'
 
 // One client request on its way through the proxy. The object is at once the admission

@@ -88,7 +88,6 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   idleSinceMs: number
   /** When the current head's first byte arrived, or -1. */
   headStartMs: number
-  requestCount: number
 
   constructor (host: ConnectionHost, socket: Socket) {
     this.host = host
@@ -113,7 +112,6 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     this.isHandedOff = false
     this.idleSinceMs = host.nowMs()
     this.headStartMs = -1
-    this.requestCount = 0
     const s = socket as Socket & { [kConn]?: H1ServerConnection }
     s[kConn] = this
     socket.on('data', onSocketData)
@@ -231,7 +229,6 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     this.reqState = hasBody ? REQ_BODY : REQ_COMPLETE
     this.resState = RES_ACTIVE
     this.idleSinceMs = -1
-    this.requestCount++
     if (refusal !== null) {
       this.host.onClientError(this, refusal.status, refusal.message)
       res.writeHead(refusal.status, TEXT_PLAIN)

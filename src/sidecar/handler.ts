@@ -8,10 +8,10 @@ import {
 } from '../proxy/proxy-exchange.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import { requestBody } from '../proxy/request-body.ts'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { Logger } from '../shared/logger.ts'
 import { serverTimingValue } from '../stats/server-timing.ts'
 import type { ProbeResponder } from './probe-responder.ts'
-import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 
 /** Counts requests in and out for the time-weighted concurrency average (stats layer). */
 export interface TrafficRecorder {
