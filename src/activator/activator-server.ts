@@ -130,6 +130,7 @@ export class Activator implements ProxyContext {
     const proberSchedule = deps.proberSchedule ?? DEFAULT_PROBER_SCHEDULE
     const proberTimers = deps.proberTimers ?? REAL_PROBER_TIMERS
     const randomInt = deps.randomInt
+    const activators = Object.freeze({ index: config.activatorIndex, count: config.activatorCount })
     this.registry = new RevisionRegistry((spec) => {
       const base = {
         ctx: this,
@@ -139,13 +140,13 @@ export class Activator implements ProxyContext {
         proberTimers,
         createPool,
         queueDepth: config.queueDepth,
-        activatorCount: config.activatorCount,
+        activators,
         defaultTimeoutMs: config.activationTimeoutMs,
         queueTimeoutMs: config.queueTimeoutMs,
         logger: logger.child({ component: 'revision', revision: `${spec.namespace}/${spec.name}` }),
       }
       return randomInt === undefined ? base : { ...base, randomInt }
-    }, config.activatorCount, logger.child({ component: 'registry' }))
+    }, activators, logger.child({ component: 'registry' }))
     this.metrics = new ActivatorMetrics(this.reporter, this.registry, this.proxyMetrics)
     this.drainer = new Drainer({
       quietMs: config.drainMs,
@@ -206,21 +207,21 @@ export class Activator implements ProxyContext {
   async listen (): Promise<ActivatorPorts> {
     const c = this.config
     for (const source of this.#sources) await source.start(this.registry)
-    const listenOne = (server: Server | NetServer, port: number): Promise<number> => new Promise((resolve, reject) => {
+    const listenOne = (server: Server | NetServer, port: number, reusePort = false): Promise<number> => new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, c.host, () => {
+      server.listen({ port, host: c.host, reusePort }, () => {
         server.off('error', reject)
         const address: AddressInfo | string | null = server.address()
         resolve(address !== null && typeof address === 'object' ? address.port : port)
       })
     })
     const ports = {
-      serving: await listenOne(this.#servers.serving, c.servingPort),
+      serving: await listenOne(this.#servers.serving, c.servingPort, c.reusePort),
       admin: await listenOne(this.#servers.admin, c.adminPort),
       metrics: await listenOne(this.#servers.metrics, c.metricsPort),
     }
     this.reporter.start()
-    this.logger.info({ ports, revisions: this.registry.size, source: c.source, activatorCount: c.activatorCount, queueDepth: c.queueDepth }, 'activator listening')
+    this.logger.info({ ports, revisions: this.registry.size, source: c.source, activatorCount: c.activatorCount, activatorIndex: c.activatorIndex, queueDepth: c.queueDepth }, 'activator listening')
     return ports
   }
 

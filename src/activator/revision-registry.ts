@@ -1,4 +1,5 @@
 import type { Logger } from '../shared/logger.ts'
+import type { ActivatorSlot } from './activator-slice.ts'
 import { Revision, type RevisionDeps } from './revision.ts'
 import type { RevisionSink, RevisionSpec } from './revision-spec.ts'
 
@@ -22,16 +23,16 @@ export class RevisionRegistry implements RevisionSink {
   readonly #deps: RevisionDepsFactory
   readonly #logger: Logger
   #count = 0
-  #activatorCount: number
+  #activators: ActivatorSlot
 
-  constructor (deps: RevisionDepsFactory, activatorCount: number, logger: Logger) {
+  constructor (deps: RevisionDepsFactory, activators: ActivatorSlot, logger: Logger) {
     this.#deps = deps
-    this.#activatorCount = activatorCount
+    this.#activators = activators
     this.#logger = logger
   }
 
   get size (): number { return this.#count }
-  get activatorCount (): number { return this.#activatorCount }
+  get activators (): ActivatorSlot { return this.#activators }
 
   // --- RevisionSink --------------------------------------------------------------------------
 
@@ -48,7 +49,7 @@ export class RevisionRegistry implements RevisionSink {
       return
     }
     const deps = this.#deps(spec)
-    const revision = new Revision(spec, { ...deps, activatorCount: this.#activatorCount })
+    const revision = new Revision(spec, { ...deps, activators: this.#activators })
     let names = this.#byNamespace.get(spec.namespace)
     if (names === undefined) {
       names = new Map()
@@ -105,9 +106,10 @@ export class RevisionRegistry implements RevisionSink {
 
   // --- control -------------------------------------------------------------------------------
 
-  setActivatorCount (n: number): void {
-    this.#activatorCount = Math.max(1, n)
-    for (const r of this.revisions()) r.setActivatorCount(this.#activatorCount)
+  /** This replica's place among the activators (every revision shares the same set here). */
+  setActivators (slot: ActivatorSlot): void {
+    this.#activators = slot
+    for (const r of this.revisions()) r.setActivators(slot)
   }
 
   /** Removes every revision (shutdown). */

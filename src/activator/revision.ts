@@ -1,5 +1,6 @@
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import type { Logger } from '../shared/logger.ts'
+import type { ActivatorSlot } from './activator-slice.ts'
 import type { ConcurrencyReporter } from './concurrency-reporter.ts'
 import { EndpointProber, type ProberListener, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
 import type { RandomInt } from './lb-policy.ts'
@@ -25,7 +26,8 @@ export interface RevisionDeps {
   /** Keep-alive connection pool to one endpoint. */
   readonly createPool: (dest: string) => EndpointPool
   readonly queueDepth: number
-  readonly activatorCount: number
+  /** This replica's place among the activators sharing the revision. */
+  readonly activators: ActivatorSlot
   /** Total timeout for revisions without timeoutSeconds, ms. */
   readonly defaultTimeoutMs: number
   /** --queue-timeout, ms; 0 = off. */
@@ -62,7 +64,7 @@ export class Revision implements ProberListener, EndpointHealth {
     const throttlerOptions = {
       containerConcurrency: spec.containerConcurrency,
       queueDepth: deps.queueDepth,
-      activatorCount: deps.activatorCount,
+      activators: deps.activators,
       lbPolicy: spec.lbPolicy,
     }
     this.throttler = new Throttler(deps.randomInt === undefined ? throttlerOptions : { ...throttlerOptions, randomInt: deps.randomInt })
@@ -105,8 +107,8 @@ export class Revision implements ProberListener, EndpointHealth {
     this.throttler.setContainerConcurrency(cc)
   }
 
-  setActivatorCount (n: number): void {
-    this.throttler.setActivatorCount(n)
+  setActivators (slot: ActivatorSlot): void {
+    this.throttler.setActivators(slot)
   }
 
   // --- endpoint health -----------------------------------------------------------------------

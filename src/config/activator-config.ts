@@ -15,8 +15,12 @@ export interface ActivatorConfig {
   readonly revisionsFile: string
   /** Where revisions come from. The admin API is mounted whatever the source. */
   readonly source: RevisionSourceKind
-  /** Activator replicas sharing each revision's capacity (Knative: from the public Endpoints). */
+  /** Activator replicas sharing each revision's endpoints (Knative: from the public Endpoints). */
   readonly activatorCount: number
+  /** This replica's index in [0, activatorCount); -1 = not given (every endpoint shared by count). */
+  readonly activatorIndex: number
+  /** Serving port with SO_REUSEPORT, so several activator processes on one host share it. */
+  readonly reusePort: boolean
   /** Requests that may wait per revision (Knative breakerQueueDepth: 10000). */
   readonly queueDepth: number
   /** Default total timeout of a request, buffering included, for revisions without timeoutSeconds. */
@@ -62,7 +66,9 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'kubernetes-server', env: '', kind: 'string', default: '', help: 'API server URL without credentials for --source kubernetes (kubectl proxy); default in-cluster or kubeconfig' },
   { flag: '', env: 'KUBERNETES_SERVICE_HOST', kind: 'string', help: 'set in a pod: use the in-cluster service account' },
   { flag: '', env: 'KUBECONFIG', kind: 'string', help: 'kubeconfig file outside a cluster (default ~/.kube/config)' },
-  { flag: 'activator-count', env: '', kind: 'int', min: 1, default: '1', help: 'activator replicas; each takes 1/N of a revision\'s capacity' },
+  { flag: 'activator-count', env: '', kind: 'int', min: 1, default: '1', help: 'activator replicas sharing each revision (Knative subsetting: each replica gets its own slice of the pods)' },
+  { flag: 'activator-index', env: '', kind: 'int', min: 0, help: 'this replica\'s index in [0, --activator-count); unset = each replica takes 1/N of every pod' },
+  { flag: 'reuse-port', env: '', kind: 'bool', default: 'false', help: 'listen on --port with SO_REUSEPORT (several activator processes on one host share the port; Linux)' },
   { flag: 'queue-depth', env: '', kind: 'int', min: 0, default: '10000', help: 'requests that may wait per revision, then 503' },
   { flag: 'activation-timeout', env: '', kind: 'number', min: 0.001, max: 2_147_483, default: '300', help: 'default total request timeout (buffering included) for revisions without timeoutSeconds, seconds (504)' },
   { flag: 'queue-timeout', env: '', kind: 'number', min: 0, max: 2_147_483, default: '0', help: 'max time a request waits for capacity, seconds (503); 0 = off' },
@@ -115,6 +121,9 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   const defaultRaw = strOf(v, 'default-revision')
   const defaultMatch = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(defaultRaw)
   if (defaultRaw !== '' && defaultMatch === null) problems.push(`config: --default-revision must be NAMESPACE/NAME, got ${JSON.stringify(defaultRaw)}`)
+  const activatorCount = intOf(v, 'activator-count', 1)
+  const activatorIndex = intOf(v, 'activator-index', -1)
+  if (activatorIndex >= activatorCount) problems.push(`config: --activator-index must be < --activator-count (${activatorCount}), got ${activatorIndex}`)
   const podNameRaw = v.get('POD_NAME')
   const statsProtocol = strOf(v, 'stats-protocol', 'knative') === 'json' ? 'json' : 'knative'
   const config: ActivatorConfig = Object.freeze({
@@ -124,7 +133,9 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     host: strOf(v, 'host', '0.0.0.0'),
     revisionsFile,
     source,
-    activatorCount: intOf(v, 'activator-count', 1),
+    activatorCount,
+    activatorIndex,
+    reusePort: boolOf(v, 'reuse-port'),
     queueDepth: intOf(v, 'queue-depth', 10_000),
     activationTimeoutMs: Math.round(intOf(v, 'activation-timeout', 300) * 1000),
     queueTimeoutMs: Math.round(intOf(v, 'queue-timeout', 0) * 1000),

@@ -74,14 +74,75 @@ t.test('a per-revision policy override is honoured', async (t) => {
   t.same(ps.map((p) => p.requests), [5, 5])
 })
 
-t.test('--activator-count divides capacity across activators', async (t) => {
+t.test('--activator-count without an index takes 1/N of every endpoint', async (t) => {
   const { activator, url } = await startActivator(t, ['--activator-count', '2'])
   const ps = await pods(t, 2, 30)
   activator.registry.upsert(spec('ac', ps.map((p) => p.dest), 2))
   await ready(activator, 'ac', 2)
-  t.equal(activator.registry.lookup('default', 'ac')?.throttler.capacity, 2, 'CC 2 x 2 endpoints / 2 activators')
+  t.equal(activator.registry.lookup('default', 'ac')?.throttler.capacity, 2, 'floor(CC 2 / 2 activators) x 2 endpoints')
   const client = createClient(t)
   const replies = await Promise.all(Array.from({ length: 10 }, () => send(client, url, { headers: route('ac') })))
   t.same(new Set(replies.map((r) => r.status)), new Set([200]))
   t.ok(ps[0] !== undefined && ps[1] !== undefined && ps[0].maxInFlight + ps[1].maxInFlight <= 2, 'at most 2 in flight in total')
+})
+
+t.test('two replicas with --activator-index split the pods (Knative subsetting): no pod above CC in total', async (t) => {
+  const ps = await pods(t, 4, 30)
+  const replicas = [
+    await startActivator(t, ['--activator-count', '2', '--activator-index', '0']),
+    await startActivator(t, ['--activator-count', '2', '--activator-index', '1']),
+  ]
+  for (const r of replicas) {
+    r.activator.registry.upsert(spec('sub', ps.map((p) => p.dest), 2))
+    await ready(r.activator, 'sub', 4)
+    t.equal(r.activator.registry.lookup('default', 'sub')?.throttler.capacity, 4, 'two pods of its own at CC 2')
+  }
+  const client = createClient(t)
+  // 40 at once through each replica: 80 against 4 pods x CC 2; every replica queues its excess.
+  const replies = await Promise.all(replicas.flatMap((r) => Array.from({ length: 40 }, () => send(client, r.url, { headers: route('sub') }))))
+  t.same(new Set(replies.map((r) => r.status)), new Set([200]))
+  for (const p of ps) t.ok(p.maxInFlight <= 2, `pod ${p.dest}: peak ${p.maxInFlight} over both replicas`)
+  const sorted = ps.map((p) => p.dest).sort()
+  const servedBy = replicas.map((r) => {
+    const trackers = [...(r.activator.registry.lookup('default', 'sub')?.trackers() ?? [])]
+    return sorted.filter((dest) => (trackers.find((x) => x.dest === dest)?.served ?? 0) > 0)
+  })
+  t.same(servedBy, [sorted.slice(0, 2), sorted.slice(2)], 'replica 0 sends to the lower half, replica 1 to the upper')
+  for (const p of ps) t.equal(p.requests, 20, `${p.dest} took its share`)
+})
+
+t.test('a replica losing a pod of its slice gives up nothing of the other replica\'s', async (t) => {
+  const ps = await pods(t, 3, 0)
+  const { activator, url } = await startActivator(t, ['--activator-count', '2', '--activator-index', '1'])
+  activator.registry.upsert(spec('re', ps.map((p) => p.dest), 5))
+  await ready(activator, 're', 3)
+  const sorted = ps.map((p) => p.dest).sort()
+  const assigned = (): string[] => (activator.registry.lookup('default', 're')?.throttler.assigned ?? []).map((x) => x.dest)
+  t.same(assigned(), [sorted[1]], '3 pods, 2 replicas: index 1 has the middle pod, index 0 the first and the remnant')
+  // The middle pod goes away: the slice is recomputed over the 2 left.
+  activator.registry.upsert(spec('re', [sorted[0] ?? '', sorted[2] ?? ''], 5))
+  t.same(assigned(), [sorted[2]])
+  const client = createClient(t)
+  for (let i = 0; i < 5; i++) t.equal((await send(client, url, { headers: route('re') })).status, 200)
+  t.equal(ps.find((p) => p.dest === sorted[2])?.requests, 5)
+})
+
+t.test('--reuse-port: two activator processes share one serving port', async (t) => {
+  const ps = await pods(t, 2, 0)
+  const a = await startActivator(t, ['--reuse-port', '--activator-count', '2', '--activator-index', '0'])
+  const b = await startActivator(t, ['--reuse-port', '--activator-count', '2', '--activator-index', '1', '--port', String(a.ports.serving)])
+  t.equal(b.ports.serving, a.ports.serving)
+  for (const r of [a, b]) {
+    r.activator.registry.upsert(spec('rp', ps.map((p) => p.dest), 4))
+    await ready(r.activator, 'rp', 2)
+  }
+  // A new connection per request: the kernel spreads connections over both listeners.
+  const replies = await Promise.all(Array.from({ length: 40 }, async () => {
+    const client = createClient(t)
+    return await send(client, a.url, { headers: route('rp') })
+  }))
+  t.same(new Set(replies.map((r) => r.status)), new Set([200]))
+  const served = [a, b].map((r) => [...(r.activator.registry.lookup('default', 'rp')?.trackers() ?? [])].reduce((n, x) => n + x.served, 0))
+  t.equal(served[0] + served[1], 40)
+  t.ok(served.every((n) => n > 0), `both replicas served (${served.join(' + ')})`)
 })

@@ -25,26 +25,56 @@ class Waiter implements BreakerWaiter {
   onAdmit (): void { this.admitted++; this.log.push(this.id) }
 }
 
-t.test('capacity follows ready endpoints, CC and activator count (Knative calculateCapacity)', async (t) => {
-  const table: Array<{ cc: number, ready: number, activators: number, want: number }> = [
-    { cc: 10, ready: 0, activators: 1, want: 0 },
-    { cc: 0, ready: 0, activators: 1, want: 0 },
-    { cc: 0, ready: 1, activators: 1, want: Number.POSITIVE_INFINITY },
-    { cc: 0, ready: 3, activators: 5, want: Number.POSITIVE_INFINITY },
-    { cc: 2, ready: 3, activators: 1, want: 6 },
-    { cc: 10, ready: 3, activators: 2, want: 15 },
-    { cc: 1, ready: 1, activators: 3, want: 1 },
-    { cc: 3, ready: 2, activators: 4, want: 1 },
+const sole = { index: 0, count: 1 }
+
+t.test('capacity follows ready endpoints, CC and the activator slice (Knative calculateCapacity)', async (t) => {
+  const table: Array<{ cc: number, ready: number, index: number, activators: number, want: number, assigned: number }> = [
+    { cc: 10, ready: 0, index: 0, activators: 1, want: 0, assigned: 0 },
+    { cc: 0, ready: 0, index: 0, activators: 1, want: 0, assigned: 0 },
+    { cc: 0, ready: 1, index: 0, activators: 1, want: Number.POSITIVE_INFINITY, assigned: 1 },
+    { cc: 0, ready: 3, index: 2, activators: 5, want: Number.POSITIVE_INFINITY, assigned: 3 },
+    { cc: 2, ready: 3, index: 0, activators: 1, want: 6, assigned: 3 },
+    // Index unknown: floor(CC / N) of every pod.
+    { cc: 10, ready: 3, index: -1, activators: 2, want: 15, assigned: 3 },
+    { cc: 1, ready: 1, index: -1, activators: 3, want: 1, assigned: 1 },
+    { cc: 3, ready: 2, index: -1, activators: 4, want: 2, assigned: 2 },
+    // Index known: own slice at full CC; shared pods split.
+    { cc: 10, ready: 4, index: 0, activators: 2, want: 20, assigned: 2 },
+    { cc: 10, ready: 3, index: 0, activators: 2, want: 20, assigned: 2 },
+    { cc: 10, ready: 3, index: 1, activators: 2, want: 10, assigned: 1 },
+    { cc: 10, ready: 1, index: 1, activators: 2, want: 5, assigned: 1 },
+    { cc: 10, ready: 2, index: 2, activators: 3, want: 5, assigned: 1 },
   ]
   for (const row of table) {
-    const th = new Throttler({ containerConcurrency: row.cc, queueDepth: 10, activatorCount: row.activators, lbPolicy: null })
+    const th = new Throttler({ containerConcurrency: row.cc, queueDepth: 10, activators: { index: row.index, count: row.activators }, lbPolicy: null })
     th.setReady(trackers(row.ready, row.cc))
     t.equal(th.capacity, row.want, JSON.stringify(row))
+    t.equal(th.assigned.length, row.assigned, `assigned ${JSON.stringify(row)}`)
   }
 })
 
+t.test('a replica only picks from its slice, and never beyond its share of a tracker', async (t) => {
+  const all = trackers(4, 3)
+  const th = new Throttler({ containerConcurrency: 3, queueDepth: 10, activators: { index: 1, count: 2 }, lbPolicy: null })
+  th.setReady(all)
+  const picked = new Set<string>()
+  while (th.tryAcquire()) {
+    const p = th.pick()
+    t.not(p, null)
+    if (p !== null) picked.add(p.dest)
+  }
+  t.same([...picked].sort(), ['10.0.0.2:8012', '10.0.0.3:8012'], 'index 1 of 2 owns the upper half')
+  t.equal(th.inFlight, 6)
+  // A third activator joins: index 1 of 3 keeps one pod; the requests still running elsewhere
+  // hold their slots, so nothing more is admitted until they end.
+  th.setActivators({ index: 1, count: 3 })
+  t.equal(th.capacity, 3)
+  t.same(th.assigned.map((x) => x.dest), ['10.0.0.1:8012'])
+  t.notOk(th.tryAcquire())
+})
+
 t.test('buffered requests are admitted FIFO when endpoints become ready, up to capacity', async (t) => {
-  const th = new Throttler({ containerConcurrency: 2, queueDepth: 5, activatorCount: 1, lbPolicy: null })
+  const th = new Throttler({ containerConcurrency: 2, queueDepth: 5, activators: sole, lbPolicy: null })
   const log: number[] = []
   const waiters = [0, 1, 2, 3, 4].map((i) => new Waiter(i, log))
   t.notOk(th.tryAcquire(), 'no capacity at zero')
@@ -61,7 +91,7 @@ t.test('buffered requests are admitted FIFO when endpoints become ready, up to c
 })
 
 t.test('the picked tracker always has room after admission (invariant), even when endpoints leave', async (t) => {
-  const th = new Throttler({ containerConcurrency: 2, queueDepth: 100, activatorCount: 1, lbPolicy: null })
+  const th = new Throttler({ containerConcurrency: 2, queueDepth: 100, activators: sole, lbPolicy: null })
   const all = trackers(3, 2)
   th.setReady(all)
   const held: PodTracker[] = []
@@ -88,7 +118,7 @@ t.test('the picked tracker always has room after admission (invariant), even whe
 })
 
 t.test('policy: default by CC, override per revision, CC change switches the default', async (t) => {
-  const th = new Throttler({ containerConcurrency: 0, queueDepth: 1, activatorCount: 1, lbPolicy: null })
+  const th = new Throttler({ containerConcurrency: 0, queueDepth: 1, activators: sole, lbPolicy: null })
   t.equal(th.policyName, 'random-choice-2')
   th.setContainerConcurrency(2)
   t.equal(th.policyName, 'first-available')
@@ -101,13 +131,13 @@ t.test('policy: default by CC, override per revision, CC change switches the def
 })
 
 t.test('activator count divides capacity and growth admits waiters', async (t) => {
-  const th = new Throttler({ containerConcurrency: 4, queueDepth: 10, activatorCount: 2, lbPolicy: null })
+  const th = new Throttler({ containerConcurrency: 4, queueDepth: 10, activators: { index: -1, count: 2 }, lbPolicy: null })
   th.setReady(trackers(1, 4))
   t.equal(th.capacity, 2)
   const log: number[] = []
   t.ok(th.tryAcquire()); t.ok(th.tryAcquire())
   th.enqueue(new Waiter(1, log))
-  th.setActivatorCount(1)
+  th.setActivators(sole)
   t.equal(th.capacity, 4)
   t.same(log, [1])
 })

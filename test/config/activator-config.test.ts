@@ -6,7 +6,7 @@ t.test('defaults follow Knative', async (t) => {
   t.same(problems, [])
   t.match(config, {
     servingPort: 8012, adminPort: 8022, metricsPort: 9090, host: '0.0.0.0', source: 'api', revisionsFile: '',
-    activatorCount: 1, queueDepth: 10_000, activationTimeoutMs: 300_000, queueTimeoutMs: 0, drainMs: 30_000,
+    activatorCount: 1, activatorIndex: -1, reusePort: false, queueDepth: 10_000, activationTimeoutMs: 300_000, queueTimeoutMs: 0, drainMs: 30_000,
     autoscalerUrl: '', statsProtocol: 'knative', requestLog: false, logLevel: 'info', podName: 'activator-abc', podIp: '10.0.0.9',
   })
 })
@@ -31,6 +31,13 @@ t.test('every problem is reported, one line each', async (t) => {
     'config: --source static needs --revisions FILE',
     'config: --stats-protocol must be one of knative|json, got "xml"',
   ])
+})
+
+t.test('activator replicas: index below count; --reuse-port', async (t) => {
+  const ok = loadActivatorConfig(['--activator-count', '3', '--activator-index', '2', '--reuse-port'], {})
+  t.match(ok.config, { activatorCount: 3, activatorIndex: 2, reusePort: true })
+  t.same(loadActivatorConfig(['--activator-index', '1'], {}).problems, ['config: --activator-index must be < --activator-count (1), got 1'])
+  t.same(loadActivatorConfig(['--activator-count', '2', '--activator-index', '-1'], {}).problems, ['config: --activator-index must be an integer >= 0, got "-1"'])
 })
 
 t.test('kubernetes options', async (t) => {
