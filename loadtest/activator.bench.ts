@@ -10,6 +10,10 @@
 //   haproxy    HAProxy nbthread 1, four `server ... maxconn 10` (round-robin), the same capacity
 //   node-baseline  loadtest/baseline-proxy.ts (node:http + undici Pool.dispatch, 40 connections to one pod
 //              port): the floor of a node:http + undici proxy on this machine, measured in the same run
+//   activator-xN   (--replicas N >= 2, default the machine's cores up to 2) N activator processes on one
+//              port (--reuse-port, --activator-count N, --activator-index i: each owns its slice of the
+//              pods at full CC), against
+//   haproxy-Nt HAProxy nbthread N, same servers: both proxies on every core, as deployed for real
 // Every request, to every target, carries `Knative-Serving-Namespace: default` and
 // `Knative-Serving-Revision: bench` (the activator routes on them; nginx and HAProxy ignore them), so all
 // targets parse the same bytes. Rounds interleave the targets (rotating the order); per run: closed loop
@@ -23,16 +27,16 @@
 // the activator under --cpu-prof for one closed-loop run, hot spots in activator-profile-<stamp>.md.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runAutocannon } from './harness/autocannon-runner.ts'
 import type { BenchTarget, MachineInfo, QuietWait } from './harness/bench-run.ts'
-import { describeRun, describeSluiceVersion, fileStamp, log, machineInfo, measured, otherCpuPct, sleep, waitForQuiet } from './harness/bench-run.ts'
+import { describeRun, describeSluiceVersion, fileStamp, log, machineInfo, measured, otherCpuPct, proxyProcesses, sleep, waitForQuiet } from './harness/bench-run.ts'
 import type { RunRecord, TargetSummary } from './harness/bench-summary.ts'
 import type { QuietFigures } from './harness/bench-summary.ts'
-import { markdownTable, median, quietFigures, quietPairedRatio, summariseTarget, withRatios } from './harness/bench-summary.ts'
+import { markdownTable, median, pairedRatio, quietFigures, quietPairedRatio, summariseTarget, withRatios } from './harness/bench-summary.ts'
 import { ChildGroup } from './harness/child-group.ts'
 import type { ColdStartSample } from './harness/cold-start.ts'
 import { runColdStarts, sampleValue } from './harness/cold-start.ts'
@@ -78,6 +82,7 @@ const { values: flags } = parseArgs({
     'no-wrk': { type: 'boolean', default: false },
     'no-autocannon-rate': { type: 'boolean', default: false },
     'activator-node-args': { type: 'string', default: '' },
+    replicas: { type: 'string', default: String(Math.min(2, availableParallelism())) },
     profile: { type: 'boolean', default: false },
     serve: { type: 'string' },
     'sluice-ref': { type: 'string' },
@@ -106,6 +111,9 @@ const USAGE = `npm run bench:activator -- [flags]
   --no-haproxy --no-wrk --no-autocannon-rate   leave a tool out even when installed
   --no-baseline           leave out node-baseline (node:http + undici dispatch, pods x cc connections)
   --activator-node-args="<flags>"   extra Node flags for the activator (e.g. --max-semi-space-size=16)
+  --replicas <n>          add activator-x<n> (n activators sharing the port with --reuse-port, each its
+                          own slice of the pods) and haproxy-<n>t (nbthread n); 1 = leave them out
+                          (default: the machine's cores, at most 2)
   --profile               the activator only, under --cpu-prof for one closed-loop run; prints the hot spots
   --sluice-ref <git ref>  measure that committed version of Sluice (git archive into the temp dir), e.g. HEAD
   --also-ref <ref|dir>    add target activator@<ref>: that committed version, or a directory holding bin/sluice
@@ -137,6 +145,9 @@ const openRate = intFlag('open-rate', flags['open-rate'], null)
 const connections = intFlag('connections', flags.connections, null)
 const podCount = intFlag('pods', flags.pods, null)
 const cc = intFlag('cc', flags.cc, null)
+const replicas = intFlag('replicas', flags.replicas, null)
+const replicaTarget = `activator-x${replicas}`
+const haproxyThreadsTarget = `haproxy-${replicas}t`
 const coldRepeats = intFlag('cold-repeats', flags['cold-repeats'], 3)
 const coldRequests = intFlag('cold-requests', flags['cold-requests'], null)
 const coldSettleMs = intFlag('cold-settle-ms', flags['cold-settle-ms'], null)
@@ -200,6 +211,22 @@ async function startBenchActivator (group: ChildGroup, dir: string, name: string
   await waitForOk(a.port, a.child, ROUTING)
   await waitForReadyEndpoints(a, REVISION, pods.ports.length)
   return a
+}
+
+/** `replicas` activators on one serving port, each with its index; the revision PUT to each. */
+async function startReplicaSet (group: ChildGroup, dir: string, pods: NginxPods, bin: string | undefined, nodeArgs: readonly string[]): Promise<RunningActivator[]> {
+  const out: RunningActivator[] = []
+  for (let i = 0; i < replicas; i++) {
+    const extraArgs = ['--reuse-port', '--activator-count', String(replicas), '--activator-index', String(i)]
+    const port = out[0]?.port
+    const a = await startActivator(group, dir, `activator-r${i}`, port === undefined ? { bin, nodeArgs, extraArgs } : { bin, nodeArgs, extraArgs, port })
+    await putRevision(a, REVISION, endpointsOf(pods))
+    await waitForReadyEndpoints(a, REVISION, pods.ports.length)
+    out.push(a)
+  }
+  const first = out[0]
+  if (first !== undefined) await waitForOk(first.port, first.child, ROUTING)
+  return out
 }
 
 async function run (group: ChildGroup, dir: string): Promise<void> {
@@ -271,6 +298,20 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
       const h = await startHaproxy(group, dir, pods.ports, cc)
       targets.push({ name: 'haproxy', description: `HAProxy nbthread 1, ${podCount} servers maxconn ${cc}`, server: h, proxyPid: h.child.pid })
     }
+    if (replicas >= 2) {
+      const set = await startReplicaSet(group, dir, pods, sluiceBin, activatorNodeArgs)
+      const [first, ...rest] = set
+      if (first !== undefined) {
+        targets.push({
+          name: replicaTarget, description: `${replicas} Sluice activators on one port (--reuse-port), --activator-count ${replicas}, index 0..${replicas - 1}`,
+          server: { ...first, command: set.map((a) => a.command).join(' & ') }, proxyPid: first.child.pid, extraPids: rest.map((a) => a.child.pid),
+        })
+      }
+      if (haproxyVersion !== null) {
+        const h = await startHaproxy(group, dir, pods.ports, cc, replicas)
+        targets.push({ name: haproxyThreadsTarget, description: `HAProxy nbthread ${replicas}, ${podCount} servers maxconn ${cc}`, server: h, proxyPid: h.child.pid })
+      }
+    }
     log(`targets: ${targets.map((t) => `${t.name}=:${t.server.port}`).join(' ')}`)
   }
 
@@ -316,7 +357,7 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
   }
   const summaries: TargetSummary[] = withRatios(targets.map((t) => summariseTarget(
     t.name, t.description, runs,
-    t.proxyPid === null ? null : peakRssKb(processTree(t.proxyPid)),
+    t.proxyPid === null ? null : peakRssKb(proxyProcesses(t)),
     openRate,
   )))
   const podsPeakRssMb = peakRssKb(processTree(pods.child.pid)) / 1024
@@ -365,13 +406,14 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
       figures: targets.map((t) => quietFigures(runs, t.name, quietOtherPct)),
       activatorVsHaproxy: quietPairedRatio(runs, 'activator', 'haproxy', quietOtherPct),
       activatorVsBaseline: quietPairedRatio(runs, 'activator', 'node-baseline', quietOtherPct),
+      replicasVsHaproxyBest: quietPairedRatio(runs, replicaTarget, ['haproxy', haproxyThreadsTarget], quietOtherPct),
     },
     checks: [],
     coldStartQuiet: coldQuiet,
     coldStarts,
     runs,
   }
-  report.checks = checks(activatorSummary, report.quiet, coldStarts)
+  report.checks = checks(activatorSummary, report.quiet, coldStarts, summaries)
   const md = renderMarkdown(report)
   process.stdout.write('\n' + md)
   if (flags['no-write']) return
@@ -387,6 +429,8 @@ interface QuietReport {
   readonly figures: QuietFigures[]
   readonly activatorVsHaproxy: { ratio: number, rounds: number }
   readonly activatorVsBaseline: { ratio: number, rounds: number }
+  /** activator-xN / the better of haproxy and haproxy-Nt in each round. */
+  readonly replicasVsHaproxyBest: { ratio: number, rounds: number }
 }
 
 interface Check {
@@ -404,18 +448,32 @@ function verdict (v: number, ok: (x: number) => boolean): boolean | null {
   return Number.isFinite(v) ? ok(v) : null
 }
 
-function checks (a: TargetSummary | null, quiet: QuietReport, cold: readonly ColdStartSample[]): Check[] {
+function checks (a: TargetSummary | null, quiet: QuietReport, cold: readonly ColdStartSample[], summaries: readonly TargetSummary[]): Check[] {
   const out: Check[] = []
+  const atLeast = (x: number): boolean => x >= TARGET_RATIO_VS_HAPROXY
   if (a !== null) {
     const q = quiet.figures.find((f) => f.target === 'activator') ?? null
     const ratio = a.ratioVsHaproxy ?? Number.NaN
     const qRatio = quiet.activatorVsHaproxy
-    const atLeast = (x: number): boolean => x >= TARGET_RATIO_VS_HAPROXY
     out.push({
-      what: 'throughput vs HAProxy (closed loop, paired by round)', target: `>= ${TARGET_RATIO_VS_HAPROXY}x`,
+      what: 'throughput vs HAProxy, one core each (activator vs nbthread 1; closed loop, paired by round)', target: `>= ${TARGET_RATIO_VS_HAPROXY}x`,
       value: Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '-', pass: verdict(ratio, atLeast),
       quietValue: Number.isFinite(qRatio.ratio) ? `${qRatio.ratio.toFixed(2)}x (${qRatio.rounds} rounds)` : '-', quietPass: verdict(qRatio.ratio, atLeast),
     })
+  }
+  const xs = summaries.find((s) => s.target === replicaTarget)
+  const hs = summaries.filter((s) => s.target === 'haproxy' || s.target === haproxyThreadsTarget)
+  if (xs !== undefined && hs.length === 2) {
+    const ratio = pairedRatio(xs, hs)
+    const qRatio = quiet.replicasVsHaproxyBest
+    out.push({
+      what: `throughput vs HAProxy, every core (${replicaTarget} vs the better of nbthread 1 and ${replicas} in each round; closed loop)`, target: `>= ${TARGET_RATIO_VS_HAPROXY}x`,
+      value: Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '-', pass: verdict(ratio, atLeast),
+      quietValue: Number.isFinite(qRatio.ratio) ? `${qRatio.ratio.toFixed(2)}x (${qRatio.rounds} rounds)` : '-', quietPass: verdict(qRatio.ratio, atLeast),
+    })
+  }
+  if (a !== null) {
+    const q = quiet.figures.find((f) => f.target === 'activator') ?? null
     const cpu = a.proxyCpuUsPerReq ?? Number.NaN
     const qCpu = q?.cpuUsPerReq ?? Number.NaN
     const cpuOk = (x: number): boolean => x <= TARGET_CPU_US_PER_REQ
@@ -489,6 +547,7 @@ function renderMarkdown (r: Report): string {
       `open loop = paced client, ${s.openRate} req/s evenly spaced over ${s.connections} connections.`,
       `\`direct\` is wrk against one pod port: the ${s.pods} ports are one nginx worker, so one port is the upstream's whole ceiling.`,
       '`node-baseline` (when present) is node:http + undici `Pool.dispatch` and nothing else: the floor of this design on Node, same run.',
+      '`activator-xN` (when present) is N activator processes sharing the port (`--reuse-port`), each with `--activator-count N --activator-index i` (its own slice of the pods at full CC; the kernel spreads client connections); `haproxy-Nt` is HAProxy with nbthread N: both proxies on every core. Their CPU and RSS are the sums over the N processes.',
     )
     const a = r.summaries.find((x) => x.target === 'activator')
     if (a?.paced?.proxyCpuUsPerReq !== undefined && a.paced.proxyCpuUsPerReq !== null) {

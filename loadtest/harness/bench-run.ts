@@ -19,6 +19,14 @@ export interface BenchTarget {
   readonly server: RunningServer
   /** null: no proxy process (the direct run). */
   readonly proxyPid: number | null
+  /** More process trees measured with proxyPid's (replicas of one proxy). */
+  readonly extraPids?: readonly number[]
+}
+
+/** Every process of the target's proxy (the trees under proxyPid and extraPids). */
+export function proxyProcesses (target: BenchTarget): number[] {
+  if (target.proxyPid === null) return []
+  return [target.proxyPid, ...(target.extraPids ?? [])].flatMap((pid) => processTree(pid))
 }
 
 export function sleep (ms: number): Promise<void> {
@@ -63,7 +71,7 @@ export async function waitForQuiet (round: number, maxPct: number, maxS: number)
 
 /** Runs `run` and records the CPU of the proxy, the upstream, the load generator and everything else. */
 export async function measured (target: BenchTarget, upstreamPid: number, round: number, kind: RunRecord['kind'], run: () => Promise<LoadResult>): Promise<RunRecord> {
-  const proxyPids = target.proxyPid === null ? [] : processTree(target.proxyPid)
+  const proxyPids = proxyProcesses(target)
   const upstreamPids = processTree(upstreamPid)
   const selfPids = [process.pid]
   const m0 = machineTicks()

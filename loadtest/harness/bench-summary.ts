@@ -146,8 +146,10 @@ export function withRatios (summaries: readonly TargetSummary[]): TargetSummary[
   }))
 }
 
-function pairedRatio (s: TargetSummary, ref: TargetSummary): number {
-  const per = s.reqPerSec.perRound.map((v, i) => v / (ref.reqPerSec.perRound[i] ?? Number.NaN))
+/** Median over rounds of s / ref within each round; with several refs, the best of them in that round. */
+export function pairedRatio (s: TargetSummary, ref: TargetSummary | readonly TargetSummary[]): number {
+  const refs = Array.isArray(ref) ? ref : [ref]
+  const per = s.reqPerSec.perRound.map((v, i) => v / Math.max(...refs.map((r) => r.reqPerSec.perRound[i] ?? Number.NaN)))
   return median(per.filter((v) => Number.isFinite(v)))
 }
 
@@ -235,13 +237,14 @@ export function quietFigures (runs: readonly RunRecord[], target: string, maxOth
 }
 
 /** Median over the rounds in which both closed-loop runs were quiet of a's req/s / b's; NaN when none. */
-export function quietPairedRatio (runs: readonly RunRecord[], a: string, b: string, maxOtherCorePct: number): { ratio: number, rounds: number } {
+export function quietPairedRatio (runs: readonly RunRecord[], a: string, b: string | readonly string[], maxOtherCorePct: number): { ratio: number, rounds: number } {
+  const refs = typeof b === 'string' ? [b] : b
   const ratios: number[] = []
   for (const ra of runs) {
     if (ra.target !== a || ra.kind !== 'closed' || otherCorePct(ra) > maxOtherCorePct) continue
-    const rb = runs.find((r) => r.target === b && r.kind === 'closed' && r.round === ra.round)
-    if (rb === undefined || otherCorePct(rb) > maxOtherCorePct) continue
-    ratios.push(ra.load.reqPerSec / rb.load.reqPerSec)
+    const rbs = refs.map((name) => runs.find((r) => r.target === name && r.kind === 'closed' && r.round === ra.round))
+    if (rbs.some((rb) => rb === undefined || otherCorePct(rb) > maxOtherCorePct)) continue
+    ratios.push(ra.load.reqPerSec / Math.max(...rbs.map((rb) => rb?.load.reqPerSec ?? Number.NaN)))
   }
   return { ratio: median(ratios), rounds: ratios.length }
 }

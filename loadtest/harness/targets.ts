@@ -199,17 +199,18 @@ export async function startNodeBaseline (group: ChildGroup, dir: string, upstrea
 }
 
 /**
- * HAProxy 1 thread, one `server ... maxconn 10` per upstream port (the CC=10 equivalent; round-robin
- * across them), keep-alive both sides. Requests over the servers' maxconn wait in HAProxy's queue.
+ * HAProxy `threads` threads (default 1), one `server ... maxconn 10` per upstream port (the CC=10
+ * equivalent; round-robin across them; maxconn holds across threads), keep-alive both sides.
+ * Requests over the servers' maxconn wait in HAProxy's queue.
  */
-export async function startHaproxy (group: ChildGroup, dir: string, upstreamPorts: number | readonly number[], maxconn = 10): Promise<RunningServer> {
+export async function startHaproxy (group: ChildGroup, dir: string, upstreamPorts: number | readonly number[], maxconn = 10, threads = 1): Promise<RunningServer> {
   const ports = typeof upstreamPorts === 'number' ? [upstreamPorts] : upstreamPorts
   const port = await freePort()
-  const hdir = join(dir, 'haproxy')
+  const hdir = join(dir, threads === 1 ? 'haproxy' : `haproxy-${threads}t`)
   mkdirSync(hdir, { recursive: true })
   const conf = join(hdir, 'haproxy.cfg')
   writeFileSync(conf, `global
-  nbthread 1
+  nbthread ${threads}
   maxconn 4096
   pidfile ${hdir}/haproxy.pid
 defaults
@@ -226,10 +227,11 @@ backend be
 ${ports.map((p, i) => `  server up${i + 1} ${HOST}:${p} maxconn ${maxconn}`).join('\n')}
 `)
   const args = ['-db', '-f', conf]
-  const child = group.start('haproxy', 'haproxy', args, { logPath: join(hdir, 'haproxy.log') })
+  const label = threads === 1 ? 'haproxy' : `haproxy-${threads}t`
+  const child = group.start(label, 'haproxy', args, { logPath: join(hdir, 'haproxy.log') })
   await waitForOk(port, child)
   const servers = ports.length === 1 ? 'server' : `${ports.length} servers`
-  return { label: 'haproxy', port, child, command: `haproxy ${args.join(' ')} (nbthread 1, ${servers} maxconn ${maxconn})` }
+  return { label, port, child, command: `haproxy ${args.join(' ')} (nbthread ${threads}, ${servers} maxconn ${maxconn})` }
 }
 
 export interface ActivatorOptions {
@@ -239,6 +241,8 @@ export interface ActivatorOptions {
   readonly nodeArgs: readonly string[]
   /** Extra activator flags (e.g. --queue-depth 100). */
   readonly extraArgs?: readonly string[]
+  /** Serving port (a replica joining another's with --reuse-port); default a free one. */
+  readonly port?: number
 }
 
 export interface RunningActivator extends RunningServer {
@@ -251,7 +255,7 @@ export interface RunningActivator extends RunningServer {
  * answers GET /revisions; the caller registers revisions (PUT) and waits for traffic itself.
  */
 export async function startActivator (group: ChildGroup, dir: string, name: string, opts: ActivatorOptions): Promise<RunningActivator> {
-  const port = await freePort()
+  const port = opts.port ?? await freePort()
   const adminPort = await freePort()
   const metricsPort = await freePort()
   const args = [
