@@ -68,8 +68,23 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
   { flag: 'server-timing', env: '', kind: 'bool', default: 'false', help: 'add a Server-Timing header (queue wait, upstream first byte)' },
   { flag: 'stats', env: '', kind: 'bool', default: 'true', help: 'count traffic for /metrics (--no-stats turns it off, for benchmarks)' },
-  { flag: 'log-level', env: 'SERVING_LOGGING_LEVEL', kind: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', help: 'log level' },
+  { flag: 'log-level', env: 'SERVING_LOGGING_LEVEL', kind: 'string', default: 'info', help: 'log level: trace|debug|info|warn|error|fatal|silent, or zap\'s dpanic|panic; empty = info (Knative sets it empty unless loglevel.queueproxy is configured)' },
 ]
+
+const PINO_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+/** zap levels Knative may pass (zapcore.Level.String()) that pino names differently. */
+const ZAP_LEVELS: Readonly<Record<string, string>> = { dpanic: 'error', panic: 'fatal' }
+
+/** SERVING_LOGGING_LEVEL / --log-level -> a pino level; '' (Knative's default) = info. */
+function logLevelOf (raw: string, problems: string[]): string {
+  const level = raw.trim().toLowerCase()
+  if (level === '') return 'info'
+  if (PINO_LEVELS.has(level)) return level
+  const mapped = ZAP_LEVELS[level]
+  if (mapped !== undefined) return mapped
+  problems.push(`config: --log-level / SERVING_LOGGING_LEVEL must be one of trace|debug|info|warn|error|fatal|silent|dpanic|panic, got ${JSON.stringify(raw)}`)
+  return 'info'
+}
 
 export interface ConfigResult<T> {
   config: T | null
@@ -121,7 +136,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     requestLog: boolOf(v, 'request-log'),
     serverTiming: boolOf(v, 'server-timing'),
     stats: boolOf(v, 'stats', true),
-    logLevel: strOf(v, 'log-level', 'info'),
+    logLevel: logLevelOf(strOf(v, 'log-level', 'info'), problems),
   })
   return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
 }
