@@ -1,0 +1,108 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { ENDPOINT_SLICES, KNATIVE_REVISIONS } from '../../src/activator/sources/kubernetes.ts'
+import { loadActivatorConfig } from '../../src/config/activator-config.ts'
+import { loadSidecarConfig } from '../../src/config/sidecar-config.ts'
+
+// deploy/knative/ cannot be applied here (no cluster); what can go wrong without one is checked:
+// the manifests parse, the args they give are ones the CLI accepts, the ports line up, RBAC covers
+// what the Kubernetes source lists and watches, and the image's default command is the sidecar.
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url))
+const DIR = join(REPO, 'deploy', 'knative')
+
+type Doc = Record<string, unknown>
+
+function docs (file: string): Doc[] {
+  return parseAllDocuments(readFileSync(join(DIR, file), 'utf8')).map((d) => {
+    if (d.errors.length > 0) throw new Error(`${file}: ${d.errors.map((e) => e.message).join('; ')}`)
+    return d.toJS() as Doc
+  })
+}
+
+function at (v: unknown, ...path: Array<string | number>): unknown {
+  let cur: unknown = v
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Record<string | number, unknown>)[k]
+  }
+  return cur
+}
+
+const kustomization = docs('kustomization.yaml')[0]
+const activator = docs('activator-deployment.yaml')[0]
+const container = at(activator, 'spec', 'template', 'spec', 'containers', 0)
+const args = at(container, 'args')
+
+t.test('every YAML file parses and the kustomization names only files that are there (and serving-core.yaml)', async (t) => {
+  const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'))
+  for (const f of files) t.ok(docs(f).length >= 1, f)
+  const listed = [...(at(kustomization, 'resources') as string[]), ...(at(kustomization, 'patches') as Array<{ path: string }>).map((p) => p.path)]
+  for (const f of listed) {
+    if (f === 'serving-core.yaml') continue
+    t.ok(existsSync(join(DIR, f)), `${f} exists`)
+  }
+  t.same(files.filter((f) => f !== 'kustomization.yaml' && !listed.includes(f)), [], 'no stray manifest')
+})
+
+t.test('the activator patch runs args the activator accepts, with Knative\'s env', async (t) => {
+  t.equal(at(container, 'name'), 'activator', 'patches Knative\'s container by name')
+  t.ok(Array.isArray(args) && args[0] === 'activator')
+  const list = Array.isArray(args) ? args.map(String) : []
+  const { config, problems } = loadActivatorConfig(list.slice(1), { POD_NAME: 'activator-7d9f', POD_IP: '10.1.2.3', SYSTEM_NAMESPACE: 'knative-serving' })
+  t.same(problems, [])
+  t.equal(config?.source, 'kubernetes')
+  t.equal(config?.servingPort, 8012, 'Knative\'s http1 containerPort and probe port')
+  t.equal(config?.metricsPort, 9090, 'Knative\'s metrics containerPort')
+  t.equal(config?.autoscalerUrl, 'ws://autoscaler.knative-serving.svc.cluster.local:8080', 'Knative\'s autoscaler stat server')
+  t.equal(config?.podName, 'activator-7d9f')
+  const service = docs('activator-service.yaml')[0]
+  const http2 = (at(service, 'spec', 'ports') as Array<{ name: string, port: number, targetPort: number }>).find((p) => p.name === 'http2')
+  t.equal(http2?.targetPort, config?.servingPort, 'h2c goes to the port that sniffs it')
+})
+
+t.test('RBAC lets the activator list and watch what the Kubernetes source reads', async (t) => {
+  const [role, binding] = docs('activator-endpointslices-rbac.yaml')
+  const rules = at(role, 'rules') as Array<{ apiGroups: string[], resources: string[], verbs: string[] }>
+  for (const kind of [ENDPOINT_SLICES, KNATIVE_REVISIONS]) {
+    const rule = rules.find((r) => r.apiGroups.includes(kind.group) && r.resources.includes(kind.plural))
+    t.ok(rule !== undefined && rule.verbs.includes('list') && rule.verbs.includes('watch'), `${kind.group}/${kind.plural}: list, watch`)
+  }
+  t.same(at(binding, 'subjects', 0), { kind: 'ServiceAccount', name: 'activator', namespace: 'knative-serving' }, 'Knative\'s activator service account')
+  t.equal(at(binding, 'roleRef', 'name'), at(role, 'metadata', 'name'))
+})
+
+t.test('queue-sidecar-image: the image kustomize sets, whose default command is the sidecar', async (t) => {
+  const image = (at(kustomization, 'images') as Array<{ name: string, newName: string, newTag: string }>)[0]
+  const cm = docs('config-deployment.yaml')[0]
+  t.equal(at(cm, 'data', 'queue-sidecar-image'), `${image?.newName}:${image?.newTag}`)
+  t.equal(at(container, 'image'), image?.name, 'the activator uses the same image')
+  const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8')
+  t.match(dockerfile, /^ENTRYPOINT \["sluice"\]$/m)
+  t.match(dockerfile, /^CMD \["sidecar"\]$/m, 'Knative runs the queue-proxy image without a command')
+  // What Knative's controller sets on the queue-proxy container (pkg/reconciler/revision/resources/queue.go).
+  const env = {
+    SERVING_NAMESPACE: 'default', SERVING_SERVICE: 'hello', SERVING_CONFIGURATION: 'hello', SERVING_REVISION: 'hello-00001',
+    QUEUE_SERVING_PORT: '8012', QUEUE_SERVING_TLS_PORT: '8112', CONTAINER_CONCURRENCY: '0', REVISION_TIMEOUT_SECONDS: '300',
+    REVISION_RESPONSE_START_TIMEOUT_SECONDS: '0', REVISION_IDLE_TIMEOUT_SECONDS: '0', SERVING_POD: 'hello-00001-deployment-abc',
+    SERVING_POD_IP: '10.1.2.4', SERVING_LOGGING_CONFIG: '', SERVING_LOGGING_LEVEL: '', USER_PORT: '8080', SYSTEM_NAMESPACE: 'knative-serving',
+    METRICS_DOMAIN: 'knative.dev/internal/serving', SERVING_READINESS_PROBE: '{"tcpSocket":{"port":8080,"host":"127.0.0.1"},"successThreshold":1}',
+    ENABLE_PROFILING: 'false', ENABLE_HTTP2_AUTO_DETECTION: 'false', ENABLE_HTTP_FULL_DUPLEX: 'false', ROOT_CA: '', ENABLE_MULTI_CONTAINER_PROBES: 'false',
+    OBSERVABILITY_CONFIG: '{}', HOST_IP: '10.0.0.5',
+  }
+  const { problems } = loadSidecarConfig([], env)
+  t.same(problems, [], 'the sidecar starts from Knative\'s queue-proxy env alone')
+})
+
+t.test('SERVING_LOGGING_LEVEL as Knative sets it: empty unless configured, zap names', async (t) => {
+  const base = { SERVING_LOGGING_LEVEL: '' }
+  t.equal(loadSidecarConfig([], base).config?.logLevel, 'info', 'empty (no loglevel.queueproxy) = info')
+  t.equal(loadSidecarConfig([], { SERVING_LOGGING_LEVEL: 'debug' }).config?.logLevel, 'debug')
+  t.equal(loadSidecarConfig([], { SERVING_LOGGING_LEVEL: 'dpanic' }).config?.logLevel, 'error')
+  t.equal(loadSidecarConfig([], { SERVING_LOGGING_LEVEL: 'panic' }).config?.logLevel, 'fatal')
+  t.same(loadSidecarConfig([], { SERVING_LOGGING_LEVEL: 'loud' }).problems,
+    ['config: --log-level / SERVING_LOGGING_LEVEL must be one of trace|debug|info|warn|error|fatal|silent|dpanic|panic, got "loud"'])
+})
