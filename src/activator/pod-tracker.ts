@@ -30,6 +30,9 @@ export class PodTracker {
   readonly dest: string
   /** `http://<dest>`: the websocket proxy's target. */
   readonly url: string
+  /** `dest` split for net.connect (IPv6 without brackets): upgrade tunnels connect themselves. */
+  readonly host: string
+  readonly port: number
   /** Keep-alive connections to the endpoint. */
   readonly pool: EndpointPool
   /** Per-endpoint limit; Infinity when containerConcurrency is 0. */
@@ -44,6 +47,10 @@ export class PodTracker {
   constructor (dest: string, pool: EndpointPool, capacity: number) {
     this.dest = dest
     this.url = `http://${dest}`
+    const colon = dest.lastIndexOf(':')
+    const host = dest.slice(0, colon)
+    this.host = host.startsWith('[') ? host.slice(1, -1) : host
+    this.port = Number(dest.slice(colon + 1))
     this.pool = pool
     this.capacity = capacity
     this.inFlight = 0

@@ -9,7 +9,7 @@ import {
 } from '../proxy/proxy-exchange.ts'
 import { requestBody } from '../proxy/request-body.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
-import { UpgradeTunnel, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
+import { UpgradeTunnel, type TunnelConnector, type TunnelEndpoint, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import type { ActiveRequests } from '../server/active-requests.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
@@ -36,6 +36,9 @@ import type { Throttler } from './throttler.ts'
 //   revision removed while buffered    404 `revision removed: <ns>/<name>`
 //   endpoint unreachable               retried on another endpoint (<= MAX_RETRIES), else 502; when
 //                                      no endpoint has room the retry waits for one (retry-parking.ts)
+//   websocket endpoint unreachable     retried on another endpoint with room (<= MAX_RETRIES), else
+//                                      502 `upstream connection failed: <code>` (the tunnel connects
+//                                      before http-proxy-3 gets the client socket; no parking)
 //
 // A connect failure takes the endpoint out of rotation and re-probes it (EndpointHealth). A client
 // that disconnects while buffered leaves the queue at once (ProxyExchange's close listener), so its
@@ -43,6 +46,8 @@ import type { Throttler } from './throttler.ts'
 
 /** Endpoints tried after the first one for a request that failed to connect. */
 export const MAX_RETRIES = 2
+/** An upgrade's connect to one endpoint; as the pools' (activator-server.ts ENDPOINT_CONNECT_TIMEOUT_MS). */
+export const TUNNEL_CONNECT_TIMEOUT_MS = 5_000
 
 export const ACTIVATOR_TIMEOUT_BODY = Buffer.from('activator request timeout')
 const QUEUE_FULL_BODY = Buffer.from('pending request queue full\n')
@@ -88,7 +93,7 @@ export function isConnectError (err: Error): boolean {
   return typeof code === 'string' && CONNECT_ERROR_CODES.has(code)
 }
 
-export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
+export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnector, ParkingOwner {
   readonly namespace: string
   readonly name: string
   readonly throttler: Throttler
@@ -100,6 +105,9 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
   coldStartsAbandoned: number
   /** Last cold start's "endpoint ready -> first buffered request forwarded" time, ms; NaN before any. */
   lastReadyToForwardMs: number
+  readonly wsProxy: ProxyServer
+  /** Per upgrade connect attempt (TUNNEL_CONNECT_TIMEOUT_MS; tests shorten it). */
+  tunnelConnectTimeoutMs: number
   readonly #health: EndpointHealth
   readonly #ctx: ProxyContext
   readonly #logger: Logger
@@ -126,6 +134,8 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
     this.timeouts = timeouts
     this.coldStartsAbandoned = 0
     this.lastReadyToForwardMs = Number.NaN
+    this.wsProxy = ctx.wsProxy
+    this.tunnelConnectTimeoutMs = TUNNEL_CONNECT_TIMEOUT_MS
     this.#health = health
     this.#ctx = ctx
     this.#logger = logger
@@ -305,7 +315,29 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
       return
     }
     this.#tunnelTrackers.set(t, tracker)
-    t.open({ proxy: this.#ctx.wsProxy, target: tracker.url })
+    t.connect(tracker, this)
+  }
+
+  onTunnelConnectFailed (t: UpgradeTunnel, err: Error): TunnelEndpoint | null {
+    const failed = this.#tunnelTrackers.get(t)
+    if (failed !== undefined) {
+      this.#tunnelTrackers.delete(t)
+      failed.release()
+      // A refused endpoint goes back to probing, as on the plain request path (retryTarget).
+      if (isConnectError(err)) this.#health.markFailed(failed, err)
+    }
+    const from = failed?.dest ?? null
+    // Unlike a plain retry, a tunnel does not wait (park) for room: with every other endpoint at its
+    // limit it gets the 502 at once.
+    const next = t.retries >= MAX_RETRIES || this.#isRemoved ? null : this.throttler.pick()
+    if (next === null) {
+      this.#logger.warn({ err, dest: from, retries: t.retries }, 'upgrade to the endpoint failed')
+      if (this.#parked.size > 0) this.unpark()
+      return null
+    }
+    this.#logger.debug({ err, from, to: next.dest }, 'retrying upgrade on another endpoint')
+    this.#tunnelTrackers.set(t, next)
+    return next
   }
 
   onTunnelAdmitted (t: UpgradeTunnel): void {
@@ -334,6 +366,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, ParkingOwner {
     if (tracker !== undefined) {
       this.#tunnelTrackers.delete(t)
       tracker.release()
+      if (this.#parked.size > 0) this.unpark()
     }
     this.#releaseTunnelSlot(t)
     this.concurrency.reqOut(this.#ctx.clock.nowMs())

@@ -1,8 +1,11 @@
 import type { IncomingMessage } from 'node:http'
+import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ProxyServer } from 'http-proxy-3'
 import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
+import { UpstreamConnectionError } from '../shared/errors.ts'
+import { ConnectedSocketAgent } from './connected-socket-agent.ts'
 
 // An Upgrade request (websocket and friends) proxied with http-proxy-3, which does the
 // handshake and byte piping well. The tunnel counts toward concurrency for as long as it is
@@ -22,6 +25,31 @@ export interface TunnelTarget {
   target: string
 }
 
+/** An endpoint a tunnel connects to itself before the handshake (the activator's PodTracker). */
+export interface TunnelEndpoint {
+  /** `http://host:port`: http-proxy-3's target (the handshake's path and Host come from it). */
+  readonly url: string
+  /** Bare host (IPv6 without brackets) and port for net.connect. */
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * The side of `UpgradeTunnel.connect`: the tunnel connects to an endpoint itself and, when that
+ * fails, asks here for another one; only a connected socket goes to http-proxy-3, which cannot be
+ * retried once it has the client socket (it answers and closes it after a failed handshake).
+ */
+export interface TunnelConnector {
+  readonly wsProxy: ProxyServer
+  /** Per connect attempt. */
+  readonly tunnelConnectTimeoutMs: number
+  /**
+   * The connect to the tunnel's endpoint failed (refused, unreachable, timed out): the next endpoint
+   * to try, or null to give up (the client then gets `502 upstream connection failed: <code>`).
+   */
+  onTunnelConnectFailed (t: UpgradeTunnel, err: Error): TunnelEndpoint | null
+}
+
 function onSocketClose (this: Duplex & { [kTunnel]?: UpgradeTunnel }): void {
   const t = this[kTunnel]
   if (t !== undefined) t.end()
@@ -34,6 +62,21 @@ function onSocketClose (this: Duplex & { [kTunnel]?: UpgradeTunnel }): void {
  */
 function onSocketFinish (this: Duplex): void { this.destroy() }
 const kTunnel = Symbol('sluice.tunnel')
+
+// The upstream socket while `connect` waits for it; `this` is the socket. A socket the tunnel no
+// longer waits for (handed to http-proxy-3, or dropped) is ignored here: after the hand-off the
+// error listener stays as a guard, since http.request listens for errors only from the next tick.
+function onUpstreamConnect (this: Socket & { [kTunnel]?: UpgradeTunnel }): void {
+  const t = this[kTunnel]
+  if (t !== undefined && t.connecting === this) t.onUpstreamConnected(this)
+}
+function onUpstreamError (this: Socket & { [kTunnel]?: UpgradeTunnel }, err: Error): void {
+  const t = this[kTunnel]
+  if (t !== undefined && t.connecting === this) t.onUpstreamConnectFailed(this, err)
+}
+function onUpstreamTimeout (this: Socket): void {
+  if (this.connecting) this.destroy(new UpstreamConnectionError('UND_ERR_CONNECT_TIMEOUT', 'connecting to the endpoint timed out'))
+}
 
 export class UpgradeTunnel implements BreakerWaiter {
   prev: QueueNode | null
@@ -48,6 +91,12 @@ export class UpgradeTunnel implements BreakerWaiter {
   holdsSlot: boolean
   isOpen: boolean
   isEnded: boolean
+  /** The upstream socket being connected (`connect`); null before, after the hand-off, or unused. */
+  connecting: Socket | null
+  /** Endpoints tried after the first one (`connect`). */
+  retries: number
+  #connector: TunnelConnector | null
+  #endpoint: TunnelEndpoint | null
   /** Bound once: http-proxy-3 calls it instead of its 'error' event for this tunnel. */
   readonly onProxyError: (err: Error) => void
 
@@ -64,6 +113,10 @@ export class UpgradeTunnel implements BreakerWaiter {
     this.holdsSlot = false
     this.isOpen = false
     this.isEnded = false
+    this.connecting = null
+    this.retries = 0
+    this.#connector = null
+    this.#endpoint = null
     this.onProxyError = (err: Error) => { this.#onProxyError(err) }
     ;(socket as Duplex & { [kTunnel]?: UpgradeTunnel })[kTunnel] = this
     socket.on('close', onSocketClose)
@@ -83,14 +136,70 @@ export class UpgradeTunnel implements BreakerWaiter {
   }
 
   /**
+   * Like `open`, but connects to `endpoint` first; a failed connect goes to
+   * `connector.onTunnelConnectFailed`, which may name another endpoint. The client socket is left
+   * alone meanwhile (not read, not written), so http-proxy-3 still gets the handshake's head bytes.
+   */
+  connect (endpoint: TunnelEndpoint, connector: TunnelConnector): void {
+    if (this.isEnded) return
+    this.isOpen = true
+    this.#connector = connector
+    this.#connectTo(endpoint)
+  }
+
+  #connectTo (endpoint: TunnelEndpoint): void {
+    const connector = this.#connector
+    if (connector === null) return
+    this.#endpoint = endpoint
+    const upstream = connect({ host: endpoint.host, port: endpoint.port })
+    ;(upstream as Socket & { [kTunnel]?: UpgradeTunnel })[kTunnel] = this
+    this.connecting = upstream
+    upstream.once('connect', onUpstreamConnect)
+    upstream.on('error', onUpstreamError)
+    if (connector.tunnelConnectTimeoutMs > 0) {
+      upstream.setTimeout(connector.tunnelConnectTimeoutMs)
+      upstream.once('timeout', onUpstreamTimeout)
+    }
+  }
+
+  /** (upstream socket callback) Connected: http-proxy-3 does the handshake over this socket. */
+  onUpstreamConnected (upstream: Socket): void {
+    this.connecting = null
+    upstream.setTimeout(0)
+    upstream.removeListener('timeout', onUpstreamTimeout)
+    const connector = this.#connector
+    const endpoint = this.#endpoint
+    if (connector === null || endpoint === null) { upstream.destroy(); return }
+    const agent = new ConnectedSocketAgent(upstream)
+    connector.wsProxy.ws(this.req, this.socket, this.head, { target: endpoint.url, agent }, this.onProxyError)
+    // http-proxy-3 refused the request before sending it (not a websocket: it destroyed the client).
+    if (!agent.isUsed) upstream.destroy()
+  }
+
+  /** (upstream socket callback) The connect failed: another endpoint, or the 502. */
+  onUpstreamConnectFailed (upstream: Socket, err: Error): void {
+    this.connecting = null
+    upstream.destroy()
+    const connector = this.#connector
+    if (this.isEnded || connector === null) return
+    const next = connector.onTunnelConnectFailed(this, err)
+    if (next !== null) {
+      this.retries++
+      this.#connectTo(next)
+      return
+    }
+    this.reject(502, 'Bad Gateway', upstreamFailedBody(err))
+  }
+
+  /**
    * Before the upgrade (http-proxy-3 reports only those here): the client learns why with a 502
    * instead of a bare reset; http-proxy-3 then closes the socket after the write. A retry on
-   * another endpoint is not possible on this path, as that close is http-proxy-3's.
+   * another endpoint is not possible on this path, as that close is http-proxy-3's: `connect`
+   * retries connect failures before http-proxy-3 gets the client socket.
    */
   #onProxyError (err: Error): void {
     this.owner.onTunnelError(this, err)
-    const code = (err as { code?: unknown }).code
-    const body = `upstream connection failed: ${typeof code === 'string' ? code : err.message}\n`
+    const body = upstreamFailedBody(err)
     const socket = this.socket
     if (!socket.destroyed && socket.writable) {
       socket.write(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
@@ -108,9 +217,20 @@ export class UpgradeTunnel implements BreakerWaiter {
   end (): void {
     if (this.isEnded) return
     this.isEnded = true
+    // The client left (or the activator closes) while we were connecting: nothing will use it.
+    const upstream = this.connecting
+    if (upstream !== null) {
+      this.connecting = null
+      upstream.destroy()
+    }
     if (this.queued) this.owner.onTunnelDequeue(this)
     this.owner.onTunnelEnd(this)
   }
+}
+
+function upstreamFailedBody (err: Error): string {
+  const code = 'code' in err ? err.code : undefined
+  return `upstream connection failed: ${typeof code === 'string' ? code : err.message}\n`
 }
 
 function noop (): void {}
