@@ -106,7 +106,7 @@ export class RevisionRegistry implements RevisionSink {
 
   // --- control -------------------------------------------------------------------------------
 
-  /** This replica's place among the activators (every revision shares the same set here). */
+  /** This replica's place among the activators, for every revision whose spec carries no slot of its own. */
   setActivators (slot: ActivatorSlot): void {
     this.#activators = slot
     for (const r of this.revisions()) r.setActivators(slot)

@@ -2,6 +2,8 @@
 // admin API, Kubernetes EndpointSlices). Sources validate into this shape; the activator's
 // registry consumes it through RevisionSink.
 
+import type { ActivatorSlot } from './activator-slice.ts'
+
 export type LbPolicyName = 'random-choice-2' | 'first-available' | 'round-robin'
 
 export interface RevisionSpec {
@@ -17,6 +19,12 @@ export interface RevisionSpec {
   readonly timeoutSeconds: number | null
   /** Override of the policy Knative would choose from containerConcurrency; null = choose. */
   readonly lbPolicy: LbPolicyName | null
+  /**
+   * This replica's place among the activators in front of this revision, when the source knows it
+   * (Kubernetes: the revision's public endpoints); absent or null = the activator's own slot
+   * (--activator-count / --activator-index). Optional so sources that never know it leave it out.
+   */
+  readonly activators?: ActivatorSlot | null
 }
 
 /** Where sources deliver revisions. Implemented by the activator's revision registry. */

@@ -15,7 +15,8 @@ import { Throttler } from './throttler.ts'
 // request path (RevisionProxy). Sources replace the whole spec (`update`); this works out the
 // difference: new endpoints are probed before they get traffic, endpoints that left are taken out of
 // rotation at once (their requests in flight finish, then the pool closes), a changed CC resizes
-// every tracker and the breaker.
+// every tracker and the breaker. The activator slot is the spec's when it has one (the Kubernetes
+// source learns it per revision), else the registry's (flags), which setActivators() may change.
 
 export interface RevisionDeps {
   readonly ctx: ProxyContext
@@ -26,7 +27,7 @@ export interface RevisionDeps {
   /** Keep-alive connection pool to one endpoint. */
   readonly createPool: (dest: string) => EndpointPool
   readonly queueDepth: number
-  /** This replica's place among the activators sharing the revision. */
+  /** This replica's place among the activators, for revisions whose spec does not say. */
   readonly activators: ActivatorSlot
   /** Total timeout for revisions without timeoutSeconds, ms. */
   readonly defaultTimeoutMs: number
@@ -54,6 +55,8 @@ export class Revision implements ProberListener, EndpointHealth {
   readonly #logger: Logger
   readonly #trackers = new Map<string, PodTracker>()
   readonly #probers = new Map<string, EndpointProber>()
+  /** The registry's slot; spec.activators overrides it. */
+  #defaultActivators: ActivatorSlot
   #readyCount = 0
   #isClosed = false
 
@@ -61,10 +64,11 @@ export class Revision implements ProberListener, EndpointHealth {
     this.spec = spec
     this.#deps = deps
     this.#logger = deps.logger
+    this.#defaultActivators = deps.activators
     const throttlerOptions = {
       containerConcurrency: spec.containerConcurrency,
       queueDepth: deps.queueDepth,
-      activators: deps.activators,
+      activators: spec.activators ?? deps.activators,
       lbPolicy: spec.lbPolicy,
     }
     this.throttler = new Throttler(deps.randomInt === undefined ? throttlerOptions : { ...throttlerOptions, randomInt: deps.randomInt })
@@ -91,6 +95,7 @@ export class Revision implements ProberListener, EndpointHealth {
       this.proxy.timeouts = timeoutPolicyFor(spec, this.#deps.defaultTimeoutMs, this.#deps.queueTimeoutMs)
     }
     this.throttler.setPolicyOverride(spec.lbPolicy)
+    this.throttler.setActivators(spec.activators ?? this.#defaultActivators)
     // Trackers and breaker must agree at every step, since growing the breaker admits waiters at
     // once and each needs a tracker with room: shrink the per-endpoint limit before the endpoint set
     // changes, grow it after.
@@ -107,8 +112,10 @@ export class Revision implements ProberListener, EndpointHealth {
     this.throttler.setContainerConcurrency(cc)
   }
 
+  /** The registry's slot changed; applies unless the spec carries its own. */
   setActivators (slot: ActivatorSlot): void {
-    this.throttler.setActivators(slot)
+    this.#defaultActivators = slot
+    this.throttler.setActivators(this.spec.activators ?? slot)
   }
 
   // --- endpoint health -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // file reload must not remove revisions that the admin API put there.
 
 import type { Logger } from '../../shared/logger.ts'
+import type { ActivatorSlot } from '../activator-slice.ts'
 import { revisionKey, type RevisionSink, type RevisionSpec } from '../revision-spec.ts'
 
 export interface SyncResult {
@@ -82,8 +83,14 @@ export function revisionSpecsEqual (a: RevisionSpec, b: RevisionSpec): boolean {
     a.containerConcurrency === b.containerConcurrency &&
     a.timeoutSeconds === b.timeoutSeconds &&
     a.lbPolicy === b.lbPolicy &&
+    slotsEqual(a.activators ?? null, b.activators ?? null) &&
     listsEqual(a.endpoints, b.endpoints) &&
     listsEqual(a.hosts, b.hosts)
+}
+
+function slotsEqual (a: ActivatorSlot | null, b: ActivatorSlot | null): boolean {
+  if (a === null || b === null) return a === b
+  return a.index === b.index && a.count === b.count
 }
 
 function listsEqual (a: readonly string[], b: readonly string[]): boolean {

@@ -56,6 +56,12 @@ t.test('revisionSpecsEqual compares every field, lists in order', async (t) => {
   const variants: Array<Partial<RevisionSpec>> = [
     { namespace: 'x' }, { name: 'b' }, { containerConcurrency: 1 }, { timeoutSeconds: 5 }, { lbPolicy: 'round-robin' },
     { endpoints: ['2.2.2.2:2', '1.1.1.1:1'] }, { endpoints: ['1.1.1.1:1'] }, { hosts: [] },
+    { activators: { index: 0, count: 2 } },
   ]
   for (const v of variants) t.notOk(revisionSpecsEqual(base, { ...base, ...v }), JSON.stringify(v))
+  const slotted = { ...base, activators: { index: 1, count: 2 } }
+  t.ok(revisionSpecsEqual(slotted, { ...base, activators: { index: 1, count: 2 } }), 'slots compare by value')
+  t.notOk(revisionSpecsEqual(slotted, { ...base, activators: { index: 0, count: 2 } }))
+  t.notOk(revisionSpecsEqual(slotted, { ...base, activators: { index: 1, count: 3 } }))
+  t.ok(revisionSpecsEqual(base, { ...base, activators: null }), 'absent and null are the same')
 })
