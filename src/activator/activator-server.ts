@@ -24,7 +24,7 @@ import { ActivatorHandler } from './handler.ts'
 import type { RandomInt } from './lb-policy.ts'
 import type { EndpointPool } from './pod-tracker.ts'
 import { HttpEndpointProbe, type EndpointProbe } from './probe-request.ts'
-import type { ProxyContext } from './revision-proxy.ts'
+import { ENDPOINT_CONNECT_TIMEOUT_MS, type ProxyContext } from './revision-proxy.ts'
 import { RevisionRegistry } from './revision-registry.ts'
 import type { RevisionSource } from './revision-spec.ts'
 
@@ -32,8 +32,6 @@ import type { RevisionSource } from './revision-spec.ts'
 export const TUNNEL_DRAIN_MS = 60_000
 /** Knative: received SIGTERM -> kubelet probes fail with this text. */
 export const SIGTERM_HEALTH_ERROR = 'received SIGTERM from kubelet'
-/** undici's connect timeout to an endpoint; a pod that does not answer SYN is retried elsewhere. */
-export const ENDPOINT_CONNECT_TIMEOUT_MS = 5_000
 
 export type AdminRoutes = (req: IncomingMessage, res: ServerResponse) => boolean
 

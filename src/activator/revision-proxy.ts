@@ -46,8 +46,8 @@ import type { Throttler } from './throttler.ts'
 
 /** Endpoints tried after the first one for a request that failed to connect. */
 export const MAX_RETRIES = 2
-/** An upgrade's connect to one endpoint; as the pools' (activator-server.ts ENDPOINT_CONNECT_TIMEOUT_MS). */
-export const TUNNEL_CONNECT_TIMEOUT_MS = 5_000
+/** Connect timeout to an endpoint (the pools', an upgrade's attempt): a pod that does not answer SYN is retried elsewhere. */
+export const ENDPOINT_CONNECT_TIMEOUT_MS = 5_000
 
 export const ACTIVATOR_TIMEOUT_BODY = Buffer.from('activator request timeout')
 const QUEUE_FULL_BODY = Buffer.from('pending request queue full\n')
@@ -106,7 +106,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   /** Last cold start's "endpoint ready -> first buffered request forwarded" time, ms; NaN before any. */
   lastReadyToForwardMs: number
   readonly wsProxy: ProxyServer
-  /** Per upgrade connect attempt (TUNNEL_CONNECT_TIMEOUT_MS; tests shorten it). */
+  /** Per upgrade connect attempt (ENDPOINT_CONNECT_TIMEOUT_MS; tests shorten it). */
   tunnelConnectTimeoutMs: number
   readonly #health: EndpointHealth
   readonly #ctx: ProxyContext
@@ -135,7 +135,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     this.coldStartsAbandoned = 0
     this.lastReadyToForwardMs = Number.NaN
     this.wsProxy = ctx.wsProxy
-    this.tunnelConnectTimeoutMs = TUNNEL_CONNECT_TIMEOUT_MS
+    this.tunnelConnectTimeoutMs = ENDPOINT_CONNECT_TIMEOUT_MS
     this.#health = health
     this.#ctx = ctx
     this.#logger = logger
