@@ -38,7 +38,9 @@ async function buildSources (config: ActivatorConfig, logger: Logger): Promise<R
       const kubeConfig = config.kubernetesServer !== ''
         ? config.kubernetesServer
         : loadKubeConfig(kubeConfigLocation(config.kubeEnv, config.homeDir))
-      return [new KubernetesSource({ kubeConfig, logger, namespace: config.kubernetesNamespace === '' ? null : config.kubernetesNamespace })]
+      const namespace = config.kubernetesNamespace === '' ? null : config.kubernetesNamespace
+      // POD_IP: the per-revision activator slot from the revisions' public endpoints (kubernetes.ts).
+      return [new KubernetesSource({ kubeConfig, logger, namespace, podIp: config.podIp })]
     }
     case 'api':
       return []

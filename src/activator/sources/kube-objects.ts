@@ -1,4 +1,4 @@
-// The two Kubernetes objects the Kubernetes source reads, parsed defensively from raw JSON (watch events
+// The Kubernetes objects the Kubernetes source reads, parsed defensively from raw JSON (watch events
 // are untyped; a malformed object is skipped, never trusted).
 
 import { isIPv4, isIPv6 } from 'node:net'
@@ -8,6 +8,12 @@ import { isRecord } from './revision-validation.ts'
 export const KNATIVE_REVISION_LABEL = 'serving.knative.dev/revision'
 /** Knative's private service of a revision: its slices list the pods' queue-proxy ports. */
 export const KNATIVE_PRIVATE_SELECTOR = `${KNATIVE_REVISION_LABEL},networking.internal.knative.dev/serviceType=Private`
+/**
+ * Knative's public service of a revision. With the activator in the request path (SKS proxy mode) its
+ * endpoints are the activators serving the revision (Knative writes Endpoints; the EndpointSlice mirroring
+ * controller copies them, labels included, into slices); in serve mode they are the pods.
+ */
+export const KNATIVE_PUBLIC_SELECTOR = `${KNATIVE_REVISION_LABEL},networking.internal.knative.dev/serviceType=Public`
 /** Port names Knative gives the queue-proxy port on the private service (`http`, or `http2` for h2c). */
 export const KNATIVE_PORT_NAMES: readonly string[] = ['http', 'http2']
 
@@ -21,6 +27,14 @@ export interface EndpointSliceInfo extends ObjectRef {
   readonly revision: string | null
   /** Ready endpoints as `ip:port` (`[ip]:port` for IPv6), sorted, without duplicates. */
   readonly endpoints: readonly string[]
+}
+
+/** A public service's slice: who is in front of the revision, by address. */
+export interface PublicSliceInfo extends ObjectRef {
+  /** Value of the revision label; null = not a revision's slice (ignored). */
+  readonly revision: string | null
+  /** Ready addresses (IPs as written in the slice), sorted, without duplicates. */
+  readonly addresses: readonly string[]
 }
 
 export interface KnativeRevisionInfo extends ObjectRef {
@@ -45,26 +59,27 @@ export function objectRef (obj: unknown): ObjectRef | null {
  */
 export function parseEndpointSlice (obj: unknown, revisionLabel: string, portNames: readonly string[]): EndpointSliceInfo | null {
   const ref = objectRef(obj)
-  if (ref === null || !isRecord(obj) || !isRecord(obj.metadata)) return null
-  const labels = obj.metadata.labels
-  const revisionValue = isRecord(labels) ? labels[revisionLabel] : undefined
-  const revision = typeof revisionValue === 'string' && revisionValue !== '' ? revisionValue : null
-
-  const addressType = obj.addressType
+  if (ref === null || !isRecord(obj)) return null
   const port = pickPort(obj.ports, portNames)
-  const endpoints = new Set<string>()
-  if (port !== null && (addressType === 'IPv4' || addressType === 'IPv6') && Array.isArray(obj.endpoints)) {
-    for (const endpoint of obj.endpoints) {
-      if (!isRecord(endpoint)) continue
-      if (isRecord(endpoint.conditions) && endpoint.conditions.ready === false) continue
-      if (!Array.isArray(endpoint.addresses) || endpoint.addresses.length === 0) continue
-      const address: unknown = endpoint.addresses[0]
-      if (typeof address !== 'string') continue
-      if (addressType === 'IPv4' && isIPv4(address)) endpoints.add(`${address}:${port}`)
-      else if (addressType === 'IPv6' && isIPv6(address)) endpoints.add(`[${address}]:${port}`)
-    }
+  const endpoints: string[] = []
+  if (port !== null) {
+    const v6 = obj.addressType === 'IPv6'
+    for (const address of readyAddresses(obj)) endpoints.push(v6 ? `[${address}]:${port}` : `${address}:${port}`)
   }
-  return { namespace: ref.namespace, name: ref.name, revision, endpoints: [...endpoints].sort() }
+  // Sorted again: with the port appended, `10.0.0.10:80` sorts before `10.0.0.1:80`.
+  return { namespace: ref.namespace, name: ref.name, revision: revisionOf(obj, revisionLabel), endpoints: endpoints.sort() }
+}
+
+/**
+ * A public service's EndpointSlice: the ready addresses, chosen as parseEndpointSlice chooses endpoints
+ * (a slice without a port named in `portNames` gives none, as Knative's healthyAddresses wants the
+ * revision's port), without the port.
+ */
+export function parsePublicEndpointSlice (obj: unknown, revisionLabel: string, portNames: readonly string[]): PublicSliceInfo | null {
+  const ref = objectRef(obj)
+  if (ref === null || !isRecord(obj)) return null
+  const addresses = pickPort(obj.ports, portNames) === null ? [] : readyAddresses(obj)
+  return { namespace: ref.namespace, name: ref.name, revision: revisionOf(obj, revisionLabel), addresses }
 }
 
 /** A serving.knative.dev/v1 Revision: the fields the activator needs. */
@@ -80,6 +95,28 @@ export function parseKnativeRevision (obj: unknown): KnativeRevisionInfo | null 
     containerConcurrency: typeof cc === 'number' && Number.isInteger(cc) && cc >= 0 ? cc : null,
     timeoutSeconds: typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0 ? timeout : null,
   }
+}
+
+function revisionOf (obj: Record<string, unknown>, revisionLabel: string): string | null {
+  const labels = isRecord(obj.metadata) ? obj.metadata.labels : undefined
+  const value = isRecord(labels) ? labels[revisionLabel] : undefined
+  return typeof value === 'string' && value !== '' ? value : null
+}
+
+/** First address of each endpoint not explicitly unready, valid for the slice's addressType; sorted, unique. */
+function readyAddresses (obj: Record<string, unknown>): string[] {
+  const addressType = obj.addressType
+  if ((addressType !== 'IPv4' && addressType !== 'IPv6') || !Array.isArray(obj.endpoints)) return []
+  const isValid = addressType === 'IPv4' ? isIPv4 : isIPv6
+  const out = new Set<string>()
+  for (const endpoint of obj.endpoints) {
+    if (!isRecord(endpoint)) continue
+    if (isRecord(endpoint.conditions) && endpoint.conditions.ready === false) continue
+    if (!Array.isArray(endpoint.addresses) || endpoint.addresses.length === 0) continue
+    const address: unknown = endpoint.addresses[0]
+    if (typeof address === 'string' && isValid(address)) out.add(address)
+  }
+  return [...out].sort()
 }
 
 function pickPort (ports: unknown, names: readonly string[]): number | null {

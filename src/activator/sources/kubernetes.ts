@@ -1,6 +1,6 @@
 // `--source kubernetes`: revisions and their endpoints from the cluster, as Knative's activator sees them.
 //
-// Two list+watch loops (kube-list-watch.ts):
+// Two list+watch loops (kube-list-watch.ts), three with `podIp`:
 // - discovery.k8s.io/v1 EndpointSlices of Knative private services (label selector, overridable). The
 //   EndpointSlice controller copies the Service's labels, so `serving.knative.dev/revision` names the
 //   revision. Endpoints = ready addresses x the port named `http` (or `http2`), i.e. the pods' queue-proxy
@@ -11,6 +11,14 @@
 //   wrong (unlimited) concurrency because the slice event won the race.
 //   With `watchRevisions: false` (plain Kubernetes without Knative's CRDs) a revision is known while it
 //   has slices, with `defaultContainerConcurrency` and the activator's default timeout.
+// - With `podIp` (the activator's POD_IP): EndpointSlices of the revisions' *public* services, which
+//   list the activators in front of a revision when Knative puts the activator in its path (SKS proxy
+//   mode). As Knative's activator (throttler.go handlePubEpsUpdate/inferIndex): the revision's slot is
+//   podIp's index in the sorted union of the ready addresses of its public slices, count = the union's
+//   size (infer-activator-slot.ts), emitted as RevisionSpec.activators; the throttler then takes that
+//   slice of the pods (activator-slice.ts). podIp absent from the union (serve mode: the public
+//   endpoints are the pods; or not yet listed) keeps the revision's previous slot; until it has one,
+//   the activator's own (--activator-count / --activator-index). A slot is forgotten with the revision.
 //
 // Hosts and lbPolicy are not set: Knative routes to the activator with the Knative-Serving-* headers, and
 // the policy follows containerConcurrency. start() resolves after both initial lists, so the activator
@@ -21,14 +29,17 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import { RevisionSourceError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { revisionKey, type RevisionSink, type RevisionSource, type RevisionSpec } from '../revision-spec.ts'
+import type { ActivatorSlot } from '../activator-slice.ts'
 import { EmittedRevisions } from './emitted-revisions.ts'
+import { inferActivatorSlot } from './infer-activator-slot.ts'
 import { kubeConfigForServer } from './kube-config.ts'
 import { KubeListError, ListWatchLoop, type BackoffOptions, type WatchEventType } from './kube-list-watch.ts'
 import {
-  KNATIVE_PORT_NAMES, KNATIVE_PRIVATE_SELECTOR, KNATIVE_REVISION_LABEL,
-  objectRef, parseEndpointSlice, parseKnativeRevision,
-  type EndpointSliceInfo, type KnativeRevisionInfo,
+  KNATIVE_PORT_NAMES, KNATIVE_PRIVATE_SELECTOR, KNATIVE_PUBLIC_SELECTOR, KNATIVE_REVISION_LABEL,
+  objectRef, parseEndpointSlice, parseKnativeRevision, parsePublicEndpointSlice,
+  type EndpointSliceInfo, type KnativeRevisionInfo, type PublicSliceInfo,
 } from './kube-objects.ts'
+import { SliceIndex } from './slice-index.ts'
 
 export const ENDPOINT_SLICES = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices' }
 export const KNATIVE_REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' }
@@ -43,6 +54,10 @@ export interface KubernetesSourceOptions {
   readonly namespace?: string | null
   /** EndpointSlice label selector; default: Knative private services. */
   readonly labelSelector?: string
+  /** This activator's IP (POD_IP); '' or absent = public services are not watched, every revision keeps the activator's own slot. */
+  readonly podIp?: string
+  /** Label selector of the public services' EndpointSlices (with podIp); default: Knative public services. */
+  readonly publicLabelSelector?: string
   /** Slice label naming the revision. */
   readonly revisionLabel?: string
   /** Port names to use, in order of preference. */
@@ -63,7 +78,10 @@ export interface KubernetesSourceStats {
   readonly sliceWatches: number
   readonly revisionLists: number
   readonly revisionWatches: number
+  readonly publicSliceLists: number
+  readonly publicSliceWatches: number
   readonly slices: number
+  readonly publicSlices: number
   readonly revisions: number
 }
 
@@ -73,14 +91,21 @@ export class KubernetesSource implements RevisionSource {
   readonly #portNames: readonly string[]
   readonly #watchRevisions: boolean
   readonly #defaultCC: number
+  readonly #podIp: string
   readonly #sliceLoop: ListWatchLoop
   readonly #revisionLoop: ListWatchLoop | null
-  /** `namespace/sliceName` -> slice. */
-  readonly #slices = new Map<string, EndpointSliceInfo>()
-  /** revisionKey -> keys of its slices. */
-  readonly #slicesByRevision = new Map<string, Set<string>>()
+  readonly #publicLoop: ListWatchLoop | null
+  /** Private services' slices. */
+  readonly #slices: SliceIndex<EndpointSliceInfo>
+  /** Public services' slices (with podIp). */
+  readonly #publicSlices: SliceIndex<PublicSliceInfo>
   /** revisionKey -> Revision object. */
   readonly #revisions = new Map<string, KnativeRevisionInfo>()
+  /**
+   * revisionKey -> the last slot inferred from its public slices. Kept while the revision is known or
+   * has public slices (#reconcile forgets it), so it is bounded by those maps.
+   */
+  readonly #slots = new Map<string, ActivatorSlot>()
   #emitted: EmittedRevisions | null = null
   /** False until both initial lists are in: events before that only update the maps. */
   #synced = false
@@ -94,6 +119,9 @@ export class KubernetesSource implements RevisionSource {
     this.#portNames = opts.portNames ?? KNATIVE_PORT_NAMES
     this.#watchRevisions = opts.watchRevisions ?? true
     this.#defaultCC = opts.defaultContainerConcurrency ?? 0
+    this.#podIp = opts.podIp ?? ''
+    this.#slices = new SliceIndex(MAX_TRACKED_OBJECTS, () => { this.#logOverflow('endpointslices') })
+    this.#publicSlices = new SliceIndex(MAX_TRACKED_OBJECTS, () => { this.#logOverflow('public endpointslices') })
     const common = {
       kubeConfig,
       namespace: opts.namespace ?? null,
@@ -121,6 +149,17 @@ export class KubernetesSource implements RevisionSource {
         handler: {
           onList: (items) => { this.#onRevisionList(items) },
           onEvent: (type, object) => { this.#onRevisionEvent(type, object) },
+        },
+      })
+    this.#publicLoop = this.#podIp === ''
+      ? null
+      : new ListWatchLoop({
+        ...common,
+        resource: ENDPOINT_SLICES,
+        labelSelector: opts.publicLabelSelector ?? KNATIVE_PUBLIC_SELECTOR,
+        handler: {
+          onList: (items) => { this.#onPublicSliceList(items) },
+          onEvent: (type, object) => { this.#onPublicSliceEvent(type, object) },
         },
       })
   }
@@ -152,45 +191,81 @@ export class KubernetesSource implements RevisionSource {
       sliceWatches: this.#sliceLoop.watchCount,
       revisionLists: this.#revisionLoop?.listCount ?? 0,
       revisionWatches: this.#revisionLoop?.watchCount ?? 0,
+      publicSliceLists: this.#publicLoop?.listCount ?? 0,
+      publicSliceWatches: this.#publicLoop?.watchCount ?? 0,
       slices: this.#slices.size,
+      publicSlices: this.#publicSlices.size,
       revisions: this.#revisions.size,
     }
   }
 
   #loops (): ListWatchLoop[] {
-    return this.#revisionLoop === null ? [this.#sliceLoop] : [this.#sliceLoop, this.#revisionLoop]
+    const loops = [this.#sliceLoop]
+    if (this.#revisionLoop !== null) loops.push(this.#revisionLoop)
+    if (this.#publicLoop !== null) loops.push(this.#publicLoop)
+    return loops
   }
 
   #onSliceList (items: readonly unknown[]): void {
-    const affected = new Set<string>(this.#slicesByRevision.keys())
-    this.#slices.clear()
-    this.#slicesByRevision.clear()
+    const affected = this.#slices.clear()
     for (const item of items) {
       const slice = parseEndpointSlice(item, this.#revisionLabel, this.#portNames)
-      if (slice !== null) this.#addSlice(slice)
+      const revKey = slice === null ? null : this.#slices.add(slice)
+      if (revKey !== null) affected.add(revKey)
     }
-    for (const key of this.#slicesByRevision.keys()) affected.add(key)
     this.#reconcile(affected)
   }
 
   #onSliceEvent (type: WatchEventType, object: unknown): void {
     const ref = objectRef(object)
     if (ref === null) return
-    const sliceKey = `${ref.namespace}/${ref.name}`
     const affected = new Set<string>()
-    const old = this.#slices.get(sliceKey)
-    if (old !== undefined) {
-      const revKey = this.#removeSlice(sliceKey, old)
-      if (revKey !== null) affected.add(revKey)
-    }
+    const old = this.#slices.remove(`${ref.namespace}/${ref.name}`)
+    if (old !== null) affected.add(old)
     if (type !== 'DELETED') {
       const slice = parseEndpointSlice(object, this.#revisionLabel, this.#portNames)
-      if (slice !== null) {
-        const revKey = this.#addSlice(slice)
-        if (revKey !== null) affected.add(revKey)
-      }
+      const revKey = slice === null ? null : this.#slices.add(slice)
+      if (revKey !== null) affected.add(revKey)
     }
     this.#reconcile(affected)
+  }
+
+  #onPublicSliceList (items: readonly unknown[]): void {
+    const affected = this.#publicSlices.clear()
+    for (const item of items) {
+      const slice = parsePublicEndpointSlice(item, this.#revisionLabel, this.#portNames)
+      const revKey = slice === null ? null : this.#publicSlices.add(slice)
+      if (revKey !== null) affected.add(revKey)
+    }
+    for (const key of affected) this.#inferSlot(key)
+    this.#reconcile(affected)
+  }
+
+  #onPublicSliceEvent (type: WatchEventType, object: unknown): void {
+    const ref = objectRef(object)
+    if (ref === null) return
+    const affected = new Set<string>()
+    const old = this.#publicSlices.remove(`${ref.namespace}/${ref.name}`)
+    if (old !== null) affected.add(old)
+    if (type !== 'DELETED') {
+      const slice = parsePublicEndpointSlice(object, this.#revisionLabel, this.#portNames)
+      const revKey = slice === null ? null : this.#publicSlices.add(slice)
+      if (revKey !== null) affected.add(revKey)
+    }
+    for (const key of affected) this.#inferSlot(key)
+    this.#reconcile(affected)
+  }
+
+  /** Updates the revision's slot from its public slices; unchanged when podIp is not among them. */
+  #inferSlot (revKey: string): void {
+    const addresses: string[] = []
+    for (const slice of this.#publicSlices.slicesOf(revKey)) for (const a of slice.addresses) addresses.push(a)
+    const slot = inferActivatorSlot(addresses, this.#podIp)
+    if (slot === null) return
+    const before = this.#slots.get(revKey)
+    if (before !== undefined && before.index === slot.index && before.count === slot.count) return
+    this.#slots.set(revKey, slot)
+    this.#logger.info({ revision: revKey, activatorIndex: slot.index, activatorCount: slot.count, was: before ?? null }, 'activator slot for revision')
   }
 
   #onRevisionList (items: readonly unknown[]): void {
@@ -216,37 +291,6 @@ export class KubernetesSource implements RevisionSource {
     this.#reconcile([key])
   }
 
-  /** Indexes the slice; returns its revision key, or null when it names no revision (or no room). */
-  #addSlice (slice: EndpointSliceInfo): string | null {
-    if (slice.revision === null) return null
-    if (this.#slices.size >= MAX_TRACKED_OBJECTS) {
-      this.#logOverflow('endpointslices')
-      return null
-    }
-    const sliceKey = `${slice.namespace}/${slice.name}`
-    const revKey = revisionKey(slice.namespace, slice.revision)
-    this.#slices.set(sliceKey, slice)
-    let keys = this.#slicesByRevision.get(revKey)
-    if (keys === undefined) {
-      keys = new Set()
-      this.#slicesByRevision.set(revKey, keys)
-    }
-    keys.add(sliceKey)
-    return revKey
-  }
-
-  #removeSlice (sliceKey: string, slice: EndpointSliceInfo): string | null {
-    this.#slices.delete(sliceKey)
-    if (slice.revision === null) return null
-    const revKey = revisionKey(slice.namespace, slice.revision)
-    const keys = this.#slicesByRevision.get(revKey)
-    if (keys !== undefined) {
-      keys.delete(sliceKey)
-      if (keys.size === 0) this.#slicesByRevision.delete(revKey)
-    }
-    return revKey
-  }
-
   #addRevision (revision: KnativeRevisionInfo): void {
     if (this.#revisions.size >= MAX_TRACKED_OBJECTS) {
       this.#logOverflow('revisions')
@@ -260,14 +304,18 @@ export class KubernetesSource implements RevisionSource {
     if (!this.#synced || this.#closed || emitted === null) return
     for (const key of keys) {
       const spec = this.#desired(key)
-      if (spec === null) emitted.dropKey(key)
-      else emitted.put(spec)
+      if (spec !== null) {
+        emitted.put(spec)
+        continue
+      }
+      emitted.dropKey(key)
+      if (!this.#publicSlices.hasRevision(key)) this.#slots.delete(key)
     }
   }
 
   #desiredAll (): Map<string, RevisionSpec> {
     const out = new Map<string, RevisionSpec>()
-    const keys = new Set<string>([...this.#revisions.keys(), ...this.#slicesByRevision.keys()])
+    const keys = new Set<string>([...this.#revisions.keys(), ...this.#slices.revisionKeys()])
     for (const key of keys) {
       const spec = this.#desired(key)
       if (spec !== null) out.set(key, spec)
@@ -278,28 +326,22 @@ export class KubernetesSource implements RevisionSource {
   /** What the sink should hold for one revision, or null when it should not know it. */
   #desired (key: string): RevisionSpec | null {
     const revision = this.#revisions.get(key)
-    const sliceKeys = this.#slicesByRevision.get(key)
     let namespace: string
     let name: string
     if (revision !== undefined) {
       namespace = revision.namespace
       name = revision.name
-    } else if (!this.#watchRevisions && sliceKeys !== undefined) {
-      const first = this.#firstSlice(sliceKeys)
-      if (first === null || first.revision === null) return null
-      namespace = first.namespace
-      name = first.revision
+    } else if (!this.#watchRevisions) {
+      const first = this.#slices.slicesOf(key).next()
+      if (first.done === true || first.value.revision === null) return null
+      namespace = first.value.namespace
+      name = first.value.revision
     } else {
       return null
     }
 
     const endpoints = new Set<string>()
-    if (sliceKeys !== undefined) {
-      for (const sliceKey of sliceKeys) {
-        const slice = this.#slices.get(sliceKey)
-        if (slice !== undefined) for (const endpoint of slice.endpoints) endpoints.add(endpoint)
-      }
-    }
+    for (const slice of this.#slices.slicesOf(key)) for (const endpoint of slice.endpoints) endpoints.add(endpoint)
     return Object.freeze({
       namespace,
       name,
@@ -308,15 +350,8 @@ export class KubernetesSource implements RevisionSource {
       hosts: Object.freeze([]),
       timeoutSeconds: revision?.timeoutSeconds ?? null,
       lbPolicy: null,
+      activators: this.#slots.get(key) ?? null,
     })
-  }
-
-  #firstSlice (sliceKeys: ReadonlySet<string>): EndpointSliceInfo | null {
-    for (const sliceKey of sliceKeys) {
-      const slice = this.#slices.get(sliceKey)
-      if (slice !== undefined) return slice
-    }
-    return null
   }
 
   #logOverflow (kind: string): void {

@@ -323,3 +323,14 @@ export function knativeRevision (namespace: string, name: string, spec: { contai
     spec: { containers: [{ image: 'example' }], ...spec },
   }
 }
+
+/** Labels of a Knative revision's public service slice (mirrored from the Endpoints Knative writes). */
+export function publicLabels (revision: string): Record<string, string> {
+  return {
+    'serving.knative.dev/revision': revision,
+    'serving.knative.dev/revisionUID': `uid-${revision}`,
+    'networking.internal.knative.dev/serviceType': 'Public',
+    'kubernetes.io/service-name': revision,
+    'endpointslice.kubernetes.io/managed-by': 'endpointslicemirroring-controller.k8s.io',
+  }
+}

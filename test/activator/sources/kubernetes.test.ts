@@ -33,7 +33,7 @@ function source (t: Teardown, api: FakeKubeApi, opts: Partial<KubernetesSourceOp
 }
 
 function spec (namespace: string, name: string, fields: Partial<RevisionSpec> = {}): RevisionSpec {
-  return { namespace, name, containerConcurrency: 0, endpoints: [], hosts: [], timeoutSeconds: null, lbPolicy: null, ...fields }
+  return { namespace, name, containerConcurrency: 0, endpoints: [], hosts: [], timeoutSeconds: null, lbPolicy: null, activators: null, ...fields }
 }
 
 /** A Knative cluster: hello (2 slices, CC 2), world (scaled to zero, no slice), plus noise. */
@@ -150,6 +150,7 @@ t.test('endpoint selection from a slice', async (t) => {
   t.same(parse(endpointSlice('ns', 's', labels, [{ ip: 'pod.example' }], { addressType: 'FQDN' })), [], 'FQDN slices are not used')
   t.same(parse(endpointSlice('ns', 's', labels, [{ ip: 'not-an-ip' }])), [], 'garbage addresses are skipped')
   t.same(parse(endpointSlice('ns', 's', labels, [{ ip: '10.0.0.1' }, { ip: '10.0.0.1' }])), ['10.0.0.1:8012'], 'deduplicated')
+  t.same(parse(endpointSlice('ns', 's', labels, [{ ip: '10.0.0.1' }, { ip: '10.0.0.10' }])), ['10.0.0.10:8012', '10.0.0.1:8012'], 'sorted as host:port strings')
   t.equal(parseEndpointSlice({ metadata: { name: 'x' } }, 'l', ['http']), null, 'no namespace: skipped')
   t.equal(parseEndpointSlice(endpointSlice('ns', 's', {}, []), 'serving.knative.dev/revision', ['http'])?.revision, null)
 })
