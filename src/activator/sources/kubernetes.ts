@@ -21,7 +21,7 @@
 //   the activator's own (--activator-count / --activator-index). A slot is forgotten with the revision.
 //
 // Hosts and lbPolicy are not set: Knative routes to the activator with the Knative-Serving-* headers, and
-// the policy follows containerConcurrency. start() resolves after both initial lists, so the activator
+// the policy follows containerConcurrency. start() resolves after every loop's first list, so the activator
 // starts with the whole picture; it rejects with RevisionSourceError when a list fails (the pod restarts,
 // as with any failed start). After start, errors only log, and the loops relist with backoff.
 
