@@ -81,7 +81,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'upstream-client', env: '', kind: 'string', choices: ['sluice', 'undici'], default: 'sluice', help: 'HTTP/1.1 client to the endpoints: sluice (built-in, default) or undici (its Pool, the fallback)' },
   { flag: 'http-server', env: '', kind: 'string', choices: ['sluice', 'node'], default: 'sluice', help: 'HTTP/1.1 server on the serving port: sluice (built-in, default) or node (node:http, the fallback)' },
   { flag: '', env: 'POD_NAME', kind: 'string', help: 'this activator\'s name (stat pod_name; default the host name)' },
-  { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP (logs)' },
+  { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
 ]
 
 function kubeEnvOf (serviceHost: unknown, kubeconfig: unknown): ActivatorConfig['kubeEnv'] {
