@@ -154,3 +154,11 @@ export class ResponseHeadError extends SluiceError {
     this.name = 'ResponseHeadError'
   }
 }
+
+/** The TLS certificate or key could not be read, or they do not make a usable pair. */
+export class CertificateLoadError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_TLS_CERT_LOAD', message, 500, options)
+    this.name = 'CertificateLoadError'
+  }
+}
