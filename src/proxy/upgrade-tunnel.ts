@@ -151,7 +151,8 @@ export class UpgradeTunnel implements BreakerWaiter {
     const connector = this.#connector
     if (connector === null) return
     this.#endpoint = endpoint
-    const upstream = connect({ host: endpoint.host, port: endpoint.port })
+    // noDelay as on every other upstream connection: websocket frames are small and latency-bound.
+    const upstream = connect({ host: endpoint.host, port: endpoint.port, noDelay: true })
     ;(upstream as Socket & { [kTunnel]?: UpgradeTunnel })[kTunnel] = this
     this.connecting = upstream
     upstream.once('connect', onUpstreamConnect)
