@@ -1,4 +1,5 @@
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
+import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
 
 export type UpstreamProtocol = 'http1' | 'h2c' | 'auto'
 export type UpstreamClient = 'sluice' | 'undici'
@@ -8,6 +9,10 @@ export type HttpServerImpl = 'sluice' | 'node'
 export interface SidecarConfig {
   readonly containerConcurrency: number
   readonly servingPort: number
+  /** TLS port (QUEUE_SERVING_TLS_PORT); listened on only when the cert dir holds tls.crt and tls.key. */
+  readonly tlsPort: number
+  readonly tlsCertDir: string
+  readonly tls: TlsSettings
   readonly host: string
   readonly userPort: number
   readonly userHost: string
@@ -44,6 +49,12 @@ const SECONDS = { kind: 'int', min: 0 } as const
 export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'container-concurrency', env: 'CONTAINER_CONCURRENCY', kind: 'int', min: 0, default: '0', help: 'max requests in flight to the user container; 0 = unlimited' },
   { flag: 'port', env: 'QUEUE_SERVING_PORT', ...PORT, default: '8012', help: 'port that receives traffic and probes' },
+  { flag: 'tls-port', env: 'QUEUE_SERVING_TLS_PORT', ...PORT, default: '8112', help: 'TLS port (same traffic as --port, HTTP/1.1 and h2 by ALPN); only listened on when --tls-cert-dir holds tls.crt and tls.key' },
+  { flag: 'tls-cert-dir', env: '', kind: 'string', default: '/var/lib/knative/certs', help: 'directory of the TLS port\'s tls.crt and tls.key (re-read every minute)' },
+  { flag: '', env: TLS_ENV.minVersion, kind: 'string', default: '', help: 'TLS port: lowest TLS version, 1.2 or 1.3 (empty = 1.3, as Knative)' },
+  { flag: '', env: TLS_ENV.maxVersion, kind: 'string', default: '', help: 'TLS port: highest TLS version, 1.2 or 1.3 (empty = 1.3)' },
+  { flag: '', env: TLS_ENV.cipherSuites, kind: 'string', default: '', help: 'TLS port: TLS 1.2 cipher suites, comma-separated Go names (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); empty = Go\'s defaults' },
+  { flag: '', env: TLS_ENV.curvePreferences, kind: 'string', default: '', help: 'TLS port: key exchange groups, comma-separated Go names (X25519, X25519MLKEM768, CurveP256 or P-256, CurveP384, CurveP521); empty = Node\'s defaults' },
   { flag: 'host', env: '', kind: 'string', default: '0.0.0.0', help: 'address to listen on (all ports)' },
   { flag: 'user-port', env: 'USER_PORT', ...PORT, min: 1, default: '8080', help: 'user container port; traffic goes to 127.0.0.1:USER_PORT' },
   { flag: 'user-host', env: '', kind: 'string', default: '127.0.0.1', help: 'user container address' },
@@ -100,9 +111,16 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
   const cc = intOf(v, 'container-concurrency')
   const queueDepthRaw = v.get('queue-depth')
   const servingPort = intOf(v, 'port', 8012)
+  const tlsPort = intOf(v, 'tls-port', 8112)
   const adminPort = intOf(v, 'admin-port', 8022)
   const metricsPort = intOf(v, 'metrics-port', 9090)
-  const ports = [['QUEUE_SERVING_PORT', servingPort], ['--admin-port', adminPort], ['--metrics-port', metricsPort]] as const
+  const ports = [['QUEUE_SERVING_PORT', servingPort], ['QUEUE_SERVING_TLS_PORT', tlsPort], ['--admin-port', adminPort], ['--metrics-port', metricsPort]] as const
+  const tls = parseTlsSettings({
+    minVersion: strOf(v, TLS_ENV.minVersion),
+    maxVersion: strOf(v, TLS_ENV.maxVersion),
+    cipherSuites: strOf(v, TLS_ENV.cipherSuites),
+    curvePreferences: strOf(v, TLS_ENV.curvePreferences),
+  }, problems)
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
       const a = ports[i]; const b = ports[j]
@@ -112,6 +130,9 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
   const config: SidecarConfig = Object.freeze({
     containerConcurrency: cc,
     servingPort,
+    tlsPort,
+    tlsCertDir: strOf(v, 'tls-cert-dir', '/var/lib/knative/certs'),
+    tls,
     host: strOf(v, 'host', '0.0.0.0'),
     userPort: intOf(v, 'user-port', 8080),
     userHost: strOf(v, 'user-host', '127.0.0.1'),
