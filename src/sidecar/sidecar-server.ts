@@ -1,23 +1,30 @@
-import { createServer, type Server } from 'node:http'
+import { stat } from 'node:fs/promises'
+import type { Server } from 'node:http'
 import type { ServerHttp2Session } from 'node:http2'
 import { createRequire } from 'node:module'
 import type { AddressInfo, Server as NetServer } from 'node:net'
+import { join } from 'node:path'
+import { createSecureContext, type Server as TlsServer } from 'node:tls'
 import { ProxyServer } from 'http-proxy-3'
 import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
+import { secureContextOptions } from '../config/tls-settings.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
+import { createTlsListener } from '../proxy/tls-listener.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
 import type { Logger } from '../shared/logger.ts'
+import type { Timers } from '../shared/timers.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
 import { StatsReporter } from '../stats/stats-reporter.ts'
 import { createAdminServer } from './admin-server.ts'
+import { CERT_FILE, CERT_RELOAD_MS, CertWatcher, KEY_FILE } from './cert-watcher.ts'
 import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { SidecarHandler } from './handler.ts'
@@ -31,15 +38,24 @@ export const TUNNEL_DRAIN_MS = 60_000
 
 export interface SidecarDeps {
   clock?: Clock
+  /** How often the TLS certificate and key are re-read (default: a minute, as Knative). */
+  certReloadMs?: number
+  /** Timers of the certificate reload. */
+  timers?: Timers
 }
 
 export interface SidecarPorts {
   serving: number
+  /** null: no certificate and key in the cert dir, so no TLS port (as Knative). */
+  tls: number | null
   admin: number
   metrics: number
 }
 
-/** A running sidecar: three servers around one handler. `shutdown()` is the SIGTERM path. */
+/** Same as the head timeout of the plain port (Go bounds the handshake by ReadHeaderTimeout). */
+const HEADERS_TIMEOUT_MS = 60_000
+
+/** A running sidecar: three servers (four with TLS) around one handler. `shutdown()` is the SIGTERM path. */
 export class Sidecar {
   readonly config: SidecarConfig
   readonly logger: Logger
@@ -57,10 +73,15 @@ export class Sidecar {
   readonly #h2c: H2cUpstream | null
   readonly #sweeper: DeadlineSweeper
   readonly #wsProxy: ProxyServer
+  readonly #deps: SidecarDeps
+  /** The TLS port and its certificate reload, once listen() found a certificate and key. */
+  #tls: TlsServer | null = null
+  #certWatcher: CertWatcher | null = null
   #shutdown: Promise<void> | null = null
 
   constructor (config: SidecarConfig, probes: readonly ProbeSpec[], logger: Logger, deps: SidecarDeps = {}) {
     const clock = deps.clock ?? realClock
+    this.#deps = deps
     this.config = config
     this.logger = logger
     const cc = config.containerConcurrency
@@ -149,7 +170,7 @@ export class Sidecar {
       impl: config.httpServer,
       http2: true,
       keepAliveTimeoutMs: 65_000,
-      headersTimeoutMs: 60_000,
+      headersTimeoutMs: HEADERS_TIMEOUT_MS,
       maxHeadBytes: MAX_REQUEST_HEAD_BYTES,
       logger: logger.child({ component: 'http' }),
     }, this.handler.handle)
@@ -171,7 +192,11 @@ export class Sidecar {
     }
   }
 
-  /** Listens on all ports (0 = any free port) and starts probing the user container. */
+  /**
+   * Listens on all ports (0 = any free port) and starts probing the user container. The TLS port
+   * only when the cert dir holds both files (Knative: exists(certPath) && exists(keyPath)); a
+   * pair that does not load then fails the start, as it is fatal in Knative.
+   */
   async listen (): Promise<SidecarPorts> {
     const c = this.config
     const listenOne = (server: NetServer, port: number): Promise<number> => new Promise((resolve, reject) => {
@@ -181,8 +206,11 @@ export class Sidecar {
         resolve((server.address() as AddressInfo).port)
       })
     })
+    const serving = await listenOne(this.#servers.serving, c.servingPort)
+    const tls = await this.#startTls()
     const ports = {
-      serving: await listenOne(this.#servers.serving, c.servingPort),
+      serving,
+      tls: tls === null ? null : await listenOne(tls, c.tlsPort),
       admin: await listenOne(this.#servers.admin, c.adminPort),
       metrics: await listenOne(this.#servers.metrics, c.metricsPort),
     }
@@ -193,6 +221,37 @@ export class Sidecar {
       () => { /* closed before ready */ })
     this.logger.info({ ports, containerConcurrency: c.containerConcurrency, queueDepth: c.queueDepth, userPort: c.userPort }, 'sidecar listening')
     return ports
+  }
+
+  /** Loads the certificate and creates the TLS port's server, or returns null when there is none. */
+  async #startTls (): Promise<TlsServer | null> {
+    const c = this.config
+    const certPath = join(c.tlsCertDir, CERT_FILE)
+    const keyPath = join(c.tlsCertDir, KEY_FILE)
+    if (!(await exists(certPath)) || !(await exists(keyPath))) {
+      this.logger.info({ certPath, keyPath }, 'no TLS certificate and key: TLS port off')
+      return null
+    }
+    const log = this.logger.child({ component: 'tls' })
+    const watcher = new CertWatcher({
+      certPath,
+      keyPath,
+      intervalMs: this.#deps.certReloadMs ?? CERT_RELOAD_MS,
+      timers: this.#deps.timers,
+      logger: log,
+      install: (cert, key) => {
+        const secure = secureContextOptions(c.tls, cert, key)
+        if (this.#tls === null) {
+          this.#tls = createTlsListener(this.#dual, { secure, handshakeTimeoutMs: HEADERS_TIMEOUT_MS, logger: log })
+        } else {
+          createSecureContext(secure) // throws on a bad pair before the server's context changes
+          this.#tls.setSecureContext(secure)
+        }
+      },
+    })
+    this.#certWatcher = watcher
+    await watcher.start()
+    return this.#tls
   }
 
   /**
@@ -207,7 +266,10 @@ export class Sidecar {
   async #doShutdown (): Promise<void> {
     const log = this.logger
     await this.drainer.drain()
-    const closed = new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) })
+    const closed = Promise.all([this.#servers.serving, this.#tls].map((server) => new Promise<void>((resolve) => {
+      if (server === null) resolve()
+      else server.close(() => { resolve() })
+    })))
     closeIdleConnections(this.#dual)
     for (const session of this.#h2Sessions) session.close() // GOAWAY: no new streams, in-flight ones finish
     await withTimeout(this.handler.whenIdle(), this.config.revisionTimeoutMs)
@@ -227,6 +289,7 @@ export class Sidecar {
   async close (): Promise<void> {
     this.drainer.close()
     this.stats.stop()
+    this.#certWatcher?.stop()
     this.prober.close()
     this.#sweeper.close()
     this.upgrades.destroyAll()
@@ -234,6 +297,7 @@ export class Sidecar {
     closeAllConnections(this.#dual)
     for (const session of this.#h2Sessions) session.destroy()
     s.serving.close()
+    this.#tls?.close()
     for (const server of [s.admin, s.metrics]) {
       server.closeAllConnections()
       server.close()
@@ -241,6 +305,17 @@ export class Sidecar {
     this.#wsProxy.close()
     if (this.#h2c !== null) this.#h2c.close()
     await this.#pool.close().catch(() => {})
+  }
+}
+
+/** Knative's exists(): false only for a missing file; any other error is fatal. */
+async function exists (path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return false
+    throw err
   }
 }
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { loadSidecarConfig } from '../../src/config/sidecar-config.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
 import { parseReadinessProbe } from '../../src/sidecar/readiness-probe-spec.ts'
-import { Sidecar, type SidecarPorts } from '../../src/sidecar/sidecar-server.ts'
+import { Sidecar, type SidecarDeps, type SidecarPorts } from '../../src/sidecar/sidecar-server.ts'
 
 export interface Teardown { teardown (fn: () => unknown): void }
 
@@ -41,7 +41,7 @@ export interface StartedSidecar {
   url: string
 }
 
-export async function startSidecar (t: Teardown, userPort: number, env: Record<string, string> = {}, argv: string[] = []): Promise<StartedSidecar> {
+export async function startSidecar (t: Teardown, userPort: number, env: Record<string, string> = {}, argv: string[] = [], deps: SidecarDeps = {}): Promise<StartedSidecar> {
   const loaded = loadSidecarConfig(['--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', ...argv],
     { USER_PORT: String(userPort), ...env })
   if (loaded.config === null) throw new Error(loaded.problems.join('\n'))
@@ -49,7 +49,7 @@ export async function startSidecar (t: Teardown, userPort: number, env: Record<s
   const raw = config.readinessProbe !== '' ? config.readinessProbe : JSON.stringify({ tcpSocket: { port: userPort } })
   const parsed = parseReadinessProbe(raw, { userPort, multiContainer: false })
   if ('problems' in parsed) throw new Error(parsed.problems.join('\n'))
-  const sidecar = new Sidecar(config, parsed.specs, silentLogger())
+  const sidecar = new Sidecar(config, parsed.specs, silentLogger(), deps)
   const ports = await sidecar.listen()
   t.teardown(() => sidecar.close())
   return { sidecar, ports, url: `http://127.0.0.1:${ports.serving}` }
