@@ -27,7 +27,8 @@ export interface DualServer {
   /**
    * Connections whose first bytes have not arrived. No server has them yet, so none would time
    * them out or close them at shutdown: a client that connects and says nothing would hold its
-   * socket, and a graceful stop waiting for the listener to close, forever.
+   * socket, and a graceful stop waiting for the listener to close, forever. TLS connections
+   * still in their handshake wait here too (tls-listener.ts).
    */
   silent: Set<Socket>
 }
