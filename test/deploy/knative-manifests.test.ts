@@ -92,6 +92,7 @@ t.test('queue-sidecar-image: the image kustomize sets, whose default command is 
     METRICS_DOMAIN: 'knative.dev/internal/serving', SERVING_READINESS_PROBE: '{"tcpSocket":{"port":8080,"host":"127.0.0.1"},"successThreshold":1}',
     ENABLE_PROFILING: 'false', ENABLE_HTTP2_AUTO_DETECTION: 'false', ENABLE_HTTP_FULL_DUPLEX: 'false', ROOT_CA: '', ENABLE_MULTI_CONTAINER_PROBES: 'false',
     OBSERVABILITY_CONFIG: '{}', HOST_IP: '10.0.0.5',
+    QUEUE_PROXY_TLS_MIN_VERSION: '', QUEUE_PROXY_TLS_MAX_VERSION: '', QUEUE_PROXY_TLS_CIPHER_SUITES: '', QUEUE_PROXY_TLS_CURVE_PREFERENCES: '',
   }
   const { problems } = loadSidecarConfig([], env)
   t.same(problems, [], 'the sidecar starts from Knative\'s queue-proxy env alone')
