@@ -86,8 +86,9 @@ t.test('ticks every interval until stopped', async (t) => {
   await timers.advance(59_999)
   t.same(installed, ['c1+k1'], 'not before the interval')
   await timers.advance(1)
-  // The tick reads the files asynchronously: wait for the install.
-  for (let i = 0; i < 100 && installed.length < 2; i++) await new Promise((resolve) => { setImmediate(resolve) })
+  // The tick reads the files asynchronously (thread pool): wait for the install, bounded in real time.
+  const deadline = performance.now() + 5000
+  while (installed.length < 2 && performance.now() < deadline) await new Promise((resolve) => { setTimeout(resolve, 5) })
   t.same(installed, ['c1+k1', 'c2+k2'])
   watcher.stop()
   t.equal(timers.size, 0)
