@@ -1,3 +1,4 @@
+import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
 
@@ -36,6 +37,10 @@ export interface SidecarConfig {
   readonly revision: string
   readonly pod: string
   readonly podIp: string
+  /** SERVING_SERVICE: the owning Service (request log `.Revision.Service`). */
+  readonly service: string
+  /** OBSERVABILITY_CONFIG (Knative): the request log. */
+  readonly observability: ObservabilityConfig
   readonly requestLog: boolean
   readonly serverTiming: boolean
   readonly stats: boolean
@@ -76,6 +81,8 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'SERVING_REVISION', kind: 'string', default: '', help: 'revision (metrics label)' },
   { flag: '', env: 'SERVING_POD', kind: 'string', default: '', help: 'pod name (stat pod_name)' },
   { flag: '', env: 'SERVING_POD_IP', kind: 'string', default: '', help: 'pod IP' },
+  { flag: '', env: 'SERVING_SERVICE', kind: 'string', default: '', help: 'owning Service name (request log)' },
+  { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
   { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
   { flag: 'server-timing', env: '', kind: 'bool', default: 'false', help: 'add a Server-Timing header (queue wait, upstream first byte)' },
   { flag: 'stats', env: '', kind: 'bool', default: 'true', help: 'count traffic for /metrics (--no-stats turns it off, for benchmarks)' },
@@ -154,6 +161,8 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     revision: strOf(v, 'SERVING_REVISION'),
     pod: strOf(v, 'SERVING_POD'),
     podIp: strOf(v, 'SERVING_POD_IP'),
+    service: strOf(v, 'SERVING_SERVICE'),
+    observability: parseObservabilityConfig(strOf(v, 'OBSERVABILITY_CONFIG'), problems),
     requestLog: boolOf(v, 'request-log'),
     serverTiming: boolOf(v, 'server-timing'),
     stats: boolOf(v, 'stats', true),

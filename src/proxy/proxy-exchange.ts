@@ -101,6 +101,8 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   outcome: number
   /** Upstream status, or the status we answered with. */
   statusCode: number
+  /** Response body bytes written to the client (request logs). */
+  responseBytes: number
   admittedMs: number
   firstByteMs: number
   lastWriteMs: number
@@ -134,6 +136,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     this.state = STATE_NEW
     this.outcome = OUTCOME_NONE
     this.statusCode = 0
+    this.responseBytes = 0
     this.admittedMs = -1
     this.firstByteMs = -1
     this.lastWriteMs = this.startMs
@@ -196,6 +199,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.state === STATE_DONE) return
     this.lastWriteMs = this.clock.nowMs()
+    this.responseBytes += chunk.length
     if (!this.res.write(chunk)) {
       // Client is slower than the upstream: stop reading upstream until the socket drains.
       if (!this.isPausedByClient) {
@@ -300,6 +304,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     const res = this.res
     if (!res.headersSent) {
       this.statusCode = statusCode
+      this.responseBytes = body.length
       res.writeHead(statusCode, ['content-type', TEXT_PLAIN, 'content-length', String(body.length), 'x-content-type-options', 'nosniff'])
       res.end(body)
     } else {

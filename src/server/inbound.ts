@@ -12,7 +12,8 @@ export interface InboundRequest {
   /** Names as sent, then values: [name, value, name, value, ...]. */
   readonly rawHeaders: string[]
   readonly httpVersionMajor: number
-  readonly socket: { readonly remoteAddress?: string | undefined }
+  readonly httpVersionMinor: number
+  readonly socket: { readonly remoteAddress?: string | undefined, readonly remotePort?: number | undefined }
   /** Some of the body was read (a replay would lose it). */
   readonly readableDidRead: boolean
   /** Reads and drops the body (so a keep-alive connection can carry the next request). */

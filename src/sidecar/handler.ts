@@ -11,6 +11,7 @@ import { requestBody } from '../proxy/request-body.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { Logger } from '../shared/logger.ts'
 import { serverTimingValue } from '../stats/server-timing.ts'
+import type { KnativeRequestLog } from './knative-request-log.ts'
 import type { ProbeResponder } from './probe-responder.ts'
 
 /** Counts requests in and out for the time-weighted concurrency average (stats layer). */
@@ -40,6 +41,8 @@ export interface SidecarHandlerOptions {
   timeouts: TimeoutPolicy
   serverTiming: boolean
   requestLog: Logger | null
+  /** OBSERVABILITY_CONFIG's request log (Knative's template, stdout); null = off. */
+  knativeRequestLog: KnativeRequestLog | null
   logger: Logger
 }
 
@@ -140,6 +143,7 @@ export class SidecarHandler implements ExchangeOwner {
     o.recorder.reqOut(ex.proxied, now)
     o.observer.onExchangeDone(ex, now)
     if (o.requestLog !== null) logRequest(o.requestLog, ex, now)
+    if (o.knativeRequestLog !== null) o.knativeRequestLog.log(ex, now)
     if (--this.active === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters
       this.#idleWaiters = []

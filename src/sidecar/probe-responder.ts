@@ -41,37 +41,49 @@ export function isHealthCheck (req: InboundRequest): boolean {
   return ua.startsWith('kube-probe/') || ua.startsWith('Knative-Activator-Probe') || ua.startsWith('Knative-Autoscaling-Probe')
 }
 
+/** Told of each probe answered (the request log with enableProbeRequestLog); startMs from performance.now(). */
+export type ProbeAnswerListener = (req: InboundRequest, status: number, bodyBytes: number, startMs: number) => void
+
 export class ProbeResponder {
   readonly #readiness: ReadinessCheck
   readonly #drain: DrainState
+  readonly #onAnswer: ProbeAnswerListener | null
 
-  constructor (readiness: ReadinessCheck, drain: DrainState) {
+  constructor (readiness: ReadinessCheck, drain: DrainState, onAnswer: ProbeAnswerListener | null = null) {
     this.#readiness = readiness
     this.#drain = drain
+    this.#onAnswer = onAnswer
+  }
+
+  #reply (req: InboundRequest, res: InboundResponse, status: number, body: Buffer, hash: string | null, startMs: number): void {
+    reply(res, status, body, hash)
+    if (this.#onAnswer !== null) this.#onAnswer(req, status, body.length, startMs)
   }
 
   /** Answers `req` if it is a probe and returns true; false means: proxy it. */
   tryAnswer (req: InboundRequest, res: InboundResponse): boolean {
     if (isHealthCheck(req)) {
-      if (this.#drain.isDraining) { reply(res, 503, SHUTTING_DOWN_BODY, null); return true }
+      const start = this.#onAnswer === null ? 0 : performance.now()
+      if (this.#drain.isDraining) { this.#reply(req, res, 503, SHUTTING_DOWN_BODY, null, start); return true }
       const value = req.headers['k-network-probe']
       if (value !== 'queue') {
-        reply(res, 400, Buffer.from(`unexpected probe header value: ${value ?? ''}\n`), null)
+        this.#reply(req, res, 400, Buffer.from(`unexpected probe header value: ${value ?? ''}\n`), null, start)
         return true
       }
       this.#readiness.check().then(
-        (ready) => { if (!res.destroyed) reply(res, ready ? 200 : 503, ready ? QUEUE_BODY : EMPTY, null) },
-        () => { if (!res.destroyed) reply(res, 503, EMPTY, null) })
+        (ready) => { if (!res.destroyed) this.#reply(req, res, ready ? 200 : 503, ready ? QUEUE_BODY : EMPTY, null, start) },
+        () => { if (!res.destroyed) this.#reply(req, res, 503, EMPTY, null, start) })
       return true
     }
     if (req.headers['k-network-probe'] === 'probe') {
-      if (this.#drain.isDraining) { reply(res, 503, SHUTTING_DOWN_BODY, null); return true }
+      const start = this.#onAnswer === null ? 0 : performance.now()
+      if (this.#drain.isDraining) { this.#reply(req, res, 503, SHUTTING_DOWN_BODY, null, start); return true }
       const hash = req.headers[HASH_HEADER]
       if (typeof hash !== 'string' || hash === '') {
-        reply(res, 400, Buffer.from('no K-Network-Hash header in probe request\n'), null)
+        this.#reply(req, res, 400, Buffer.from('no K-Network-Hash header in probe request\n'), null, start)
         return true
       }
-      reply(res, 200, EMPTY, hash)
+      this.#reply(req, res, 200, EMPTY, hash, start)
       return true
     }
     return false

@@ -8,6 +8,7 @@ import { createSecureContext, type Server as TlsServer } from 'node:tls'
 import { ProxyServer } from 'http-proxy-3'
 import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
+import type { InboundRequest } from '../server/inbound.ts'
 import { secureContextOptions } from '../config/tls-settings.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
@@ -28,6 +29,7 @@ import { CERT_FILE, CERT_RELOAD_MS, CertWatcher, KEY_FILE } from './cert-watcher
 import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { SidecarHandler } from './handler.ts'
+import { KnativeRequestLog, type LineWriter } from './knative-request-log.ts'
 import { ProbeResponder } from './probe-responder.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
 import { ReadinessProber } from './readiness-probe.ts'
@@ -42,6 +44,8 @@ export interface SidecarDeps {
   certReloadMs?: number
   /** Timers of the certificate reload. */
   timers?: Timers
+  /** Where OBSERVABILITY_CONFIG's request log lines go (default: stdout, as Knative). */
+  requestLogWriter?: LineWriter
 }
 
 export interface SidecarPorts {
@@ -132,7 +136,12 @@ export class Sidecar {
       enabled: config.stats,
       proxyMetrics: this.metrics,
     })
-    const probeResponder = new ProbeResponder(this.prober, this.drainer)
+    const knativeRequestLog = knativeRequestLogFor(config, deps.requestLogWriter ?? writeStdout)
+    // enableProbeRequestLog: the probes answered here are logged too (Knative's log wraps its health handler).
+    const probeLog = knativeRequestLog !== null && config.observability.enableProbeRequestLog
+      ? (req: InboundRequest, status: number, bytes: number, startMs: number) => { knativeRequestLog.write(req, status, bytes, (performance.now() - startMs) / 1000) }
+      : null
+    const probeResponder = new ProbeResponder(this.prober, this.drainer, probeLog)
     this.handler = new SidecarHandler({
       upstream: config.upstreamProtocol === 'h2c' && this.#h2c !== null ? this.#h2c : this.#pool,
       h2Upstream: this.#h2c,
@@ -146,6 +155,7 @@ export class Sidecar {
       timeouts,
       serverTiming: config.serverTiming,
       requestLog: config.requestLog ? logger.child({ component: 'request' }) : null,
+      knativeRequestLog,
       logger: logger.child({ component: 'proxy' }),
     })
     this.#wsProxy = new ProxyServer({ xfwd: true, ws: true })
@@ -326,4 +336,19 @@ async function exists (path: string): Promise<boolean> {
 function loadUndici (): typeof import('undici') {
   const undici: typeof import('undici') = createRequire(import.meta.url)('undici')
   return undici
+}
+
+function writeStdout (line: string): void { process.stdout.write(line) }
+
+function knativeRequestLogFor (config: SidecarConfig, write: LineWriter): KnativeRequestLog | null {
+  const template = config.observability.requestLogTemplate
+  if (template === null) return null
+  return new KnativeRequestLog(template, {
+    Name: config.revision,
+    Namespace: config.namespace,
+    Service: config.service,
+    Configuration: config.configuration,
+    PodName: config.pod,
+    PodIP: config.podIp,
+  }, write, config.observability.enableProbeRequestLog)
 }
