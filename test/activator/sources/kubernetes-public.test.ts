@@ -6,6 +6,7 @@ import { KubernetesSource, type KubernetesSourceOptions } from '../../../src/act
 import { silentLogger } from '../../../src/shared/logger.ts'
 import { startActivator, startFakePod, until } from '../fixtures.ts'
 import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels, publicLabels, type SliceEndpoint } from './fake-kube-api.ts'
+import { kubeSource, startFakeKubeApi } from './kube-source-fixture.ts'
 import { MemorySink } from './memory-sink.ts'
 
 type Teardown = Pick<typeof t, 'teardown'>
@@ -15,24 +16,8 @@ const REVISIONS = 'revisions'
 const POD_IP = '10.0.0.2'
 const PUBLIC_SELECTOR = 'serving.knative.dev/revision,networking.internal.knative.dev/serviceType=Public'
 
-async function fakeApi (t: Teardown): Promise<FakeKubeApi> {
-  const api = new FakeKubeApi()
-  await api.start()
-  t.teardown(() => api.close())
-  return api
-}
-
 function source (t: Teardown, api: FakeKubeApi, opts: Partial<KubernetesSourceOptions> = {}): KubernetesSource {
-  const s = new KubernetesSource({
-    kubeConfig: api.url,
-    logger: silentLogger(),
-    backoff: { initialMs: 10, maxMs: 40 },
-    random: () => 0.5,
-    podIp: POD_IP,
-    ...opts,
-  })
-  t.teardown(() => s.close())
-  return s
+  return kubeSource(t, api, { podIp: POD_IP, ...opts })
 }
 
 function activatorIps (...ips: string[]): SliceEndpoint[] {
@@ -57,7 +42,7 @@ function sameSlot (a: ActivatorSlot | null | undefined, b: ActivatorSlot | null)
 }
 
 t.test('initial list: the slot is POD_IP\'s place among the sorted public addresses', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api)
@@ -75,7 +60,7 @@ t.test('initial list: the slot is POD_IP\'s place among the sorted public addres
 })
 
 t.test('watch events adding and removing activators move the slot; POD_IP leaving keeps it', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api)
@@ -115,7 +100,7 @@ t.test('watch events adding and removing activators move the slot; POD_IP leavin
 })
 
 t.test('POD_IP never listed: the revision keeps the activator\'s own slot (null)', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   // world: serve mode, its public endpoints are its pods.
   api.apply(REVISIONS, knativeRevision('default', 'world-00001', { containerConcurrency: 1 }))
@@ -128,7 +113,7 @@ t.test('POD_IP never listed: the revision keeps the activator\'s own slot (null)
 })
 
 t.test('a public slice before its Revision: the slot waits; forgotten with the revision', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   const sink = new MemorySink()
   const s = source(t, api)
   await s.start(sink)
@@ -154,7 +139,7 @@ t.test('a public slice before its Revision: the slot waits; forgotten with the r
 })
 
 t.test('a relist recomputes slots and keeps them when POD_IP is missing', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api)
@@ -174,7 +159,7 @@ t.test('a relist recomputes slots and keeps them when POD_IP is missing', async 
 })
 
 t.test('without podIp the public services are not watched', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api, { podIp: '' })
@@ -186,7 +171,7 @@ t.test('without podIp the public services are not watched', async (t) => {
 })
 
 t.test('through the activator: 4 pods, 2 activators in the public endpoints -> this replica\'s 2 pods', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   const pods = [await startFakePod(t), await startFakePod(t), await startFakePod(t), await startFakePod(t)]
   api.apply(REVISIONS, knativeRevision('default', 'split-00001', { containerConcurrency: 2 }))
   // One private slice per pod: a slice has one port, and the fake pods listen on different ones.

@@ -2,35 +2,18 @@ import t from 'tap'
 import type { RevisionSpec } from '../../../src/activator/revision-spec.ts'
 import { kubeConfigForServer } from '../../../src/activator/sources/kube-config.ts'
 import { parseEndpointSlice } from '../../../src/activator/sources/kube-objects.ts'
-import { KubernetesSource, type KubernetesSourceOptions } from '../../../src/activator/sources/kubernetes.ts'
+import { KubernetesSource } from '../../../src/activator/sources/kubernetes.ts'
 import { RevisionSourceError } from '../../../src/shared/errors.ts'
 import { silentLogger } from '../../../src/shared/logger.ts'
-import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels } from './fake-kube-api.ts'
+import { endpointSlice, knativeRevision, privateLabels, type FakeKubeApi } from './fake-kube-api.ts'
+import { kubeSource, startFakeKubeApi } from './kube-source-fixture.ts'
 import { MemorySink } from './memory-sink.ts'
 
-type Teardown = Pick<typeof t, 'teardown'>
 
 const SLICES = 'endpointslices'
 const REVISIONS = 'revisions'
 
-async function fakeApi (t: Teardown): Promise<FakeKubeApi> {
-  const api = new FakeKubeApi()
-  await api.start()
-  t.teardown(() => api.close())
-  return api
-}
-
-function source (t: Teardown, api: FakeKubeApi, opts: Partial<KubernetesSourceOptions> = {}): KubernetesSource {
-  const s = new KubernetesSource({
-    kubeConfig: api.url,
-    logger: silentLogger(),
-    backoff: { initialMs: 10, maxMs: 40 },
-    random: () => 0.5,
-    ...opts,
-  })
-  t.teardown(() => s.close())
-  return s
-}
+const source = kubeSource
 
 function spec (namespace: string, name: string, fields: Partial<RevisionSpec> = {}): RevisionSpec {
   return { namespace, name, containerConcurrency: 0, endpoints: [], hosts: [], timeoutSeconds: null, lbPolicy: null, activators: null, ...fields }
@@ -60,7 +43,7 @@ const HELLO = spec('default', 'hello-00001', {
 const WORLD = spec('apps', 'world-00001')
 
 t.test('initial list: revisions with the ready endpoints of their private slices', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api)
@@ -80,7 +63,7 @@ t.test('initial list: revisions with the ready endpoints of their private slices
 })
 
 t.test('watched slices: added, modified, deleted', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   await source(t, api).start(sink)
@@ -115,7 +98,7 @@ t.test('watched slices: added, modified, deleted', async (t) => {
 })
 
 t.test('watched revisions: containerConcurrency and timeout changes, add and delete', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   await source(t, api).start(sink)
@@ -156,7 +139,7 @@ t.test('endpoint selection from a slice', async (t) => {
 })
 
 t.test('a 410 ERROR event makes the source relist and catch up', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api)
@@ -183,7 +166,7 @@ t.test('a 410 ERROR event makes the source relist and catch up', async (t) => {
 })
 
 t.test('a watch answered with HTTP 410 relists too', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   api.goneAs = 'status'
   seed(api)
   const sink = new MemorySink()
@@ -203,7 +186,7 @@ t.test('a watch answered with HTTP 410 relists too', async (t) => {
 })
 
 t.test('a cleanly ended watch resumes from its resourceVersion without a relist', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api)
@@ -223,7 +206,7 @@ t.test('a cleanly ended watch resumes from its resourceVersion without a relist'
 })
 
 t.test('relist failures back off and recover', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api)
@@ -242,7 +225,7 @@ t.test('relist failures back off and recover', async (t) => {
 })
 
 t.test('start fails with a RevisionSourceError when the first list fails', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   api.failLists(2, 403)
   const err = await source(t, api).start(new MemorySink()).then(() => null, (e: unknown) => e)
   t.ok(err instanceof RevisionSourceError)
@@ -254,7 +237,7 @@ t.test('start fails with a RevisionSourceError when the first list fails', async
 })
 
 t.test('start fails when the API server is unreachable', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   const url = api.url
   await api.close()
   const s = new KubernetesSource({ kubeConfig: kubeConfigForServer(url), logger: silentLogger() })
@@ -264,7 +247,7 @@ t.test('start fails when the API server is unreachable', async (t) => {
 })
 
 t.test('close() ends the watches and stops delivering', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api)
@@ -283,7 +266,7 @@ t.test('close() ends the watches and stops delivering', async (t) => {
 })
 
 t.test('close() during backoff returns at once', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   const s = source(t, api, { backoff: { initialMs: 60_000, maxMs: 60_000 } })
@@ -298,7 +281,7 @@ t.test('close() during backoff returns at once', async (t) => {
 })
 
 t.test('without watching Revisions: revisions come from slices alone', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   const sink = new MemorySink()
   await source(t, api, { watchRevisions: false, defaultContainerConcurrency: 5 }).start(sink)
@@ -313,7 +296,7 @@ t.test('without watching Revisions: revisions come from slices alone', async (t)
 })
 
 t.test('one namespace, custom selector and paged lists', async (t) => {
-  const api = await fakeApi(t)
+  const api = await startFakeKubeApi(t)
   seed(api)
   api.apply(SLICES, endpointSlice('apps', 'world-00001-private-x', privateLabels('world-00001'), [{ ip: '10.1.0.1' }]))
   api.apply(SLICES, endpointSlice('apps', 'world-00001-private-y', privateLabels('world-00001'), [{ ip: '10.1.0.2' }]))
