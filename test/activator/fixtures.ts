@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Agent, request } from 'undici'
+import { WebSocket } from 'ws'
 import { Activator, type ActivatorDeps, type ActivatorPorts } from '../../src/activator/activator-server.ts'
 import type { RevisionSpec } from '../../src/activator/revision-spec.ts'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
@@ -196,4 +197,22 @@ export async function until (cond: () => boolean, timeoutMs = 3_000, what = 'con
     if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
     await sleep(10)
   }
+}
+
+/** A websocket client, resolved once open; rejects with `status N` when the handshake is refused. */
+export function openWebSocket (url: string, headers: Record<string, string>): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers })
+    ws.once('open', () => { resolve(ws) })
+    ws.once('error', reject)
+    ws.once('unexpected-response', (_req, res) => { reject(new Error(`status ${String(res.statusCode)}`)) })
+  })
+}
+
+/** Sends `text` and resolves with the next message (an echo server's answer). */
+export function echoOnce (ws: WebSocket, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    ws.once('message', (data) => { resolve(String(data)) })
+    ws.send(text)
+  })
 }

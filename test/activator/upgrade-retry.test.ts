@@ -9,7 +9,7 @@ import type { EndpointProbe } from '../../src/activator/probe-request.ts'
 import type { Revision } from '../../src/activator/revision.ts'
 import { upgradeRequest } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect } from '../helpers/raw-client.ts'
-import { route, spec, startActivator, until, type Teardown } from './fixtures.ts'
+import { echoOnce, openWebSocket, route, spec, startActivator, until, type Teardown } from './fixtures.ts'
 
 // A websocket whose endpoint cannot be connected to is retried on another ready endpoint, like a
 // plain request (revision-proxy.ts): the tunnel connects itself before http-proxy-3 gets the client.
@@ -98,19 +98,7 @@ async function settled (activator: Activator, revision: Revision, what: string):
 }
 
 function openWs (url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace('http:', 'ws:') + '/socket', { headers: route('ws') })
-    ws.once('open', () => { resolve(ws) })
-    ws.once('error', reject)
-    ws.once('unexpected-response', (_req, res) => { reject(new Error(`status ${String(res.statusCode)}`)) })
-  })
-}
-
-function echoOnce (ws: WebSocket, text: string): Promise<string> {
-  return new Promise((resolve) => {
-    ws.once('message', (data) => { resolve(String(data)) })
-    ws.send(text)
-  })
+  return openWebSocket(url.replace('http:', 'ws:') + '/socket', route('ws'))
 }
 
 function trackerOf (revision: Revision, dest: string): { state: number } | undefined {

@@ -1,23 +1,9 @@
 import t from 'tap'
 import type { IncomingMessage } from 'node:http'
 import { WebSocket, WebSocketServer } from 'ws'
-import { route, spec, startActivator, startFakePod, until } from './fixtures.ts'
+import { echoOnce, openWebSocket, route, spec, startActivator, startFakePod, until } from './fixtures.ts'
 
-function open (url: string, headers: Record<string, string>): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers })
-    ws.once('open', () => { resolve(ws) })
-    ws.once('error', reject)
-    ws.once('unexpected-response', (_req, res) => { reject(new Error(`status ${String(res.statusCode)}`)) })
-  })
-}
-
-function echoOnce (ws: WebSocket, text: string): Promise<string> {
-  return new Promise((resolve) => {
-    ws.once('message', (data) => { resolve(String(data)) })
-    ws.send(text)
-  })
-}
+const open = openWebSocket
 
 t.test('websockets are buffered at zero, forwarded with the activator headers, and count as in flight', async (t) => {
   const { activator, url } = await startActivator(t)
