@@ -206,37 +206,21 @@ export class KubernetesSource implements RevisionSource {
     return loops
   }
 
+  readonly #parsePrivate = (item: unknown): EndpointSliceInfo | null => parseEndpointSlice(item, this.#revisionLabel, this.#portNames)
+  readonly #parsePublic = (item: unknown): PublicSliceInfo | null => parsePublicEndpointSlice(item, this.#revisionLabel, this.#portNames)
+
   #onSliceList (items: readonly unknown[]): void {
-    const affected = this.#slices.clear()
-    for (const item of items) {
-      const slice = parseEndpointSlice(item, this.#revisionLabel, this.#portNames)
-      const revKey = slice === null ? null : this.#slices.add(slice)
-      if (revKey !== null) affected.add(revKey)
-    }
-    this.#reconcile(affected)
+    this.#reconcile(this.#slices.replaceAll(items, this.#parsePrivate))
   }
 
   #onSliceEvent (type: WatchEventType, object: unknown): void {
     const ref = objectRef(object)
     if (ref === null) return
-    const affected = new Set<string>()
-    const old = this.#slices.remove(`${ref.namespace}/${ref.name}`)
-    if (old !== null) affected.add(old)
-    if (type !== 'DELETED') {
-      const slice = parseEndpointSlice(object, this.#revisionLabel, this.#portNames)
-      const revKey = slice === null ? null : this.#slices.add(slice)
-      if (revKey !== null) affected.add(revKey)
-    }
-    this.#reconcile(affected)
+    this.#reconcile(this.#slices.apply(type === 'DELETED', `${ref.namespace}/${ref.name}`, object, this.#parsePrivate))
   }
 
   #onPublicSliceList (items: readonly unknown[]): void {
-    const affected = this.#publicSlices.clear()
-    for (const item of items) {
-      const slice = parsePublicEndpointSlice(item, this.#revisionLabel, this.#portNames)
-      const revKey = slice === null ? null : this.#publicSlices.add(slice)
-      if (revKey !== null) affected.add(revKey)
-    }
+    const affected = this.#publicSlices.replaceAll(items, this.#parsePublic)
     for (const key of affected) this.#inferSlot(key)
     this.#reconcile(affected)
   }
@@ -244,14 +228,7 @@ export class KubernetesSource implements RevisionSource {
   #onPublicSliceEvent (type: WatchEventType, object: unknown): void {
     const ref = objectRef(object)
     if (ref === null) return
-    const affected = new Set<string>()
-    const old = this.#publicSlices.remove(`${ref.namespace}/${ref.name}`)
-    if (old !== null) affected.add(old)
-    if (type !== 'DELETED') {
-      const slice = parsePublicEndpointSlice(object, this.#revisionLabel, this.#portNames)
-      const revKey = slice === null ? null : this.#publicSlices.add(slice)
-      if (revKey !== null) affected.add(revKey)
-    }
+    const affected = this.#publicSlices.apply(type === 'DELETED', `${ref.namespace}/${ref.name}`, object, this.#parsePublic)
     for (const key of affected) this.#inferSlot(key)
     this.#reconcile(affected)
   }

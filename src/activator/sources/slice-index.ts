@@ -77,6 +77,30 @@ export class SliceIndex<T extends RevisionSlice> {
     return revKey
   }
 
+  /** A relist: the index holds exactly the slices `parse` accepts; the keys of revisions before or now. */
+  replaceAll (items: readonly unknown[], parse: (item: unknown) => T | null): Set<string> {
+    const affected = this.clear()
+    for (const item of items) {
+      const slice = parse(item)
+      const revKey = slice === null ? null : this.add(slice)
+      if (revKey !== null) affected.add(revKey)
+    }
+    return affected
+  }
+
+  /** A watch event on slice `sliceKey`: the revisions it left and joined. */
+  apply (deleted: boolean, sliceKey: string, object: unknown, parse: (item: unknown) => T | null): Set<string> {
+    const affected = new Set<string>()
+    const old = this.remove(sliceKey)
+    if (old !== null) affected.add(old)
+    if (!deleted) {
+      const slice = parse(object)
+      const revKey = slice === null ? null : this.add(slice)
+      if (revKey !== null) affected.add(revKey)
+    }
+    return affected
+  }
+
   /** Forgets every slice (before a relist); the keys of the revisions that had some. */
   clear (): Set<string> {
     const had = new Set(this.#byRevision.keys())
