@@ -24,6 +24,7 @@ import { ActivatorHandler } from './handler.ts'
 import type { RandomInt } from './lb-policy.ts'
 import type { EndpointPool } from './pod-tracker.ts'
 import { HttpEndpointProbe, type EndpointProbe } from './probe-request.ts'
+import { knativeRequestLogFor, writeStdout, type KnativeRequestLog, type LineWriter } from '../proxy/knative-request-log.ts'
 import { ENDPOINT_CONNECT_TIMEOUT_MS, type ProxyContext } from './revision-proxy.ts'
 import { RevisionRegistry } from './revision-registry.ts'
 import type { RevisionSource } from './revision-spec.ts'
@@ -37,6 +38,8 @@ export type AdminRoutes = (req: IncomingMessage, res: ServerResponse) => boolean
 
 export interface ActivatorDeps {
   clock?: Clock
+  /** Where OBSERVABILITY_CONFIG's request log lines go (default: stdout). */
+  requestLogWriter?: LineWriter
   /** Where stat batches go (the autoscaler pusher); null = none. */
   statSink?: StatSink | null
   /** Extra health condition (Knative: the autoscaler websocket must be connected); null = healthy. */
@@ -83,6 +86,7 @@ export class Activator implements ProxyContext {
   readonly tunnels = new Set<UpgradeTunnel>()
   readonly wsProxy: ProxyServer
   readonly requestLog: Logger | null
+  readonly knativeRequestLog: KnativeRequestLog | null
   readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
   readonly #dual: DualServer
   readonly #sources: readonly RevisionSource[]
@@ -100,6 +104,7 @@ export class Activator implements ProxyContext {
     this.#sources = deps.sources ?? []
     this.#healthCheck = deps.healthCheck ?? null
     this.requestLog = config.requestLog ? logger.child({ component: 'request' }) : null
+    this.knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout)
     this.sweeper = new DeadlineSweeper(() => clock.nowMs())
     this.proxyMetrics = new ProxyMetrics({
       gauges: () => {

@@ -9,6 +9,7 @@ import {
 } from '../proxy/proxy-exchange.ts'
 import { requestBody } from '../proxy/request-body.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
+import type { KnativeRequestLog, RequestLogRevision } from '../proxy/knative-request-log.ts'
 import { UpgradeTunnel, type TunnelConnector, type TunnelEndpoint, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import type { ActiveRequests } from '../server/active-requests.ts'
@@ -69,6 +70,8 @@ export interface ProxyContext {
   readonly tunnels: Set<UpgradeTunnel>
   readonly wsProxy: ProxyServer
   readonly requestLog: Logger | null
+  /** OBSERVABILITY_CONFIG's request log (Knative's template, stdout); null = off. */
+  readonly knativeRequestLog: KnativeRequestLog | null
 }
 
 /** The revision's endpoint bookkeeping, told about connect failures. */
@@ -96,6 +99,8 @@ export function isConnectError (err: Error): boolean {
 export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnector, ParkingOwner {
   readonly namespace: string
   readonly name: string
+  /** `.Revision` of the request log (Knative's activator: namespace and name; no pod). */
+  readonly #logRevision: RequestLogRevision
   readonly throttler: Throttler
   readonly concurrency: RevisionConcurrency
   /** Cold starts: first request buffered with no ready endpoint -> first buffered request forwarded. */
@@ -128,6 +133,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     health: EndpointHealth, ctx: ProxyContext, timeouts: TimeoutPolicy, logger: Logger) {
     this.namespace = namespace
     this.name = name
+    this.#logRevision = Object.freeze({ Name: name, Namespace: namespace, Service: '', Configuration: '', PodName: '', PodIP: '' })
     this.throttler = throttler
     this.concurrency = concurrency
     this.coldStarts = new BucketHistogram(COLD_START_BUCKETS_SECONDS)
@@ -253,6 +259,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     this.concurrency.reqOut(now)
     ctx.observer.onExchangeDone(ex, now)
     if (ctx.requestLog !== null) this.#logRequest(ctx.requestLog, ex, tracker, now)
+    if (ctx.knativeRequestLog !== null) ctx.knativeRequestLog.log(ex, now, this.#logRevision)
     ctx.active.dec()
   }
 

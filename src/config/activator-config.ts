@@ -1,4 +1,5 @@
 import { homedir, hostname } from 'node:os'
+import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 import type { ConfigResult, HttpServerImpl, UpstreamClient } from './sidecar-config.ts'
 
@@ -50,6 +51,8 @@ export interface ActivatorConfig {
   /** Stat pod_name (Knative: the activator's POD_NAME). */
   readonly podName: string
   readonly podIp: string
+  /** OBSERVABILITY_CONFIG (Knative's config-observability as JSON): the request log. */
+  readonly observability: ObservabilityConfig
 }
 
 const PORT = { kind: 'int', min: 0, max: 65535 } as const
@@ -81,6 +84,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'upstream-client', env: '', kind: 'string', choices: ['sluice', 'undici'], default: 'sluice', help: 'HTTP/1.1 client to the endpoints: sluice (built-in, default) or undici (its Pool, the fallback)' },
   { flag: 'http-server', env: '', kind: 'string', choices: ['sluice', 'node'], default: 'sluice', help: 'HTTP/1.1 server on the serving port: sluice (built-in, default) or node (node:http, the fallback)' },
   { flag: '', env: 'POD_NAME', kind: 'string', help: 'this activator\'s name (stat pod_name; default the host name)' },
+  { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
 ]
 
@@ -153,6 +157,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     httpServer: strOf(v, 'http-server', 'sluice') === 'node' ? 'node' : 'sluice',
     podName: typeof podNameRaw === 'string' && podNameRaw !== '' ? podNameRaw : hostname(),
     podIp: strOf(v, 'POD_IP'),
+    observability: parseObservabilityConfig(strOf(v, 'OBSERVABILITY_CONFIG'), problems),
   })
   return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
 }

@@ -9,9 +9,9 @@ import {
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import { requestBody } from '../proxy/request-body.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
+import type { KnativeRequestLog, RequestLogRevision } from '../proxy/knative-request-log.ts'
 import type { Logger } from '../shared/logger.ts'
 import { serverTimingValue } from '../stats/server-timing.ts'
-import type { KnativeRequestLog } from './knative-request-log.ts'
 import type { ProbeResponder } from './probe-responder.ts'
 
 /** Counts requests in and out for the time-weighted concurrency average (stats layer). */
@@ -43,6 +43,8 @@ export interface SidecarHandlerOptions {
   requestLog: Logger | null
   /** OBSERVABILITY_CONFIG's request log (Knative's template, stdout); null = off. */
   knativeRequestLog: KnativeRequestLog | null
+  /** This pod's revision, as the request log shows it. */
+  logRevision: RequestLogRevision
   logger: Logger
 }
 
@@ -143,7 +145,7 @@ export class SidecarHandler implements ExchangeOwner {
     o.recorder.reqOut(ex.proxied, now)
     o.observer.onExchangeDone(ex, now)
     if (o.requestLog !== null) logRequest(o.requestLog, ex, now)
-    if (o.knativeRequestLog !== null) o.knativeRequestLog.log(ex, now)
+    if (o.knativeRequestLog !== null) o.knativeRequestLog.log(ex, now, o.logRevision)
     if (--this.active === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters
       this.#idleWaiters = []

@@ -29,7 +29,7 @@ import { CERT_FILE, CERT_RELOAD_MS, CertWatcher, KEY_FILE } from './cert-watcher
 import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { SidecarHandler } from './handler.ts'
-import { KnativeRequestLog, type LineWriter } from './knative-request-log.ts'
+import { knativeRequestLogFor, writeStdout, type LineWriter, type RequestLogRevision } from '../proxy/knative-request-log.ts'
 import { ProbeResponder } from './probe-responder.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
 import { ReadinessProber } from './readiness-probe.ts'
@@ -136,10 +136,11 @@ export class Sidecar {
       enabled: config.stats,
       proxyMetrics: this.metrics,
     })
-    const knativeRequestLog = knativeRequestLogFor(config, deps.requestLogWriter ?? writeStdout)
+    const knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout)
+    const logRevision = logRevisionOf(config)
     // enableProbeRequestLog: the probes answered here are logged too (Knative's log wraps its health handler).
     const probeLog = knativeRequestLog !== null && config.observability.enableProbeRequestLog
-      ? (req: InboundRequest, status: number, bytes: number, startMs: number) => { knativeRequestLog.write(req, status, bytes, (performance.now() - startMs) / 1000) }
+      ? (req: InboundRequest, status: number, bytes: number, startMs: number) => { knativeRequestLog.write(req, status, bytes, (performance.now() - startMs) / 1000, logRevision) }
       : null
     const probeResponder = new ProbeResponder(this.prober, this.drainer, probeLog)
     this.handler = new SidecarHandler({
@@ -156,6 +157,7 @@ export class Sidecar {
       serverTiming: config.serverTiming,
       requestLog: config.requestLog ? logger.child({ component: 'request' }) : null,
       knativeRequestLog,
+      logRevision,
       logger: logger.child({ component: 'proxy' }),
     })
     this.#wsProxy = new ProxyServer({ xfwd: true, ws: true })
@@ -338,17 +340,14 @@ function loadUndici (): typeof import('undici') {
   return undici
 }
 
-function writeStdout (line: string): void { process.stdout.write(line) }
 
-function knativeRequestLogFor (config: SidecarConfig, write: LineWriter): KnativeRequestLog | null {
-  const template = config.observability.requestLogTemplate
-  if (template === null) return null
-  return new KnativeRequestLog(template, {
+function logRevisionOf (config: SidecarConfig): RequestLogRevision {
+  return Object.freeze({
     Name: config.revision,
     Namespace: config.namespace,
     Service: config.service,
     Configuration: config.configuration,
     PodName: config.pod,
     PodIP: config.podIp,
-  }, write, config.observability.enableProbeRequestLog)
+  })
 }

@@ -1,5 +1,6 @@
-import type { ProxyExchange } from '../proxy/proxy-exchange.ts'
+import type { ProxyExchange } from './proxy-exchange.ts'
 import type { InboundRequest } from '../server/inbound.ts'
+import type { ObservabilityConfig } from '../config/observability-config.ts'
 import { goString, GoTemplateError, type GoStruct, type GoTemplate } from '../shared/go-template.ts'
 
 // Knative's request log (pkg/http/request_log.go): one line per request rendered from the operator's
@@ -7,7 +8,8 @@ import { goString, GoTemplateError, type GoStruct, type GoTemplate } from '../sh
 // stdout, where Knative writes it, so log pipelines parse Sluice's lines as they parsed
 // queue-proxy's. The template sees Go's shapes: .Request (an *http.Request), .Response {Code, Size,
 // Latency}, .Revision {Name, Namespace, Service, Configuration, PodName, PodIP} and .TraceID.
-// Built only when the log is on: the request path pays one null check otherwise.
+// Built only when the log is on: the request path pays one null check otherwise. The sidecar logs
+// its own revision and pod; the activator the revision it routed to (PodName/PodIP empty, as Knative's).
 
 export interface RequestLogRevision {
   readonly Name: string
@@ -20,32 +22,38 @@ export interface RequestLogRevision {
 
 export type LineWriter = (line: string) => void
 
+/** Knative writes the request log to stdout, not through its logger. */
+export function writeStdout (line: string): void { process.stdout.write(line) }
+
+/** The request log OBSERVABILITY_CONFIG asks for; null when it is off. */
+export function knativeRequestLogFor (o11y: ObservabilityConfig, write: LineWriter): KnativeRequestLog | null {
+  return o11y.requestLogTemplate === null ? null : new KnativeRequestLog(o11y.requestLogTemplate, write, o11y.enableProbeRequestLog)
+}
+
 export class KnativeRequestLog {
   readonly #template: GoTemplate
-  readonly #revision: GoStruct
   readonly #write: LineWriter
   readonly #logProbes: boolean
 
-  constructor (template: GoTemplate, revision: RequestLogRevision, write: LineWriter, logProbes: boolean) {
+  constructor (template: GoTemplate, write: LineWriter, logProbes: boolean) {
     this.#template = template
     this.#logProbes = logProbes
-    this.#revision = Object.freeze({ ...revision })
     this.#write = write
   }
 
   /** One finished exchange: status and body bytes as the client saw them, latency in seconds. */
-  log (ex: ProxyExchange, nowMs: number): void {
+  log (ex: ProxyExchange, nowMs: number, revision: RequestLogRevision): void {
     if (!this.#logProbes && isProbe(ex.req)) return
-    this.write(ex.req, ex.statusCode, ex.responseBytes, (nowMs - ex.startMs) / 1000)
+    this.write(ex.req, ex.statusCode, ex.responseBytes, (nowMs - ex.startMs) / 1000, revision)
   }
 
-  write (req: InboundRequest, code: number, size: number, latencySeconds: number): void {
+  write (req: InboundRequest, code: number, size: number, latencySeconds: number, revision: RequestLogRevision): void {
     const header = canonicalHeader(req.rawHeaders)
     const request = requestStruct(req, header)
     const data: GoStruct = {
       Request: request,
       Response: { Code: BigInt(code), Size: BigInt(size), Latency: latencySeconds },
-      Revision: this.#revision,
+      Revision: { ...revision },
       TraceID: traceId(header),
     }
     let line: string
