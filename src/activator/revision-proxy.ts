@@ -10,7 +10,7 @@ import {
 import { requestBody } from '../proxy/request-body.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import type { KnativeRequestLog, RequestLogRevision } from '../proxy/knative-request-log.ts'
-import { UpgradeTunnel, type TunnelConnector, type TunnelEndpoint, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
+import { TUNNEL_WAIT, UpgradeTunnel, type TunnelConnector, type TunnelEndpoint, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import type { ActiveRequests } from '../server/active-requests.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
@@ -37,9 +37,10 @@ import type { Throttler } from './throttler.ts'
 //   revision removed while buffered    404 `revision removed: <ns>/<name>`
 //   endpoint unreachable               retried on another endpoint (<= MAX_RETRIES), else 502; when
 //                                      no endpoint has room the retry waits for one (retry-parking.ts)
-//   websocket endpoint unreachable     retried on another endpoint with room (<= MAX_RETRIES), else
-//                                      502 `upstream connection failed: <code>` (the tunnel connects
-//                                      before http-proxy-3 gets the client socket; no parking)
+//   websocket endpoint unreachable     retried on another endpoint (<= MAX_RETRIES; the tunnel connects
+//                                      before http-proxy-3 gets the client socket); with none that has
+//                                      room it waits like a plain retry (deadline: the revision's
+//                                      timeout); retries used up: 502 `upstream connection failed: <code>`
 //
 // A connect failure takes the endpoint out of rotation and re-probes it (EndpointHealth). A client
 // that disconnects while buffered leaves the queue at once (ProxyExchange's close listener), so its
@@ -121,6 +122,8 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   readonly #tunnelDeadlines = new Map<UpgradeTunnel, TunnelDeadline>()
   /** Retries waiting for an endpoint with room, oldest first; each holds an admission slot (bounded). */
   readonly #parked = new Set<ProxyExchange>()
+  /** Tunnels whose connect failed while no other endpoint had room; replayed by unpark(). */
+  readonly #parkedTunnels = new Set<UpgradeTunnel>()
   readonly #parking: RetryParking
   readonly #removedBody: Buffer
   /** When the current cold start began (first request buffered at zero); -1 = none in progress. */
@@ -250,7 +253,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     if (tracker instanceof PodTracker) {
       ex.target = null
       tracker.release()
-      if (this.#parked.size > 0) this.unpark()
+      if (this.#hasParked) this.unpark()
     } else if (this.#parked.size > 0) {
       this.#parked.delete(ex)
     }
@@ -281,9 +284,19 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       ex.target = tracker
       ex.dispatch(tracker.pool)
     }
+    for (const t of this.#parkedTunnels) {
+      const tracker = this.throttler.pick()
+      if (tracker === null) return
+      this.#parkedTunnels.delete(t)
+      this.#dropTunnelDeadline(t)
+      this.#tunnelTrackers.set(t, tracker)
+      t.retryOn(tracker)
+    }
   }
 
+  get #hasParked (): boolean { return this.#parked.size > 0 || this.#parkedTunnels.size > 0 }
   get parkedCount (): number { return this.#parked.size }
+  get parkedTunnelCount (): number { return this.#parkedTunnels.size }
 
   #releaseSlot (ex: ProxyExchange): void {
     if (ex.holdsSlot) {
@@ -325,7 +338,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     t.connect(tracker, this)
   }
 
-  onTunnelConnectFailed (t: UpgradeTunnel, err: Error): TunnelEndpoint | null {
+  onTunnelConnectFailed (t: UpgradeTunnel, err: Error): TunnelEndpoint | typeof TUNNEL_WAIT | null {
     const failed = this.#tunnelTrackers.get(t)
     if (failed !== undefined) {
       this.#tunnelTrackers.delete(t)
@@ -334,13 +347,21 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       if (isConnectError(err)) this.#health.markFailed(failed, err)
     }
     const from = failed?.dest ?? null
-    // Unlike a plain retry, a tunnel does not wait (park) for room: with every other endpoint at its
-    // limit it gets the 502 at once.
-    const next = t.retries >= MAX_RETRIES || this.#isRemoved ? null : this.throttler.pick()
-    if (next === null) {
+    if (t.retries >= MAX_RETRIES || this.#isRemoved) {
       this.#logger.warn({ err, dest: from, retries: t.retries }, 'upgrade to the endpoint failed')
-      if (this.#parked.size > 0) this.unpark()
+      if (this.#hasParked) this.unpark()
       return null
+    }
+    const next = this.throttler.pick()
+    if (next === null) {
+      // Every other endpoint is at its limit (or none is ready): wait for room like a plain retry,
+      // holding the admission slot, bounded by the revision's timeout (TunnelDeadline).
+      this.#logger.debug({ err, from, retries: t.retries }, 'upgrade waits for an endpoint with room')
+      this.#parkedTunnels.add(t)
+      const deadline = new TunnelDeadline(t, this.timeouts)
+      this.#tunnelDeadlines.set(t, deadline)
+      this.#ctx.sweeper.add(deadline)
+      return TUNNEL_WAIT
     }
     this.#logger.debug({ err, from, to: next.dest }, 'retrying upgrade on another endpoint')
     this.#tunnelTrackers.set(t, next)
@@ -368,12 +389,13 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
 
   onTunnelEnd (t: UpgradeTunnel): void {
     this.#ctx.tunnels.delete(t)
+    this.#parkedTunnels.delete(t)
     this.#dropTunnelDeadline(t)
     const tracker = this.#tunnelTrackers.get(t)
     if (tracker !== undefined) {
       this.#tunnelTrackers.delete(t)
       tracker.release()
-      if (this.#parked.size > 0) this.unpark()
+      if (this.#hasParked) this.unpark()
     }
     this.#releaseTunnelSlot(t)
     this.concurrency.reqOut(this.#ctx.clock.nowMs())
@@ -425,6 +447,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   remove (): void {
     this.#isRemoved = true
     for (const ex of [...this.#parked]) ex.fail(OUTCOME_REJECTED, 404, this.#removedBody)
+    for (const t of [...this.#parkedTunnels]) t.reject(404, 'Not Found', this.#removedBody.toString())
     const breaker = this.throttler.breaker
     for (let w = breaker.oldestWaiter(); w !== null; w = breaker.oldestWaiter()) {
       breaker.cancel(w)

@@ -2,9 +2,10 @@ import type { SweepNode } from '../proxy/deadline-sweeper.ts'
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
 
-// The buffering deadline of an upgrade request (websocket) waiting for capacity. Plain requests carry
-// their deadlines themselves (ProxyExchange is a sweep node); a tunnel is only watched while queued,
-// since an open websocket has no request timeout (Knative keeps hijacked connections open). Tunnels are
+// The buffering deadline of an upgrade request (websocket) waiting for capacity, or parked after a
+// failed connect until an endpoint has room. Plain requests carry their deadlines themselves
+// (ProxyExchange is a sweep node); a tunnel is only watched while it waits, since an open websocket
+// has no request timeout (Knative keeps hijacked connections open). Tunnels are
 // few, so one small object per buffered tunnel is fine.
 
 const QUEUE_TIMEOUT_BODY = 'request timed out waiting for capacity\n'
@@ -26,7 +27,7 @@ export class TunnelDeadline implements SweepNode {
 
   checkDeadlines (nowMs: number): void {
     const t = this.tunnel
-    if (t.isEnded || !t.queued) return
+    if (t.isEnded || !(t.queued || t.isParked)) return
     const waitedMs = nowMs - t.startMs
     const policy = this.#timeouts
     if (policy.queueMs > 0 && waitedMs >= policy.queueMs) t.reject(503, 'Service Unavailable', QUEUE_TIMEOUT_BODY)

@@ -34,6 +34,9 @@ export interface TunnelEndpoint {
   readonly port: number
 }
 
+/** `onTunnelConnectFailed`'s answer when no endpoint has room yet: the tunnel waits for `retryOn`. */
+export const TUNNEL_WAIT = 'wait'
+
 /**
  * The side of `UpgradeTunnel.connect`: the tunnel connects to an endpoint itself and, when that
  * fails, asks here for another one; only a connected socket goes to http-proxy-3, which cannot be
@@ -45,9 +48,10 @@ export interface TunnelConnector {
   readonly tunnelConnectTimeoutMs: number
   /**
    * The connect to the tunnel's endpoint failed (refused, unreachable, timed out): the next endpoint
-   * to try, or null to give up (the client then gets `502 upstream connection failed: <code>`).
+   * to try, TUNNEL_WAIT (the connector calls `retryOn` once one has room), or null to give up (the
+   * client then gets `502 upstream connection failed: <code>`).
    */
-  onTunnelConnectFailed (t: UpgradeTunnel, err: Error): TunnelEndpoint | null
+  onTunnelConnectFailed (t: UpgradeTunnel, err: Error): TunnelEndpoint | typeof TUNNEL_WAIT | null
 }
 
 function onSocketClose (this: Duplex & { [kTunnel]?: UpgradeTunnel }): void {
@@ -95,6 +99,8 @@ export class UpgradeTunnel implements BreakerWaiter {
   connecting: Socket | null
   /** Endpoints tried after the first one (`connect`). */
   retries: number
+  /** A failed connect is waiting for an endpoint with room (TUNNEL_WAIT); its deadline runs. */
+  isParked: boolean
   #connector: TunnelConnector | null
   #endpoint: TunnelEndpoint | null
   /** Bound once: http-proxy-3 calls it instead of its 'error' event for this tunnel. */
@@ -115,6 +121,7 @@ export class UpgradeTunnel implements BreakerWaiter {
     this.isEnded = false
     this.connecting = null
     this.retries = 0
+    this.isParked = false
     this.#connector = null
     this.#endpoint = null
     this.onProxyError = (err: Error) => { this.#onProxyError(err) }
@@ -163,6 +170,14 @@ export class UpgradeTunnel implements BreakerWaiter {
     }
   }
 
+  /** A parked tunnel's endpoint with room: connect there (a retry). */
+  retryOn (endpoint: TunnelEndpoint): void {
+    if (this.isEnded) return
+    this.isParked = false
+    this.retries++
+    this.#connectTo(endpoint)
+  }
+
   /** (upstream socket callback) Connected: http-proxy-3 does the handshake over this socket. */
   onUpstreamConnected (upstream: Socket): void {
     this.connecting = null
@@ -184,6 +199,7 @@ export class UpgradeTunnel implements BreakerWaiter {
     const connector = this.#connector
     if (this.isEnded || connector === null) return
     const next = connector.onTunnelConnectFailed(this, err)
+    if (next === TUNNEL_WAIT) { this.isParked = true; return }
     if (next !== null) {
       this.retries++
       this.#connectTo(next)

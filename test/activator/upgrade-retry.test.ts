@@ -9,7 +9,7 @@ import type { EndpointProbe } from '../../src/activator/probe-request.ts'
 import type { Revision } from '../../src/activator/revision.ts'
 import { upgradeRequest } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect } from '../helpers/raw-client.ts'
-import { echoOnce, openWebSocket, route, spec, startActivator, until, type Teardown } from './fixtures.ts'
+import { createClient, echoOnce, openWebSocket, route, send, spec, startActivator, until, type Teardown } from './fixtures.ts'
 
 // A websocket whose endpoint cannot be connected to is retried on another ready endpoint, like a
 // plain request (revision-proxy.ts): the tunnel connects itself before http-proxy-3 gets the client.
@@ -214,4 +214,72 @@ t.test('the activator closes while a connect is pending: the tunnel ends, nothin
   await c.closed
   await settled(activator, revision, 'closed while connecting')
   t.equal(upstream?.destroyed, true, 'the pending connect was abandoned')
+})
+
+/** A plain HTTP endpoint that holds each request until `release()` (an echo for websockets too). */
+async function startHoldingEcho (t: Teardown, host: string): Promise<EchoServer & { release: () => void, held: number }> {
+  const server: Server = createServer()
+  const wss = new WebSocketServer({ server })
+  const pending: Array<() => void> = []
+  const echo = { dest: '', handshakes: 0, held: 0, release: () => { for (const f of pending.splice(0)) f() } }
+  server.on('request', (_req, res) => { echo.held++; pending.push(() => { res.end('done') }) })
+  wss.on('connection', (ws) => {
+    echo.handshakes++
+    ws.on('message', (data) => { ws.send(`echo ${String(data)}`) })
+  })
+  await new Promise<void>((resolve) => { server.listen(0, host, resolve) })
+  const address: AddressInfo | string | null = server.address()
+  echo.dest = `${host}:${address !== null && typeof address === 'object' ? address.port : 0}`
+  t.teardown(() => { echo.release(); for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close() })
+  return echo
+}
+
+t.test('connect refused while the other endpoint is full: the websocket waits for room, then connects there', async (t) => {
+  const { activator, url } = await startActivator(t, [], { probe: probeOnce() })
+  const busy = await startHoldingEcho(t, '127.0.0.1')
+  const refusing = await closedPort('127.0.0.2') // sorts after busy: first-available fills busy first
+  const revision = await ready(activator, [busy.dest, refusing], 1)
+  const client = createClient(t)
+  const plain = send(client, url, { headers: route('ws') })
+  await until(() => busy.held === 1, 2000, 'a plain request held by the first endpoint')
+  // Admitted (capacity 2), busy is full, refusing refuses: no endpoint with room, so it waits.
+  const opening = openWs(url)
+  await until(() => revision.proxy.parkedTunnelCount === 1, 2000, 'the websocket parked')
+  t.equal(trackerOf(revision, refusing)?.state, TRACKER_FAILED, 'the refusing endpoint left rotation')
+  t.equal(busy.handshakes, 0, 'nothing was sent to the full endpoint')
+  busy.release()
+  t.equal((await plain).status, 200)
+  const ws = await opening
+  t.equal(await echoOnce(ws, 'waited'), 'echo waited', 'connected once the plain request freed the slot')
+  t.equal(busy.handshakes, 1)
+  t.equal(revision.proxy.parkedTunnelCount, 0)
+  ws.close()
+  await settled(activator, revision, 'websocket closed')
+})
+
+t.test('a parked websocket ends with the revision\'s timeout (504), or 404 when the revision goes; nothing leaks', async (t) => {
+  const { activator, ports, url } = await startActivator(t, [], { probe: probeOnce() })
+  for (const [name, expect] of [['timeout', 504], ['removed', 404]] as const) {
+    const busy = await startHoldingEcho(t, '127.0.0.1')
+    const refusing = await closedPort('127.0.0.2')
+    activator.registry.upsert(spec(name, [busy.dest, refusing], 1, { lbPolicy: 'first-available', timeoutSeconds: name === 'timeout' ? 1 : 30 }))
+    await until(() => activator.registry.lookup('default', name)?.readyCount === 2, 2000, 'endpoints ready')
+    const revision = activator.registry.lookup('default', name)
+    if (revision === undefined) throw new Error('revision missing')
+    // An open websocket holds the first endpoint (no request timeout applies to it once open).
+    const holder = await openWebSocket(url.replace('http:', 'ws:') + '/socket', route(name))
+    const c = await rawConnect(ports.serving)
+    t.teardown(() => { c.socket.destroy() })
+    const start = performance.now()
+    c.socket.write(upgradeRequest(`Knative-Serving-Namespace: default\r\nKnative-Serving-Revision: ${name}\r\n`))
+    await until(() => revision.proxy.parkedTunnelCount === 1, 2000, 'parked')
+    if (name === 'removed') activator.registry.remove('default', name)
+    await c.closed
+    t.equal(parseResponses(c.text())[0]?.status, expect, name)
+    if (name === 'timeout') t.ok(performance.now() - start >= 900, 'after the revision\'s 1 s timeout')
+    t.equal(revision.proxy.parkedTunnelCount, 0)
+    holder.close()
+    if (name === 'timeout') await settled(activator, revision, 'after the timeout')
+    else await until(() => activator.tunnels.size === 0 && revision.throttler.inFlight === 0, 2000, 'removed: settled')
+  }
 })

@@ -53,14 +53,14 @@ t.test('a buffered websocket ends with 504 at the revision timeout', async (t) =
   await until(() => activator.registry.lookup('default', 'ws-never')?.throttler.queued === 0 && activator.tunnels.size === 0)
 })
 
-t.test('websocket to an endpoint that refuses: 502 with the reason, the endpoint leaves rotation, the slot comes back', async (t) => {
+t.test('websocket to the only endpoint, which refuses: the endpoint leaves rotation, the websocket waits as a plain retry does (504 at the revision timeout), the slot comes back', async (t) => {
   const { activator, url } = await startActivator(t)
   const pod = await startFakePod(t)
-  activator.registry.upsert(spec('gone', [pod.dest], 1))
+  activator.registry.upsert(spec('gone', [pod.dest], 1, { timeoutSeconds: 1 }))
   await until(() => activator.registry.lookup('default', 'gone')?.readyCount === 1, 2000, 'endpoint ready')
   await pod.close()
   const err = await open(url.replace('http:', 'ws:') + '/socket', route('gone')).then(() => null, (e: Error) => e)
-  t.match(err?.message, /status 502/)
+  t.match(err?.message, /status 504/)
   const revision = activator.registry.lookup('default', 'gone')
   await until(() => revision?.readyCount === 0, 2000, 'marked failed')
   await until(() => revision?.throttler.inFlight === 0 && activator.tunnels.size === 0, 2000, 'slot returned')
