@@ -1,56 +1,131 @@
 import { compileGoTemplate, GoTemplateError, type GoTemplate } from '../shared/go-template.ts'
 
-// Knative's OBSERVABILITY_CONFIG (the queue-proxy env, JSON of config-observability; bad JSON is
-// fatal in Knative too). Sluice honours the request log: `enableRequestLog`, `requestLogTemplate`
-// (a Go text/template, compiled here so a bad one stops the start) and `enableProbeRequestLog`.
-// `requestMetrics`, `tracing` and `runtime` are accepted (objects) and not acted on.
+// Knative's OBSERVABILITY_CONFIG: the queue-proxy env holding config-observability as JSON
+// (pkg/observability/config.go; queue-proxy's json.Unmarshal failing is fatal, here a config error
+// and exit 2). Decoded as Go's encoding/json fills the struct: keys match field names
+// case-insensitively, a later key wins, null leaves the default, unknown keys are ignored, a value
+// of the wrong JSON type is an error.
+//
+// Honoured: the request log. `enableRequestLog` + a non-empty `requestLogTemplate` (a Go
+// text/template, compiled here so a bad one stops the start) turn it on; `enableProbeRequestLog`
+// adds probes. `requestMetrics`, `tracing` and `runtime` are checked to be objects and kept for
+// later use; nothing acts on them yet.
+
+export type JsonObject = Readonly<Record<string, unknown>>
 
 export interface ObservabilityConfig {
-  /** The compiled request-log template; null = no request log (disabled, or no template). */
+  readonly enableRequestLog: boolean
+  /** The template text as configured ('' = none). */
+  readonly requestLogTemplateText: string
+  /** The compiled template when the request log is on (enabled and a template given), else null. */
   readonly requestLogTemplate: GoTemplate | null
   readonly enableProbeRequestLog: boolean
+  /** Knative's `requestMetrics` (OTel exporter settings); null when absent. Not acted on. */
+  readonly requestMetrics: JsonObject | null
+  /** Knative's `tracing`; null when absent. Not acted on. */
+  readonly tracing: JsonObject | null
+  /** Knative's `runtime` (profiling, export interval); null when absent. Not acted on. */
+  readonly runtime: JsonObject | null
 }
 
-export const NO_OBSERVABILITY: ObservabilityConfig = Object.freeze({ requestLogTemplate: null, enableProbeRequestLog: false })
+export const NO_OBSERVABILITY: ObservabilityConfig = Object.freeze({
+  enableRequestLog: false,
+  requestLogTemplateText: '',
+  requestLogTemplate: null,
+  enableProbeRequestLog: false,
+  requestMetrics: null,
+  tracing: null,
+  runtime: null,
+})
 
-const BOOL_FIELDS = ['enableRequestLog', 'enableProbeRequestLog'] as const
-const OBJECT_FIELDS = ['requestMetrics', 'tracing', 'runtime'] as const
+type FieldKind = 'bool' | 'string' | 'object'
 
-/** Parses the env value; problems get one `config:` line each. */
+const FIELDS: ReadonlyArray<readonly [string, FieldKind]> = [
+  ['enableRequestLog', 'bool'],
+  ['requestLogTemplate', 'string'],
+  ['enableProbeRequestLog', 'bool'],
+  ['requestMetrics', 'object'],
+  ['tracing', 'object'],
+  ['runtime', 'object'],
+]
+
+/** Parses the env value; each problem is one `config:` line. */
 export function parseObservabilityConfig (raw: string, problems: string[]): ObservabilityConfig {
-  if (raw.trim() === '') return NO_OBSERVABILITY
-  let v: unknown
+  if (raw === '') return NO_OBSERVABILITY
+  let parsed: unknown
   try {
-    v = JSON.parse(raw)
+    parsed = JSON.parse(raw)
   } catch (err) {
-    problems.push(`config: OBSERVABILITY_CONFIG is not valid JSON: ${(err as Error).message}`)
+    problems.push(`config: OBSERVABILITY_CONFIG is not valid JSON: ${err instanceof Error ? err.message : String(err)}`)
     return NO_OBSERVABILITY
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    problems.push('config: OBSERVABILITY_CONFIG must be a JSON object')
+  if (parsed === null) return NO_OBSERVABILITY // Go: null into a struct is a no-op
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`config: OBSERVABILITY_CONFIG must be a JSON object, got ${jsonType(parsed)}`)
     return NO_OBSERVABILITY
   }
-  const o = v as Record<string, unknown>
-  let ok = true
-  for (const f of BOOL_FIELDS) {
-    if (o[f] !== undefined && typeof o[f] !== 'boolean') { problems.push(`config: OBSERVABILITY_CONFIG.${f} must be a boolean`); ok = false }
+  const values = new Map<string, unknown>()
+  const before = problems.length
+  for (const [key, value] of Object.entries(parsed)) {
+    const field = FIELDS.find(([name]) => name.toLowerCase() === key.toLowerCase())
+    if (field === undefined || value === null) continue
+    const [name, kind] = field
+    const ok = kind === 'object' ? typeof value === 'object' && !Array.isArray(value) : typeof value === (kind === 'bool' ? 'boolean' : 'string')
+    if (!ok) {
+      problems.push(`config: OBSERVABILITY_CONFIG.${name} must be ${kind === 'bool' ? 'a boolean' : kind === 'string' ? 'a string' : 'an object'}, got ${jsonType(value)}`)
+      continue
+    }
+    values.set(name, value)
   }
-  for (const f of OBJECT_FIELDS) {
-    const x = o[f]
-    if (x !== undefined && x !== null && (typeof x !== 'object' || Array.isArray(x))) { problems.push(`config: OBSERVABILITY_CONFIG.${f} must be an object`); ok = false }
+  if (problems.length > before) return NO_OBSERVABILITY
+  const enableRequestLog = values.get('enableRequestLog') === true
+  const text = stringOf(values.get('requestLogTemplate'))
+  let template: GoTemplate | null = null
+  // As queue-proxy: the template is only built (and so only checked) when the log is enabled.
+  if (enableRequestLog && text !== '') {
+    try {
+      // Knative appends the newline when the template lacks one, so each request is one line.
+      template = compileGoTemplate(text.endsWith('\n') ? text : `${text}\n`)
+    } catch (err) {
+      if (!(err instanceof GoTemplateError)) throw err
+      problems.push(`config: OBSERVABILITY_CONFIG.requestLogTemplate is not a valid template: ${err.message}`)
+      return NO_OBSERVABILITY
+    }
   }
-  const source = o.requestLogTemplate
-  if (source !== undefined && typeof source !== 'string') { problems.push('config: OBSERVABILITY_CONFIG.requestLogTemplate must be a string'); ok = false }
-  if (!ok || o.enableRequestLog !== true || typeof source !== 'string' || source === '') {
-    return Object.freeze({ requestLogTemplate: null, enableProbeRequestLog: o.enableProbeRequestLog === true })
-  }
-  try {
-    // Knative appends the newline when the template lacks one, so each request is one line.
-    const template = compileGoTemplate(source.endsWith('\n') ? source : `${source}\n`)
-    return Object.freeze({ requestLogTemplate: template, enableProbeRequestLog: o.enableProbeRequestLog === true })
-  } catch (err) {
-    if (!(err instanceof GoTemplateError)) throw err
-    problems.push(`config: OBSERVABILITY_CONFIG.requestLogTemplate: ${err.message}`)
-    return NO_OBSERVABILITY
+  return Object.freeze({
+    enableRequestLog,
+    requestLogTemplateText: text,
+    requestLogTemplate: template,
+    enableProbeRequestLog: values.get('enableProbeRequestLog') === true,
+    requestMetrics: objectOf(values.get('requestMetrics')),
+    tracing: objectOf(values.get('tracing')),
+    runtime: objectOf(values.get('runtime')),
+  })
+}
+
+function stringOf (v: unknown): string { return typeof v === 'string' ? v : '' }
+
+function objectOf (v: unknown): JsonObject | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null
+  const copy: Record<string, unknown> = { ...v }
+  deepFreeze(copy)
+  return copy
+}
+
+/** Freezes a parsed JSON value and everything in it (kept in the frozen config). */
+function deepFreeze (v: unknown): void {
+  if (typeof v !== 'object' || v === null) return
+  for (const x of Object.values(v)) deepFreeze(x)
+  Object.freeze(v)
+}
+
+function jsonType (v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  switch (typeof v) {
+    case 'string': return `a string (${JSON.stringify(v).slice(0, 40)})`
+    case 'number': return `a number (${String(v)})`
+    case 'boolean': return `a boolean (${String(v)})`
+    default: return 'an object'
   }
 }

@@ -1,15 +1,27 @@
-import type { ProxyExchange } from './proxy-exchange.ts'
-import type { InboundRequest } from '../server/inbound.ts'
 import type { ObservabilityConfig } from '../config/observability-config.ts'
-import { goString, GoTemplateError, type GoStruct, type GoTemplate } from '../shared/go-template.ts'
+import type { InboundRequest } from '../server/inbound.ts'
+import { formatFloat } from '../shared/go-fmt.ts'
+import type { GoTemplate } from '../shared/go-template.ts'
+import { fromWire, GoExecError, GoRecord, type GoObject, type GoValue } from '../shared/go-value.ts'
+import { firstHeader, GoHttpRequest } from './go-http-request.ts'
+import type { ProxyExchange } from './proxy-exchange.ts'
 
 // Knative's request log (pkg/http/request_log.go): one line per request rendered from the operator's
 // Go template (config-observability `logging.request-log-template`) and written as raw bytes to
-// stdout, where Knative writes it, so log pipelines parse Sluice's lines as they parsed
-// queue-proxy's. The template sees Go's shapes: .Request (an *http.Request), .Response {Code, Size,
-// Latency}, .Revision {Name, Namespace, Service, Configuration, PodName, PodIP} and .TraceID.
-// Built only when the log is on: the request path pays one null check otherwise. The sidecar logs
-// its own revision and pod; the activator the revision it routed to (PodName/PodIP empty, as Knative's).
+// stdout, where Knative writes it (not through the logger), so log pipelines parse Sluice's lines as
+// they parsed queue-proxy's. The template sees Go's shapes (RequestLogTemplateInput): .Request (an
+// *http.Request, go-http-request.ts), .Response {Code, Size, Latency (float64 seconds)}, .Revision
+// {Name, Namespace, Service, Configuration, PodName, PodIP} and .TraceID (traceparent's trace id,
+// else X-B3-TraceId). Built only when the log is on: the request path pays one null check
+// otherwise. The sidecar logs its own revision and pod; the activator the revision it routed to
+// (PodName/PodIP empty, as Knative's activator).
+//
+// Where queue-proxy's log sits decides what it records: outside the drainer, so it sees the probes
+// the drainer answers (logged only with enableProbeRequestLog) and the final status and body size
+// the client got. A request whose client left before any response is logged with the status Go's
+// ResponseRecorder reports for it: 500 when it was still waiting for admission (the breaker's
+// error path writes 500), else 200 (the recorder's default; the proxy writes nothing for a
+// cancelled request).
 
 export interface RequestLogRevision {
   readonly Name: string
@@ -20,10 +32,24 @@ export interface RequestLogRevision {
   readonly PodIP: string
 }
 
+/** Receives one finished line (newline included). */
 export type LineWriter = (line: string) => void
 
-/** Knative writes the request log to stdout, not through its logger. */
-export function writeStdout (line: string): void { process.stdout.write(line) }
+/**
+ * Knative writes the request log to os.Stdout, not through its logger: one write per line, so lines
+ * never interleave with pino's (which writes whole lines to fd 1 too). A write error (stdout gone)
+ * must not crash the proxy: it is ignored, as Knative ignores the writer's error.
+ */
+export function writeStdout (line: string): void {
+  if (!isStdoutGuarded) {
+    isStdoutGuarded = true
+    process.stdout.on('error', ignoreError)
+  }
+  process.stdout.write(line)
+}
+
+let isStdoutGuarded = false
+function ignoreError (): void {}
 
 /** The request log OBSERVABILITY_CONFIG asks for; null when it is off. */
 export function knativeRequestLogFor (o11y: ObservabilityConfig, write: LineWriter): KnativeRequestLog | null {
@@ -34,120 +60,144 @@ export class KnativeRequestLog {
   readonly #template: GoTemplate
   readonly #write: LineWriter
   readonly #logProbes: boolean
+  // The .Revision struct of the last revision logged: callers pass one frozen object per revision.
+  #lastRevision: RequestLogRevision | null
+  #lastRevisionStruct: GoObject | null
 
   constructor (template: GoTemplate, write: LineWriter, logProbes: boolean) {
     this.#template = template
-    this.#logProbes = logProbes
     this.#write = write
+    this.#logProbes = logProbes
+    this.#lastRevision = null
+    this.#lastRevisionStruct = null
   }
 
-  /** One finished exchange: status and body bytes as the client saw them, latency in seconds. */
+  /** One finished proxied exchange: status and body bytes as the client saw them. */
   log (ex: ProxyExchange, nowMs: number, revision: RequestLogRevision): void {
     if (!this.#logProbes && isProbe(ex.req)) return
-    this.write(ex.req, ex.statusCode, ex.responseBytes, (nowMs - ex.startMs) / 1000, revision)
+    let code = ex.statusCode
+    if (code === 0) code = ex.admittedMs < 0 ? 500 : 200 // the client left first (file comment)
+    this.#emit(new GoHttpRequest(ex.req, true), ex.req, code, ex.responseBytes, nowMs - ex.startMs, revision)
   }
 
-  write (req: InboundRequest, code: number, size: number, latencySeconds: number, revision: RequestLogRevision): void {
-    const header = canonicalHeader(req.rawHeaders)
-    const request = requestStruct(req, header)
-    const data: GoStruct = {
-      Request: request,
-      Response: { Code: BigInt(code), Size: BigInt(size), Latency: latencySeconds },
-      Revision: { ...revision },
-      TraceID: traceId(header),
-    }
+  /** A request the server answered itself (a probe, as Knative's drainer does); elapsedMs from performance.now(). */
+  logAnswered (req: InboundRequest, code: number, size: number, elapsedMs: number, revision: RequestLogRevision): void {
+    if (!this.#logProbes && isProbe(req)) return
+    this.#emit(new GoHttpRequest(req, false), req, code, size, elapsedMs, revision)
+  }
+
+  #emit (request: GoHttpRequest, req: InboundRequest, code: number, size: number, elapsedMs: number, revision: RequestLogRevision): void {
+    const latency = goSeconds(elapsedMs)
+    const input = new RequestLogTemplateInput(request, new RequestLogResponse(BigInt(code), BigInt(size), latency), this.#revisionStruct(revision), req)
     let line: string
     try {
-      line = this.#template.render(data)
+      line = this.#template.render(input)
     } catch (err) {
-      if (!(err instanceof GoTemplateError)) throw err
-      // Knative's fallback line when the template fails at execution.
-      line = `Invalid request log template: method: ${req.method ?? ''}, response code: ${code}, latency: ${latencySeconds}, url: ${req.url ?? ''}\n`
+      if (!(err instanceof GoExecError)) throw err
+      // Knative's line when the template fails at execution (%v of each value).
+      line = `Invalid request log template: method: ${fromWire(req.method ?? 'GET')}, response code: ${code}, latency: ${formatFloat(latency)}, url: ${request.url().string()}\n`
     }
     this.#write(line)
   }
-}
 
-/** Knative's header.IsProbe: a kubelet probe, or any K-Network-Probe value. */
-function isProbe (req: InboundRequest): boolean {
-  const h = req.headers
-  const ua = h['user-agent']
-  return (ua !== undefined && ua.startsWith('kube-probe/')) || h['k-kubelet-probe'] !== undefined || (h['k-network-probe'] ?? '') !== ''
-}
-
-/** Go's http.Header: canonical keys (`x-b3-traceid` -> `X-B3-Traceid`), Host left out as Go does. */
-function canonicalHeader (raw: readonly string[]): Map<string, string[]> {
-  const h = new Map<string, string[]>()
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = canonicalKey(raw[i] ?? '')
-    if (name === 'Host') continue
-    const list = h.get(name)
-    if (list === undefined) h.set(name, [raw[i + 1] ?? ''])
-    else list.push(raw[i + 1] ?? '')
-  }
-  return h
-}
-
-/** textproto.CanonicalMIMEHeaderKey for token names. */
-export function canonicalKey (name: string): string {
-  let out = ''
-  let upper = true
-  for (const c of name) {
-    out += upper ? c.toUpperCase() : c.toLowerCase()
-    upper = c === '-'
-  }
-  return out
-}
-
-function requestStruct (req: InboundRequest, header: Map<string, string[]>): GoStruct {
-  const uri = req.url ?? '/'
-  const q = uri.indexOf('?')
-  const minor = req.httpVersionMajor === 2 ? 0 : req.httpVersionMinor
-  const first = (name: string): string => header.get(name)?.[0] ?? ''
-  const url: GoStruct & { [goString]: () => string } = {
-    Scheme: '',
-    Host: '',
-    Path: q < 0 ? uri : uri.slice(0, q),
-    RawQuery: q < 0 ? '' : uri.slice(q + 1),
-    String: () => uri,
-    [goString]: () => uri,
-  }
-  return {
-    Method: req.method ?? 'GET',
-    RequestURI: uri,
-    URL: url,
-    Proto: `HTTP/${req.httpVersionMajor}.${minor}`,
-    ProtoMajor: BigInt(req.httpVersionMajor),
-    ProtoMinor: BigInt(minor),
-    Host: req.headers.host ?? req.headers[':authority']?.toString() ?? '',
-    RemoteAddr: remoteAddr(req.socket),
-    ContentLength: BigInt(contentLength(req, header)),
-    Header: header,
-    UserAgent: () => first('User-Agent'),
-    Referer: () => first('Referer'),
+  #revisionStruct (revision: RequestLogRevision): GoObject {
+    if (this.#lastRevision !== revision || this.#lastRevisionStruct === null) {
+      this.#lastRevision = revision
+      this.#lastRevisionStruct = new GoRecord('*http.RequestLogRevision', {
+        Name: revision.Name,
+        Namespace: revision.Namespace,
+        Service: revision.Service,
+        Configuration: revision.Configuration,
+        PodName: revision.PodName,
+        PodIP: revision.PodIP,
+      })
+    }
+    return this.#lastRevisionStruct
   }
 }
 
-/** Go's Request.ContentLength: the declared length, -1 when unknown (chunked), 0 without a body. */
-function contentLength (req: InboundRequest, header: Map<string, string[]>): number {
-  const cl = header.get('Content-Length')?.[0]
-  if (cl !== undefined && /^\d+$/.test(cl)) return Number(cl)
-  if (header.has('Transfer-Encoding') || (req.httpVersionMajor === 2 && !['GET', 'HEAD'].includes(req.method ?? 'GET'))) return -1
-  return 0
+/**
+ * time.Duration.Seconds() of an elapsed time: Go measures whole nanoseconds and converts
+ * sec + nsec/1e9, so latencies print as Go's do (0.001234567, never 0.0012345670000000001).
+ */
+export function goSeconds (elapsedMs: number): number {
+  const ns = Math.max(0, Math.round(elapsedMs * 1e6))
+  const sec = Math.floor(ns / 1e9)
+  return sec + (ns - sec * 1e9) / 1e9
 }
 
-function remoteAddr (socket: InboundRequest['socket']): string {
-  const addr = socket.remoteAddress ?? ''
-  const port = socket.remotePort ?? 0
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`
+/** Knative's RequestLogTemplateInput (a pointer: `{{.}}` prints its fields). */
+class RequestLogTemplateInput implements GoObject {
+  readonly goType = '*http.RequestLogTemplateInput'
+  readonly request: GoHttpRequest
+  readonly response: RequestLogResponse
+  readonly revision: GoObject
+  readonly #req: InboundRequest
+
+  constructor (request: GoHttpRequest, response: RequestLogResponse, revision: GoObject, req: InboundRequest) {
+    this.request = request
+    this.response = response
+    this.revision = revision
+    this.#req = req
+  }
+
+  goLookup (name: string, args: readonly GoValue[]): GoValue {
+    if (args.length > 0) throw new GoExecError(`${name} has arguments but cannot be invoked as function`)
+    switch (name) {
+      case 'Request': return this.request
+      case 'Response': return this.response
+      case 'Revision': return this.revision
+      case 'TraceID': return extractTraceId(this.#req.rawHeaders)
+    }
+    throw new GoExecError(`can't evaluate field ${name} in type *http.RequestLogTemplateInput`)
+  }
+
+  goPrint (): readonly GoValue[] {
+    return [this.request, this.response, this.revision, extractTraceId(this.#req.rawHeaders)]
+  }
 }
 
-/** Knative ExtractTraceID: W3C traceparent's trace id, else X-B3-TraceId. */
-function traceId (header: Map<string, string[]>): string {
-  const tp = header.get('Traceparent')?.[0] ?? ''
+/** Knative's RequestLogResponse. */
+class RequestLogResponse implements GoObject {
+  readonly goType = '*http.RequestLogResponse'
+  readonly code: bigint
+  readonly size: bigint
+  readonly latency: number
+
+  constructor (code: bigint, size: bigint, latency: number) {
+    this.code = code
+    this.size = size
+    this.latency = latency
+  }
+
+  goLookup (name: string, args: readonly GoValue[]): GoValue {
+    if (args.length > 0) throw new GoExecError(`${name} has arguments but cannot be invoked as function`)
+    switch (name) {
+      case 'Code': return this.code
+      case 'Size': return this.size
+      case 'Latency': return this.latency
+    }
+    throw new GoExecError(`can't evaluate field ${name} in type *http.RequestLogResponse`)
+  }
+
+  goPrint (): readonly GoValue[] { return [this.code, this.size, this.latency] }
+}
+
+/** Knative's ExtractTraceID: W3C traceparent's second field, else X-B3-TraceId. */
+function extractTraceId (raw: readonly string[]): string {
+  const tp = firstHeader(raw, 'traceparent')
   if (tp !== '') {
-    const parts = tp.split('-')
-    if (parts.length >= 2) return parts[1] ?? ''
+    const dash = tp.indexOf('-')
+    if (dash >= 0) {
+      const next = tp.indexOf('-', dash + 1)
+      return fromWire(next < 0 ? tp.slice(dash + 1) : tp.slice(dash + 1, next))
+    }
   }
-  return header.get('X-B3-Traceid')?.[0] ?? ''
+  return fromWire(firstHeader(raw, 'x-b3-traceid'))
+}
+
+/** Knative's header.IsProbe: a kubelet probe (User-Agent kube-probe/…, K-Kubelet-Probe) or any K-Network-Probe. */
+function isProbe (req: InboundRequest): boolean {
+  const raw = req.rawHeaders
+  return firstHeader(raw, 'user-agent').startsWith('kube-probe/') || firstHeader(raw, 'k-kubelet-probe') !== '' || firstHeader(raw, 'k-network-probe') !== ''
 }

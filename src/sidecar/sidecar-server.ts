@@ -140,7 +140,7 @@ export class Sidecar {
     const logRevision = logRevisionOf(config)
     // enableProbeRequestLog: the probes answered here are logged too (Knative's log wraps its health handler).
     const probeLog = knativeRequestLog !== null && config.observability.enableProbeRequestLog
-      ? (req: InboundRequest, status: number, bytes: number, startMs: number) => { knativeRequestLog.write(req, status, bytes, (performance.now() - startMs) / 1000, logRevision) }
+      ? (req: InboundRequest, status: number, bytes: number, startMs: number) => { knativeRequestLog.logAnswered(req, status, bytes, performance.now() - startMs, logRevision) }
       : null
     const probeResponder = new ProbeResponder(this.prober, this.drainer, probeLog)
     this.handler = new SidecarHandler({
