@@ -88,7 +88,7 @@ export function parseObservabilityConfig (raw: string, problems: string[]): Obse
       template = compileGoTemplate(text.endsWith('\n') ? text : `${text}\n`)
     } catch (err) {
       if (!(err instanceof GoTemplateError)) throw err
-      problems.push(`config: OBSERVABILITY_CONFIG.requestLogTemplate is not a valid template: ${err.message}`)
+      problems.push(`config: OBSERVABILITY_CONFIG.requestLogTemplate: ${err.message}`)
       return NO_OBSERVABILITY
     }
   }

@@ -3,9 +3,9 @@ import { GoStringer, GoStringMap, goTypeName, isStringSlice, NO_VALUE, type GoOb
 // Go's fmt printing rules (fmt/print.go, fmt/format.go, strconv/ftoa.go, strconv/quote.go) for the
 // values in go-value.ts: what Sprint, Sprintln and Sprintf write, byte for byte. Covered: flags
 // `+ - # space 0`, width and precision (also `*`), the verbs v s q d t f F e E g G x X o O b c U
-// and `%%`, bad verbs (`%!d(string=a)`), missing and extra operands. Floats are printed from their
+// T and `%%`, bad verbs (`%!d(string=a)`), missing and extra operands. Floats are printed from their
 // exact decimal value with round-half-even, as strconv does (JS toFixed rounds ties up).
-// Not covered: `%[n]` argument indexes, %p/%T, %+v/%#v field names (printed as %v).
+// Not covered: `%[n]` argument indexes, %p, %+v/%#v field names (printed as %v).
 
 /** Where a value sits: fmt prints a pointer to a struct as `&{...}` only at depth 0. */
 const TOP = 0
@@ -159,7 +159,9 @@ export function sprintf (format: string, args: readonly GoValue[]): string {
       f.plus = false
       f.sharp = false
     }
-    out += printArg(args[argNum++] ?? null, verb, TOP)
+    const arg = args[argNum++] ?? null
+    if (verb === 'T') { out += pad(arg === null || arg === NO_VALUE ? '<nil>' : goTypeName(arg)); continue }
+    out += printArg(arg, verb, TOP)
   }
   if (argNum < args.length) {
     state.clear()

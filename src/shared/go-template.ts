@@ -158,14 +158,14 @@ function lex (s: string): Item[] {
       continue
     }
     items.push({ t: T_LEFT, val: '{{', pos: x })
-    pos = lexAction(s, p, items)
+    pos = lexAction(s, x, p, items)
   }
   items.push({ t: T_EOF, val: '', pos: s.length })
   return items
 }
 
-/** Lexes one action from `p` (after `{{`); returns the position after `}}` (and its trimming). */
-function lexAction (s: string, p: number, items: Item[]): number {
+/** Lexes the action opened at `open` from `p` (after `{{`); returns the position after `}}` (and its trimming). */
+function lexAction (s: string, open: number, p: number, items: Item[]): number {
   let depth = 0
   for (;;) {
     const [isDelim, trim] = atRightDelim(s, p)
@@ -175,7 +175,7 @@ function lexAction (s: string, p: number, items: Item[]): number {
       items.push({ t: T_RIGHT, val: '}}', pos: p - 2 })
       return trim ? skipSpaces(s, p) : p
     }
-    if (p >= s.length) throw lexError(s, p, 'unclosed action')
+    if (p >= s.length) throw lexError(s, open, 'unclosed action')
     const start = p
     const c = s[p]
     if (isSpace(c)) {

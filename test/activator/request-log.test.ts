@@ -21,5 +21,5 @@ t.test('one line per proxied request, with the routed revision', async (t) => {
 })
 
 t.test('bad OBSERVABILITY_CONFIG is a config error for the activator too', async (t) => {
-  await t.rejects(startActivator(t, [], {}, { OBSERVABILITY_CONFIG: '{"enableRequestLog": true, "requestLogTemplate": "{{range .X}}"}' }), /OBSERVABILITY_CONFIG.requestLogTemplate: "range" is not supported/)
+  await t.rejects(startActivator(t, [], {}, { OBSERVABILITY_CONFIG: '{"enableRequestLog": true, "requestLogTemplate": "{{range .X}}"}' }), /OBSERVABILITY_CONFIG\.requestLogTemplate: template: requestLog:1: "range" is not supported/)
 })

@@ -63,17 +63,26 @@ t.test('a template that fails at execution writes Knative\'s fallback line', asy
   t.match(lines[0], /^Invalid request log template: method: GET, response code: 200, latency: [\d.e-]+, url: \/p\n$/)
 })
 
-t.test('OBSERVABILITY_CONFIG: off by default, off without a template, bad values are config errors', async (t) => {
+t.test('OBSERVABILITY_CONFIG: off by default, off without a template, decoded as Go\'s encoding/json, bad values are config errors', async (t) => {
   t.equal(loadSidecarConfig([], {}).config?.observability.requestLogTemplate, null)
-  t.equal(loadSidecarConfig([], { OBSERVABILITY_CONFIG: '{"enableRequestLog": false, "requestLogTemplate": "x"}' }).config?.observability.requestLogTemplate, null)
+  t.equal(loadSidecarConfig([], { OBSERVABILITY_CONFIG: '{"enableRequestLog": false, "requestLogTemplate": "{{if}}"}' }).config?.observability.requestLogTemplate, null,
+    'disabled: the template is not even parsed (queue-proxy builds the handler only when enabled)')
   t.equal(loadSidecarConfig([], { OBSERVABILITY_CONFIG: '{"enableRequestLog": true}' }).config?.observability.requestLogTemplate, null, 'enabled without a template logs nothing (Knative)')
+  const go = loadSidecarConfig([], { OBSERVABILITY_CONFIG: '{"EnableRequestLog": true, "requestlogtemplate": "x", "tracing": null, "runtime": {"profiling": "enabled"}, "requestMetrics": {"protocol": "prometheus", "nested": {"a": 1}}, "unknown": 5}' }).config?.observability
+  t.not(go?.requestLogTemplate, null, 'keys match case-insensitively')
+  t.equal(go?.tracing, null, 'null leaves the default')
+  t.same(go?.runtime, { profiling: 'enabled' })
+  t.same(go?.requestMetrics, { protocol: 'prometheus', nested: { a: 1 } }, 'kept for later use')
+  t.ok(Object.isFrozen(go?.requestMetrics) && Object.isFrozen((go?.requestMetrics as { nested: object }).nested), 'frozen')
   const cases: Array<[string, string]> = [
-    ['{not json', 'config: OBSERVABILITY_CONFIG is not valid JSON'],
-    ['[1]', 'config: OBSERVABILITY_CONFIG must be a JSON object'],
-    ['{"enableRequestLog": "true"}', 'config: OBSERVABILITY_CONFIG.enableRequestLog must be a boolean'],
-    ['{"tracing": 3}', 'config: OBSERVABILITY_CONFIG.tracing must be an object'],
-    ['{"enableRequestLog": true, "requestLogTemplate": "{{if .X}}"}', 'config: OBSERVABILITY_CONFIG.requestLogTemplate: "if" is not supported'],
-    ['{"enableRequestLog": true, "requestLogTemplate": "{{.Request"}', 'config: OBSERVABILITY_CONFIG.requestLogTemplate: unclosed action'],
+    ['{not json', 'config: OBSERVABILITY_CONFIG is not valid JSON: '],
+    ['[1]', 'config: OBSERVABILITY_CONFIG must be a JSON object, got an array'],
+    ['{"enableRequestLog": "true"}', 'config: OBSERVABILITY_CONFIG.enableRequestLog must be a boolean, got a string ("true")'],
+    ['{"tracing": 3}', 'config: OBSERVABILITY_CONFIG.tracing must be an object, got a number (3)'],
+    ['{"requestMetrics": []}', 'config: OBSERVABILITY_CONFIG.requestMetrics must be an object, got an array'],
+    ['{"enableRequestLog": true, "requestLogTemplate": "{{if .X}}"}', 'config: OBSERVABILITY_CONFIG.requestLogTemplate: template: requestLog:1: "if" is not supported'],
+    ['{"enableRequestLog": true, "requestLogTemplate": "{{.Request"}', 'config: OBSERVABILITY_CONFIG.requestLogTemplate: template: requestLog:1: unclosed action'],
+    ['{"enableRequestLog": true, "requestLogTemplate": "{{nosuch}}"}', 'config: OBSERVABILITY_CONFIG.requestLogTemplate: template: requestLog:1: function "nosuch" not defined'],
   ]
   for (const [raw, want] of cases) {
     const { config, problems } = loadSidecarConfig([], { OBSERVABILITY_CONFIG: raw })
@@ -82,12 +91,84 @@ t.test('OBSERVABILITY_CONFIG: off by default, off without a template, bad values
   }
 })
 
-t.test('bin/sluice sidecar with bad OBSERVABILITY_CONFIG: exit 2, one line', async (t) => {
-  const bin = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
-  const child = spawn(process.execPath, [bin, 'sidecar'], { env: childEnv({ OBSERVABILITY_CONFIG: '{oops', USER_PORT: '8080' }), stdio: ['ignore', 'pipe', 'pipe'] })
-  let err = ''
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s })
-  const code = await new Promise<number | null>((resolve) => { child.on('exit', resolve) })
-  t.equal(code, 2)
-  t.match(err, /config: OBSERVABILITY_CONFIG is not valid JSON/)
+const BIN = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
+
+/** Runs `sluice sidecar` with `env` until it exits; returns the exit code and everything it printed. */
+async function runToExit (env: Record<string, string>): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [BIN, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0'], {
+    env: childEnv({ USER_PORT: '8080', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, 10_000)
+  const code = await new Promise<number | null>((resolve) => { child.on('close', resolve) })
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+t.test('bin/sluice sidecar with bad OBSERVABILITY_CONFIG JSON or a bad template: exit 2, one line', async (t) => {
+  const [badJson, badTemplate] = await Promise.all([
+    runToExit({ OBSERVABILITY_CONFIG: '{oops' }),
+    runToExit({ OBSERVABILITY_CONFIG: JSON.stringify({ enableRequestLog: true, requestLogTemplate: '{{.Request.Method' }) }),
+  ])
+  t.equal(badJson.code, 2)
+  t.match(badJson.stderr, /^config: OBSERVABILITY_CONFIG is not valid JSON: [^\n]+\n$/)
+  t.equal(badJson.stdout, '')
+  t.equal(badTemplate.code, 2)
+  t.equal(badTemplate.stderr, 'config: OBSERVABILITY_CONFIG.requestLogTemplate: template: requestLog:1: unclosed action\n')
+  t.equal(badTemplate.stdout, '')
+})
+
+t.test('a sidecar process writes the request log to stdout as raw lines, beside pino\'s', async (t) => {
+  const app = await startApp(t, (req, res) => { req.resume(); req.on('end', () => { res.end('abc') }) })
+  const child = spawn(process.execPath, [BIN, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0'], {
+    env: childEnv({ USER_PORT: String(app.port), ...REVISION_ENV, OBSERVABILITY_CONFIG: o11y({}) }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s })
+  await until(() => out.includes('"sidecar listening"'), 5000, 'listening')
+  const line = out.split('\n').find((l) => l.includes('"sidecar listening"')) ?? '{}'
+  const port = (JSON.parse(line) as { ports: { serving: number } }).ports.serving
+  const url = `http://127.0.0.1:${port}`
+  t.equal((await send(`${url}/p?q=1`, { method: 'POST', body: 'test', headers: { 'x-b3-traceid': 'b3id' } })).status, 200)
+  t.equal((await send(url, { headers: { 'user-agent': 'kube-probe/1.30', 'k-network-probe': 'queue' } })).status, 200, 'a probe (not logged)')
+  t.equal((await send(`${url}/second`)).status, 200)
+  const logLines = (): string[] => out.split('\n').filter((l) => l.startsWith('{"httpRequest"'))
+  await until(() => logLines().length === 2, 3000, 'two request log lines')
+  child.kill('SIGTERM')
+  await new Promise((resolve) => { child.on('close', resolve) })
+  for (const l of out.split('\n').filter((x) => x !== '')) t.doesNotThrow(() => JSON.parse(l), 'every stdout line is whole')
+  const [first, second] = logLines().map((l) => JSON.parse(l) as { httpRequest: Record<string, unknown>, traceId: string })
+  t.match(first?.httpRequest, { requestMethod: 'POST', requestUrl: '/p?q=1', requestSize: '4', status: 200, responseSize: '3', serverIp: '10.0.0.9', protocol: 'HTTP/1.1' })
+  t.equal(first?.traceId, 'b3id')
+  t.match(String(first?.httpRequest.latency), /^(0\.\d{1,9}|\d\.\d+e-0[5-9])s$/, 'latency in seconds, as Go prints a float64')
+  t.ok(Number.parseFloat(String(first?.httpRequest.latency)) > 0)
+  t.match(second?.httpRequest, { requestMethod: 'GET', requestUrl: '/second', requestSize: '0', status: 200, responseSize: '3' })
+  t.match(out, /"\}, "traceId": "b3id"\}\n/, 'the raw line, not wrapped in a pino record')
+})
+
+t.test('a client that leaves before the response: the status Go\'s ResponseRecorder reports', async (t) => {
+  const held: Array<() => void> = []
+  const app = await startApp(t, (_req, res) => { held.push(() => { res.end('late') }) })
+  t.teardown(() => { for (const release of held) release() })
+  const lines: string[] = []
+  const { url } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', OBSERVABILITY_CONFIG: o11y({ requestLogTemplate: '{{.Request.URL}} {{.Response.Code}} {{.Response.Size}}' }) }, [],
+    { requestLogWriter: (l) => { lines.push(l) } })
+  const proxying = new AbortController()
+  const queued = new AbortController()
+  const a = send(`${url}/proxying`, { signal: proxying.signal }).catch(() => null)
+  await until(() => held.length === 1, 2000, 'the app has the first request')
+  const b = send(`${url}/queued`, { signal: queued.signal }).catch(() => null)
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  queued.abort()
+  await until(() => lines.length === 1, 2000, 'the queued request logged')
+  proxying.abort()
+  await until(() => lines.length === 2, 2000, 'the proxied request logged')
+  await Promise.all([a, b])
+  t.same(lines, ['/queued 500 0\n', '/proxying 200 0\n'], 'queued: the breaker\'s 500; proxying: the recorder\'s default 200')
 })
