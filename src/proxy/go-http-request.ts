@@ -32,12 +32,81 @@ export class GoHttpRequest implements GoObject {
   readonly #proxied: boolean
   #header: GoStringMap | null
   #url: GoURL | null
+  // First values of the headers read one at a time (Go's Header.Get), found in one pass over
+  // rawHeaders when first needed; null = absent.
+  #isIndexed: boolean
+  #userAgent: string | null
+  #referer: string | null
+  #host: string | null
+  #contentLength: string | null
+  #transferEncoding: string | null
+  #traceparent: string | null
+  #b3TraceId: string | null
+  #kubeletProbe: string | null
+  #networkProbe: string | null
 
   constructor (req: InboundRequest, proxied: boolean) {
     this.#req = req
     this.#proxied = proxied
     this.#header = null
     this.#url = null
+    this.#isIndexed = false
+    this.#userAgent = null
+    this.#referer = null
+    this.#host = null
+    this.#contentLength = null
+    this.#transferEncoding = null
+    this.#traceparent = null
+    this.#b3TraceId = null
+    this.#kubeletProbe = null
+    this.#networkProbe = null
+  }
+
+  /** One pass over rawHeaders for the headers read by name (first value of each). */
+  #index (): void {
+    if (this.#isIndexed) return
+    this.#isIndexed = true
+    const raw = this.#req.rawHeaders
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i] ?? ''
+      // The length picks the candidates: most headers are compared with none.
+      switch (name.length) {
+        case 4: if (this.#host === null && equalsLower(name, 'host')) this.#host = raw[i + 1] ?? ''; break
+        case 7: if (this.#referer === null && equalsLower(name, 'referer')) this.#referer = raw[i + 1] ?? ''; break
+        case 10: if (this.#userAgent === null && equalsLower(name, 'user-agent')) this.#userAgent = raw[i + 1] ?? ''; break
+        case 11: if (this.#traceparent === null && equalsLower(name, 'traceparent')) this.#traceparent = raw[i + 1] ?? ''; break
+        case 12: if (this.#b3TraceId === null && equalsLower(name, 'x-b3-traceid')) this.#b3TraceId = raw[i + 1] ?? ''; break
+        case 14: if (this.#contentLength === null && equalsLower(name, 'content-length')) this.#contentLength = raw[i + 1] ?? ''; break
+        case 15:
+          if (this.#kubeletProbe === null && equalsLower(name, 'k-kubelet-probe')) this.#kubeletProbe = raw[i + 1] ?? ''
+          else if (this.#networkProbe === null && equalsLower(name, 'k-network-probe')) this.#networkProbe = raw[i + 1] ?? ''
+          break
+        case 17: if (this.#transferEncoding === null && equalsLower(name, 'transfer-encoding')) this.#transferEncoding = raw[i + 1] ?? ''; break
+      }
+    }
+  }
+
+  /** Header.Get("User-Agent"), as sent (a wire string). */
+  get userAgent (): string { this.#index(); return this.#userAgent ?? '' }
+
+  /** Knative's header.IsProbe: a kubelet probe (User-Agent kube-probe/…, K-Kubelet-Probe) or any K-Network-Probe. */
+  get isProbe (): boolean {
+    this.#index()
+    return (this.#userAgent ?? '').startsWith('kube-probe/') || (this.#kubeletProbe ?? '') !== '' || (this.#networkProbe ?? '') !== ''
+  }
+
+  /** Knative's ExtractTraceID: traceparent's second field, else X-B3-TraceId. */
+  get traceId (): string {
+    this.#index()
+    const tp = this.#traceparent ?? ''
+    if (tp !== '') {
+      const dash = tp.indexOf('-')
+      if (dash >= 0) {
+        const next = tp.indexOf('-', dash + 1)
+        return fromWire(next < 0 ? tp.slice(dash + 1) : tp.slice(dash + 1, next))
+      }
+    }
+    return fromWire(this.#b3TraceId ?? '')
   }
 
   get #isH2 (): boolean { return this.#req.httpVersionMajor === 2 }
@@ -67,8 +136,8 @@ export class GoHttpRequest implements GoObject {
       case 'RequestURI': return fromWire(req.url ?? '/')
       case 'TLS': return tlsState(req)
       case 'Pattern': return ''
-      case 'UserAgent': return fromWire(firstHeader(req.rawHeaders, 'user-agent'))
-      case 'Referer': return fromWire(firstHeader(req.rawHeaders, 'referer'))
+      case 'UserAgent': return fromWire(this.userAgent)
+      case 'Referer': this.#index(); return fromWire(this.#referer ?? '')
     }
     throw new GoExecError(`can't evaluate field ${name} in type *http.Request`)
   }
@@ -97,7 +166,8 @@ export class GoHttpRequest implements GoObject {
       return fromWire(typeof authority === 'string' ? authority : req.headers.host ?? '')
     }
     const urlHost = this.url().host
-    return fromWire(urlHost !== '' ? urlHost : firstHeader(req.rawHeaders, 'host'))
+    this.#index()
+    return fromWire(urlHost !== '' ? urlHost : this.#host ?? '')
   }
 
   /** Go's RemoteAddr: `ip:port`, `[ip]:port` for IPv6. */
@@ -111,15 +181,14 @@ export class GoHttpRequest implements GoObject {
 
   /** Go's Request.ContentLength. */
   contentLength (): number {
-    const raw = this.#req.rawHeaders
+    this.#index()
+    const cl = this.#contentLength
     if (this.#isH2) {
       if (!hasOpenBody(this.#req)) return 0
-      const cl = firstHeaderOrNull(raw, 'content-length')
       if (cl === null) return -1
       return isDigits(cl) ? Number(cl) : 0
     }
     if (this.#isChunked()) return -1
-    const cl = firstHeaderOrNull(raw, 'content-length')
     if (cl !== null) {
       const v = cl.trim()
       if (isDigits(v)) return Number(v)
@@ -131,7 +200,8 @@ export class GoHttpRequest implements GoObject {
   #isChunked (): boolean {
     const req = this.#req
     if (req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return false
-    const te = firstHeaderOrNull(req.rawHeaders, 'transfer-encoding')
+    this.#index()
+    const te = this.#transferEncoding
     return te !== null && te.trim().toLowerCase() === 'chunked'
   }
 
@@ -188,18 +258,6 @@ export class GoHttpRequest implements GoObject {
     }
     return new GoStringMap('http.Header', m, true)
   }
-}
-
-/** The first value of header `lowerName` as sent, '' when absent (Go's Header.Get). */
-export function firstHeader (raw: readonly string[], lowerName: string): string {
-  return firstHeaderOrNull(raw, lowerName) ?? ''
-}
-
-function firstHeaderOrNull (raw: readonly string[], lowerName: string): string | null {
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (equalsLower(raw[i] ?? '', lowerName)) return raw[i + 1] ?? ''
-  }
-  return null
 }
 
 function allHeaderValues (raw: readonly string[], lowerName: string): string[] {

@@ -3,7 +3,7 @@ import type { InboundRequest } from '../server/inbound.ts'
 import { formatFloat } from '../shared/go-fmt.ts'
 import type { GoTemplate } from '../shared/go-template.ts'
 import { fromWire, GoExecError, GoRecord, type GoObject, type GoValue } from '../shared/go-value.ts'
-import { firstHeader, GoHttpRequest } from './go-http-request.ts'
+import { GoHttpRequest } from './go-http-request.ts'
 import type { ProxyExchange } from './proxy-exchange.ts'
 
 // Knative's request log (pkg/http/request_log.go): one line per request rendered from the operator's
@@ -74,21 +74,23 @@ export class KnativeRequestLog {
 
   /** One finished proxied exchange: status and body bytes as the client saw them. */
   log (ex: ProxyExchange, nowMs: number, revision: RequestLogRevision): void {
-    if (!this.#logProbes && isProbe(ex.req)) return
+    const request = new GoHttpRequest(ex.req, true)
+    if (!this.#logProbes && request.isProbe) return
     let code = ex.statusCode
     if (code === 0) code = ex.admittedMs < 0 ? 500 : 200 // the client left first (file comment)
-    this.#emit(new GoHttpRequest(ex.req, true), ex.req, code, ex.responseBytes, nowMs - ex.startMs, revision)
+    this.#emit(request, ex.req, code, ex.responseBytes, nowMs - ex.startMs, revision)
   }
 
   /** A request the server answered itself (a probe, as Knative's drainer does); elapsedMs from performance.now(). */
   logAnswered (req: InboundRequest, code: number, size: number, elapsedMs: number, revision: RequestLogRevision): void {
-    if (!this.#logProbes && isProbe(req)) return
-    this.#emit(new GoHttpRequest(req, false), req, code, size, elapsedMs, revision)
+    const request = new GoHttpRequest(req, false)
+    if (!this.#logProbes && request.isProbe) return
+    this.#emit(request, req, code, size, elapsedMs, revision)
   }
 
   #emit (request: GoHttpRequest, req: InboundRequest, code: number, size: number, elapsedMs: number, revision: RequestLogRevision): void {
     const latency = goSeconds(elapsedMs)
-    const input = new RequestLogTemplateInput(request, new RequestLogResponse(BigInt(code), BigInt(size), latency), this.#revisionStruct(revision), req)
+    const input = new RequestLogTemplateInput(request, new RequestLogResponse(BigInt(code), BigInt(size), latency), this.#revisionStruct(revision))
     let line: string
     try {
       line = this.#template.render(input)
@@ -132,13 +134,11 @@ class RequestLogTemplateInput implements GoObject {
   readonly request: GoHttpRequest
   readonly response: RequestLogResponse
   readonly revision: GoObject
-  readonly #req: InboundRequest
 
-  constructor (request: GoHttpRequest, response: RequestLogResponse, revision: GoObject, req: InboundRequest) {
+  constructor (request: GoHttpRequest, response: RequestLogResponse, revision: GoObject) {
     this.request = request
     this.response = response
     this.revision = revision
-    this.#req = req
   }
 
   goLookup (name: string, args: readonly GoValue[]): GoValue {
@@ -147,13 +147,13 @@ class RequestLogTemplateInput implements GoObject {
       case 'Request': return this.request
       case 'Response': return this.response
       case 'Revision': return this.revision
-      case 'TraceID': return extractTraceId(this.#req.rawHeaders)
+      case 'TraceID': return this.request.traceId
     }
     throw new GoExecError(`can't evaluate field ${name} in type *http.RequestLogTemplateInput`)
   }
 
   goPrint (): readonly GoValue[] {
-    return [this.request, this.response, this.revision, extractTraceId(this.#req.rawHeaders)]
+    return [this.request, this.response, this.revision, this.request.traceId]
   }
 }
 
@@ -183,21 +183,3 @@ class RequestLogResponse implements GoObject {
   goPrint (): readonly GoValue[] { return [this.code, this.size, this.latency] }
 }
 
-/** Knative's ExtractTraceID: W3C traceparent's second field, else X-B3-TraceId. */
-function extractTraceId (raw: readonly string[]): string {
-  const tp = firstHeader(raw, 'traceparent')
-  if (tp !== '') {
-    const dash = tp.indexOf('-')
-    if (dash >= 0) {
-      const next = tp.indexOf('-', dash + 1)
-      return fromWire(next < 0 ? tp.slice(dash + 1) : tp.slice(dash + 1, next))
-    }
-  }
-  return fromWire(firstHeader(raw, 'x-b3-traceid'))
-}
-
-/** Knative's header.IsProbe: a kubelet probe (User-Agent kube-probe/…, K-Kubelet-Probe) or any K-Network-Probe. */
-function isProbe (req: InboundRequest): boolean {
-  const raw = req.rawHeaders
-  return firstHeader(raw, 'user-agent').startsWith('kube-probe/') || firstHeader(raw, 'k-kubelet-probe') !== '' || firstHeader(raw, 'k-network-probe') !== ''
-}

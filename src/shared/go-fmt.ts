@@ -67,7 +67,12 @@ export function formatValue (v: GoValue): string {
  * first (`{{.Revision}}` prints `{rev ns ...}`, no `&`), an invalid value prints `<no value>`.
  */
 export function formatTemplateValue (v: GoValue): string {
-  if (typeof v === 'string') return v
+  switch (typeof v) {
+    case 'string': return v
+    case 'bigint': return v.toString()
+    case 'number': return formatFloat(v)
+    case 'boolean': return v ? 'true' : 'false'
+  }
   if (v === NO_VALUE) return '<no value>'
   state.clear()
   return typeof v === 'object' && v !== null && !isStringSlice(v) && !(v instanceof GoStringMap) ? fmtObject(v, 'v', TOP, false) : printArg(v, 'v', TOP)
@@ -185,7 +190,7 @@ function printArg (v: GoValue, verb: string, depth: number): string {
   switch (typeof v) {
     case 'boolean': return verb === 't' || verb === 'v' ? pad(v ? 'true' : 'false') : badVerb(v, verb, depth)
     case 'bigint': return fmtInteger(v, verb, depth)
-    case 'number': return fmtFloatVerb(v, verb, depth)
+    case 'number': return verb === 'v' && isPlainState() && isPlainDecimal(v) ? String(v) : fmtFloatVerb(v, verb, depth)
     case 'string': return fmtString(v, verb, depth)
   }
   if (isStringSlice(v)) {
@@ -404,8 +409,21 @@ function quoteRune (r: number, asciiOnly: boolean): string {
 
 /** Go's %v of a float64: strconv 'g' shortest, e-notation (`1e+06`, `1.5e-07`) when the exponent is < -4 or >= 6. */
 export function formatFloat (f: number): string {
+  if (isPlainDecimal(f)) return String(f)
   state.clear()
   return fmtFloatVerb(f, 'v', TOP)
+}
+
+/** Between 1e-4 and 1e6 Go's %v is a plain decimal with the shortest digits, as JS's String() (the fast path). */
+function isPlainDecimal (f: number): boolean {
+  const a = f < 0 ? -f : f
+  return a >= 1e-4 && a < 1e6
+}
+
+/** No flag, width or precision that would change %v. */
+function isPlainState (): boolean {
+  const f = state
+  return f.width < 0 && f.prec < 0 && !f.plus && !f.space && !f.sharp
 }
 
 function fmtFloatVerb (v: number, verb: string, depth: number): string {

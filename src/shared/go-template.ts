@@ -449,7 +449,7 @@ class Parser {
     let text = node.text
     while (this.#peek().t === T_FIELD) {
       const f = this.#next()
-      path.push(f.val.slice(1))
+      path.push(intern(f.val.slice(1)))
       text += f.val
     }
     switch (node.k) {
@@ -472,7 +472,7 @@ class Parser {
       case T_VAR:
         if (item.val !== '$') throw this.#error(item, `undefined variable ${JSON.stringify(item.val)}`)
         return { k: 'var', path: [], text: '$' }
-      case T_FIELD: return { k: 'field', path: [item.val.slice(1)], text: item.val }
+      case T_FIELD: return { k: 'field', path: [intern(item.val.slice(1))], text: item.val }
       case T_BOOL: return { k: 'literal', value: item.val === 'true', text: item.val }
       case T_CHAR_CONST: case T_NUMBER: return { k: 'literal', value: this.#number(item), text: item.val }
       case T_COMPLEX: throw this.#error(item, `complex numbers are not supported: ${UNSUPPORTED_HELP}`)
@@ -591,6 +591,14 @@ function parseGoInt (text: string): bigint | null {
   if (!valid.test(clean)) return null
   const n = BigInt((prefix === '' ? '' : prefix) + clean)
   return neg ? -n : n
+}
+
+/**
+ * The internalized copy of a field name: goLookup's `switch (name)` then compares pointers, not
+ * characters (a name sliced out of the template source is not internalized by V8).
+ */
+function intern (name: string): string {
+  return Object.keys({ [name]: 0 })[0] ?? name
 }
 
 function describeItem (item: Item): string {
@@ -902,6 +910,20 @@ export function htmlEscape (s: string): string {
 
 const JS_HEX = '0123456789ABCDEF'
 
+/** ASCII replacements of template.JSEscapeString ('' = kept as is): quotes, <>&=, backslash, controls. */
+const JS_ASCII: readonly string[] = (() => {
+  const table: string[] = []
+  for (let c = 0; c < 0x80; c++) table.push(c < 0x20 ? '\\u00' + (JS_HEX[c >> 4] ?? '') + (JS_HEX[c & 15] ?? '') : '')
+  table[0x5c] = '\\\\'
+  table[0x27] = "\\'"
+  table[0x22] = '\\"'
+  table[0x3c] = '\\u003C'
+  table[0x3e] = '\\u003E'
+  table[0x26] = '\\u0026'
+  table[0x3d] = '\\u003D'
+  return table
+})()
+
 /** template.JSEscapeString. */
 export function jsEscape (s: string): string {
   let out = ''
@@ -909,28 +931,19 @@ export function jsEscape (s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
     let rep: string
-    switch (c) {
-      case 0x5c: rep = '\\\\'; break
-      case 0x27: rep = '\\\''; break
-      case 0x22: rep = '\\"'; break
-      case 0x3c: rep = '\\u003C'; break
-      case 0x3e: rep = '\\u003E'; break
-      case 0x26: rep = '\\u0026'; break
-      case 0x3d: rep = '\\u003D'; break
-      default:
-        if (c < 0x20) { rep = '\\u00' + (JS_HEX[c >> 4] ?? '') + (JS_HEX[c & 15] ?? ''); break }
-        if (c < 0x80) continue
-        {
-          // Non-ASCII: printable runes stay, others become \uXXXX (Go's %04X of the rune).
-          const cp = s.codePointAt(i) ?? c
-          const ch = String.fromCodePoint(cp)
-          if (isPrint(ch)) { i += ch.length - 1; continue }
-          rep = '\\u' + cp.toString(16).toUpperCase().padStart(4, '0')
-          out += s.slice(last, i) + rep
-          i += ch.length - 1
-          last = i + 1
-          continue
-        }
+    if (c < 0x80) {
+      rep = JS_ASCII[c] ?? ''
+      if (rep === '') continue
+    } else {
+      // Non-ASCII: printable runes stay, others become \uXXXX (Go's %04X of the rune).
+      const cp = s.codePointAt(i) ?? c
+      const width = cp > 0xffff ? 2 : 1
+      if (isPrint(String.fromCodePoint(cp))) { i += width - 1; continue }
+      rep = '\\u' + cp.toString(16).toUpperCase().padStart(4, '0')
+      out += s.slice(last, i) + rep
+      i += width - 1
+      last = i + 1
+      continue
     }
     out += s.slice(last, i) + rep
     last = i + 1

@@ -71,7 +71,7 @@ export class GoURL implements GoObject {
   /** URL.EscapedPath, as a wire string. */
   escapedPath (): string {
     if (this.rawPath !== '' && isValidEncoded(this.rawPath)) return this.rawPath
-    if (this.path === '*') return '*'
+    if (this.path === '*' || isPlainPath(this.path, this.path.length)) return this.path
     return escapePath(Buffer.from(this.path, 'utf8'))
   }
 
@@ -149,6 +149,15 @@ export function parseRequestTarget (method: string, target: string): GoURL {
     return new GoURL('', '', null, target, '', '', false, false, '')
   }
   if (target === '*') return new GoURL('', '', null, '', '*', '', false, false, '')
+  // The common case: an origin-form target whose path Go would neither decode nor escape.
+  if (target.charCodeAt(0) === 0x2f) {
+    const q = target.indexOf('?')
+    const end = q < 0 ? target.length : q
+    if (isPlainPath(target, end)) {
+      const forceQuery = q === target.length - 1
+      return new GoURL('', '', null, '', target.slice(0, end), '', false, forceQuery, q < 0 || forceQuery ? '' : target.slice(q + 1))
+    }
+  }
   let scheme = ''
   let rest = target
   const colon = schemeEnd(target)
@@ -229,6 +238,14 @@ function pathNeedsEscape (c: number): boolean {
     default:
       return true
   }
+}
+
+/** s[0, end) holds only bytes a path keeps as they are (no `%`, nothing escape() would change). */
+function isPlainPath (s: string, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    if (pathNeedsEscape(s.charCodeAt(i))) return false
+  }
+  return true
 }
 
 /** escape(path, encodePath) over the path's bytes; returns a wire string. */

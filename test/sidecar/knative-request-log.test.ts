@@ -73,7 +73,7 @@ t.test('OBSERVABILITY_CONFIG: off by default, off without a template, decoded as
   t.equal(go?.tracing, null, 'null leaves the default')
   t.same(go?.runtime, { profiling: 'enabled' })
   t.same(go?.requestMetrics, { protocol: 'prometheus', nested: { a: 1 } }, 'kept for later use')
-  t.ok(Object.isFrozen(go?.requestMetrics) && Object.isFrozen((go?.requestMetrics as { nested: object }).nested), 'frozen')
+  t.ok(Object.isFrozen(go?.requestMetrics) && Object.isFrozen(go?.requestMetrics?.nested), 'frozen, nested objects too')
   const cases: Array<[string, string]> = [
     ['{not json', 'config: OBSERVABILITY_CONFIG is not valid JSON: '],
     ['[1]', 'config: OBSERVABILITY_CONFIG must be a JSON object, got an array'],
