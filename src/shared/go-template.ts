@@ -28,7 +28,6 @@ export class GoTemplateError extends Error {
   }
 }
 
-export { GoExecError }
 
 /** A compiled template. */
 export interface GoTemplate {

@@ -19,10 +19,16 @@ export type NoValue = typeof NO_VALUE
 
 export type GoValue = string | bigint | number | boolean | null | NoValue | readonly string[] | GoStringMap | GoObject
 
-/** Raised while executing a template (Knative then writes its fallback line) or on a bad call. */
+/**
+ * Raised while executing a template (Knative then writes its fallback line) or on a bad call. A
+ * broken template raises one per request, so no stack trace is captured: it would never be read.
+ */
 export class GoExecError extends Error {
   constructor (message: string) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(message)
+    Error.stackTraceLimit = limit
     this.name = 'GoExecError'
   }
 }
