@@ -9,9 +9,11 @@ import { generateForwarded } from './forwarded.ts'
 //   server moves Host to .Host and Transfer-Encoding to .TransferEncoding, drops a Content-Length a
 //   chunked body overrides, drops `Connection` when it says close on HTTP/1.1, and adds
 //   `Cache-Control: no-cache` beside `Pragma: no-cache`. HTTP/2 pseudo-headers are not headers.
-// - For a request that went through queue-proxy's inner chain (every proxied one), the header map
-//   the log sees afterwards also lacks K-Original-Host (RewriteHostOut deletes it) and has the
-//   Forwarded header the Forwarded shim synthesises from X-Forwarded-*: both mutate the shared map.
+// - Handlers inside Knative's request-log handler mutate the header map the log holds (Go's
+//   r.WithContext copies share it), so the log sees their changes (`HeaderMutations`):
+//   queue-proxy, for every proxied request: K-Original-Host deleted (RewriteHostOut) and the
+//   Forwarded header its shim synthesises from X-Forwarded-*; the activator: K-Original-Host set
+//   to the Host (RewriteHostIn) and `K-Proxy-Request: activator`.
 // - RemoteAddr `ip:port` (`[ip]:port` for IPv6; an IPv4-mapped address prints as IPv4, as Go's
 //   net.IP does), ContentLength (-1 when unknown), Proto `HTTP/1.1` / `HTTP/2.0`, URL (go-url.ts).
 // Everything is computed when a template first asks for it; a template that never touches
@@ -22,14 +24,19 @@ const REQUEST_FIELDS: readonly string[] = ['Method', 'URL', 'Proto', 'ProtoMajor
   'TransferEncoding', 'Close', 'Host', 'Form', 'PostForm', 'MultipartForm', 'Trailer', 'RemoteAddr', 'RequestURI', 'TLS',
   'Cancel', 'Response', 'Pattern']
 
+/** What the handlers inside the log did to the header map (see the file comment). */
+export const MUTATIONS_NONE = 0
+export const MUTATIONS_QUEUE_PROXY = 1
+export const MUTATIONS_ACTIVATOR = 2
+
 const EMPTY_VALUES = new GoStringMap('url.Values', new Map(), false)
 const EMPTY_HEADER = new GoStringMap('http.Header', new Map(), true)
 
 export class GoHttpRequest implements GoObject {
   readonly goType = '*http.Request'
   readonly #req: InboundRequest
-  /** The request went through queue-proxy's inner handlers (not answered by the drainer). */
-  readonly #proxied: boolean
+  /** MUTATIONS_*: the inner handlers the request went through. */
+  readonly #mutations: number
   #header: GoStringMap | null
   #url: GoURL | null
   // First values of the headers read one at a time (Go's Header.Get), found in one pass over
@@ -45,9 +52,9 @@ export class GoHttpRequest implements GoObject {
   #kubeletProbe: string | null
   #networkProbe: string | null
 
-  constructor (req: InboundRequest, proxied: boolean) {
+  constructor (req: InboundRequest, mutations: number) {
     this.#req = req
-    this.#proxied = proxied
+    this.#mutations = mutations
     this.#header = null
     this.#url = null
     this.#isIndexed = false
@@ -246,8 +253,7 @@ export class GoHttpRequest implements GoObject {
       const cookies = m.get('Cookie')
       if (cookies !== undefined && cookies.length > 1) m.set('Cookie', [cookies.join('; ')])
     }
-    if (this.#proxied) {
-      // queue-proxy's inner handlers mutate the header map the log holds (see the file comment).
+    if (this.#mutations === MUTATIONS_QUEUE_PROXY) {
       if ((m.get('K-Original-Host')?.[0] ?? '') !== '') m.delete('K-Original-Host')
       if ((m.get('Forwarded')?.[0] ?? '') === '') {
         const xff = m.get('X-Forwarded-For')?.[0] ?? ''
@@ -255,6 +261,9 @@ export class GoHttpRequest implements GoObject {
         const xfh = m.get('X-Forwarded-Host')?.[0] ?? ''
         if (xff !== '' || xfp !== '' || xfh !== '') m.set('Forwarded', [generateForwarded(xff, xfp, xfh)])
       }
+    } else if (this.#mutations === MUTATIONS_ACTIVATOR) {
+      if ((m.get('K-Original-Host')?.[0] ?? '') === '') m.set('K-Original-Host', [this.host()])
+      m.set('K-Proxy-Request', ['activator'])
     }
     return new GoStringMap('http.Header', m, true)
   }

@@ -3,7 +3,7 @@ import type { InboundRequest } from '../server/inbound.ts'
 import { formatFloat } from '../shared/go-fmt.ts'
 import type { GoTemplate } from '../shared/go-template.ts'
 import { fromWire, GoExecError, GoRecord, type GoObject, type GoValue } from '../shared/go-value.ts'
-import { GoHttpRequest } from './go-http-request.ts'
+import { GoHttpRequest, MUTATIONS_ACTIVATOR, MUTATIONS_NONE, MUTATIONS_QUEUE_PROXY } from './go-http-request.ts'
 import type { ProxyExchange } from './proxy-exchange.ts'
 
 // Knative's request log (pkg/http/request_log.go): one line per request rendered from the operator's
@@ -11,10 +11,13 @@ import type { ProxyExchange } from './proxy-exchange.ts'
 // stdout, where Knative writes it (not through the logger), so log pipelines parse Sluice's lines as
 // they parsed queue-proxy's. The template sees Go's shapes (RequestLogTemplateInput): .Request (an
 // *http.Request, go-http-request.ts), .Response {Code, Size, Latency (float64 seconds)}, .Revision
-// {Name, Namespace, Service, Configuration, PodName, PodIP} and .TraceID (traceparent's trace id,
-// else X-B3-TraceId). Built only when the log is on: the request path pays one null check
-// otherwise. The sidecar logs its own revision and pod; the activator the revision it routed to
-// (PodName/PodIP empty, as Knative's activator).
+// {Name, Namespace, Service, Configuration, PodName, PodIP} and .TraceID. Built only when the log is
+// on: the request path pays one null check otherwise.
+//
+// Two sites, as in Knative (`RequestLogSite`): queue-proxy's (the sidecar: its own revision and
+// pod; .TraceID from traceparent, else X-B3-TraceId) and the activator's (the revision it routed
+// to, PodName/PodIP empty; .TraceID empty, as Knative's activator input getter leaves it). Each
+// site's inner handlers leave their marks on the header map the template sees (go-http-request.ts).
 //
 // Where queue-proxy's log sits decides what it records: outside the drainer, so it sees the probes
 // the drainer answers (logged only with enableProbeRequestLog) and the final status and body size
@@ -51,30 +54,38 @@ export function writeStdout (line: string): void {
 let isStdoutGuarded = false
 function ignoreError (): void {}
 
-/** The request log OBSERVABILITY_CONFIG asks for; null when it is off. */
-export function knativeRequestLogFor (o11y: ObservabilityConfig, write: LineWriter): KnativeRequestLog | null {
-  return o11y.requestLogTemplate === null ? null : new KnativeRequestLog(o11y.requestLogTemplate, write, o11y.enableProbeRequestLog)
+/** Whose request log this is: queue-proxy's (the sidecar) or the activator's. */
+export type RequestLogSite = 'queue-proxy' | 'activator'
+
+/** The request log OBSERVABILITY_CONFIG asks for; null when it is off. The activator passes no site. */
+export function knativeRequestLogFor (o11y: ObservabilityConfig, write: LineWriter, site: RequestLogSite = 'activator'): KnativeRequestLog | null {
+  return o11y.requestLogTemplate === null ? null : new KnativeRequestLog(o11y.requestLogTemplate, write, o11y.enableProbeRequestLog, site)
 }
 
 export class KnativeRequestLog {
   readonly #template: GoTemplate
   readonly #write: LineWriter
   readonly #logProbes: boolean
+  /** MUTATIONS_* of a proxied request at this site. */
+  readonly #mutations: number
+  readonly #hasTraceId: boolean
   // The .Revision struct of the last revision logged: callers pass one frozen object per revision.
   #lastRevision: RequestLogRevision | null
   #lastRevisionStruct: GoObject | null
 
-  constructor (template: GoTemplate, write: LineWriter, logProbes: boolean) {
+  constructor (template: GoTemplate, write: LineWriter, logProbes: boolean, site: RequestLogSite) {
     this.#template = template
     this.#write = write
     this.#logProbes = logProbes
+    this.#mutations = site === 'queue-proxy' ? MUTATIONS_QUEUE_PROXY : MUTATIONS_ACTIVATOR
+    this.#hasTraceId = site === 'queue-proxy'
     this.#lastRevision = null
     this.#lastRevisionStruct = null
   }
 
   /** One finished proxied exchange: status and body bytes as the client saw them. */
   log (ex: ProxyExchange, nowMs: number, revision: RequestLogRevision): void {
-    const request = new GoHttpRequest(ex.req, true)
+    const request = new GoHttpRequest(ex.req, this.#mutations)
     if (!this.#logProbes && request.isProbe) return
     let code = ex.statusCode
     if (code === 0) code = ex.admittedMs < 0 ? 500 : 200 // the client left first (file comment)
@@ -83,14 +94,14 @@ export class KnativeRequestLog {
 
   /** A request the server answered itself (a probe, as Knative's drainer does); elapsedMs from performance.now(). */
   logAnswered (req: InboundRequest, code: number, size: number, elapsedMs: number, revision: RequestLogRevision): void {
-    const request = new GoHttpRequest(req, false)
+    const request = new GoHttpRequest(req, MUTATIONS_NONE)
     if (!this.#logProbes && request.isProbe) return
     this.#emit(request, req, code, size, elapsedMs, revision)
   }
 
   #emit (request: GoHttpRequest, req: InboundRequest, code: number, size: number, elapsedMs: number, revision: RequestLogRevision): void {
     const latency = goSeconds(elapsedMs)
-    const input = new RequestLogTemplateInput(request, new RequestLogResponse(BigInt(code), BigInt(size), latency), this.#revisionStruct(revision))
+    const input = new RequestLogTemplateInput(request, new RequestLogResponse(BigInt(code), BigInt(size), latency), this.#revisionStruct(revision), this.#hasTraceId)
     let line: string
     try {
       line = this.#template.render(input)
@@ -134,12 +145,16 @@ class RequestLogTemplateInput implements GoObject {
   readonly request: GoHttpRequest
   readonly response: RequestLogResponse
   readonly revision: GoObject
+  readonly #hasTraceId: boolean
 
-  constructor (request: GoHttpRequest, response: RequestLogResponse, revision: GoObject) {
+  constructor (request: GoHttpRequest, response: RequestLogResponse, revision: GoObject, hasTraceId: boolean) {
     this.request = request
     this.response = response
     this.revision = revision
+    this.#hasTraceId = hasTraceId
   }
+
+  get traceId (): string { return this.#hasTraceId ? this.request.traceId : '' }
 
   goLookup (name: string, args: readonly GoValue[]): GoValue {
     if (args.length > 0) throw new GoExecError(`${name} has arguments but cannot be invoked as function`)
@@ -147,13 +162,13 @@ class RequestLogTemplateInput implements GoObject {
       case 'Request': return this.request
       case 'Response': return this.response
       case 'Revision': return this.revision
-      case 'TraceID': return this.request.traceId
+      case 'TraceID': return this.traceId
     }
     throw new GoExecError(`can't evaluate field ${name} in type *http.RequestLogTemplateInput`)
   }
 
   goPrint (): readonly GoValue[] {
-    return [this.request, this.response, this.revision, this.request.traceId]
+    return [this.request, this.response, this.revision, this.traceId]
   }
 }
 

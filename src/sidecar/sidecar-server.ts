@@ -136,7 +136,7 @@ export class Sidecar {
       enabled: config.stats,
       proxyMetrics: this.metrics,
     })
-    const knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout)
+    const knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout, 'queue-proxy')
     const logRevision = logRevisionOf(config)
     // enableProbeRequestLog: the probes answered here are logged too (Knative's log wraps its health handler).
     const probeLog = knativeRequestLog !== null && config.observability.enableProbeRequestLog

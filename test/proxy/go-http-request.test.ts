@@ -1,5 +1,5 @@
 import t from 'tap'
-import { GoHttpRequest } from '../../src/proxy/go-http-request.ts'
+import { GoHttpRequest, MUTATIONS_ACTIVATOR, MUTATIONS_NONE, MUTATIONS_QUEUE_PROXY } from '../../src/proxy/go-http-request.ts'
 import { compileGoTemplate } from '../../src/shared/go-template.ts'
 import { GoRecord } from '../../src/shared/go-value.ts'
 import { inbound, type Wire } from '../helpers/inbound-request.ts'
@@ -8,8 +8,8 @@ import { inbound, type Wire } from '../helpers/inbound-request.ts'
 // readRequest, transfer.go, url.ParseRequestURI, h2 server), as a template prints it.
 
 /** Renders `src` with `.` = the request. */
-function show (src: string, w: Wire, proxied = false): string {
-  return compileGoTemplate(src).render(new GoRecord('*T', { R: new GoHttpRequest(inbound(w), proxied) }))
+function show (src: string, w: Wire, mutations = MUTATIONS_NONE): string {
+  return compileGoTemplate(src).render(new GoRecord('*T', { R: new GoHttpRequest(inbound(w), mutations) }))
 }
 
 /** Latin1 wire form of UTF-8 text, as Node decodes header and URL bytes. */
@@ -60,11 +60,15 @@ t.test('Header, ContentLength, TransferEncoding, Close as Go\'s HTTP/1 server se
   t.equal(show('{{.R.Form}} {{.R.Trailer}} {{.R.MultipartForm}} {{.R.TLS}} {{.R.Response}} {{.R.Pattern}}|', w), 'map[] map[] <nil> <nil> <nil> |')
 })
 
-t.test('a proxied request: queue-proxy\'s inner handlers delete K-Original-Host and add the Forwarded shim', async (t) => {
-  const w: Wire = { url: '/', raw: ['K-Original-Host', 'orig.example', 'X-Forwarded-For', '1.2.3.4, 2001:db8::1', 'X-Forwarded-Proto', 'https'] }
-  t.equal(show('{{.R.Header}}', w, true), 'map[Forwarded:[for=1.2.3.4;proto=https, for="[2001:db8::1]"] X-Forwarded-For:[1.2.3.4, 2001:db8::1] X-Forwarded-Proto:[https]]')
-  t.equal(show('{{.R.Header}}', w, false), 'map[K-Original-Host:[orig.example] X-Forwarded-For:[1.2.3.4, 2001:db8::1] X-Forwarded-Proto:[https]]', 'a probe the drainer answered: untouched')
-  t.equal(show('{{index .R.Header "Forwarded"}}', { url: '/', raw: ['Forwarded', 'for=x', 'X-Forwarded-For', '1.1.1.1'] }, true), '[for=x]', 'an existing Forwarded is kept')
+t.test('the header map after the handlers inside the log: queue-proxy\'s and the activator\'s', async (t) => {
+  const w: Wire = { url: '/', raw: ['Host', 'app.example', 'K-Original-Host', 'orig.example', 'X-Forwarded-For', '1.2.3.4, 2001:db8::1', 'X-Forwarded-Proto', 'https'] }
+  t.equal(show('{{.R.Header}}', w, MUTATIONS_QUEUE_PROXY), 'map[Forwarded:[for=1.2.3.4;proto=https, for="[2001:db8::1]"] X-Forwarded-For:[1.2.3.4, 2001:db8::1] X-Forwarded-Proto:[https]]',
+    'queue-proxy: RewriteHostOut deletes K-Original-Host, the Forwarded shim adds Forwarded')
+  t.equal(show('{{.R.Header}}', w, MUTATIONS_NONE), 'map[K-Original-Host:[orig.example] X-Forwarded-For:[1.2.3.4, 2001:db8::1] X-Forwarded-Proto:[https]]', 'a probe the drainer answered: untouched')
+  t.equal(show('{{index .R.Header "Forwarded"}}', { url: '/', raw: ['Forwarded', 'for=x', 'X-Forwarded-For', '1.1.1.1'] }, MUTATIONS_QUEUE_PROXY), '[for=x]', 'an existing Forwarded is kept')
+  t.equal(show('{{.R.Header}} {{.R.Host}}', { url: '/', raw: ['Host', 'app.example', 'Accept', '*/*'] }, MUTATIONS_ACTIVATOR), 'map[Accept:[*/*] K-Original-Host:[app.example] K-Proxy-Request:[activator]] app.example',
+    'activator: RewriteHostIn sets K-Original-Host, and K-Proxy-Request is set; .Host is unchanged (a copy was rewritten)')
+  t.equal(show('{{index .R.Header "K-Original-Host"}}', w, MUTATIONS_ACTIVATOR), '[orig.example]', 'an existing K-Original-Host is kept')
 })
 
 t.test('RemoteAddr as Go prints net.TCPAddr', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { parseObservabilityConfig } from '../../src/config/observability-config.ts'
-import { goSeconds, knativeRequestLogFor, type KnativeRequestLog, type RequestLogRevision } from '../../src/proxy/knative-request-log.ts'
+import { goSeconds, knativeRequestLogFor, type KnativeRequestLog, type RequestLogRevision, type RequestLogSite } from '../../src/proxy/knative-request-log.ts'
 import { inbound } from '../helpers/inbound-request.ts'
 
 // Knative's pkg/http/request_log_test.go, translated, and Knative's default template
@@ -10,11 +10,11 @@ const DEFAULT_TEMPLATE = '{"httpRequest": {"requestMethod": "{{.Request.Method}}
 
 const REVISION: RequestLogRevision = Object.freeze({ Name: 'rev', Namespace: 'ns', Service: 'svc', Configuration: 'cfg', PodName: 'pn', PodIP: 'ip' })
 
-function logFor (template: string, enableProbeRequestLog = false): { log: KnativeRequestLog | null, lines: string[], problems: string[] } {
+function logFor (template: string, enableProbeRequestLog = false, site: RequestLogSite = 'queue-proxy'): { log: KnativeRequestLog | null, lines: string[], problems: string[] } {
   const problems: string[] = []
   const lines: string[] = []
   const o11y = parseObservabilityConfig(JSON.stringify({ enableRequestLog: true, requestLogTemplate: template, enableProbeRequestLog }), problems)
-  return { log: knativeRequestLogFor(o11y, (l) => { lines.push(l) }), lines, problems }
+  return { log: knativeRequestLogFor(o11y, (l) => { lines.push(l) }, site), lines, problems }
 }
 
 // httptest.NewRequest(http.MethodPost, "http://example.com/testpage", body "test").
@@ -95,6 +95,12 @@ t.test('.TraceID, .Response, the whole input', async (t) => {
   log?.logAnswered(inbound({ url: '/', raw: ['X-B3-TraceId', 'b3'] }), 200, 5, 2.5, REVISION)
   t.same(lines, ['abc|{200 5 0.0625}|0.062|{rev ns svc cfg pn ip}\n', 'b3|{200 5 0.0025}|0.003|{rev ns svc cfg pn ip}\n'],
     '%.3f rounds the exact value half to even (0.0625 -> 0.062); 0.0025 is just above its half-way point')
+})
+
+t.test('the activator\'s log: no .TraceID, as Knative\'s activator input getter', async (t) => {
+  const { log, lines } = logFor('[{{.TraceID}}] {{.Revision.Namespace}}/{{.Revision.Name}}', false, 'activator')
+  log?.logAnswered(inbound({ url: '/', raw: ['traceparent', '00-abc-def-01'] }), 200, 0, 1, { ...REVISION, PodName: '', PodIP: '' })
+  t.same(lines, ['[] ns/rev\n'])
 })
 
 t.test('goSeconds is time.Duration.Seconds of whole nanoseconds', async (t) => {
