@@ -39,7 +39,7 @@ export interface SidecarConfig {
   readonly podIp: string
   /** SERVING_SERVICE: the owning Service (request log `.Revision.Service`). */
   readonly service: string
-  /** OBSERVABILITY_CONFIG (Knative): the request log. */
+  /** OBSERVABILITY_CONFIG (Knative): the request log (honoured); requestMetrics, tracing, runtime (kept, not acted on). */
   readonly observability: ObservabilityConfig
   readonly requestLog: boolean
   readonly serverTiming: boolean
