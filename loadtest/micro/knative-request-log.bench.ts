@@ -52,7 +52,7 @@ function runVariant (variant: string): Result {
   const problems: string[] = []
   const o11y = parseObservabilityConfig(JSON.stringify({ enableRequestLog: true, requestLogTemplate: TEMPLATES[variant] }), problems)
   let bytes = 0
-  const log = knativeRequestLogFor(o11y, (line) => { bytes += line.length })
+  const log = knativeRequestLogFor(o11y, (line) => { bytes += line.length }, 'activator')
   if (log === null || problems.length > 0) throw new Error(problems.join('\n'))
   const nsPerCall: number[] = []
   for (let round = 0; round < ROUNDS; round++) {

@@ -104,7 +104,7 @@ export class Activator implements ProxyContext {
     this.#sources = deps.sources ?? []
     this.#healthCheck = deps.healthCheck ?? null
     this.requestLog = config.requestLog ? logger.child({ component: 'request' }) : null
-    this.knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout)
+    this.knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout, 'activator')
     this.sweeper = new DeadlineSweeper(() => clock.nowMs())
     this.proxyMetrics = new ProxyMetrics({
       gauges: () => {

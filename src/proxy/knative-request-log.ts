@@ -57,8 +57,8 @@ function ignoreError (): void {}
 /** Whose request log this is: queue-proxy's (the sidecar) or the activator's. */
 export type RequestLogSite = 'queue-proxy' | 'activator'
 
-/** The request log OBSERVABILITY_CONFIG asks for; null when it is off. The activator passes no site. */
-export function knativeRequestLogFor (o11y: ObservabilityConfig, write: LineWriter, site: RequestLogSite = 'activator'): KnativeRequestLog | null {
+/** The request log OBSERVABILITY_CONFIG asks for; null when it is off. */
+export function knativeRequestLogFor (o11y: ObservabilityConfig, write: LineWriter, site: RequestLogSite): KnativeRequestLog | null {
   return o11y.requestLogTemplate === null ? null : new KnativeRequestLog(o11y.requestLogTemplate, write, o11y.enableProbeRequestLog, site)
 }
 
@@ -69,9 +69,8 @@ export class KnativeRequestLog {
   /** MUTATIONS_* of a proxied request at this site. */
   readonly #mutations: number
   readonly #hasTraceId: boolean
-  // The .Revision struct of the last revision logged: callers pass one frozen object per revision.
-  #lastRevision: RequestLogRevision | null
-  #lastRevisionStruct: GoObject | null
+  /** .Revision structs, built once per revision (callers pass one frozen object per revision). */
+  readonly #revisionStructs = new WeakMap<RequestLogRevision, GoObject>()
 
   constructor (template: GoTemplate, write: LineWriter, logProbes: boolean, site: RequestLogSite) {
     this.#template = template
@@ -79,8 +78,6 @@ export class KnativeRequestLog {
     this.#logProbes = logProbes
     this.#mutations = site === 'queue-proxy' ? MUTATIONS_QUEUE_PROXY : MUTATIONS_ACTIVATOR
     this.#hasTraceId = site === 'queue-proxy'
-    this.#lastRevision = null
-    this.#lastRevisionStruct = null
   }
 
   /** One finished proxied exchange: status and body bytes as the client saw them. */
@@ -114,9 +111,9 @@ export class KnativeRequestLog {
   }
 
   #revisionStruct (revision: RequestLogRevision): GoObject {
-    if (this.#lastRevision !== revision || this.#lastRevisionStruct === null) {
-      this.#lastRevision = revision
-      this.#lastRevisionStruct = new GoRecord('*http.RequestLogRevision', {
+    let struct = this.#revisionStructs.get(revision)
+    if (struct === undefined) {
+      struct = new GoRecord('*http.RequestLogRevision', {
         Name: revision.Name,
         Namespace: revision.Namespace,
         Service: revision.Service,
@@ -124,8 +121,9 @@ export class KnativeRequestLog {
         PodName: revision.PodName,
         PodIP: revision.PodIP,
       })
+      this.#revisionStructs.set(revision, struct)
     }
-    return this.#lastRevisionStruct
+    return struct
   }
 }
 
