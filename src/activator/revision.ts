@@ -96,20 +96,11 @@ export class Revision implements ProberListener, EndpointHealth {
     }
     this.throttler.setPolicyOverride(spec.lbPolicy)
     this.throttler.setActivators(spec.activators ?? this.#defaultActivators)
-    // Trackers and breaker must agree at every step, since growing the breaker admits waiters at
-    // once and each needs a tracker with room: shrink the per-endpoint limit before the endpoint set
-    // changes, grow it after.
-    const oldCapacity = PodTracker.capacityFor(before.containerConcurrency)
-    const newCapacity = PodTracker.capacityFor(cc)
-    if (newCapacity < oldCapacity) this.#setContainerConcurrency(cc, newCapacity)
-    this.#syncEndpoints(spec.endpoints)
-    if (newCapacity > oldCapacity) this.#setContainerConcurrency(cc, newCapacity)
-    this.#logger.info({ containerConcurrency: cc, endpoints: spec.endpoints.length, ready: this.#readyCount, lbPolicy: this.throttler.policyName }, 'revision updated')
-  }
-
-  #setContainerConcurrency (cc: number, trackerCapacity: number): void {
-    for (const t of this.#trackers.values()) t.capacity = trackerCapacity
+    // Each throttler change recomputes the assigned trackers' limits and the breaker together
+    // (Throttler.#resize), so trackers and breaker agree after every step, in any order.
     this.throttler.setContainerConcurrency(cc)
+    this.#syncEndpoints(spec.endpoints)
+    this.#logger.info({ containerConcurrency: cc, endpoints: spec.endpoints.length, ready: this.#readyCount, lbPolicy: this.throttler.policyName }, 'revision updated')
   }
 
   /** The registry's slot changed; applies unless the spec carries its own. */
