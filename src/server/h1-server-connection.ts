@@ -4,6 +4,7 @@ import { MalformedRequestBodyError } from '../shared/errors.ts'
 import { H1RequestParser, PARSE_DONE, PARSE_ERROR, PARSE_MORE, PARSE_STOPPED, type RequestSink } from './h1-request-parser.ts'
 import { H1RequestBody, H1ServerRequest, type BodySource } from './h1-server-request.ts'
 import { H1ServerResponse, type ResponseConnection } from './h1-server-response.ts'
+import { isSharedReadBytes, readIntoSharedBuffer, restoreStreamReads } from './shared-read-buffer.ts'
 
 // One client connection of H1Server: reads requests one at a time (a pipelined request waits,
 // its bytes held and the socket paused, until the response before it ends), hands each to the
@@ -50,6 +51,10 @@ const MISSING_HOST = { status: 400, message: 'missing required Host header', bod
 const EXPECT_UNSUPPORTED = { status: 417, message: 'unsupported Expect header', body: Buffer.from('unsupported Expect header\n') }
 
 function onSocketData (this: Socket & { [kConn]?: H1ServerConnection }, chunk: Buffer): void { this[kConn]?.onData(chunk) }
+function onSocketSharedRead (this: Socket & { [kConn]?: H1ServerConnection }, nread: number, buf: Buffer): boolean {
+  this[kConn]?.onSharedRead(nread, buf)
+  return true // pausing goes through socket.pause()
+}
 function onSocketEnd (this: Socket & { [kConn]?: H1ServerConnection }): void { this[kConn]?.onEnd() }
 function onSocketClose (this: Socket & { [kConn]?: H1ServerConnection }): void { this[kConn]?.onClose() }
 function onSocketDrain (this: Socket & { [kConn]?: H1ServerConnection }): void { this[kConn]?.onDrain() }
@@ -88,6 +93,8 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   idleSinceMs: number
   /** When the current head's first byte arrived, or -1. */
   headStartMs: number
+  /** Reads land in the process-wide buffer (shared-read-buffer.ts): what is kept gets copied. */
+  readsShared: boolean
 
   constructor (host: ConnectionHost, socket: Socket) {
     this.host = host
@@ -112,6 +119,7 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     this.isHandedOff = false
     this.idleSinceMs = host.nowMs()
     this.headStartMs = -1
+    this.readsShared = false
     const s = socket as Socket & { [kConn]?: H1ServerConnection }
     s[kConn] = this
     socket.on('data', onSocketData)
@@ -125,6 +133,24 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
   get isIdle (): boolean { return this.reqState === REQ_HEAD && !this.parser.hasStarted && this.resState === RES_NONE }
 
   // --- reading --------------------------------------------------------------------------------
+
+  /** From now on, reads go to the shared buffer (when the socket allows it) instead of 'data'. */
+  readShared (): void {
+    if (this.readsShared || this.isHandedOff || this.isClosed) return
+    if (!readIntoSharedBuffer(this.socket, onSocketSharedRead)) return
+    this.readsShared = true
+    this.socket.off('data', onSocketData)
+  }
+
+  onSharedRead (nread: number, buf: Buffer): void {
+    this.onData(buf.subarray(0, nread))
+    // Bytes left unparsed (a pipelined request, a paused body) outlive this read: keep a copy.
+    const input = this.input
+    if (input !== null && isSharedReadBytes(input)) {
+      this.input = Buffer.from(input.subarray(this.inputOff))
+      this.inputOff = 0
+    }
+  }
 
   onData (chunk: Buffer): void {
     if (this.isHandedOff || this.isClosed || this.isEnding) return
@@ -201,7 +227,9 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     this.pendingBody = null
     const body = this.req?.body ?? null
     if (body === null || this.isDiscardingBody || body.destroyed) return
-    const chunk = pieces.length === 1 ? pieces[0] ?? EMPTY_BUFFER : Buffer.concat(pieces)
+    // One piece may be a view of the shared read buffer: the stream keeps it, so it gets a copy.
+    const first = pieces[0] ?? EMPTY_BUFFER
+    const chunk = pieces.length > 1 ? Buffer.concat(pieces) : isSharedReadBytes(first) ? Buffer.from(first) : first
     if (!body.push(chunk) && !this.isPausedForBody) {
       this.isPausedForBody = true
       this.socket.pause()
@@ -439,6 +467,8 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     s.off('close', onSocketClose)
     s.off('drain', onSocketDrain)
     s.off('error', onSocketError)
+    // node:http and the upgrade's consumer read 'data' events: reads become pushed copies again.
+    if (this.readsShared) restoreStreamReads(s)
     s[kConn] = undefined
     this.host.onConnectionClose(this)
     this.host.handOff(this, s, rewound)

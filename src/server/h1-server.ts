@@ -57,7 +57,7 @@ export class H1Server implements ConnectionHost {
   get connectionCount (): number { return this.#connections.size }
 
   /** Serves `socket`; `first` is what was already read from it (the protocol sniff). */
-  accept (socket: Socket, first: Buffer | null): void {
+  accept (socket: Socket, first: Buffer | null): H1ServerConnection {
     const conn = new H1ServerConnection(this, socket)
     this.#connections.add(conn)
     if (this.#sweep === null) {
@@ -66,6 +66,8 @@ export class H1Server implements ConnectionHost {
     }
     if (this.isClosing) conn.closeWhenIdle()
     if (first !== null && first.length > 0) conn.onData(first)
+    conn.readShared()
+    return conn
   }
 
   handOff (_conn: H1ServerConnection, socket: Socket, rewound: Buffer): void {
