@@ -31,12 +31,15 @@ export interface ConnectionOwner {
 
 const CRLF = Buffer.from('\r\n')
 /**
- * Reads land in a per-connection slab, one region after the other; a region is never read into
- * twice, so body slices handed to the handler stay valid however long it keeps them. This skips
- * what Node does per read by default (a native allocation per read, a new Buffer, the Readable
- * push/emit path). A new slab starts when less than READ_MIN_BYTES is left; a slab lives as long
- * as a slice of it does (a response waiting on a slow client holds at most its slab). Cost: each
- * open connection holds its current slab, at most 64 KiB, idle or not.
+ * Reads land in a per-connection slab. A read whose body bytes the handler kept moves the slab
+ * on, so that region is never read into again and the slices stay valid however long they are
+ * kept; a read whose chunks were all given back (ChunkLender: the exchange copied them or wrote
+ * them out whole, the common case) leaves its region for the next read. This skips what Node
+ * does per read by default (a native allocation per read, a new Buffer, the Readable push/emit
+ * path) and, with reuse, the external memory whose churn drives V8's full collections. A new
+ * slab starts when less than READ_MIN_BYTES is left; a slab lives as long as a slice of it does
+ * (a response waiting on a slow client holds at most its slab). Cost: each open connection holds
+ * its current slab, at most 64 KiB, idle or not.
  */
 const READ_SLAB_BYTES = 64 * 1024
 const READ_MIN_BYTES = 16 * 1024
@@ -65,6 +68,8 @@ export class H1Connection implements ResponseSink, RequestConnection {
   served: number
   slab: Buffer
   slabUsed: number
+  /** A handler kept body bytes of the read being parsed: its region must not be read into again. */
+  isReadKept: boolean
 
   constructor (owner: ConnectionOwner, host: string, port: number, maxHeadBytes: number, connectTimeoutMs: number) {
     this.owner = owner
@@ -81,6 +86,7 @@ export class H1Connection implements ResponseSink, RequestConnection {
     this.served = 0
     this.slab = NO_SLAB
     this.slabUsed = 0
+    this.isReadKept = false
     this.nextReadBuffer = this.nextReadBuffer.bind(this)
     this.onRead = this.onRead.bind(this)
     this.onConnect = this.onConnect.bind(this)
@@ -245,8 +251,9 @@ export class H1Connection implements ResponseSink, RequestConnection {
 
   /** `nread` bytes arrived at the start of `buf`, the region nextReadBuffer gave out. */
   onRead (nread: number, buf: Buffer): boolean {
-    this.slabUsed += nread
+    this.isReadKept = false
     this.onData(buf, nread)
+    if (this.isReadKept) this.slabUsed += nread
     return true // pausing goes through pauseReading()
   }
 
@@ -316,7 +323,10 @@ export class H1Connection implements ResponseSink, RequestConnection {
 
   onParsedBody (chunk: Buffer): boolean {
     const req = this.request
-    return req !== null && req.onBody(chunk) && this.request === req
+    if (req === null) return false
+    const goOn = req.onBody(chunk)
+    if (!req.isChunkReleased) this.isReadKept = true
+    return goOn && this.request === req
   }
 
   // --- RequestConnection -------------------------------------------------------------------------

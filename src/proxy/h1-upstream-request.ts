@@ -42,11 +42,27 @@ export interface RequestConnection {
 const EMPTY_CONTEXT = Object.freeze({})
 const NO_TRAILERS: ResponseHeaders = Object.freeze({})
 
-export class H1Request implements Dispatcher.DispatchController {
+/**
+ * A controller that lends response chunks: a handler that calls releaseChunk() inside
+ * onResponseData promises it holds no reference to the chunk once the call returns (it copied
+ * it, or wrote it out whole), and the connection reads its next bytes into the same memory.
+ * A handler that does not call it keeps the chunk for as long as it likes (undici's contract).
+ */
+export interface ChunkLender {
+  releaseChunk (): void
+}
+
+export function isChunkLender (controller: object): controller is ChunkLender {
+  return 'releaseChunk' in controller
+}
+
+export class H1Request implements Dispatcher.DispatchController, ChunkLender {
   // DispatchController (plain fields: the exchange reads `aborted` on every abort)
   aborted: boolean
   paused: boolean
   reason: Error | null
+  /** The handler gave back the chunk of the current onResponseData call (ChunkLender). */
+  isChunkReleased: boolean
 
   readonly owner: RequestOwner
   readonly handler: Dispatcher.DispatchHandler
@@ -73,6 +89,7 @@ export class H1Request implements Dispatcher.DispatchController {
     this.aborted = false
     this.paused = false
     this.reason = null
+    this.isChunkReleased = false
     this.owner = owner
     this.handler = handler
     this.state = REQ_NEW
@@ -211,6 +228,7 @@ export class H1Request implements Dispatcher.DispatchController {
 
   onBody (chunk: Buffer): boolean {
     if (this.state === REQ_DONE) return false
+    this.isChunkReleased = false
     this.handler.onResponseData?.(this, chunk)
     return this.state !== REQ_DONE
   }
@@ -245,6 +263,10 @@ export class H1Request implements Dispatcher.DispatchController {
     this.aborted = true
     this.reason = reason
     this.fail(reason)
+  }
+
+  releaseChunk (): void {
+    this.isChunkReleased = true
   }
 
   pause (): void {

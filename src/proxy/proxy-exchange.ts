@@ -4,6 +4,7 @@ import type { QueueNode } from '../admission/waiter-queue.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { SweepNode } from './deadline-sweeper.ts'
 import { buildResponseHeaders } from './request-headers.ts'
+import { isChunkLender } from './h1-upstream-request.ts'
 import type { Upstream } from './upstream.ts'
 import { SluiceError } from '../shared/errors.ts'
 
@@ -200,7 +201,11 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     if (this.state === STATE_DONE) return
     this.lastWriteMs = this.clock.nowMs()
     this.responseBytes += chunk.length
-    if (!this.res.write(chunk)) {
+    const res = this.res
+    const ok = res.write(chunk)
+    // Copied or written out whole: the upstream connection may read into that memory again.
+    if (res.holdsLastChunk === false && isChunkLender(controller)) controller.releaseChunk()
+    if (!ok) {
       // Client is slower than the upstream: stop reading upstream until the socket drains.
       if (!this.isPausedByClient) {
         this.isPausedByClient = true

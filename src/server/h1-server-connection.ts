@@ -343,6 +343,8 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data)
   }
 
+  get hasPendingWrites (): boolean { return this.socket.writableLength > 0 }
+
   writeOutv (a: Buffer | string, b: Buffer | string, c: Buffer | string | null): boolean {
     if (this.isClosed || this.isEnding) return true
     const s = this.socket

@@ -22,6 +22,8 @@ export interface ResponseConnection {
   writeOut (data: Buffer | string): boolean
   /** Writes several pieces as one (cork/uncork). */
   writeOutv (a: Buffer | string, b: Buffer | string, c: Buffer | string | null): boolean
+  /** Bytes are queued on the socket (the last write did not go out whole). */
+  readonly hasPendingWrites: boolean
   onResponseEnd (res: H1ServerResponse): void
   destroyFromResponse (err: Error | undefined): void
 }
@@ -67,6 +69,8 @@ export class H1ServerResponse extends EventEmitter {
   trailers: string | null
   /** The client went away before the response ended. */
   isAborted: boolean
+  /** The last write() handed its chunk to the socket as is and the socket still queues it. */
+  holdsLastChunk: boolean
 
   constructor (conn: ResponseConnection, isHeadRequest: boolean, httpMinor: number, keepAlive: boolean) {
     super()
@@ -82,6 +86,7 @@ export class H1ServerResponse extends EventEmitter {
     this.contentLength = -1
     this.trailers = null
     this.isAborted = false
+    this.holdsLastChunk = false
   }
 
   get destroyed (): boolean { return this.isAborted || this.conn.isClosed }
@@ -182,6 +187,7 @@ export class H1ServerResponse extends EventEmitter {
   }
 
   write (chunk: Uint8Array): boolean {
+    this.holdsLastChunk = false
     if (this.writableEnded) return false
     if (!this.headersSent) this.writeHead(this.statusCode)
     const head = this.head === null ? null : this.#frameHead(-1)
@@ -191,11 +197,16 @@ export class H1ServerResponse extends EventEmitter {
       const size = body.length.toString(16) + CRLF
       const prefix = head === null ? size : head + size
       if (body.length <= COPY_LIMIT) return this.conn.writeOut(joinLatin1(prefix, body, CRLF))
-      return this.conn.writeOutv(prefix, body, CRLF)
+      return this.#written(this.conn.writeOutv(prefix, body, CRLF))
     }
-    if (head === null) return this.conn.writeOut(body)
-    if (body.length <= COPY_LIMIT) return this.conn.writeOut(joinLatin1(head, body, ''))
-    return this.conn.writeOutv(head, body, null)
+    if (head !== null && body.length <= COPY_LIMIT) return this.conn.writeOut(joinLatin1(head, body, ''))
+    return this.#written(head === null ? this.conn.writeOut(body) : this.conn.writeOutv(head, body, null))
+  }
+
+  /** After a write that passed the chunk itself: the socket holds it while anything is queued. */
+  #written (ok: boolean): boolean {
+    this.holdsLastChunk = this.conn.hasPendingWrites
+    return ok
   }
 
   end (chunk?: Uint8Array): this {

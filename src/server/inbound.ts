@@ -27,6 +27,12 @@ export interface InboundResponse {
   writeHead (statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): unknown
   flushHeaders (): void
   write (chunk: Uint8Array): boolean
+  /**
+   * Whether the last write() may still reference its chunk's memory (queued on the socket).
+   * false: it was copied or written out whole, so the caller may reuse that memory at once.
+   * Absent (node:http, HTTP/2): assume it does.
+   */
+  readonly holdsLastChunk?: boolean
   end (chunk?: Uint8Array): unknown
   addTrailers (headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void
   destroy (error?: Error): unknown
