@@ -13,6 +13,8 @@ import { ActiveRequests } from '../server/active-requests.ts'
 import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
+import type { ObservabilityConfig } from '../config/observability-config.ts'
+import { OBSERVABILITY_RELOAD_MS, ObservabilityDirWatcher } from './observability-dir-watcher.ts'
 import type { Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
@@ -54,6 +56,8 @@ export interface ActivatorDeps {
   randomInt?: RandomInt
   /** Connection pool to one endpoint; default per --upstream-client (H1Upstream or undici's Pool). */
   createPool?: (dest: string) => EndpointPool
+  /** How often --observability-config-dir is re-read (default OBSERVABILITY_RELOAD_MS). */
+  observabilityReloadMs?: number
 }
 
 export interface ActivatorPorts {
@@ -86,13 +90,17 @@ export class Activator implements ProxyContext {
   readonly tunnels = new Set<UpgradeTunnel>()
   readonly wsProxy: ProxyServer
   readonly requestLog: Logger | null
-  readonly knativeRequestLog: KnativeRequestLog | null
+  /** Replaced when config-observability changes (setObservability); read per request. */
+  knativeRequestLog: KnativeRequestLog | null
   readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
   readonly #dual: DualServer
   readonly #sources: readonly RevisionSource[]
   readonly #probe: EndpointProbe
   readonly #ownedProbe: HttpEndpointProbe | null
   readonly #healthCheck: (() => string | null) | null
+  readonly #requestLogWriter: LineWriter
+  readonly #observabilityReloadMs: number
+  #observabilityWatcher: ObservabilityDirWatcher | null = null
   #isTerminating = false
   #shutdown: Promise<void> | null = null
 
@@ -104,7 +112,9 @@ export class Activator implements ProxyContext {
     this.#sources = deps.sources ?? []
     this.#healthCheck = deps.healthCheck ?? null
     this.requestLog = config.requestLog ? logger.child({ component: 'request' }) : null
-    this.knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout, 'activator')
+    this.#requestLogWriter = deps.requestLogWriter ?? writeStdout
+    this.#observabilityReloadMs = deps.observabilityReloadMs ?? OBSERVABILITY_RELOAD_MS
+    this.knativeRequestLog = knativeRequestLogFor(config.observability, this.#requestLogWriter, 'activator')
     this.sweeper = new DeadlineSweeper(() => clock.nowMs())
     this.proxyMetrics = new ProxyMetrics({
       gauges: () => {
@@ -207,6 +217,11 @@ export class Activator implements ProxyContext {
   }
 
   /** Starts the sources (revisions known before the first request), then listens on all ports. */
+  /** New config-observability settings (the request log); requests from now on use them. */
+  setObservability (o11y: ObservabilityConfig): void {
+    this.knativeRequestLog = knativeRequestLogFor(o11y, this.#requestLogWriter, 'activator')
+  }
+
   async listen (): Promise<ActivatorPorts> {
     const c = this.config
     for (const source of this.#sources) await source.start(this.registry)
@@ -224,6 +239,16 @@ export class Activator implements ProxyContext {
       metrics: await listenOne(this.#servers.metrics, c.metricsPort),
     }
     this.reporter.start()
+    if (c.observabilityConfigDir !== '' && c.observabilityDirData !== null) {
+      this.#observabilityWatcher = new ObservabilityDirWatcher({
+        dir: c.observabilityConfigDir,
+        intervalMs: this.#observabilityReloadMs,
+        initial: c.observabilityDirData,
+        apply: (o11y) => { this.setObservability(o11y) },
+        logger: this.logger.child({ component: 'config-observability' }),
+      })
+      this.#observabilityWatcher.start()
+    }
     this.logger.info({ ports, revisions: this.registry.size, source: c.source, activatorCount: c.activatorCount, activatorIndex: c.activatorIndex, queueDepth: c.queueDepth }, 'activator listening')
     return ports
   }
@@ -268,6 +293,7 @@ export class Activator implements ProxyContext {
   async close (): Promise<void> {
     this.drainer.close()
     this.reporter.stop()
+    this.#observabilityWatcher?.stop()
     for (const source of this.#sources) {
       await source.close().catch((err: unknown) => { this.logger.warn({ err }, 'closing revision source failed') })
     }

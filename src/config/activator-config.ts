@@ -1,5 +1,6 @@
 import { homedir, hostname } from 'node:os'
-import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
+import { NO_OBSERVABILITY, parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
+import { parseObservabilityConfigMap, readObservabilityDir } from './observability-configmap.ts'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 import type { ConfigResult, HttpServerImpl, UpstreamClient } from './sidecar-config.ts'
 
@@ -51,8 +52,12 @@ export interface ActivatorConfig {
   /** Stat pod_name (Knative: the activator's POD_NAME). */
   readonly podName: string
   readonly podIp: string
-  /** OBSERVABILITY_CONFIG (Knative's config-observability as JSON): the request log. */
+  /** OBSERVABILITY_CONFIG (Knative's config-observability as JSON), or --observability-config-dir's keys: the request log. */
   readonly observability: ObservabilityConfig
+  /** --observability-config-dir ('' = none): config-observability mounted as files, re-read while running. */
+  readonly observabilityConfigDir: string
+  /** What that directory held at start (the watcher's baseline); null without one. */
+  readonly observabilityDirData: ReadonlyMap<string, string> | null
 }
 
 const PORT = { kind: 'int', min: 0, max: 65535 } as const
@@ -85,6 +90,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'http-server', env: '', kind: 'string', choices: ['sluice', 'node'], default: 'sluice', help: 'HTTP/1.1 server on the serving port: sluice (built-in, default) or node (node:http, the fallback)' },
   { flag: '', env: 'POD_NAME', kind: 'string', help: 'this activator\'s name (stat pod_name; default the host name)' },
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
+  { flag: 'observability-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-observability ConfigMap mounted as a directory (logging.enable-request-log, logging.request-log-template, ...): the request log, re-read every 10 s; instead of OBSERVABILITY_CONFIG' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
 ]
 
@@ -130,6 +136,21 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   if (activatorIndex >= activatorCount) problems.push(`config: --activator-index must be < --activator-count (${activatorCount}), got ${activatorIndex}`)
   const podNameRaw = v.get('POD_NAME')
   const statsProtocol = strOf(v, 'stats-protocol', 'knative') === 'json' ? 'json' : 'knative'
+  const observabilityConfigDir = strOf(v, 'observability-config-dir')
+  const observabilityEnv = strOf(v, 'OBSERVABILITY_CONFIG')
+  let observabilityDirData: ReadonlyMap<string, string> | null = null
+  let observability: ObservabilityConfig
+  if (observabilityConfigDir === '') {
+    observability = parseObservabilityConfig(observabilityEnv, problems)
+  } else {
+    if (observabilityEnv !== '') problems.push('config: set OBSERVABILITY_CONFIG or --observability-config-dir, not both')
+    try {
+      observabilityDirData = readObservabilityDir(observabilityConfigDir)
+    } catch (err) {
+      problems.push(`config: --observability-config-dir ${JSON.stringify(observabilityConfigDir)} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    observability = observabilityDirData === null ? NO_OBSERVABILITY : parseObservabilityConfigMap(observabilityDirData, problems)
+  }
   const config: ActivatorConfig = Object.freeze({
     servingPort,
     adminPort,
@@ -157,7 +178,9 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     httpServer: strOf(v, 'http-server', 'sluice') === 'node' ? 'node' : 'sluice',
     podName: typeof podNameRaw === 'string' && podNameRaw !== '' ? podNameRaw : hostname(),
     podIp: strOf(v, 'POD_IP'),
-    observability: parseObservabilityConfig(strOf(v, 'OBSERVABILITY_CONFIG'), problems),
+    observability,
+    observabilityConfigDir,
+    observabilityDirData,
   })
   return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
 }

@@ -1,0 +1,90 @@
+import { readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { compileGoTemplate, GoTemplateError, type GoTemplate } from '../shared/go-template.ts'
+import { NO_OBSERVABILITY, type ObservabilityConfig } from './observability-config.ts'
+
+// Knative's config-observability ConfigMap as its keys, for the activator: Knative's activator
+// watches the ConfigMap itself (cmd/activator: updateRequestLogFromConfigMap); Sluice reads it
+// mounted as a volume (`--observability-config-dir`: one file per key, which the kubelet updates
+// when the ConfigMap changes). Parsed as pkg/observability NewFromMap + Validate for the logging
+// keys: a missing template key means Knative's default template, booleans as Go's
+// strconv.ParseBool, `enable-request-log` without a template or a template Go cannot parse is an
+// error. The metrics and tracing keys are not read.
+
+export const REQUEST_LOG_TEMPLATE_KEY = 'logging.request-log-template'
+export const ENABLE_REQUEST_LOG_KEY = 'logging.enable-request-log'
+export const ENABLE_PROBE_REQUEST_LOG_KEY = 'logging.enable-probe-request-log'
+export const OBSERVABILITY_KEYS: readonly string[] = [REQUEST_LOG_TEMPLATE_KEY, ENABLE_REQUEST_LOG_KEY, ENABLE_PROBE_REQUEST_LOG_KEY]
+
+/** pkg/observability DefaultRequestLogTemplate. */
+export const DEFAULT_REQUEST_LOG_TEMPLATE = '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", "requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": "{{.Response.Size}}", "userAgent": "{{js .Request.UserAgent}}", "remoteIp": "{{js .Request.RemoteAddr}}", "serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", "latency": "{{.Response.Latency}}s", "protocol": "{{.Request.Proto}}"}, "traceId": "{{.TraceID}}"}'
+
+/** Reads the keys Sluice uses from a mounted ConfigMap directory; a missing file is a missing key. */
+export function readObservabilityDir (dir: string): Map<string, string> {
+  // A directory that is not there is an error (a mistyped flag), a key that is not there is not.
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`)
+  const data = new Map<string, string>()
+  for (const key of OBSERVABILITY_KEYS) {
+    let text: string
+    try {
+      text = readFileSync(join(dir, key), 'utf8')
+    } catch (err) {
+      if (isNotFound(err)) continue
+      throw err
+    }
+    data.set(key, text)
+  }
+  return data
+}
+
+/** The ConfigMap's data; each problem is one line naming the key. */
+export function parseObservabilityConfigMap (data: ReadonlyMap<string, string>, problems: string[]): ObservabilityConfig {
+  const before = problems.length
+  // configmap.As trims strings; a present key replaces the default, even when empty.
+  const text = (data.get(REQUEST_LOG_TEMPLATE_KEY) ?? DEFAULT_REQUEST_LOG_TEMPLATE).trim()
+  const enableRequestLog = goBool(data, ENABLE_REQUEST_LOG_KEY, problems)
+  const enableProbeRequestLog = goBool(data, ENABLE_PROBE_REQUEST_LOG_KEY, problems)
+  if (problems.length > before) return NO_OBSERVABILITY
+  if (enableRequestLog && text === '') {
+    problems.push(`config-observability: "${ENABLE_REQUEST_LOG_KEY}" was set to true, but no "${REQUEST_LOG_TEMPLATE_KEY}" was specified`)
+    return NO_OBSERVABILITY
+  }
+  let template: GoTemplate | null = null
+  if (text !== '') {
+    // Knative validates the template whether or not the log is on.
+    try {
+      const compiled = compileGoTemplate(text.endsWith('\n') ? text : `${text}\n`)
+      if (enableRequestLog) template = compiled
+    } catch (err) {
+      if (!(err instanceof GoTemplateError)) throw err
+      problems.push(`config-observability: ${REQUEST_LOG_TEMPLATE_KEY}: ${err.message}`)
+      return NO_OBSERVABILITY
+    }
+  }
+  return Object.freeze({
+    enableRequestLog,
+    requestLogTemplateText: text,
+    requestLogTemplate: template,
+    enableProbeRequestLog,
+    requestMetrics: null,
+    tracing: null,
+    runtime: null,
+  })
+}
+
+const GO_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
+const GO_FALSE: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False'])
+
+/** configmap.As for a bool: strconv.ParseBool of the value as is (not trimmed); absent = false. */
+function goBool (data: ReadonlyMap<string, string>, key: string, problems: string[]): boolean {
+  const raw = data.get(key)
+  if (raw === undefined) return false
+  if (GO_TRUE.has(raw)) return true
+  if (GO_FALSE.has(raw)) return false
+  problems.push(`config-observability: failed to parse "${key}": not a boolean: ${JSON.stringify(raw.slice(0, 40))}`)
+  return false
+}
+
+function isNotFound (err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && (err.code === 'ENOENT' || err.code === 'ENOTDIR')
+}
