@@ -71,7 +71,7 @@ export interface ProxyContext {
   readonly tunnels: Set<UpgradeTunnel>
   readonly wsProxy: ProxyServer
   readonly requestLog: Logger | null
-  /** OBSERVABILITY_CONFIG's request log (Knative's template, stdout); null = off. */
+  /** Knative's request log (template to stdout); null = off. Replaced when config-observability changes: read it per request. */
   readonly knativeRequestLog: KnativeRequestLog | null
 }
 
