@@ -14,7 +14,8 @@ import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
 import type { ObservabilityConfig } from '../config/observability-config.ts'
-import { OBSERVABILITY_RELOAD_MS, ObservabilityDirWatcher } from './observability-dir-watcher.ts'
+import { CONFIG_DIR_RELOAD_MS, ConfigDirWatcher } from '../config/config-dir-watcher.ts'
+import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from '../config/observability-configmap.ts'
 import type { Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
@@ -56,8 +57,8 @@ export interface ActivatorDeps {
   randomInt?: RandomInt
   /** Connection pool to one endpoint; default per --upstream-client (H1Upstream or undici's Pool). */
   createPool?: (dest: string) => EndpointPool
-  /** How often --observability-config-dir is re-read (default OBSERVABILITY_RELOAD_MS). */
-  observabilityReloadMs?: number
+  /** How often the mounted ConfigMap directories are re-read (default CONFIG_DIR_RELOAD_MS). */
+  configDirReloadMs?: number
 }
 
 export interface ActivatorPorts {
@@ -99,8 +100,8 @@ export class Activator implements ProxyContext {
   readonly #ownedProbe: HttpEndpointProbe | null
   readonly #healthCheck: (() => string | null) | null
   readonly #requestLogWriter: LineWriter
-  readonly #observabilityReloadMs: number
-  #observabilityWatcher: ObservabilityDirWatcher | null = null
+  readonly #configDirReloadMs: number
+  readonly #configWatchers: Array<ConfigDirWatcher<unknown>> = []
   #isTerminating = false
   #shutdown: Promise<void> | null = null
 
@@ -113,7 +114,7 @@ export class Activator implements ProxyContext {
     this.#healthCheck = deps.healthCheck ?? null
     this.requestLog = config.requestLog ? logger.child({ component: 'request' }) : null
     this.#requestLogWriter = deps.requestLogWriter ?? writeStdout
-    this.#observabilityReloadMs = deps.observabilityReloadMs ?? OBSERVABILITY_RELOAD_MS
+    this.#configDirReloadMs = deps.configDirReloadMs ?? CONFIG_DIR_RELOAD_MS
     this.knativeRequestLog = knativeRequestLogFor(config.observability, this.#requestLogWriter, 'activator')
     this.sweeper = new DeadlineSweeper(() => clock.nowMs())
     this.proxyMetrics = new ProxyMetrics({
@@ -217,6 +218,11 @@ export class Activator implements ProxyContext {
   }
 
   /** Starts the sources (revisions known before the first request), then listens on all ports. */
+  #watchConfigDir<T> (watcher: ConfigDirWatcher<T>): void {
+    this.#configWatchers.push(watcher)
+    watcher.start()
+  }
+
   /** New config-observability settings (the request log); requests from now on use them. */
   setObservability (o11y: ObservabilityConfig): void {
     this.knativeRequestLog = knativeRequestLogFor(o11y, this.#requestLogWriter, 'activator')
@@ -240,14 +246,16 @@ export class Activator implements ProxyContext {
     }
     this.reporter.start()
     if (c.observabilityConfigDir !== '' && c.observabilityDirData !== null) {
-      this.#observabilityWatcher = new ObservabilityDirWatcher({
+      this.#watchConfigDir(new ConfigDirWatcher<ObservabilityConfig>({
+        name: 'config-observability',
         dir: c.observabilityConfigDir,
-        intervalMs: this.#observabilityReloadMs,
+        keys: OBSERVABILITY_KEYS,
+        intervalMs: this.#configDirReloadMs,
         initial: c.observabilityDirData,
+        parse: parseObservabilityConfigMap,
         apply: (o11y) => { this.setObservability(o11y) },
         logger: this.logger.child({ component: 'config-observability' }),
-      })
-      this.#observabilityWatcher.start()
+      }))
     }
     this.logger.info({ ports, revisions: this.registry.size, source: c.source, activatorCount: c.activatorCount, activatorIndex: c.activatorIndex, queueDepth: c.queueDepth }, 'activator listening')
     return ports
@@ -293,7 +301,7 @@ export class Activator implements ProxyContext {
   async close (): Promise<void> {
     this.drainer.close()
     this.reporter.stop()
-    this.#observabilityWatcher?.stop()
+    for (const w of this.#configWatchers) w.stop()
     for (const source of this.#sources) {
       await source.close().catch((err: unknown) => { this.logger.warn({ err }, 'closing revision source failed') })
     }

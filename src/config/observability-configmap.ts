@@ -1,6 +1,5 @@
-import { readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
 import { compileGoTemplate, GoTemplateError, type GoTemplate } from '../shared/go-template.ts'
+import { readConfigDir } from './config-dir-watcher.ts'
 import { NO_OBSERVABILITY, type ObservabilityConfig } from './observability-config.ts'
 
 // Knative's config-observability ConfigMap as its keys, for the activator: Knative's activator
@@ -19,22 +18,9 @@ export const OBSERVABILITY_KEYS: readonly string[] = [REQUEST_LOG_TEMPLATE_KEY, 
 /** pkg/observability DefaultRequestLogTemplate. */
 export const DEFAULT_REQUEST_LOG_TEMPLATE = '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", "requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": "{{.Response.Size}}", "userAgent": "{{js .Request.UserAgent}}", "remoteIp": "{{js .Request.RemoteAddr}}", "serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", "latency": "{{.Response.Latency}}s", "protocol": "{{.Request.Proto}}"}, "traceId": "{{.TraceID}}"}'
 
-/** Reads the keys Sluice uses from a mounted ConfigMap directory; a missing file is a missing key. */
+/** Reads the keys Sluice uses from the mounted ConfigMap. */
 export function readObservabilityDir (dir: string): Map<string, string> {
-  // A directory that is not there is an error (a mistyped flag), a key that is not there is not.
-  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`)
-  const data = new Map<string, string>()
-  for (const key of OBSERVABILITY_KEYS) {
-    let text: string
-    try {
-      text = readFileSync(join(dir, key), 'utf8')
-    } catch (err) {
-      if (isNotFound(err)) continue
-      throw err
-    }
-    data.set(key, text)
-  }
-  return data
+  return readConfigDir(dir, OBSERVABILITY_KEYS)
 }
 
 /** The ConfigMap's data; each problem is one line naming the key. */
@@ -83,8 +69,4 @@ function goBool (data: ReadonlyMap<string, string>, key: string, problems: strin
   if (GO_FALSE.has(raw)) return false
   problems.push(`config-observability: failed to parse "${key}": not a boolean: ${JSON.stringify(raw.slice(0, 40))}`)
   return false
-}
-
-function isNotFound (err: unknown): boolean {
-  return typeof err === 'object' && err !== null && 'code' in err && (err.code === 'ENOENT' || err.code === 'ENOTDIR')
 }

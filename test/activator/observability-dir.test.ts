@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
-import { ObservabilityDirWatcher } from '../../src/activator/observability-dir-watcher.ts'
-import { parseObservabilityConfigMap, readObservabilityDir } from '../../src/config/observability-configmap.ts'
+import { ConfigDirWatcher } from '../../src/config/config-dir-watcher.ts'
+import type { ObservabilityConfig } from '../../src/config/observability-config.ts'
+import { OBSERVABILITY_KEYS, parseObservabilityConfigMap, readObservabilityDir } from '../../src/config/observability-configmap.ts'
 import { createClient, route, send, spec, startActivator, startFakePod, until } from './fixtures.ts'
 import { captureLogger } from './sources/capture-logger.ts'
 
@@ -54,7 +55,7 @@ t.test('the request log follows the mounted ConfigMap while running', async (t) 
   const lines: string[] = []
   const pod = await startFakePod(t, (_req, res) => { res.end('hi') })
   const dir = configDir(t, { 'logging.enable-request-log': 'true', 'logging.request-log-template': 'first {{.Request.Method}} {{.Response.Code}}' })
-  const { activator, url } = await startActivator(t, ['--observability-config-dir', dir], { requestLogWriter: (l) => { lines.push(l) }, observabilityReloadMs: 20 })
+  const { activator, url } = await startActivator(t, ['--observability-config-dir', dir], { requestLogWriter: (l) => { lines.push(l) }, configDirReloadMs: 20 })
   activator.registry.upsert(spec('o11y', [pod.dest], 0))
   await until(() => activator.registry.lookup('default', 'o11y')?.readyCount === 1)
   const client = createClient(t)
@@ -91,8 +92,9 @@ t.test('the watcher: a rejected update and an unreadable directory are logged on
   const dir = configDir(t, { 'logging.enable-request-log': 'true' })
   const applied: boolean[] = []
   const { logger, lines } = captureLogger()
-  const watcher = new ObservabilityDirWatcher({
-    dir, intervalMs: 60_000, initial: readObservabilityDir(dir), logger,
+  const watcher = new ConfigDirWatcher<ObservabilityConfig>({
+    name: 'config-observability', dir, keys: OBSERVABILITY_KEYS, intervalMs: 60_000, initial: readObservabilityDir(dir), logger,
+    parse: parseObservabilityConfigMap,
     apply: (c) => { applied.push(c.requestLogTemplate !== null) },
   })
   t.equal(watcher.check(), false, 'unchanged: nothing applied')
