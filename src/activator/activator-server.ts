@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { ProxyServer } from 'http-proxy-3'
 import { Pool } from 'undici'
-import type { ActivatorConfig } from '../config/activator-config.ts'
+import { LOGGING_COMPONENT, type ActivatorConfig } from '../config/activator-config.ts'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
@@ -16,7 +16,8 @@ import { realClock, type Clock } from '../shared/clock.ts'
 import type { ObservabilityConfig } from '../config/observability-config.ts'
 import { CONFIG_DIR_RELOAD_MS, ConfigDirWatcher } from '../config/config-dir-watcher.ts'
 import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from '../config/observability-configmap.ts'
-import type { Logger } from '../shared/logger.ts'
+import { loggingKeys, parseLoggingConfigMap } from '../config/logging-configmap.ts'
+import { setLogLevel, type Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
 import { ActivatorMetrics } from './activator-metrics.ts'
@@ -255,6 +256,20 @@ export class Activator implements ProxyContext {
         parse: parseObservabilityConfigMap,
         apply: (o11y) => { this.setObservability(o11y) },
         logger: this.logger.child({ component: 'config-observability' }),
+      }))
+    }
+    if (c.loggingConfigDir !== '' && c.loggingDirData !== null) {
+      this.#watchConfigDir(new ConfigDirWatcher<string>({
+        name: 'config-logging',
+        dir: c.loggingConfigDir,
+        keys: loggingKeys(LOGGING_COMPONENT),
+        intervalMs: this.#configDirReloadMs,
+        initial: c.loggingDirData,
+        parse: (data, problems) => parseLoggingConfigMap(data, LOGGING_COMPONENT, problems),
+        apply: (level) => {
+          if (!setLogLevel(this.logger, level)) this.logger.warn({ level }, 'config-logging: this logger cannot change its level')
+        },
+        logger: this.logger.child({ component: 'config-logging' }),
       }))
     }
     this.logger.info({ ports, revisions: this.registry.size, source: c.source, activatorCount: c.activatorCount, activatorIndex: c.activatorIndex, queueDepth: c.queueDepth }, 'activator listening')

@@ -1,6 +1,10 @@
 import { homedir, hostname } from 'node:os'
 import { NO_OBSERVABILITY, parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
 import { parseObservabilityConfigMap, readObservabilityDir } from './observability-configmap.ts'
+import { parseLoggingConfigMap, readLoggingDir } from './logging-configmap.ts'
+
+/** Knative's component name for the activator in config-logging (`loglevel.activator`). */
+export const LOGGING_COMPONENT = 'activator'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 import type { ConfigResult, HttpServerImpl, UpstreamClient } from './sidecar-config.ts'
 
@@ -58,6 +62,9 @@ export interface ActivatorConfig {
   readonly observabilityConfigDir: string
   /** What that directory held at start (the watcher's baseline); null without one. */
   readonly observabilityDirData: ReadonlyMap<string, string> | null
+  /** --logging-config-dir ('' = none): config-logging mounted as files; the log level, re-read while running. */
+  readonly loggingConfigDir: string
+  readonly loggingDirData: ReadonlyMap<string, string> | null
 }
 
 const PORT = { kind: 'int', min: 0, max: 65535 } as const
@@ -90,6 +97,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'http-server', env: '', kind: 'string', choices: ['sluice', 'node'], default: 'sluice', help: 'HTTP/1.1 server on the serving port: sluice (built-in, default) or node (node:http, the fallback)' },
   { flag: '', env: 'POD_NAME', kind: 'string', help: 'this activator\'s name (stat pod_name; default the host name)' },
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
+  { flag: 'logging-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-logging ConfigMap mounted as a directory: the log level from loglevel.activator (else zap-logger-config\'s level), over --log-level; re-read every 10 s' },
   { flag: 'observability-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-observability ConfigMap mounted as a directory (logging.enable-request-log, logging.request-log-template, ...): the request log, re-read every 10 s; instead of OBSERVABILITY_CONFIG' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
 ]
@@ -151,6 +159,18 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     }
     observability = observabilityDirData === null ? NO_OBSERVABILITY : parseObservabilityConfigMap(observabilityDirData, problems)
   }
+  const loggingConfigDir = strOf(v, 'logging-config-dir')
+  let loggingDirData: ReadonlyMap<string, string> | null = null
+  let logLevel = strOf(v, 'log-level', 'info')
+  if (loggingConfigDir !== '') {
+    try {
+      loggingDirData = readLoggingDir(loggingConfigDir, LOGGING_COMPONENT)
+    } catch (err) {
+      problems.push(`config: --logging-config-dir ${JSON.stringify(loggingConfigDir)} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    // As Knative's activator: the ConfigMap decides the level (info when it names none).
+    if (loggingDirData !== null) logLevel = parseLoggingConfigMap(loggingDirData, LOGGING_COMPONENT, problems)
+  }
   const config: ActivatorConfig = Object.freeze({
     servingPort,
     adminPort,
@@ -173,7 +193,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     kubeEnv: kubeEnvOf(v.get('KUBERNETES_SERVICE_HOST'), v.get('KUBECONFIG')),
     homeDir: homedir(),
     requestLog: boolOf(v, 'request-log'),
-    logLevel: strOf(v, 'log-level', 'info'),
+    logLevel,
     upstreamClient: strOf(v, 'upstream-client', 'sluice') === 'undici' ? 'undici' : 'sluice',
     httpServer: strOf(v, 'http-server', 'sluice') === 'node' ? 'node' : 'sluice',
     podName: typeof podNameRaw === 'string' && podNameRaw !== '' ? podNameRaw : hostname(),
@@ -181,6 +201,8 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     observability,
     observabilityConfigDir,
     observabilityDirData,
+    loggingConfigDir,
+    loggingDirData,
   })
   return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
 }

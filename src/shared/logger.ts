@@ -1,20 +1,63 @@
-import { pino, type Logger, type LoggerOptions } from 'pino'
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 
 export type { Logger }
 
 /**
+ * The loggers of one root: pino children copy their level when created and never follow the
+ * parent's, so a level change at run time (Knative's config-logging) has to reach each of them.
+ * Held weakly: a child that is gone (a removed revision's) is not kept alive by this list.
+ */
+class LoggerTree {
+  #refs: Array<WeakRef<Logger>> = []
+  #pruneAt = 64
+
+  add (logger: Logger): void {
+    this.#refs.push(new WeakRef(logger))
+    if (this.#refs.length >= this.#pruneAt) {
+      this.#refs = this.#refs.filter((r) => r.deref() !== undefined)
+      this.#pruneAt = Math.max(64, this.#refs.length * 2)
+    }
+  }
+
+  setLevel (level: string): void {
+    for (const ref of this.#refs) {
+      const logger = ref.deref()
+      if (logger !== undefined) logger.level = level
+    }
+  }
+}
+
+const trees = new WeakMap<Logger, LoggerTree>()
+
+/**
  * The one root logger of a process: JSON lines to stdout (fd 1), written synchronously so that
  * the last lines before an exit are never lost. Components take `root.child({ component })`
- * once, at construction.
+ * once, at construction. `destination` replaces stdout (tests).
  */
-export function createRootLogger (level: string, bindings: Record<string, string> = {}): Logger {
+export function createRootLogger (level: string, bindings: Record<string, string> = {}, destination?: DestinationStream): Logger {
+  const tree = new LoggerTree()
   const options: LoggerOptions = {
     level,
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    onChild: (child) => { tree.add(child) },
   }
-  return pino(options, pino.destination({ fd: 1, sync: true }))
+  const root = pino(options, destination ?? pino.destination({ fd: 1, sync: true }))
+  tree.add(root)
+  trees.set(root, tree)
+  return root
+}
+
+/**
+ * Sets the level of `root` and of every logger made from it. False (nothing changed) when `root`
+ * is not a createRootLogger root.
+ */
+export function setLogLevel (root: Logger, level: string): boolean {
+  const tree = trees.get(root)
+  if (tree === undefined) return false
+  tree.setLevel(level)
+  return true
 }
 
 /** A logger that drops everything; for tests and library use. */

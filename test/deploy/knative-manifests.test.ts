@@ -53,16 +53,20 @@ t.test('the activator patch runs args the activator accepts, with Knative\'s env
   t.equal(at(container, 'name'), 'activator', 'patches Knative\'s container by name')
   t.ok(Array.isArray(args) && args[0] === 'activator')
   const list = Array.isArray(args) ? args.map(String) : []
-  // config-observability: mounted from the ConfigMap where the args read it (here an empty stand-in directory).
-  const dirIndex = list.indexOf('--observability-config-dir') + 1
-  const mountPath = list[dirIndex] ?? ''
-  const mount = (at(container, 'volumeMounts') as Array<{ name: string, mountPath: string }>).find((m) => m.mountPath === mountPath)
-  t.ok(dirIndex > 0 && mount !== undefined, 'the directory the args name is a volume mount')
-  const volume = (at(activator, 'spec', 'template', 'spec', 'volumes') as Array<{ name: string, configMap?: { name: string } }>).find((v) => v.name === mount?.name)
-  t.equal(volume?.configMap?.name, 'config-observability', 'of Knative\'s config-observability ConfigMap')
-  const standIn = mkdtempSync(join(tmpdir(), 'sluice-o11y-'))
-  t.teardown(() => { rmSync(standIn, { recursive: true, force: true }) })
-  const { config, problems } = loadActivatorConfig(list.slice(1).map((a) => (a === mountPath ? standIn : a)), { POD_NAME: 'activator-7d9f', POD_IP: '10.1.2.3', SYSTEM_NAMESPACE: 'knative-serving' })
+  // Knative's ConfigMaps, mounted where the args read them (here empty stand-in directories).
+  const standIns = new Map<string, string>()
+  for (const [flag, configMap] of [['--observability-config-dir', 'config-observability'], ['--logging-config-dir', 'config-logging']]) {
+    const dirIndex = list.indexOf(flag ?? '') + 1
+    const mountPath = list[dirIndex] ?? ''
+    const mount = (at(container, 'volumeMounts') as Array<{ name: string, mountPath: string }>).find((m) => m.mountPath === mountPath)
+    t.ok(dirIndex > 0 && mount !== undefined, `${flag}: the directory the args name is a volume mount`)
+    const volume = (at(activator, 'spec', 'template', 'spec', 'volumes') as Array<{ name: string, configMap?: { name: string } }>).find((v) => v.name === mount?.name)
+    t.equal(volume?.configMap?.name, configMap, `${flag}: Knative's ${configMap ?? ''} ConfigMap`)
+    const standIn = mkdtempSync(join(tmpdir(), 'sluice-cm-'))
+    t.teardown(() => { rmSync(standIn, { recursive: true, force: true }) })
+    standIns.set(mountPath, standIn)
+  }
+  const { config, problems } = loadActivatorConfig(list.slice(1).map((a) => standIns.get(a) ?? a), { POD_NAME: 'activator-7d9f', POD_IP: '10.1.2.3', SYSTEM_NAMESPACE: 'knative-serving' })
   t.same(problems, [])
   t.equal(config?.source, 'kubernetes')
   t.equal(config?.servingPort, 8012, 'Knative\'s http1 containerPort and probe port')
