@@ -1,8 +1,11 @@
 // Test fixtures for the activator: a real Activator on 127.0.0.1 with OS-assigned ports, fake pods
 // (a node:http server that answers the activator's probe like a sidecar), real Sidecars in front of a
 // tiny app, and an HTTP client with unlimited connections. Everything closes in t.teardown.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import { WebSocket } from 'ws'
 import { Activator, type ActivatorDeps, type ActivatorPorts } from '../../src/activator/activator-server.ts'
@@ -14,6 +17,14 @@ import { parseReadinessProbe } from '../../src/sidecar/readiness-probe-spec.ts'
 import { Sidecar } from '../../src/sidecar/sidecar-server.ts'
 
 export interface Teardown { teardown (fn: () => unknown): void }
+
+/** A ConfigMap as the kubelet mounts it: one file per key, in a temp directory removed in teardown. */
+export function configMapDir (t: Teardown, keys: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-configmap-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  for (const [k, v] of Object.entries(keys)) writeFileSync(join(dir, k), v)
+  return dir
+}
 
 export interface StartedActivator {
   activator: Activator

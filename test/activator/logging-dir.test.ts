@@ -1,25 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { Activator } from '../../src/activator/activator-server.ts'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
 import { parseLoggingConfigMap } from '../../src/config/logging-configmap.ts'
 import { createRootLogger, setLogLevel, silentLogger } from '../../src/shared/logger.ts'
-import { until } from './fixtures.ts'
+import { configMapDir, until } from './fixtures.ts'
 
 // config-logging mounted as a directory (--logging-config-dir), as Knative's activator reads the
 // ConfigMap: `loglevel.activator` (else zap-logger-config's level) sets the level at start and
 // while running, for the root logger and every component logger made from it.
-
-interface Teardown { teardown (fn: () => unknown): void }
-
-function configDir (t: Teardown, keys: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-logging-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  for (const [k, v] of Object.entries(keys)) writeFileSync(join(dir, k), v)
-  return dir
-}
 
 function lineCollector (): { lines: Array<{ level: string, msg: string }>, stream: { write (s: string): void } } {
   const lines: Array<{ level: string, msg: string }> = []
@@ -61,14 +51,14 @@ t.test('a level set on the root reaches every logger made from it, children incl
 
 t.test('start-up: the directory decides the level; a bad level or directory is one config line', async (t) => {
   const load = (dir: string): ReturnType<typeof loadActivatorConfig> => loadActivatorConfig(['--source', 'api', '--log-level', 'warn', '--logging-config-dir', dir], {})
-  t.equal(load(configDir(t, { 'loglevel.activator': 'debug' })).config?.logLevel, 'debug', 'loglevel.activator over --log-level')
-  t.equal(load(configDir(t, {})).config?.logLevel, 'info', 'an empty ConfigMap means info, as in Knative')
-  t.match(load(configDir(t, { 'loglevel.activator': 'chatty' })).problems, [/config-logging: loglevel\.activator: invalid logging level: chatty/])
+  t.equal(load(configMapDir(t, { 'loglevel.activator': 'debug' })).config?.logLevel, 'debug', 'loglevel.activator over --log-level')
+  t.equal(load(configMapDir(t, {})).config?.logLevel, 'info', 'an empty ConfigMap means info, as in Knative')
+  t.match(load(configMapDir(t, { 'loglevel.activator': 'chatty' })).problems, [/config-logging: loglevel\.activator: invalid logging level: chatty/])
   t.match(load('/nonexistent/sluice-logging').problems, [/--logging-config-dir "\/nonexistent\/sluice-logging" cannot be read/])
 })
 
 t.test('a running activator follows loglevel.activator; a bad update is rejected and the level stays', async (t) => {
-  const dir = configDir(t, { 'loglevel.activator': 'info' })
+  const dir = configMapDir(t, { 'loglevel.activator': 'info' })
   const loaded = loadActivatorConfig(['--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--source', 'api', '--logging-config-dir', dir], { POD_NAME: 'logging-test' })
   if (loaded.config === null) throw new Error(loaded.problems.join('\n'))
   const { lines, stream } = lineCollector()

@@ -1,26 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
 import { ConfigDirWatcher } from '../../src/config/config-dir-watcher.ts'
 import type { ObservabilityConfig } from '../../src/config/observability-config.ts'
 import { OBSERVABILITY_KEYS, parseObservabilityConfigMap, readObservabilityDir } from '../../src/config/observability-configmap.ts'
-import { createClient, route, send, spec, startActivator, startFakePod, until } from './fixtures.ts'
+import { configMapDir, createClient, route, send, spec, startActivator, startFakePod, until } from './fixtures.ts'
 import { captureLogger } from './sources/capture-logger.ts'
 
 // config-observability mounted as a directory (--observability-config-dir), as Knative's activator
 // reads the ConfigMap: the request log follows its keys, updates apply while running, a bad update
 // is logged and the current settings stay, a bad directory at start is a config error.
-
-interface Teardown { teardown (fn: () => unknown): void }
-
-function configDir (t: Teardown, keys: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-o11y-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  for (const [k, v] of Object.entries(keys)) writeFileSync(join(dir, k), v)
-  return dir
-}
 
 t.test('the ConfigMap keys as Knative parses them', async (t) => {
   const parse = (data: Record<string, string>): { problems: string[], enabled: boolean, text: string, probes: boolean } => {
@@ -44,9 +34,9 @@ t.test('the ConfigMap keys as Knative parses them', async (t) => {
 t.test('start-up: a missing directory, both sources, a bad key -> one config line each', async (t) => {
   const problemsOf = (argv: string[], env: Record<string, string> = {}): string[] => loadActivatorConfig(['--source', 'api', ...argv], env).problems
   t.match(problemsOf(['--observability-config-dir', '/nonexistent/sluice-o11y']), [/--observability-config-dir "\/nonexistent\/sluice-o11y" cannot be read: ENOENT/])
-  const dir = configDir(t, { 'logging.enable-request-log': 'true' })
+  const dir = configMapDir(t, { 'logging.enable-request-log': 'true' })
   t.match(problemsOf(['--observability-config-dir', dir], { OBSERVABILITY_CONFIG: '{}' }), [/set OBSERVABILITY_CONFIG or --observability-config-dir, not both/])
-  const bad = configDir(t, { 'logging.enable-request-log': 'maybe' })
+  const bad = configMapDir(t, { 'logging.enable-request-log': 'maybe' })
   t.match(problemsOf(['--observability-config-dir', bad]), [/config-observability: failed to parse "logging\.enable-request-log"/])
   t.same(problemsOf(['--observability-config-dir', dir]), [])
 })
@@ -54,7 +44,7 @@ t.test('start-up: a missing directory, both sources, a bad key -> one config lin
 t.test('the request log follows the mounted ConfigMap while running', async (t) => {
   const lines: string[] = []
   const pod = await startFakePod(t, (_req, res) => { res.end('hi') })
-  const dir = configDir(t, { 'logging.enable-request-log': 'true', 'logging.request-log-template': 'first {{.Request.Method}} {{.Response.Code}}' })
+  const dir = configMapDir(t, { 'logging.enable-request-log': 'true', 'logging.request-log-template': 'first {{.Request.Method}} {{.Response.Code}}' })
   const { activator, url } = await startActivator(t, ['--observability-config-dir', dir], { requestLogWriter: (l) => { lines.push(l) }, configDirReloadMs: 20 })
   activator.registry.upsert(spec('o11y', [pod.dest], 0))
   await until(() => activator.registry.lookup('default', 'o11y')?.readyCount === 1)
@@ -89,7 +79,7 @@ t.test('the request log follows the mounted ConfigMap while running', async (t) 
 })
 
 t.test('the watcher: a rejected update and an unreadable directory are logged once and change nothing', async (t) => {
-  const dir = configDir(t, { 'logging.enable-request-log': 'true' })
+  const dir = configMapDir(t, { 'logging.enable-request-log': 'true' })
   const applied: boolean[] = []
   const { logger, lines } = captureLogger()
   const watcher = new ConfigDirWatcher<ObservabilityConfig>({
