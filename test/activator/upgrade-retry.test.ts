@@ -29,13 +29,18 @@ function probeOnce (): EndpointProbe {
 }
 const ROUTE = 'Knative-Serving-Namespace: default\r\nKnative-Serving-Revision: ws\r\n'
 
-interface EchoServer { dest: string, handshakes: number }
+interface EchoServer { dest: string, handshakes: number, held: number, release: () => void }
 
-/** A websocket echo server on `host` (127.0.0.x). */
+/**
+ * A websocket echo server on `host` (127.0.0.x). Plain HTTP requests are held until `release()`,
+ * so the same server stands for a busy endpoint.
+ */
 async function startEcho (t: Teardown, host = '127.0.0.1'): Promise<EchoServer> {
   const server: Server = createServer()
   const wss = new WebSocketServer({ server })
-  const echo: EchoServer = { dest: '', handshakes: 0 }
+  const pending: Array<() => void> = []
+  const echo: EchoServer = { dest: '', handshakes: 0, held: 0, release: () => { for (const f of pending.splice(0)) f() } }
+  server.on('request', (_req, res) => { echo.held++; pending.push(() => { res.end('done') }) })
   wss.on('connection', (ws) => {
     echo.handshakes++
     ws.on('message', (data) => { ws.send(`echo ${String(data)}`) })
@@ -43,7 +48,7 @@ async function startEcho (t: Teardown, host = '127.0.0.1'): Promise<EchoServer> 
   await new Promise<void>((resolve) => { server.listen(0, host, resolve) })
   const address: AddressInfo | string | null = server.address()
   echo.dest = `${host}:${address !== null && typeof address === 'object' ? address.port : 0}`
-  t.teardown(() => { for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close() })
+  t.teardown(() => { echo.release(); for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close() })
   return echo
 }
 
@@ -216,27 +221,9 @@ t.test('the activator closes while a connect is pending: the tunnel ends, nothin
   t.equal(upstream?.destroyed, true, 'the pending connect was abandoned')
 })
 
-/** A plain HTTP endpoint that holds each request until `release()` (an echo for websockets too). */
-async function startHoldingEcho (t: Teardown, host: string): Promise<EchoServer & { release: () => void, held: number }> {
-  const server: Server = createServer()
-  const wss = new WebSocketServer({ server })
-  const pending: Array<() => void> = []
-  const echo = { dest: '', handshakes: 0, held: 0, release: () => { for (const f of pending.splice(0)) f() } }
-  server.on('request', (_req, res) => { echo.held++; pending.push(() => { res.end('done') }) })
-  wss.on('connection', (ws) => {
-    echo.handshakes++
-    ws.on('message', (data) => { ws.send(`echo ${String(data)}`) })
-  })
-  await new Promise<void>((resolve) => { server.listen(0, host, resolve) })
-  const address: AddressInfo | string | null = server.address()
-  echo.dest = `${host}:${address !== null && typeof address === 'object' ? address.port : 0}`
-  t.teardown(() => { echo.release(); for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close() })
-  return echo
-}
-
 t.test('connect refused while the other endpoint is full: the websocket waits for room, then connects there', async (t) => {
   const { activator, url } = await startActivator(t, [], { probe: probeOnce() })
-  const busy = await startHoldingEcho(t, '127.0.0.1')
+  const busy = await startEcho(t, '127.0.0.1')
   const refusing = await closedPort('127.0.0.2') // sorts after busy: first-available fills busy first
   const revision = await ready(activator, [busy.dest, refusing], 1)
   const client = createClient(t)
@@ -260,7 +247,7 @@ t.test('connect refused while the other endpoint is full: the websocket waits fo
 t.test('a parked websocket ends with the revision\'s timeout (504), or 404 when the revision goes; nothing leaks', async (t) => {
   const { activator, ports, url } = await startActivator(t, [], { probe: probeOnce() })
   for (const [name, expect] of [['timeout', 504], ['removed', 404]] as const) {
-    const busy = await startHoldingEcho(t, '127.0.0.1')
+    const busy = await startEcho(t, '127.0.0.1')
     const refusing = await closedPort('127.0.0.2')
     activator.registry.upsert(spec(name, [busy.dest, refusing], 1, { lbPolicy: 'first-available', timeoutSeconds: name === 'timeout' ? 1 : 30 }))
     await until(() => activator.registry.lookup('default', name)?.readyCount === 2, 2000, 'endpoints ready')
