@@ -84,8 +84,7 @@ export function parseObservabilityConfig (raw: string, problems: string[]): Obse
   // As queue-proxy: the template is only built (and so only checked) when the log is enabled.
   if (enableRequestLog && text !== '') {
     try {
-      // Knative appends the newline when the template lacks one, so each request is one line.
-      template = compileGoTemplate(text.endsWith('\n') ? text : `${text}\n`)
+      template = compileRequestLogTemplate(text)
     } catch (err) {
       if (!(err instanceof GoTemplateError)) throw err
       problems.push(`config: OBSERVABILITY_CONFIG.requestLogTemplate: ${err.message}`)
@@ -101,6 +100,12 @@ export function parseObservabilityConfig (raw: string, problems: string[]): Obse
     tracing: objectOf(values.get('tracing')),
     runtime: objectOf(values.get('runtime')),
   })
+}
+
+/** The request log's template; throws GoTemplateError with Go's message when Go would not parse it. */
+export function compileRequestLogTemplate (text: string): GoTemplate {
+  // Knative appends the newline when the template lacks one, so each request is one line.
+  return compileGoTemplate(text.endsWith('\n') ? text : `${text}\n`)
 }
 
 function stringOf (v: unknown): string { return typeof v === 'string' ? v : '' }

@@ -1,6 +1,6 @@
-import { compileGoTemplate, GoTemplateError, type GoTemplate } from '../shared/go-template.ts'
+import { GoTemplateError, type GoTemplate } from '../shared/go-template.ts'
 import { readConfigDir } from './config-dir-watcher.ts'
-import { NO_OBSERVABILITY, type ObservabilityConfig } from './observability-config.ts'
+import { compileRequestLogTemplate, NO_OBSERVABILITY, type ObservabilityConfig } from './observability-config.ts'
 
 // Knative's config-observability ConfigMap as its keys, for the activator: Knative's activator
 // watches the ConfigMap itself (cmd/activator: updateRequestLogFromConfigMap); Sluice reads it
@@ -39,7 +39,7 @@ export function parseObservabilityConfigMap (data: ReadonlyMap<string, string>, 
   if (text !== '') {
     // Knative validates the template whether or not the log is on.
     try {
-      const compiled = compileGoTemplate(text.endsWith('\n') ? text : `${text}\n`)
+      const compiled = compileRequestLogTemplate(text)
       if (enableRequestLog) template = compiled
     } catch (err) {
       if (!(err instanceof GoTemplateError)) throw err
