@@ -1,7 +1,8 @@
 import { homedir, hostname } from 'node:os'
 import { NO_OBSERVABILITY, parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
-import { parseObservabilityConfigMap, readObservabilityDir } from './observability-configmap.ts'
-import { parseLoggingConfigMap, readLoggingDir } from './logging-configmap.ts'
+import { readConfigDir } from './config-dir-watcher.ts'
+import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from './observability-configmap.ts'
+import { loggingKeys, parseLoggingConfigMap } from './logging-configmap.ts'
 
 /** Knative's component name for the activator in config-logging (`loglevel.activator`). */
 export const LOGGING_COMPONENT = 'activator'
@@ -152,22 +153,14 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     observability = parseObservabilityConfig(observabilityEnv, problems)
   } else {
     if (observabilityEnv !== '') problems.push('config: set OBSERVABILITY_CONFIG or --observability-config-dir, not both')
-    try {
-      observabilityDirData = readObservabilityDir(observabilityConfigDir)
-    } catch (err) {
-      problems.push(`config: --observability-config-dir ${JSON.stringify(observabilityConfigDir)} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
-    }
+    observabilityDirData = configMapDirOf('observability-config-dir', observabilityConfigDir, OBSERVABILITY_KEYS, problems)
     observability = observabilityDirData === null ? NO_OBSERVABILITY : parseObservabilityConfigMap(observabilityDirData, problems)
   }
   const loggingConfigDir = strOf(v, 'logging-config-dir')
   let loggingDirData: ReadonlyMap<string, string> | null = null
   let logLevel = strOf(v, 'log-level', 'info')
   if (loggingConfigDir !== '') {
-    try {
-      loggingDirData = readLoggingDir(loggingConfigDir, LOGGING_COMPONENT)
-    } catch (err) {
-      problems.push(`config: --logging-config-dir ${JSON.stringify(loggingConfigDir)} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
-    }
+    loggingDirData = configMapDirOf('logging-config-dir', loggingConfigDir, loggingKeys(LOGGING_COMPONENT), problems)
     // As Knative's activator: the ConfigMap decides the level (info when it names none).
     if (loggingDirData !== null) logLevel = parseLoggingConfigMap(loggingDirData, LOGGING_COMPONENT, problems)
   }
@@ -205,4 +198,14 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     loggingDirData,
   })
   return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
+}
+
+/** The keys of a mounted ConfigMap given by `--<flag>`, or null with one problem line when it cannot be read. */
+function configMapDirOf (flag: string, dir: string, keys: readonly string[], problems: string[]): ReadonlyMap<string, string> | null {
+  try {
+    return readConfigDir(dir, keys)
+  } catch (err) {
+    problems.push(`config: --${flag} ${JSON.stringify(dir)} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
+    return null
+  }
 }

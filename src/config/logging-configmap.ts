@@ -1,5 +1,3 @@
-import { readConfigDir } from './config-dir-watcher.ts'
-
 // Knative's config-logging ConfigMap, for a component's log level (knative.dev/pkg/logging:
 // NewConfigFromMap + UpdateLevelFromConfigMap): `loglevel.<component>` when set and not empty,
 // else the `level` of `zap-logger-config` (a zap JSON config), else info. Levels are zap's
@@ -10,11 +8,6 @@ export const ZAP_LOGGER_CONFIG_KEY = 'zap-logger-config'
 
 export function loggingKeys (component: string): readonly string[] {
   return [`loglevel.${component}`, ZAP_LOGGER_CONFIG_KEY]
-}
-
-/** Reads the keys `component` uses from the mounted ConfigMap. */
-export function readLoggingDir (dir: string, component: string): Map<string, string> {
-  return readConfigDir(dir, loggingKeys(component))
 }
 
 /** zap level names (both cases, as UnmarshalText takes them) -> pino levels. */

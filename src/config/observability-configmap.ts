@@ -1,5 +1,4 @@
 import { GoTemplateError, type GoTemplate } from '../shared/go-template.ts'
-import { readConfigDir } from './config-dir-watcher.ts'
 import { compileRequestLogTemplate, NO_OBSERVABILITY, type ObservabilityConfig } from './observability-config.ts'
 
 // Knative's config-observability ConfigMap as its keys, for the activator: Knative's activator
@@ -17,11 +16,6 @@ export const OBSERVABILITY_KEYS: readonly string[] = [REQUEST_LOG_TEMPLATE_KEY, 
 
 /** pkg/observability DefaultRequestLogTemplate. */
 export const DEFAULT_REQUEST_LOG_TEMPLATE = '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", "requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": "{{.Response.Size}}", "userAgent": "{{js .Request.UserAgent}}", "remoteIp": "{{js .Request.RemoteAddr}}", "serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", "latency": "{{.Response.Latency}}s", "protocol": "{{.Request.Proto}}"}, "traceId": "{{.TraceID}}"}'
-
-/** Reads the keys Sluice uses from the mounted ConfigMap. */
-export function readObservabilityDir (dir: string): Map<string, string> {
-  return readConfigDir(dir, OBSERVABILITY_KEYS)
-}
 
 /** The ConfigMap's data; each problem is one line naming the key. */
 export function parseObservabilityConfigMap (data: ReadonlyMap<string, string>, problems: string[]): ObservabilityConfig {

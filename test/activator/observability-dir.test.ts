@@ -2,9 +2,9 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
-import { ConfigDirWatcher } from '../../src/config/config-dir-watcher.ts'
+import { ConfigDirWatcher, readConfigDir } from '../../src/config/config-dir-watcher.ts'
 import type { ObservabilityConfig } from '../../src/config/observability-config.ts'
-import { OBSERVABILITY_KEYS, parseObservabilityConfigMap, readObservabilityDir } from '../../src/config/observability-configmap.ts'
+import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from '../../src/config/observability-configmap.ts'
 import { configMapDir, createClient, route, send, spec, startActivator, startFakePod, until } from './fixtures.ts'
 import { captureLogger } from './sources/capture-logger.ts'
 
@@ -83,7 +83,7 @@ t.test('the watcher: a rejected update and an unreadable directory are logged on
   const applied: boolean[] = []
   const { logger, lines } = captureLogger()
   const watcher = new ConfigDirWatcher<ObservabilityConfig>({
-    name: 'config-observability', dir, keys: OBSERVABILITY_KEYS, intervalMs: 60_000, initial: readObservabilityDir(dir), logger,
+    name: 'config-observability', dir, keys: OBSERVABILITY_KEYS, intervalMs: 60_000, initial: readConfigDir(dir, OBSERVABILITY_KEYS), logger,
     parse: parseObservabilityConfigMap,
     apply: (c) => { applied.push(c.requestLogTemplate !== null) },
   })
