@@ -1,4 +1,5 @@
 import type { Logger } from '../shared/logger.ts'
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
 
 export interface DrainerOptions {
   /** Quiet period: drained once no request arrived for this long, ms. */
@@ -7,6 +8,8 @@ export interface DrainerOptions {
   maxMs: number
   logger: Logger
   now: () => number
+  /** Timer functions (default: real ones); tests pass ManualTimers driven by the same clock as `now`. */
+  timers?: Timers
 }
 
 /**
@@ -19,13 +22,17 @@ export class Drainer {
   #isDraining = false
   #startedMs = 0
   #lastRequestMs = 0
-  #timer: NodeJS.Timeout | null = null
+  #timer: TimerHandle | null = null
   #done: Promise<void> | null = null
   #resolve: (() => void) | null = null
   readonly #opts: DrainerOptions
+  readonly #timers: Timers
+  readonly #onTimer: () => void
 
   constructor (opts: DrainerOptions) {
     this.#opts = opts
+    this.#timers = opts.timers ?? realTimers
+    this.#onTimer = () => { this.#check() }
   }
 
   get isDraining (): boolean { return this.#isDraining }
@@ -49,7 +56,7 @@ export class Drainer {
   }
 
   #arm (ms: number): void {
-    this.#timer = setTimeout(() => { this.#check() }, Math.max(0, ms))
+    this.#timer = this.#timers.setTimeout(this.#onTimer, Math.max(0, ms))
   }
 
   #check (): void {
@@ -69,7 +76,7 @@ export class Drainer {
 
   /** Back to serving (a preStop hook that was not followed by SIGTERM). */
   reset (): void {
-    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer?.cancel()
     this.#timer = null
     this.#isDraining = false
     const resolve = this.#resolve
@@ -80,7 +87,7 @@ export class Drainer {
   }
 
   close (): void {
-    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer?.cancel()
     this.#timer = null
   }
 }

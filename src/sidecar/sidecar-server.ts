@@ -42,7 +42,7 @@ export interface SidecarDeps {
   clock?: Clock
   /** How often the TLS certificate and key are re-read (default: a minute, as Knative). */
   certReloadMs?: number
-  /** Timers of the certificate reload. */
+  /** Timers of the certificate reload and of the drain (with `clock`, so both move together in tests). */
   timers?: Timers
   /** Where OBSERVABILITY_CONFIG's request log lines go (default: stdout, as Knative). */
   requestLogWriter?: LineWriter
@@ -82,6 +82,8 @@ export class Sidecar {
   #tls: TlsServer | null = null
   #certWatcher: CertWatcher | null = null
   #shutdown: Promise<void> | null = null
+  /** SIGTERM received: a preStop drain is the pod's shutdown, never reset. */
+  #isTerminating = false
 
   constructor (config: SidecarConfig, probes: readonly ProbeSpec[], logger: Logger, deps: SidecarDeps = {}) {
     const clock = deps.clock ?? realClock
@@ -112,6 +114,7 @@ export class Sidecar {
       maxMs: config.drainMs + config.revisionTimeoutMs,
       logger: logger.child({ component: 'drainer' }),
       now: () => clock.nowMs(),
+      timers: deps.timers,
     })
     this.#sweeper = new DeadlineSweeper(() => clock.nowMs())
     const timeouts: TimeoutPolicy = Object.freeze({
@@ -199,7 +202,12 @@ export class Sidecar {
     })
     this.#servers = {
       serving: dual.net,
-      admin: createAdminServer({ drainer: this.drainer, logger: logger.child({ component: 'admin' }) }),
+      admin: createAdminServer({
+        drainer: this.drainer,
+        logger: logger.child({ component: 'admin' }),
+        isTerminating: () => this.#isTerminating,
+        timers: deps.timers,
+      }),
       metrics: createMetricsServer(this.stats, logger.child({ component: 'metrics' })),
     }
   }
@@ -271,6 +279,7 @@ export class Sidecar {
    * queued and in-flight requests, give websockets up to TUNNEL_DRAIN_MS, then close everything.
    */
   shutdown (): Promise<void> {
+    this.#isTerminating = true
     if (this.#shutdown === null) this.#shutdown = this.#doShutdown()
     return this.#shutdown
   }
