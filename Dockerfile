@@ -27,8 +27,10 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 RUN ln -s /app/bin/sluice /usr/local/bin/sluice
-# The image's unprivileged `node` user (uid 1000).
-USER node
+# The image's unprivileged `node` user, by number: Knative runs both containers with
+# runAsNonRoot and no runAsUser, and the kubelet refuses an image whose USER is a name
+# ("image has non-numeric user, cannot verify user is non-root").
+USER 1000:1000
 # serving, admin (drain), metrics: Knative's queue-proxy ports
 EXPOSE 8012 8022 9090
 ENTRYPOINT ["sluice"]

@@ -112,6 +112,45 @@ t.test('queue-sidecar-image: the image kustomize sets, whose default command is 
   t.same(problems, [], 'the sidecar starts from Knative\'s queue-proxy env alone')
 })
 
+/**
+ * The image-user check a kubelet makes for a container with runAsNonRoot and no runAsUser (what
+ * Knative sets on the queue-proxy and activator): the runtime reports the image's USER as a uid
+ * when its user part parses as an integer, else as a name (containerd's getUserFromImage), and
+ * the kubelet refuses a name and uid 0 (pkg/kubelet/kuberuntime/security_context_others.go,
+ * verifyRunAsNonRoot). Returns the kubelet's refusal, or null when the container may start.
+ */
+function runAsNonRootRefusal (imageUser: string): string | null {
+  const user = imageUser.split(':')[0] ?? ''
+  if (user === '') return null
+  if (!/^[+-]?\d+$/.test(user)) return `container has runAsNonRoot and image has non-numeric user (${user}), cannot verify user is non-root`
+  const uid = Number(user)
+  if (uid === 0) return 'container has runAsNonRoot and image will run as root'
+  if (uid < 1 || uid > 2 ** 31 - 1) return `container has runAsNonRoot and image has an invalid user id (${uid})`
+  return null
+}
+
+t.test('the kubelet check of runAsNonRoot, as modelled: names and root are refused', async (t) => {
+  t.match(runAsNonRootRefusal('node'), /non-numeric user \(node\)/)
+  t.match(runAsNonRootRefusal('node:node'), /non-numeric user/)
+  t.match(runAsNonRootRefusal('0'), /will run as root/)
+  t.match(runAsNonRootRefusal('0:1000'), /will run as root/)
+  t.equal(runAsNonRootRefusal('1000'), null)
+  t.equal(runAsNonRootRefusal('65532:65532'), null)
+})
+
+t.test('the image starts under Knative\'s security context (runAsNonRoot, no runAsUser): numeric non-root USER', async (t) => {
+  const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8')
+  // The USER in force is the last one of the last stage (the image Knative runs).
+  const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
+  const users = [...lastStage.matchAll(/^USER\s+(\S+)\s*$/gm)].map((m) => m[1] ?? '')
+  t.ok(users.length > 0, 'the runtime stage sets a USER')
+  const user = users.at(-1) ?? ''
+  t.equal(runAsNonRootRefusal(user), null, `USER ${user} passes the kubelet's check`)
+  const activator = docs('activator-deployment.yaml')[0]
+  t.ok(JSON.stringify(activator).includes('"runAsNonRoot":true') || !JSON.stringify(activator).includes('runAsNonRoot'),
+    'the activator patch does not loosen Knative\'s runAsNonRoot')
+})
+
 t.test('SERVING_LOGGING_LEVEL as Knative sets it: empty unless configured, zap names', async (t) => {
   const base = { SERVING_LOGGING_LEVEL: '' }
   t.equal(loadSidecarConfig([], base).config?.logLevel, 'info', 'empty (no loglevel.queueproxy) = info')
