@@ -1,67 +1,70 @@
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
+import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
+import { UpstreamConnectionError } from '../shared/errors.ts'
+import { H2cUpstreamRequest } from './h2c-upstream-request.ts'
 import type { Upstream } from './upstream.ts'
 
-// HTTP/2 with prior knowledge (h2c) to the user container, for gRPC and other h2c apps
-// (asked of Knative since 2019, issue 4283). undici's H2CClient drops response trailers,
-// and gRPC's status lives in trailers, so this drives node:http2 directly behind the same
-// DispatchHandler callbacks the exchange already implements. One session is shared by all
-// requests (HTTP/2 multiplexes) and re-opened when it closes.
+// HTTP/2 with prior knowledge (h2c) to one origin: the sidecar's user container (gRPC and other h2c
+// apps, asked of Knative since 2019, issue 4283), or an activator endpoint's sidecar for requests
+// that came in over HTTP/2 (Knative's activator picks its h2c transport when r.ProtoMajor == 2).
+// undici's H2CClient drops response trailers, and gRPC's status lives in trailers, so this drives
+// node:http2 directly behind the DispatchHandler callbacks the exchange already implements. One
+// session carries every request (HTTP/2 multiplexes) and is re-opened when it closes or gets GOAWAY.
 
-const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, HTTP2_HEADER_AUTHORITY, HTTP2_HEADER_SCHEME } = constants
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_AUTHORITY, HTTP2_HEADER_SCHEME } = constants
 
 /** Headers HTTP/2 forbids (RFC 9113 8.2.2); `te` is allowed only as `trailers`. */
 const FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host'])
 
-class H2Controller implements Dispatcher.DispatchController {
-  readonly stream: ClientHttp2Stream
-  #aborted = false
-  #paused = false
-  #reason: Error | null = null
-  constructor (stream: ClientHttp2Stream) { this.stream = stream }
-  get aborted (): boolean { return this.#aborted }
-  get paused (): boolean { return this.#paused }
-  get reason (): Error | null { return this.#reason }
-  abort (reason: Error): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#reason = reason
-    this.stream.close(constants.NGHTTP2_CANCEL)
-  }
-
-  pause (): void { this.#paused = true; this.stream.pause() }
-  resume (): void { this.#paused = false; this.stream.resume() }
-}
-
-function toResponseHeaders (headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
-  const out: Record<string, string | string[] | undefined> = {}
-  for (const name in headers) if (name.charCodeAt(0) !== 58 /* ':' */) out[name] = headers[name]
-  return out
+export interface H2cUpstreamOptions {
+  /** A session not connected after this long is dropped and its streams fail with UND_ERR_CONNECT_TIMEOUT; 0 = none. */
+  readonly connectTimeoutMs?: number
 }
 
 export class H2cUpstream implements Upstream {
   readonly #origin: string
   readonly #authority: string
-  #session: ClientHttp2Session | null = null
+  readonly #connectTimeoutMs: number
+  #session: ClientHttp2Session | null
+  #isClosed: boolean
 
-  constructor (origin: string) {
+  constructor (origin: string, options: H2cUpstreamOptions = {}) {
     this.#origin = origin
     this.#authority = new URL(origin).host
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 0
+    this.#session = null
+    this.#isClosed = false
   }
 
   #getSession (): ClientHttp2Session {
     const s = this.#session
     if (s !== null && !s.closed && !s.destroyed) return s
+    // Per session, not per request: these closures live as long as the connection.
     const session = connect(this.#origin)
+    let connectTimer: NodeJS.Timeout | null = null
+    if (this.#connectTimeoutMs > 0) {
+      connectTimer = setTimeout(() => {
+        session.destroy(new UpstreamConnectionError('UND_ERR_CONNECT_TIMEOUT', 'connecting to the upstream timed out'))
+      }, this.#connectTimeoutMs)
+      connectTimer.unref()
+    }
+    session.once('connect', () => { if (connectTimer !== null) clearTimeout(connectTimer) })
     session.on('error', () => { /* surfaces on each stream */ })
-    session.on('close', () => { if (this.#session === session) this.#session = null })
-    session.on('goaway', () => { if (this.#session === session) this.#session = null })
+    session.once('close', () => {
+      if (connectTimer !== null) clearTimeout(connectTimer)
+      if (this.#session === session) this.#session = null
+    })
+    session.once('goaway', () => { if (this.#session === session) this.#session = null })
     this.#session = session
     return session
   }
 
   dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.#isClosed) {
+      handler.onResponseError?.(CLOSED_CONTROLLER, new UpstreamConnectionError('UND_ERR_CLOSED', 'upstream client is closed'))
+      return false
+    }
     const headers: OutgoingHttpHeaders = {
       [HTTP2_HEADER_METHOD]: options.method,
       [HTTP2_HEADER_PATH]: options.path,
@@ -76,51 +79,46 @@ export class H2cUpstream implements Upstream {
         if (name === 'host') { headers[HTTP2_HEADER_AUTHORITY] = value; continue }
         if (FORBIDDEN.has(name) || (name === 'te' && value !== 'trailers')) continue
         const prev = headers[name]
-        headers[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value]
+        if (prev === undefined) headers[name] = value
+        else if (Array.isArray(prev)) prev.push(value)
+        else headers[name] = [String(prev), value]
       }
     }
     const body = options.body
-    let stream: ClientHttp2Stream
+    const hasBody = body !== null && body !== undefined
+    let request: H2cUpstreamRequest
     try {
-      stream = this.#getSession().request(headers, { endStream: body === null || body === undefined })
+      request = new H2cUpstreamRequest(this.#getSession().request(headers, { endStream: !hasBody }), handler)
     } catch (err) {
-      const controller = { aborted: true, paused: false, reason: null, abort () {}, pause () {}, resume () {} }
-      handler.onResponseError?.(controller, err instanceof Error ? err : new Error(String(err)))
+      // The session went away between the check and the request (ERR_HTTP2_INVALID_SESSION, GOAWAY).
+      handler.onResponseError?.(CLOSED_CONTROLLER, new UpstreamConnectionError('UND_ERR_SOCKET', 'upstream session closed', { cause: err }))
       return false
     }
-    const controller = new H2Controller(stream)
-    handler.onRequestStart?.(controller, {})
-    let done = false
-    const fail = (err: Error): void => {
-      if (done) return
-      done = true
-      handler.onResponseError?.(controller, err)
-    }
-    stream.on('response', (h) => {
-      if (done) return
-      handler.onResponseStart?.(controller, Number(h[HTTP2_HEADER_STATUS]), toResponseHeaders(h), '')
-    })
-    stream.on('data', (chunk: Buffer) => { if (!done) handler.onResponseData?.(controller, chunk) })
-    let trailers: Record<string, string | string[] | undefined> = {}
-    stream.on('trailers', (t) => { trailers = toResponseHeaders(t) })
-    stream.on('end', () => {
-      if (done) return
-      done = true
-      handler.onResponseEnd?.(controller, trailers)
-    })
-    stream.on('error', fail)
-    stream.on('close', () => {
-      if (!done) fail(controller.reason ?? Object.assign(new Error('upstream stream closed before the response ended'), { code: 'UND_ERR_SOCKET' }))
-    })
-    if (body !== null && body !== undefined) {
-      if (typeof body === 'string' || body instanceof Uint8Array) stream.end(body)
-      else (body as Readable).pipe(stream)
+    handler.onRequestStart?.(request, {})
+    if (hasBody) {
+      if (typeof body === 'string' || body instanceof Uint8Array) request.stream.end(body)
+      else (body as Readable).pipe(request.stream)
     }
     return true
   }
 
-  close (): void {
-    if (this.#session !== null) this.#session.close()
+  /** No new requests; resolves once the streams in flight finished and the session closed. */
+  close (): Promise<void> {
+    this.#isClosed = true
+    const s = this.#session
     this.#session = null
+    if (s === null || s.destroyed) return Promise.resolve()
+    // once('close') rather than close(callback): a session already closing would never call it.
+    return new Promise((resolve) => { s.once('close', () => { resolve() }); s.close() })
   }
 }
+
+/** For failures before a stream exists: nothing to pause or abort. */
+const CLOSED_CONTROLLER: Dispatcher.DispatchController = Object.freeze({
+  aborted: true,
+  paused: false,
+  reason: null,
+  abort (): void {},
+  pause (): void {},
+  resume (): void {},
+})
