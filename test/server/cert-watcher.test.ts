@@ -6,14 +6,14 @@ import t from 'tap'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { CertificateLoadError } from '../../src/shared/errors.ts'
 import { ManualTimers } from '../../src/shared/timers.ts'
-import { CertWatcher } from '../../src/sidecar/cert-watcher.ts'
+import { CertWatcher } from '../../src/server/cert-watcher.ts'
 
 // The watcher's contract with plain files and a fake `install` (which throws for a pair marked bad);
 // the real TLS swap is covered over sockets in tls.test.ts.
 
 interface Line { level: number; msg: string; err?: { message: string } }
 
-function setup (t: { teardown (fn: () => unknown): void }) {
+function setup (t: { teardown (fn: () => unknown): void }, withCa = false) {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-certw-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
   const certPath = join(dir, 'tls.crt')
@@ -24,17 +24,19 @@ function setup (t: { teardown (fn: () => unknown): void }) {
   const watcher = new CertWatcher({
     certPath,
     keyPath,
+    caPath: withCa ? join(dir, 'ca.crt') : null,
     intervalMs: 60_000,
     timers,
     logger: pino({ level: 'info' }, { write (s: string) { lines.push(JSON.parse(s) as Line) } }),
-    install (cert, key) {
+    install (cert, key, ca) {
       if (key.toString() === 'bad') throw new Error('key values mismatch')
-      installed.push(`${cert.toString()}+${key.toString()}`)
+      installed.push(`${cert.toString()}+${key.toString()}${ca === null ? '' : `+${ca.toString()}`}`)
     },
   })
   t.teardown(() => { watcher.stop() })
   const write = (cert: string, key: string): void => { writeFileSync(certPath, cert); writeFileSync(keyPath, key) }
-  return { watcher, timers, lines, installed, write, keyPath }
+  const writeCa = (ca: string): void => { writeFileSync(join(dir, 'ca.crt'), ca) }
+  return { watcher, timers, lines, installed, write, writeCa, keyPath, dir }
 }
 
 t.test('installs the first pair, then only pairs that changed; a bad pair is logged and the old one stays', async (t) => {
@@ -58,6 +60,23 @@ t.test('installs the first pair, then only pairs that changed; a bad pair is log
   write('c3', 'k3')
   t.equal(await watcher.check(), true, 'fixed files go in')
   t.same(installed.at(-1), 'c3+k3')
+})
+
+t.test('with a CA path: the CA is optional, read with the pair, and a CA change alone reinstalls', async (t) => {
+  const { watcher, installed, write, writeCa, dir } = setup(t, true)
+  write('c1', 'k1')
+  await watcher.start()
+  t.same(installed, ['c1+k1'], 'no ca.crt: installed with a null CA')
+  writeCa('ca1')
+  t.equal(await watcher.check(), true, 'a CA appearing is a change')
+  t.same(installed.at(-1), 'c1+k1+ca1')
+  t.equal(await watcher.check(), false)
+  writeCa('ca2')
+  t.equal(await watcher.check(), true, 'a rotated CA alone is a change')
+  t.same(installed.at(-1), 'c1+k1+ca2')
+  rmSync(join(dir, 'ca.crt'))
+  t.equal(await watcher.check(), true, 'a CA removed is a change too')
+  t.same(installed.at(-1), 'c1+k1')
 })
 
 t.test('a file missing on reload is logged, not thrown; the old pair stays', async (t) => {
