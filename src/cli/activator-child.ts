@@ -3,6 +3,7 @@
 // admin API: the same wiring as on Kubernetes, on loopback.
 
 import { spawn, type ChildProcess } from 'node:child_process'
+import { localAddressOf } from '../config/listen-host.ts'
 import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { ProcessReaper } from '../autoscaler/process-reaper.ts'
@@ -75,7 +76,7 @@ export class ActivatorChild {
   /** Resolves once the admin API answers; rejects if the activator exits or takes too long. */
   async waitReady (timeoutMs = 20_000): Promise<void> {
     const end = performance.now() + timeoutMs
-    const host = this.#o.host === '0.0.0.0' ? '127.0.0.1' : this.#o.host
+    const host = localAddressOf(this.#o.host)
     for (;;) {
       if (this.#hasExited) throw new Error(`the activator exited during start (is --port ${this.#o.port} free?)`)
       if (await getStatus(host, this.#o.adminPort, '/revisions') === 200) return

@@ -1,4 +1,5 @@
 import { ActivatorAdminClient } from '../autoscaler/activator-admin-client.ts'
+import { localAddressOf } from '../config/listen-host.ts'
 import { ActivatorQueuePoller } from '../autoscaler/activator-queue-poller.ts'
 import { AutoscalerService } from '../autoscaler/autoscaler-service.ts'
 import { pickFreePorts } from '../autoscaler/free-port.ts'
@@ -59,8 +60,8 @@ function defaultApps (config: UpConfig): AppsFile {
 }
 
 function urlHost (host: string): string {
-  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
-  return host.includes(':') ? `[${host}]` : host
+  const local = localAddressOf(host)
+  return local.includes(':') ? `[${local}]` : local
 }
 
 export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {

@@ -1,4 +1,5 @@
 import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
+import { ALL_ADDRESSES } from './listen-host.ts'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
 
@@ -60,7 +61,7 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: TLS_ENV.maxVersion, kind: 'string', default: '', help: 'TLS port: highest TLS version, 1.2 or 1.3 (empty = 1.3)' },
   { flag: '', env: TLS_ENV.cipherSuites, kind: 'string', default: '', help: 'TLS port: TLS 1.2 cipher suites, comma-separated Go names (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); empty = Go\'s defaults' },
   { flag: '', env: TLS_ENV.curvePreferences, kind: 'string', default: '', help: 'TLS port: key exchange groups, comma-separated Go names (X25519, X25519MLKEM768, CurveP256 or P-256, CurveP384, CurveP521); empty = Node\'s defaults' },
-  { flag: 'host', env: '', kind: 'string', default: '0.0.0.0', help: 'address to listen on (all ports)' },
+  { flag: 'host', env: '', kind: 'string', default: '', help: 'address to listen on (all ports); empty = every address, IPv6 and IPv4 (as Go\'s ":8012")' },
   { flag: 'user-port', env: 'USER_PORT', ...PORT, min: 1, default: '8080', help: 'user container port; traffic goes to 127.0.0.1:USER_PORT' },
   { flag: 'user-host', env: '', kind: 'string', default: '127.0.0.1', help: 'user container address' },
   { flag: 'upstream-protocol', env: '', kind: 'string', choices: ['http1', 'h2c', 'auto'], default: 'auto', help: 'protocol to the user container: http1, h2c (all requests), or auto (h2c for HTTP/2 clients, e.g. gRPC)' },
@@ -140,7 +141,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     tlsPort,
     tlsCertDir: strOf(v, 'tls-cert-dir', '/var/lib/knative/certs'),
     tls,
-    host: strOf(v, 'host', '0.0.0.0'),
+    host: strOf(v, 'host', ALL_ADDRESSES),
     userPort: intOf(v, 'user-port', 8080),
     userHost: strOf(v, 'user-host', '127.0.0.1'),
     upstreamProtocol: strOf(v, 'upstream-protocol', 'auto') as UpstreamProtocol,
