@@ -260,7 +260,7 @@ export async function startActivator (group: ChildGroup, dir: string, name: stri
   const metricsPort = await freePort()
   const args = [
     ...opts.nodeArgs, opts.bin ?? SLUICE_BIN, 'activator',
-    '--host', HOST, '--port', String(port), '--admin-port', String(adminPort), '--metrics-port', String(metricsPort),
+    '--host', HOST, '--port', String(port), '--h2c-port', '0', '--admin-port', String(adminPort), '--metrics-port', String(metricsPort),
     '--log-level', 'warn', '--drain-seconds', '0', ...(opts.extraArgs ?? []),
   ]
   const child = group.start(name, process.execPath, args, { logPath: join(dir, `${name}.log`), cwd: REPO })

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { ServerHttp2Session } from 'node:http2'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { ProxyServer } from 'http-proxy-3'
 import { Pool } from 'undici'
@@ -7,6 +8,7 @@ import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
+import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
 import { ActiveRequests } from '../server/active-requests.ts'
@@ -58,12 +60,16 @@ export interface ActivatorDeps {
   randomInt?: RandomInt
   /** Connection pool to one endpoint; default per --upstream-client (H1Upstream or undici's Pool). */
   createPool?: (dest: string) => EndpointPool
+  /** h2c session to one endpoint, for requests that came in over HTTP/2 (default H2cUpstream); null = they use createPool's. */
+  createH2Pool?: ((dest: string) => EndpointPool) | null
   /** How often the mounted ConfigMap directories are re-read (default CONFIG_DIR_RELOAD_MS). */
   configDirReloadMs?: number
 }
 
 export interface ActivatorPorts {
   serving: number
+  /** --h2c-port: the same traffic (Knative's 8013, where SKS sends h2c revisions' requests). */
+  h2c: number
   admin: number
   metrics: number
 }
@@ -96,6 +102,10 @@ export class Activator implements ProxyContext {
   knativeRequestLog: KnativeRequestLog | null
   readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
   readonly #dual: DualServer
+  /** --h2c-port: a second listener with the same servers' setup and handler. */
+  readonly #h2cDual: DualServer
+  /** HTTP/2 sessions of both ports: GOAWAY when the listeners close, destroyed at close(). */
+  readonly #h2Sessions = new Set<ServerHttp2Session>()
   readonly #sources: readonly RevisionSource[]
   readonly #probe: EndpointProbe
   readonly #ownedProbe: HttpEndpointProbe | null
@@ -142,6 +152,7 @@ export class Activator implements ProxyContext {
     })
     const upstreamClient = config.upstreamClient
     const createPool = deps.createPool ?? ((dest: string): EndpointPool => defaultPool(dest, upstreamClient))
+    const createH2Pool = deps.createH2Pool === undefined ? defaultH2Pool : deps.createH2Pool
     const proberSchedule = deps.proberSchedule ?? DEFAULT_PROBER_SCHEDULE
     const proberTimers = deps.proberTimers ?? REAL_PROBER_TIMERS
     const randomInt = deps.randomInt
@@ -154,6 +165,7 @@ export class Activator implements ProxyContext {
         proberSchedule,
         proberTimers,
         createPool,
+        createH2Pool,
         queueDepth: config.queueDepth,
         activators,
         defaultTimeoutMs: config.activationTimeoutMs,
@@ -186,22 +198,8 @@ export class Activator implements ProxyContext {
       socketOrRes.destroy()
     })
 
-    // HTTP/1.1 only (no h2c sniffing): Sluice's H1Server, or node:http with --http-server node;
-    // websocket upgrades go to node:http either way.
-    this.#dual = createDualServer({
-      impl: config.httpServer,
-      http2: false,
-      keepAliveTimeoutMs: 65_000,
-      headersTimeoutMs: 60_000,
-      maxHeadBytes: MAX_REQUEST_HEAD_BYTES,
-      logger: logger.child({ component: 'http' }),
-    }, this.handler.handle)
-    const serving = this.#dual.http
-    serving.on('upgrade', this.handler.handleUpgrade)
-    serving.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
-    })
+    this.#dual = this.#createServingServer(config, logger)
+    this.#h2cDual = this.#createServingServer(config, logger)
     const makeAdminRoutes = deps.adminRoutes ?? null
     const adminRoutes = makeAdminRoutes !== null ? makeAdminRoutes(this.registry) : null
     const admin = createServer((req, res) => {
@@ -210,6 +208,49 @@ export class Activator implements ProxyContext {
       res.end(NOT_FOUND_BODY)
     })
     this.#servers = { serving: this.#dual.net, admin, metrics: createMetricsServer(this.metrics, logger.child({ component: 'metrics' })) }
+  }
+
+  /**
+   * A serving listener (--port, --h2c-port): HTTP/1.1 (Sluice's H1Server, or node:http with
+   * --http-server node; websocket upgrades go to node:http either way) and h2c with prior knowledge
+   * on the same port, as Knative's activator serves both on 8012 and 8013 (network.NewServer's h2c
+   * handler). HTTP/2 requests reach the same handler through node's compat API: same routing,
+   * buffering, throttling, timeouts and stats; a stream the client resets ends its exchange as a
+   * closed connection does.
+   */
+  #createServingServer (config: ActivatorConfig, logger: Logger): DualServer {
+    const dual = createDualServer({
+      impl: config.httpServer,
+      http2: true,
+      keepAliveTimeoutMs: 65_000,
+      headersTimeoutMs: 60_000,
+      maxHeadBytes: MAX_REQUEST_HEAD_BYTES,
+      logger: logger.child({ component: 'http' }),
+    }, this.handler.handle)
+    const http = dual.http
+    http.on('upgrade', this.handler.handleUpgrade)
+    http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
+    })
+    dual.h2.on('session', (session: ServerHttp2Session) => {
+      this.#h2Sessions.add(session)
+      session.once('close', () => { this.#h2Sessions.delete(session) })
+    })
+    return dual
+  }
+
+  /** Drain: idle HTTP/1.1 connections close, HTTP/2 sessions get GOAWAY (their streams in flight finish). */
+  #closeIdleServing (): void {
+    closeIdleConnections(this.#dual)
+    closeIdleConnections(this.#h2cDual)
+    for (const session of this.#h2Sessions) session.close()
+  }
+
+  #closeAllServing (): void {
+    closeAllConnections(this.#dual)
+    closeAllConnections(this.#h2cDual)
+    for (const session of this.#h2Sessions) session.destroy()
   }
 
   /** Kubelet health (ActivatorHealth): failing once SIGTERM arrived, or when the extra check says so. */
@@ -242,6 +283,7 @@ export class Activator implements ProxyContext {
     })
     const ports = {
       serving: await listenOne(this.#servers.serving, c.servingPort, c.reusePort),
+      h2c: await listenOne(this.#h2cDual.net, c.h2cPort, c.reusePort),
       admin: await listenOne(this.#servers.admin, c.adminPort),
       metrics: await listenOne(this.#servers.metrics, c.metricsPort),
     }
@@ -290,13 +332,16 @@ export class Activator implements ProxyContext {
     const log = this.logger
     this.#isTerminating = true
     await this.drainer.drain()
-    const closed = new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) })
-    closeIdleConnections(this.#dual)
+    const closed = Promise.all([
+      new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) }),
+      new Promise<void>((resolve) => { this.#h2cDual.net.close(() => { resolve() }) }),
+    ])
+    this.#closeIdleServing()
     if (this.active.count > 0) {
       log.info({ active: this.active.count }, 'waiting for buffered and in-flight requests')
       await withTimeout(this.active.whenIdle(), this.#maxTimeoutMs() + 1_000)
     }
-    closeAllConnections(this.#dual)
+    this.#closeAllServing()
     if (this.tunnels.size > 0) {
       log.info({ open: this.tunnels.size }, 'waiting for upgraded connections')
       await withTimeout(waitUntil(() => this.tunnels.size === 0), TUNNEL_DRAIN_MS)
@@ -322,8 +367,9 @@ export class Activator implements ProxyContext {
     }
     for (const t of this.tunnels) t.socket.destroy()
     const s = this.#servers
-    closeAllConnections(this.#dual)
+    this.#closeAllServing()
     s.serving.close()
+    this.#h2cDual.net.close()
     for (const server of [s.admin, s.metrics]) {
       server.closeAllConnections()
       server.close()
@@ -335,6 +381,15 @@ export class Activator implements ProxyContext {
   }
 }
 
+/**
+ * HTTP/2 requests go to the endpoint over h2c, whatever the revision's protocol: Knative's activator
+ * transport picks h2c by the request (r.ProtoMajor == 2), and the pods' queue-proxy ports (8012 for
+ * http1 revisions, 8013 for h2c ones) serve both protocols, as Sluice's sidecar does. HTTP/1.1
+ * requests stay HTTP/1.1, to h2c revisions too.
+ */
+function defaultH2Pool (dest: string): EndpointPool {
+  return new H2cUpstream(`http://${dest}`, { connectTimeoutMs: ENDPOINT_CONNECT_TIMEOUT_MS })
+}
 
 function defaultPool (dest: string, client: UpstreamClient): EndpointPool {
   // No client timeouts but connect: the sweeper enforces the revision timeout. No connection

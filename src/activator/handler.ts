@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { requestHost } from '../proxy/request-host.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { ActivatorProbes } from './activator-probes.ts'
 import type { Revision } from './revision.ts'
@@ -72,7 +73,7 @@ export class ActivatorHandler {
     if (typeof namespace === 'string' && namespace !== '' && typeof name === 'string' && name !== '') {
       return this.#revisions.lookup(namespace, name)
     }
-    const host = h.host
+    const host = requestHost(req)
     const byHost = host === undefined || host === '' ? undefined : this.#revisions.lookupHost(host)
     if (byHost !== undefined || this.#default === null) return byHost
     return this.#revisions.lookup(this.#default.namespace, this.#default.name)
@@ -86,7 +87,7 @@ function notFoundMessage (req: InboundRequest): string {
   if (typeof namespace === 'string' && namespace !== '' && typeof name === 'string' && name !== '') {
     return `revision not found: ${namespace}/${name}\n`
   }
-  return `no revision for host ${JSON.stringify(h.host ?? '')}: send Knative-Serving-Namespace and Knative-Serving-Revision headers, or configure the host on a revision\n`
+  return `no revision for host ${JSON.stringify(requestHost(req) ?? '')}: send Knative-Serving-Namespace and Knative-Serving-Revision headers, or configure the host on a revision\n`
 }
 
 function noop (): void {}

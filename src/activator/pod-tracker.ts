@@ -35,6 +35,11 @@ export class PodTracker {
   readonly port: number
   /** Keep-alive connections to the endpoint. */
   readonly pool: EndpointPool
+  /**
+   * h2c session to the endpoint, for requests that came in over HTTP/2 (Knative's activator picks
+   * its transport by the request's protocol, r.ProtoMajor); null = those use `pool` too.
+   */
+  readonly h2Pool: EndpointPool | null
   /** Per-endpoint limit; Infinity when containerConcurrency is 0. */
   capacity: number
   inFlight: number
@@ -44,7 +49,7 @@ export class PodTracker {
   /** Requests this tracker has been given (tests, metrics). */
   served: number
 
-  constructor (dest: string, pool: EndpointPool, capacity: number) {
+  constructor (dest: string, pool: EndpointPool, capacity: number, h2Pool: EndpointPool | null = null) {
     this.dest = dest
     this.url = `http://${dest}`
     const colon = dest.lastIndexOf(':')
@@ -52,6 +57,7 @@ export class PodTracker {
     this.host = host.startsWith('[') ? host.slice(1, -1) : host
     this.port = Number(dest.slice(colon + 1))
     this.pool = pool
+    this.h2Pool = h2Pool
     this.capacity = capacity
     this.inFlight = 0
     this.maxInFlight = 0
@@ -62,6 +68,11 @@ export class PodTracker {
   get isReady (): boolean { return this.state === TRACKER_READY }
   get hasRoom (): boolean { return this.inFlight < this.capacity }
   get stateName (): string { return STATE_NAMES[this.state] }
+
+  /** Where a request goes: HTTP/2 ones over h2c, as they came (Knative's auto transport), the rest HTTP/1.1. */
+  poolFor (httpVersionMajor: number): EndpointPool {
+    return httpVersionMajor === 2 && this.h2Pool !== null ? this.h2Pool : this.pool
+  }
 
   /** Takes one slot if the endpoint is under its limit. Never throws. */
   tryReserve (): boolean {

@@ -8,6 +8,7 @@ import {
   ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { requestBody } from '../proxy/request-body.ts'
+import { requestHost } from '../proxy/request-host.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import type { KnativeRequestLog, RequestLogRevision } from '../proxy/knative-request-log.ts'
 import { TUNNEL_WAIT, UpgradeTunnel, type TunnelConnector, type TunnelEndpoint, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
@@ -161,7 +162,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     const ctx = this.#ctx
     const headers = req.headers
     const originalHost = headers['k-original-host']
-    const host = typeof originalHost === 'string' && originalHost !== '' ? originalHost : headers.host
+    const host = typeof originalHost === 'string' && originalHost !== '' ? originalHost : requestHost(req)
     HEADER_OPTIONS.clientAddress = req.socket.remoteAddress ?? null
     // The list is fresh per request: append our headers to it rather than allocating an `extra` list.
     const upstreamHeaders = buildUpstreamHeaders(req.rawHeaders, HEADER_OPTIONS)
@@ -202,7 +203,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       return
     }
     ex.target = tracker
-    ex.dispatch(tracker.pool)
+    ex.dispatch(tracker.poolFor(ex.req.httpVersionMajor))
   }
 
   onExchangeAdmitted (ex: ProxyExchange): void {
@@ -232,7 +233,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     }
     this.#logger.debug({ err, from: failed instanceof PodTracker ? failed.dest : null, to: next.dest }, 'retrying request on another endpoint')
     ex.target = next
-    return next.pool
+    return next.poolFor(ex.req.httpVersionMajor)
   }
 
   onUpstreamFailure (ex: ProxyExchange, err: Error): void {
@@ -282,7 +283,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       if (tracker === null) return
       this.#parked.delete(ex)
       ex.target = tracker
-      ex.dispatch(tracker.pool)
+      ex.dispatch(tracker.poolFor(ex.req.httpVersionMajor))
     }
     for (const t of this.#parkedTunnels) {
       const tracker = this.throttler.pick()

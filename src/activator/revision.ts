@@ -26,6 +26,8 @@ export interface RevisionDeps {
   readonly proberTimers: ProberTimers
   /** Keep-alive connection pool to one endpoint. */
   readonly createPool: (dest: string) => EndpointPool
+  /** h2c session to one endpoint, for requests that came in over HTTP/2; null = they use createPool's. */
+  readonly createH2Pool: ((dest: string) => EndpointPool) | null
   readonly queueDepth: number
   /** This replica's place among the activators, for revisions whose spec does not say. */
   readonly activators: ActivatorSlot
@@ -162,7 +164,8 @@ export class Revision implements ProberListener, EndpointHealth {
     const added: EndpointProber[] = []
     for (const dest of wanted) {
       if (this.#trackers.has(dest)) continue
-      const tracker = new PodTracker(dest, this.#deps.createPool(dest), capacity)
+      const createH2Pool = this.#deps.createH2Pool
+      const tracker = new PodTracker(dest, this.#deps.createPool(dest), capacity, createH2Pool === null ? null : createH2Pool(dest))
       this.#trackers.set(dest, tracker)
       const prober = new EndpointProber(dest, this.#deps.probe, this, this.#deps.proberSchedule, this.#deps.proberTimers)
       this.#probers.set(dest, prober)
@@ -177,6 +180,7 @@ export class Revision implements ProberListener, EndpointHealth {
     tracker.state = TRACKER_REMOVED
     // close() lets requests in flight finish, then closes the sockets.
     tracker.pool.close().catch((err: unknown) => { this.#logger.debug({ err, dest: tracker.dest }, 'closing endpoint pool failed') })
+    tracker.h2Pool?.close().catch((err: unknown) => { this.#logger.debug({ err, dest: tracker.dest }, 'closing endpoint h2c session failed') })
   }
 
   #syncReady (): void {

@@ -47,6 +47,8 @@ export class ActivatorChild {
       SLUICE_BIN, 'activator',
       '--host', options.host,
       '--port', String(options.port),
+      // Clients reach every protocol on --port; Knative's second port would only take 8013 from the machine.
+      '--h2c-port', '0',
       '--admin-port', String(options.adminPort),
       '--metrics-port', String(options.metricsPort),
       '--autoscaler', options.autoscalerUrl,

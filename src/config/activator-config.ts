@@ -15,6 +15,8 @@ export type ActivatorStatsProtocol = 'knative' | 'json'
 /** Activator configuration, read once at start. Durations in ms. */
 export interface ActivatorConfig {
   readonly servingPort: number
+  /** Knative's second serving port (8013, where SKS sends h2c revisions' traffic); HTTP/1.1 and h2c, as --port. */
+  readonly h2cPort: number
   readonly adminPort: number
   readonly metricsPort: number
   readonly host: string
@@ -72,7 +74,8 @@ const PORT = { kind: 'int', min: 0, max: 65535 } as const
 
 /** Knative's activator flags and env (POD_NAME, POD_IP), plus Sluice's for running without Kubernetes. */
 export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
-  { flag: 'port', env: '', ...PORT, default: '8012', help: 'port that receives traffic for all revisions' },
+  { flag: 'port', env: '', ...PORT, default: '8012', help: 'port that receives traffic for all revisions (HTTP/1.1 and h2c)' },
+  { flag: 'h2c-port', env: '', ...PORT, default: '8013', help: 'second serving port, Knative\'s h2c port (SKS keeps it in h2c revisions\' endpoints); HTTP/1.1 and h2c, as --port; 0 = any free port' },
   { flag: 'admin-port', env: '', ...PORT, default: '8022', help: 'admin port (GET/PUT/DELETE /revisions)' },
   { flag: 'metrics-port', env: '', ...PORT, default: '9090', help: 'metrics port (/metrics, per-revision stats)' },
   { flag: 'host', env: '', kind: 'string', default: '0.0.0.0', help: 'address to listen on (all ports)' },
@@ -116,9 +119,10 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   const problems = parsed.problems
   if (parsed.positionals.length > 0) problems.push(`config: unexpected argument ${JSON.stringify(parsed.positionals[0])}`)
   const servingPort = intOf(v, 'port', 8012)
+  const h2cPort = intOf(v, 'h2c-port', 8013)
   const adminPort = intOf(v, 'admin-port', 8022)
   const metricsPort = intOf(v, 'metrics-port', 9090)
-  const ports = [['--port', servingPort], ['--admin-port', adminPort], ['--metrics-port', metricsPort]] as const
+  const ports = [['--port', servingPort], ['--h2c-port', h2cPort], ['--admin-port', adminPort], ['--metrics-port', metricsPort]] as const
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
       const a = ports[i]; const b = ports[j]
@@ -166,6 +170,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   }
   const config: ActivatorConfig = Object.freeze({
     servingPort,
+    h2cPort,
     adminPort,
     metricsPort,
     host: strOf(v, 'host', '0.0.0.0'),

@@ -59,7 +59,7 @@ t.test('start-up: the directory decides the level; a bad level or directory is o
 
 t.test('a running activator follows loglevel.activator; a bad update is rejected and the level stays', async (t) => {
   const dir = configMapDir(t, { 'loglevel.activator': 'info' })
-  const loaded = loadActivatorConfig(['--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--source', 'api', '--logging-config-dir', dir], { POD_NAME: 'logging-test' })
+  const loaded = loadActivatorConfig(['--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--source', 'api', '--logging-config-dir', dir], { POD_NAME: 'logging-test' })
   if (loaded.config === null) throw new Error(loaded.problems.join('\n'))
   const { lines, stream } = lineCollector()
   const root = createRootLogger(loaded.config.logLevel, {}, stream)

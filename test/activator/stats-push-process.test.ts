@@ -50,7 +50,7 @@ async function until (what: string, cond: () => boolean | Promise<boolean>, time
 
 async function startActivator (t: Teardown, autoscalerUrl: string, protocol: 'knative' | 'json'): Promise<{ child: ChildProcess, port: number, admin: ActivatorAdminClient }> {
   const [port, adminPort, metricsPort] = await pickFreePorts(3)
-  const child = spawnSluice(t, ['activator', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort),
+  const child = spawnSluice(t, ['activator', '--host', '127.0.0.1', '--port', String(port), '--h2c-port', '0', '--admin-port', String(adminPort),
     '--metrics-port', String(metricsPort), '--autoscaler', autoscalerUrl, '--stats-protocol', protocol, '--source', 'api',
     '--drain-seconds', '0', '--log-level', 'error'])
   await until('activator admin API', async () => await httpStatus(adminPort, '/revisions') === 200, 15_000, 50)
