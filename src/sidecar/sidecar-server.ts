@@ -164,9 +164,14 @@ export class Sidecar {
       logger: logger.child({ component: 'proxy' }),
     })
     this.#wsProxy = new ProxyServer({ xfwd: true, ws: true })
-    this.#wsProxy.on('proxyReqWs', (proxyReq) => {
+    // The handshake gets the plain requests' rewrites (Knative's queue handler runs RewriteHostOut
+    // on every request, upgrades included): K-Original-Host becomes Host and is not passed on.
+    this.#wsProxy.on('proxyReqWs', (proxyReq, req) => {
       proxyReq.removeHeader('knative-serving-revision')
       proxyReq.removeHeader('knative-serving-namespace')
+      const original = req.headers['k-original-host']
+      if (typeof original === 'string' && original !== '') proxyReq.setHeader('host', original)
+      proxyReq.removeHeader('k-original-host')
     })
     this.#wsProxy.on('error', (err: unknown, _req, socketOrRes) => {
       logger.warn({ err }, 'upgrade proxy error')

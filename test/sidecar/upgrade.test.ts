@@ -23,3 +23,21 @@ t.test('an upgrade the user container refuses gets a 502 with the reason; the sl
   t.match(answer, /upstream connection failed: ECONNREFUSED/)
   await until(() => sidecar.breaker?.inFlight === 0 && sidecar.upgrades.open.size === 0, 2000, 'slot returned')
 })
+
+t.test('an upgrade gets the plain requests\' Host rewrite: K-Original-Host becomes Host and is not passed on', async (t) => {
+  const seen: Array<Record<string, string | string[] | undefined>> = []
+  const app = await startApp(t, (_req, res) => { res.end('ok') })
+  app.server.on('upgrade', (req, socket) => {
+    seen.push(req.headers)
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')
+  })
+  const { ports } = await startSidecar(t, app.port)
+  const withOriginal = UPGRADE.replace('Host: x\r\n', 'Host: hello.default.svc.cluster.local\r\nK-Original-Host: hello.example.com\r\nKnative-Serving-Revision: hello-00001\r\n')
+  t.match(await rawExchange(ports.serving, withOriginal), /^HTTP\/1\.1 101 /)
+  t.match(await rawExchange(ports.serving, UPGRADE), /^HTTP\/1\.1 101 /)
+  t.equal(seen.length, 2)
+  t.equal(seen[0]?.host, 'hello.example.com', 'Host restored from K-Original-Host')
+  t.equal(seen[0]?.['k-original-host'], undefined, 'K-Original-Host not passed to the app')
+  t.equal(seen[0]?.['knative-serving-revision'], undefined)
+  t.equal(seen[1]?.host, 'x', 'without K-Original-Host the Host is kept')
+})
