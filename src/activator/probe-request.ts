@@ -4,6 +4,10 @@ import { Agent, request, type Dispatcher } from 'undici'
 // `GET http://<dest>/healthz` with `K-Network-Probe: queue` and `User-Agent: Knative-Activator-Probe`.
 // The sidecar's Drainer recognises the user agent and runs its readiness check; success is status 200
 // AND body `queue` (anything else, e.g. a plain web server answering 200, is not a sidecar).
+// With system-internal-tls the same request goes over TLS (internal-tls.ts gives the dispatcher
+// that dials it); Knative's activator still probes plain HTTP there (its TODO, serving issue
+// 12821), but then a pod whose certificate fails verification passes its probe and fails every
+// request, where a TLS probe keeps it out of rotation.
 
 /** What the prober needs: one attempt, true when the endpoint is ready. Never rejects. */
 export interface EndpointProbe {
@@ -19,19 +23,34 @@ const EXPECTED_BODY = 'queue'
 /** A sidecar answers `queue`; read at most this much of anything else. */
 const MAX_BODY_BYTES = 64
 
+/** Told why an attempt failed to connect (the TLS probe logs verification failures). */
+export interface ProbeErrorListener {
+  onProbeError (dest: string, err: Error): void
+}
+
+export interface HttpEndpointProbeOptions {
+  /** 'https' when the dispatcher dials TLS. Default 'http'. */
+  readonly scheme?: 'http' | 'https'
+  readonly onError?: ProbeErrorListener | null
+}
+
 export class HttpEndpointProbe implements EndpointProbe {
   readonly #dispatcher: Dispatcher
   readonly #ownsDispatcher: boolean
+  readonly #scheme: string
+  readonly #onError: ProbeErrorListener | null
 
   /** `dispatcher`: default a private Agent (probes never queue behind traffic on a pod's pool). */
-  constructor (dispatcher: Dispatcher | null = null) {
+  constructor (dispatcher: Dispatcher | null = null, options: HttpEndpointProbeOptions = {}) {
     this.#ownsDispatcher = dispatcher === null
     this.#dispatcher = dispatcher ?? new Agent({ keepAliveTimeout: 2_000, connect: { timeout: 1_000 } })
+    this.#scheme = options.scheme ?? 'http'
+    this.#onError = options.onError ?? null
   }
 
   async probe (dest: string, timeoutMs: number): Promise<boolean> {
     try {
-      const res = await request(`http://${dest}${PROBE_PATH}`, {
+      const res = await request(`${this.#scheme}://${dest}${PROBE_PATH}`, {
         method: 'GET',
         headers: PROBE_HEADERS,
         dispatcher: this.#dispatcher,
@@ -47,8 +66,9 @@ export class HttpEndpointProbe implements EndpointProbe {
         if (body.length > MAX_BODY_BYTES) { res.body.destroy(); return false }
       }
       return body === EXPECTED_BODY
-    } catch {
+    } catch (err) {
       // Refused, reset, timed out: not ready. The prober retries on its schedule.
+      if (this.#onError !== null && err instanceof Error) this.#onError.onProbeError(dest, err)
       return false
     }
   }

@@ -1,9 +1,10 @@
 import type { SecureContextOptions, SecureVersion } from 'node:tls'
 
-// The TLS settings of the sidecar's TLS port, as Knative's queue-proxy reads them: knative.dev/pkg
-// network/tls DefaultConfigFromEnv("QUEUE_PROXY_") reads QUEUE_PROXY_TLS_MIN_VERSION (default
-// 1.3), _MAX_VERSION, _CIPHER_SUITES and _CURVE_PREFERENCES, with Go's crypto/tls names. Here the
-// same values become Node's secure context options (OpenSSL names).
+// The TLS settings of a TLS port, as Knative reads them: knative.dev/pkg network/tls
+// DefaultConfigFromEnv(prefix) reads <prefix>TLS_MIN_VERSION (default 1.3), _MAX_VERSION,
+// _CIPHER_SUITES and _CURVE_PREFERENCES, with Go's crypto/tls names; the queue-proxy's prefix is
+// QUEUE_PROXY_, the activator's ACTIVATOR_. Here the same values become Node's secure context
+// options (OpenSSL names).
 //
 // Go semantics kept:
 // - versions are exactly "1.2" or "1.3" (no spaces); empty = unset.
@@ -32,12 +33,22 @@ export interface TlsSettingsInput {
   curvePreferences: string
 }
 
-export const TLS_ENV = Object.freeze({
-  minVersion: 'QUEUE_PROXY_TLS_MIN_VERSION',
-  maxVersion: 'QUEUE_PROXY_TLS_MAX_VERSION',
-  cipherSuites: 'QUEUE_PROXY_TLS_CIPHER_SUITES',
-  curvePreferences: 'QUEUE_PROXY_TLS_CURVE_PREFERENCES',
-})
+export type TlsEnvNames = Readonly<Record<keyof TlsSettingsInput, string>>
+
+/** The four env names DefaultConfigFromEnv(prefix) reads. */
+export function tlsEnvFor (prefix: string): TlsEnvNames {
+  return Object.freeze({
+    minVersion: `${prefix}TLS_MIN_VERSION`,
+    maxVersion: `${prefix}TLS_MAX_VERSION`,
+    cipherSuites: `${prefix}TLS_CIPHER_SUITES`,
+    curvePreferences: `${prefix}TLS_CURVE_PREFERENCES`,
+  })
+}
+
+/** The queue-proxy's (the sidecar's TLS port). */
+export const TLS_ENV = tlsEnvFor('QUEUE_PROXY_')
+/** Knative's activator (its TLS port with system-internal-tls). */
+export const ACTIVATOR_TLS_ENV = tlsEnvFor('ACTIVATOR_')
 
 const VERSIONS: Readonly<Record<string, SecureVersion>> = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' }
 
@@ -93,13 +104,13 @@ function versionOf (raw: string, env: string, problems: string[]): SecureVersion
   return v ?? null
 }
 
-/** Parses the four env values; each bad value adds one problem line. */
-export function parseTlsSettings (input: TlsSettingsInput, problems: string[]): TlsSettings {
-  const minVersion = versionOf(input.minVersion, TLS_ENV.minVersion, problems) ?? 'TLSv1.3'
-  const maxVersion = versionOf(input.maxVersion, TLS_ENV.maxVersion, problems)
+/** Parses the four env values (named `names` in problems); each bad value adds one problem line. */
+export function parseTlsSettings (input: TlsSettingsInput, problems: string[], names: TlsEnvNames = TLS_ENV): TlsSettings {
+  const minVersion = versionOf(input.minVersion, names.minVersion, problems) ?? 'TLSv1.3'
+  const maxVersion = versionOf(input.maxVersion, names.maxVersion, problems)
   if (maxVersion !== null && maxVersion < minVersion) {
     // Go would start and fail every handshake; a start-up error says what is wrong.
-    problems.push(`config: ${TLS_ENV.maxVersion} (${input.maxVersion}) is below ${TLS_ENV.minVersion} (${input.minVersion === '' ? '1.3, the default' : input.minVersion})`)
+    problems.push(`config: ${names.maxVersion} (${input.maxVersion}) is below ${names.minVersion} (${input.minVersion === '' ? '1.3, the default' : input.minVersion})`)
   }
 
   let tls12 = DEFAULT_TLS12
@@ -110,7 +121,7 @@ export function parseTlsSettings (input: TlsSettingsInput, problems: string[]): 
       if (TLS13_SUITES.includes(name)) continue
       const openssl = TLS12_SUITES[name]
       if (openssl === undefined) {
-        problems.push(`config: ${TLS_ENV.cipherSuites} has an unknown cipher suite ${JSON.stringify(name)} (Go's names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)`)
+        problems.push(`config: ${names.cipherSuites} has an unknown cipher suite ${JSON.stringify(name)} (Go's names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)`)
       } else if (!tls12.includes(openssl)) tls12.push(openssl)
     }
   }
@@ -122,7 +133,7 @@ export function parseTlsSettings (input: TlsSettingsInput, problems: string[]): 
     for (const name of curves) {
       const group = CURVES[name]
       if (group === undefined) {
-        problems.push(`config: ${TLS_ENV.curvePreferences} has an unknown curve ${JSON.stringify(name)} (one of ${Object.keys(CURVES).join(', ')})`)
+        problems.push(`config: ${names.curvePreferences} has an unknown curve ${JSON.stringify(name)} (one of ${Object.keys(CURVES).join(', ')})`)
       } else if (!groups.includes(group)) groups.push(group)
     }
     ecdhCurve = groups.join(':')

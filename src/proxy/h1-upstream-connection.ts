@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import { UpstreamConnectionError, UpstreamProtocolError } from '../shared/errors.ts'
 import { H1ResponseParser, PARSE_DONE, PARSE_ERROR, type ResponseHeaders, type ResponseSink } from './h1-response-parser.ts'
 import { BODY_BUFFER, BODY_CHUNKED, BODY_NONE, REQ_SENT, type H1Request, type RequestConnection } from './h1-upstream-request.ts'
+import type { SecureDialer } from './secure-dialer.ts'
 
 // One keep-alive socket of H1Upstream, carrying at most one request at a time (no pipelining:
 // a response is read to its end before the next request is written, so a stalled response never
@@ -12,6 +13,11 @@ import { BODY_BUFFER, BODY_CHUNKED, BODY_NONE, REQ_SENT, type H1Request, type Re
 //
 // Life: CONNECTING -> BUSY <-> IDLE -> CLOSED. CLOSED is final and reached exactly once, through
 // `destroy()` or the socket closing on its own; either way the owner hears `onConnectionGone`.
+//
+// With a SecureDialer the socket is a TLS one (the activator's system-internal-tls): it is ready
+// at 'secureConnect', and its reads arrive as 'data' chunks (TLS sockets have no `onread`), each a
+// fresh buffer. The plain path is the same code as without TLS: the only branches are here, once
+// per connection, not per request.
 
 export const CONN_CONNECTING = 0
 export const CONN_BUSY = 1
@@ -70,8 +76,10 @@ export class H1Connection implements ResponseSink, RequestConnection {
   slabUsed: number
   /** A handler kept body bytes of the read being parsed: its region must not be read into again. */
   isReadKept: boolean
+  /** null: plain TCP. */
+  readonly secure: SecureDialer | null
 
-  constructor (owner: ConnectionOwner, host: string, port: number, maxHeadBytes: number, connectTimeoutMs: number) {
+  constructor (owner: ConnectionOwner, host: string, port: number, maxHeadBytes: number, connectTimeoutMs: number, secure: SecureDialer | null = null) {
     this.owner = owner
     this.parser = new H1ResponseParser(this, maxHeadBytes)
     this.state = CONN_CONNECTING
@@ -87,6 +95,7 @@ export class H1Connection implements ResponseSink, RequestConnection {
     this.slab = NO_SLAB
     this.slabUsed = 0
     this.isReadKept = false
+    this.secure = secure
     this.nextReadBuffer = this.nextReadBuffer.bind(this)
     this.onRead = this.onRead.bind(this)
     this.onConnect = this.onConnect.bind(this)
@@ -98,16 +107,23 @@ export class H1Connection implements ResponseSink, RequestConnection {
     this.onBodyData = this.onBodyData.bind(this)
     this.onBodyEnd = this.onBodyEnd.bind(this)
     this.onBodyError = this.onBodyError.bind(this)
-    const socket = connect({
-      host,
-      port,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_PROBE_DELAY_MS,
-      onread: { buffer: this.nextReadBuffer, callback: this.onRead },
-    })
+    let socket: Socket
+    if (secure === null) {
+      socket = connect({
+        host,
+        port,
+        noDelay: true,
+        keepAlive: true,
+        keepAliveInitialDelay: KEEPALIVE_PROBE_DELAY_MS,
+        onread: { buffer: this.nextReadBuffer, callback: this.onRead },
+      })
+      socket.once('connect', this.onConnect)
+    } else {
+      socket = secure.connect(host, port)
+      socket.once('secureConnect', this.onConnect)
+      socket.on('data', this.onSecureData.bind(this))
+    }
     this.socket = socket
-    socket.once('connect', this.onConnect)
     socket.on('end', this.onEnd)
     socket.on('error', this.onError)
     socket.on('close', this.onClose)
@@ -257,6 +273,11 @@ export class H1Connection implements ResponseSink, RequestConnection {
     return true // pausing goes through pauseReading()
   }
 
+  /** A TLS socket's read: a buffer of its own, never reused, so nothing to track. */
+  onSecureData (chunk: Buffer): void {
+    this.onData(chunk, chunk.length)
+  }
+
   onData (buf: Buffer, len: number): void {
     const req = this.request
     if (req === null) {
@@ -301,7 +322,7 @@ export class H1Connection implements ResponseSink, RequestConnection {
     // Before the connection exists the OS error (ECONNREFUSED, ...) is the most useful code and
     // lets the exchange tell "nobody listens" from the keep-alive race.
     this.#failRequest(req, this.state === CONN_CONNECTING
-      ? err
+      ? (this.secure === null ? err : this.secure.connectError(err))
       : new UpstreamConnectionError('UND_ERR_SOCKET', 'upstream socket error', { cause: err }))
   }
 

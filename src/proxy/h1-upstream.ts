@@ -3,6 +3,7 @@ import { UpstreamConnectionError, UpstreamQueueFullError } from '../shared/error
 import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
 import { CONN_IDLE, H1Connection, type ConnectionOwner } from './h1-upstream-connection.ts'
 import { H1Request, REQ_QUEUED, type RequestOwner } from './h1-upstream-request.ts'
+import type { SecureDialer } from './secure-dialer.ts'
 import type { Upstream } from './upstream.ts'
 
 // A purpose-built HTTP/1.1 client for one origin (the user container next to the sidecar, or one
@@ -27,7 +28,8 @@ import type { Upstream } from './upstream.ts'
 //
 // Error codes the exchange branches on: connect errors pass through (ECONNREFUSED), a socket
 // that breaks or closes before the response ends is UND_ERR_SOCKET (replayable when nothing was
-// consumed), a bad response is SLUICE_ERR_PROXY_UPSTREAM_PROTOCOL.
+// consumed), a bad response is SLUICE_ERR_PROXY_UPSTREAM_PROTOCOL, a failed TLS handshake (with a
+// SecureDialer: the activator's system-internal-tls) SLUICE_ERR_PROXY_UPSTREAM_TLS.
 
 export interface H1UpstreamOptions {
   readonly host: string
@@ -44,6 +46,8 @@ export interface H1UpstreamOptions {
   readonly maxHeadBytes?: number
   /** Host header for requests that carry none. Default `host:port`. */
   readonly hostHeader?: string
+  /** Connect with TLS through this dialer (secure-dialer.ts); null or unset = plain TCP. */
+  readonly secure?: SecureDialer | null
   /** For tests: drives the idle sweep. */
   readonly timers?: Timers
 }
@@ -71,6 +75,7 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
   readonly #connectTimeoutMs: number
   readonly #idleTimeoutMs: number
   readonly #timers: Timers
+  readonly #secure: SecureDialer | null
   /** Every open connection, busy or idle (destroy() needs the busy ones too). */
   readonly #all = new Set<H1Connection>()
   // Idle connections: a doubly linked LIFO, newest at the head, oldest at the tail.
@@ -98,6 +103,7 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.#timers = options.timers ?? realTimers
+    this.#secure = options.secure ?? null
     this.onSweep = this.onSweep.bind(this)
   }
 
@@ -200,7 +206,7 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
   // --- internals -----------------------------------------------------------------------------------
 
   #connect (req: H1Request): void {
-    const conn = new H1Connection(this, this.host, this.port, this.#maxHeadBytes, this.#connectTimeoutMs)
+    const conn = new H1Connection(this, this.host, this.port, this.#maxHeadBytes, this.#connectTimeoutMs, this.#secure)
     this.#all.add(conn)
     this.#opened++
     if (this.#sweep === null && this.#idleTimeoutMs > 0) {

@@ -264,7 +264,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     if (this.firstByteMs >= 0 || this.res.headersSent) return false
     const code = (err as { code?: unknown }).code
     if (typeof code !== 'string') return false
-    if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'SLUICE_ERR_PROXY_UPSTREAM_TLS') {
       return this.options.body === null || !this.req.readableDidRead
     }
     return SOCKET_RESET_CODES.has(code) && this.options.body === null

@@ -162,3 +162,15 @@ export class CertificateLoadError extends SluiceError {
     this.name = 'CertificateLoadError'
   }
 }
+
+/**
+ * The TLS handshake with an endpoint failed: its certificate does not chain to the trusted CA, lacks
+ * the name the dialer expects (Knative: data-plane.knative.dev and kn-user-<namespace>), or the
+ * handshake broke. Treated as a connect failure (the endpoint is re-probed). 502.
+ */
+export class UpstreamTlsError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_PROXY_UPSTREAM_TLS', message, 502, options)
+    this.name = 'UpstreamTlsError'
+  }
+}

@@ -1,0 +1,12 @@
+import type { Socket } from 'node:net'
+
+// What an upstream client needs to open TLS connections instead of plain TCP (the activator's
+// dials to pods with system-internal-tls). Declared here, apart from its implementation
+// (upstream-tls.ts), so the clients name it without loading node:tls: the plain path never does.
+
+export interface SecureDialer {
+  /** Starts a TLS connection; it is usable after its 'secureConnect', and fails with 'error'. */
+  connect (host: string, port: number): Socket
+  /** A connection's error before 'secureConnect' as the caller should see it (TLS failures typed, OS errors as they are). */
+  connectError (err: Error): Error
+}
