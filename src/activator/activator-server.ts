@@ -273,9 +273,9 @@ export class Activator implements ProxyContext {
   async listen (): Promise<ActivatorPorts> {
     const c = this.config
     for (const source of this.#sources) await source.start(this.registry)
-    const listenOne = (server: Server | NetServer, port: number, reusePort = false): Promise<number> => new Promise((resolve, reject) => {
+    const listenOne = (server: Server | NetServer, port: number, reusePort = false, host = c.host): Promise<number> => new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen({ port, host: c.host, reusePort }, () => {
+      server.listen({ port, host, reusePort }, () => {
         server.off('error', reject)
         const address: AddressInfo | string | null = server.address()
         resolve(address !== null && typeof address === 'object' ? address.port : port)
@@ -284,7 +284,8 @@ export class Activator implements ProxyContext {
     const ports = {
       serving: await listenOne(this.#servers.serving, c.servingPort, c.reusePort),
       h2c: await listenOne(this.#h2cDual.net, c.h2cPort, c.reusePort),
-      admin: await listenOne(this.#servers.admin, c.adminPort),
+      // Its own address (loopback by default): the revisions API can redirect a revision's traffic.
+      admin: await listenOne(this.#servers.admin, c.adminPort, false, c.adminHost),
       metrics: await listenOne(this.#servers.metrics, c.metricsPort),
     }
     this.reporter.start()

@@ -1,7 +1,8 @@
 // Client of the activator's revision admin API (`sluice activator --admin-port`):
 //   PUT    /revisions/{namespace}/{name}   body: {containerConcurrency, endpoints, hosts, timeoutSeconds}
 //   DELETE /revisions/{namespace}/{name}
-// A PUT replaces the revision, so the local actuator always sends the full endpoint list.
+// A PUT replaces the revision, so the local actuator always sends the full endpoint list. With a
+// token (the activator's --admin-token-file), every call carries `Authorization: Bearer <token>`.
 // Also the activator probe used before a revision's last pod goes (Knative's activatorProbe):
 // GET on the activator's traffic port with `K-Network-Probe: activator` must answer 200 `activator`.
 
@@ -37,10 +38,13 @@ export class ActivatorAdminClient implements ActivatorAdmin {
   /** e.g. http://127.0.0.1:8012; '' = no probe (always ready). */
   readonly trafficUrl: string
   readonly #agent: Agent
+  /** `Bearer <token>`; null = no Authorization header. */
+  readonly #authorization: string | null
 
-  constructor (adminUrl: string, trafficUrl = '') {
+  constructor (adminUrl: string, trafficUrl = '', token = '') {
     this.adminUrl = adminUrl.replace(/\/+$/, '')
     this.trafficUrl = trafficUrl.replace(/\/+$/, '')
+    this.#authorization = token === '' ? null : `Bearer ${token}`
     this.#agent = new Agent({ connections: 4, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS })
   }
 
@@ -79,12 +83,15 @@ export class ActivatorAdminClient implements ActivatorAdmin {
   }
 
   async #call (method: 'PUT' | 'DELETE', path: string, body: string | null, notFoundOk = false): Promise<void> {
+    const headers: Record<string, string> = {}
+    if (body !== null) headers['content-type'] = 'application/json'
+    if (this.#authorization !== null) headers.authorization = this.#authorization
     let res
     try {
       res = await request(this.adminUrl + path, {
         method,
         dispatcher: this.#agent,
-        headers: body === null ? {} : { 'content-type': 'application/json' },
+        headers,
         body,
         signal: AbortSignal.timeout(TIMEOUT_MS),
       })

@@ -3,7 +3,6 @@
 // admin API: the same wiring as on Kubernetes, on loopback.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { localAddressOf } from '../config/listen-host.ts'
 import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { ProcessReaper } from '../autoscaler/process-reaper.ts'
@@ -15,6 +14,9 @@ export interface ActivatorChildOptions {
   readonly port: number
   readonly adminPort: number
   readonly metricsPort: number
+  /** The revisions API's bearer token file (--admin-token-file) and its token (for waitReady). */
+  readonly adminTokenFile: string
+  readonly adminToken: string
   /** ws://… of the autoscaler's stat server. */
   readonly autoscalerUrl: string
   readonly statsProtocol: 'knative' | 'json'
@@ -25,9 +27,12 @@ export interface ActivatorChildOptions {
   readonly reaper: ProcessReaper
 }
 
-function getStatus (host: string, port: number, path: string): Promise<number> {
+/** The admin port stays on loopback whatever `up --host` says: the revisions API is for `up` alone. */
+const ADMIN_HOST = '127.0.0.1'
+
+function getStatus (host: string, port: number, path: string, token: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path, agent: false, timeout: 1_000 }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    const req = request({ host, port, path, agent: false, timeout: 1_000, headers: { authorization: `Bearer ${token}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
     req.on('timeout', () => { req.destroy() })
     req.on('error', () => { resolve(0) })
     req.end()
@@ -50,6 +55,8 @@ export class ActivatorChild {
       // Clients reach every protocol on --port; Knative's second port would only take 8013 from the machine.
       '--h2c-port', '0',
       '--admin-port', String(options.adminPort),
+      '--admin-host', ADMIN_HOST,
+      '--admin-token-file', options.adminTokenFile,
       '--metrics-port', String(options.metricsPort),
       '--autoscaler', options.autoscalerUrl,
       '--stats-protocol', options.statsProtocol,
@@ -78,10 +85,9 @@ export class ActivatorChild {
   /** Resolves once the admin API answers; rejects if the activator exits or takes too long. */
   async waitReady (timeoutMs = 20_000): Promise<void> {
     const end = performance.now() + timeoutMs
-    const host = localAddressOf(this.#o.host)
     for (;;) {
       if (this.#hasExited) throw new Error(`the activator exited during start (is --port ${this.#o.port} free?)`)
-      if (await getStatus(host, this.#o.adminPort, '/revisions') === 200) return
+      if (await getStatus(ADMIN_HOST, this.#o.adminPort, '/revisions', this.#o.adminToken) === 200) return
       if (performance.now() > end) throw new Error(`the activator's admin API did not answer within ${timeoutMs / 1000} s`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }

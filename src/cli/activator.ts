@@ -1,6 +1,7 @@
 import { Activator } from '../activator/activator-server.ts'
 import type { RevisionSource } from '../activator/revision-spec.ts'
-import { createRevisionsAdminHandler } from '../activator/sources/admin-api.ts'
+import { createRevisionsAdminHandler, readOnlyReasonFor } from '../activator/sources/admin-api.ts'
+import { AdminTokenFile } from '../activator/sources/admin-token-file.ts'
 import { StaticFileSource } from '../activator/sources/static-file.ts'
 import { StatPusher } from '../activator/stat-pusher.ts'
 import { ACTIVATOR_OPTIONS, loadActivatorConfig, type ActivatorConfig } from '../config/activator-config.ts'
@@ -18,8 +19,10 @@ concurrency, and reports per-revision concurrency to the autoscaler.
 
 Routing: Knative-Serving-Namespace + Knative-Serving-Revision headers, else the Host header (hosts
 configured on a revision, or <revision>.<namespace>.svc...). Revisions come from --revisions FILE,
-the admin API (GET /revisions, PUT/DELETE /revisions/{namespace}/{name} on --admin-port, always on)
-or --source kubernetes (EndpointSlices + Knative Revisions).
+the admin API (--source api: PUT/DELETE /revisions/{namespace}/{name} on --admin-port) or --source
+kubernetes (EndpointSlices + Knative Revisions). GET /revisions answers whatever the source; writes
+only with --source api. The admin port listens on --admin-host (127.0.0.1); --admin-token-file makes
+every /revisions request need "Authorization: Bearer <token>".
 
 Answers: 404 unknown revision; 503 "pending request queue full" beyond --queue-depth; 503 "request
 timed out waiting for capacity" after --queue-timeout; 504 "activator request timeout" after the
@@ -54,6 +57,7 @@ export async function activatorMain (argv: readonly string[], env: NodeJS.Proces
   if (config === null) return reportConfigProblems(loaded.problems)
 
   const logger = createRootLogger(config.logLevel, { mode: 'activator', pod: config.podName })
+  for (const warning of config.warnings) logger.warn({ warning }, 'config accepted as Knative accepts it')
   let sources: RevisionSource[]
   try {
     sources = await buildSources(config, logger)
@@ -61,6 +65,9 @@ export async function activatorMain (argv: readonly string[], env: NodeJS.Proces
     if (err instanceof ConfigError) return reportConfigProblems(err.problems)
     throw err
   }
+  const adminToken = config.adminTokenFile === ''
+    ? null
+    : new AdminTokenFile({ path: config.adminTokenFile, initial: config.adminToken, logger: logger.child({ component: 'admin-token' }) })
   const pusher = config.autoscalerUrl === ''
     ? null
     : new StatPusher({ url: config.autoscalerUrl, protocol: config.statsProtocol, logger: logger.child({ component: 'stat-pusher' }) })
@@ -69,14 +76,19 @@ export async function activatorMain (argv: readonly string[], env: NodeJS.Proces
     // Knative: the activator is not ready while its stats cannot reach the autoscaler.
     healthCheck: pusher === null ? null : () => (pusher.connected ? null : 'autoscaler websocket: connection has not yet been established'),
     sources,
-    adminRoutes: (registry) => createRevisionsAdminHandler(registry, logger),
+    adminRoutes: (registry) => createRevisionsAdminHandler(registry, logger, {
+      auth: adminToken,
+      readOnlyReason: readOnlyReasonFor(config.source),
+    }),
   })
+  adminToken?.start()
   try {
     pusher?.start()
     await activator.listen()
   } catch (err) {
     await activator.close()
     await pusher?.close()
+    adminToken?.stop()
     if (err instanceof ConfigError) return reportConfigProblems(err.problems)
     logger.fatal({ err }, 'cannot start')
     return EXIT_FAILURE
@@ -89,7 +101,7 @@ export async function activatorMain (argv: readonly string[], env: NodeJS.Proces
     }
     logger.info({ signal }, 'shutting down')
     activator.shutdown()
-      .then(async () => { await pusher?.close() })
+      .then(async () => { adminToken?.stop(); await pusher?.close() })
       .then(() => { process.exit(EXIT_OK) }, (err: unknown) => {
         logger.error({ err }, 'shutdown failed')
         process.exit(EXIT_FAILURE)

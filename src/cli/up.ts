@@ -15,6 +15,7 @@ import { ActivatorChild } from './activator-child.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
 import { planLocalStack, PodLogFile, toAutoscaledRevision, toLocalRevision } from './local-stack.ts'
 import { reportConfigProblems } from './report-config-problems.ts'
+import { UpAdminToken } from './up-admin-token.ts'
 
 const HELP = `Usage: sluice up [flags]
 
@@ -81,7 +82,10 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
   const statusUrl = `http://${urlHost(host)}:${config.statusPort}`
   const [statsPort, adminPort, metricsPort] = await pickFreePorts(3)
   const reaper = new ProcessReaper()
-  const admin = new ActivatorAdminClient(`http://127.0.0.1:${adminPort}`, `http://${urlHost(host)}:${config.port}`)
+  // The revisions API stays on loopback and needs this run's token (up-admin-token.ts).
+  const adminToken = new UpAdminToken()
+  process.once('exit', () => { adminToken.remove() })
+  const admin = new ActivatorAdminClient(`http://127.0.0.1:${adminPort}`, `http://${urlHost(host)}:${config.port}`, adminToken.token)
   const podLog = config.podLog === '' ? null : new PodLogFile(config.podLog)
   const actuator = new LocalActuator({
     activator: admin,
@@ -118,6 +122,7 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
       await actuator.close()
       await activator?.stop()
       await Promise.all([service.close(), queue.close(), admin.close(), podLog?.close()])
+      adminToken.remove()
       reaper.close()
     })()
     return stopping
@@ -130,6 +135,8 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
       host,
       port: config.port,
       adminPort,
+      adminTokenFile: adminToken.path,
+      adminToken: adminToken.token,
       metricsPort,
       autoscalerUrl: `ws://127.0.0.1:${statsPort}/`,
       statsProtocol: config.statsProtocol,

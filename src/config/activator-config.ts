@@ -1,8 +1,11 @@
+import { isIP } from 'node:net'
 import { homedir, hostname } from 'node:os'
 import { NO_OBSERVABILITY, parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
 import { readConfigDir } from './config-dir-watcher.ts'
 import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from './observability-configmap.ts'
 import { loggingKeys, parseLoggingConfigMap } from './logging-configmap.ts'
+import { DEFAULT_MESH_COMPATIBILITY_MODE, MESH_COMPATIBILITY_MODES, NETWORK_KEYS, parseNetworkConfigMap, type MeshCompatibilityMode } from './network-configmap.ts'
+import { readTokenFile } from './token-file.ts'
 
 /** Knative's component name for the activator in config-logging (`loglevel.activator`). */
 export const LOGGING_COMPONENT = 'activator'
@@ -20,9 +23,15 @@ export interface ActivatorConfig {
   readonly adminPort: number
   readonly metricsPort: number
   readonly host: string
+  /** Address of the admin port (revisions API); loopback unless told otherwise. */
+  readonly adminHost: string
+  /** --admin-token-file ('' = none): the bearer token the revisions API requires, re-read while running. */
+  readonly adminTokenFile: string
+  /** The token that file held at start ('' without one). */
+  readonly adminToken: string
   /** Revisions file (YAML or JSON); '' = none. */
   readonly revisionsFile: string
-  /** Where revisions come from. The admin API is mounted whatever the source. */
+  /** Where revisions come from. The admin API is mounted whatever the source, writable only with `api`. */
   readonly source: RevisionSourceKind
   /** Activator replicas sharing each revision's endpoints (Knative: from the public Endpoints). */
   readonly activatorCount: number
@@ -68,6 +77,10 @@ export interface ActivatorConfig {
   /** --logging-config-dir ('' = none): config-logging mounted as files; the log level, re-read while running. */
   readonly loggingConfigDir: string
   readonly loggingDirData: ReadonlyMap<string, string> | null
+  /** config-network's mesh-compatibility-mode (--mesh-compatibility-mode or --network-config-dir): how --source kubernetes reaches pods. */
+  readonly meshCompatibilityMode: MeshCompatibilityMode
+  /** Settings accepted the lenient way Knative accepts them, one line each; the CLI logs them at start. */
+  readonly warnings: readonly string[]
 }
 
 const PORT = { kind: 'int', min: 0, max: 65535 } as const
@@ -79,8 +92,10 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'admin-port', env: '', ...PORT, default: '8022', help: 'admin port (GET/PUT/DELETE /revisions)' },
   { flag: 'metrics-port', env: '', ...PORT, default: '9090', help: 'metrics port (/metrics, per-revision stats)' },
   { flag: 'host', env: '', kind: 'string', default: '0.0.0.0', help: 'address to listen on (all ports)' },
+  { flag: 'admin-host', env: '', kind: 'string', default: '127.0.0.1', help: 'address of the admin port (the revisions API, which can point a revision\'s traffic anywhere): loopback unless you also give --admin-token-file' },
+  { flag: 'admin-token-file', env: '', kind: 'string', default: '', help: 'file with a bearer token the revisions API requires (Authorization: Bearer <token>); re-read every 10 s, so a rotated Secret applies without a restart' },
   { flag: 'revisions', env: '', kind: 'string', default: '', help: 'revisions file (YAML or JSON), re-read on change' },
-  { flag: 'source', env: '', kind: 'string', choices: ['static', 'kubernetes', 'api'], help: 'where revisions come from (default: static with --revisions, else api); the admin API is always mounted' },
+  { flag: 'source', env: '', kind: 'string', choices: ['static', 'kubernetes', 'api'], help: 'where revisions come from (default: static with --revisions, else api); only api lets the admin API change revisions (static and kubernetes: read-only)' },
   { flag: 'kubernetes-namespace', env: '', kind: 'string', default: '', help: 'namespace to watch with --source kubernetes (default: all)' },
   { flag: 'kubernetes-server', env: '', kind: 'string', default: '', help: 'API server URL without credentials for --source kubernetes (kubectl proxy); default in-cluster or kubeconfig' },
   { flag: '', env: 'KUBERNETES_SERVICE_HOST', kind: 'string', help: 'set in a pod: use the in-cluster service account' },
@@ -103,6 +118,8 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
   { flag: 'logging-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-logging ConfigMap mounted as a directory: the log level from loglevel.activator (else zap-logger-config\'s level), over --log-level; re-read every 10 s' },
   { flag: 'observability-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-observability ConfigMap mounted as a directory (logging.enable-request-log, logging.request-log-template, ...): the request log, re-read every 10 s; instead of OBSERVABILITY_CONFIG' },
+  { flag: 'network-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-network ConfigMap mounted as a directory: mesh-compatibility-mode (enabled|disabled|auto, default auto), read at start as Knative\'s activator does' },
+  { flag: 'mesh-compatibility-mode', env: '', kind: 'string', choices: MESH_COMPATIBILITY_MODES, help: 'with --source kubernetes: enabled = send to each revision\'s private ClusterIP service, disabled = to pod IPs, auto = pods unless they fail as behind a mesh (default: config-network\'s, else auto)' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
 ]
 
@@ -168,12 +185,39 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     // As Knative's activator: the ConfigMap decides the level (info when it names none).
     if (loggingDirData !== null) logLevel = parseLoggingConfigMap(loggingDirData, LOGGING_COMPONENT, problems)
   }
+  const adminHost = strOf(v, 'admin-host', '127.0.0.1')
+  if (adminHost === '') problems.push('config: --admin-host must not be empty (default 127.0.0.1)')
+  const adminTokenFile = strOf(v, 'admin-token-file')
+  let adminToken = ''
+  if (adminTokenFile !== '') {
+    try {
+      adminToken = readTokenFile(adminTokenFile)
+    } catch (err) {
+      problems.push(`config: --admin-token-file ${JSON.stringify(adminTokenFile)} cannot be used: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  } else if (source === 'api' && adminHost !== '' && !isLoopbackHost(adminHost)) {
+    problems.push(`config: --admin-host ${adminHost} would let anyone who reaches it change where revisions' traffic goes; give --admin-token-file too, or keep the default 127.0.0.1`)
+  }
+  const warnings: string[] = []
+  const networkConfigDir = strOf(v, 'network-config-dir')
+  const meshFlag = strOf(v, 'mesh-compatibility-mode')
+  let meshCompatibilityMode: MeshCompatibilityMode = DEFAULT_MESH_COMPATIBILITY_MODE
+  if (networkConfigDir !== '' && meshFlag !== '') problems.push('config: set --mesh-compatibility-mode or --network-config-dir, not both')
+  if ((networkConfigDir !== '' || meshFlag !== '') && source !== 'kubernetes') problems.push(`config: --mesh-compatibility-mode and --network-config-dir are only used with --source kubernetes, got --source ${source}`)
+  if (meshFlag === 'enabled' || meshFlag === 'disabled' || meshFlag === 'auto') meshCompatibilityMode = meshFlag
+  else if (networkConfigDir !== '') {
+    const networkData = configMapDirOf('network-config-dir', networkConfigDir, NETWORK_KEYS, problems)
+    if (networkData !== null) meshCompatibilityMode = parseNetworkConfigMap(networkData, warnings)
+  }
   const config: ActivatorConfig = Object.freeze({
     servingPort,
     h2cPort,
     adminPort,
     metricsPort,
     host: strOf(v, 'host', '0.0.0.0'),
+    adminHost,
+    adminTokenFile,
+    adminToken,
     revisionsFile,
     source,
     activatorCount,
@@ -201,6 +245,8 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     observabilityDirData,
     loggingConfigDir,
     loggingDirData,
+    meshCompatibilityMode,
+    warnings: Object.freeze(warnings),
   })
   return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
 }
@@ -213,4 +259,10 @@ function configMapDirOf (flag: string, dir: string, keys: readonly string[], pro
     problems.push(`config: --${flag} ${JSON.stringify(dir)} cannot be read: ${err instanceof Error ? err.message : String(err)}`)
     return null
   }
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+function isLoopbackHost (host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '[::1]') return true
+  return isIP(host) === 4 && host.startsWith('127.')
 }

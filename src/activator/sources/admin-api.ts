@@ -11,13 +11,19 @@
 // one per field). The handler only answers paths under /revisions and returns false for anything else,
 // so the admin server serves its own paths around it.
 //
-// Several sources may feed one registry: the API writes straight into the sink, and a later revisions-
-// file reload or Kubernetes event for the same revision overwrites it (last writer wins).
+// The API can point a revision's traffic at any address, so it is guarded three ways (see the README's
+// activator security notes): the CLI binds the admin port to loopback unless told otherwise
+// (--admin-host); with `auth` every /revisions request must carry `Authorization: Bearer <token>`
+// (401 SLUICE_ERR_ADMIN_UNAUTHORIZED otherwise, checked before anything else, GETs included); and
+// with `readOnlyReason` (revisions come from a file or from Kubernetes) PUT and DELETE answer 405
+// SLUICE_ERR_ADMIN_READ_ONLY, so nothing reachable over HTTP can override what the source says.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { RevisionSourceKind } from '../../config/activator-config.ts'
 import { SluiceError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { revisionKey, type RevisionSink, type RevisionSource, type RevisionSpec } from '../revision-spec.ts'
+import type { AdminAuth } from './admin-token-file.ts'
 import { dns1123LabelProblem, isRecord, parseRevisionSpec } from './revision-validation.ts'
 
 /** Error codes in admin API responses (stable: never rename one). */
@@ -29,6 +35,8 @@ export const ADMIN_ERR_BODY_TOO_LARGE = 'SLUICE_ERR_ADMIN_BODY_TOO_LARGE'
 export const ADMIN_ERR_HOST_CONFLICT = 'SLUICE_ERR_ADMIN_HOST_CONFLICT'
 export const ADMIN_ERR_NOT_STARTED = 'SLUICE_ERR_ADMIN_NOT_STARTED'
 export const ADMIN_ERR_INTERNAL = 'SLUICE_ERR_ADMIN_INTERNAL'
+export const ADMIN_ERR_UNAUTHORIZED = 'SLUICE_ERR_ADMIN_UNAUTHORIZED'
+export const ADMIN_ERR_READ_ONLY = 'SLUICE_ERR_ADMIN_READ_ONLY'
 /** Same code as RevisionNotFoundError on the proxy path. */
 export const ADMIN_ERR_REVISION_NOT_FOUND = 'SLUICE_ERR_ACTIVATOR_REVISION_NOT_FOUND'
 
@@ -37,18 +45,33 @@ export const REVISIONS_PATH = '/revisions'
 const ITEM_PREFIX = REVISIONS_PATH + '/'
 const ALLOW_LIST = 'GET, HEAD'
 const ALLOW_ITEM = 'GET, HEAD, PUT, DELETE'
+const ALLOW_READ_ONLY = 'GET, HEAD'
+/** RFC 6750: a 401 names the scheme it wants. */
+const WWW_AUTHENTICATE = 'Bearer realm="sluice-activator"'
 const JSON_TYPE = 'application/json; charset=utf-8'
 
 export interface RevisionsAdminOptions {
   /** PUT bodies above this size get 413. */
   readonly maxBodyBytes?: number
+  /** Checks each request's Authorization header; null/absent = no token required (loopback use). */
+  readonly auth?: AdminAuth | null
+  /** Why writes are refused (e.g. "revisions come from --source kubernetes"); null/absent = writable. */
+  readonly readOnlyReason?: string | null
+}
+
+/**
+ * Why the API must not write with this source: only --source api takes writes, so a PUT can never
+ * override what a revisions file or the cluster says. null = writable.
+ */
+export function readOnlyReasonFor (source: RevisionSourceKind): string | null {
+  return source === 'api' ? null : `revisions come from --source ${source}`
 }
 
 /** Handles the request and returns true when the path is under /revisions; false leaves it to the caller. */
 export type AdminRequestHandler = (req: IncomingMessage, res: ServerResponse) => boolean
 
 export function createRevisionsAdminHandler (sink: RevisionSink, logger: Logger, opts: RevisionsAdminOptions = {}): AdminRequestHandler {
-  const api = new RevisionsAdminApi(sink, logger.child({ component: 'revisions-api' }), opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)
+  const api = new RevisionsAdminApi(sink, logger.child({ component: 'revisions-api' }), opts)
   return api.handle
 }
 
@@ -88,11 +111,15 @@ class RevisionsAdminApi {
   readonly #sink: RevisionSink
   readonly #logger: Logger
   readonly #maxBodyBytes: number
+  readonly #auth: AdminAuth | null
+  readonly #readOnlyReason: string | null
 
-  constructor (sink: RevisionSink, logger: Logger, maxBodyBytes: number) {
+  constructor (sink: RevisionSink, logger: Logger, opts: RevisionsAdminOptions) {
     this.#sink = sink
     this.#logger = logger
-    this.#maxBodyBytes = maxBodyBytes
+    this.#maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+    this.#auth = opts.auth ?? null
+    this.#readOnlyReason = opts.readOnlyReason ?? null
     this.handle = this.handle.bind(this)
   }
 
@@ -100,6 +127,10 @@ class RevisionsAdminApi {
     const path = pathOf(req)
     if (!isRevisionsPath(path)) return false
     const method = req.method ?? 'GET'
+    if (this.#auth !== null && !this.#auth.verify(req.headers.authorization)) {
+      this.#unauthorized(req, res, method, path)
+      return true
+    }
 
     if (path === REVISIONS_PATH) {
       if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(req, res, ALLOW_LIST)
@@ -116,6 +147,10 @@ class RevisionsAdminApi {
     }
     const namespace = decodeSegment(parts[0])
     const name = decodeSegment(parts[1])
+    if (this.#readOnlyReason !== null && method !== 'GET' && method !== 'HEAD') {
+      this.#readOnly(req, res, method, namespace, name, this.#readOnlyReason)
+      return true
+    }
     switch (method) {
       case 'GET':
       case 'HEAD':
@@ -132,6 +167,23 @@ class RevisionsAdminApi {
       default:
         return methodNotAllowed(req, res, ALLOW_ITEM)
     }
+  }
+
+  #unauthorized (req: IncomingMessage, res: ServerResponse, method: string, path: string): void {
+    discardBody(req)
+    const hasHeader = req.headers.authorization !== undefined
+    this.#logger.warn({ method, path, remoteAddress: req.socket.remoteAddress ?? null, hasAuthorization: hasHeader }, 'revisions API: request refused: missing or wrong bearer token')
+    res.setHeader('www-authenticate', WWW_AUTHENTICATE)
+    sendError(res, 401, ADMIN_ERR_UNAUTHORIZED, hasHeader
+      ? 'the bearer token does not match --admin-token-file'
+      : 'this revisions API needs "Authorization: Bearer <token>" (the token in the activator\'s --admin-token-file)')
+  }
+
+  #readOnly (req: IncomingMessage, res: ServerResponse, method: string, namespace: string, name: string, reason: string): void {
+    discardBody(req)
+    this.#logger.warn({ method, revision: revisionKey(namespace, name), remoteAddress: req.socket.remoteAddress ?? null }, 'revisions API: write refused: read-only')
+    res.setHeader('allow', ALLOW_READ_ONLY)
+    sendError(res, 405, ADMIN_ERR_READ_ONLY, `revisions are read-only here: ${reason}; ${method} is refused (only --source api accepts writes)`)
   }
 
   #get (res: ServerResponse, namespace: string, name: string): void {
