@@ -6,6 +6,18 @@ import type { ActivatorSlot } from './activator-slice.ts'
 
 export type LbPolicyName = 'random-choice-2' | 'first-available' | 'round-robin'
 
+/**
+ * A revision reachable through its private ClusterIP service as well as through its pods
+ * (knative.dev/networking mesh-compatibility-mode, cluster-ip-route.ts): `enabled` always sends to
+ * the service, `auto` only once direct pod probes fail the way a mesh makes them fail and the service
+ * answers. `dest` is the service's `clusterIP:port` (its `http` or `http2` port); null while the
+ * Service is not known (enabled: no traffic until it is; auto: pods only).
+ */
+export interface ClusterIpSpec {
+  readonly mode: 'enabled' | 'auto'
+  readonly dest: string | null
+}
+
 export interface RevisionSpec {
   readonly namespace: string
   readonly name: string
@@ -17,6 +29,13 @@ export interface RevisionSpec {
   readonly hosts: readonly string[]
   /** Max time a request may take, buffering included, seconds; null = the activator default. */
   readonly timeoutSeconds: number | null
+  /**
+   * Knative's responseStartTimeoutSeconds and idleTimeoutSeconds: max time from the request's start
+   * (buffering included) to the first response byte, and between response writes, seconds. 0, null or
+   * absent = off, as Knative's activator reads a nil field. Optional so sources without them leave them out.
+   */
+  readonly responseStartTimeoutSeconds?: number | null
+  readonly idleTimeoutSeconds?: number | null
   /** Override of the policy Knative would choose from containerConcurrency; null = choose. */
   readonly lbPolicy: LbPolicyName | null
   /**
@@ -25,6 +44,8 @@ export interface RevisionSpec {
    * (--activator-count / --activator-index). Optional so sources that never know it leave it out.
    */
   readonly activators?: ActivatorSlot | null
+  /** Set by the Kubernetes source unless mesh-compatibility-mode is disabled; absent or null = pods only. */
+  readonly clusterIp?: ClusterIpSpec | null
 }
 
 /** Where sources deliver revisions. Implemented by the activator's revision registry. */

@@ -42,8 +42,8 @@ export interface RevisionDeps {
 export function timeoutPolicyFor (spec: RevisionSpec, defaultTimeoutMs: number, queueTimeoutMs: number): TimeoutPolicy {
   return Object.freeze({
     totalMs: spec.timeoutSeconds !== null ? spec.timeoutSeconds * 1000 : defaultTimeoutMs,
-    responseStartMs: 0,
-    idleMs: 0,
+    responseStartMs: (spec.responseStartTimeoutSeconds ?? 0) * 1000,
+    idleMs: (spec.idleTimeoutSeconds ?? 0) * 1000,
     queueMs: queueTimeoutMs,
     timeoutBody: ACTIVATOR_TIMEOUT_BODY,
   })
@@ -93,7 +93,9 @@ export class Revision implements ProberListener, EndpointHealth {
     const before = this.spec
     this.spec = spec
     const cc = spec.containerConcurrency
-    if (spec.timeoutSeconds !== before.timeoutSeconds) {
+    if (spec.timeoutSeconds !== before.timeoutSeconds ||
+        (spec.responseStartTimeoutSeconds ?? null) !== (before.responseStartTimeoutSeconds ?? null) ||
+        (spec.idleTimeoutSeconds ?? null) !== (before.idleTimeoutSeconds ?? null)) {
       this.proxy.timeouts = timeoutPolicyFor(spec, this.#deps.defaultTimeoutMs, this.#deps.queueTimeoutMs)
     }
     this.throttler.setPolicyOverride(spec.lbPolicy)

@@ -4,7 +4,7 @@
 
 import type { Logger } from '../../shared/logger.ts'
 import type { ActivatorSlot } from '../activator-slice.ts'
-import { revisionKey, type RevisionSink, type RevisionSpec } from '../revision-spec.ts'
+import { revisionKey, type ClusterIpSpec, type RevisionSink, type RevisionSpec } from '../revision-spec.ts'
 
 export interface SyncResult {
   readonly upserted: number
@@ -82,10 +82,18 @@ export function revisionSpecsEqual (a: RevisionSpec, b: RevisionSpec): boolean {
     a.name === b.name &&
     a.containerConcurrency === b.containerConcurrency &&
     a.timeoutSeconds === b.timeoutSeconds &&
+    (a.responseStartTimeoutSeconds ?? null) === (b.responseStartTimeoutSeconds ?? null) &&
+    (a.idleTimeoutSeconds ?? null) === (b.idleTimeoutSeconds ?? null) &&
     a.lbPolicy === b.lbPolicy &&
     slotsEqual(a.activators ?? null, b.activators ?? null) &&
+    clusterIpsEqual(a.clusterIp ?? null, b.clusterIp ?? null) &&
     listsEqual(a.endpoints, b.endpoints) &&
     listsEqual(a.hosts, b.hosts)
+}
+
+function clusterIpsEqual (a: ClusterIpSpec | null, b: ClusterIpSpec | null): boolean {
+  if (a === null || b === null) return a === b
+  return a.mode === b.mode && a.dest === b.dest
 }
 
 function slotsEqual (a: ActivatorSlot | null, b: ActivatorSlot | null): boolean {

@@ -42,6 +42,9 @@ export interface KnativeRevisionInfo extends ObjectRef {
   readonly containerConcurrency: number | null
   /** spec.timeoutSeconds; null when absent or invalid. */
   readonly timeoutSeconds: number | null
+  /** spec.responseStartTimeoutSeconds and spec.idleTimeoutSeconds (0 = off); null when absent or invalid. */
+  readonly responseStartTimeoutSeconds: number | null
+  readonly idleTimeoutSeconds: number | null
 }
 
 /** metadata.namespace and metadata.name, or null when either is missing. */
@@ -94,7 +97,13 @@ export function parseKnativeRevision (obj: unknown): KnativeRevisionInfo | null 
     name: ref.name,
     containerConcurrency: typeof cc === 'number' && Number.isInteger(cc) && cc >= 0 ? cc : null,
     timeoutSeconds: typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0 ? timeout : null,
+    responseStartTimeoutSeconds: nonNegativeInteger(spec.responseStartTimeoutSeconds),
+    idleTimeoutSeconds: nonNegativeInteger(spec.idleTimeoutSeconds),
   }
+}
+
+function nonNegativeInteger (v: unknown): number | null {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null
 }
 
 function revisionOf (obj: Record<string, unknown>, revisionLabel: string): string | null {

@@ -5,7 +5,8 @@
 //   EndpointSlice controller copies the Service's labels, so `serving.knative.dev/revision` names the
 //   revision. Endpoints = ready addresses x the port named `http` (or `http2`), i.e. the pods' queue-proxy
 //   ports. A revision's endpoints are the union over its slices (a service may have several).
-// - serving.knative.dev/v1 Revisions, for spec.containerConcurrency and spec.timeoutSeconds. A revision
+// - serving.knative.dev/v1 Revisions, for spec.containerConcurrency and its timeouts (timeoutSeconds,
+//   responseStartTimeoutSeconds, idleTimeoutSeconds, as Knative's activator applies them). A revision
 //   is known while its Revision object exists, with the endpoints its slices list (none when scaled to
 //   zero). Emitting only once the Revision is known means a revision is never briefly served with the
 //   wrong (unlimited) concurrency because the slice event won the race.
@@ -326,6 +327,9 @@ export class KubernetesSource implements RevisionSource {
       endpoints: Object.freeze([...endpoints].sort()),
       hosts: Object.freeze([]),
       timeoutSeconds: revision?.timeoutSeconds ?? null,
+      // Present only when the Revision sets them (Knative's webhook defaults both, so a real one does).
+      ...(revision !== undefined && revision.responseStartTimeoutSeconds !== null ? { responseStartTimeoutSeconds: revision.responseStartTimeoutSeconds } : {}),
+      ...(revision !== undefined && revision.idleTimeoutSeconds !== null ? { idleTimeoutSeconds: revision.idleTimeoutSeconds } : {}),
       lbPolicy: null,
       activators: this.#slots.get(key) ?? null,
     })

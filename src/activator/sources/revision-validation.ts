@@ -19,7 +19,8 @@ export const MAX_ENDPOINTS = 10_000
 export const MAX_HOSTS = 1_000
 
 const KNOWN_FIELDS: ReadonlySet<string> = new Set([
-  'name', 'namespace', 'containerConcurrency', 'endpoints', 'hosts', 'timeoutSeconds', 'lbPolicy',
+  'name', 'namespace', 'containerConcurrency', 'endpoints', 'hosts', 'timeoutSeconds',
+  'responseStartTimeoutSeconds', 'idleTimeoutSeconds', 'lbPolicy',
 ])
 
 // Kubernetes IsDNS1123Label.
@@ -57,6 +58,9 @@ export function parseRevisionSpec (input: unknown, where: string, opts: ParseRev
   const endpoints = readEndpoints(input, where, opts.endpointsRequired === true, problems)
   const hosts = readHosts(input, where, problems)
   const timeoutSeconds = readInteger(input, 'timeoutSeconds', where, 1, MAX_TIMEOUT_SECONDS, problems)
+  // 0 = off, as in Knative's revision spec.
+  const responseStartTimeoutSeconds = readInteger(input, 'responseStartTimeoutSeconds', where, 0, MAX_TIMEOUT_SECONDS, problems)
+  const idleTimeoutSeconds = readInteger(input, 'idleTimeoutSeconds', where, 0, MAX_TIMEOUT_SECONDS, problems)
   const lbPolicy = readLbPolicy(input, where, problems)
 
   if (problems.length > 0 || name === null || namespace === null) return { problems }
@@ -67,6 +71,9 @@ export function parseRevisionSpec (input: unknown, where: string, opts: ParseRev
     endpoints: Object.freeze(endpoints),
     hosts: Object.freeze(hosts),
     timeoutSeconds,
+    // Present only when given, so revisions without them read (and list) as before.
+    ...(responseStartTimeoutSeconds !== null ? { responseStartTimeoutSeconds } : {}),
+    ...(idleTimeoutSeconds !== null ? { idleTimeoutSeconds } : {}),
     lbPolicy,
   })
   return { spec }

@@ -7,6 +7,8 @@
 //       endpoints: ["127.0.0.1:8013", "[::1]:8014"]   # optional, [] = scaled to zero
 //       hosts: [hello.local]        # optional
 //       timeoutSeconds: 300         # optional, default: the activator's --activation-timeout
+//       responseStartTimeoutSeconds: 0  # optional: to the first response byte (0 = off)
+//       idleTimeoutSeconds: 0       # optional: between response writes (0 = off)
 //       lbPolicy: round-robin       # optional: random-choice-2 | first-available | round-robin
 //
 // Problems are one line each, prefixed by the file name, so the CLI can print them and exit 2.

@@ -315,7 +315,7 @@ export function privateLabels (revision: string): Record<string, string> {
   }
 }
 
-export function knativeRevision (namespace: string, name: string, spec: { containerConcurrency?: number, timeoutSeconds?: number } = {}): KubeObject {
+export function knativeRevision (namespace: string, name: string, spec: { containerConcurrency?: number, timeoutSeconds?: number, responseStartTimeoutSeconds?: number, idleTimeoutSeconds?: number } = {}): KubeObject {
   return {
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Revision',

@@ -4,17 +4,18 @@ import { endpointSlice, knativeRevision, publicLabels } from './fake-kube-api.ts
 
 // EndpointSlice parsing is covered in kubernetes.test.ts ("endpoint selection from a slice").
 
-t.test('parseKnativeRevision reads containerConcurrency and timeoutSeconds', async (t) => {
-  t.same(parseKnativeRevision(knativeRevision('ns', 'r-00001', { containerConcurrency: 3, timeoutSeconds: 120 })),
-    { namespace: 'ns', name: 'r-00001', containerConcurrency: 3, timeoutSeconds: 120 })
+t.test('parseKnativeRevision reads containerConcurrency and the three timeouts', async (t) => {
+  const none = { responseStartTimeoutSeconds: null, idleTimeoutSeconds: null }
+  t.same(parseKnativeRevision(knativeRevision('ns', 'r-00001', { containerConcurrency: 3, timeoutSeconds: 120, responseStartTimeoutSeconds: 30, idleTimeoutSeconds: 0 })),
+    { namespace: 'ns', name: 'r-00001', containerConcurrency: 3, timeoutSeconds: 120, responseStartTimeoutSeconds: 30, idleTimeoutSeconds: 0 })
   t.same(parseKnativeRevision(knativeRevision('ns', 'r-00001')),
-    { namespace: 'ns', name: 'r-00001', containerConcurrency: null, timeoutSeconds: null }, 'absent -> null')
-  t.same(parseKnativeRevision({ metadata: { namespace: 'ns', name: 'r' }, spec: { containerConcurrency: -1, timeoutSeconds: 0 } }),
-    { namespace: 'ns', name: 'r', containerConcurrency: null, timeoutSeconds: null }, 'invalid -> null')
-  t.same(parseKnativeRevision({ metadata: { namespace: 'ns', name: 'r' }, spec: { containerConcurrency: '2', timeoutSeconds: 1.5 } }),
-    { namespace: 'ns', name: 'r', containerConcurrency: null, timeoutSeconds: null }, 'wrong types -> null')
+    { namespace: 'ns', name: 'r-00001', containerConcurrency: null, timeoutSeconds: null, ...none }, 'absent -> null')
+  t.same(parseKnativeRevision({ metadata: { namespace: 'ns', name: 'r' }, spec: { containerConcurrency: -1, timeoutSeconds: 0, responseStartTimeoutSeconds: -1, idleTimeoutSeconds: -5 } }),
+    { namespace: 'ns', name: 'r', containerConcurrency: null, timeoutSeconds: null, ...none }, 'invalid -> null')
+  t.same(parseKnativeRevision({ metadata: { namespace: 'ns', name: 'r' }, spec: { containerConcurrency: '2', timeoutSeconds: 1.5, responseStartTimeoutSeconds: '10', idleTimeoutSeconds: 2.5 } }),
+    { namespace: 'ns', name: 'r', containerConcurrency: null, timeoutSeconds: null, ...none }, 'wrong types -> null')
   t.same(parseKnativeRevision({ metadata: { namespace: 'ns', name: 'r' } }),
-    { namespace: 'ns', name: 'r', containerConcurrency: null, timeoutSeconds: null }, 'no spec')
+    { namespace: 'ns', name: 'r', containerConcurrency: null, timeoutSeconds: null, ...none }, 'no spec')
   t.equal(parseKnativeRevision({ spec: {} }), null, 'no metadata')
 })
 

@@ -142,6 +142,17 @@ t.test('invalid values name the field exactly', async (t) => {
   }
 })
 
+t.test('responseStartTimeoutSeconds and idleTimeoutSeconds: integers >= 0 (0 = off), present only when given', async (t) => {
+  const spec = specOf({ name: 'a', responseStartTimeoutSeconds: 30, idleTimeoutSeconds: 0 })
+  t.equal(spec.responseStartTimeoutSeconds, 30)
+  t.equal(spec.idleTimeoutSeconds, 0)
+  t.notOk('responseStartTimeoutSeconds' in specOf({ name: 'a' }), 'absent: not in the spec')
+  t.notOk('idleTimeoutSeconds' in specOf({ name: 'a', idleTimeoutSeconds: null }), 'null counts as absent')
+  t.match(problemsOf({ name: 'a', responseStartTimeoutSeconds: -1 }), [/^responseStartTimeoutSeconds: must be an integer >= 0 .*got -1$/])
+  t.match(problemsOf({ name: 'a', idleTimeoutSeconds: '5' }), [/^idleTimeoutSeconds: must be an integer >= 0 .*got "5"$/])
+  t.match(problemsOf({ name: 'a', idleTimeoutSeconds: 2.5 }), [/^idleTimeoutSeconds: must be an integer >= 0/])
+})
+
 t.test('not an object', async (t) => {
   t.same(problemsOf(null), ['revision: expected an object, got null'])
   t.same(problemsOf([1], 'revisions[3]'), ['revisions[3]: expected an object, got a list'])
