@@ -1,6 +1,8 @@
+import { stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { ServerHttp2Session } from 'node:http2'
 import type { AddressInfo, Server as NetServer } from 'node:net'
+import { join } from 'node:path'
 import { ProxyServer } from 'http-proxy-3'
 import { Pool } from 'undici'
 import { LOGGING_COMPONENT, type ActivatorConfig } from '../config/activator-config.ts'
@@ -12,9 +14,12 @@ import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { UpgradeTunnel } from '../proxy/upgrade-tunnel.ts'
 import { ActiveRequests } from '../server/active-requests.ts'
+import { CERT_FILE, KEY_FILE } from '../server/cert-watcher.ts'
 import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
+import { CertificateLoadError } from '../shared/errors.ts'
+import type { Timers } from '../shared/timers.ts'
 import type { ObservabilityConfig } from '../config/observability-config.ts'
 import { CONFIG_DIR_RELOAD_MS, ConfigDirWatcher } from '../config/config-dir-watcher.ts'
 import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from '../config/observability-configmap.ts'
@@ -24,6 +29,7 @@ import { createMetricsServer } from '../stats/metrics-server.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
 import { ActivatorMetrics } from './activator-metrics.ts'
 import { ActivatorProbes } from './activator-probes.ts'
+import type { ActivatorTls } from './activator-tls.ts'
 import { ConcurrencyReporter, type StatSink } from './concurrency-reporter.ts'
 import { DEFAULT_PROBER_SCHEDULE, REAL_PROBER_TIMERS, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
 import { ActivatorHandler } from './handler.ts'
@@ -64,6 +70,10 @@ export interface ActivatorDeps {
   createH2Pool?: ((dest: string) => EndpointPool) | null
   /** How often the mounted ConfigMap directories are re-read (default CONFIG_DIR_RELOAD_MS). */
   configDirReloadMs?: number
+  /** How often the TLS cert dir is re-read (default a minute, as Knative). */
+  certReloadMs?: number
+  /** Timers of the certificate reload. */
+  timers?: Timers
 }
 
 export interface ActivatorPorts {
@@ -72,6 +82,8 @@ export interface ActivatorPorts {
   h2c: number
   admin: number
   metrics: number
+  /** --tls-port; null: no tls.crt and tls.key in --tls-cert-dir, so no TLS port. */
+  tls: number | null
 }
 
 const NOT_FOUND_BODY = Buffer.from('not found\n')
@@ -113,6 +125,12 @@ export class Activator implements ProxyContext {
   readonly #requestLogWriter: LineWriter
   readonly #configDirReloadMs: number
   readonly #configWatchers: Array<ConfigDirWatcher<unknown>> = []
+  readonly #deps: ActivatorDeps
+  /**
+   * The TLS port and internal TLS (activator-tls.ts), set by listen() before the sources start,
+   * so every revision's pools and probes are created knowing whether to dial TLS.
+   */
+  #tls: ActivatorTls | null = null
   #isTerminating = false
   #shutdown: Promise<void> | null = null
 
@@ -122,6 +140,7 @@ export class Activator implements ProxyContext {
     this.logger = logger
     this.clock = clock
     this.#sources = deps.sources ?? []
+    this.#deps = deps
     this.#healthCheck = deps.healthCheck ?? null
     this.requestLog = config.requestLog ? logger.child({ component: 'request' }) : null
     this.#requestLogWriter = deps.requestLogWriter ?? writeStdout
@@ -157,15 +176,20 @@ export class Activator implements ProxyContext {
     const proberTimers = deps.proberTimers ?? REAL_PROBER_TIMERS
     const randomInt = deps.randomInt
     const activators = Object.freeze({ index: config.activatorIndex, count: config.activatorCount })
+    const probeInjected = deps.probe !== undefined
     this.registry = new RevisionRegistry((spec) => {
+      // Internal TLS: pools and probes dial the pods' TLS port, verified for this namespace; no
+      // h2c (it would skip TLS), HTTP/2 requests go as HTTP/1.1 over TLS.
+      const internal = this.#tls === null ? null : this.#tls.internal
+      const namespace = spec.namespace
       const base = {
         ctx: this,
         reporter: this.reporter,
-        probe: this.#probe,
+        probe: internal === null || probeInjected ? this.#probe : internal.probeFor(namespace),
         proberSchedule,
         proberTimers,
-        createPool,
-        createH2Pool,
+        createPool: internal === null ? createPool : (dest: string): EndpointPool => internal.createPool(dest, namespace),
+        createH2Pool: internal === null ? createH2Pool : null,
         queueDepth: config.queueDepth,
         activators,
         defaultTimeoutMs: config.activationTimeoutMs,
@@ -270,8 +294,42 @@ export class Activator implements ProxyContext {
     this.knativeRequestLog = knativeRequestLogFor(o11y, this.#requestLogWriter, 'activator')
   }
 
+  /**
+   * Loads the cert dir when it holds a certificate and key (node:tls and the TLS modules only
+   * then). Internal TLS without them is a start-up error, as in Knative (its activator exits when
+   * the routing-serving-certs Secret is missing).
+   */
+  async #startTls (): Promise<void> {
+    const c = this.config.tls
+    const certPath = join(c.certDir, CERT_FILE)
+    const keyPath = join(c.certDir, KEY_FILE)
+    if (!(await isFile(certPath)) || !(await isFile(keyPath))) {
+      if (c.internalTls) throw new CertificateLoadError(`internal TLS (system-internal-tls) needs the activator's certificate: ${certPath} and ${keyPath} (the routing-serving-certs Secret) are missing`)
+      this.logger.info({ certPath, keyPath }, 'no TLS certificate and key: TLS port off')
+      return
+    }
+    const { ActivatorTls } = await import('./activator-tls.ts')
+    const tls = new ActivatorTls({
+      config: c,
+      servers: this.#dual,
+      upstreamClient: this.config.upstreamClient,
+      connectTimeoutMs: ENDPOINT_CONNECT_TIMEOUT_MS,
+      certReloadMs: this.#deps.certReloadMs,
+      timers: this.#deps.timers,
+      logger: this.logger.child({ component: 'tls' }),
+    })
+    this.#tls = tls
+    await tls.start()
+  }
+
+  /** Re-reads the TLS cert dir now, as the minute tick does (tests); false without TLS or when nothing changed. */
+  reloadTls (): Promise<boolean> {
+    return this.#tls === null ? Promise.resolve(false) : this.#tls.reload()
+  }
+
   async listen (): Promise<ActivatorPorts> {
     const c = this.config
+    await this.#startTls()
     for (const source of this.#sources) await source.start(this.registry)
     const listenOne = (server: Server | NetServer, port: number, reusePort = false, host = c.host): Promise<number> => new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -287,6 +345,7 @@ export class Activator implements ProxyContext {
       // Its own address (loopback by default): the revisions API can redirect a revision's traffic.
       admin: await listenOne(this.#servers.admin, c.adminPort, false, c.adminHost),
       metrics: await listenOne(this.#servers.metrics, c.metricsPort),
+      tls: this.#tls === null || this.#tls.server === null ? null : await listenOne(this.#tls.server, c.tls.port),
     }
     this.reporter.start()
     if (c.observabilityConfigDir !== '' && c.observabilityDirData !== null) {
@@ -336,6 +395,11 @@ export class Activator implements ProxyContext {
     const closed = Promise.all([
       new Promise<void>((resolve) => { this.#servers.serving.close(() => { resolve() }) }),
       new Promise<void>((resolve) => { this.#h2cDual.net.close(() => { resolve() }) }),
+      new Promise<void>((resolve) => {
+        const tls = this.#tls?.server ?? null
+        if (tls === null) resolve()
+        else tls.close(() => { resolve() })
+      }),
     ])
     this.#closeIdleServing()
     if (this.active.count > 0) {
@@ -379,6 +443,15 @@ export class Activator implements ProxyContext {
     this.sweeper.close()
     this.wsProxy.close()
     if (this.#ownedProbe !== null) await this.#ownedProbe.close()
+    if (this.#tls !== null) await this.#tls.close()
+  }
+}
+
+async function isFile (path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile()
+  } catch {
+    return false
   }
 }
 

@@ -91,7 +91,9 @@ const HEADER_OPTIONS: HeaderRewriteOptions = {
   drop: new Set(['k-proxy-request', 'k-network-hash']),
 }
 
-const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT'])
+// SLUICE_ERR_PROXY_UPSTREAM_TLS: the pod's certificate failed verification (internal TLS); out of
+// rotation until a probe, which goes over TLS too, passes.
+const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'SLUICE_ERR_PROXY_UPSTREAM_TLS'])
 
 export function isConnectError (err: Error): boolean {
   const code = 'code' in err ? err.code : undefined

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { homedir, hostname } from 'node:os'
+import { ACTIVATOR_TLS_OPTIONS, loadActivatorTlsConfig, type ActivatorTlsConfig } from './activator-tls-config.ts'
 import { NO_OBSERVABILITY, parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
 import { readConfigDir } from './config-dir-watcher.ts'
 import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from './observability-configmap.ts'
@@ -77,6 +78,8 @@ export interface ActivatorConfig {
   /** --logging-config-dir ('' = none): config-logging mounted as files; the log level, re-read while running. */
   readonly loggingConfigDir: string
   readonly loggingDirData: ReadonlyMap<string, string> | null
+  /** The TLS port and system-internal-tls (activator-tls-config.ts). */
+  readonly tls: ActivatorTlsConfig
   /** config-network's mesh-compatibility-mode (--mesh-compatibility-mode or --network-config-dir): how --source kubernetes reaches pods. */
   readonly meshCompatibilityMode: MeshCompatibilityMode
   /** Settings accepted the lenient way Knative accepts them, one line each; the CLI logs them at start. */
@@ -121,6 +124,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'network-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-network ConfigMap mounted as a directory: mesh-compatibility-mode (enabled|disabled|auto, default auto), read at start as Knative\'s activator does' },
   { flag: 'mesh-compatibility-mode', env: '', kind: 'string', choices: MESH_COMPATIBILITY_MODES, help: 'with --source kubernetes: enabled = send to each revision\'s private ClusterIP service, disabled = to pod IPs, auto = pods unless they fail as behind a mesh (default: config-network\'s, else auto)' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
+  ...ACTIVATOR_TLS_OPTIONS,
 ]
 
 function kubeEnvOf (serviceHost: unknown, kubeconfig: unknown): ActivatorConfig['kubeEnv'] {
@@ -209,6 +213,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     const networkData = configMapDirOf('network-config-dir', networkConfigDir, NETWORK_KEYS, problems)
     if (networkData !== null) meshCompatibilityMode = parseNetworkConfigMap(networkData, warnings)
   }
+  const tls = loadActivatorTlsConfig(v, strOf(v, 'network-config-dir'), [['--port', servingPort], ['--h2c-port', h2cPort], ['--admin-port', adminPort], ['--metrics-port', metricsPort]], problems)
   const config: ActivatorConfig = Object.freeze({
     servingPort,
     h2cPort,
@@ -245,6 +250,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     observabilityDirData,
     loggingConfigDir,
     loggingDirData,
+    tls,
     meshCompatibilityMode,
     warnings: Object.freeze(warnings),
   })
