@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises'
+import type { UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { ServerHttp2Session } from 'node:http2'
 import type { AddressInfo, Server as NetServer } from 'node:net'
@@ -109,6 +110,7 @@ export class Activator implements ProxyContext {
   readonly active = new ActiveRequests()
   readonly tunnels = new Set<UpgradeTunnel>()
   readonly wsProxy: ProxyServer
+  readonly upgradeTimeouts: UpgradeTimeouts
   readonly requestLog: Logger | null
   /** Replaced when config-observability changes (setObservability); read per request. */
   knativeRequestLog: KnativeRequestLog | null
@@ -139,6 +141,7 @@ export class Activator implements ProxyContext {
     this.config = config
     this.logger = logger
     this.clock = clock
+    this.upgradeTimeouts = config.upgradeTimeouts
     this.#sources = deps.sources ?? []
     this.#deps = deps
     this.#healthCheck = deps.healthCheck ?? null

@@ -20,7 +20,7 @@ import { BucketHistogram, COLD_START_BUCKETS_SECONDS } from '../stats/bucket-his
 import type { RevisionConcurrency } from './concurrency-reporter.ts'
 import { PodTracker } from './pod-tracker.ts'
 import { RetryParking, type ParkingOwner } from './retry-parking.ts'
-import { TunnelDeadline } from './tunnel-deadline.ts'
+import { TunnelDeadline, type UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
 import type { Throttler } from './throttler.ts'
 
 // The request path of one revision (Knative's activation handler + throttler.Try): every request
@@ -71,6 +71,8 @@ export interface ProxyContext {
   /** Open or buffered upgrade tunnels (drain waits for them, then cuts them). */
   readonly tunnels: Set<UpgradeTunnel>
   readonly wsProxy: ProxyServer
+  /** --upgrade-timeouts: whether the revision's timeouts also end an open websocket (Knative) or only its handshake. */
+  readonly upgradeTimeouts: UpgradeTimeouts
   readonly requestLog: Logger | null
   /** Knative's request log (template to stdout); null = off. Replaced when config-observability changes: read it per request. */
   readonly knativeRequestLog: KnativeRequestLog | null
@@ -291,7 +293,6 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       const tracker = this.throttler.pick()
       if (tracker === null) return
       this.#parkedTunnels.delete(t)
-      this.#dropTunnelDeadline(t)
       this.#tunnelTrackers.set(t, tracker)
       t.retryOn(tracker)
     }
@@ -315,6 +316,11 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     const t = new UpgradeTunnel(this, req, socket, head, false, ctx.clock.nowMs())
     ctx.tunnels.add(t)
     this.concurrency.reqIn(t.startMs)
+    // The revision's timeouts bound the tunnel from its start: buffered, connecting, handshaking
+    // and (--upgrade-timeouts knative, Knative's behaviour) open; dropped when it ends.
+    const deadline = new TunnelDeadline(t, this.timeouts, ctx.upgradeTimeouts)
+    this.#tunnelDeadlines.set(t, deadline)
+    ctx.sweeper.add(deadline)
     const throttler = this.throttler
     if (throttler.tryAcquire()) {
       t.holdsSlot = true
@@ -323,9 +329,6 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     }
     if (throttler.enqueue(t)) {
       if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#coldStartMs = t.startMs
-      const deadline = new TunnelDeadline(t, this.timeouts)
-      this.#tunnelDeadlines.set(t, deadline)
-      ctx.sweeper.add(deadline)
       return
     }
     t.reject(503, 'Service Unavailable', 'pending request queue full\n')
@@ -361,9 +364,6 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       // holding the admission slot, bounded by the revision's timeout (TunnelDeadline).
       this.#logger.debug({ err, from, retries: t.retries }, 'upgrade waits for an endpoint with room')
       this.#parkedTunnels.add(t)
-      const deadline = new TunnelDeadline(t, this.timeouts)
-      this.#tunnelDeadlines.set(t, deadline)
-      this.#ctx.sweeper.add(deadline)
       return TUNNEL_WAIT
     }
     this.#logger.debug({ err, from, to: next.dest }, 'retrying upgrade on another endpoint')
@@ -372,7 +372,6 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   }
 
   onTunnelAdmitted (t: UpgradeTunnel): void {
-    this.#dropTunnelDeadline(t)
     if (t.isEnded) { this.#releaseTunnelSlot(t); return }
     if (this.#coldStartMs >= 0) this.#endColdStart()
     this.#openTunnel(t)

@@ -1,6 +1,8 @@
 import { isIP } from 'node:net'
+import type { UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
 import { homedir, hostname } from 'node:os'
 import { ACTIVATOR_TLS_OPTIONS, loadActivatorTlsConfig, type ActivatorTlsConfig } from './activator-tls-config.ts'
+import { ALL_ADDRESSES } from './listen-host.ts'
 import { NO_OBSERVABILITY, parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
 import { readConfigDir } from './config-dir-watcher.ts'
 import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from './observability-configmap.ts'
@@ -48,6 +50,8 @@ export interface ActivatorConfig {
   readonly queueTimeoutMs: number
   /** After SIGTERM: quiet period (no new request) before the listeners close. */
   readonly drainMs: number
+  /** --upgrade-timeouts: the revision's timeouts end open websockets too (knative) or only bound their handshake. */
+  readonly upgradeTimeouts: UpgradeTimeouts
   /** Autoscaler stat server URL (ws://…); '' = no autoscaler, stats are only exposed on /metrics. */
   readonly autoscalerUrl: string
   readonly statsProtocol: ActivatorStatsProtocol
@@ -94,7 +98,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'h2c-port', env: '', ...PORT, default: '8013', help: 'second serving port, Knative\'s h2c port (SKS keeps it in h2c revisions\' endpoints); HTTP/1.1 and h2c, as --port; 0 = any free port' },
   { flag: 'admin-port', env: '', ...PORT, default: '8022', help: 'admin port (GET/PUT/DELETE /revisions)' },
   { flag: 'metrics-port', env: '', ...PORT, default: '9090', help: 'metrics port (/metrics, per-revision stats)' },
-  { flag: 'host', env: '', kind: 'string', default: '0.0.0.0', help: 'address to listen on (all ports)' },
+  { flag: 'host', env: '', kind: 'string', default: '', help: 'address to listen on (all ports); empty = every address, IPv6 and IPv4 (as Go\'s ":8012")' },
   { flag: 'admin-host', env: '', kind: 'string', default: '127.0.0.1', help: 'address of the admin port (the revisions API, which can point a revision\'s traffic anywhere): loopback unless you also give --admin-token-file' },
   { flag: 'admin-token-file', env: '', kind: 'string', default: '', help: 'file with a bearer token the revisions API requires (Authorization: Bearer <token>); re-read every 10 s, so a rotated Secret applies without a restart' },
   { flag: 'revisions', env: '', kind: 'string', default: '', help: 'revisions file (YAML or JSON), re-read on change' },
@@ -110,6 +114,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'activation-timeout', env: '', kind: 'number', min: 0.001, max: 2_147_483, default: '300', help: 'default total request timeout (buffering included) for revisions without timeoutSeconds, seconds (504)' },
   { flag: 'queue-timeout', env: '', kind: 'number', min: 0, max: 2_147_483, default: '0', help: 'max time a request waits for capacity, seconds (503); 0 = off' },
   { flag: 'drain-seconds', env: '', kind: 'number', min: 0, default: '30', help: 'after SIGTERM: quiet period with no new request before shutdown' },
+  { flag: 'upgrade-timeouts', env: '', kind: 'string', choices: ['knative', 'handshake'], default: 'knative', help: 'how the revision\'s timeouts apply to websockets and other upgrades: knative (they end the connection too, counted from the request\'s start, as Knative does) or handshake (they bound the handshake only; Knative issues 16169, 16638)' },
   { flag: 'default-revision', env: '', kind: 'string', default: '', help: 'NAMESPACE/NAME that gets requests no routing header or host matches (single-app setups); empty = 404' },
   { flag: 'autoscaler', env: '', kind: 'string', default: '', help: 'autoscaler stat server URL (ws://host:8080); empty = no push' },
   { flag: 'stats-protocol', env: '', kind: 'string', choices: ['knative', 'json'], default: 'knative', help: 'stat push framing: knative (protobuf WireStatMessages) or json' },
@@ -219,7 +224,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     h2cPort,
     adminPort,
     metricsPort,
-    host: strOf(v, 'host', '0.0.0.0'),
+    host: strOf(v, 'host', ALL_ADDRESSES),
     adminHost,
     adminTokenFile,
     adminToken,
@@ -232,6 +237,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     activationTimeoutMs: Math.round(intOf(v, 'activation-timeout', 300) * 1000),
     queueTimeoutMs: Math.round(intOf(v, 'queue-timeout', 0) * 1000),
     drainMs: Math.round(intOf(v, 'drain-seconds', 30) * 1000),
+    upgradeTimeouts: strOf(v, 'upgrade-timeouts', 'knative') === 'handshake' ? 'handshake' : 'knative',
     autoscalerUrl,
     statsProtocol,
     defaultRevision: defaultMatch === null ? null : Object.freeze({ namespace: defaultMatch[1] ?? '', name: defaultMatch[3] ?? '' }),

@@ -9,8 +9,7 @@ import { ConnectedSocketAgent } from './connected-socket-agent.ts'
 
 // An Upgrade request (websocket and friends) proxied with http-proxy-3, which does the
 // handshake and byte piping well. The tunnel counts toward concurrency for as long as it is
-// open, like Knative, and is never cut by the response-start or idle timeouts (Knative bug
-// 16169 cut websockets whose handshake took longer than the response-start timeout).
+// open, like Knative; its owner bounds it with a TunnelDeadline (the revision's timeouts).
 
 export interface TunnelOwner {
   onTunnelAdmitted (t: UpgradeTunnel): void
@@ -221,6 +220,19 @@ export class UpgradeTunnel implements BreakerWaiter {
     if (!socket.destroyed && socket.writable) {
       socket.write(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
     }
+  }
+
+  /** Something was written to the client: the upgrade response (or a refusal) is on its way. */
+  get hasResponded (): boolean {
+    const written = (this.socket as Duplex & { bytesWritten?: number }).bytesWritten
+    return typeof written === 'number' && written > 0
+  }
+
+  /** A timeout passed: 504 with `body` while nothing was answered yet, else the connection is cut. */
+  expire (body: Buffer): void {
+    if (this.isEnded) return
+    if (!this.hasResponded) this.reject(504, 'Gateway Timeout', body.toString())
+    else this.socket.destroy()
   }
 
   /** Refuses the upgrade with a plain HTTP response on the raw socket. */

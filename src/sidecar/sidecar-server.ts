@@ -183,6 +183,9 @@ export class Sidecar {
       recorder: this.stats.stats,
       now: () => clock.nowMs(),
       drain: this.drainer,
+      sweeper: this.#sweeper,
+      timeouts,
+      upgradeTimeouts: config.upgradeTimeouts,
       logger,
     })
 

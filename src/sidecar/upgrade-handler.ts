@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Breaker } from '../admission/breaker.ts'
+import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
+import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
+import { TunnelDeadline, type UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
 import { UpgradeTunnel, type TunnelOwner, type TunnelTarget } from '../proxy/upgrade-tunnel.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { TrafficRecorder } from './handler.ts'
@@ -11,6 +14,10 @@ export interface UpgradeHandlerOptions {
   recorder: TrafficRecorder
   now: () => number
   drain: { readonly isDraining: boolean; touch (): void }
+  /** The revision's timeouts bound each tunnel (queued, handshaking and, in 'knative' mode, open). */
+  sweeper: DeadlineSweeper
+  timeouts: TimeoutPolicy
+  upgradeTimeouts: UpgradeTimeouts
   logger: Logger
 }
 
@@ -21,6 +28,7 @@ export interface UpgradeHandlerOptions {
 export class UpgradeHandler implements TunnelOwner {
   readonly #o: UpgradeHandlerOptions
   readonly open = new Set<UpgradeTunnel>()
+  readonly #deadlines = new Map<UpgradeTunnel, TunnelDeadline>()
 
   constructor (o: UpgradeHandlerOptions) {
     this.#o = o
@@ -34,6 +42,9 @@ export class UpgradeHandler implements TunnelOwner {
     const t = new UpgradeTunnel(this, req, socket, head, proxied, o.now())
     this.open.add(t)
     o.recorder.reqIn(proxied, t.startMs)
+    const deadline = new TunnelDeadline(t, o.timeouts, o.upgradeTimeouts)
+    this.#deadlines.set(t, deadline)
+    o.sweeper.add(deadline)
     const breaker = o.breaker
     if (breaker === null) { t.open(o.target); return }
     if (breaker.tryAcquire()) { t.holdsSlot = true; t.open(o.target); return }
@@ -56,6 +67,11 @@ export class UpgradeHandler implements TunnelOwner {
 
   onTunnelEnd (t: UpgradeTunnel): void {
     this.open.delete(t)
+    const deadline = this.#deadlines.get(t)
+    if (deadline !== undefined) {
+      this.#deadlines.delete(t)
+      this.#o.sweeper.remove(deadline)
+    }
     this.#release(t)
     this.#o.recorder.reqOut(t.proxied, this.#o.now())
   }

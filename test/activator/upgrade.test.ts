@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { IncomingMessage } from 'node:http'
 import { WebSocket, WebSocketServer } from 'ws'
+import { ManualClock } from '../../src/shared/clock.ts'
 import { echoOnce, openWebSocket, route, spec, startActivator, startFakePod, until } from './fixtures.ts'
 
 const open = openWebSocket
@@ -65,3 +66,32 @@ t.test('websocket to the only endpoint, which refuses: the endpoint leaves rotat
   await until(() => revision?.readyCount === 0, 2000, 'marked failed')
   await until(() => revision?.throttler.inFlight === 0 && activator.tunnels.size === 0, 2000, 'slot returned')
 })
+
+// Knative's activator wraps upgrades in its timeout handler with the revision's timeouts, which a
+// hijacked connection never resets: the websocket ends when one passes, counted from its start.
+for (const mode of ['knative', 'handshake'] as const) {
+  t.test(`--upgrade-timeouts ${mode}: an open websocket ${mode === 'knative' ? 'ends at the revision\'s timeoutSeconds' : 'outlives the revision\'s timeouts'}`, async (t) => {
+    const clock = new ManualClock()
+    const { activator, url } = await startActivator(t, ['--upgrade-timeouts', mode], { clock })
+    const held = await startFakePod(t, () => { /* plain requests never answered */ })
+    const wss = new WebSocketServer({ server: held.server })
+    wss.on('connection', (socket) => { socket.on('message', (data) => { socket.send(`echo ${String(data)}`) }) })
+    t.teardown(() => { for (const c of wss.clients) c.terminate(); wss.close() })
+    activator.registry.upsert(spec('ws-life', [held.dest], 0, { timeoutSeconds: 2, responseStartTimeoutSeconds: 1 }))
+    const ws = await open(url.replace('http:', 'ws:') + '/socket', route('ws-life'))
+    t.teardown(() => { ws.terminate() })
+    t.equal(await echoOnce(ws, 'early'), 'echo early')
+    const plain = fetch(url, { headers: route('ws-life') }) // its 504 proves a sweep passed the deadlines
+    await until(() => held.inFlight === 1, 2000, 'the plain request reached the pod')
+    const closed = new Promise<void>((resolve) => { ws.once('close', () => { resolve() }) })
+    clock.advance(2_000)
+    t.equal((await plain).status, 504)
+    if (mode === 'knative') {
+      await closed
+      await until(() => activator.tunnels.size === 0 && activator.registry.lookup('default', 'ws-life')?.proxy.concurrency.inFlight === 0, 2000, 'tunnel ended, concurrency back')
+    } else {
+      t.equal(await echoOnce(ws, 'late'), 'echo late', 'still open')
+      ws.close()
+    }
+  })
+}

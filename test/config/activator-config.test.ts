@@ -5,7 +5,7 @@ t.test('defaults follow Knative', async (t) => {
   const { config, problems } = loadActivatorConfig([], { POD_NAME: 'activator-abc', POD_IP: '10.0.0.9' })
   t.same(problems, [])
   t.match(config, {
-    servingPort: 8012, adminPort: 8022, metricsPort: 9090, host: '0.0.0.0', source: 'api', revisionsFile: '',
+    servingPort: 8012, adminPort: 8022, metricsPort: 9090, host: '', source: 'api', revisionsFile: '',
     activatorCount: 1, activatorIndex: -1, reusePort: false, queueDepth: 10_000, activationTimeoutMs: 300_000, queueTimeoutMs: 0, drainMs: 30_000,
     autoscalerUrl: '', statsProtocol: 'knative', requestLog: false, logLevel: 'info', podName: 'activator-abc', podIp: '10.0.0.9',
   })

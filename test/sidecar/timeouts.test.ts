@@ -1,6 +1,7 @@
 import { request } from 'node:http'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
+import { ManualClock } from '../../src/shared/clock.ts'
 import { send, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
 
 t.test('revision timeout answers 504 "request timeout" when nothing was sent yet, and frees the slot', async (t) => {
@@ -78,18 +79,71 @@ t.test('idle timeout fires when the response stalls', async (t) => {
   t.equal(stalled, 'aborted')
 })
 
-t.test('a websocket is not cut by the response-start timeout (Knative bug 16169)', async (t) => {
-  const app = await startApp(t, (_req, res) => { res.end() })
+/** An echo websocket app (plain requests are held unanswered) behind a sidecar on fake time. */
+async function websocketSidecar (t: Test, env: Record<string, string>, argv: string[] = []) {
+  const app = await startApp(t, () => { /* plain requests never answered */ })
   const wss = new WebSocketServer({ server: app.server })
   wss.on('connection', (ws) => { ws.on('message', (m) => { ws.send(`echo:${m.toString()}`) }) })
   t.teardown(() => { wss.close() })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1' })
-  const ws = new WebSocket(url.replace('http', 'ws') + '/ws')
-  await new Promise<void>((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
-  t.equal(sidecar.breaker?.inFlight, 1, 'an open websocket holds a concurrency slot')
-  await new Promise((resolve) => { setTimeout(resolve, 1500) })
-  const reply = await new Promise<string>((resolve) => { ws.once('message', (m) => { resolve(m.toString()) }); ws.send('still here') })
-  t.equal(reply, 'echo:still here', 'alive after 1.5 s')
+  const clock = new ManualClock()
+  const started = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '2', ...env }, argv, { clock })
+  const open = async (): Promise<WebSocket> => {
+    const ws = new WebSocket(started.url.replace('http', 'ws') + '/ws')
+    t.teardown(() => { ws.terminate() })
+    await new Promise<void>((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
+    return ws
+  }
+  const echo = (ws: WebSocket, text: string): Promise<string> => new Promise((resolve) => { ws.once('message', (m) => { resolve(m.toString()) }); ws.send(text) })
+  const closed = (ws: WebSocket): Promise<void> => new Promise((resolve) => { if (ws.readyState === WebSocket.CLOSED) resolve(); else ws.once('close', () => { resolve() }) })
+  return { ...started, app, clock, open, echo, closed }
+}
+
+// Knative (default): the timeout handler wraps upgrades, and a hijacked connection never writes
+// through it, so each timeout counts from the request's start and ends the websocket.
+for (const [env, what] of [
+  [{ REVISION_TIMEOUT_SECONDS: '2' }, 'timeoutSeconds'],
+  [{ REVISION_RESPONSE_START_TIMEOUT_SECONDS: '2' }, 'responseStartTimeoutSeconds'],
+  [{ REVISION_IDLE_TIMEOUT_SECONDS: '2' }, 'idleTimeoutSeconds'],
+] as const) {
+  t.test(`--upgrade-timeouts knative (default): an open websocket ends at ${what} from its start, however busy; the slot comes back`, async (t) => {
+    const { sidecar, clock, open, echo, closed } = await websocketSidecar(t, env)
+    const ws = await open()
+    t.equal(sidecar.breaker?.inFlight, 1, 'an open websocket holds a concurrency slot')
+    clock.advance(1_000)
+    t.equal(await echo(ws, 'busy'), 'echo:busy', 'traffic before the deadline')
+    clock.advance(1_000)
+    await closed(ws)
+    await until(() => sidecar.breaker?.inFlight === 0 && sidecar.upgrades.open.size === 0, 2000, 'slot released')
+  })
+}
+
+t.test('--upgrade-timeouts handshake: an open websocket outlives every timeout (Knative issues 16169, 16638)', async (t) => {
+  const { sidecar, url, clock, open, echo } = await websocketSidecar(t,
+    { REVISION_TIMEOUT_SECONDS: '2', REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1', REVISION_IDLE_TIMEOUT_SECONDS: '1' }, ['--upgrade-timeouts', 'handshake'])
+  const ws = await open()
+  const plain = send(url) // held by the app: its 504 proves the sweeper ran past every deadline
+  await until(() => sidecar.breaker?.inFlight === 2, 2000, 'the plain request is in flight')
+  clock.advance(10_000)
+  t.equal((await plain).status, 504, 'the plain request timed out')
+  t.equal(await echo(ws, 'still here'), 'echo:still here', 'the websocket did not')
   ws.close()
   await until(() => sidecar.breaker?.inFlight === 0, 2000, 'slot released on close')
+})
+
+t.test('both modes: a websocket still queued at the revision timeout gets 504 and leaves the queue', async (t) => {
+  for (const mode of ['knative', 'handshake']) {
+    const { sidecar, url, clock, open } = await websocketSidecar(t, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '2' }, ['--upgrade-timeouts', mode])
+    const first = await open()
+    const queued = new Promise<number>((resolve) => {
+      const ws = new WebSocket(url.replace('http', 'ws') + '/queued')
+      ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0) })
+      ws.on('open', () => { resolve(101) })
+      ws.on('error', () => {})
+    })
+    await until(() => sidecar.breaker?.queued === 1, 2000, 'the second websocket is queued')
+    clock.advance(2_000)
+    t.equal(await queued, 504, `${mode}: 504 at the revision timeout`)
+    t.equal(sidecar.breaker?.queued, 0, `${mode}: left the queue`)
+    first.terminate()
+  }
 })
