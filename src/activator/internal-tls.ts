@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import { Agent, Pool, type buildConnector } from 'undici'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
+import type { SecureAddress } from '../proxy/secure-dialer.ts'
 import { UpstreamTrust, type UpstreamTlsDialer } from '../proxy/upstream-tls.ts'
 import { UpstreamConnectionError } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
@@ -64,6 +65,23 @@ function undiciConnector (dialer: UpstreamTlsDialer, timeoutMs: number): buildCo
   }
 }
 
+/** undici's Pool (--upstream-client undici) over TLS, saying where it dials (for upgrade tunnels). */
+class TlsPool extends Pool {
+  readonly secureAddress: SecureAddress
+
+  constructor (tlsDest: string, dialer: UpstreamTlsDialer, connectTimeoutMs: number) {
+    super(`https://${tlsDest}`, {
+      connections: null,
+      pipelining: 1,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: undiciConnector(dialer, connectTimeoutMs),
+    })
+    const { host, port } = splitDest(tlsDest)
+    this.secureAddress = Object.freeze({ host, port, dialer })
+  }
+}
+
 /** A probe of one namespace's pods over TLS, at their TLS address. */
 class TlsEndpointProbe implements EndpointProbe {
   readonly agent: Agent
@@ -113,13 +131,7 @@ export class InternalTls implements ProbeErrorListener {
       // As the plain pools (activator-server.ts): no limit, no timeout but connect's.
       return new H1Upstream({ host, port, hostHeader: dest, connectTimeoutMs: o.connectTimeoutMs, secure: dialer })
     }
-    return new Pool(`https://${tlsDest}`, {
-      connections: null,
-      pipelining: 1,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: undiciConnector(dialer, o.connectTimeoutMs),
-    })
+    return new TlsPool(tlsDest, dialer, o.connectTimeoutMs)
   }
 
   /** The readiness probe of `namespace`'s pods (same request as plain, over TLS). */

@@ -1,3 +1,4 @@
+import type { SecureAddress, SecureDialer } from '../proxy/secure-dialer.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 
 // One endpoint (a pod's sidecar, `host:port`) of one revision, as this activator sees it
@@ -19,6 +20,8 @@ export const TRACKER_REMOVED = 3
 export interface EndpointPool extends Upstream {
   /** Lets requests in flight finish, then closes the sockets. */
   close (): Promise<void>
+  /** Set when the pool dials TLS (internal TLS): upgrade tunnels dial that address the same way. */
+  readonly secureAddress?: SecureAddress | null
 }
 
 export type TrackerState = typeof TRACKER_PROBING | typeof TRACKER_READY | typeof TRACKER_FAILED | typeof TRACKER_REMOVED
@@ -30,9 +33,14 @@ export class PodTracker {
   readonly dest: string
   /** `http://<dest>`: the websocket proxy's target. */
   readonly url: string
-  /** `dest` split for net.connect (IPv6 without brackets): upgrade tunnels connect themselves. */
+  /**
+   * Where upgrade tunnels connect themselves: `dest` split for net.connect (IPv6 without
+   * brackets), or the pool's TLS address with internal TLS.
+   */
   readonly host: string
   readonly port: number
+  /** Internal TLS: the dialer tunnels use (the pool's); null = plain TCP. */
+  readonly secure: SecureDialer | null
   /** Keep-alive connections to the endpoint. */
   readonly pool: EndpointPool
   /**
@@ -54,8 +62,10 @@ export class PodTracker {
     this.url = `http://${dest}`
     const colon = dest.lastIndexOf(':')
     const host = dest.slice(0, colon)
-    this.host = host.startsWith('[') ? host.slice(1, -1) : host
-    this.port = Number(dest.slice(colon + 1))
+    const secure = pool.secureAddress ?? null
+    this.host = secure !== null ? secure.host : host.startsWith('[') ? host.slice(1, -1) : host
+    this.port = secure !== null ? secure.port : Number(dest.slice(colon + 1))
+    this.secure = secure === null ? null : secure.dialer
     this.pool = pool
     this.h2Pool = h2Pool
     this.capacity = capacity

@@ -3,7 +3,7 @@ import { UpstreamConnectionError, UpstreamQueueFullError } from '../shared/error
 import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
 import { CONN_IDLE, H1Connection, type ConnectionOwner } from './h1-upstream-connection.ts'
 import { H1Request, REQ_QUEUED, type RequestOwner } from './h1-upstream-request.ts'
-import type { SecureDialer } from './secure-dialer.ts'
+import type { SecureAddress, SecureDialer } from './secure-dialer.ts'
 import type { Upstream } from './upstream.ts'
 
 // A purpose-built HTTP/1.1 client for one origin (the user container next to the sidecar, or one
@@ -68,6 +68,8 @@ export interface H1UpstreamStats {
 export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
   readonly host: string
   readonly port: number
+  /** With a SecureDialer: the address it dials (upgrade tunnels reuse it); else null. */
+  readonly secureAddress: SecureAddress | null
   readonly #hostHeader: string
   readonly #maxConnections: number
   readonly #maxQueued: number
@@ -104,6 +106,7 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.#timers = options.timers ?? realTimers
     this.#secure = options.secure ?? null
+    this.secureAddress = this.#secure === null ? null : Object.freeze({ host: options.host, port: options.port, dialer: this.#secure })
     this.onSweep = this.onSweep.bind(this)
   }
 

@@ -10,3 +10,11 @@ export interface SecureDialer {
   /** A connection's error before 'secureConnect' as the caller should see it (TLS failures typed, OS errors as they are). */
   connectError (err: Error): Error
 }
+
+/** Where and how a pool dials TLS; upgrade tunnels to the same endpoint dial it the same way. */
+export interface SecureAddress {
+  /** Bare host (IPv6 without brackets) and the TLS port. */
+  readonly host: string
+  readonly port: number
+  readonly dialer: SecureDialer
+}

@@ -6,6 +6,7 @@ import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
 import { UpstreamConnectionError } from '../shared/errors.ts'
 import { ConnectedSocketAgent } from './connected-socket-agent.ts'
+import type { SecureDialer } from './secure-dialer.ts'
 
 // An Upgrade request (websocket and friends) proxied with http-proxy-3, which does the
 // handshake and byte piping well. The tunnel counts toward concurrency for as long as it is
@@ -31,6 +32,8 @@ export interface TunnelEndpoint {
   /** Bare host (IPv6 without brackets) and port for net.connect. */
   readonly host: string
   readonly port: number
+  /** Dial host:port with TLS through this (the activator's internal TLS); null = plain TCP. */
+  readonly secure: SecureDialer | null
 }
 
 /** `onTunnelConnectFailed`'s answer when no endpoint has room yet: the tunnel waits for `retryOn`. */
@@ -77,8 +80,10 @@ function onUpstreamError (this: Socket & { [kTunnel]?: UpgradeTunnel }, err: Err
   const t = this[kTunnel]
   if (t !== undefined && t.connecting === this) t.onUpstreamConnectFailed(this, err)
 }
-function onUpstreamTimeout (this: Socket): void {
-  if (this.connecting) this.destroy(new UpstreamConnectionError('UND_ERR_CONNECT_TIMEOUT', 'connecting to the endpoint timed out'))
+function onUpstreamTimeout (this: Socket & { [kTunnel]?: UpgradeTunnel }): void {
+  // Still the tunnel's pending connect: a TLS socket is no longer `connecting` during its handshake.
+  const t = this[kTunnel]
+  if (this.connecting || (t !== undefined && t.connecting === this)) this.destroy(new UpstreamConnectionError('UND_ERR_CONNECT_TIMEOUT', 'connecting to the endpoint timed out'))
 }
 
 export class UpgradeTunnel implements BreakerWaiter {
@@ -157,11 +162,13 @@ export class UpgradeTunnel implements BreakerWaiter {
     const connector = this.#connector
     if (connector === null) return
     this.#endpoint = endpoint
-    // noDelay as on every other upstream connection: websocket frames are small and latency-bound.
-    const upstream = connect({ host: endpoint.host, port: endpoint.port, noDelay: true })
+    // noDelay as on every other upstream connection: websocket frames are small and latency-bound
+    // (the secure dialer sets it too). A TLS socket is ready at 'secureConnect'.
+    const secure = endpoint.secure
+    const upstream = secure === null ? connect({ host: endpoint.host, port: endpoint.port, noDelay: true }) : secure.connect(endpoint.host, endpoint.port)
     ;(upstream as Socket & { [kTunnel]?: UpgradeTunnel })[kTunnel] = this
     this.connecting = upstream
-    upstream.once('connect', onUpstreamConnect)
+    upstream.once(secure === null ? 'connect' : 'secureConnect', onUpstreamConnect)
     upstream.on('error', onUpstreamError)
     if (connector.tunnelConnectTimeoutMs > 0) {
       upstream.setTimeout(connector.tunnelConnectTimeoutMs)
@@ -192,11 +199,13 @@ export class UpgradeTunnel implements BreakerWaiter {
   }
 
   /** (upstream socket callback) The connect failed: another endpoint, or the 502. */
-  onUpstreamConnectFailed (upstream: Socket, err: Error): void {
+  onUpstreamConnectFailed (upstream: Socket, cause: Error): void {
     this.connecting = null
     upstream.destroy()
     const connector = this.#connector
     if (this.isEnded || connector === null) return
+    const secure = this.#endpoint === null ? null : this.#endpoint.secure
+    const err = secure === null ? cause : secure.connectError(cause)
     const next = connector.onTunnelConnectFailed(this, err)
     if (next === TUNNEL_WAIT) { this.isParked = true; return }
     if (next !== null) {

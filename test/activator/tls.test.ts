@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { pino } from 'pino'
 import t from 'tap'
+import { WebSocketServer } from 'ws'
 import { Activator, type ActivatorDeps, type ActivatorPorts } from '../../src/activator/activator-server.ts'
 import { tlsDestOf } from '../../src/activator/internal-tls.ts'
 import type { EndpointProbe } from '../../src/activator/probe-request.ts'
@@ -15,7 +16,7 @@ import { CertificateLoadError } from '../../src/shared/errors.ts'
 import { ManualTimers } from '../../src/shared/timers.ts'
 import { startApp, startSidecar } from '../helpers/sidecar-fixture.ts'
 import { certDir, fingerprintOf, makeCa, makeLeaf, SKIP_WITHOUT_OPENSSL, type CertDir, type Pair } from '../helpers/test-certs.ts'
-import { createClient, route, send, spec, until, type Teardown } from './fixtures.ts'
+import { createClient, echoOnce, openWebSocket, route, send, spec, until, type Teardown } from './fixtures.ts'
 
 // The activator's system-internal-tls: a TLS client -> the activator's TLS port -> TLS (verified
 // as Knative: CA from ca.crt, data-plane.knative.dev, SAN kn-user-<namespace>) -> a real sidecar's
@@ -70,11 +71,16 @@ async function startTlsActivator (t: Teardown, argv: string[], deps: ActivatorDe
 }
 
 /** A real sidecar serving TLS with `pair` in front of an app that answers `app <name> <url>`. */
-async function tlsPod (t: Teardown, name: string, pair: Pair): Promise<{ dest: string, plainDest: string, app: { requests: number } }> {
+async function tlsPod (t: Teardown, name: string, pair: Pair, websockets = false): Promise<{ dest: string, plainDest: string, app: { requests: number } }> {
   const dir = certDir(t)
   dir.install(pair)
   const state = { requests: 0 }
   const app = await startApp(t, (req, res) => { state.requests++; res.end(`app ${name} ${req.url ?? ''}`) })
+  if (websockets) {
+    const wss = new WebSocketServer({ server: app.server })
+    wss.on('connection', (ws) => { ws.on('message', (m: Buffer) => { ws.send(`echo ${m.toString()}`) }) })
+    t.teardown(() => { wss.close() })
+  }
   const { ports } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '0' }, ['--tls-port', '0', '--tls-cert-dir', dir.dir])
   if (ports.tls === null) throw new Error('sidecar TLS port not listening')
   return { dest: `127.0.0.1:${ports.tls}`, plainDest: `127.0.0.1:${ports.serving}`, app: state }
@@ -135,6 +141,22 @@ t.test('a TLS client reaches the app through the activator\'s TLS port and a sid
   t.equal(pod.app.requests, 2)
 })
 
+for (const client of ['sluice', 'undici']) t.test(`websockets and requests go to the pod over TLS too (--upstream-client ${client})`, { skip }, async (t) => {
+  const c = certs(t)
+  const pod = await tlsPod(t, 'ws', c.pod, true)
+  const dir = activatorCertDir(t, c)
+  const { activator, ports } = await startTlsActivator(t, ['--tls-cert-dir', dir.dir, '--internal-tls', '--pod-tls-port', '0', '--upstream-client', client])
+  activator.registry.upsert(spec('ws', [pod.dest], 0))
+  await until(() => activator.registry.lookup('default', 'ws')?.readyCount === 1, 5_000, 'TLS probe passes')
+  const agent = createClient(t)
+  const r = await send(agent, `http://127.0.0.1:${ports.serving}`, { path: '/req', headers: route('ws') })
+  t.equal(r.body, 'app ws /req')
+  // The pod's address is its TLS port: a plain tunnel would not get past the handshake.
+  const ws = await openWebSocket(`ws://127.0.0.1:${ports.serving}/socket`, route('ws'))
+  t.teardown(() => { ws.terminate() })
+  t.equal(await echoOnce(ws, 'over tls'), 'echo over tls')
+})
+
 t.test('a pod whose certificate fails verification gets no traffic: its TLS probe fails and says why', { skip }, async (t) => {
   const c = certs(t)
   const good = await tlsPod(t, 'good', c.pod)
@@ -170,6 +192,9 @@ t.test('a pod that fails verification after passing its probe: 502 with the code
   const r = await send(agent, `http://127.0.0.1:${ports.serving}`, { path: '/', headers: route('bad') })
   t.equal(r.status, 502)
   t.equal(r.body, 'upstream request failed: SLUICE_ERR_PROXY_UPSTREAM_TLS\n')
+  await until(() => activator.registry.lookup('default', 'bad')?.readyCount === 1, 5_000, 'ready again')
+  const ws = openWebSocket(`ws://127.0.0.1:${ports.serving}/socket`, route('bad'))
+  await t.rejects(ws, /status 502/, 'an upgrade is refused with a 502 too')
   t.equal(bad.app.requests, 0)
 })
 
