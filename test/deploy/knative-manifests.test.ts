@@ -55,7 +55,7 @@ t.test('the activator patch runs args the activator accepts, with Knative\'s env
   const list = Array.isArray(args) ? args.map(String) : []
   // Knative's ConfigMaps, mounted where the args read them (here empty stand-in directories).
   const standIns = new Map<string, string>()
-  for (const [flag, configMap] of [['--observability-config-dir', 'config-observability'], ['--logging-config-dir', 'config-logging']]) {
+  for (const [flag, configMap] of [['--observability-config-dir', 'config-observability'], ['--logging-config-dir', 'config-logging'], ['--network-config-dir', 'config-network']]) {
     const dirIndex = list.indexOf(flag ?? '') + 1
     const mountPath = list[dirIndex] ?? ''
     const mount = (at(container, 'volumeMounts') as Array<{ name: string, mountPath: string }>).find((m) => m.mountPath === mountPath)
@@ -68,14 +68,44 @@ t.test('the activator patch runs args the activator accepts, with Knative\'s env
   }
   const { config, problems } = loadActivatorConfig(list.slice(1).map((a) => standIns.get(a) ?? a), { POD_NAME: 'activator-7d9f', POD_IP: '10.1.2.3', SYSTEM_NAMESPACE: 'knative-serving' })
   t.same(problems, [])
+  // system-internal-tls: the activator's Secret mounted where --tls-cert-dir reads it, optional.
+  const certMount = (at(container, 'volumeMounts') as Array<{ name: string, mountPath: string }>).find((m) => m.mountPath === config?.tls.certDir)
+  const certVolume = (at(activator, 'spec', 'template', 'spec', 'volumes') as Array<{ name: string, secret?: { secretName: string, optional?: boolean } }>).find((v) => v.name === certMount?.name)
+  t.same(certVolume?.secret, { secretName: 'routing-serving-certs', optional: true }, 'Knative\'s routing-serving-certs Secret (knative.dev/networking ServingRoutingCertName), optional')
+  t.equal(config?.tls.port, 8112, 'Knative\'s BackendHTTPSPort, the activator Service\'s https targetPort')
   t.equal(config?.source, 'kubernetes')
   t.equal(config?.servingPort, 8012, 'Knative\'s http1 containerPort and probe port')
   t.equal(config?.metricsPort, 9090, 'Knative\'s metrics containerPort')
   t.equal(config?.autoscalerUrl, 'ws://autoscaler.knative-serving.svc.cluster.local:8080', 'Knative\'s autoscaler stat server')
   t.equal(config?.podName, 'activator-7d9f')
+  t.equal(config?.h2cPort, 8013, 'Knative\'s h2c containerPort')
+})
+
+// Knative's SKS (pkg/reconciler/serverlessservice/resources/services.go): a revision's public
+// Endpoints, while the activator is in the path, are the activator's Endpoints with only the ports
+// numbered targetPort(protocol) and 8112 kept (filterSubsetPorts).
+const BACKEND_HTTP_PORT = 8012
+const BACKEND_HTTP2_PORT = 8013
+const BACKEND_HTTPS_PORT = 8112
+function filterSubsetPorts (targetPort: number, ports: readonly number[]): number[] {
+  return ports.filter((p) => p === BACKEND_HTTPS_PORT || p === targetPort)
+}
+
+t.test('the activator Service\'s h2c port survives SKS\'s port filter for h2c revisions, and the activator listens there', async (t) => {
   const service = docs('activator-service.yaml')[0]
-  const http2 = (at(service, 'spec', 'ports') as Array<{ name: string, port: number, targetPort: number }>).find((p) => p.name === 'http2')
-  t.equal(http2?.targetPort, config?.servingPort, 'h2c goes to the port that sniffs it')
+  const patched = at(service, 'spec', 'ports') as Array<{ name: string, port: number, targetPort: number }>
+  const http2 = patched.find((p) => p.name === 'http2')
+  t.equal(http2?.port, 81, 'Knative\'s http2 service port')
+  // The activator Endpoints' ports: Knative's Service (http 80 -> 8012, https 443 -> 8112, ...) with the patch over it.
+  const endpointPorts = [BACKEND_HTTP_PORT, http2?.targetPort ?? 0, BACKEND_HTTPS_PORT, 9090, 8008]
+  t.same(filterSubsetPorts(BACKEND_HTTP2_PORT, endpointPorts), [BACKEND_HTTP2_PORT, BACKEND_HTTPS_PORT], 'an h2c revision keeps the activator\'s 8013')
+  t.same(filterSubsetPorts(BACKEND_HTTP_PORT, endpointPorts), [BACKEND_HTTP_PORT, BACKEND_HTTPS_PORT], 'an http1 revision keeps 8012')
+  const list = Array.isArray(args) ? args.map(String) : []
+  const { config } = loadActivatorConfig(list.slice(1).filter((a) => !a.startsWith('/etc/') && !a.endsWith('-config-dir')), { POD_NAME: 'a' })
+  t.equal(config?.h2cPort, http2?.targetPort, 'the activator listens on the http2 targetPort (--h2c-port)')
+  t.equal(config?.servingPort, BACKEND_HTTP_PORT)
+  const ports = at(container, 'ports') as Array<{ name: string, containerPort: number }>
+  t.same(ports.map((p) => [p.name, p.containerPort]), [['http1', BACKEND_HTTP_PORT], ['h2c', BACKEND_HTTP2_PORT]], 'Knative\'s container ports, by name')
 })
 
 t.test('RBAC lets the activator list and watch what the Kubernetes source reads', async (t) => {
