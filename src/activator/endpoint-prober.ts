@@ -1,4 +1,4 @@
-import type { EndpointProbe } from './probe-request.ts'
+import { PROBE_FAILED_MESHLIKE, PROBE_READY, type EndpointProbe, type ProbeVerdict, type VerdictProbe } from './probe-request.ts'
 
 // Probes one endpoint until it is ready, then stops (Knative does not re-probe healthy pods on a timer;
 // a connect failure restarts probing). Knative probes every 200 ms with a 300 ms timeout. We start
@@ -31,6 +31,11 @@ export const DEFAULT_PROBER_SCHEDULE: ProberSchedule = Object.freeze({
 export interface ProberListener {
   /** The endpoint answered the probe correctly. Probing has stopped. */
   onProbeSuccess (prober: EndpointProber): void
+  /**
+   * An attempt failed, and how (mesh-compatibility-mode auto reads it; a probe without probeVerdict
+   * reports every failure as mesh-like). Probing goes on.
+   */
+  onProbeFailure? (prober: EndpointProber, verdict: ProbeVerdict): void
 }
 
 export interface ProberTimers {
@@ -57,6 +62,8 @@ export class EndpointProber {
   readonly #schedule: ProberSchedule
   readonly #timers: ProberTimers
   readonly #onTimer: () => void
+  /** The probe, when it can say why an attempt failed. */
+  readonly #verdictProbe: VerdictProbe | null
   #timer: unknown = null
   #intervalMs: number
   #attemptStartMs = 0
@@ -74,6 +81,7 @@ export class EndpointProber {
     this.#schedule = schedule
     this.#timers = timers
     this.#intervalMs = schedule.initialIntervalMs
+    this.#verdictProbe = hasVerdicts(probe) ? probe : null
     this.#onTimer = () => {
       this.#timer = null
       this.#attempt()
@@ -107,21 +115,33 @@ export class EndpointProber {
     this.attempts++
     this.#attemptStartMs = this.#timers.now()
     const generation = this.#generation
-    this.#probe.probe(this.dest, this.#schedule.timeoutMs).then((ok) => { this.#onResult(generation, ok) }, () => { this.#onResult(generation, false) })
+    const verdictProbe = this.#verdictProbe
+    if (verdictProbe !== null) {
+      verdictProbe.probeVerdict(this.dest, this.#schedule.timeoutMs).then((v) => { this.#onResult(generation, v) }, () => { this.#onResult(generation, PROBE_FAILED_MESHLIKE) })
+      return
+    }
+    this.#probe.probe(this.dest, this.#schedule.timeoutMs).then((ok) => { this.#onResult(generation, ok ? PROBE_READY : PROBE_FAILED_MESHLIKE) }, () => { this.#onResult(generation, PROBE_FAILED_MESHLIKE) })
   }
 
-  #onResult (generation: number, ok: boolean): void {
+  #onResult (generation: number, verdict: ProbeVerdict): void {
     if (generation !== this.#generation) return
     this.#isAttempting = false
-    if (ok) {
+    if (verdict === PROBE_READY) {
       this.#isRunning = false
       this.#generation++
       this.#listener.onProbeSuccess(this)
       return
     }
+    this.#listener.onProbeFailure?.(this, verdict)
+    // The listener may have stopped (or restarted) probing.
+    if (generation !== this.#generation) return
     const elapsedMs = this.#timers.now() - this.#attemptStartMs
     const waitMs = Math.max(0, this.#intervalMs - elapsedMs)
     this.#intervalMs = Math.min(this.#schedule.maxIntervalMs, this.#intervalMs * this.#schedule.factor)
     this.#timer = this.#timers.setTimeout(this.#onTimer, waitMs)
   }
+}
+
+function hasVerdicts (probe: EndpointProbe): probe is EndpointProbe & VerdictProbe {
+  return 'probeVerdict' in probe && typeof probe.probeVerdict === 'function'
 }

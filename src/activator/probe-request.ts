@@ -23,6 +23,19 @@ const EXPECTED_BODY = 'queue'
 /** A sidecar answers `queue`; read at most this much of anything else. */
 const MAX_BODY_BYTES = 64
 
+/** One attempt's outcome as Knative's mesh detection reads it (revision_backends.go probe, checkMesh). */
+export const PROBE_READY = 0
+/** Failed the way a mesh makes a direct pod probe fail: no response at all, or 502/503 (knative.dev/networking IsPotentialMeshErrorResponse). */
+export const PROBE_FAILED_MESHLIKE = 1
+/** Failed with any other answer: something other than a mesh answered, so the pods are addressable. */
+export const PROBE_FAILED_NOT_MESH = 2
+export type ProbeVerdict = typeof PROBE_READY | typeof PROBE_FAILED_MESHLIKE | typeof PROBE_FAILED_NOT_MESH
+
+/** A probe that can say why it failed (mesh-compatibility-mode auto); HttpEndpointProbe is one. */
+export interface VerdictProbe {
+  probeVerdict (dest: string, timeoutMs: number): Promise<ProbeVerdict>
+}
+
 /** Told why an attempt failed to connect (the TLS probe logs verification failures). */
 export interface ProbeErrorListener {
   onProbeError (dest: string, err: Error): void
@@ -49,6 +62,10 @@ export class HttpEndpointProbe implements EndpointProbe {
   }
 
   async probe (dest: string, timeoutMs: number): Promise<boolean> {
+    return await this.probeVerdict(dest, timeoutMs) === PROBE_READY
+  }
+
+  async probeVerdict (dest: string, timeoutMs: number): Promise<ProbeVerdict> {
     try {
       const res = await request(`${this.#scheme}://${dest}${PROBE_PATH}`, {
         method: 'GET',
@@ -58,18 +75,18 @@ export class HttpEndpointProbe implements EndpointProbe {
       })
       if (res.statusCode !== 200) {
         await res.body.dump({ limit: MAX_BODY_BYTES })
-        return false
+        return res.statusCode === 502 || res.statusCode === 503 ? PROBE_FAILED_MESHLIKE : PROBE_FAILED_NOT_MESH
       }
       let body = ''
       for await (const chunk of res.body) {
         body += String(chunk)
-        if (body.length > MAX_BODY_BYTES) { res.body.destroy(); return false }
+        if (body.length > MAX_BODY_BYTES) { res.body.destroy(); return PROBE_FAILED_NOT_MESH }
       }
-      return body === EXPECTED_BODY
+      return body === EXPECTED_BODY ? PROBE_READY : PROBE_FAILED_NOT_MESH
     } catch (err) {
       // Refused, reset, timed out: not ready. The prober retries on its schedule.
       if (this.#onError !== null && err instanceof Error) this.#onError.onProbeError(dest, err)
-      return false
+      return PROBE_FAILED_MESHLIKE
     }
   }
 

@@ -1,11 +1,12 @@
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { ActivatorSlot } from './activator-slice.ts'
+import { ClusterIpRoute, type ClusterIpRouteListener } from './cluster-ip-route.ts'
 import type { ConcurrencyReporter } from './concurrency-reporter.ts'
 import { EndpointProber, type ProberListener, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
 import type { RandomInt } from './lb-policy.ts'
 import { PodTracker, TRACKER_FAILED, TRACKER_PROBING, TRACKER_READY, TRACKER_REMOVED, type EndpointPool } from './pod-tracker.ts'
-import type { EndpointProbe } from './probe-request.ts'
+import type { EndpointProbe, ProbeVerdict } from './probe-request.ts'
 import { ACTIVATOR_TIMEOUT_BODY, RevisionProxy, type EndpointHealth, type ProxyContext } from './revision-proxy.ts'
 import type { RevisionSpec } from './revision-spec.ts'
 import { Throttler } from './throttler.ts'
@@ -17,6 +18,8 @@ import { Throttler } from './throttler.ts'
 // rotation at once (their requests in flight finish, then the pool closes), a changed CC resizes
 // every tracker and the breaker. The activator slot is the spec's when it has one (the Kubernetes
 // source learns it per revision), else the registry's (flags), which setActivators() may change.
+// With spec.clusterIp (mesh-compatibility-mode enabled or auto) a ClusterIpRoute may take over: then
+// the revision's one destination is its private service, and its pods are not probed.
 
 export interface RevisionDeps {
   readonly ctx: ProxyContext
@@ -49,7 +52,7 @@ export function timeoutPolicyFor (spec: RevisionSpec, defaultTimeoutMs: number, 
   })
 }
 
-export class Revision implements ProberListener, EndpointHealth {
+export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteListener {
   spec: RevisionSpec
   readonly proxy: RevisionProxy
   readonly throttler: Throttler
@@ -61,12 +64,15 @@ export class Revision implements ProberListener, EndpointHealth {
   #defaultActivators: ActivatorSlot
   #readyCount = 0
   #isClosed = false
+  /** The private service as a destination (spec.clusterIp); null = pods only. */
+  #clusterIp: ClusterIpRoute | null
 
   constructor (spec: RevisionSpec, deps: RevisionDeps) {
     this.spec = spec
     this.#deps = deps
     this.#logger = deps.logger
     this.#defaultActivators = deps.activators
+    this.#clusterIp = null
     const throttlerOptions = {
       containerConcurrency: spec.containerConcurrency,
       queueDepth: deps.queueDepth,
@@ -76,6 +82,7 @@ export class Revision implements ProberListener, EndpointHealth {
     this.throttler = new Throttler(deps.randomInt === undefined ? throttlerOptions : { ...throttlerOptions, randomInt: deps.randomInt })
     this.proxy = new RevisionProxy(spec.namespace, spec.name, this.throttler, deps.reporter.register(spec.namespace, spec.name),
       this, deps.ctx, timeoutPolicyFor(spec, deps.defaultTimeoutMs, deps.queueTimeoutMs), deps.logger)
+    this.#updateClusterIp(spec)
     this.#syncEndpoints(spec.endpoints)
     this.#logger.info({ containerConcurrency: spec.containerConcurrency, endpoints: spec.endpoints.length, lbPolicy: this.throttler.policyName }, 'revision added')
   }
@@ -83,6 +90,8 @@ export class Revision implements ProberListener, EndpointHealth {
   get key (): string { return `${this.spec.namespace}/${this.spec.name}` }
   get readyCount (): number { return this.#readyCount }
   get isClosed (): boolean { return this.#isClosed }
+  /** The private-service route (spec.clusterIp), null without one: tests and logs. */
+  get clusterIp (): ClusterIpRoute | null { return this.#clusterIp }
 
   /** Trackers of the current endpoints, in no particular order. */
   trackers (): IterableIterator<PodTracker> { return this.#trackers.values() }
@@ -103,6 +112,7 @@ export class Revision implements ProberListener, EndpointHealth {
     // Each throttler change recomputes the assigned trackers' limits and the breaker together
     // (Throttler.#resize), so trackers and breaker agree after every step, in any order.
     this.throttler.setContainerConcurrency(cc)
+    this.#updateClusterIp(spec)
     this.#syncEndpoints(spec.endpoints)
     this.#logger.info({ containerConcurrency: cc, endpoints: spec.endpoints.length, ready: this.#readyCount, lbPolicy: this.throttler.policyName }, 'revision updated')
   }
@@ -122,11 +132,29 @@ export class Revision implements ProberListener, EndpointHealth {
       const wasFailed = tracker.state === TRACKER_FAILED
       tracker.state = TRACKER_READY
       this.#logger.info({ dest: tracker.dest, attempts: prober.attempts, wasFailed }, 'endpoint ready')
+      this.#clusterIp?.onPodReady(tracker.dest)
       this.#syncReady()
     }
   }
 
+  onProbeFailure (prober: EndpointProber, verdict: ProbeVerdict): void {
+    if (this.#isClosed || !this.#trackers.has(prober.dest)) return
+    this.#clusterIp?.onPodFailed(prober.dest, verdict)
+  }
+
+  /** The route switched between pods and the service, or the service's health changed. */
+  onClusterIpChange (): void {
+    if (this.#isClosed) return
+    const viaService = this.#clusterIp !== null && this.#clusterIp.usesService
+    for (const [dest, prober] of this.#probers) {
+      if (viaService) prober.stop()
+      else if (this.#trackers.get(dest)?.state !== TRACKER_READY) prober.start()
+    }
+    this.#syncReady()
+  }
+
   markFailed (tracker: PodTracker, err: Error): void {
+    if (this.#clusterIp !== null && this.#clusterIp.markFailed(tracker, err)) return
     if (tracker.state !== TRACKER_READY || this.#trackers.get(tracker.dest) !== tracker) return
     tracker.state = TRACKER_FAILED
     this.#logger.warn({ dest: tracker.dest, err }, 'endpoint failed: out of rotation until a probe succeeds')
@@ -145,6 +173,8 @@ export class Revision implements ProberListener, EndpointHealth {
     this.#probers.clear()
     for (const t of this.#trackers.values()) this.#retire(t)
     this.#trackers.clear()
+    this.#clusterIp?.close()
+    this.throttler.setClusterIp(null, 0)
     this.throttler.setReady([])
     this.#readyCount = 0
     this.#deps.reporter.unregister(this.proxy.concurrency)
@@ -173,9 +203,38 @@ export class Revision implements ProberListener, EndpointHealth {
       this.#probers.set(dest, prober)
       added.push(prober)
     }
+    const route = this.#clusterIp
+    if (route !== null) {
+      route.setEndpoints(wanted)
+      // The service's backends may have changed: its capacity follows them.
+      changed = true
+    }
     if (changed) this.#syncReady()
     // Start after the maps are complete: a probe result can only arrive asynchronously anyway.
-    for (const p of added) p.start()
+    // Through the service (mesh) pods are not probed: Knative skips them too.
+    if (route === null || !route.usesService) for (const p of added) p.start()
+  }
+
+  /** Creates, updates or drops the private-service route as spec.clusterIp says. */
+  #updateClusterIp (spec: RevisionSpec): void {
+    const wanted = spec.clusterIp ?? null
+    const route = this.#clusterIp
+    if (wanted === null) {
+      if (route === null) return
+      route.close()
+      this.#clusterIp = null
+      this.onClusterIpChange()
+      return
+    }
+    if (route !== null) {
+      route.update(wanted)
+      return
+    }
+    const d = this.#deps
+    this.#clusterIp = new ClusterIpRoute(wanted, {
+      probe: d.probe, proberSchedule: d.proberSchedule, proberTimers: d.proberTimers, createPool: d.createPool, createH2Pool: d.createH2Pool, logger: d.logger,
+    }, this)
+    this.onClusterIpChange()
   }
 
   #retire (tracker: PodTracker): void {
@@ -187,11 +246,22 @@ export class Revision implements ProberListener, EndpointHealth {
 
   #syncReady (): void {
     const ready: PodTracker[] = []
-    for (const t of this.#trackers.values()) if (t.state === TRACKER_READY) ready.push(t)
+    const route = this.#clusterIp
+    let service: PodTracker | null = null
+    let count: number
+    if (route !== null && route.usesService) {
+      // Through the service: ready = the pods behind it, once the service answered its probe.
+      service = route.activeTracker
+      count = service === null ? 0 : route.backends
+    } else {
+      for (const t of this.#trackers.values()) if (t.state === TRACKER_READY) ready.push(t)
+      count = ready.length
+    }
     const before = this.#readyCount
-    this.#readyCount = ready.length
-    this.proxy.onReadyCountChange(before, ready.length)
+    this.#readyCount = count
+    this.proxy.onReadyCountChange(before, count)
     this.throttler.setReady(ready)
+    if (service !== null || this.throttler.clusterIp !== null) this.throttler.setClusterIp(service, count)
     this.proxy.unpark()
   }
 }

@@ -13,6 +13,12 @@ import type { LbPolicyName } from './revision-spec.ts'
 //                                           with the share of CC it may use (activator-slice.ts)
 //
 // With one activator that is CC x ready (Knative's pod-addressing formula, assignedTrackers = all).
+//
+// Through the revision's private ClusterIP service (setClusterIp, cluster-ip-route.ts) there is one
+// destination and it has no limit of its own (Knative: a podTracker without a breaker); the breaker
+// holds the revision to CC x the ready pods behind the service, divided among the activators
+// (Knative's calculateCapacity with no trackers: max(1, CC x backends / activators)), Infinity with
+// CC = 0, 0 with no ready pod. kube-proxy spreads the connections, not us.
 // Invariant that makes `pick()` after admission always succeed: each admitted request holds one
 // breaker slot and at most one tracker slot, so the slots in use on assigned trackers are <= the
 // breaker's in-flight count < capacity = their summed limits, and some assigned tracker has room.
@@ -41,6 +47,10 @@ export class Throttler {
   /** This replica's slice of #ready, in dest order (stable choices for first-available and round-robin). */
   #assigned: readonly PodTracker[] = []
   readonly #randomInt: RandomInt
+  /** The private ClusterIP service when it is the one destination; null = the pods. */
+  #clusterIp: PodTracker | null = null
+  /** Ready pods behind it (Knative's backendCount). */
+  #clusterIpBackends = 0
 
   constructor (o: ThrottlerOptions) {
     this.#containerConcurrency = o.containerConcurrency
@@ -54,7 +64,10 @@ export class Throttler {
   get containerConcurrency (): number { return this.#containerConcurrency }
   get activators (): ActivatorSlot { return this.#activators }
   get policyName (): LbPolicyName { return this.#policy.name }
-  get readyCount (): number { return this.#ready.length }
+  /** Ready destinations: pods, or 1 for the ClusterIP service with ready pods behind it. */
+  get readyCount (): number { return this.#clusterIp !== null ? this.#assigned.length : this.#ready.length }
+  /** The ClusterIP tracker while requests go through the service; null = to pods. */
+  get clusterIp (): PodTracker | null { return this.#clusterIp }
   get ready (): readonly PodTracker[] { return this.#ready }
   /** The ready trackers this replica sends to. */
   get assigned (): readonly PodTracker[] { return this.#assigned }
@@ -88,6 +101,13 @@ export class Throttler {
     this.#resize()
   }
 
+  /** Sends everything to `tracker` (the private service), sized by `backends` ready pods; null = back to the pods. */
+  setClusterIp (tracker: PodTracker | null, backends: number): void {
+    this.#clusterIp = tracker
+    this.#clusterIpBackends = tracker === null ? 0 : backends
+    this.#resize()
+  }
+
   setContainerConcurrency (cc: number): void {
     if (cc === this.#containerConcurrency) return
     this.#containerConcurrency = cc
@@ -115,6 +135,16 @@ export class Throttler {
   #resize (): void {
     const ready = this.#ready
     const cc = this.#containerConcurrency
+    const service = this.#clusterIp
+    if (service !== null) {
+      const backends = this.#clusterIpBackends
+      service.capacity = Number.POSITIVE_INFINITY
+      this.#assigned = backends === 0 ? [] : [service]
+      this.breaker.updateCapacity(backends === 0
+        ? 0
+        : cc === 0 ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(cc * backends / Math.max(1, this.#activators.count))))
+      return
+    }
     if (cc === 0 || ready.length === 0) {
       for (const t of ready) t.capacity = Number.POSITIVE_INFINITY
       this.#assigned = ready

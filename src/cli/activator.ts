@@ -43,7 +43,8 @@ async function buildSources (config: ActivatorConfig, logger: Logger): Promise<R
         : loadKubeConfig(kubeConfigLocation(config.kubeEnv, config.homeDir))
       const namespace = config.kubernetesNamespace === '' ? null : config.kubernetesNamespace
       // POD_IP: the per-revision activator slot from the revisions' public endpoints (kubernetes.ts).
-      return [new KubernetesSource({ kubeConfig, logger, namespace, podIp: config.podIp })]
+      // mesh-compatibility-mode (config-network): enabled/auto also watch the private Services' ClusterIPs.
+      return [new KubernetesSource({ kubeConfig, logger, namespace, podIp: config.podIp, meshMode: config.meshCompatibilityMode })]
     }
     case 'api':
       return []

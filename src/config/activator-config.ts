@@ -126,8 +126,8 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
   { flag: 'logging-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-logging ConfigMap mounted as a directory: the log level from loglevel.activator (else zap-logger-config\'s level), over --log-level; re-read every 10 s' },
   { flag: 'observability-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-observability ConfigMap mounted as a directory (logging.enable-request-log, logging.request-log-template, ...): the request log, re-read every 10 s; instead of OBSERVABILITY_CONFIG' },
-  { flag: 'network-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-network ConfigMap mounted as a directory: mesh-compatibility-mode (enabled|disabled|auto, default auto), read at start as Knative\'s activator does' },
-  { flag: 'mesh-compatibility-mode', env: '', kind: 'string', choices: MESH_COMPATIBILITY_MODES, help: 'with --source kubernetes: enabled = send to each revision\'s private ClusterIP service, disabled = to pod IPs, auto = pods unless they fail as behind a mesh (default: config-network\'s, else auto)' },
+  { flag: 'network-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-network ConfigMap mounted as a directory, read at start as Knative\'s activator does: mesh-compatibility-mode (enabled|disabled|auto, default auto; used with --source kubernetes) and system-internal-tls' },
+  { flag: 'mesh-compatibility-mode', env: '', kind: 'string', choices: MESH_COMPATIBILITY_MODES, help: 'with --source kubernetes: enabled = send to each revision\'s private ClusterIP service, disabled = to pod IPs, auto = pods unless they fail as behind a mesh (default: config-network\'s, else auto; this flag wins over it)' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
   ...ACTIVATOR_TLS_OPTIONS,
 ]
@@ -211,12 +211,14 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   const networkConfigDir = strOf(v, 'network-config-dir')
   const meshFlag = strOf(v, 'mesh-compatibility-mode')
   let meshCompatibilityMode: MeshCompatibilityMode = DEFAULT_MESH_COMPATIBILITY_MODE
-  if (networkConfigDir !== '' && meshFlag !== '') problems.push('config: set --mesh-compatibility-mode or --network-config-dir, not both')
-  if ((networkConfigDir !== '' || meshFlag !== '') && source !== 'kubernetes') problems.push(`config: --mesh-compatibility-mode and --network-config-dir are only used with --source kubernetes, got --source ${source}`)
+  if (meshFlag !== '' && source !== 'kubernetes') problems.push(`config: --mesh-compatibility-mode is only used with --source kubernetes, got --source ${source}`)
   if (meshFlag === 'enabled' || meshFlag === 'disabled' || meshFlag === 'auto') meshCompatibilityMode = meshFlag
-  else if (networkConfigDir !== '') {
-    const networkData = configMapDirOf('network-config-dir', networkConfigDir, NETWORK_KEYS, problems)
-    if (networkData !== null) meshCompatibilityMode = parseNetworkConfigMap(networkData, warnings)
+  else if (networkConfigDir !== '' && source === 'kubernetes') {
+    // config-network also carries system-internal-tls for every source (activator-tls-config.ts), so
+    // the directory is not tied to --source kubernetes; an unreadable one is reported there, once.
+    try {
+      meshCompatibilityMode = parseNetworkConfigMap(readConfigDir(networkConfigDir, NETWORK_KEYS), warnings)
+    } catch { /* reported by loadActivatorTlsConfig */ }
   }
   const tls = loadActivatorTlsConfig(v, strOf(v, 'network-config-dir'), [['--port', servingPort], ['--h2c-port', h2cPort], ['--admin-port', adminPort], ['--metrics-port', metricsPort]], problems)
   const config: ActivatorConfig = Object.freeze({

@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request as httpsRequest, type RequestOptions } from 'node:https'
 import { connect as h2Connect } from 'node:http2'
 import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net'
@@ -9,43 +8,13 @@ import { connect as tlsConnect, type ConnectionOptions, type SecureVersion, type
 import t from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
 import { Agent, request as undiciRequest } from 'undici'
-import { send, sleep, startApp, startSidecar, until, type Teardown } from '../helpers/sidecar-fixture.ts'
+import { send, sleep, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
+import { certDir, fingerprintOf, makePair, SKIP_WITHOUT_OPENSSL } from '../helpers/test-certs.ts'
 
 // The TLS port (QUEUE_SERVING_TLS_PORT) with a throwaway self-signed certificate made by openssl
 // at test time: same handler as the plain port, ALPN h2/http1.1, Knative's TLS env, reload.
 
-const HAS_OPENSSL = spawnSync('openssl', ['version']).status === 0
 const KUBELET = { 'user-agent': 'kube-probe/1.30', 'k-network-probe': 'queue' }
-
-interface Pair { cert: Buffer; key: Buffer }
-
-/** A self-signed P-256 certificate for localhost; `cn` tells two apart. */
-function makePair (dir: string, cn: string): Pair {
-  const keyOut = join(dir, `${cn}.key`)
-  const certOut = join(dir, `${cn}.crt`)
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyOut, '-out', certOut], { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`)
-  return { cert: readFileSync(certOut), key: readFileSync(keyOut) }
-}
-
-/** A cert dir as Knative mounts it (tls.crt, tls.key); files replaced by rename, as a Secret update is atomic. */
-function certDir (t: Teardown): { dir: string; work: string; install (p: Pair): void } {
-  const work = mkdtempSync(join(tmpdir(), 'sluice-tls-'))
-  t.teardown(() => { rmSync(work, { recursive: true, force: true }) })
-  const dir = join(work, 'certs')
-  spawnSync('mkdir', [dir])
-  return {
-    dir,
-    work,
-    install (p: Pair) {
-      writeFileSync(join(work, 'tmp.crt'), p.cert)
-      writeFileSync(join(work, 'tmp.key'), p.key)
-      renameSync(join(work, 'tmp.key'), join(dir, 'tls.key'))
-      renameSync(join(work, 'tmp.crt'), join(dir, 'tls.crt'))
-    },
-  }
-}
 
 interface HttpsReply { status: number; body: string; alpn: string | false | null; fingerprint: string; protocol: string | null }
 
@@ -79,10 +48,6 @@ function peerFingerprint (port: number, ca: Buffer[]): Promise<string> {
   })
 }
 
-function fingerprintOf (pem: Buffer): string {
-  const r = spawnSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: pem, encoding: 'utf8' })
-  return r.stdout.trim().replace(/^.*=/, '')
-}
 
 async function freePort (): Promise<number> {
   const s = createNetServer()
@@ -92,7 +57,7 @@ async function freePort (): Promise<number> {
   return port
 }
 
-const skip = HAS_OPENSSL ? false : 'openssl is not installed: cannot make a test certificate'
+const skip = SKIP_WITHOUT_OPENSSL
 
 for (const server of ['sluice', 'node']) t.test(`HTTPS on the TLS port reaches the app with the usual rewrites; the plain port still works; both count (--http-server ${server})`, { skip }, async (t) => {
   const certs = certDir(t)

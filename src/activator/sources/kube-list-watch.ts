@@ -8,9 +8,11 @@
 // A relist hands the handler the complete set, so anything missed while disconnected (a DELETE in
 // particular) is reconciled. client-node's own ListWatch stops for good on the first non-410 error and
 // cannot be aborted mid-backoff, hence this loop. Only `Watch` (streaming) and CustomObjectsApi (raw JSON
-// lists for any /apis group) are used from client-node.
+// lists for any /apis group) are used from client-node, plus CoreV1Api for the one core resource read
+// (Services, for mesh-compatibility-mode: its lists come back as typed objects, whose list metadata
+// spells `continue` as `_continue`).
 
-import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node'
+import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from '../../shared/logger.ts'
 import { isRecord } from './revision-validation.ts'
 
@@ -23,7 +25,7 @@ export interface ListWatchHandler {
 }
 
 export interface KubeResource {
-  /** API group, e.g. `discovery.k8s.io` (only /apis groups; the core group is not needed here). */
+  /** API group, e.g. `discovery.k8s.io`; '' = the core group (`/api/v1`), where only `services` is supported. */
   readonly group: string
   readonly version: string
   readonly plural: string
@@ -76,6 +78,8 @@ export class KubeListError extends Error {
 
 export class ListWatchLoop {
   readonly #api: CustomObjectsApi
+  /** Lists of the core group (group ''); null for /apis groups. */
+  readonly #core: CoreV1Api | null
   readonly #watch: Watch
   readonly #resource: KubeResource
   readonly #namespace: string | null
@@ -99,6 +103,8 @@ export class ListWatchLoop {
 
   constructor (opts: ListWatchOptions) {
     this.#api = opts.kubeConfig.makeApiClient(CustomObjectsApi)
+    this.#core = opts.resource.group === '' ? opts.kubeConfig.makeApiClient(CoreV1Api) : null
+    if (this.#core !== null && opts.resource.plural !== 'services') throw new Error(`ListWatchLoop: core resource ${opts.resource.plural} is not supported`)
     this.#watch = new Watch(opts.kubeConfig)
     this.#resource = opts.resource
     this.#namespace = opts.namespace
@@ -110,9 +116,9 @@ export class ListWatchLoop {
     this.#random = opts.random ?? Math.random
     this.#nextBackoffMs = this.#backoff.initialMs
     const r = opts.resource
-    this.#logger = opts.logger.child({ resource: `${r.plural}.${r.group}` })
+    this.#logger = opts.logger.child({ resource: r.group === '' ? r.plural : `${r.plural}.${r.group}` })
     const ns = opts.namespace === null ? '' : `/namespaces/${encodeURIComponent(opts.namespace)}`
-    this.#watchPath = `/apis/${r.group}/${r.version}${ns}/${r.plural}`
+    this.#watchPath = r.group === '' ? `/api/${r.version}${ns}/${r.plural}` : `/apis/${r.group}/${r.version}${ns}/${r.plural}`
   }
 
   get resourceVersion (): string { return this.#resourceVersion }
@@ -273,7 +279,7 @@ export class ListWatchLoop {
       for (const item of body.items) items.push(item)
       // The first page's resourceVersion is the snapshot the whole paged list belongs to.
       if (page === 0 && typeof body.metadata.resourceVersion === 'string') resourceVersion = body.metadata.resourceVersion
-      const next = body.metadata.continue
+      const next = body.metadata.continue ?? body.metadata._continue
       if (typeof next !== 'string' || next === '') return { items, resourceVersion }
       cont = next
     }
@@ -282,6 +288,13 @@ export class ListWatchLoop {
 
   #listPage (cont: string | undefined): Promise<unknown> {
     const r = this.#resource
+    const core = this.#core
+    if (core !== null) {
+      const query = { labelSelector: this.#labelSelector === '' ? undefined : this.#labelSelector, limit: this.#pageSize, _continue: cont }
+      return this.#namespace === null
+        ? core.listServiceForAllNamespaces(query)
+        : core.listNamespacedService({ ...query, namespace: this.#namespace })
+    }
     const common = {
       group: r.group,
       version: r.version,

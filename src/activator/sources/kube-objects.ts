@@ -85,6 +85,32 @@ export function parsePublicEndpointSlice (obj: unknown, revisionLabel: string, p
   return { namespace: ref.namespace, name: ref.name, revision: revisionOf(obj, revisionLabel), addresses }
 }
 
+/** A revision's private Service (mesh-compatibility-mode): where its ClusterIP takes requests. */
+export interface PrivateServiceInfo extends ObjectRef {
+  /** Value of the revision label; null = not a revision's service (ignored). */
+  readonly revision: string | null
+  /** `clusterIP:port` (`[ip]:port` for IPv6) on the first port named in `portNames`; null without a ClusterIP (headless) or such a port. */
+  readonly dest: string | null
+}
+
+/**
+ * A v1 Service as Knative's getDest reads it (revision_backends.go): spec.clusterIP and the port named
+ * for the revision's protocol (`http`, or `http2` for h2c: the private service has only one of them).
+ */
+export function parsePrivateService (obj: unknown, revisionLabel: string, portNames: readonly string[]): PrivateServiceInfo | null {
+  const ref = objectRef(obj)
+  if (ref === null || !isRecord(obj)) return null
+  const spec = isRecord(obj.spec) ? obj.spec : {}
+  const ip = spec.clusterIP
+  const port = pickPort(spec.ports, portNames)
+  let dest: string | null = null
+  if (typeof ip === 'string' && port !== null) {
+    if (isIPv4(ip)) dest = `${ip}:${port}`
+    else if (isIPv6(ip)) dest = `[${ip}]:${port}`
+  }
+  return { namespace: ref.namespace, name: ref.name, revision: revisionOf(obj, revisionLabel), dest }
+}
+
 /** A serving.knative.dev/v1 Revision: the fields the activator needs. */
 export function parseKnativeRevision (obj: unknown): KnativeRevisionInfo | null {
   const ref = objectRef(obj)

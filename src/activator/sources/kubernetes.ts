@@ -21,6 +21,13 @@
 //   endpoints are the pods; or not yet listed) keeps the revision's previous slot; until it has one,
 //   the activator's own (--activator-count / --activator-index). A slot is forgotten with the revision.
 //
+// - With `meshMode` enabled or auto (knative.dev/networking mesh-compatibility-mode, config-network): the
+//   revisions' private Services (same labels as their slices), whose `clusterIP:port` (port `http`, or
+//   `http2`) is emitted as RevisionSpec.clusterIp with the mode, for the activator to send through the
+//   service instead of the pods (cluster-ip-route.ts). The Service Knative reads is `<revision>-private`;
+//   that one is preferred if several carry the labels. Disabled (the default here; the CLI passes the
+//   config's, whose default is auto as Knative's): Services are not watched, specs have no clusterIp.
+//
 // Hosts and lbPolicy are not set: Knative routes to the activator with the Knative-Serving-* headers, and
 // the policy follows containerConcurrency. start() resolves after every loop's first list, so the activator
 // starts with the whole picture; it rejects with RevisionSourceError when a list fails (the pod restarts,
@@ -29,7 +36,8 @@
 import type { KubeConfig } from '@kubernetes/client-node'
 import { RevisionSourceError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
-import { revisionKey, type RevisionSink, type RevisionSource, type RevisionSpec } from '../revision-spec.ts'
+import type { MeshCompatibilityMode } from '../../config/network-configmap.ts'
+import { revisionKey, type ClusterIpSpec, type RevisionSink, type RevisionSource, type RevisionSpec } from '../revision-spec.ts'
 import type { ActivatorSlot } from '../activator-slice.ts'
 import { EmittedRevisions } from './emitted-revisions.ts'
 import { inferActivatorSlot } from './infer-activator-slot.ts'
@@ -37,13 +45,14 @@ import { kubeConfigForServer } from './kube-config.ts'
 import { KubeListError, ListWatchLoop, type BackoffOptions, type WatchEventType } from './kube-list-watch.ts'
 import {
   KNATIVE_PORT_NAMES, KNATIVE_PRIVATE_SELECTOR, KNATIVE_PUBLIC_SELECTOR, KNATIVE_REVISION_LABEL,
-  objectRef, parseEndpointSlice, parseKnativeRevision, parsePublicEndpointSlice,
-  type EndpointSliceInfo, type KnativeRevisionInfo, type PublicSliceInfo,
+  objectRef, parseEndpointSlice, parseKnativeRevision, parsePrivateService, parsePublicEndpointSlice,
+  type EndpointSliceInfo, type KnativeRevisionInfo, type PrivateServiceInfo, type PublicSliceInfo,
 } from './kube-objects.ts'
 import { SliceIndex } from './slice-index.ts'
 
 export const ENDPOINT_SLICES = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices' }
 export const KNATIVE_REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' }
+export const SERVICES = { group: '', version: 'v1', plural: 'services' }
 /** Objects of each kind we track; beyond this new ones are ignored (and logged), never unbounded. */
 export const MAX_TRACKED_OBJECTS = 100_000
 
@@ -67,6 +76,8 @@ export interface KubernetesSourceOptions {
   readonly watchRevisions?: boolean
   /** containerConcurrency when no Revision object says (watchRevisions false, or absent in the spec). */
   readonly defaultContainerConcurrency?: number
+  /** mesh-compatibility-mode: enabled/auto watch the private Services and emit clusterIp; default disabled. */
+  readonly meshMode?: MeshCompatibilityMode
   readonly backoff?: BackoffOptions
   readonly watchTimeoutSeconds?: number
   readonly pageSize?: number
@@ -81,6 +92,8 @@ export interface KubernetesSourceStats {
   readonly revisionWatches: number
   readonly publicSliceLists: number
   readonly publicSliceWatches: number
+  readonly serviceLists: number
+  readonly serviceWatches: number
   readonly slices: number
   readonly publicSlices: number
   readonly revisions: number
@@ -96,6 +109,10 @@ export class KubernetesSource implements RevisionSource {
   readonly #sliceLoop: ListWatchLoop
   readonly #revisionLoop: ListWatchLoop | null
   readonly #publicLoop: ListWatchLoop | null
+  readonly #serviceLoop: ListWatchLoop | null
+  readonly #meshMode: MeshCompatibilityMode
+  /** Private Services (meshMode enabled or auto), by revision. */
+  readonly #services: SliceIndex<PrivateServiceInfo>
   /** Private services' slices. */
   readonly #slices: SliceIndex<EndpointSliceInfo>
   /** Public services' slices (with podIp). */
@@ -123,6 +140,8 @@ export class KubernetesSource implements RevisionSource {
     this.#podIp = opts.podIp ?? ''
     this.#slices = new SliceIndex(MAX_TRACKED_OBJECTS, () => { this.#logOverflow('endpointslices') })
     this.#publicSlices = new SliceIndex(MAX_TRACKED_OBJECTS, () => { this.#logOverflow('public endpointslices') })
+    this.#meshMode = opts.meshMode ?? 'disabled'
+    this.#services = new SliceIndex(MAX_TRACKED_OBJECTS, () => { this.#logOverflow('services') })
     const common = {
       kubeConfig,
       namespace: opts.namespace ?? null,
@@ -163,6 +182,20 @@ export class KubernetesSource implements RevisionSource {
           onEvent: (type, object) => { this.#onPublicSliceEvent(type, object) },
         },
       })
+    this.#serviceLoop = this.#meshMode === 'disabled'
+      ? null
+      : new ListWatchLoop({
+        ...common,
+        resource: SERVICES,
+        labelSelector: opts.labelSelector ?? KNATIVE_PRIVATE_SELECTOR,
+        handler: {
+          onList: (items) => { this.#reconcile(this.#services.replaceAll(items, this.#parseService)) },
+          onEvent: (type, object) => {
+            const ref = objectRef(object)
+            if (ref !== null) this.#reconcile(this.#services.apply(type === 'DELETED', `${ref.namespace}/${ref.name}`, object, this.#parseService))
+          },
+        },
+      })
   }
 
   async start (sink: RevisionSink): Promise<void> {
@@ -194,6 +227,8 @@ export class KubernetesSource implements RevisionSource {
       revisionWatches: this.#revisionLoop?.watchCount ?? 0,
       publicSliceLists: this.#publicLoop?.listCount ?? 0,
       publicSliceWatches: this.#publicLoop?.watchCount ?? 0,
+      serviceLists: this.#serviceLoop?.listCount ?? 0,
+      serviceWatches: this.#serviceLoop?.watchCount ?? 0,
       slices: this.#slices.size,
       publicSlices: this.#publicSlices.size,
       revisions: this.#revisions.size,
@@ -204,11 +239,13 @@ export class KubernetesSource implements RevisionSource {
     const loops = [this.#sliceLoop]
     if (this.#revisionLoop !== null) loops.push(this.#revisionLoop)
     if (this.#publicLoop !== null) loops.push(this.#publicLoop)
+    if (this.#serviceLoop !== null) loops.push(this.#serviceLoop)
     return loops
   }
 
   readonly #parsePrivate = (item: unknown): EndpointSliceInfo | null => parseEndpointSlice(item, this.#revisionLabel, this.#portNames)
   readonly #parsePublic = (item: unknown): PublicSliceInfo | null => parsePublicEndpointSlice(item, this.#revisionLabel, this.#portNames)
+  readonly #parseService = (item: unknown): PrivateServiceInfo | null => parsePrivateService(item, this.#revisionLabel, this.#portNames)
 
   #onSliceList (items: readonly unknown[]): void {
     this.#reconcile(this.#slices.replaceAll(items, this.#parsePrivate))
@@ -332,7 +369,20 @@ export class KubernetesSource implements RevisionSource {
       ...(revision !== undefined && revision.idleTimeoutSeconds !== null ? { idleTimeoutSeconds: revision.idleTimeoutSeconds } : {}),
       lbPolicy: null,
       activators: this.#slots.get(key) ?? null,
+      ...(this.#meshMode === 'disabled' ? {} : { clusterIp: this.#clusterIpOf(key, name) }),
     })
+  }
+
+  /** The revision's private service as a destination: `<name>-private` (Knative's names.PrivateService) first. */
+  #clusterIpOf (key: string, name: string): ClusterIpSpec {
+    const mode = this.#meshMode === 'enabled' ? 'enabled' : 'auto'
+    let dest: string | null = null
+    for (const service of this.#services.slicesOf(key)) {
+      if (service.dest === null) continue
+      if (service.name === `${name}-private`) { dest = service.dest; break }
+      dest ??= service.dest
+    }
+    return Object.freeze({ mode, dest })
   }
 
   #logOverflow (kind: string): void {

@@ -47,7 +47,7 @@ export interface RequestRecord {
   readonly query: URLSearchParams
 }
 
-const KINDS: Record<string, string> = { endpointslices: 'EndpointSlice', revisions: 'Revision' }
+const KINDS: Record<string, string> = { endpointslices: 'EndpointSlice', revisions: 'Revision', services: 'Service' }
 
 export class FakeKubeApi {
   readonly #server: Server
@@ -184,13 +184,14 @@ export class FakeKubeApi {
   #handle (req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake')
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams })
-    const m = /^\/apis\/([^/]+)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)$/.exec(url.pathname)
+    // /apis/<group>/<version>/... or the core group's /api/<version>/...
+    const m = /^\/(?:apis\/[^/]+|api)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)$/.exec(url.pathname)
     if (req.method !== 'GET' || m === null) {
       sendStatus(res, 404, 'NotFound', `the server could not find the requested resource: ${url.pathname}`)
       return
     }
-    const namespace = m[3] ?? null
-    const plural = m[4]
+    const namespace = m[2] ?? null
+    const plural = m[3]
     const selector = url.searchParams.get('labelSelector') ?? ''
     if (isWatch(url.searchParams)) this.#watch(res, plural, namespace, selector, url.searchParams.get('resourceVersion') ?? '')
     else this.#list(res, plural, namespace, selector, url.searchParams)
@@ -332,5 +333,28 @@ export function publicLabels (revision: string): Record<string, string> {
     'networking.internal.knative.dev/serviceType': 'Public',
     'kubernetes.io/service-name': revision,
     'endpointslice.kubernetes.io/managed-by': 'endpointslicemirroring-controller.k8s.io',
+  }
+}
+
+/** A Knative revision's private Service (`<revision>-private`): its ClusterIP and `http` port. */
+export function privateService (namespace: string, revision: string, clusterIP: string, port: number, opts: { portName?: string, name?: string } = {}): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: opts.name ?? `${revision}-private`,
+      namespace,
+      labels: { 'serving.knative.dev/revision': revision, 'serving.knative.dev/revisionUID': `uid-${revision}`, 'networking.internal.knative.dev/serviceType': 'Private' },
+    },
+    spec: {
+      clusterIP,
+      clusterIPs: [clusterIP],
+      type: 'ClusterIP',
+      ports: [
+        { name: opts.portName ?? 'http', port, protocol: 'TCP', targetPort: 8012 },
+        { name: 'http-autometric', port: 9090, protocol: 'TCP', targetPort: 9090 },
+        { name: 'http-queueadm', port: 8022, protocol: 'TCP', targetPort: 8022 },
+      ],
+    },
   }
 }
