@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises'
 import type { UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { once } from 'node:events'
 import type { ServerHttp2Session } from 'node:http2'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { join } from 'node:path'
@@ -44,6 +45,8 @@ import type { RevisionSource } from './revision-spec.ts'
 
 /** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
 export const TUNNEL_DRAIN_MS = 60_000
+/** After the last request of a drain: how long HTTP/2 sessions may take to send their last frames before they are cut. */
+export const H2_FLUSH_MS = 1_000
 /** Knative: received SIGTERM -> kubelet probes fail with this text. */
 export const SIGTERM_HEALTH_ERROR = 'received SIGTERM from kubelet'
 
@@ -274,6 +277,12 @@ export class Activator implements ProxyContext {
     for (const session of this.#h2Sessions) session.close()
   }
 
+  #h2SessionsClosed (): Promise<void> {
+    const open: Array<Promise<unknown>> = []
+    for (const session of this.#h2Sessions) if (!session.destroyed) open.push(once(session, 'close'))
+    return Promise.all(open).then(noop)
+  }
+
   #closeAllServing (): void {
     closeAllConnections(this.#dual)
     closeAllConnections(this.#h2cDual)
@@ -409,6 +418,9 @@ export class Activator implements ProxyContext {
       log.info({ active: this.active.count }, 'waiting for buffered and in-flight requests')
       await withTimeout(this.active.whenIdle(), this.#maxTimeoutMs() + 1_000)
     }
+    // An exchange ends when its response is handed to the stream; an HTTP/2 response's last frames
+    // (the trailers: grpc-status) leave after that. GOAWAY'd sessions close once they are out.
+    await withTimeout(this.#h2SessionsClosed(), H2_FLUSH_MS)
     this.#closeAllServing()
     if (this.tunnels.size > 0) {
       log.info({ open: this.tunnels.size }, 'waiting for upgraded connections')
@@ -489,3 +501,5 @@ function defaultPool (dest: string, client: UpstreamClient): EndpointPool {
     connect: { timeout: ENDPOINT_CONNECT_TIMEOUT_MS },
   })
 }
+
+function noop (): void {}

@@ -161,8 +161,8 @@ function unary (session: ClientHttp2Session, path: string, message: string, extr
 
 // --- fixtures -------------------------------------------------------------------------------
 
-async function startStack (t: Teardown, cc: number, endpointAtStart: boolean) {
-  const { activator, url, ports } = await startActivator(t)
+async function startStack (t: Teardown, cc: number, endpointAtStart: boolean, argv: string[] = []) {
+  const { activator, url, ports } = await startActivator(t, argv)
   const app = await startGrpcApp(t)
   const { dest } = await startSidecar(t, app.port, cc)
   activator.registry.upsert(spec('grpc', endpointAtStart ? [dest] : [], cc))
@@ -272,6 +272,38 @@ t.test('a client that resets its stream, while buffered or in flight, frees its 
   t.same(app.calls.map((h) => h[':path']), ['/test.Echo/Unary', '/test.Hold/Wait', '/test.Hold/Wait'], 'B never reached the app')
   await until(() => revision.throttler.inFlight === 0, 3_000, 'C to return its slot')
   t.equal(revision.throttler.queued, 0)
+})
+
+t.test('a buffered h2c call past its revision\'s timeout gets 504 and leaves the queue', async (t) => {
+  const { activator, url } = await startActivator(t)
+  activator.registry.upsert(spec('slow', [], 1, { timeoutSeconds: 0.2 }))
+  const session = h2Session(t, url)
+  const stream = session.request({ ':method': 'GET', ':path': '/', ...route('slow') })
+  const chunks: Buffer[] = []
+  stream.on('data', (c: Buffer) => { chunks.push(c) })
+  const [headers] = await once(stream, 'response') as [IncomingHttpHeaders]
+  await once(stream, 'end')
+  t.equal(headers[':status'], 504)
+  t.equal(Buffer.concat(chunks).toString(), 'activator request timeout')
+  t.equal(activator.registry.lookup('default', 'slow')?.throttler.queued, 0)
+})
+
+t.test('shutdown: h2c sessions get GOAWAY, a call in flight finishes with its trailers, then the activator stops', async (t) => {
+  const { activator, url, app } = await startStack(t, 1, true, ['--drain-seconds', '0'])
+  const session = h2Session(t, url)
+  t.equal((await unary(session, '/test.Echo/Unary', 'warm-up').result).status, 200)
+  const atApp = app.nextCall()
+  const call = unary(session, '/test.Hold/Wait', 'last')
+  const held = await atApp
+  const goaway = once(session, 'goaway')
+  const stopped = activator.shutdown()
+  await goaway
+  answerHeld(held, 'finished')
+  const r = await call.result
+  t.same(r.messages, ['finished'], 'the call in flight finished after GOAWAY')
+  t.equal(r.trailers['grpc-status'], '0')
+  await stopped
+  t.equal(activator.active.count, 0)
 })
 
 /**
