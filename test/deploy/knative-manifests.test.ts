@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { ENDPOINT_SLICES, KNATIVE_REVISIONS } from '../../src/activator/sources/kubernetes.ts'
+import { ENDPOINT_SLICES, KNATIVE_REVISIONS, SERVICES } from '../../src/activator/sources/kubernetes.ts'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
 import { loadSidecarConfig } from '../../src/config/sidecar-config.ts'
 
@@ -79,6 +79,8 @@ t.test('the activator patch runs args the activator accepts, with Knative\'s env
   t.equal(config?.autoscalerUrl, 'ws://autoscaler.knative-serving.svc.cluster.local:8080', 'Knative\'s autoscaler stat server')
   t.equal(config?.podName, 'activator-7d9f')
   t.equal(config?.h2cPort, 8013, 'Knative\'s h2c containerPort')
+  t.equal(config?.meshCompatibilityMode, 'auto', 'an empty config-network: Knative\'s default mesh-compatibility-mode')
+  t.equal(config?.adminHost, '127.0.0.1', 'the revisions admin API stays on loopback (read-only with --source kubernetes)')
 })
 
 // Knative's SKS (pkg/reconciler/serverlessservice/resources/services.go): a revision's public
@@ -111,7 +113,7 @@ t.test('the activator Service\'s h2c port survives SKS\'s port filter for h2c re
 t.test('RBAC lets the activator list and watch what the Kubernetes source reads', async (t) => {
   const [role, binding] = docs('activator-endpointslices-rbac.yaml')
   const rules = at(role, 'rules') as Array<{ apiGroups: string[], resources: string[], verbs: string[] }>
-  for (const kind of [ENDPOINT_SLICES, KNATIVE_REVISIONS]) {
+  for (const kind of [ENDPOINT_SLICES, KNATIVE_REVISIONS, SERVICES]) {
     const rule = rules.find((r) => r.apiGroups.includes(kind.group) && r.resources.includes(kind.plural))
     t.ok(rule !== undefined && rule.verbs.includes('list') && rule.verbs.includes('watch'), `${kind.group}/${kind.plural}: list, watch`)
   }
