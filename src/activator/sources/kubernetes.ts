@@ -398,7 +398,7 @@ function startFailureMessage (err: unknown): string {
       return `${err.message} (is Knative Serving installed? without it, turn off watching Revisions)`
     }
     if (err.status === 401 || err.status === 403) {
-      return `${err.message} (the service account needs list and watch on endpointslices.discovery.k8s.io and revisions.serving.knative.dev)`
+      return `${err.message} (the service account needs list and watch on endpointslices.discovery.k8s.io and revisions.serving.knative.dev, and on services unless mesh-compatibility-mode is disabled)`
     }
     return err.message
   }
