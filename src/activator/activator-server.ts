@@ -196,6 +196,10 @@ export class Activator implements ProxyContext {
         proberTimers,
         createPool: internal === null ? createPool : (dest: string): EndpointPool => internal.createPool(dest, namespace),
         createH2Pool: internal === null ? createH2Pool : null,
+        serviceDial: internal === null ? null : {
+          createPool: (dest: string): EndpointPool => internal.createPool(dest, namespace, internal.servicePort),
+          probe: probeInjected ? this.#probe : internal.probeFor(namespace, internal.servicePort),
+        },
         queueDepth: config.queueDepth,
         activators,
         defaultTimeoutMs: config.activationTimeoutMs,

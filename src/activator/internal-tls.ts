@@ -15,8 +15,13 @@ import { HttpEndpointProbe, type EndpointProbe, type ProbeErrorListener } from '
 // revision's namespace. An endpoint keeps its identity (`ip:8012`, as the source gave it); only
 // the address dialed changes. Loaded (with node:tls) only when internal TLS is on.
 //
-// One dialer and one probe per namespace (the SAN differs), kept for the activator's life: the
-// maps hold one entry per namespace that has had a revision here, bounded by the sources' limits.
+// A revision's private service (mesh-compatibility-mode) is dialed at its port 443 instead
+// (handler.go: isClusterIP -> 443), verified the same way (its pods serve the same certificate).
+// Knative probes pods and the service in plain HTTP; Sluice probes both over TLS (probe-request.ts).
+//
+// One dialer per namespace (the SAN differs) and one probe per namespace and port, kept for the
+// activator's life: the maps hold an entry per namespace that has had a revision here, bounded by
+// the sources' limits.
 
 export interface InternalTlsOptions {
   /** The CA bundle to trust (ca.crt of the activator's Secret); null = none yet (nothing verifies). */
@@ -99,9 +104,14 @@ class TlsEndpointProbe implements EndpointProbe {
   }
 }
 
+/** Knative's TLS port of a revision's private service (handler.go: isClusterIP -> 443). */
+export const SERVICE_TLS_PORT = 443
+
 export class InternalTls implements ProbeErrorListener {
   readonly trust: UpstreamTrust
   readonly port: number
+  /** Where a private service is dialed: 443, or 0 (the address as given) when `port` is 0. */
+  readonly servicePort: number
   readonly #o: InternalTlsOptions
   readonly #dialers = new Map<string, UpstreamTlsDialer>()
   readonly #probes = new Map<string, TlsEndpointProbe>()
@@ -110,6 +120,7 @@ export class InternalTls implements ProbeErrorListener {
     this.#o = options
     this.trust = new UpstreamTrust(options.ca)
     this.port = options.port
+    this.servicePort = options.port === 0 ? 0 : SERVICE_TLS_PORT
   }
 
   dialerFor (namespace: string): UpstreamTlsDialer {
@@ -121,10 +132,10 @@ export class InternalTls implements ProbeErrorListener {
     return dialer
   }
 
-  /** Keep-alive TLS connections to one endpoint of a revision in `namespace`. */
-  createPool (dest: string, namespace: string): EndpointPool {
+  /** Keep-alive TLS connections to one endpoint of a revision in `namespace`, at `port` (default the pods'). */
+  createPool (dest: string, namespace: string, port = this.port): EndpointPool {
     const o = this.#o
-    const tlsDest = tlsDestOf(dest, this.port)
+    const tlsDest = tlsDestOf(dest, port)
     const dialer = this.dialerFor(namespace)
     if (o.upstreamClient === 'sluice') {
       const { host, port } = splitDest(tlsDest)
@@ -134,13 +145,14 @@ export class InternalTls implements ProbeErrorListener {
     return new TlsPool(tlsDest, dialer, o.connectTimeoutMs)
   }
 
-  /** The readiness probe of `namespace`'s pods (same request as plain, over TLS). */
-  probeFor (namespace: string): EndpointProbe {
-    let probe = this.#probes.get(namespace)
+  /** The readiness probe of `namespace`'s pods (same request as plain, over TLS), at `port` (default the pods'). */
+  probeFor (namespace: string, port = this.port): EndpointProbe {
+    const key = `${port} ${namespace}`
+    let probe = this.#probes.get(key)
     if (probe === undefined) {
       const agent = new Agent({ keepAliveTimeout: 2_000, connect: undiciConnector(this.dialerFor(namespace), 1_000) })
-      probe = new TlsEndpointProbe(agent, this, this.port)
-      this.#probes.set(namespace, probe)
+      probe = new TlsEndpointProbe(agent, this, port)
+      this.#probes.set(key, probe)
     }
     return probe
   }

@@ -31,6 +31,11 @@ export interface RevisionDeps {
   readonly createPool: (dest: string) => EndpointPool
   /** h2c session to one endpoint, for requests that came in over HTTP/2; null = they use createPool's. */
   readonly createH2Pool: ((dest: string) => EndpointPool) | null
+  /**
+   * How the private service (spec.clusterIp) is dialed and probed when not as the pods are
+   * (internal TLS: its port 443, where Knative's activator sends); absent or null = as the pods.
+   */
+  readonly serviceDial?: ServiceDial | null
   readonly queueDepth: number
   /** This replica's place among the activators, for revisions whose spec does not say. */
   readonly activators: ActivatorSlot
@@ -40,6 +45,11 @@ export interface RevisionDeps {
   readonly queueTimeoutMs: number
   readonly randomInt?: RandomInt
   readonly logger: Logger
+}
+
+export interface ServiceDial {
+  readonly createPool: (dest: string) => EndpointPool
+  readonly probe: EndpointProbe
 }
 
 export function timeoutPolicyFor (spec: RevisionSpec, defaultTimeoutMs: number, queueTimeoutMs: number): TimeoutPolicy {
@@ -231,8 +241,14 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
       return
     }
     const d = this.#deps
+    const service = d.serviceDial ?? null
     this.#clusterIp = new ClusterIpRoute(wanted, {
-      probe: d.probe, proberSchedule: d.proberSchedule, proberTimers: d.proberTimers, createPool: d.createPool, createH2Pool: d.createH2Pool, logger: d.logger,
+      probe: service === null ? d.probe : service.probe,
+      proberSchedule: d.proberSchedule,
+      proberTimers: d.proberTimers,
+      createPool: service === null ? d.createPool : service.createPool,
+      createH2Pool: d.createH2Pool,
+      logger: d.logger,
     }, this)
     this.onClusterIpChange()
   }

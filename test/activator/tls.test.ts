@@ -7,7 +7,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import { WebSocketServer } from 'ws'
 import { Activator, type ActivatorDeps, type ActivatorPorts } from '../../src/activator/activator-server.ts'
-import { tlsDestOf } from '../../src/activator/internal-tls.ts'
+import { InternalTls, tlsDestOf } from '../../src/activator/internal-tls.ts'
 import type { EndpointProbe } from '../../src/activator/probe-request.ts'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
 import { DATA_PLANE_SERVER_NAME, dataPlaneUserSan } from '../../src/proxy/upstream-tls.ts'
@@ -157,6 +157,21 @@ for (const client of ['sluice', 'undici']) t.test(`websockets and requests go to
   t.equal(await echoOnce(ws, 'over tls'), 'echo over tls')
 })
 
+t.test('mesh-compatibility-mode enabled: the private service is dialed and probed over TLS too (Knative: its 443)', { skip }, async (t) => {
+  const c = certs(t)
+  const service = await tlsPod(t, 'service', c.pod)
+  const pod = await tlsPod(t, 'pod', c.pod)
+  const dir = activatorCertDir(t, c)
+  const { activator, ports } = await startTlsActivator(t, ['--tls-cert-dir', dir.dir, '--internal-tls', '--pod-tls-port', '0'])
+  // --pod-tls-port 0: the service's address is used as given (here a sidecar's TLS port, not 443).
+  activator.registry.upsert(spec('svc', [pod.dest], 0, { clusterIp: { mode: 'enabled', dest: service.dest } }))
+  await until(() => activator.registry.lookup('default', 'svc')?.clusterIp?.tracker?.isReady === true, 5_000, 'service probed over TLS')
+  const agent = createClient(t)
+  const r = await send(agent, `http://127.0.0.1:${ports.serving}`, { path: '/mesh', headers: route('svc') })
+  t.equal(r.body, 'app service /mesh')
+  t.equal(pod.app.requests, 0, 'not to the pod')
+})
+
 t.test('a pod whose certificate fails verification gets no traffic: its TLS probe fails and says why', { skip }, async (t) => {
   const c = certs(t)
   const good = await tlsPod(t, 'good', c.pod)
@@ -266,4 +281,13 @@ t.test('pods\' TLS address: Knative\'s port swap (8012 -> 8112), or the endpoint
   t.equal(tlsDestOf('10.0.0.7:8012', 8112), '10.0.0.7:8112')
   t.equal(tlsDestOf('[fd00::7]:8013', 8112), '[fd00::7]:8112')
   t.equal(tlsDestOf('10.0.0.7:9443', 0), '10.0.0.7:9443')
+  // A private service goes to its 443 (Knative's handler.go isClusterIP), pods to --pod-tls-port.
+  const internal = new InternalTls({ ca: null, port: 8112, upstreamClient: 'sluice', connectTimeoutMs: 1_000, logger: pino({ level: 'silent' }) })
+  t.teardown(() => internal.close())
+  const pod = internal.createPool('10.0.0.7:8012', 'default')
+  const service = internal.createPool('10.96.0.10:80', 'default', internal.servicePort)
+  t.teardown(() => Promise.all([pod.close(), service.close()]))
+  t.match(pod.secureAddress, { host: '10.0.0.7', port: 8112 })
+  t.match(service.secureAddress, { host: '10.96.0.10', port: 443 })
+  t.equal(new InternalTls({ ca: null, port: 0, upstreamClient: 'sluice', connectTimeoutMs: 1_000, logger: pino({ level: 'silent' }) }).servicePort, 0, 'port 0: addresses as given, services too')
 })
