@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
@@ -76,6 +77,11 @@ function onResponseDrain (this: ResponseWithExchange): void {
   const ex = this[kExchange]
   if (ex !== undefined) ex.onClientDrain()
 }
+type BodyWithExchange = Readable & { [kExchange]?: ProxyExchange | null }
+function onRequestBodyError (this: BodyWithExchange, err: Error): void {
+  const ex = this[kExchange]
+  if (ex !== undefined && ex !== null) ex.onRequestBodyError(err)
+}
 
 const TEXT_PLAIN = 'text/plain; charset=utf-8'
 const SOCKET_RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'])
@@ -152,6 +158,13 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     this.isEnded = false
     ;(res as ResponseWithExchange)[kExchange] = this
     res.on('close', onResponseClose)
+    // The body can fail (malformed chunk framing) while the request waits for a slot or for an
+    // upstream connection, when no upstream reads it yet: the exchange hears it from the start.
+    const body = options.body
+    if (body instanceof Readable) {
+      ;(body as BodyWithExchange)[kExchange] = this
+      body.on('error', onRequestBodyError)
+    }
   }
 
   get isDone (): boolean { return this.state === STATE_DONE }
@@ -212,6 +225,20 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
         this.res.once('drain', onResponseDrain)
       }
       controller.pause()
+    }
+  }
+
+  /**
+   * The request body failed before or while it was forwarded. A malformed body (a client error)
+   * ends the exchange at once with its 4xx, wherever it is: queued, waiting for a connection, or
+   * sent (then the upstream request is aborted); the slot is freed by `end`. Other failures (the
+   * client went away mid-upload) end through the response's 'close'.
+   */
+  onRequestBodyError (err: Error): void {
+    if (this.isEnded) return
+    if (err instanceof SluiceError && err.statusCode >= 400 && err.statusCode < 500) {
+      this.error = err
+      this.fail(OUTCOME_REJECTED, err.statusCode, Buffer.from(`${err.message}\n`))
     }
   }
 
@@ -337,6 +364,8 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     if (this.state === STATE_QUEUED) this.owner.onExchangeDequeue(this)
     this.state = STATE_DONE
     if (this.outcome === OUTCOME_NONE) this.outcome = OUTCOME_OK
+    const body = this.options.body
+    if (body instanceof Readable) (body as BodyWithExchange)[kExchange] = null
     this.options.body = null // let the request stream go
     this.owner.onExchangeEnd(this)
   }
