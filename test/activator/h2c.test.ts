@@ -194,7 +194,7 @@ t.test('cold: an h2c call to a revision with no endpoint is buffered, then serve
 })
 
 t.test('warm: unary and bidi-streaming gRPC calls, messages flowing both ways before either side ends', async (t) => {
-  const { url, app, revision } = await startStack(t, 2, true)
+  const { activator, url, ports, app, revision } = await startStack(t, 2, true)
   const session = h2Session(t, url)
   // The first call waits (buffered) until the activator's probe marks the endpoint ready.
   t.equal((await unary(session, '/test.Echo/Unary', 'first').result).status, 200)
@@ -231,6 +231,12 @@ t.test('warm: unary and bidi-streaming gRPC calls, messages flowing both ways be
   t.same(replies, ['echo:one', 'echo:two', 'echo:three'])
   t.equal(app.calls.length, 3)
   t.equal(revision.throttler.inFlight, 0)
+
+  // Counted like HTTP/1.1 requests: the revision's stats and the activator's responses.
+  activator.reporter.report()
+  const metrics = await send(createClient(t), `http://127.0.0.1:${ports.metrics}`, { path: '/metrics' })
+  t.match(metrics.body, /queue_requests_per_second\{destination_namespace="default",destination_configuration="",destination_revision="grpc",destination_pod="activator-test"\} [1-9]/)
+  t.match(metrics.body, /sluice_responses_total\{class="2xx"\} 3\n/, 'three h2 calls answered 2xx')
 })
 
 t.test('a client that resets its stream, while buffered or in flight, frees its slot (CC=1)', async (t) => {
