@@ -1,4 +1,5 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
+import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { UpstreamConnectionError } from '../shared/errors.ts'
 
@@ -36,6 +37,11 @@ export function streamFailure (err: Error): Error {
 export class H2cUpstreamRequest implements Dispatcher.DispatchController {
   readonly stream: ClientHttp2Stream
   readonly handler: Dispatcher.DispatchHandler
+  /**
+   * The request body still to send, piped once the stream is open: a connect failure then leaves it
+   * unread, so the exchange may replay the request on another endpoint (its rule: no body byte read).
+   */
+  body: Readable | null
   /** Trailers received (gRPC's status); NO_TRAILERS until then. */
   trailers: Record<string, string | string[] | undefined>
   #aborted: boolean
@@ -44,9 +50,10 @@ export class H2cUpstreamRequest implements Dispatcher.DispatchController {
   /** onResponseEnd or onResponseError was called: nothing more reaches the handler. */
   #isDone: boolean
 
-  constructor (stream: ClientHttp2Stream, handler: Dispatcher.DispatchHandler) {
+  constructor (stream: ClientHttp2Stream, handler: Dispatcher.DispatchHandler, body: Readable | null) {
     this.stream = stream
     this.handler = handler
+    this.body = body
     this.trailers = NO_TRAILERS
     this.#aborted = false
     this.#paused = false
@@ -60,6 +67,17 @@ export class H2cUpstreamRequest implements Dispatcher.DispatchController {
     stream.on('end', onStreamEnd)
     stream.on('error', onStreamError)
     stream.on('close', onStreamClose)
+    if (body !== null) {
+      if (stream.pending) stream.once('ready', onStreamReady)
+      else this.sendBody()
+    }
+  }
+
+  sendBody (): void {
+    const body = this.body
+    if (body === null) return
+    this.body = null
+    if (!this.#isDone) body.pipe(this.stream)
   }
 
   // --- DispatchController --------------------------------------------------------------------
@@ -120,3 +138,4 @@ function onStreamTrailers (this: ClientHttp2Stream, trailers: IncomingHttpHeader
 function onStreamEnd (this: ClientHttp2Stream): void { requestOf(this)?.onEnd() }
 function onStreamError (this: ClientHttp2Stream, err: Error): void { requestOf(this)?.fail(streamFailure(err)) }
 function onStreamClose (this: ClientHttp2Stream): void { requestOf(this)?.onClose() }
+function onStreamReady (this: ClientHttp2Stream): void { requestOf(this)?.sendBody() }

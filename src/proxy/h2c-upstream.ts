@@ -86,19 +86,18 @@ export class H2cUpstream implements Upstream {
     }
     const body = options.body
     const hasBody = body !== null && body !== undefined
+    const isBuffered = typeof body === 'string' || body instanceof Uint8Array
     let request: H2cUpstreamRequest
     try {
-      request = new H2cUpstreamRequest(this.#getSession().request(headers, { endStream: !hasBody }), handler)
+      const stream = this.#getSession().request(headers, { endStream: !hasBody })
+      request = new H2cUpstreamRequest(stream, handler, hasBody && !isBuffered ? body as Readable : null)
     } catch (err) {
       // The session went away between the check and the request (ERR_HTTP2_INVALID_SESSION, GOAWAY).
       handler.onResponseError?.(CLOSED_CONTROLLER, new UpstreamConnectionError('UND_ERR_SOCKET', 'upstream session closed', { cause: err }))
       return false
     }
     handler.onRequestStart?.(request, {})
-    if (hasBody) {
-      if (typeof body === 'string' || body instanceof Uint8Array) request.stream.end(body)
-      else (body as Readable).pipe(request.stream)
-    }
+    if (isBuffered) request.stream.end(body)
     return true
   }
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import { connect, constants, createServer as createH2Server, type ClientHttp2Session, type ClientHttp2Stream, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import type { Readable } from 'node:stream'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
@@ -278,6 +278,28 @@ t.test('a client that resets its stream, while buffered or in flight, frees its 
   t.same(app.calls.map((h) => h[':path']), ['/test.Echo/Unary', '/test.Hold/Wait', '/test.Hold/Wait'], 'B never reached the app')
   await until(() => revision.throttler.inFlight === 0, 3_000, 'C to return its slot')
   t.equal(revision.throttler.queued, 0)
+})
+
+t.test('an h2c call (with its body) whose endpoint refuses the connection is replayed on another endpoint', async (t) => {
+  // A "ready" endpoint nothing listens on: the probe says yes, the connect is refused.
+  const closed = createNetServer()
+  closed.listen(0, '127.0.0.1')
+  await once(closed, 'listening')
+  const deadDest = `127.0.0.1:${(closed.address() as AddressInfo).port}`
+  await new Promise<void>((resolve) => { closed.close(() => { resolve() }) })
+  const { activator, url } = await startActivator(t, [], { probe: { probe: () => Promise.resolve(true) } })
+  const app = await startGrpcApp(t)
+  const { dest } = await startSidecar(t, app.port, 0)
+  activator.registry.upsert(spec('grpc', [deadDest, dest], 0, { lbPolicy: 'round-robin' }))
+  const revision = activator.registry.lookup('default', 'grpc')
+  const session = h2Session(t, url)
+  for (let i = 0; i < 4; i++) {
+    const r = await unary(session, '/test.Echo/Unary', `call ${i}`).result
+    t.same(r.messages, [`echo:call ${i}`], `call ${i} answered, body intact`)
+    t.equal(r.trailers['grpc-status'], '0')
+  }
+  const dead = [...(revision?.trackers() ?? [])].find((tr) => tr.dest === deadDest)
+  t.ok(dead !== undefined && dead.served > 0, 'the refusing endpoint was tried')
 })
 
 t.test('a buffered h2c call past its revision\'s timeout gets 504 and leaves the queue', async (t) => {
