@@ -15,7 +15,8 @@ const HELP = `Usage: sluice activator [flags]
 
 Shared proxy in front of many revisions, like Knative's activator: buffers requests for a revision
 with no ready endpoint until one passes its probe, keeps each endpoint at or under its container
-concurrency, and reports per-revision concurrency to the autoscaler.
+concurrency, and reports per-revision concurrency to the autoscaler. --port and --h2c-port (Knative's
+8012 and 8013) both take HTTP/1.1 and h2c; HTTP/2 requests (gRPC) go to the endpoint over h2c.
 
 Routing: Knative-Serving-Namespace + Knative-Serving-Revision headers, else the Host header (hosts
 configured on a revision, or <revision>.<namespace>.svc...). Revisions come from --revisions FILE,
