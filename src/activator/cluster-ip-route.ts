@@ -21,10 +21,6 @@ import type { ClusterIpSpec } from './revision-spec.ts'
 // revision by the ready pods behind it (Throttler.setClusterIp). With no ready pod the service is
 // "not healthy" again (Knative resets clusterIPHealthy on scale to zero) and is re-probed when pods
 // return, so the first request after a scale-up does not reach a service with nothing behind it.
-//
-// TODO(issue 11): with system-internal-tls Knative dials the service's https port (443); the pools
-// here come from the revision's createPool, which puts the pods' TLS port (8112) in place of any
-// port, so the ClusterIP route does not work together with internal TLS yet.
 
 export interface ClusterIpRouteDeps {
   readonly probe: EndpointProbe
