@@ -171,6 +171,10 @@ export class H1Connection implements ResponseSink, RequestConnection {
           req.isBodySent = true
           break
         }
+        if (body.destroyed) { // it failed while the request waited for this connection: no event will come
+          this.#failRequest(req, body.errored ?? new Error('request body destroyed before it was sent'))
+          break
+        }
         this.body = body
         this.isBodyChunked = req.bodyMode === BODY_CHUNKED
         body.on('data', this.onBodyData)

@@ -485,6 +485,19 @@ t.test('a request body that errors (client gone mid-upload) fails the request an
   t.equal(up.stats.connections, 0)
 })
 
+t.test('a request body that failed while the request waited for its connection fails the request at once', async (t) => {
+  const app = await startHttpApp(t, (req, res) => { req.resume(); req.on('end', () => { res.end('never') }) })
+  const up = upstream(t, app.port)
+  const body = new Readable({ read () {} })
+  body.on('error', () => {}) // the server's body streams carry a listener (the exchange's)
+  const c = new Collector()
+  up.dispatch({ method: 'POST', path: '/', headers: [['transfer-encoding', 'chunked']].flat(), body }, c) // connecting now
+  body.destroy(Object.assign(new Error('malformed'), { code: 'SLUICE_ERR_SERVER_BODY_MALFORMED' }))
+  await c.done
+  t.equal(c.error?.code, 'SLUICE_ERR_SERVER_BODY_MALFORMED', 'the body\'s own error')
+  await until(() => up.stats.connections === 0, 2000, 'the connection is not kept')
+})
+
 // --- lifecycle -----------------------------------------------------------------------------------------
 
 t.test('close() lets requests in flight finish, then refuses new ones', async (t) => {
