@@ -13,10 +13,14 @@ import { once } from 'node:events'
 import { connect, type ClientHttp2Session } from 'node:http2'
 import { createServer, type AddressInfo } from 'node:net'
 import { cpus } from 'node:os'
+import { mkdtempSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as hdr from 'hdr-histogram-js'
 import { Agent, request } from 'undici'
+import { formatProfileSummary, summariseProfile } from './harness/cpu-profile-summary.ts'
 
 const BIN = fileURLToPath(new URL('../bin/sluice', import.meta.url))
 const HOST = '127.0.0.1'
@@ -28,6 +32,8 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
     warmup: { type: 'string', default: '2' },
+    // h2 only, the activator under --cpu-prof for one round; prints where its time goes.
+    profile: { type: 'boolean', default: false },
   },
 })
 const DURATION_MS = Number(flags.duration) * 1000
@@ -140,7 +146,8 @@ async function main (): Promise<void> {
   start(['-e', APP_SOURCE, String(appPort)])
   start([BIN, 'sidecar', '--host', HOST, '--port', String(sidecarPort), '--admin-port', '0', '--metrics-port', '0', '--upstream-protocol', 'h2c', '--log-level', 'warn'],
     { USER_PORT: String(appPort), CONTAINER_CONCURRENCY: '0', SERVING_POD: 'bench' })
-  start([BIN, 'activator', '--host', HOST, '--port', String(activatorPort), '--h2c-port', '0', '--admin-port', String(adminPort), '--metrics-port', '0', '--source', 'api', '--log-level', 'warn'],
+  const profDir = flags.profile ? mkdtempSync(join(tmpdir(), 'sluice-h2c-prof-')) : ''
+  const activator = start([...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), BIN, 'activator', '--host', HOST, '--port', String(activatorPort), '--h2c-port', '0', '--admin-port', String(adminPort), '--metrics-port', '0', '--source', 'api', '--drain-seconds', '0', '--log-level', 'warn'],
     { POD_NAME: 'bench' })
   await until('activator admin API', async () => {
     const res = await request(`http://${HOST}:${adminPort}/revisions/default/grpc`, { method: 'PUT', body: JSON.stringify({ containerConcurrency: 0, endpoints: [`${HOST}:${sidecarPort}`] }) })
@@ -156,6 +163,15 @@ async function main (): Promise<void> {
     return ok
   })
   await runRound('h2', url, WARMUP_MS)
+  if (flags.profile) {
+    const r = await runRound('h2', url, DURATION_MS)
+    process.stdout.write(`h2: ${r.rps} calls/s under --cpu-prof\n`)
+    activator.kill('SIGTERM')
+    await once(activator, 'exit')
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
+    if (file !== undefined) process.stdout.write(formatProfileSummary(summariseProfile(join(profDir, file))) + '\n')
+    return
+  }
   await runRound('h1', url, WARMUP_MS)
   const results: RoundResult[] = []
   for (let i = 0; i < ROUNDS; i++) {
