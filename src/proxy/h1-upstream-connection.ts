@@ -72,6 +72,13 @@ export class H1Connection implements ResponseSink, RequestConnection {
   isBodyPaused: boolean
   /** Requests completed on this socket (tests, metrics). */
   served: number
+  /**
+   * Freed in this turn of the event loop: not reused until the loop has polled once, so an EOF or
+   * bytes the app sent right after its response (already in the kernel) are seen first (H1Upstream).
+   */
+  isSettling: boolean
+  /** H1Upstream's settle generation when it was freed. */
+  settleGen: number
   slab: Buffer
   slabUsed: number
   /** A handler kept body bytes of the read being parsed: its region must not be read into again. */
@@ -92,6 +99,8 @@ export class H1Connection implements ResponseSink, RequestConnection {
     this.isBodyChunked = false
     this.isBodyPaused = false
     this.served = 0
+    this.isSettling = false
+    this.settleGen = 0
     this.slab = NO_SLAB
     this.slabUsed = 0
     this.isReadKept = false
@@ -364,6 +373,16 @@ export class H1Connection implements ResponseSink, RequestConnection {
 
   // Pausing stops the socket from reading (TCP backpressure to the app). A buffer being parsed is
   // still delivered to its end: at most one read (64 KiB), which the exchange's response buffers.
+  /**
+   * Safe to send the next request on: idle, both directions open, reading (so bytes the app sent
+   * after its response were delivered to `onData`, which retires the socket) and nothing buffered.
+   */
+  get isReusable (): boolean {
+    const socket = this.socket
+    return this.state === CONN_IDLE && !this.isReadPaused && !socket.destroyed && socket.readable &&
+      socket.writable && !socket.readableEnded && socket.readableLength === 0
+  }
+
   pauseReading (): void {
     if (this.isReadPaused) return
     this.isReadPaused = true

@@ -89,6 +89,11 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
   #queueTail: H1Request | null = null
   #queued = 0
   #opened = 0
+  /** Idle connections freed in this loop turn (isSettling), and whether onSettle is scheduled. */
+  #settling = 0
+  #isSettleScheduled = false
+  /** Counts onSettle runs (one per loop turn while something settles). */
+  #settleGen = 0
   #tick = 0
   #sweep: TimerHandle | null = null
   #isClosed = false
@@ -108,6 +113,7 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
     this.#secure = options.secure ?? null
     this.secureAddress = this.#secure === null ? null : Object.freeze({ host: options.host, port: options.port, dialer: this.#secure })
     this.onSweep = this.onSweep.bind(this)
+    this.onSettle = this.onSettle.bind(this)
   }
 
   get stats (): H1UpstreamStats {
@@ -128,7 +134,8 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
     }
     const conn = this.#popIdle()
     if (conn !== null) { conn.start(req); return true }
-    if (this.#all.size < this.#maxConnections) { this.#connect(req); return true }
+    // A connection freed in this turn is settling: wait for it rather than open another.
+    if (this.#all.size < this.#maxConnections && this.#settling === 0) { this.#connect(req); return true }
     if (this.#queued >= this.#maxQueued) { req.fail(new UpstreamQueueFullError()); return false }
     this.#enqueue(req)
     return false
@@ -162,10 +169,25 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
 
   // --- ConnectionOwner ---------------------------------------------------------------------------
 
+  /**
+   * A response ended on a reusable connection. It is not handed on at once: an app that closes
+   * (or writes more) right after its response has its FIN or bytes in the kernel before the loop
+   * reads them, and a request sent now would meet them (a replay is impossible once its body went
+   * out). It idles as settling until a whole loop turn has passed: libuv stops reading a socket
+   * after a short read and reads on (the EOF, the late bytes) only at the next poll, which comes
+   * after this turn's setImmediate. So a connection settles at the second onSettle after it was
+   * freed (the socket is then gone, or found unusable). One setImmediate per pool per turn, not per
+   * request.
+   */
   onConnectionFree (conn: H1Connection): void {
-    const next = this.#dequeue()
-    if (next !== null) { conn.start(next); return }
     if (this.#isClosed) { conn.destroy(); return }
+    conn.isSettling = true
+    conn.settleGen = this.#settleGen
+    this.#settling++
+    if (!this.#isSettleScheduled) {
+      this.#isSettleScheduled = true
+      setImmediate(this.onSettle)
+    }
     conn.idleSinceTick = this.#tick
     conn.idlePrev = null
     conn.idleNext = this.#idleHead
@@ -177,6 +199,7 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
 
   onConnectionGone (conn: H1Connection): void {
     if (!this.#all.delete(conn)) return
+    if (conn.isSettling) { conn.isSettling = false; this.#settling-- }
     if (conn.idlePrev !== null || conn.idleNext !== null || this.#idleHead === conn) this.#unlinkIdle(conn)
     // A socket slot opened up: the oldest waiting request gets a new connection.
     if (this.#queued > 0 && this.#all.size < this.#maxConnections) {
@@ -218,11 +241,53 @@ export class H1Upstream implements Upstream, ConnectionOwner, RequestOwner {
     conn.start(req)
   }
 
+  /** The newest idle connection that has settled and can be trusted, or null. */
   #popIdle (): H1Connection | null {
-    const conn = this.#idleHead
-    if (conn === null) return null
-    this.#unlinkIdle(conn)
-    return conn
+    let conn = this.#idleHead
+    while (conn !== null) {
+      const next = conn.idleNext
+      if (!conn.isSettling) {
+        this.#unlinkIdle(conn)
+        if (conn.isReusable) return conn
+        // Half-closed, errored or holding unread input: its framing cannot be trusted.
+        conn.destroy()
+      }
+      conn = next
+    }
+    return null
+  }
+
+  /** After the loop polled: settled connections take the waiting requests, or idle. */
+  onSettle (): void {
+    this.#isSettleScheduled = false
+    const gen = ++this.#settleGen
+    let conn = this.#idleHead
+    while (conn !== null && this.#settling > 0) {
+      const next = conn.idleNext
+      if (conn.isSettling && conn.settleGen <= gen - 2) {
+        conn.isSettling = false
+        this.#settling--
+        if (!conn.isReusable) {
+          this.#unlinkIdle(conn)
+          conn.destroy() // a waiting request gets a new connection (onConnectionGone)
+        } else if (this.#queueHead !== null) {
+          this.#unlinkIdle(conn)
+          const req = this.#dequeue()
+          if (req !== null) conn.start(req)
+        }
+      }
+      conn = next
+    }
+    if (this.#settling > 0) {
+      this.#isSettleScheduled = true
+      setImmediate(this.onSettle)
+      return
+    }
+    // Requests that waited for a settling connection that went away and got none: connect.
+    while (this.#queueHead !== null && this.#all.size < this.#maxConnections) {
+      const req = this.#dequeue()
+      if (req !== null) this.#connect(req)
+    }
   }
 
   #unlinkIdle (conn: H1Connection): void {
