@@ -193,6 +193,22 @@ t.test('cold: an h2c call to a revision with no endpoint is buffered, then serve
   t.equal(revision.throttler.inFlight, 0, 'slot returned')
 })
 
+t.test('cold burst: 200 calls multiplexed on one session are all buffered, then all served at CC=10 with their trailers', async (t) => {
+  const { activator, url, dest, revision } = await startStack(t, 10, false)
+  const session = h2Session(t, url)
+  // Until the server's SETTINGS arrive the client assumes at most 100 streams and holds the rest back.
+  await once(session, 'remoteSettings')
+  const calls = Array.from({ length: 200 }, (_, i) => unary(session, '/test.Echo/Unary', `m${i}`).result)
+  await serverCaughtUp(session)
+  t.equal(revision.throttler.queued, 200, 'every stream buffered')
+  activator.registry.upsert(spec('grpc', [dest], 10))
+  const results = await Promise.all(calls)
+  t.equal(results.filter((r, i) => r.status === 200 && r.trailers['grpc-status'] === '0' && r.messages[0] === `echo:m${i}`).length, 200, 'all 200 answered, each with its own reply and trailers')
+  const tracker = [...revision.trackers()][0]
+  t.ok(tracker !== undefined && tracker.maxInFlight <= 10, `never above CC at the endpoint (peak ${tracker?.maxInFlight})`)
+  t.equal(revision.throttler.inFlight, 0)
+})
+
 t.test('warm: unary and bidi-streaming gRPC calls, messages flowing both ways before either side ends', async (t) => {
   const { activator, url, ports, app, revision } = await startStack(t, 2, true)
   const session = h2Session(t, url)
