@@ -1,5 +1,5 @@
-import { createServer as createHttpServer, type RequestListener, type Server as HttpServer, type ServerOptions } from 'node:http'
-import { createServer as createHttp2Server, type Http2Server } from 'node:http2'
+import type { RequestListener, Server as HttpServer, ServerOptions } from 'node:http'
+import type { Http2Server } from 'node:http2'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import type { HttpServerImpl } from '../config/sidecar-config.ts'
 import { H1Server } from '../server/h1-server.ts'
@@ -11,26 +11,81 @@ import type { Logger } from '../shared/logger.ts'
 // "PRI * HTTP/2.0" goes to an http2 server, anything else to HTTP/1.1: Sluice's H1Server
 // (`--http-server sluice`) or node:http (`node`). The peek costs one 'readable' per
 // connection, nothing per request.
+//
+// node:http and node:http2 are loaded (process.getBuiltinModule, synchronous) and their servers
+// created when first needed: the first HTTP/2 preface, the first Upgrade/CONNECT request that
+// H1Server hands off, or a caller that reads `http` / `h2`. Loading them costs a sidecar ~25 MB of
+// RSS and tens of ms of start-up (issue 12), and most pods never see either. `onHttpServer` /
+// `onH2Server` let a caller attach its listeners when that happens instead of forcing it early.
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
 
 
-export interface DualServer {
+/**
+ * The servers behind one listening socket. `http` / `h2` create node:http's / node:http2's server
+ * on first read; `httpIfCreated` / `h2IfCreated` look without creating.
+ */
+export class DualServer {
   /** The listening socket server. */
-  net: NetServer
-  /** node:http: every HTTP/1.1 connection with `node`; Upgrade/CONNECT requests with `sluice`. */
-  http: HttpServer
+  readonly net: NetServer
   /** Sluice's HTTP/1.1 server, or null with `node`. */
-  h1: H1Server | null
-  h2: Http2Server
-  acceptsH2: boolean
+  readonly h1: H1Server | null
+  readonly acceptsH2: boolean
   /**
    * Connections whose first bytes have not arrived. No server has them yet, so none would time
    * them out or close them at shutdown: a client that connects and says nothing would hold its
    * socket, and a graceful stop waiting for the listener to close, forever. TLS connections
    * still in their handshake wait here too (tls-listener.ts).
    */
-  silent: Set<Socket>
+  readonly silent = new Set<Socket>()
+  readonly #options: DualServerOptions
+  readonly #listener: InboundListener
+  #http: HttpServer | null = null
+  #h2: Http2Server | null = null
+
+  constructor (options: DualServerOptions, listener: InboundListener) {
+    this.#options = options
+    this.#listener = listener
+    this.acceptsH2 = options.http2
+    // noDelay: http.Server sets it on sockets it accepts itself; these arrive through our listener,
+    // and with Nagle on, a response's head and body writes wait out the peer's delayed ACK (40 ms).
+    this.net = createNetServer({ noDelay: true, keepAlive: true })
+    this.h1 = options.impl === 'sluice'
+      ? new H1Server({
+        keepAliveTimeoutMs: options.keepAliveTimeoutMs,
+        headersTimeoutMs: options.headersTimeoutMs,
+        maxHeadBytes: options.maxHeadBytes,
+        fallback: () => this.http,
+        logger: options.logger,
+      }, listener)
+      : null
+  }
+
+  /** node:http's server: every HTTP/1.1 connection with `node`; Upgrade/CONNECT requests with `sluice`. */
+  get http (): HttpServer {
+    if (this.#http !== null) return this.#http
+    const o = this.#options
+    const httpOptions: ServerOptions = { requestTimeout: 0, keepAliveTimeout: o.keepAliveTimeoutMs, headersTimeout: o.headersTimeoutMs, maxHeaderSize: o.maxHeadBytes }
+    const http = process.getBuiltinModule('node:http').createServer(httpOptions, this.#listener as RequestListener)
+    this.#http = http
+    // The server never listens itself; 'listening' starts its connection tracking
+    // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
+    if (this.net.listening) http.emit('listening')
+    o.onHttpServer?.(http)
+    return http
+  }
+
+  /** node:http2's server (HTTP/2 with prior knowledge, and h2 over TLS). */
+  get h2 (): Http2Server {
+    if (this.#h2 !== null) return this.#h2
+    const h2 = process.getBuiltinModule('node:http2').createServer({}, this.#listener as unknown as (req: unknown, res: unknown) => void)
+    this.#h2 = h2
+    this.#options.onH2Server?.(h2)
+    return h2
+  }
+
+  get httpIfCreated (): HttpServer | null { return this.#http }
+  get h2IfCreated (): Http2Server | null { return this.#h2 }
 }
 
 export interface DualServerOptions {
@@ -41,6 +96,10 @@ export interface DualServerOptions {
   headersTimeoutMs: number
   maxHeadBytes: number
   logger: Logger
+  /** Called once node:http's server exists (attach 'upgrade', 'clientError' listeners). */
+  onHttpServer?: (http: HttpServer) => void
+  /** Called once node:http2's server exists (attach 'session' listeners). */
+  onH2Server?: (h2: Http2Server) => void
 }
 
 /**
@@ -77,14 +136,14 @@ function onSilentTimeout (this: Socket): void { this.destroy() }
  * keep-alive ones, and those that never sent a byte); busy ones close after their response.
  */
 export function closeIdleConnections (servers: DualServer): void {
-  servers.http.closeIdleConnections()
+  servers.httpIfCreated?.closeIdleConnections()
   servers.h1?.closeIdleConnections()
   destroySilentConnections(servers)
 }
 
 /** Closes every HTTP/1.x connection of the port at once (end of a drain, close). */
 export function closeAllConnections (servers: DualServer): void {
-  servers.http.closeAllConnections()
+  servers.httpIfCreated?.closeAllConnections()
   servers.h1?.closeAllConnections()
   destroySilentConnections(servers)
 }
@@ -99,27 +158,13 @@ export function destroySilentConnections (servers: DualServer): void {
  * request/response objects mirror http's (`httpVersionMajor === 2`).
  */
 export function createDualServer (options: DualServerOptions, listener: InboundListener): DualServer {
-  const httpOptions: ServerOptions = { requestTimeout: 0, keepAliveTimeout: options.keepAliveTimeoutMs, headersTimeout: options.headersTimeoutMs, maxHeaderSize: options.maxHeadBytes }
-  const http = createHttpServer(httpOptions, listener as RequestListener)
-  const h2 = createHttp2Server({}, listener as unknown as (req: unknown, res: unknown) => void)
-  const h1 = options.impl === 'sluice'
-    ? new H1Server({
-      keepAliveTimeoutMs: options.keepAliveTimeoutMs,
-      headersTimeoutMs: options.headersTimeoutMs,
-      maxHeadBytes: options.maxHeadBytes,
-      fallback: http,
-      logger: options.logger,
-    }, listener)
-    : null
-  // noDelay: http.Server sets it on sockets it accepts itself; these arrive through our listener,
-  // and with Nagle on, a response's head and body writes wait out the peer's delayed ACK (40 ms).
-  const servers: DualServer = { net: createNetServer({ noDelay: true, keepAlive: true }), http, h1, h2, acceptsH2: options.http2, silent: new Set() }
-  // The inner servers never listen themselves; 'listening' starts http's connection tracking
-  // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
-  servers.net.on('listening', () => { http.emit('listening') })
+  const servers = new DualServer(options, listener)
+  // With `node` every HTTP/1.1 connection goes to node:http: create it now.
+  if (servers.h1 === null) void servers.http
+  servers.net.on('listening', () => { servers.httpIfCreated?.emit('listening') })
   servers.net.on('close', () => {
-    http.emit('close')
-    if (h1 !== null) h1.close()
+    servers.httpIfCreated?.emit('close')
+    if (servers.h1 !== null) servers.h1.close()
   })
   servers.net.on('connection', (socket: Socket) => {
     socket.setNoDelay(true)
@@ -130,4 +175,3 @@ export function createDualServer (options: DualServerOptions, listener: InboundL
   })
   return servers
 }
-

@@ -1,4 +1,4 @@
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
+import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { UpstreamConnectionError } from '../shared/errors.ts'
@@ -8,7 +8,10 @@ import { UpstreamConnectionError } from '../shared/errors.ts'
 // through a symbol on the stream (as proxy-exchange.ts does with responses), so a request costs
 // this one object of a fixed shape, no closures.
 
-const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = constants
+// node:http2's constants.HTTP2_HEADER_STATUS and NGHTTP2_CANCEL, written out so that importing this
+// module does not load node:http2 (h2c-upstream.ts loads it with the first session).
+const HTTP2_HEADER_STATUS = ':status'
+const NGHTTP2_CANCEL = 8
 
 const kRequest = Symbol('sluice.h2cUpstreamRequest')
 type TaggedStream = ClientHttp2Stream & { [kRequest]?: H2cUpstreamRequest }

@@ -1,4 +1,4 @@
-import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2'
+import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { UpstreamConnectionError } from '../shared/errors.ts'
@@ -12,7 +12,12 @@ import type { Upstream } from './upstream.ts'
 // node:http2 directly behind the DispatchHandler callbacks the exchange already implements. One
 // session carries every request (HTTP/2 multiplexes) and is re-opened when it closes or gets GOAWAY.
 
-const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_AUTHORITY, HTTP2_HEADER_SCHEME } = constants
+// node:http2's constants, written out: node:http2 itself is loaded when the first session opens
+// (process.getBuiltinModule), so a sidecar that never sees HTTP/2 never loads it (issue 12).
+const HTTP2_HEADER_METHOD = ':method'
+const HTTP2_HEADER_PATH = ':path'
+const HTTP2_HEADER_AUTHORITY = ':authority'
+const HTTP2_HEADER_SCHEME = ':scheme'
 
 /** Headers HTTP/2 forbids (RFC 9113 8.2.2); `te` is allowed only as `trailers`. */
 const FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host'])
@@ -41,7 +46,7 @@ export class H2cUpstream implements Upstream {
     const s = this.#session
     if (s !== null && !s.closed && !s.destroyed) return s
     // Per session, not per request: these closures live as long as the connection.
-    const session = connect(this.#origin)
+    const session = process.getBuiltinModule('node:http2').connect(this.#origin)
     let connectTimer: NodeJS.Timeout | null = null
     if (this.#connectTimeoutMs > 0) {
       connectTimer = setTimeout(() => {

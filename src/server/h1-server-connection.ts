@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES } from '../shared/status-codes.ts'
 import { MalformedRequestBodyError } from '../shared/errors.ts'
 import { H1RequestParser, PARSE_DONE, PARSE_ERROR, PARSE_MORE, PARSE_STOPPED, type RequestSink } from './h1-request-parser.ts'
 import { H1RequestBody, H1ServerRequest, type BodySource } from './h1-server-request.ts'

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
-import { STATUS_CODES, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http'
+import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http'
+import { STATUS_CODES } from '../shared/status-codes.ts'
 import { ResponseHeadError } from '../shared/errors.ts'
 
 // The response to one H1Server request: the subset of node's ServerResponse the handlers use

@@ -23,8 +23,11 @@ export interface H1ServerOptions {
   headersTimeoutMs: number
   /** Request line + fields, bytes (node: maxHeaderSize, 16 KiB); over it: 431. */
   maxHeadBytes: number
-  /** Takes Upgrade/CONNECT requests (its 'upgrade'/'connect' listeners). */
-  fallback: HttpServer
+  /**
+   * Takes Upgrade/CONNECT requests (its 'upgrade'/'connect' listeners). A function is called at the
+   * first hand-off, so node:http is loaded only by a port that sees one (issue 12).
+   */
+  fallback: HttpServer | (() => HttpServer)
   logger: Logger
   /** Monotonic ms (tests may inject). */
   now?: () => number
@@ -72,7 +75,9 @@ export class H1Server implements ConnectionHost {
 
   handOff (_conn: H1ServerConnection, socket: Socket, rewound: Buffer): void {
     socket.unshift(rewound)
-    this.#o.fallback.emit('connection', socket)
+    const fallback = this.#o.fallback
+    const server = typeof fallback === 'function' ? fallback() : fallback
+    server.emit('connection', socket)
     // The connection paused the socket to stop reading; node:http only listens for 'data' and
     // never resumes a socket paused explicitly, so without this the rewound head sits unread.
     socket.resume()

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http'
+import { H1Port } from '../server/h1-port.ts'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { Drainer } from '../server/drainer.ts'
 import { realTimers, type Timers } from '../shared/timers.ts'
@@ -17,6 +18,14 @@ export interface AdminServerOptions {
   timers?: Timers
 }
 
+const TEXT = 'text/plain; charset=utf-8'
+const NOT_FOUND_BODY = Buffer.from('not found\n')
+const DRAINED_BODY = Buffer.from('drained\n')
+/** Go's http.Server defaults as Knative's admin server has them: no keep-alive limit of note. */
+const KEEP_ALIVE_MS = 65_000
+const HEADERS_TIMEOUT_MS = 60_000
+const MAX_HEAD_BYTES = 64 * 1024
+
 /**
  * Admin port (8022): `/wait-for-drain` starts a drain (probes fail from now on) and answers 200
  * once the quiet period is over. Called by the user container's preStop hook, which the kubelet
@@ -26,24 +35,27 @@ export interface AdminServerOptions {
  * adminHandler: a liveness restart of the user container, not a pod deletion): probes pass again
  * and the preStop call is answered at once.
  */
-export function createAdminServer (o: AdminServerOptions): Server {
+export function createAdminServer (o: AdminServerOptions): H1Port {
   const timers = o.timers ?? realTimers
   const resetUnlessTerminating = (): void => {
     if (o.isTerminating()) return
     o.logger.info('no SIGTERM after the preStop drain: resetting (container restart)')
     o.drainer.reset()
   }
-  return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0]
-    if (path !== DRAIN_PATH) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
-      res.end('not found\n')
-      return
-    }
-    o.logger.info('drain requested on admin port')
-    timers.setTimeout(resetUnlessTerminating, DRAIN_RESET_MS)
-    o.drainer.drain().then(() => {
-      if (!res.destroyed) { res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }); res.end('drained\n') }
-    }, () => { res.destroy() })
-  })
+  // Sluice's HTTP/1.1 server, as the serving port: node:http would cost every sidecar ~15 MB (issue 12).
+  return new H1Port({ keepAliveTimeoutMs: KEEP_ALIVE_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS, maxHeadBytes: MAX_HEAD_BYTES, logger: o.logger },
+    (req: InboundRequest, res: InboundResponse) => {
+      req.resume()
+      const path = (req.url ?? '/').split('?', 1)[0]
+      if (path !== DRAIN_PATH) {
+        res.writeHead(404, { 'content-type': TEXT, 'content-length': NOT_FOUND_BODY.length })
+        res.end(NOT_FOUND_BODY)
+        return
+      }
+      o.logger.info('drain requested on admin port')
+      timers.setTimeout(resetUnlessTerminating, DRAIN_RESET_MS)
+      o.drainer.drain().then(() => {
+        if (!res.destroyed) { res.writeHead(200, { 'content-type': TEXT, 'content-length': DRAINED_BODY.length }); res.end(DRAINED_BODY) }
+      }, () => { res.destroy() })
+    })
 }

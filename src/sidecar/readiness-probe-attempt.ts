@@ -2,10 +2,12 @@
 // by a timeout, on a fresh connection each time (Knative's prober disables keep-alive). Probes are off the
 // request hot path, so closures and per-attempt objects are fine here. An attempt never rejects: it
 // resolves to null on success or to a one-line reason on failure (expected outcomes are values).
+// node:http, node:https and node:http2 are loaded by the target that uses them, when it is created
+// (process.getBuiltinModule): the default probe is a TCP connect, which needs none of them (issue 12).
 
-import http from 'node:http'
-import https from 'node:https'
-import http2 from 'node:http2'
+import type http from 'node:http'
+import type https from 'node:https'
+import type http2 from 'node:http2'
 import net from 'node:net'
 import {
   GRPC_HEALTH_CHECK_PATH, GRPC_SERVING_STATUS_SERVING, decodeHealthCheckResponse, encodeHealthCheckRequest,
@@ -119,7 +121,7 @@ class HttpProbeTarget implements ProbeTarget {
       // The kubelet does not verify the certificate of an HTTPS probe target either.
       rejectUnauthorized: false,
     }
-    this.#request = spec.scheme === 'https' ? https.request : http.request
+    this.#request = spec.scheme === 'https' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request
   }
 
   attempt (timeoutMs: number, timers: ProbeTimers, signal: AbortSignal): Promise<ProbeOutcome> {
@@ -211,7 +213,7 @@ class GrpcProbeTarget implements ProbeTarget {
         return null
       }
 
-      const session = http2.connect(this.#authority)
+      const session = process.getBuiltinModule('node:http2').connect(this.#authority)
       session.on('error', (err) => { finish(`${this.description}: ${err.message}`) })
       const stream = session.request(this.#headers)
       stream.on('response', (headers) => {

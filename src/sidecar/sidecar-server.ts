@@ -1,11 +1,9 @@
 import { stat } from 'node:fs/promises'
-import type { Server } from 'node:http'
 import type { ServerHttp2Session } from 'node:http2'
 import { createRequire } from 'node:module'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { join } from 'node:path'
-import { createSecureContext, type Server as TlsServer } from 'node:tls'
-import { ProxyServer } from 'http-proxy-3'
+import type { Server as TlsServer } from 'node:tls'
 import { Breaker } from '../admission/breaker.ts'
 import type { SidecarConfig } from '../config/sidecar-config.ts'
 import type { InboundRequest } from '../server/inbound.ts'
@@ -14,14 +12,14 @@ import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
-import { createTlsListener } from '../proxy/tls-listener.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { Timers } from '../shared/timers.ts'
-import { createMetricsServer } from '../stats/metrics-server.ts'
+import { createMetricsHandler } from '../stats/metrics-server.ts'
+import { H1Port } from '../server/h1-port.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
 import { StatsReporter } from '../stats/stats-reporter.ts'
 import { createAdminServer } from './admin-server.ts'
@@ -33,7 +31,13 @@ import { knativeRequestLogFor, writeStdout, type LineWriter, type RequestLogRevi
 import { ProbeResponder } from './probe-responder.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
 import { ReadinessProber } from './readiness-probe.ts'
-import { UpgradeHandler } from './upgrade-handler.ts'
+import { UpgradeGate } from './upgrade-gate.ts'
+
+// Start-up loads only what every sidecar runs (issue 12): Sluice's HTTP/1.1 server and client,
+// admission, probes, stats. node:http (Upgrade/CONNECT hand-off), node:http2 (first h2c preface or
+// h2c session), the upgrade path with http-proxy-3 (first Upgrade request: upgrade-gate.ts), node:tls
+// (a certificate in the cert dir) and undici (--upstream-client undici) load when first needed.
+// test/cli/lazy-loading.test.ts checks what a started sidecar has loaded.
 
 /** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
 export const TUNNEL_DRAIN_MS = 60_000
@@ -64,19 +68,19 @@ export class Sidecar {
   readonly config: SidecarConfig
   readonly logger: Logger
   readonly handler: SidecarHandler
-  readonly upgrades: UpgradeHandler
+  /** The upgrade path, loaded with the first Upgrade request. */
+  readonly upgrades: UpgradeGate
   readonly drainer: Drainer
   readonly prober: ReadinessProber
   readonly stats: StatsReporter
   readonly metrics: ProxyMetrics
   readonly breaker: Breaker | null
-  readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
+  readonly #servers: { serving: NetServer; admin: H1Port; metrics: H1Port }
   readonly #dual: DualServer
   readonly #h2Sessions = new Set<ServerHttp2Session>()
   readonly #pool: Upstream & { close (): Promise<void> }
   readonly #h2c: H2cUpstream | null
   readonly #sweeper: DeadlineSweeper
-  readonly #wsProxy: ProxyServer
   readonly #deps: SidecarDeps
   /** The TLS port and its certificate reload, once listen() found a certificate and key. */
   #tls: TlsServer | null = null
@@ -126,7 +130,7 @@ export class Sidecar {
     })
     this.metrics = new ProxyMetrics({
       gauges: () => ({
-        inFlight: this.handler.active + this.upgrades.open.size,
+        inFlight: this.handler.active + this.upgrades.count,
         queueDepth: breaker === null ? 0 : breaker.queued,
       }),
     })
@@ -163,22 +167,8 @@ export class Sidecar {
       logRevision,
       logger: logger.child({ component: 'proxy' }),
     })
-    this.#wsProxy = new ProxyServer({ xfwd: true, ws: true })
-    // The handshake gets the plain requests' rewrites (Knative's queue handler runs RewriteHostOut
-    // on every request, upgrades included): K-Original-Host becomes Host and is not passed on.
-    this.#wsProxy.on('proxyReqWs', (proxyReq, req) => {
-      proxyReq.removeHeader('knative-serving-revision')
-      proxyReq.removeHeader('knative-serving-namespace')
-      const original = req.headers['k-original-host']
-      if (typeof original === 'string' && original !== '') proxyReq.setHeader('host', original)
-      proxyReq.removeHeader('k-original-host')
-    })
-    this.#wsProxy.on('error', (err: unknown, _req, socketOrRes) => {
-      logger.warn({ err }, 'upgrade proxy error')
-      socketOrRes.destroy()
-    })
-    this.upgrades = new UpgradeHandler({
-      target: { proxy: this.#wsProxy, target },
+    this.upgrades = new UpgradeGate({
+      target,
       breaker,
       recorder: this.stats.stats,
       now: () => clock.nowMs(),
@@ -187,8 +177,9 @@ export class Sidecar {
       timeouts,
       upgradeTimeouts: config.upgradeTimeouts,
       logger,
-    })
+    }, logger)
 
+    const upgrades = this.upgrades
     const dual = createDualServer({
       impl: config.httpServer,
       http2: true,
@@ -196,18 +187,24 @@ export class Sidecar {
       headersTimeoutMs: HEADERS_TIMEOUT_MS,
       maxHeadBytes: MAX_REQUEST_HEAD_BYTES,
       logger: logger.child({ component: 'http' }),
+      // Created on first need (h2c-sniffing-server.ts): the listeners go on then.
+      onHttpServer: (http) => {
+        http.on('upgrade', upgrades.handle)
+        http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+          if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
+        })
+      },
+      onH2Server: (h2) => {
+        h2.on('session', (session) => {
+          this.#h2Sessions.add(session)
+          session.once('close', () => { this.#h2Sessions.delete(session) })
+        })
+      },
     }, this.handler.handle)
     this.#dual = dual
-    const serving = dual.http
-    dual.h2.on('session', (session) => {
-      this.#h2Sessions.add(session)
-      session.once('close', () => { this.#h2Sessions.delete(session) })
-    })
-    serving.on('upgrade', this.upgrades.handle)
-    serving.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
-    })
+    // Sluice's HTTP/1.1 server on the admin and metrics ports too: node:http costs ~15 MB (issue 12).
+    const metricsHandler = createMetricsHandler(this.stats, logger.child({ component: 'metrics' }))
     this.#servers = {
       serving: dual.net,
       admin: createAdminServer({
@@ -216,7 +213,7 @@ export class Sidecar {
         isTerminating: () => this.#isTerminating,
         timers: deps.timers,
       }),
-      metrics: createMetricsServer(this.stats, logger.child({ component: 'metrics' })),
+      metrics: new H1Port({ keepAliveTimeoutMs: 65_000, headersTimeoutMs: HEADERS_TIMEOUT_MS, maxHeadBytes: MAX_REQUEST_HEAD_BYTES, logger: logger.child({ component: 'metrics' }) }, metricsHandler),
     }
   }
 
@@ -239,8 +236,8 @@ export class Sidecar {
     const ports = {
       serving,
       tls: tls === null ? null : await listenOne(tls, c.tlsPort),
-      admin: await listenOne(this.#servers.admin, c.adminPort),
-      metrics: await listenOne(this.#servers.metrics, c.metricsPort),
+      admin: await listenOne(this.#servers.admin.net, c.adminPort),
+      metrics: await listenOne(this.#servers.metrics.net, c.metricsPort),
     }
     this.stats.start()
     const startMs = performance.now()
@@ -261,6 +258,9 @@ export class Sidecar {
       return null
     }
     const log = this.logger.child({ component: 'tls' })
+    // node:tls and the TLS listener only when there is a certificate (most pods have none).
+    const { createTlsListener } = await import('../proxy/tls-listener.ts')
+    const { createSecureContext } = process.getBuiltinModule('node:tls')
     const watcher = new CertWatcher({
       certPath,
       keyPath,
@@ -304,9 +304,9 @@ export class Sidecar {
     await withTimeout(this.handler.whenIdle(), this.config.revisionTimeoutMs)
     closeAllConnections(this.#dual)
     for (const session of this.#h2Sessions) session.destroy()
-    if (this.upgrades.open.size > 0) {
-      log.info({ open: this.upgrades.open.size }, 'waiting for upgraded connections')
-      await withTimeout(waitUntil(() => this.upgrades.open.size === 0), TUNNEL_DRAIN_MS)
+    if (this.upgrades.count > 0) {
+      log.info({ open: this.upgrades.count }, 'waiting for upgraded connections')
+      await withTimeout(waitUntil(() => this.upgrades.count === 0), TUNNEL_DRAIN_MS)
       this.upgrades.destroyAll()
     }
     await closed
@@ -327,11 +327,9 @@ export class Sidecar {
     for (const session of this.#h2Sessions) session.destroy()
     s.serving.close()
     this.#tls?.close()
-    for (const server of [s.admin, s.metrics]) {
-      server.closeAllConnections()
-      server.close()
-    }
-    this.#wsProxy.close()
+    s.admin.close()
+    s.metrics.close()
+    this.upgrades.close()
     if (this.#h2c !== null) this.#h2c.close()
     await this.#pool.close().catch(() => {})
   }

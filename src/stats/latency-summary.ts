@@ -1,7 +1,7 @@
 // A latency distribution exposed as a Prometheus summary: quantiles over a sliding window, `_sum` and
 // `_count` since start (the same split as client_golang's Summary).
 //
-// Recording is one hdr-histogram `recordValue` (O(1), no allocation) plus two additions. Quantiles are
+// Recording is one HDR-layout `recordValue` (log-linear-histogram.ts: O(1), no allocation) plus two additions. Quantiles are
 // computed only in `tick` (once per reporting period, off the request path) and cached, so a scrape only
 // reads numbers. The window is two half-window histograms: `tick` moves `current` into `previous` every
 // half window, and quantiles cover previous + current, i.e. the last half to full window.
@@ -10,8 +10,7 @@
 // [0, MAX_RECORDABLE_MS] so recording never throws. Each histogram of that range takes ~95 KB, so a summary
 // owns two and the summaries of one ProxyMetrics share one scratch histogram for merging.
 
-import * as hdr from 'hdr-histogram-js'
-import type { Histogram } from 'hdr-histogram-js'
+import { LogLinearHistogram } from './log-linear-histogram.ts'
 
 /** Quantiles every summary exposes, in this order. */
 export const SUMMARY_QUANTILES: readonly number[] = Object.freeze([0.5, 0.9, 0.99, 0.999])
@@ -23,20 +22,14 @@ export const DEFAULT_QUANTILE_WINDOW_MS = 60_000
 
 const US_PER_MS = 1000
 
-export function buildLatencyHistogram (): Histogram {
-  return hdr.build({
-    bitBucketSize: 32,
-    autoResize: false,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: MAX_RECORDABLE_MS * US_PER_MS,
-    numberOfSignificantValueDigits: 3,
-    useWebAssembly: false,
-  })
+/** Integer microseconds, 1 .. MAX_RECORDABLE_MS, 3 significant digits (hdr-histogram's layout). */
+export function buildLatencyHistogram (): LogLinearHistogram {
+  return new LogLinearHistogram(MAX_RECORDABLE_MS * US_PER_MS)
 }
 
 export class LatencySummary {
-  #current: Histogram
-  #previous: Histogram
+  #current: LogLinearHistogram
+  #previous: LogLinearHistogram
   readonly #halfWindowMs: number
   #rotatedAtMs = Number.NaN
   #dirty = false
@@ -75,7 +68,7 @@ export class LatencySummary {
    * Closes a period: rotates the window when due and, if anything changed, recomputes the cached quantiles
    * using `scratch` (any histogram from buildLatencyHistogram; its contents are overwritten).
    */
-  tick (nowMs: number, scratch: Histogram): void {
+  tick (nowMs: number, scratch: LogLinearHistogram): void {
     if (Number.isNaN(this.#rotatedAtMs)) this.#rotatedAtMs = nowMs
     if (nowMs - this.#rotatedAtMs >= this.#halfWindowMs) {
       const emptied = this.#previous

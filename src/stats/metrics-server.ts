@@ -11,9 +11,12 @@
 // The stat parts were serialized when the period closed (stat-snapshot.ts); a scrape concatenates them with
 // the ProxyMetrics rendering, which reads cached numbers only. So scrapes cost little, never touch the
 // request path's state, and any number of autoscaler replicas may scrape at once.
+//
+// The handler takes any InboundRequest/InboundResponse: the sidecar serves it with H1Server (server/h1-port.ts),
+// createMetricsServer with node:http, loaded when it is called (issue 12: importing this module loads neither).
 
-import { createServer } from 'node:http'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Server } from 'node:http'
+import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { ProxyMetrics } from './proxy-metrics.ts'
 import { PROMETHEUS_CONTENT_TYPE, renderProxyMetrics } from './prometheus-text.ts'
@@ -63,13 +66,14 @@ function formatFromAccept (accept: string | undefined): Format {
   return FORMAT_PROMETHEUS
 }
 
-function send (req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: Buffer): void {
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': body.length })
+function send (req: InboundRequest, res: InboundResponse, status: number, contentType: string, body: Buffer, allow: string | null = null): void {
+  if (allow === null) res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': body.length })
+  else res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': body.length, Allow: allow })
   if (req.method === 'HEAD') res.end()
   else res.end(body)
 }
 
-function serve (source: MetricsSource, req: IncomingMessage, res: ServerResponse): void {
+function serve (source: MetricsSource, req: InboundRequest, res: InboundResponse): void {
   const url = req.url ?? '/'
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
@@ -78,8 +82,7 @@ function serve (source: MetricsSource, req: IncomingMessage, res: ServerResponse
     return
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('Allow', 'GET, HEAD')
-    send(req, res, 405, TEXT_CONTENT_TYPE, METHOD_NOT_ALLOWED_BODY)
+    send(req, res, 405, TEXT_CONTENT_TYPE, METHOD_NOT_ALLOWED_BODY, 'GET, HEAD')
     return
   }
   const format = (q === -1 ? null : formatFromQuery(url.slice(q + 1))) ?? formatFromAccept(req.headers.accept)
@@ -100,12 +103,12 @@ function serve (source: MetricsSource, req: IncomingMessage, res: ServerResponse
   send(req, res, 200, PROMETHEUS_CONTENT_TYPE, Buffer.concat([snapshot.prometheus, proxyText]))
 }
 
-/** A node:http request listener serving `source`. Never throws: failures are logged and become a 500. */
+/** A request listener serving `source`. Never throws: failures are logged and become a 500. */
 export function createMetricsHandler (
   source: MetricsSource,
   logger: Logger | null = null,
-): (req: IncomingMessage, res: ServerResponse) => void {
-  return function metricsHandler (req: IncomingMessage, res: ServerResponse): void {
+): (req: InboundRequest, res: InboundResponse) => void {
+  return function metricsHandler (req: InboundRequest, res: InboundResponse): void {
     try {
       serve(source, req, res)
     } catch (err) {
@@ -119,5 +122,5 @@ export function createMetricsHandler (
 
 /** An HTTP server for the metrics endpoint; the caller listens (`DEFAULT_METRICS_PORT`) and closes it. */
 export function createMetricsServer (source: MetricsSource, logger: Logger | null = null): Server {
-  return createServer(createMetricsHandler(source, logger))
+  return process.getBuiltinModule('node:http').createServer(createMetricsHandler(source, logger))
 }

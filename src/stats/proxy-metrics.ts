@@ -6,7 +6,7 @@
 // read from the `gauges` provider when a scrape renders them. Quantiles are computed in `tick`, which the
 // StatsReporter calls once per period (see latency-summary.ts).
 
-import type { Histogram } from 'hdr-histogram-js'
+import type { LogLinearHistogram } from './log-linear-histogram.ts'
 import { buildLatencyHistogram, DEFAULT_QUANTILE_WINDOW_MS, LatencySummary } from './latency-summary.ts'
 
 export interface ProxyGauges {
@@ -40,7 +40,7 @@ export class ProxyMetrics {
   /** From sending upstream to the upstream's response headers. */
   readonly upstreamFirstByte: LatencySummary
   readonly #gauges: () => ProxyGauges
-  readonly #scratch: Histogram
+  readonly #scratch: LogLinearHistogram
   #overflow503 = 0
   #upstream502 = 0
   #timeout504 = 0

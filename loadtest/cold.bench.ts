@@ -1,0 +1,346 @@
+// Cold path and footprint (issue 12). `npm run bench:cold [-- flags]`.
+//
+// Spawn-to-ready, interleaved over --rounds rounds (rotating the order), each a fresh process against a
+// ready nginx upstream: "ready" = a kubelet probe answered 200 and then a user request answered 200,
+// timed from just before spawn() (harness/spawn-ready.ts). Targets:
+//   node-floor        Node's floor: a bare `net` server answering every read with a 200 (`node -e`, no file,
+//                     no type stripping): what any Node process costs before it runs a line of Sluice
+//   sluice-image      the image form: `npm run build` output staged as the Dockerfile's sidecar target lays
+//                     it out (dist/, bin/, package.json, no src/), NODE_ENV and NODE_OPTIONS as the target sets
+//   sluice-checkout   the checkout form: bin/sluice sidecar from this working tree (type stripping)
+//   knative-queue     Knative's queue-proxy (Go), when built (/work/shared/tools/build-knative-queue.sh)
+//   sluice-image@REF  --also-ref REF: the image form of a commit, for before/after in the same run
+// Idle RSS: VmRSS --idle-ms after ready. Then --load-rounds rounds of wrk -t1 -c50 (CC=10, nginx upstream)
+// per proxy on a fresh process, with `direct` (wrk at nginx) in each round: req/s, the ratio to direct
+// paired by round, peak RSS (VmHWM at the end of the run), errors. Then, with --activator (default on),
+// the activator's image form and HAProxy (nbthread 1, maxconn 10) idle and under the same load.
+// Results: loadtest/results/cold-<stamp>.json and .md, and cold-latest.md. Loopback only; every child runs
+// in its own process group and is killed on exit.
+
+import { execFileSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { describeSluiceVersion, fileStamp, gitHead, log, machineInfo, sleep } from './harness/bench-run.ts'
+import { median } from './harness/bench-summary.ts'
+import { ChildGroup, type StartedChild } from './harness/child-group.ts'
+import { rssMb, spawnUntilReady } from './harness/spawn-ready.ts'
+import { freePort, hasBinary, HOST, httpCall, startActivator, startHaproxy, startNginx } from './harness/targets.ts'
+import { runWrk } from './harness/wrk-runner.ts'
+
+const REPO = fileURLToPath(new URL('../', import.meta.url))
+const RESULTS_DIR = join(REPO, 'loadtest', 'results')
+const KNATIVE_QUEUE = '/tmp/knative-queue'
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '7' },
+    'load-rounds': { type: 'string', default: '3' },
+    duration: { type: 'string', default: '8' },
+    'idle-ms': { type: 'string', default: '1500' },
+    'also-ref': { type: 'string', multiple: true, default: [] },
+    'knative-queue': { type: 'string', default: KNATIVE_QUEUE },
+    'no-load': { type: 'boolean', default: false },
+    'no-activator': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+const USAGE = `npm run bench:cold -- [flags]
+  --rounds N          spawn-to-ready rounds, targets interleaved (default 7)
+  --load-rounds N     wrk rounds per proxy, each on a fresh process (default 3)
+  --duration S        seconds per wrk run (default 8)
+  --idle-ms MS        idle RSS is read this long after ready (default 1500)
+  --also-ref REF      also the image form of REF (a commit), for before/after (repeatable)
+  --knative-queue P   Knative's queue-proxy binary (default ${KNATIVE_QUEUE}; left out when missing)
+  --no-load           spawn-to-ready and idle RSS only
+  --no-activator      leave out the activator / HAProxy footprint
+  --quick             3 rounds, 1 load round of 3 s
+  --no-write          print only
+`
+if (flags.help) { process.stdout.write(USAGE); process.exit(0) }
+
+const rounds = flags.quick ? 3 : Number(flags.rounds)
+const loadRounds = flags.quick ? 1 : Number(flags['load-rounds'])
+const durationS = flags.quick ? 3 : Number(flags.duration)
+const idleMs = Number(flags['idle-ms'])
+const CC = 10
+const CONNECTIONS = 50
+
+/** The response of Node's floor: any read gets it, no parsing. */
+const FLOOR_JS = "const b=Buffer.from('HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\n\\r\\nqueue');require('net').createServer((s)=>{s.on('data',()=>{s.write(b)});s.on('error',()=>{})}).listen(+process.argv[1],'127.0.0.1')"
+
+/** `ENV NAME=value` lines of the Dockerfile stage `target` and the stages it is built FROM (base first). */
+export function dockerStageEnv (dockerfile: string, target: string): Record<string, string> {
+  const stages = new Map<string, { from: string, env: Record<string, string> }>()
+  let current: { from: string, env: Record<string, string> } | null = null
+  for (const raw of dockerfile.split('\n')) {
+    const line = raw.trim()
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line)
+    if (from !== null) {
+      current = { from: from[1] ?? '', env: {} }
+      if (from[2] !== undefined) stages.set(from[2], current)
+      continue
+    }
+    const env = /^ENV\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    if (env !== null && current !== null) current.env[env[1] ?? ''] = (env[2] ?? '').replace(/^"(.*)"$/, '$1')
+  }
+  const chain: Array<Record<string, string>> = []
+  for (let s = stages.get(target); s !== undefined; s = stages.get(s.from)) chain.unshift(s.env)
+  return Object.assign({}, ...chain) as Record<string, string>
+}
+
+/** Stages the image form of the tree at `root` in `out` (npm run build's output + bin + package.json). */
+function stageImageForm (root: string, out: string): void {
+  mkdirSync(out, { recursive: true })
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), join(out, 'dist')], {
+    cwd: root, stdio: 'inherit', env: { ...process.env, PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` },
+  })
+  cpSync(join(root, 'bin'), join(out, 'bin'), { recursive: true })
+  cpSync(join(root, 'package.json'), join(out, 'package.json'))
+  // The checkout's node_modules: what the sidecar must not load is proven absent by
+  // test/cli/lazy-loading.test.ts, and its size is counted by the report below, not here.
+  symlinkSync(join(REPO, 'node_modules'), join(out, 'node_modules'))
+}
+
+/** A commit's tree (bin, src, scripts, tsconfigs, package.json) in `out`. */
+function exportRef (ref: string, out: string): void {
+  mkdirSync(out, { recursive: true })
+  const tar = execFileSync('git', ['-C', REPO, 'archive', '--format=tar', ref, 'bin', 'src', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'Dockerfile'], { maxBuffer: 256 * 2 ** 20 })
+  execFileSync('tar', ['-x', '-C', out], { input: tar })
+}
+
+interface SpawnTarget {
+  name: string
+  description: string
+  /** Command for one start on the given ports. */
+  command (ports: Ports): { file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string }
+}
+
+interface Ports { serving: number, admin: number, metrics: number }
+
+interface SpawnSample { target: string, round: number, probeOkMs: number, readyMs: number, idleRssMb: number, startHwmMb: number }
+interface LoadSample { target: string, round: number, reqPerSec: number, ratioToDirect: number | null, peakRssMb: number | null, errors: number, non2xx: number, p99Ms: number }
+
+function sidecarArgs (p: Ports, userPort: number): string[] {
+  return [
+    'sidecar', '--host', HOST, '--port', String(p.serving), '--admin-port', String(p.admin), '--metrics-port', String(p.metrics),
+    '--user-port', String(userPort), '--container-concurrency', String(CC), '--drain-seconds', '0', '--log-level', 'warn',
+  ]
+}
+
+function imageTarget (name: string, stage: string, description: string, userPort: number, nodeOptions: Record<string, string>): SpawnTarget {
+  return {
+    name,
+    description,
+    command: (p) => ({ file: process.execPath, args: [join(stage, 'bin', 'sluice'), ...sidecarArgs(p, userPort)], env: { ...process.env, ...nodeOptions }, cwd: stage }),
+  }
+}
+
+async function portsFor (target: string): Promise<Ports> {
+  // Knative's queue-proxy has its admin (8022) and metrics (9090) ports fixed.
+  if (target === 'knative-queue') return { serving: await freePort(), admin: 8022, metrics: 9090 }
+  return { serving: await freePort(), admin: await freePort(), metrics: await freePort() }
+}
+
+function portFree (port: number): boolean {
+  try {
+    execFileSync(process.execPath, ['-e', `require('net').createServer().once('error',()=>process.exit(1)).listen(${port},'127.0.0.1',function(){this.close()})`], { stdio: 'ignore', timeout: 5000 })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function fmt (n: number | null, digits = 0): string { return n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits) }
+
+async function main (): Promise<void> {
+  const group = new ChildGroup()
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-cold-'))
+  const stamp = fileStamp(new Date())
+  const info = machineInfo()
+  try {
+    const nginx = await startNginx(group, dir, 1)
+    log(`upstream: ${nginx.label} on ${nginx.port}`)
+    const imageEnv = { ...dockerStageEnv(readFileSync(join(REPO, 'Dockerfile'), 'utf8'), 'sidecar') }
+    log(`staging the image form (npm run build output; env of the Dockerfile's sidecar target: ${JSON.stringify(imageEnv)})`)
+    stageImageForm(REPO, join(dir, 'image'))
+    const targets: SpawnTarget[] = [
+      { name: 'node-floor', description: 'Node\'s floor: `node -e` net server answering every read with a 200', command: (p) => ({ file: process.execPath, args: ['-e', FLOOR_JS, String(p.serving)], env: process.env, cwd: dir }) },
+      imageTarget('sluice-image', join(dir, 'image'), `image form: dist/ + bin/sluice sidecar, ${Object.entries(imageEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`, nginx.port, imageEnv),
+      { name: 'sluice-checkout', description: 'checkout form: bin/sluice sidecar on src/ (type stripping)', command: (p) => ({ file: process.execPath, args: [join(REPO, 'bin', 'sluice'), ...sidecarArgs(p, nginx.port)], env: process.env, cwd: REPO }) },
+    ]
+    for (const ref of flags['also-ref']) {
+      const root = join(dir, `ref-${ref.replace(/[^A-Za-z0-9._-]/g, '_')}`)
+      exportRef(ref, join(root, 'tree'))
+      symlinkSync(join(REPO, 'node_modules'), join(root, 'tree', 'node_modules'))
+      stageImageForm(join(root, 'tree'), join(root, 'image'))
+      const refEnv = existsSync(join(root, 'tree', 'Dockerfile')) ? dockerStageEnv(readFileSync(join(root, 'tree', 'Dockerfile'), 'utf8'), 'sidecar') : {}
+      targets.push(imageTarget(`sluice-image@${ref}`, join(root, 'image'), `image form of ${ref} = ${gitHead(ref)}`, nginx.port, { NODE_ENV: 'production', ...refEnv }))
+    }
+    const kq = flags['knative-queue']
+    if (existsSync(kq) && portFree(8022) && portFree(9090)) {
+      targets.push({
+        name: 'knative-queue',
+        description: `Knative's queue-proxy (Go, ${kq}), CONTAINER_CONCURRENCY=${CC}`,
+        command: (p) => ({
+          file: kq,
+          args: [],
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH, CONTAINER_CONCURRENCY: String(CC), QUEUE_SERVING_PORT: String(p.serving), QUEUE_SERVING_TLS_PORT: String(p.serving + 1),
+            USER_PORT: String(nginx.port), REVISION_TIMEOUT_SECONDS: '300', SERVING_NAMESPACE: 'default', SERVING_CONFIGURATION: 'c', SERVING_REVISION: 'r',
+            SERVING_POD: 'p', SERVING_POD_IP: HOST, SERVING_LOGGING_CONFIG: '', SERVING_LOGGING_LEVEL: 'error',
+            SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: nginx.port, host: HOST }, successThreshold: 1 }),
+          },
+        }),
+      })
+    } else {
+      log(`knative-queue: left out (${existsSync(kq) ? 'port 8022 or 9090 in use' : `${kq} not built`})`)
+    }
+
+    // Warm the page cache and the compile cache paths once per target, unrecorded.
+    const spawns: SpawnSample[] = []
+    for (let round = 0; round <= rounds; round++) {
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]).filter((t): t is SpawnTarget => t !== undefined)
+      for (const t of order) {
+        const ports = await portsFor(t.name)
+        const cmd = t.command(ports)
+        const started = await spawnUntilReady(group, t.name, cmd.file, cmd.args, ports.serving, { env: cmd.env, cwd: cmd.cwd, logPath: join(dir, `${t.name.replace(/[^A-Za-z0-9._-]/g, '_')}-${round}.log`) })
+        const startHwm = rssMb(started.child.pid).hwmMb
+        await sleep(idleMs)
+        const idle = rssMb(started.child.pid).rssMb
+        await group.stop(started.child)
+        if (round === 0) continue
+        spawns.push({ target: t.name, round, probeOkMs: started.probeOkMs, readyMs: started.readyMs, idleRssMb: idle, startHwmMb: startHwm })
+        log(`  round ${round} ${t.name.padEnd(24)} ready ${started.readyMs.toFixed(1).padStart(6)} ms (probe ok ${started.probeOkMs.toFixed(1)})  idle RSS ${idle.toFixed(1)} MB`)
+      }
+    }
+
+    const loads: LoadSample[] = []
+    const proxyTargets = targets.filter((t) => t.name !== 'node-floor')
+    if (!flags['no-load']) {
+      for (let round = 1; round <= loadRounds; round++) {
+        const order = ['direct', ...proxyTargets.map((t) => t.name)]
+        const rotated = order.map((_, i) => order[(i + round) % order.length] ?? 'direct')
+        const roundSamples: LoadSample[] = []
+        for (const name of rotated) {
+          const t = proxyTargets.find((x) => x.name === name)
+          let child: StartedChild | null = null
+          let port = nginx.port
+          if (t !== undefined) {
+            const ports = await portsFor(t.name)
+            const cmd = t.command(ports)
+            child = (await spawnUntilReady(group, t.name, cmd.file, cmd.args, ports.serving, { env: cmd.env, cwd: cmd.cwd, logPath: join(dir, `${t.name.replace(/[^A-Za-z0-9._-]/g, '_')}-load-${round}.log`) })).child
+            port = ports.serving
+          }
+          const r = await runWrk(group, { url: `http://${HOST}:${port}/`, connections: CONNECTIONS, threads: 1, durationS })
+          const peak = child === null ? null : rssMb(child.pid).hwmMb
+          if (child !== null) await group.stop(child)
+          const s: LoadSample = { target: name, round, reqPerSec: r.reqPerSec, ratioToDirect: null, peakRssMb: peak, errors: r.errors, non2xx: r.non2xx, p99Ms: r.latencyUs.p99 / 1000 }
+          roundSamples.push(s)
+          log(`  load round ${round} ${name.padEnd(24)} ${Math.round(r.reqPerSec).toString().padStart(6)} req/s  p99 ${s.p99Ms.toFixed(2)} ms  peak RSS ${fmt(peak, 1)} MB  err ${r.errors}/${r.non2xx}`)
+        }
+        const direct = roundSamples.find((s) => s.target === 'direct')?.reqPerSec ?? Number.NaN
+        for (const s of roundSamples) s.ratioToDirect = s.reqPerSec / direct
+        loads.push(...roundSamples)
+      }
+    }
+
+    const footprint: Array<{ target: string, idleRssMb: number, peakRssMb: number, reqPerSec: number, errors: number }> = []
+    if (!flags['no-activator'] && !flags['no-load']) {
+      const haveHaproxy = hasBinary('haproxy', ['-v']) !== null
+      for (const name of ['activator-image', ...(haveHaproxy ? ['haproxy'] : [])]) {
+        let port: number
+        let child: StartedChild
+        const headers: string[] = []
+        if (name === 'haproxy') {
+          const h = await startHaproxy(group, dir, [nginx.port], CC)
+          port = h.port
+          child = h.child
+        } else {
+          const a = await startActivator(group, dir, name, { bin: join(dir, 'image', 'bin', 'sluice'), nodeArgs: [] })
+          const put = await httpCall('PUT', a.adminPort, '/revisions/default/cold', JSON.stringify({ containerConcurrency: CC, endpoints: [`${HOST}:${nginx.port}`] }))
+          if (put.status !== 200) throw new Error(`loadtest: PUT revision answered ${put.status}: ${put.body}`)
+          for (let i = 0; i < 200 && (await httpCall('GET', a.port, '/', null, { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'cold' })).status !== 200; i++) await sleep(25)
+          headers.push('Knative-Serving-Namespace: default', 'Knative-Serving-Revision: cold')
+          port = a.port
+          child = a.child
+        }
+        await sleep(idleMs)
+        const idle = rssMb(child.pid).rssMb
+        const r = await runWrk(group, { url: `http://${HOST}:${port}/`, connections: CONNECTIONS, threads: 1, durationS, headers })
+        const peak = rssMb(child.pid).hwmMb
+        await group.stop(child)
+        footprint.push({ target: name, idleRssMb: idle, peakRssMb: peak, reqPerSec: r.reqPerSec, errors: r.errors + r.non2xx })
+        log(`  footprint ${name.padEnd(16)} idle ${idle.toFixed(1)} MB  peak ${peak.toFixed(1)} MB  ${Math.round(r.reqPerSec)} req/s  err ${r.errors}/${r.non2xx}`)
+      }
+    }
+
+    const floorReady = median(spawns.filter((s) => s.target === 'node-floor').map((s) => s.readyMs))
+    const rows = targets.map((t) => {
+      const sp = spawns.filter((s) => s.target === t.name)
+      const ld = loads.filter((s) => s.target === t.name)
+      const ready = median(sp.map((s) => s.readyMs))
+      return {
+        target: t.name,
+        description: t.description,
+        readyMs: ready,
+        readyMinMs: Math.min(...sp.map((s) => s.readyMs)),
+        readyMaxMs: Math.max(...sp.map((s) => s.readyMs)),
+        overFloorMs: ready - floorReady,
+        probeOkMs: median(sp.map((s) => s.probeOkMs)),
+        idleRssMb: median(sp.map((s) => s.idleRssMb)),
+        startHwmMb: median(sp.map((s) => s.startHwmMb)),
+        reqPerSec: ld.length === 0 ? null : median(ld.map((s) => s.reqPerSec)),
+        ratioToDirect: ld.length === 0 ? null : median(ld.map((s) => s.ratioToDirect ?? Number.NaN)),
+        peakRssMb: ld.length === 0 ? null : median(ld.map((s) => s.peakRssMb ?? Number.NaN)),
+        peakRssMaxMb: ld.length === 0 ? null : Math.max(...ld.map((s) => s.peakRssMb ?? Number.NaN)),
+        errors: ld.reduce((n, s) => n + s.errors + s.non2xx, 0),
+      }
+    })
+    const directRps = median(loads.filter((s) => s.target === 'direct').map((s) => s.reqPerSec))
+    const command = `npm run bench:cold -- ${process.argv.slice(2).join(' ')}`.trim()
+    const md = [
+      `# Cold path and footprint (${stamp})`,
+      '',
+      `\`${command}\`; Sluice: ${describeSluiceVersion(null)}; Node ${info.node}, ${info.cores} x ${info.cpuModel}, kernel ${info.kernel}.`,
+      `Spawn -> ready (kubelet probe 200, then a user request 200, from spawn()), median of ${rounds} interleaved rounds; idle RSS ${idleMs} ms after ready;`,
+      `load: wrk -t1 -c${CONNECTIONS} -d${durationS}s, CC=${CC}, nginx upstream (direct ${fmt(directRps)} req/s), ${loadRounds} round(s), each proxy a fresh process; peak RSS = VmHWM at the end of the run.`,
+      '',
+      '| target | spawn -> ready ms (min-max) | over the floor ms | idle RSS MB | req/s | vs direct | peak RSS MB (max) | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.target} | ${fmt(r.readyMs, 1)} (${fmt(r.readyMinMs, 1)}-${fmt(r.readyMaxMs, 1)}) | ${r.target === 'node-floor' ? '-' : fmt(r.overFloorMs, 1)} | ${fmt(r.idleRssMb, 1)} | ${fmt(r.reqPerSec)} | ${fmt(r.ratioToDirect, 2)} | ${fmt(r.peakRssMb, 1)} (${fmt(r.peakRssMaxMb, 1)}) | ${r.reqPerSec === null ? '-' : r.errors} |`),
+      '',
+      ...rows.map((r) => `- ${r.target}: ${r.description}`),
+      '',
+      ...(footprint.length === 0
+        ? []
+        : [
+            `Activator footprint beside HAProxy (one process each, revision CC=${CC} with the nginx upstream as its one endpoint; idle ${idleMs} ms after ready, peak after wrk -t1 -c${CONNECTIONS} -d${durationS}s):`,
+            '',
+            '| target | idle RSS MB | peak RSS MB | req/s | errors |',
+            '|---|---:|---:|---:|---:|',
+            ...footprint.map((f) => `| ${f.target} | ${f.idleRssMb.toFixed(1)} | ${f.peakRssMb.toFixed(1)} | ${Math.round(f.reqPerSec)} | ${f.errors} |`),
+            '',
+          ]),
+    ].join('\n')
+    process.stdout.write(md + '\n')
+    if (!flags['no-write']) {
+      mkdirSync(RESULTS_DIR, { recursive: true })
+      writeFileSync(join(RESULTS_DIR, `cold-${stamp}.json`), JSON.stringify({ stamp, command, machine: info, sluice: describeSluiceVersion(null), rounds, loadRounds, durationS, idleMs, rows, spawns, loads, footprint }, null, 2) + '\n')
+      writeFileSync(join(RESULTS_DIR, `cold-${stamp}.md`), md + '\n')
+      writeFileSync(join(RESULTS_DIR, 'cold-latest.md'), md + '\n')
+      log(`wrote loadtest/results/cold-${stamp}.json, .md and cold-latest.md`)
+    }
+  } finally {
+    await group.stopAll()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()
