@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
 import { closeAllConnections, createDualServer, MAX_REQUEST_HEAD_BYTES } from '../../src/proxy/h2c-sniffing-server.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
+import { certDir, makePair, SKIP_WITHOUT_OPENSSL } from '../helpers/test-certs.ts'
 import { createClient, route, send, spec, startActivator, startSidecar, type Teardown } from './fixtures.ts'
 
 // gRPC (h2c) through the activator, over real sockets: a node:http2 client with prior knowledge ->
@@ -421,6 +422,22 @@ t.test('--h2c-port: a second serving port, HTTP/1.1 and h2c, the same revisions'
   t.equal(miss.status, 404, 'HTTP/1.1 on --h2c-port: routed like on --port')
   t.equal(app.calls.length, 1)
   t.equal(revision.throttler.inFlight, 0)
+})
+
+t.test('HTTP/2 over TLS (ALPN h2) on --tls-port is forwarded over h2c too, as Knative\'s transport picks by the request', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const dir = certDir(t)
+  dir.install(makePair(dir.work, 'activator'))
+  const { activator, ports } = await startActivator(t, ['--tls-port', '0', '--tls-cert-dir', dir.dir])
+  const app = await startGrpcApp(t)
+  const { dest } = await startSidecar(t, app.port, 1)
+  activator.registry.upsert(spec('grpc', [dest], 1))
+  t.ok(ports.tls !== null && ports.tls > 0, 'TLS port listening')
+  const session = connect(`https://127.0.0.1:${ports.tls ?? 0}`, { rejectUnauthorized: false })
+  session.on('error', () => {})
+  t.teardown(() => { session.destroy() })
+  const r = await unary(session, '/test.Echo/Unary', 'over tls').result
+  t.same(r.messages, ['echo:over tls'])
+  t.equal(r.trailers['grpc-status'], '0', 'trailers relayed from the h2c hop to the h2 client')
 })
 
 t.test('config: --h2c-port defaults to Knative\'s 8013 and may not share a port', async (t) => {
