@@ -25,6 +25,16 @@ export interface RevisionSpec {
   readonly containerConcurrency: number
   /** Sidecar addresses `host:port` (IPv6 as `[::1]:8012`). May be empty (scaled to zero). */
   readonly endpoints: readonly string[]
+  /**
+   * Sidecars the platform does not count as ready yet (Kubernetes: slice endpoints with
+   * `conditions.ready: false`, Knative's notReadyAddresses) that may take traffic as soon as the
+   * activator's own probe passes: Knative's probe optimisation (revision_backends.go), which saves a
+   * cold start up to one kubelet readiness period. A source lists them only when the revision allows
+   * it (not with an exec readiness probe or a startup probe). Same form as `endpoints`, disjoint from
+   * it; absent or empty = none. When one turns ready it moves to `endpoints`, keeping its state; a
+   * ready one that moves here is re-probed and leaves rotation only if that probe fails.
+   */
+  readonly notReadyEndpoints?: readonly string[]
   /** Host header values routed to this revision (use without Knative's routing headers). */
   readonly hosts: readonly string[]
   /** Max time a request may take, buffering included, seconds; null = the activator default. */

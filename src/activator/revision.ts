@@ -21,6 +21,8 @@ import { Throttler } from './throttler.ts'
 // With spec.clusterIp (mesh-compatibility-mode enabled or auto) a ClusterIpRoute may take over: then
 // the revision's one destination is its private service, and its pods are not probed.
 
+const NO_ENDPOINTS: readonly string[] = Object.freeze([])
+
 export interface RevisionDeps {
   readonly ctx: ProxyContext
   readonly reporter: ConcurrencyReporter
@@ -76,6 +78,8 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
   #isClosed = false
   /** The private service as a destination (spec.clusterIp); null = pods only. */
   #clusterIp: ClusterIpRoute | null
+  /** spec.notReadyEndpoints as last synced: to spot endpoints that went from ready to not ready. */
+  #notReady: ReadonlySet<string>
 
   constructor (spec: RevisionSpec, deps: RevisionDeps) {
     this.spec = spec
@@ -83,6 +87,7 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
     this.#logger = deps.logger
     this.#defaultActivators = deps.activators
     this.#clusterIp = null
+    this.#notReady = new Set()
     const throttlerOptions = {
       containerConcurrency: spec.containerConcurrency,
       queueDepth: deps.queueDepth,
@@ -93,8 +98,8 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
     this.proxy = new RevisionProxy(spec.namespace, spec.name, this.throttler, deps.reporter.register(spec.namespace, spec.name),
       this, deps.ctx, timeoutPolicyFor(spec, deps.defaultTimeoutMs, deps.queueTimeoutMs), deps.logger)
     this.#updateClusterIp(spec)
-    this.#syncEndpoints(spec.endpoints)
-    this.#logger.info({ containerConcurrency: spec.containerConcurrency, endpoints: spec.endpoints.length, lbPolicy: this.throttler.policyName }, 'revision added')
+    this.#syncEndpoints(spec)
+    this.#logger.info({ containerConcurrency: spec.containerConcurrency, endpoints: spec.endpoints.length, notReady: spec.notReadyEndpoints?.length ?? 0, lbPolicy: this.throttler.policyName }, 'revision added')
   }
 
   get key (): string { return `${this.spec.namespace}/${this.spec.name}` }
@@ -123,8 +128,8 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
     // (Throttler.#resize), so trackers and breaker agree after every step, in any order.
     this.throttler.setContainerConcurrency(cc)
     this.#updateClusterIp(spec)
-    this.#syncEndpoints(spec.endpoints)
-    this.#logger.info({ containerConcurrency: cc, endpoints: spec.endpoints.length, ready: this.#readyCount, lbPolicy: this.throttler.policyName }, 'revision updated')
+    this.#syncEndpoints(spec)
+    this.#logger.info({ containerConcurrency: cc, endpoints: spec.endpoints.length, notReady: spec.notReadyEndpoints?.length ?? 0, ready: this.#readyCount, lbPolicy: this.throttler.policyName }, 'revision updated')
   }
 
   /** The registry's slot changed; applies unless the spec carries its own. */
@@ -148,7 +153,15 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
   }
 
   onProbeFailure (prober: EndpointProber, verdict: ProbeVerdict): void {
-    if (this.#isClosed || !this.#trackers.has(prober.dest)) return
+    const tracker = this.#trackers.get(prober.dest)
+    if (this.#isClosed || tracker === undefined) return
+    if (tracker.state === TRACKER_READY) {
+      // Only a re-probe runs on a ready tracker: the endpoint went from ready to not ready
+      // (#syncEndpoints) and no longer answers. Knative drops it from the healthy set the same way.
+      tracker.state = TRACKER_PROBING
+      this.#logger.info({ dest: tracker.dest }, 'endpoint became not ready and fails its probe: out of rotation')
+      this.#syncReady()
+    }
     this.#clusterIp?.onPodFailed(prober.dest, verdict)
   }
 
@@ -191,8 +204,20 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
     this.#logger.info('revision removed')
   }
 
-  #syncEndpoints (endpoints: readonly string[]): void {
-    const wanted = new Set(endpoints)
+  /**
+   * Trackers for spec.endpoints and spec.notReadyEndpoints alike: both take traffic once our probe
+   * passes (Knative trusts kubelet-ready pods without a probe unless mesh-compatibility-mode is
+   * auto, its default and ours; probing them too costs one round trip and never sends to a pod that
+   * does not answer). The difference: an endpoint that moves from ready to not ready is re-probed,
+   * staying in rotation until a probe fails (Knative's becameNonReady), and the private service's
+   * backends are the ready ones only (Knative sizes the ClusterIP by curDests.ready).
+   */
+  #syncEndpoints (spec: RevisionSpec): void {
+    const ready = new Set(spec.endpoints)
+    const notReady = new Set(spec.notReadyEndpoints ?? NO_ENDPOINTS)
+    const wanted = new Set([...ready, ...notReady])
+    const wasNotReady = this.#notReady
+    this.#notReady = notReady
     let changed = false
     for (const [dest, tracker] of this.#trackers) {
       if (wanted.has(dest)) continue
@@ -214,15 +239,23 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
       added.push(prober)
     }
     const route = this.#clusterIp
+    const probesPods = route === null || !route.usesService
+    for (const dest of notReady) {
+      if (wasNotReady.has(dest) || !probesPods) continue
+      const tracker = this.#trackers.get(dest)
+      if (tracker?.state !== TRACKER_READY) continue
+      this.#logger.info({ dest }, 'endpoint became not ready: re-probing')
+      this.#probers.get(dest)?.start()
+    }
     if (route !== null) {
-      route.setEndpoints(wanted)
+      route.setEndpoints(ready)
       // The service's backends may have changed: its capacity follows them.
       changed = true
     }
     if (changed) this.#syncReady()
     // Start after the maps are complete: a probe result can only arrive asynchronously anyway.
     // Through the service (mesh) pods are not probed: Knative skips them too.
-    if (route === null || !route.usesService) for (const p of added) p.start()
+    if (probesPods) for (const p of added) p.start()
   }
 
   /** Creates, updates or drops the private-service route as spec.clusterIp says. */

@@ -88,8 +88,11 @@ export function revisionSpecsEqual (a: RevisionSpec, b: RevisionSpec): boolean {
     slotsEqual(a.activators ?? null, b.activators ?? null) &&
     clusterIpsEqual(a.clusterIp ?? null, b.clusterIp ?? null) &&
     listsEqual(a.endpoints, b.endpoints) &&
+    listsEqual(a.notReadyEndpoints ?? NONE, b.notReadyEndpoints ?? NONE) &&
     listsEqual(a.hosts, b.hosts)
 }
+
+const NONE: readonly string[] = Object.freeze([])
 
 function clusterIpsEqual (a: ClusterIpSpec | null, b: ClusterIpSpec | null): boolean {
   if (a === null || b === null) return a === b

@@ -27,6 +27,12 @@ export interface EndpointSliceInfo extends ObjectRef {
   readonly revision: string | null
   /** Ready endpoints as `ip:port` (`[ip]:port` for IPv6), sorted, without duplicates. */
   readonly endpoints: readonly string[]
+  /**
+   * Endpoints kubelet does not count as ready yet (`conditions.ready: false`) and that are not
+   * terminating: what Knative's activator reads as the Endpoints' notReadyAddresses (the Endpoints
+   * controller leaves terminating pods out altogether; slices keep them, flagged). Same form and order.
+   */
+  readonly notReadyEndpoints: readonly string[]
 }
 
 /** A public service's slice: who is in front of the revision, by address. */
@@ -45,6 +51,14 @@ export interface KnativeRevisionInfo extends ObjectRef {
   /** spec.responseStartTimeoutSeconds and spec.idleTimeoutSeconds (0 = off); null when absent or invalid. */
   readonly responseStartTimeoutSeconds: number | null
   readonly idleTimeoutSeconds: number | null
+  /**
+   * Knative's enableProbeOptimisation (revision_backends.go getOrCreateRevisionWatcher): a pod whose
+   * queue-proxy answers the activator's probe may take traffic before kubelet marks it ready. False
+   * when the queue-proxy's check does not cover the pod's readiness: the serving container has an
+   * exec readiness probe or a startup probe, or a sidecar container has a startup probe (kubelet
+   * runs those, so only kubelet's ready counts).
+   */
+  readonly probeOptimisation: boolean
 }
 
 /** metadata.namespace and metadata.name, or null when either is missing. */
@@ -59,18 +73,27 @@ export function objectRef (obj: unknown): ObjectRef | null {
  * A discovery.k8s.io/v1 EndpointSlice. Endpoints: those not explicitly unready (`conditions.ready` nil means
  * ready, per the API), first address only (a pod's addresses are fungible; using all would count it twice),
  * on the first port whose name is in `portNames` (in that order). FQDN slices give no endpoints.
+ * notReadyEndpoints: the same for `conditions.ready: false` without `terminating: true`.
  */
 export function parseEndpointSlice (obj: unknown, revisionLabel: string, portNames: readonly string[]): EndpointSliceInfo | null {
   const ref = objectRef(obj)
   if (ref === null || !isRecord(obj)) return null
   const port = pickPort(obj.ports, portNames)
   const endpoints: string[] = []
+  const notReadyEndpoints: string[] = []
   if (port !== null) {
     const v6 = obj.addressType === 'IPv6'
     for (const address of readyAddresses(obj)) endpoints.push(v6 ? `[${address}]:${port}` : `${address}:${port}`)
+    for (const address of addressesWhere(obj, isNotReady)) notReadyEndpoints.push(v6 ? `[${address}]:${port}` : `${address}:${port}`)
   }
   // Sorted again: with the port appended, `10.0.0.10:80` sorts before `10.0.0.1:80`.
-  return { namespace: ref.namespace, name: ref.name, revision: revisionOf(obj, revisionLabel), endpoints: endpoints.sort() }
+  return {
+    namespace: ref.namespace,
+    name: ref.name,
+    revision: revisionOf(obj, revisionLabel),
+    endpoints: endpoints.sort(),
+    notReadyEndpoints: notReadyEndpoints.sort(),
+  }
 }
 
 /**
@@ -125,7 +148,27 @@ export function parseKnativeRevision (obj: unknown): KnativeRevisionInfo | null 
     timeoutSeconds: typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0 ? timeout : null,
     responseStartTimeoutSeconds: nonNegativeInteger(spec.responseStartTimeoutSeconds),
     idleTimeoutSeconds: nonNegativeInteger(spec.idleTimeoutSeconds),
+    probeOptimisation: allowsProbeOptimisation(spec.containers),
   }
+}
+
+/**
+ * Knative's checks on rev.Spec.GetContainer() and GetSidecarContainers(): with one container it
+ * serves; with several, the first one with ports serves and those without ports are sidecars.
+ */
+function allowsProbeOptimisation (containers: unknown): boolean {
+  if (!Array.isArray(containers) || containers.length === 0) return true
+  const list: Array<Record<string, unknown>> = containers.filter(isRecord)
+  const hasPorts = (c: Record<string, unknown>): boolean => Array.isArray(c.ports) && c.ports.length > 0
+  const serving = list.length === 1 ? list[0] : list.find(hasPorts)
+  if (serving !== undefined) {
+    if (isRecord(serving.readinessProbe) && isRecord(serving.readinessProbe.exec)) return false
+    if (isRecord(serving.startupProbe)) return false
+  }
+  if (list.length > 1) {
+    for (const c of list) if (!hasPorts(c) && isRecord(c.startupProbe)) return false
+  }
+  return true
 }
 
 function nonNegativeInteger (v: unknown): number | null {
@@ -140,13 +183,30 @@ function revisionOf (obj: Record<string, unknown>, revisionLabel: string): strin
 
 /** First address of each endpoint not explicitly unready, valid for the slice's addressType; sorted, unique. */
 function readyAddresses (obj: Record<string, unknown>): string[] {
+  return addressesWhere(obj, isReady)
+}
+
+/** `conditions.ready` nil means ready (the API's rule for consumers). */
+function isReady (conditions: Record<string, unknown>): boolean {
+  return conditions.ready !== false
+}
+
+/** Unready and not on its way out (the Endpoints controller's notReadyAddresses). */
+function isNotReady (conditions: Record<string, unknown>): boolean {
+  return conditions.ready === false && conditions.terminating !== true
+}
+
+const NO_CONDITIONS: Record<string, unknown> = Object.freeze({})
+
+/** First address of each endpoint whose conditions pass `keep`, valid for the slice's addressType; sorted, unique. */
+function addressesWhere (obj: Record<string, unknown>, keep: (conditions: Record<string, unknown>) => boolean): string[] {
   const addressType = obj.addressType
   if ((addressType !== 'IPv4' && addressType !== 'IPv6') || !Array.isArray(obj.endpoints)) return []
   const isValid = addressType === 'IPv4' ? isIPv4 : isIPv6
   const out = new Set<string>()
   for (const endpoint of obj.endpoints) {
     if (!isRecord(endpoint)) continue
-    if (isRecord(endpoint.conditions) && endpoint.conditions.ready === false) continue
+    if (!keep(isRecord(endpoint.conditions) ? endpoint.conditions : NO_CONDITIONS)) continue
     if (!Array.isArray(endpoint.addresses) || endpoint.addresses.length === 0) continue
     const address: unknown = endpoint.addresses[0]
     if (typeof address === 'string' && isValid(address)) out.add(address)

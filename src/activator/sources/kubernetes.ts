@@ -5,6 +5,10 @@
 //   EndpointSlice controller copies the Service's labels, so `serving.knative.dev/revision` names the
 //   revision. Endpoints = ready addresses x the port named `http` (or `http2`), i.e. the pods' queue-proxy
 //   ports. A revision's endpoints are the union over its slices (a service may have several).
+//   Not-ready, not-terminating addresses go out as notReadyEndpoints when the Revision allows Knative's
+//   probe optimisation (no exec readiness probe, no startup probe): the activator probes those pods
+//   itself and sends to one as soon as its queue-proxy answers, without waiting for kubelet's ready
+//   (revision_backends.go; a cold start saves up to one readiness period).
 // - serving.knative.dev/v1 Revisions, for spec.containerConcurrency and its timeouts (timeoutSeconds,
 //   responseStartTimeoutSeconds, idleTimeoutSeconds, as Knative's activator applies them). A revision
 //   is known while its Revision object exists, with the endpoints its slices list (none when scaled to
@@ -357,11 +361,20 @@ export class KubernetesSource implements RevisionSource {
 
     const endpoints = new Set<string>()
     for (const slice of this.#slices.slicesOf(key)) for (const endpoint of slice.endpoints) endpoints.add(endpoint)
+    // Knative's probe optimisation needs the Revision (exec/startup probes turn it off), so without
+    // Revisions only kubelet's ready counts. A pod listed twice (moving between slices) counts as ready.
+    const notReady: string[] = []
+    if (revision !== undefined && revision.probeOptimisation) {
+      for (const slice of this.#slices.slicesOf(key)) {
+        for (const endpoint of slice.notReadyEndpoints) if (!endpoints.has(endpoint) && !notReady.includes(endpoint)) notReady.push(endpoint)
+      }
+    }
     return Object.freeze({
       namespace,
       name,
       containerConcurrency: revision?.containerConcurrency ?? this.#defaultCC,
       endpoints: Object.freeze([...endpoints].sort()),
+      ...(notReady.length > 0 ? { notReadyEndpoints: Object.freeze(notReady.sort()) } : {}),
       hosts: Object.freeze([]),
       timeoutSeconds: revision?.timeoutSeconds ?? null,
       // Present only when the Revision sets them (Knative's webhook defaults both, so a real one does).

@@ -5,9 +5,9 @@ import { endpointSlice, knativeRevision, publicLabels } from './fake-kube-api.ts
 // EndpointSlice parsing is covered in kubernetes.test.ts ("endpoint selection from a slice").
 
 t.test('parseKnativeRevision reads containerConcurrency and the three timeouts', async (t) => {
-  const none = { responseStartTimeoutSeconds: null, idleTimeoutSeconds: null }
+  const none = { responseStartTimeoutSeconds: null, idleTimeoutSeconds: null, probeOptimisation: true }
   t.same(parseKnativeRevision(knativeRevision('ns', 'r-00001', { containerConcurrency: 3, timeoutSeconds: 120, responseStartTimeoutSeconds: 30, idleTimeoutSeconds: 0 })),
-    { namespace: 'ns', name: 'r-00001', containerConcurrency: 3, timeoutSeconds: 120, responseStartTimeoutSeconds: 30, idleTimeoutSeconds: 0 })
+    { namespace: 'ns', name: 'r-00001', containerConcurrency: 3, timeoutSeconds: 120, responseStartTimeoutSeconds: 30, idleTimeoutSeconds: 0, probeOptimisation: true })
   t.same(parseKnativeRevision(knativeRevision('ns', 'r-00001')),
     { namespace: 'ns', name: 'r-00001', containerConcurrency: null, timeoutSeconds: null, ...none }, 'absent -> null')
   t.same(parseKnativeRevision({ metadata: { namespace: 'ns', name: 'r' }, spec: { containerConcurrency: -1, timeoutSeconds: 0, responseStartTimeoutSeconds: -1, idleTimeoutSeconds: -5 } }),
@@ -17,6 +17,23 @@ t.test('parseKnativeRevision reads containerConcurrency and the three timeouts',
   t.same(parseKnativeRevision({ metadata: { namespace: 'ns', name: 'r' } }),
     { namespace: 'ns', name: 'r', containerConcurrency: null, timeoutSeconds: null, ...none }, 'no spec')
   t.equal(parseKnativeRevision({ spec: {} }), null, 'no metadata')
+})
+
+t.test('parseKnativeRevision: probe optimisation off when kubelet alone can tell readiness (Knative getOrCreateRevisionWatcher)', async (t) => {
+  const cases: Array<[string, unknown, boolean]> = [
+    ['no containers', undefined, true],
+    ['httpGet readiness probe', [{ image: 'a', readinessProbe: { httpGet: { path: '/' } } }], true],
+    ['tcpSocket readiness probe', [{ image: 'a', readinessProbe: { tcpSocket: { port: 8080 } } }], true],
+    ['exec readiness probe', [{ image: 'a', readinessProbe: { exec: { command: ['x'] } } }], false],
+    ['startup probe', [{ image: 'a', startupProbe: { httpGet: { path: '/' } } }], false],
+    ['sidecar with a startup probe', [{ image: 'a', ports: [{ containerPort: 8080 }] }, { image: 's', startupProbe: { exec: { command: ['x'] } } }], false],
+    ['sidecar with an exec readiness probe (kubelet only checks it; Knative ignores it here)', [{ image: 'a', ports: [{ containerPort: 8080 }] }, { image: 's', readinessProbe: { exec: { command: ['x'] } } }], true],
+    ['serving container is the one with ports', [{ image: 's' }, { image: 'a', ports: [{ containerPort: 8080 }], readinessProbe: { exec: { command: ['x'] } } }], false],
+  ]
+  for (const [what, containers, want] of cases) {
+    const parsed = parseKnativeRevision({ metadata: { namespace: 'ns', name: 'r' }, spec: containers === undefined ? {} : { containers } })
+    t.equal(parsed?.probeOptimisation, want, what)
+  }
 })
 
 t.test('objectRef needs a namespace and a name', async (t) => {

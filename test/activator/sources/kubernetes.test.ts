@@ -38,6 +38,8 @@ function seed (api: FakeKubeApi): void {
 const HELLO = spec('default', 'hello-00001', {
   containerConcurrency: 2,
   endpoints: ['10.0.0.1:8012', '10.0.0.2:8012', '10.0.1.1:8012'],
+  // Probed by the activator, used once it answers (Knative's probe optimisation).
+  notReadyEndpoints: ['10.0.0.3:8012'],
   timeoutSeconds: 300,
 })
 const WORLD = spec('apps', 'world-00001')
@@ -79,10 +81,13 @@ t.test('watched slices: added, modified, deleted', async (t) => {
   await sink.until(() => sink.get('apps/world-00001')?.endpoints[0] === '10.1.0.2:8012')
   t.same(sink.get('apps/world-00001')?.endpoints, ['10.1.0.2:8012'])
 
+  t.same(sink.get('apps/world-00001')?.notReadyEndpoints, ['10.1.0.1:8012'], 'the unready one: for the activator to probe')
+
   // One of hello's two slices goes away: the other's endpoints remain.
   api.remove(SLICES, 'default', 'hello-00001-private-a')
   await sink.until(() => sink.get('default/hello-00001')?.endpoints.length === 1)
-  t.same(sink.get('default/hello-00001'), { ...HELLO, endpoints: ['10.0.1.1:8012'] })
+  const { notReadyEndpoints: _gone, ...helloWithoutNotReady } = HELLO
+  t.same(sink.get('default/hello-00001'), { ...helloWithoutNotReady, endpoints: ['10.0.1.1:8012'] })
 
   // world scales to zero: its slice is deleted, the revision stays known with no endpoints.
   api.remove(SLICES, 'apps', 'world-00001-private-x')
@@ -121,11 +126,30 @@ t.test('watched revisions: containerConcurrency and timeout changes, add and del
   t.same(sink.calls.at(-1), { op: 'remove', key: 'default/new-00001' })
 })
 
+t.test('a Revision with an exec readiness probe: not-ready pods are not offered (only kubelet can tell)', async (t) => {
+  const api = await startFakeKubeApi(t)
+  seed(api)
+  const exec = knativeRevision('default', 'hello-00001', { containerConcurrency: 2, timeoutSeconds: 300 })
+  exec.spec = { ...(exec.spec as Record<string, unknown>), containers: [{ image: 'example', readinessProbe: { exec: { command: ['ready'] } } }] }
+  api.apply(REVISIONS, exec)
+  const sink = new MemorySink()
+  await source(t, api).start(sink)
+  const { notReadyEndpoints: _probed, ...hello } = HELLO
+  t.same(sink.get('default/hello-00001'), hello)
+})
+
 t.test('endpoint selection from a slice', async (t) => {
   const labels = privateLabels('r')
   const parse = (obj: unknown): readonly string[] => parseEndpointSlice(obj, 'serving.knative.dev/revision', ['http', 'http2'])?.endpoints ?? ['unparsed']
   t.same(parse(endpointSlice('ns', 's', labels, [{ ip: '10.0.0.1' }, { ip: '10.0.0.2', ready: false }, { ip: '10.0.0.3', ready: true }])),
     ['10.0.0.1:8012', '10.0.0.3:8012'], 'ready nil counts as ready; ready false is excluded')
+  const notReady = (obj: unknown): readonly string[] => parseEndpointSlice(obj, 'serving.knative.dev/revision', ['http', 'http2'])?.notReadyEndpoints ?? ['unparsed']
+  const terminating = endpointSlice('ns', 's', labels, [{ ip: '10.0.0.4', ready: false }, { ip: '10.0.0.5', ready: false }, { ip: '10.0.0.1' }])
+  const eps = terminating.endpoints as Array<{ conditions: Record<string, unknown> }>
+  if (eps[1] !== undefined) eps[1].conditions = { ready: false, serving: true, terminating: true }
+  t.same(notReady(terminating), ['10.0.0.4:8012'], 'not ready: ready false and not terminating (Knative notReadyAddresses)')
+  t.same(notReady(endpointSlice('ns', 's', labels, [{ ip: 'fd00::2', ready: false }], { addressType: 'IPv6' })), ['[fd00::2]:8012'], 'not ready, IPv6')
+  t.same(notReady(endpointSlice('ns', 's', labels, [{ ip: '10.0.0.2', ready: false }], { portName: 'grpc' })), [], 'no http/http2 port: none')
   t.same(parse(endpointSlice('ns', 's', labels, [{ ip: '10.0.0.1', more: ['10.0.0.7'] }])), ['10.0.0.1:8012'], 'first address only')
   t.same(parse(endpointSlice('ns', 's', labels, [{ ip: 'fd00::1' }], { addressType: 'IPv6' })), ['[fd00::1]:8012'], 'IPv6 bracketed')
   t.same(parse(endpointSlice('ns', 's', labels, [{ ip: '10.0.0.1' }], { portName: 'http2', port: 8013 })), ['10.0.0.1:8013'], 'h2c revisions: port http2')
@@ -286,7 +310,9 @@ t.test('without watching Revisions: revisions come from slices alone', async (t)
   const sink = new MemorySink()
   await source(t, api, { watchRevisions: false, defaultContainerConcurrency: 5 }).start(sink)
   t.same(sink.keys(), ['default/hello-00001'], 'world has no slice')
-  t.same(sink.get('default/hello-00001'), { ...HELLO, containerConcurrency: 5, timeoutSeconds: null })
+  const { notReadyEndpoints: _probed, ...hello } = HELLO
+  t.same(sink.get('default/hello-00001'), { ...hello, containerConcurrency: 5, timeoutSeconds: null },
+    'no Revision to rule out exec/startup probes: not-ready pods wait for kubelet')
   t.notOk(api.requests.some((r) => r.path.includes('serving.knative.dev')), 'never asks for Revisions')
   await api.until(() => api.openWatches(SLICES) === 1)
   api.remove(SLICES, 'default', 'hello-00001-private-a')
