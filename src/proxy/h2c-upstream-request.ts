@@ -8,10 +8,11 @@ import { UpstreamConnectionError } from '../shared/errors.ts'
 // through a symbol on the stream (as proxy-exchange.ts does with responses), so a request costs
 // this one object of a fixed shape, no closures.
 
-// node:http2's constants.HTTP2_HEADER_STATUS and NGHTTP2_CANCEL, written out so that importing this
+// node:http2's constants.HTTP2_HEADER_STATUS, NGHTTP2_CANCEL and NGHTTP2_REFUSED_STREAM, written out so that importing this
 // module does not load node:http2 (h2c-upstream.ts loads it with the first session).
 const HTTP2_HEADER_STATUS = ':status'
 const NGHTTP2_CANCEL = 8
+const NGHTTP2_REFUSED_STREAM = 7
 
 const kRequest = Symbol('sluice.h2cUpstreamRequest')
 type TaggedStream = ClientHttp2Stream & { [kRequest]?: H2cUpstreamRequest }
@@ -29,11 +30,16 @@ export function toResponseHeaders (headers: IncomingHttpHeaders): Record<string,
  * node:http2 reports a stream that never opened (connect refused, connect timeout) as
  * ERR_HTTP2_STREAM_CANCEL caused by the session's error. The cause is what the exchange's replay
  * rule and the activator's endpoint health read (ECONNREFUSED, UND_ERR_CONNECT_TIMEOUT), as from
- * the HTTP/1.1 clients.
+ * the HTTP/1.1 clients. A stream the server refused (RST_STREAM REFUSED_STREAM) or left beyond its
+ * GOAWAY was not processed (RFC 9113 8.7): UND_ERR_SOCKET, which the exchange replays when it has
+ * no body, as the HTTP/1.1 keep-alive race.
  */
-export function streamFailure (err: Error): Error {
+export function streamFailure (err: Error, rstCode: number | undefined): Error {
   const code = (err as { code?: unknown }).code
   if (code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error && typeof (err.cause as { code?: unknown }).code === 'string') return err.cause
+  if ((code === 'ERR_HTTP2_STREAM_ERROR' && rstCode === NGHTTP2_REFUSED_STREAM) || code === 'ERR_HTTP2_GOAWAY_SESSION') {
+    return new UpstreamConnectionError('UND_ERR_SOCKET', 'the upstream refused the stream unprocessed', { cause: err })
+  }
   return err
 }
 
@@ -139,6 +145,6 @@ function onStreamTrailers (this: ClientHttp2Stream, trailers: IncomingHttpHeader
   if (r !== undefined) r.trailers = toResponseHeaders(trailers)
 }
 function onStreamEnd (this: ClientHttp2Stream): void { requestOf(this)?.onEnd() }
-function onStreamError (this: ClientHttp2Stream, err: Error): void { requestOf(this)?.fail(streamFailure(err)) }
+function onStreamError (this: ClientHttp2Stream, err: Error): void { requestOf(this)?.fail(streamFailure(err, this.rstCode)) }
 function onStreamClose (this: ClientHttp2Stream): void { requestOf(this)?.onClose() }
 function onStreamReady (this: ClientHttp2Stream): void { requestOf(this)?.sendBody() }

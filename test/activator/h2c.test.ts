@@ -17,7 +17,7 @@ import { createClient, route, send, spec, startActivator, startSidecar, type Tea
 // client's session: the server answers a PING after the frames before it, and node's HTTP/2 server
 // runs the request handler (routing, throttler) synchronously when it reads a HEADERS frame.
 
-const { NGHTTP2_CANCEL } = constants
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants
 
 // --- gRPC framing ---------------------------------------------------------------------------
 
@@ -358,10 +358,17 @@ t.test('shutdown: h2c sessions get GOAWAY, a call in flight finishes with its tr
  * headers: HTTP/1.1 and h2c on one port, by the sidecar's own preface sniffing (node's http2
  * `allowHTTP1` needs TLS).
  */
-async function startDualPod (t: Teardown): Promise<{ dest: string, seen: Array<{ version: string, headers: IncomingHttpHeaders }> }> {
+async function startDualPod (t: Teardown, refuseStreams = 0): Promise<{ dest: string, seen: Array<{ version: string, headers: IncomingHttpHeaders }> }> {
   const seen: Array<{ version: string, headers: IncomingHttpHeaders }> = []
+  let toRefuse = refuseStreams
   const dual = createDualServer({ impl: 'node', http2: true, keepAliveTimeoutMs: 5_000, headersTimeoutMs: 5_000, maxHeadBytes: MAX_REQUEST_HEAD_BYTES, logger: silentLogger() }, (req, res) => {
     if (req.headers['k-network-probe'] === 'queue') { res.end(Buffer.from('queue')); return }
+    if (req.httpVersionMajor === 2 && toRefuse > 0) {
+      // As a server past its GOAWAY: RST_STREAM(REFUSED_STREAM), the request left unprocessed.
+      toRefuse--
+      ;(req as unknown as { stream: ServerHttp2Stream }).stream.close(NGHTTP2_REFUSED_STREAM)
+      return
+    }
     seen.push({ version: `${req.httpVersionMajor}.${req.httpVersionMinor}`, headers: req.headers })
     const body = req as unknown as Readable
     body.resume()
@@ -406,6 +413,20 @@ t.test('to the endpoint: HTTP/2 requests over h2c, HTTP/1.1 ones over HTTP/1.1 (
   byHost.end()
   t.equal((await byHostResult).status, 200, 'an h2 request routed by its :authority')
   t.equal(pod.seen[2]?.headers['k-original-host'], 'grpc.example.com')
+})
+
+t.test('a bodyless HTTP/2 request whose stream the endpoint refuses unprocessed (REFUSED_STREAM) is replayed', async (t) => {
+  const { activator, url } = await startActivator(t)
+  const pod = await startDualPod(t, 1)
+  activator.registry.upsert(spec('grpc', [pod.dest], 0))
+  const session = h2Session(t, url)
+  const stream = session.request({ ':method': 'GET', ':path': '/again', ...route('grpc') })
+  const result = collect(stream)
+  stream.end()
+  const r = await result
+  t.equal(r.status, 200, 'answered by the replay')
+  t.equal(pod.seen.length, 1, 'the refused stream was not seen as a request')
+  t.equal(pod.seen[0]?.version, '2.0')
 })
 
 t.test('--h2c-port: a second serving port, HTTP/1.1 and h2c, the same revisions', async (t) => {
