@@ -253,25 +253,29 @@ export class Activator implements ProxyContext {
    * closed connection does.
    */
   #createServingServer (config: ActivatorConfig, logger: Logger): DualServer {
-    const dual = createDualServer({
+    // node:http's and node:http2's servers are made on first need (h2c-sniffing-server.ts); the
+    // listeners go on them then.
+    return createDualServer({
       impl: config.httpServer,
       http2: true,
       keepAliveTimeoutMs: 65_000,
       headersTimeoutMs: 60_000,
       maxHeadBytes: MAX_REQUEST_HEAD_BYTES,
       logger: logger.child({ component: 'http' }),
+      onHttpServer: (http) => {
+        http.on('upgrade', this.handler.handleUpgrade)
+        http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+          if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
+        })
+      },
+      onH2Server: (h2) => {
+        h2.on('session', (session: ServerHttp2Session) => {
+          this.#h2Sessions.add(session)
+          session.once('close', () => { this.#h2Sessions.delete(session) })
+        })
+      },
     }, this.handler.handle)
-    const http = dual.http
-    http.on('upgrade', this.handler.handleUpgrade)
-    http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
-    })
-    dual.h2.on('session', (session: ServerHttp2Session) => {
-      this.#h2Sessions.add(session)
-      session.once('close', () => { this.#h2Sessions.delete(session) })
-    })
-    return dual
   }
 
   /** Drain: idle HTTP/1.1 connections close, HTTP/2 sessions get GOAWAY (their streams in flight finish). */
