@@ -1,8 +1,10 @@
-# Sluice: one image for every mode (sidecar, activator, autoscaler, up).
-# Stage 1 compiles the TypeScript to dist/ (`npm run build`); stage 2 installs production
-# dependencies only; the runtime stage is node:24-slim as a non-root user with dist/, bin/ and
+# Sluice: one Dockerfile, one image per mode (issue 12: each image carries only what its mode loads).
+#   docker build --target sidecar   -t <registry>/sluice-sidecar:<tag> .     # Knative's queue-proxy (the default target)
+#   docker build --target activator -t <registry>/sluice-activator:<tag> .   # activator (also autoscaler, up)
+# Stage `build` compiles the TypeScript to dist/ (`npm run build`); `deps-*` install production
+# dependencies only; the runtime stages are node:24-slim as a non-root user with dist/, bin/ and
 # those dependencies: no src/, no compiler. Running compiled JS instead of type-stripped sources
-# saves ~25 MB of memory per process (measured: sidecar idle RSS 117 -> 89 MB).
+# saves ~30 MB of memory and ~120 ms of start-up per process (loadtest/results/cold-latest.md).
 
 FROM node:24-slim AS build
 WORKDIR /app
@@ -14,15 +16,23 @@ COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 
-FROM node:24-slim AS deps
+# The activator's dependencies: all of them, the Kubernetes client (an optionalDependency) included.
+FROM node:24-slim AS deps-activator
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-slim
+# The sidecar's: without the optional Kubernetes client (@kubernetes/client-node and its tree, ~88
+# of the ~94 MB), which only the activator's Kubernetes source imports. The sidecar never imports
+# it (test/cli/lazy-loading.test.ts).
+FROM node:24-slim AS deps-sidecar
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
@@ -30,6 +40,23 @@ RUN ln -s /app/bin/sluice /usr/local/bin/sluice
 # The image's unprivileged `node` user, by number: Knative runs both containers with
 # runAsNonRoot and no runAsUser, and the kubelet refuses an image whose USER is a name
 # ("image has non-numeric user, cannot verify user is non-root").
+USER 1000:1000
+
+FROM runtime AS activator
+COPY --from=deps-activator /app/node_modules ./node_modules
+USER 1000:1000
+# serving (HTTP/1.1 + h2c), h2c (Knative's 8013), admin (revisions API, loopback), metrics
+EXPOSE 8012 8013 8022 9090
+ENTRYPOINT ["sluice"]
+CMD ["activator"]
+
+# Last, so a plain `docker build .` builds the sidecar, as before.
+FROM runtime AS sidecar
+COPY --from=deps-sidecar /app/node_modules ./node_modules
+# V8's young generation at 1 MB per semi-space (default: grows to 16+): under wrk -t1 -c50 peak RSS
+# 100-104 -> 85-87 MB at the same req/s (issue 12; loadtest/results/cold-latest.md). The sidecar's
+# per-request garbage is small and short-lived, so a small nursery scavenges more often but cheaply.
+ENV NODE_OPTIONS=--max-semi-space-size=1
 USER 1000:1000
 # serving, admin (drain), metrics: Knative's queue-proxy ports
 EXPOSE 8012 8022 9090

@@ -121,14 +121,33 @@ t.test('RBAC lets the activator list and watch what the Kubernetes source reads'
   t.equal(at(binding, 'roleRef', 'name'), at(role, 'metadata', 'name'))
 })
 
-t.test('queue-sidecar-image: the image kustomize sets, whose default command is the sidecar', async (t) => {
-  const image = (at(kustomization, 'images') as Array<{ name: string, newName: string, newTag: string }>)[0]
+/** The Dockerfile's stages by name (`FROM ... AS name`), each with its text up to the next FROM. */
+function dockerStages (dockerfile: string): Map<string, string> {
+  const stages = new Map<string, string>()
+  const parts = dockerfile.split(/^(?=FROM\s)/m).filter((p) => p.startsWith('FROM'))
+  for (const part of parts) {
+    const name = /^FROM\s+\S+\s+AS\s+(\S+)/i.exec(part)?.[1]
+    if (name !== undefined) stages.set(name, part)
+  }
+  return stages
+}
+
+const DOCKERFILE = readFileSync(join(REPO, 'Dockerfile'), 'utf8')
+const STAGES = dockerStages(DOCKERFILE)
+
+t.test('queue-sidecar-image and the activator image: one per mode, as kustomize sets them', async (t) => {
+  const images = at(kustomization, 'images') as Array<{ name: string, newName: string, newTag: string }>
+  const sidecarImage = images.find((i) => i.name === 'sluice-sidecar')
+  const activatorImage = images.find((i) => i.name === 'sluice-activator')
   const cm = docs('config-deployment.yaml')[0]
-  t.equal(at(cm, 'data', 'queue-sidecar-image'), `${image?.newName}:${image?.newTag}`)
-  t.equal(at(container, 'image'), image?.name, 'the activator uses the same image')
-  const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8')
-  t.match(dockerfile, /^ENTRYPOINT \["sluice"\]$/m)
-  t.match(dockerfile, /^CMD \["sidecar"\]$/m, 'Knative runs the queue-proxy image without a command')
+  t.equal(at(cm, 'data', 'queue-sidecar-image'), `${sidecarImage?.newName}:${sidecarImage?.newTag}`, 'revision pods get the sidecar target\'s image')
+  t.equal(at(container, 'image'), activatorImage?.name, 'the activator runs the activator target\'s image')
+  t.not(sidecarImage?.newName, activatorImage?.newName, 'two images')
+  const sidecar = STAGES.get('sidecar') ?? ''
+  t.match(sidecar, /^ENTRYPOINT \["sluice"\]$/m)
+  t.match(sidecar, /^CMD \["sidecar"\]$/m, 'Knative runs the queue-proxy image without a command')
+  t.match(STAGES.get('activator') ?? '', /^CMD \["activator"\]$/m)
+  t.equal(DOCKERFILE.slice(DOCKERFILE.lastIndexOf('\nFROM ')).trim().split('\n')[0], 'FROM runtime AS sidecar', 'a build without --target builds the sidecar')
   // What Knative's controller sets on the queue-proxy container (pkg/reconciler/revision/resources/queue.go).
   const env = {
     SERVING_NAMESPACE: 'default', SERVING_SERVICE: 'hello', SERVING_CONFIGURATION: 'hello', SERVING_REVISION: 'hello-00001',
@@ -170,17 +189,30 @@ t.test('the kubelet check of runAsNonRoot, as modelled: names and root are refus
   t.equal(runAsNonRootRefusal('65532:65532'), null)
 })
 
-t.test('the image starts under Knative\'s security context (runAsNonRoot, no runAsUser): numeric non-root USER', async (t) => {
-  const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8')
-  // The USER in force is the last one of the last stage (the image Knative runs).
-  const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
-  const users = [...lastStage.matchAll(/^USER\s+(\S+)\s*$/gm)].map((m) => m[1] ?? '')
-  t.ok(users.length > 0, 'the runtime stage sets a USER')
-  const user = users.at(-1) ?? ''
-  t.equal(runAsNonRootRefusal(user), null, `USER ${user} passes the kubelet's check`)
+t.test('the images start under Knative\'s security context (runAsNonRoot, no runAsUser): numeric non-root USER', async (t) => {
+  // The USER in force is the last one of each runtime stage (the images Knative runs).
+  for (const name of ['runtime', 'sidecar', 'activator']) {
+    const users = [...(STAGES.get(name) ?? '').matchAll(/^USER\s+(\S+)\s*$/gm)].map((m) => m[1] ?? '')
+    t.ok(users.length > 0, `the ${name} stage sets a USER`)
+    const user = users.at(-1) ?? ''
+    t.equal(runAsNonRootRefusal(user), null, `${name}: USER ${user} passes the kubelet's check`)
+  }
   const activator = docs('activator-deployment.yaml')[0]
   t.ok(JSON.stringify(activator).includes('"runAsNonRoot":true') || !JSON.stringify(activator).includes('runAsNonRoot'),
     'the activator patch does not loosen Knative\'s runAsNonRoot')
+})
+
+t.test('the sidecar image carries no Kubernetes client; the activator image does', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>, optionalDependencies?: Record<string, string> }
+  t.notOk('@kubernetes/client-node' in (pkg.dependencies ?? {}), 'not a required dependency')
+  t.ok('@kubernetes/client-node' in (pkg.optionalDependencies ?? {}), 'an optional one, which `npm ci --omit=optional` leaves out with its tree')
+  const installs = (stage: string): string[] => [...(STAGES.get(stage) ?? '').matchAll(/^RUN npm ci (.*)$/gm)].map((m) => m[1] ?? '')
+  t.match(installs('deps-sidecar').join(' '), /--omit=dev --omit=optional/, 'the sidecar\'s production dependencies skip it')
+  t.notMatch(installs('deps-activator').join(' '), /--omit=optional/, 'the activator\'s keep it')
+  t.match(STAGES.get('sidecar') ?? '', /^COPY --from=deps-sidecar \/app\/node_modules /m)
+  t.match(STAGES.get('activator') ?? '', /^COPY --from=deps-activator \/app\/node_modules /m)
+  t.notMatch(STAGES.get('runtime') ?? '', /node_modules/, 'the shared runtime stage has no dependencies of its own')
+  t.match(STAGES.get('sidecar') ?? '', /^ENV NODE_OPTIONS=--max-semi-space-size=1$/m, 'the sidecar\'s V8 flags (loadtest/cold.bench.ts runs the image form with them)')
 })
 
 t.test('SERVING_LOGGING_LEVEL as Knative sets it: empty unless configured, zap names', async (t) => {

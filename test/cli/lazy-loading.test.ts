@@ -1,0 +1,102 @@
+// Issue 12: a sidecar loads only what it runs. Started through the CLI (as bin/sluice and the image
+// run it) and used as a pod is (kubelet probes, requests, a scrape, the admin port), it has not
+// loaded undici, http-proxy-3, the Kubernetes client, hdr-histogram-js, node:http, node:http2 or
+// node:tls; the first Upgrade request loads the upgrade path (http-proxy-3, node:http).
+import { fork } from 'node:child_process'
+import { connect, createServer, type Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { childEnv, send, until } from '../helpers/sidecar-fixture.ts'
+
+const CHILD = fileURLToPath(new URL('../helpers/sidecar-load-report.ts', import.meta.url))
+
+/** Packages and built-ins the sidecar must not load until a request needs them. */
+const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js']
+const LAZY_BUILTINS = ['http', 'http2', 'https', 'tls', '_http_server', 'internal/http2/core']
+
+interface Report { loaded: string[], builtins: string[] }
+
+function packagesIn (r: Report): string[] {
+  return LAZY_PACKAGES.filter((p) => r.loaded.some((url) => url.includes(`/node_modules/${p}/`)))
+}
+
+/** A user container on raw sockets: 101 to an Upgrade request, 200 to anything else. */
+async function startUpgradingApp (t: { teardown (fn: () => unknown): void }): Promise<number> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => { sockets.delete(socket) })
+    socket.on('error', () => {})
+    let head = ''
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1')
+      if (!head.includes('\r\n\r\n')) return
+      if (/^upgrade:/im.test(head)) {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+      } else {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+      }
+      head = ''
+    })
+  })
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  t.teardown(() => { for (const s of sockets) s.destroy(); server.close() })
+  const addr = server.address()
+  return typeof addr === 'object' && addr !== null ? addr.port : 0
+}
+
+/** Sends an Upgrade request and resolves with the status line of the answer. */
+function upgrade (port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let data = ''
+    socket.on('connect', () => {
+      socket.write('GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+    })
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1')
+      const eol = data.indexOf('\r\n')
+      if (eol >= 0) { socket.destroy(); resolve(data.slice(0, eol)) }
+    })
+    socket.on('error', reject)
+  })
+}
+
+t.test('a started sidecar has not loaded the optional paths; the first Upgrade request loads the upgrade path', async (t) => {
+  const appPort = await startUpgradingApp(t)
+  const child = fork(CHILD, ['sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0', '--container-concurrency', '10'], {
+    env: childEnv({ USER_PORT: String(appPort) }), stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let out = ''
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
+  await until(() => out.includes('"sidecar listening"'), 15_000, 'listening')
+  const line = out.split('\n').find((l) => l.includes('"sidecar listening"')) ?? '{}'
+  const ports = (JSON.parse(line) as { ports: { serving: number, admin: number, metrics: number } }).ports
+  const report = async (): Promise<Report> => await new Promise((resolve) => {
+    child.once('message', (m) => { resolve(m as Report) })
+    child.send('report')
+  })
+
+  // What every pod does: kubelet probes until ready, requests, autoscaler scrapes, the admin port.
+  const origin = `http://127.0.0.1:${ports.serving}`
+  const probe = { 'user-agent': 'kube-probe/1.31', 'k-network-probe': 'queue' }
+  for (let i = 0; i < 200 && (await send(origin, { headers: probe })).status !== 200; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal((await send(origin, { headers: probe })).status, 200, 'kubelet probe')
+  t.equal((await send(`${origin}/hello`)).body, 'ok', 'a request reaches the app')
+  t.equal((await send(`http://127.0.0.1:${ports.metrics}/metrics`)).status, 200, 'scrape')
+  t.equal((await send(`http://127.0.0.1:${ports.admin}/nothing`)).status, 404, 'admin port')
+
+  const before = await report()
+  t.ok(before.loaded.some((url) => url.includes('/sidecar/sidecar-server.')), 'the report covers the sidecar')
+  t.same(packagesIn(before), [], `none of ${LAZY_PACKAGES.join(', ')} loaded`)
+  t.same(LAZY_BUILTINS.filter((b) => before.builtins.includes(b)), [], `none of node:${LAZY_BUILTINS.join(', node:')} loaded`)
+  t.notOk(before.loaded.some((url) => url.includes('/activator/') || url.includes('/autoscaler/')), 'no other mode\'s modules')
+
+  t.equal(await upgrade(ports.serving), 'HTTP/1.1 101 Switching Protocols', 'the Upgrade request is proxied')
+  const after = await report()
+  t.same(packagesIn(after), ['http-proxy-3'], 'the upgrade path loaded http-proxy-3, nothing else optional')
+  t.ok(after.builtins.includes('http'), 'and node:http (the hand-off server, http-proxy-3\'s client)')
+  child.kill('SIGTERM')
+  await new Promise((resolve) => { child.once('exit', resolve) })
+})
