@@ -6,8 +6,12 @@
 //   node-floor        Node's floor: a bare `net` server answering every read with a 200 (`node -e`, no file,
 //                     no type stripping): what any Node process costs before it runs a line of Sluice
 //   sluice-image      the image form: `npm run build` output staged as the Dockerfile's sidecar target lays
-//                     it out (dist/, bin/, package.json, no src/), NODE_ENV and NODE_OPTIONS as the target sets
-//   sluice-checkout   the checkout form: bin/sluice sidecar from this working tree (type stripping)
+//                     it out (dist/, bin/, package.json, no src/), with the target's ENV (NODE_ENV, NODE_OPTIONS,
+//                     NODE_COMPILE_CACHE, warmed as its `RUN sluice sidecar --help` does)
+//   sluice-image-nocache  the same without its compile cache (NODE_DISABLE_COMPILE_CACHE=1)
+//   sluice-checkout   the checkout form: bin/sluice sidecar from this working tree (type stripping), its
+//                     compile cache warm (bin/sluice enables Node's compile cache; a second `npm start`)
+//   sluice-checkout-nocache  the checkout form with no compile cache: type stripping on every start
 //   knative-queue     Knative's queue-proxy (Go), when built (/work/shared/tools/build-knative-queue.sh)
 //   sluice-image@REF  --also-ref REF: the image form of a commit, for before/after in the same run
 // Idle RSS: VmRSS --idle-ms after ready. Then --load-rounds rounds of wrk -t1 -c50 (CC=10, nginx upstream)
@@ -94,6 +98,17 @@ export function dockerStageEnv (dockerfile: string, target: string): Record<stri
   return Object.assign({}, ...chain) as Record<string, string>
 }
 
+/**
+ * The Dockerfile's compile-cache warm-up (`RUN sluice sidecar --help`, run with the target's env): the
+ * cache goes to `<out>/.compile-cache` instead of the image's path. Returns the env to run with.
+ */
+function warmCompileCache (out: string, env: Record<string, string>): Record<string, string> {
+  if (env.NODE_COMPILE_CACHE === undefined) return env
+  const warmed = { ...env, NODE_COMPILE_CACHE: join(out, '.compile-cache') }
+  execFileSync(process.execPath, [join(out, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: out, stdio: 'ignore', env: { ...process.env, ...warmed } })
+  return warmed
+}
+
 /** Stages the image form of the tree at `root` in `out` (npm run build's output + bin + package.json). */
 function stageImageForm (root: string, out: string): void {
   mkdirSync(out, { recursive: true })
@@ -166,20 +181,28 @@ async function main (): Promise<void> {
   try {
     const nginx = await startNginx(group, dir, 1)
     log(`upstream: ${nginx.label} on ${nginx.port}`)
-    const imageEnv = { ...dockerStageEnv(readFileSync(join(REPO, 'Dockerfile'), 'utf8'), 'sidecar') }
-    log(`staging the image form (npm run build output; env of the Dockerfile's sidecar target: ${JSON.stringify(imageEnv)})`)
+    const dockerEnv = dockerStageEnv(readFileSync(join(REPO, 'Dockerfile'), 'utf8'), 'sidecar')
+    log(`staging the image form (npm run build output; env of the Dockerfile's sidecar target: ${JSON.stringify(dockerEnv)})`)
     stageImageForm(REPO, join(dir, 'image'))
+    const imageEnv = warmCompileCache(join(dir, 'image'), dockerEnv)
+    const { NODE_COMPILE_CACHE: _imageCache, ...imageEnvNoCache } = imageEnv
+    // The checkout form with its compile cache warm (bin/sluice enables it; a second `npm start`) and
+    // without one (NODE_DISABLE_COMPILE_CACHE=1: every start strips types and parses, the first start).
+    const checkoutCache = join(dir, 'checkout-compile-cache')
+    execFileSync(process.execPath, [join(REPO, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: REPO, stdio: 'ignore', env: { ...process.env, NODE_COMPILE_CACHE: checkoutCache } })
     const targets: SpawnTarget[] = [
       { name: 'node-floor', description: 'Node\'s floor: `node -e` net server answering every read with a 200', command: (p) => ({ file: process.execPath, args: ['-e', FLOOR_JS, String(p.serving)], env: process.env, cwd: dir }) },
       imageTarget('sluice-image', join(dir, 'image'), `image form: dist/ + bin/sluice sidecar, ${Object.entries(imageEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`, nginx.port, imageEnv),
-      { name: 'sluice-checkout', description: 'checkout form: bin/sluice sidecar on src/ (type stripping)', command: (p) => ({ file: process.execPath, args: [join(REPO, 'bin', 'sluice'), ...sidecarArgs(p, nginx.port)], env: process.env, cwd: REPO }) },
+      imageTarget('sluice-image-nocache', join(dir, 'image'), 'image form without its compile cache (NODE_DISABLE_COMPILE_CACHE=1)', nginx.port, { ...imageEnvNoCache, NODE_DISABLE_COMPILE_CACHE: '1' }),
+      { name: 'sluice-checkout', description: 'checkout form: bin/sluice sidecar on src/ (type stripping), compile cache warm', command: (p) => ({ file: process.execPath, args: [join(REPO, 'bin', 'sluice'), ...sidecarArgs(p, nginx.port)], env: { ...process.env, NODE_COMPILE_CACHE: checkoutCache }, cwd: REPO }) },
+      { name: 'sluice-checkout-nocache', description: 'checkout form without a compile cache (NODE_DISABLE_COMPILE_CACHE=1): type stripping on every start', command: (p) => ({ file: process.execPath, args: [join(REPO, 'bin', 'sluice'), ...sidecarArgs(p, nginx.port)], env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' }, cwd: REPO }) },
     ]
     for (const ref of flags['also-ref']) {
       const root = join(dir, `ref-${ref.replace(/[^A-Za-z0-9._-]/g, '_')}`)
       exportRef(ref, join(root, 'tree'))
       symlinkSync(join(REPO, 'node_modules'), join(root, 'tree', 'node_modules'))
       stageImageForm(join(root, 'tree'), join(root, 'image'))
-      const refEnv = existsSync(join(root, 'tree', 'Dockerfile')) ? dockerStageEnv(readFileSync(join(root, 'tree', 'Dockerfile'), 'utf8'), 'sidecar') : {}
+      const refEnv = warmCompileCache(join(root, 'image'), existsSync(join(root, 'tree', 'Dockerfile')) ? dockerStageEnv(readFileSync(join(root, 'tree', 'Dockerfile'), 'utf8'), 'sidecar') : {})
       targets.push(imageTarget(`sluice-image@${ref}`, join(root, 'image'), `image form of ${ref} = ${gitHead(ref)}`, nginx.port, { NODE_ENV: 'production', ...refEnv }))
     }
     const kq = flags['knative-queue']
@@ -222,7 +245,8 @@ async function main (): Promise<void> {
     }
 
     const loads: LoadSample[] = []
-    const proxyTargets = targets.filter((t) => t.name !== 'node-floor')
+    // Throughput and peak RSS do not depend on how the process started: the cache-less forms sit out.
+    const proxyTargets = targets.filter((t) => t.name !== 'node-floor' && !t.name.endsWith('-nocache'))
     if (!flags['no-load']) {
       for (let round = 1; round <= loadRounds; round++) {
         const order = ['direct', ...proxyTargets.map((t) => t.name)]

@@ -213,6 +213,12 @@ t.test('the sidecar image carries no Kubernetes client; the activator image does
   t.match(STAGES.get('activator') ?? '', /^COPY --from=deps-activator \/app\/node_modules /m)
   t.notMatch(STAGES.get('runtime') ?? '', /node_modules/, 'the shared runtime stage has no dependencies of its own')
   t.match(STAGES.get('sidecar') ?? '', /^ENV NODE_OPTIONS=--max-semi-space-size=1$/m, 'the sidecar\'s V8 flags (loadtest/cold.bench.ts runs the image form with them)')
+  t.match(STAGES.get('runtime') ?? '', /^ENV NODE_COMPILE_CACHE=\/app\/.compile-cache$/m, 'a compile cache in the image')
+  for (const mode of ['sidecar', 'activator']) {
+    const stage = STAGES.get(mode) ?? ''
+    const warm = stage.search(new RegExp(`^RUN sluice ${mode} --help > /dev/null$`, 'm'))
+    t.ok(warm > stage.search(/^USER 1000:1000$/m) && warm > stage.search(/^ENV NODE_OPTIONS=/m), `${mode}: warmed as the runtime user, with the runtime's flags`)
+  }
 })
 
 t.test('SERVING_LOGGING_LEVEL as Knative sets it: empty unless configured, zap names', async (t) => {
