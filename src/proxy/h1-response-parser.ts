@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { consumeChunkFraming, S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_CHUNK_EXT, S_CHUNK_SIZE, S_CHUNK_SIZE_LF, S_TRAILERS, startChunks } from '../shared/chunked-framing.ts'
 import { SECTION_MORE, SECTION_TOO_LARGE, SectionReader } from '../shared/section-reader.ts'
-import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } from '../shared/http-syntax.ts'
+import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN, trimOws } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 response parser (RFC 9112) for H1Upstream: status line, header
 // fields, and body framing by Content-Length, chunked (extensions and trailers), or the end of
@@ -14,9 +14,11 @@ import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } 
 // loop, names and values are sliced straight out of the buffer, and the object the exchange
 // wants is built in the same pass.
 //
-// Strictness, chosen for a proxy that forwards what it parses:
-// - line ends are CRLF; a bare LF is accepted as a line end (RFC 9112 2.2 allows it), a bare CR
-//   is an error;
+// Strictness, chosen for a proxy that forwards what it parses, and checked against llhttp's
+// response mode by test/proxy/h1-response-parser.fuzz.test.ts (which lists where and why we
+// differ):
+// - line ends are CRLF, as llhttp: a bare LF or a bare CR is an error;
+// - optional whitespace is SP and HTAB only (no trim() of other characters);
 // - obs-fold (a line starting with SP/HTAB), whitespace before the colon, a name that is not a
 //   token, control bytes in a value: errors;
 // - Content-Length must be digits; two different values, or Content-Length with
@@ -80,6 +82,7 @@ export class H1ResponseParser {
   /** Bytes of the current chunk-size line (digits and extension), bounded. */
   chunkLineBytes: number
   chunkDigits: number
+  chunkExtState: number
   framingError: string
   // Framing facts gathered while reading the head.
   contentLength: number
@@ -103,6 +106,7 @@ export class H1ResponseParser {
     this.sections = new SectionReader(maxHeadBytes)
     this.chunkLineBytes = 0
     this.chunkDigits = 0
+    this.chunkExtState = 0
     this.framingError = ''
     this.contentLength = -1
     this.hasTransferEncoding = false
@@ -239,8 +243,8 @@ export class H1ResponseParser {
   #parseHead (b: Buffer, start: number, stop: number): number {
     // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF
     const eol = b.indexOf(LF, start)
-    if (eol < 0 || eol >= stop) return this.#fail('bad status line')
-    const lineEnd = eol > start && b[eol - 1] === CR ? eol - 1 : eol
+    if (eol < 0 || eol >= stop || eol === start || b[eol - 1] !== CR) return this.#fail('bad status line')
+    const lineEnd = eol - 1
     if (lineEnd - start < 12 ||
         b[start] !== 72 || b[start + 1] !== 84 || b[start + 2] !== 84 || b[start + 3] !== 80 || // HTTP
         b[start + 4] !== 47 || b[start + 5] !== 49 || b[start + 6] !== 46 || // /1.
@@ -316,9 +320,12 @@ export class H1ResponseParser {
         if (i === ls) { this.#fail('empty header name'); return false }
         colon = i
         i++
-      } else if (c === LF || (c === CR && b[i + 1] === LF)) {
+      } else if (c === CR && b[i + 1] === LF) {
         if (i !== ls) { this.#fail('header line without a colon'); return false }
         return true // the empty line: end of section
+      } else if (c === LF) {
+        this.#fail('bare LF in response head')
+        return false
       } else {
         this.#fail('invalid header name')
         return false
@@ -331,7 +338,8 @@ export class H1ResponseParser {
         if (c === CR && b[i + 1] !== LF) { this.#fail('bare CR in response head'); return false }
       }
       if (i >= stop) { this.#fail('unterminated header line'); return false }
-      let ve = i > colon && b[i - 1] === CR ? i - 1 : i
+      if (b[i - 1] !== CR) { this.#fail('bare LF in response head'); return false }
+      let ve = i - 1
       let vs = colon + 1
       while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++
       while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--
@@ -378,7 +386,7 @@ export class H1ResponseParser {
           else if (v !== '') {
             const tokens = v.split(',')
             for (let i = 0; i < tokens.length; i++) {
-              const t = (tokens[i] ?? '').trim()
+              const t = trimOws(tokens[i] ?? '')
               if (t === 'close') this.isConnectionClose = true
               else if (t === 'keep-alive') this.isConnectionKeepAlive = true
             }

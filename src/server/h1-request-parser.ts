@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { consumeChunkFraming, S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_CHUNK_EXT, S_CHUNK_SIZE, S_CHUNK_SIZE_LF, S_TRAILERS, startChunks } from '../shared/chunked-framing.ts'
 import { SECTION_MORE, SECTION_TOO_LARGE, SectionReader } from '../shared/section-reader.ts'
-import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } from '../shared/http-syntax.ts'
+import { fieldNameTable, isChunkedOnly, isValidHostBytes, matchFieldName, parseContentLength, TOKEN, trimOws } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 request parser (RFC 9112) for H1Server: request line, header fields,
 // and body framing by Content-Length or chunked (extensions and trailers). It is fed the
@@ -16,15 +16,25 @@ import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN } 
 // in a byte loop, names and values are sliced from one latin1 decode, and both `rawHeaders`
 // and node's `headers` object are built in the same pass.
 //
-// Strictness, chosen for a proxy that forwards what it parses:
-// - CRLF line ends; a bare LF is accepted as a line end, a bare CR is an error;
+// Strictness, chosen for a proxy that forwards what it parses, and checked against llhttp
+// (node:http's parser) by test/server/h1-request-parser.fuzz.test.ts, which lists where and why
+// we differ:
+// - CRLF line ends, as llhttp: a bare LF or a bare CR is an error (RFC 9112 2.2 lets a
+//   recipient accept a bare LF; a front end that does not would frame the bytes differently);
 // - request-line `method SP request-target SP HTTP/1.x`; method a token, target visible bytes;
 //   another version -> 505;
 // - obs-fold, whitespace before the colon, a name that is not a token, control bytes in a
 //   value: 400;
 // - Content-Length digits only; two different values, or Content-Length with
-//   Transfer-Encoding: 400 (smuggling signs, RFC 9112 6.3); Transfer-Encoding whose last coding
-//   is not `chunked`: 400 (a request body cannot be framed by close); TE on HTTP/1.0: 400;
+//   Transfer-Encoding: 400 (smuggling signs, RFC 9112 6.3); TE on HTTP/1.0: 400;
+//   Transfer-Encoding other than one field saying `chunked`: 501, as Go's server (Knative's
+//   queue-proxy) and nginx answer (we would have to forward a coded body without its coding);
+// - Host: a second Host field, identical or not, or a byte Go's server refuses: 400 (RFC 9112
+//   3.2, Go's "too many Host headers" / "malformed Host header"), so the app, the request log
+//   and routing all read the one value;
+// - optional whitespace is SP and HTAB only (no trim() of other characters);
+// - chunk-size lines: hex digits, then `;ext` or CRLF (no whitespace), extensions as RFC 9112
+//   7.1.1 without BWS;
 // - head and each trailer section bounded by `maxHeadBytes` -> 431; chunk-size lines bounded.
 
 /** `execute` results. */
@@ -73,6 +83,7 @@ export class H1RequestParser {
   readonly sections: SectionReader
   chunkLineBytes: number
   chunkDigits: number
+  chunkExtState: number
   framingError: string
   // The last head, valid from onParsedRequestHead until the next head starts.
   method: string
@@ -81,6 +92,8 @@ export class H1RequestParser {
   rawHeaders: string[]
   headers: IncomingHttpHeaders
   contentLength: number
+  /** The first Content-Length value as sent: a repeat must be the same text (Go compares strings: 5 and 05 conflict). */
+  contentLengthText: string
   hasTransferEncoding: boolean
   isChunked: boolean
   isConnectionClose: boolean
@@ -92,6 +105,8 @@ export class H1RequestParser {
   expectUnsupported: boolean
   /** A Host field was sent (HTTP/1.1 requires one: the server answers 400 without). */
   hasHost: boolean
+  /** Transfer-Encoding fields seen in this head (more than one is refused). */
+  transferEncodingCount: number
   /** Trailer fields of a chunked body (into `rawTrailers`), or empty. */
   rawTrailers: string[]
 
@@ -107,6 +122,7 @@ export class H1RequestParser {
     this.sections = new SectionReader(maxHeadBytes)
     this.chunkLineBytes = 0
     this.chunkDigits = 0
+    this.chunkExtState = 0
     this.framingError = ''
     this.method = ''
     this.url = ''
@@ -114,6 +130,7 @@ export class H1RequestParser {
     this.rawHeaders = EMPTY_LIST
     this.headers = EMPTY_HEADERS
     this.contentLength = -1
+    this.contentLengthText = ''
     this.hasTransferEncoding = false
     this.isChunked = false
     this.isConnectionClose = false
@@ -123,6 +140,7 @@ export class H1RequestParser {
     this.expectContinue = false
     this.expectUnsupported = false
     this.hasHost = false
+    this.transferEncodingCount = 0
     this.rawTrailers = EMPTY_LIST
   }
 
@@ -234,6 +252,7 @@ export class H1RequestParser {
 
   #parseHead (b: Buffer, start: number, stop: number): number {
     this.contentLength = -1
+    this.contentLengthText = ''
     this.hasTransferEncoding = false
     this.isChunked = false
     this.isConnectionClose = false
@@ -243,10 +262,11 @@ export class H1RequestParser {
     this.expectContinue = false
     this.expectUnsupported = false
     this.hasHost = false
+    this.transferEncodingCount = 0
     // Request line: method SP request-target SP HTTP-version
     const eol = b.indexOf(LF, start)
-    if (eol < 0 || eol >= stop) return this.#fail(400, 'bad request line')
-    const lineEnd = eol > start && b[eol - 1] === CR ? eol - 1 : eol
+    if (eol < 0 || eol >= stop || eol === start || b[eol - 1] !== CR) return this.#fail(400, 'bad request line')
+    const lineEnd = eol - 1
     let i = start
     while (i < lineEnd && TOKEN[b[i] ?? 0] === 1) i++
     if (i === start || b[i] !== SP) return this.#fail(400, 'bad request method')
@@ -282,7 +302,7 @@ export class H1RequestParser {
     if (this.hasTransferEncoding) {
       if (this.contentLength >= 0) return this.#fail(400, 'both content-length and transfer-encoding')
       if (minor === 0) return this.#fail(400, 'transfer-encoding in an HTTP/1.0 request')
-      if (!this.isChunked) return this.#fail(400, 'transfer-encoding does not end with chunked')
+      if (!this.isChunked) return this.#fail(501, 'unsupported transfer-encoding')
       startChunks(this)
     } else if (this.contentLength > 0) {
       this.remaining = this.contentLength
@@ -315,9 +335,12 @@ export class H1RequestParser {
         if (i === ls) { this.#fail(400, 'empty header name'); return false }
         colon = i
         i++
-      } else if (c === LF || (c === CR && b[i + 1] === LF)) {
+      } else if (c === CR && b[i + 1] === LF) {
         if (i !== ls) { this.#fail(400, 'header line without a colon'); return false }
         return true
+      } else if (c === LF) {
+        this.#fail(400, 'bare LF in request head')
+        return false
       } else {
         this.#fail(400, 'invalid header name')
         return false
@@ -329,7 +352,8 @@ export class H1RequestParser {
         if (c === CR && b[i + 1] !== LF) { this.#fail(400, 'bare CR in request head'); return false }
       }
       if (i >= stop) { this.#fail(400, 'unterminated header line'); return false }
-      let ve = i > colon && b[i - 1] === CR ? i - 1 : i
+      if (b[i - 1] !== CR) { this.#fail(400, 'bare LF in request head'); return false }
+      let ve = i - 1
       let vs = colon + 1
       while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++
       while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--
@@ -338,8 +362,10 @@ export class H1RequestParser {
       raw.push(rawName, value)
       if (out !== null) {
         const name = matchFieldName(KNOWN_TABLE, b, ls, colon - ls) ?? rawName.toLowerCase()
-        if (!this.#noteFraming(name, value)) return false
+        if (!this.#noteFraming(name, value, b, vs, ve)) return false
         addField(out, name, value)
+      } else if (!this.#noteTrailer(b, ls, colon - ls, value)) {
+        return false
       }
       ls = i + 1
     }
@@ -347,20 +373,36 @@ export class H1RequestParser {
     return false
   }
 
-  #noteFraming (name: string, value: string): boolean {
+  /**
+   * A trailer field, as llhttp reads trailers: Content-Length or Transfer-Encoding there is an
+   * error (a second framing for a message already framed), and `Connection: close` there ends
+   * the connection after this request. Other fields are only collected.
+   */
+  #noteTrailer (b: Buffer, start: number, len: number, value: string): boolean {
+    const name = matchFieldName(TRAILER_FRAMING_TABLE, b, start, len)
+    if (name === null) return true
+    if (name !== 'connection') { this.#fail(400, 'framing field in trailers'); return false }
+    return this.#noteFraming(name, value, b, 0, 0)
+  }
+
+  /** `value` is b[vs, ve) (the bytes are scanned where a table check is cheaper on the buffer). */
+  #noteFraming (name: string, value: string, b: Buffer, vs: number, ve: number): boolean {
     switch (name.length) {
       case 14:
         if (name === 'content-length') {
           const n = parseContentLength(value)
           if (n < 0) { this.#fail(400, 'invalid content-length'); return false }
-          if (this.contentLength >= 0 && this.contentLength !== n) { this.#fail(400, 'conflicting content-length'); return false }
+          if (this.contentLength >= 0 && this.contentLengthText !== value) { this.#fail(400, 'conflicting content-length'); return false }
           this.contentLength = n
+          this.contentLengthText = value
         }
         return true
       case 17:
         if (name === 'transfer-encoding') {
           this.hasTransferEncoding = true
-          this.isChunked = lastToken(value) === 'chunked'
+          // One field, exactly `chunked` (Go's parseTransferEncoding): a second field or another
+          // coding leaves isChunked false, and the head is refused.
+          this.isChunked = ++this.transferEncodingCount === 1 && isChunkedOnly(value)
         }
         return true
       case 10:
@@ -372,7 +414,7 @@ export class H1RequestParser {
           else if (v !== '') {
             const tokens = v.split(',')
             for (let i = 0; i < tokens.length; i++) {
-              const t = (tokens[i] ?? '').trim()
+              const t = trimOws(tokens[i] ?? '')
               if (t === 'close') this.isConnectionClose = true
               else if (t === 'keep-alive') this.isConnectionKeepAlive = true
               else if (t === 'upgrade') this.isConnectionUpgrade = true
@@ -390,7 +432,11 @@ export class H1RequestParser {
         }
         return true
       case 4:
-        if (name === 'host') this.hasHost = true
+        if (name === 'host') {
+          if (this.hasHost) { this.#fail(400, 'too many Host headers'); return false }
+          if (!isValidHostBytes(b, vs, ve)) { this.#fail(400, 'malformed Host header'); return false }
+          this.hasHost = true
+        }
         return true
       default:
         return true
@@ -437,6 +483,7 @@ const KNOWN_NAMES = [
   'sec-websocket-version', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled',
 ]
 const KNOWN_TABLE = fieldNameTable(KNOWN_NAMES)
+const TRAILER_FRAMING_TABLE = fieldNameTable(['content-length', 'transfer-encoding', 'connection'])
 
 function knownMethod (b: Buffer, start: number, len: number): string | null {
   next: for (let k = 0; k < KNOWN_METHODS.length; k++) {

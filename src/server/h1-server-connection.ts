@@ -276,6 +276,12 @@ export class H1ServerConnection implements RequestSink, BodySource, ResponseConn
 
   #onMessageComplete (): void {
     this.reqState = REQ_COMPLETE
+    if (!this.parser.keepAlive) {
+      // `Connection: close` in the request's trailers (llhttp honours it too): this exchange is
+      // the connection's last.
+      this.closeAfterResponse = true
+      if (this.res !== null) this.res.keepAlive = false
+    }
     const req = this.req
     if (req !== null && req.body !== null) {
       req.rawTrailers = this.parser.rawTrailers

@@ -83,8 +83,56 @@ export function matchFieldName (table: readonly string[][], b: Buffer, start: nu
   return null
 }
 
-/** The last element of a comma-separated list, trimmed and lowercased (Transfer-Encoding's final coding). */
+/**
+ * `s` without leading and trailing optional whitespace: SP and HTAB only (RFC 9110 5.6.3).
+ * Not String.prototype.trim(), which also strips VT, FF, NBSP (0xA0) and other Unicode space, so
+ * `chunked\xa0` would become `chunked` for us and stay a different token for the next parser.
+ */
+export function trimOws (s: string): string {
+  let start = 0
+  let end = s.length
+  while (start < end && (s.charCodeAt(start) === 32 || s.charCodeAt(start) === 9)) start++
+  while (end > start && (s.charCodeAt(end - 1) === 32 || s.charCodeAt(end - 1) === 9)) end--
+  return start === 0 && end === s.length ? s : s.slice(start, end)
+}
+
+/** The last element of a comma-separated list, OWS-trimmed and lowercased (Transfer-Encoding's final coding). */
 export function lastToken (value: string): string {
   const comma = value.lastIndexOf(',')
-  return (comma < 0 ? value : value.slice(comma + 1)).trim().toLowerCase()
+  return trimOws(comma < 0 ? value : value.slice(comma + 1)).toLowerCase()
+}
+
+const CHUNKED = 'chunked'
+
+/** A field value (already OWS-trimmed) that is exactly `chunked`, in any case. */
+export function isChunkedOnly (value: string): boolean {
+  if (value.length !== 7) return false
+  // `| 0x20` lowercases ASCII letters and maps no other byte onto one of "chunked".
+  for (let i = 0; i < 7; i++) if ((value.charCodeAt(i) | 0x20) !== CHUNKED.charCodeAt(i)) return false
+  return true
+}
+
+/**
+ * The bytes Go's server accepts in a Host value (httpguts.ValidHostHeader): letters, digits,
+ * and `!$%&'()*+,-.:;=[]_~`. Anything else is "malformed Host header" (400).
+ */
+const HOST_BYTE = new Uint8Array(256)
+for (const c of "!$%&'()*+,-.:;=[]_~") HOST_BYTE[c.charCodeAt(0)] = 1
+for (let c = 48; c <= 57; c++) HOST_BYTE[c] = 1
+for (let c = 65; c <= 90; c++) HOST_BYTE[c] = 1
+for (let c = 97; c <= 122; c++) HOST_BYTE[c] = 1
+
+export function isValidHost (value: string): boolean {
+  const len = value.length
+  for (let i = 0; i < len; i++) {
+    const c = value.charCodeAt(i)
+    if (c > 255 || HOST_BYTE[c] === 0) return false
+  }
+  return true
+}
+
+/** isValidHost over b[start, end). */
+export function isValidHostBytes (b: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (HOST_BYTE[b[i] ?? 0] === 0) return false
+  return true
 }

@@ -127,7 +127,7 @@ function head (o: Outcome): Head {
 }
 
 const CHUNKED = 'POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n' +
-  '5;name=value\r\nhello\r\n1\r\n \r\n5 ; x="y"\r\nworld\r\n0\r\nX-Checksum: abc\r\nX-Other:  two words \r\n\r\n'
+  '5;name=value\r\nhello\r\n1\r\n \r\n5;x="y";z\r\nworld\r\n0\r\nX-Checksum: abc\r\nX-Other:  two words \r\n\r\n'
 
 t.test('a simple GET: request line, fields, keep-alive', async (t) => {
   const wire = 'GET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n'
@@ -209,7 +209,6 @@ t.test('rawHeaders keep case and order; headers follow node:http join rules', as
   const wire = 'GET / HTTP/1.1\r\n' +
     'Host: first.example\r\n' +
     'X-Custom: one\r\n' +
-    'host: second.example\r\n' +
     'Content-Type: text/plain\r\n' +
     'content-type: text/html\r\n' +
     'User-Agent: ua1\r\n' +
@@ -233,7 +232,7 @@ t.test('rawHeaders keep case and order; headers follow node:http join rules', as
   t.equal(o.result, PARSE_DONE)
   const h = head(o)
   t.same(h.rawHeaders, [
-    'Host', 'first.example', 'X-Custom', 'one', 'host', 'second.example', 'Content-Type', 'text/plain',
+    'Host', 'first.example', 'X-Custom', 'one', 'Content-Type', 'text/plain',
     'content-type', 'text/html', 'User-Agent', 'ua1', 'User-Agent', 'ua2', 'Authorization', 'Bearer a',
     'Authorization', 'Bearer b', 'Referer', 'r1', 'Referer', 'r2', 'Set-Cookie', 'a=1', 'SET-COOKIE', 'b=2',
     'Cookie', 'c=3', 'cookie', 'd=4', 'x-custom', 'two', 'Accept', 'text/html', 'ACCEPT', '*/*',
@@ -256,7 +255,8 @@ t.test('rawHeaders keep case and order; headers follow node:http join rules', as
 })
 
 t.test('every single-value field of node:http keeps its first value', async (t) => {
-  const names = ['content-type', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization',
+  // (Host is the exception: a second Host field is refused, see 'malformed requests'.)
+  const names = ['content-type', 'user-agent', 'referer', 'authorization', 'proxy-authorization',
     'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag',
     'last-modified', 'server', 'age', 'expires']
   for (const name of names) {
@@ -318,10 +318,12 @@ t.test('chunked body with extensions and trailers', async (t) => {
   t.equal(o.body, 'hello world')
   t.same(o.trailers, ['X-Checksum', 'abc', 'X-Other', 'two words'])
   t.equal(o.consumed, CHUNKED.length)
-  const bare = parse('POST / HTTP/1.1\ntransfer-encoding: gzip, chunked\n\n3\nabc\n0\n\n')
-  t.equal(bare.result, PARSE_DONE, 'bare LF line ends and a coding before chunked')
-  t.equal(bare.body, 'abc')
-  t.same(bare.trailers, [])
+  const lower = parse('POST / HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n')
+  t.equal(lower.result, PARSE_DONE, 'the coding name in any case')
+  t.equal(lower.body, 'abc')
+  t.same(lower.trailers, [])
+  const ext = parse('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;a;b=c;d="e \\" f";g=\r\nabc\r\n0;last\r\n\r\n')
+  t.equal(ext.body, 'abc', 'extensions: names, token and quoted values, an empty value (as llhttp)')
   const big = parse('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n00\r\n\r\n')
   t.equal(big.body, '0123456789', 'hex sizes, a zero-padded last chunk')
 })
@@ -488,11 +490,34 @@ t.test('malformed requests are refused with their status', async (t) => {
     ['content-length list', 400, 'POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n'],
     ['content-length too long', 400, 'POST / HTTP/1.1\r\nContent-Length: 1234567890123456\r\n\r\n'],
     ['conflicting content-length', 400, 'POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n'],
+    ['repeated content-length written differently (Go compares the text)', 400, 'POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 05\r\n\r\n'],
     ['content-length and transfer-encoding', 400, 'POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'],
     ['transfer-encoding and content-length', 400, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n'],
-    ['transfer-encoding not ending in chunked', 400, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'],
-    ['transfer-encoding gzip', 400, 'POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n'],
-    ['second transfer-encoding not chunked', 400, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n'],
+    // Transfer-Encoding: one field, exactly `chunked`, else 501 (Go's server, nginx).
+    ['transfer-encoding not ending in chunked', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'],
+    ['transfer-encoding gzip', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n'],
+    ['a coding before chunked', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'],
+    ['second transfer-encoding not chunked', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n'],
+    ['two transfer-encoding fields', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['chunked twice', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n'],
+    ['xchunked', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n'],
+    ['chunked + NBSP (0xA0: not OWS)', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\xa0\r\n\r\n'],
+    ['NBSP + chunked', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: \xa0chunked\r\n\r\n'],
+    ['quoted chunked', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: "chunked"\r\n\r\n'],
+    ['chunked with a parameter', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked;q=1\r\n\r\n'],
+    ['VT + chunked', 400, 'POST / HTTP/1.1\r\nTransfer-Encoding: \x0bchunked\r\n\r\n'],
+    ['space before the colon of transfer-encoding', 400, 'POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n'],
+    // Host (RFC 9112 3.2; Go's "too many Host headers", "malformed Host header")
+    ['two different Host fields', 400, 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
+    ['two identical Host fields', 400, 'GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n'],
+    ['a space in Host', 400, 'GET / HTTP/1.1\r\nHost: a b\r\n\r\n'],
+    ['a slash in Host', 400, 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n'],
+    ['obs-text in Host', 400, 'GET / HTTP/1.1\r\nHost: caf\xe9\r\n\r\n'],
+    // line ends: CRLF only (llhttp)
+    ['bare LF after the request line', 400, 'GET / HTTP/1.1\nHost: a\r\n\r\n'],
+    ['bare LF after a field', 400, 'GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n'],
+    ['bare LF ending the head', 400, 'GET / HTTP/1.1\r\nHost: a\r\n\n'],
+    ['bare LF everywhere', 400, 'GET / HTTP/1.1\nHost: a\n\n'],
     ['transfer-encoding in HTTP/1.0', 400, 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n'],
     // chunks
     ['bad chunk size', 400, TE + 'zz\r\n'],
@@ -503,8 +528,26 @@ t.test('malformed requests are refused with their status', async (t) => {
     ['missing CRLF after chunk data', 400, TE + '2\r\nabXY'],
     ['CR then junk after chunk data', 400, TE + '2\r\nab\rX'],
     ['control byte in chunk extension', 400, TE + '2;a\x00\r\n'],
+    ['space after chunk size', 400, TE + '2 \r\nab\r\n0\r\n\r\n'],
+    ['tab after chunk size', 400, TE + '2\t\r\nab\r\n0\r\n\r\n'],
+    ['space before a chunk extension', 400, TE + '2 ;a\r\nab\r\n0\r\n\r\n'],
+    ['junk after chunk size', 400, TE + '2 xyz\r\nab\r\n0\r\n\r\n'],
+    ['0x prefix', 400, TE + '0x2\r\nab\r\n0\r\n\r\n'],
+    ['empty chunk extension', 400, TE + '2;\r\nab\r\n0\r\n\r\n'],
+    ['space inside a chunk extension', 400, TE + '2;a =b\r\nab\r\n0\r\n\r\n'],
+    ['two words in an extension value', 400, TE + '2;a=b c\r\nab\r\n0\r\n\r\n'],
+    ['text after a quoted extension value', 400, TE + '2;a="b"c\r\nab\r\n0\r\n\r\n'],
+    ['unterminated quoted extension value', 400, TE + '2;a="b\r\nab\r\n0\r\n\r\n'],
+    ['obs-text extension value', 400, TE + '2;a=\xe9\r\nab\r\n0\r\n\r\n'],
+    ['bare LF after chunk size', 400, TE + '2\nab\r\n0\r\n\r\n'],
+    ['bare LF after chunk data', 400, TE + '2\r\nab\n0\r\n\r\n'],
+    ['bare LF after the last chunk', 400, TE + '2\r\nab\r\n0\n\r\n'],
+    ['bare LF ending the trailers', 400, TE + '2\r\nab\r\n0\r\n\n'],
     ['bad trailer', 400, TE + '0\r\nbad trailer\r\n\r\n'],
     ['obs-fold in trailers', 400, TE + '0\r\nX: a\r\n b\r\n\r\n'],
+    // a second framing in the trailers (llhttp refuses both)
+    ['content-length in trailers', 400, TE + '0\r\nContent-Length: 5\r\n\r\nhello'],
+    ['transfer-encoding in trailers', 400, TE + '0\r\ntransfer-encoding: chunked\r\n\r\n'],
   ]
   for (const [what, status, wire] of cases) {
     const o = parse(wire)
@@ -515,6 +558,18 @@ t.test('malformed requests are refused with their status', async (t) => {
     const half = parse(wire, { cuts: [Math.floor(wire.length / 2)] })
     t.equal(half.status, status, `${what}: status when split`)
   }
+})
+
+t.test('Connection: close in the trailers makes the request the connection\'s last (as llhttp)', async (t) => {
+  const o = parse('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\nHost: b\r\n\r\n')
+  t.equal(o.result, PARSE_DONE)
+  t.same(o.trailers, ['Connection', 'close', 'Host', 'b'], 'collected as sent (a Host there is not the request\'s Host)')
+  t.equal(head(o).headers.host, 'a')
+  const sink = new Recorder()
+  const p = new H1RequestParser(sink, 1024)
+  const wire = Buffer.from('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n')
+  t.equal(p.execute(wire, 0, wire.length), PARSE_DONE)
+  t.equal(p.keepAlive, false)
 })
 
 t.test('a parser in error stays in error', async (t) => {
