@@ -2,6 +2,7 @@ import type { MetricsSource } from '../stats/metrics-server.ts'
 import { escapeHelp, escapeLabelValue, formatSampleValue } from '../stats/prometheus-text.ts'
 import type { ProxyMetrics } from '../stats/proxy-metrics.ts'
 import { buildStatSnapshot, type StatSnapshot } from '../stats/stat-snapshot.ts'
+import { NOT_YET } from './cold-start-timeline.ts'
 import type { ConcurrencyReporter } from './concurrency-reporter.ts'
 import type { Revision } from './revision.ts'
 
@@ -26,6 +27,10 @@ const ABANDONED_HEADER = header('sluice_activator_cold_starts_abandoned_total', 
   'Cold starts whose buffered requests all left (timeout, client gone) before an endpoint became ready')
 const READY_TO_FORWARD_HEADER = header('sluice_activator_last_ready_to_forward_seconds', 'gauge',
   'Last cold start: from the first endpoint becoming ready (probe success) to the first buffered request forwarded')
+const LAST_COLD_START = 'sluice_activator_last_cold_start_timestamp_seconds'
+const LAST_COLD_START_HEADER = header(LAST_COLD_START, 'gauge',
+  'Last cold start, as Unix times: the first request buffered with no ready endpoint (event="request"), the first endpoint ready (endpoint_ready), the first buffered request forwarded (forwarded), its response starting (first_byte)')
+const COLD_START_EVENTS = ['request', 'endpoint_ready', 'forwarded', 'first_byte'] as const
 const ENDPOINTS_HEADER = header('sluice_activator_endpoints', 'gauge', 'Endpoints of the revision, by probe state')
 const CAPACITY_HEADER = header('sluice_activator_capacity', 'gauge',
   'Requests this activator may have in flight to the revision (+Inf when containerConcurrency is 0)')
@@ -72,6 +77,7 @@ export class ActivatorMetrics implements MetricsSource {
     let cold = COLD_START_HEADER
     let abandoned = ABANDONED_HEADER
     let readyToForward = READY_TO_FORWARD_HEADER
+    let lastColdStart = LAST_COLD_START_HEADER
     let endpoints = ENDPOINTS_HEADER
     let capacity = CAPACITY_HEADER
     let inFlight = IN_FLIGHT_HEADER
@@ -84,6 +90,14 @@ export class ActivatorMetrics implements MetricsSource {
       cold += p.coldStarts.render(COLD_START, l)
       abandoned += `sluice_activator_cold_starts_abandoned_total{${l}} ${p.coldStartsAbandoned}\n`
       if (!Number.isNaN(p.lastReadyToForwardMs)) readyToForward += `sluice_activator_last_ready_to_forward_seconds{${l}} ${formatSampleValue(p.lastReadyToForwardMs / 1000)}\n`
+      const c = p.lastColdStart
+      if (c.hasRequest) {
+        const at = [c.requestWallMs, c.endpointReadyWallMs, c.forwardedWallMs, c.firstByteWallMs]
+        for (let e = 0; e < COLD_START_EVENTS.length; e++) {
+          const ms = at[e] ?? NOT_YET
+          if (ms !== NOT_YET) lastColdStart += `${LAST_COLD_START}{${l},event="${COLD_START_EVENTS[e] ?? ''}"} ${formatSampleValue(ms / 1000)}\n`
+        }
+      }
       const counts = [0, 0, 0]
       for (const t of r.trackers()) if (t.state < counts.length) counts[t.state] = (counts[t.state] ?? 0) + 1
       for (let s = 0; s < STATES.length; s++) endpoints += `sluice_activator_endpoints{${l},state="${STATES[s] ?? ''}"} ${counts[s] ?? 0}\n`
@@ -91,6 +105,6 @@ export class ActivatorMetrics implements MetricsSource {
       inFlight += `sluice_activator_in_flight_requests{${l}} ${r.throttler.inFlight}\n`
       queued += `sluice_activator_queued_requests{${l}} ${r.throttler.queued}\n`
     }
-    return cold + abandoned + readyToForward + endpoints + capacity + inFlight + queued
+    return cold + abandoned + readyToForward + lastColdStart + endpoints + capacity + inFlight + queued
   }
 }

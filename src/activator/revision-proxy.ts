@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import {
   OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_REJECTED, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
-  ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
+  ProxyExchange, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { requestBody } from '../proxy/request-body.ts'
 import { requestHost } from '../proxy/request-host.ts'
@@ -19,6 +19,8 @@ import type { Logger } from '../shared/logger.ts'
 import { BucketHistogram, COLD_START_BUCKETS_SECONDS } from '../stats/bucket-histogram.ts'
 import type { RevisionConcurrency } from './concurrency-reporter.ts'
 import { PodTracker } from './pod-tracker.ts'
+import type { Clock } from '../shared/clock.ts'
+import { ColdStartTimeline } from './cold-start-timeline.ts'
 import { RetryParking, type ParkingOwner } from './retry-parking.ts'
 import { TunnelDeadline, type UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
 import type { Throttler } from './throttler.ts'
@@ -64,7 +66,8 @@ export interface ExchangeObserver {
 /** What all revisions share: one per activator. */
 export interface ProxyContext {
   readonly sweeper: DeadlineSweeper
-  readonly clock: ExchangeClock
+  /** Monotonic for durations; wall-clock only for the cold-start timeline. */
+  readonly clock: Clock
   readonly observer: ExchangeObserver
   /** Plain requests accepted and not finished (drain waits for zero). */
   readonly active: ActiveRequests
@@ -116,6 +119,8 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   coldStartsAbandoned: number
   /** Last cold start's "endpoint ready -> first buffered request forwarded" time, ms; NaN before any. */
   lastReadyToForwardMs: number
+  /** The last cold start's instants (request, endpoint ready, forwarded, first byte), wall-clock. */
+  readonly lastColdStart: ColdStartTimeline
   readonly wsProxy: ProxyServer
   /** Per upgrade connect attempt (ENDPOINT_CONNECT_TIMEOUT_MS; tests shorten it). */
   tunnelConnectTimeoutMs: number
@@ -135,6 +140,8 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   #coldStartMs: number
   /** When the ready endpoint count last went from 0 to > 0. */
   #readySinceMs: number
+  /** The cold start's first forwarded request, until its response starts (lastColdStart.firstByteWallMs). */
+  #coldExchange: ProxyExchange | null
   #isRemoved: boolean
 
   constructor (namespace: string, name: string, throttler: Throttler, concurrency: RevisionConcurrency,
@@ -148,6 +155,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     this.timeouts = timeouts
     this.coldStartsAbandoned = 0
     this.lastReadyToForwardMs = Number.NaN
+    this.lastColdStart = new ColdStartTimeline()
     this.wsProxy = ctx.wsProxy
     this.tunnelConnectTimeoutMs = ENDPOINT_CONNECT_TIMEOUT_MS
     this.#health = health
@@ -157,6 +165,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     this.#parking = new RetryParking(this)
     this.#coldStartMs = -1
     this.#readySinceMs = -1
+    this.#coldExchange = null
     this.#isRemoved = false
   }
 
@@ -192,7 +201,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     }
     if (throttler.enqueue(ex)) {
       ex.markQueued()
-      if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#coldStartMs = ex.startMs
+      if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#beginColdStart(ex.startMs)
       return
     }
     ex.fail(OUTCOME_QUEUE_FULL, 503, QUEUE_FULL_BODY)
@@ -212,7 +221,10 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
 
   onExchangeAdmitted (ex: ProxyExchange): void {
     if (ex.isEnded) { this.#releaseSlot(ex); return }
-    if (this.#coldStartMs >= 0) this.#endColdStart()
+    if (this.#coldStartMs >= 0) {
+      this.#endColdStart()
+      this.#coldExchange = ex
+    }
     this.#forward(ex)
   }
 
@@ -247,13 +259,21 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     this.#logger.warn({ err, dest, method: ex.options.method, path: ex.options.path, retries: ex.retries, afterResponseStart: ex.firstByteMs >= 0 }, 'upstream request failed')
   }
 
-  serverTiming (_ex: ProxyExchange): string | null { return null }
+  serverTiming (ex: ProxyExchange): string | null {
+    // Called once per response, as it starts: the one place that sees the first byte.
+    if (ex === this.#coldExchange) {
+      this.#coldExchange = null
+      this.lastColdStart.firstByteWallMs = this.#ctx.clock.wallMs()
+    }
+    return null
+  }
 
   onExchangeEnd (ex: ProxyExchange): void {
     const ctx = this.#ctx
     ctx.sweeper.remove(ex)
     // Tracker first: returning the breaker slot may admit a waiter at once, which needs a tracker slot.
     // Parked retries were admitted earlier, so they get a freed tracker slot before the queue does.
+    if (ex === this.#coldExchange) this.#coldExchange = null
     const tracker = ex.target
     if (tracker instanceof PodTracker) {
       ex.target = null
@@ -328,7 +348,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       return
     }
     if (throttler.enqueue(t)) {
-      if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#coldStartMs = t.startMs
+      if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#beginColdStart(t.startMs)
       return
     }
     t.reject(503, 'Service Unavailable', 'pending request queue full\n')
@@ -421,10 +441,20 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
 
   /** The revision's ready endpoints went from `before` to `after`. Call before the throttler sees them. */
   onReadyCountChange (before: number, after: number): void {
-    if (before === 0 && after > 0) this.#readySinceMs = this.#ctx.clock.nowMs()
+    if (before === 0 && after > 0) {
+      this.#readySinceMs = this.#ctx.clock.nowMs()
+      if (this.#coldStartMs >= 0) this.lastColdStart.endpointReadyWallMs = this.#ctx.clock.wallMs()
+    }
+  }
+
+  #beginColdStart (startMs: number): void {
+    const clock = this.#ctx.clock
+    this.#coldStartMs = startMs
+    this.lastColdStart.begin(clock.wallMs() - (clock.nowMs() - startMs))
   }
 
   #endColdStart (): void {
+    this.lastColdStart.forwardedWallMs = this.#ctx.clock.wallMs()
     const now = this.#ctx.clock.nowMs()
     const coldMs = now - this.#coldStartMs
     this.#coldStartMs = -1

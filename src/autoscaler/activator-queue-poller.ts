@@ -1,10 +1,12 @@
 // Reads the activator's per-revision queue depth for the status page: polls the activator's
-// Prometheus metrics every second and keeps `sluice_activator_queued_requests{namespace,revision}`.
+// Prometheus metrics every second and keeps `sluice_activator_queued_requests{namespace,revision}`,
+// and the last cold start's instants (cold-start-breakdown.ts) from the same scrape.
 // Best effort: when the activator is unreachable (or is not Sluice's) depths are unknown (null).
 
 import { Agent, request } from 'undici'
 import type { TimerHandle, Timers } from '../shared/timers.ts'
 import { revisionKeyOf } from './actuator.ts'
+import { parseActivatorColdStarts, type ActivatorColdStart } from './cold-start-breakdown.ts'
 
 const FAMILY = 'sluice_activator_queued_requests{'
 const LABEL_RE = /(\w+)="((?:[^"\\]|\\.)*)"/g
@@ -41,6 +43,7 @@ export class ActivatorQueuePoller {
   readonly #intervalMs: number
   readonly #agent: Agent
   #depths: Map<string, number> | null
+  #coldStarts: Map<string, ActivatorColdStart>
   #timer: TimerHandle | null
   #busy: boolean
 
@@ -51,6 +54,7 @@ export class ActivatorQueuePoller {
     this.#intervalMs = intervalMs
     this.#agent = new Agent({ connections: 1, headersTimeout: 2_000, bodyTimeout: 2_000 })
     this.#depths = null
+    this.#coldStarts = new Map()
     this.#timer = null
     this.#busy = false
   }
@@ -67,6 +71,11 @@ export class ActivatorQueuePoller {
     return this.#depths.get(revisionKeyOf(namespace, name)) ?? 0
   }
 
+  /** The activator's instants of the revision's last cold start; null before any (kept while unreachable). */
+  coldStart (namespace: string, name: string): ActivatorColdStart | null {
+    return this.#coldStarts.get(revisionKeyOf(namespace, name)) ?? null
+  }
+
   async poll (): Promise<void> {
     if (this.#busy) return
     this.#busy = true
@@ -74,6 +83,7 @@ export class ActivatorQueuePoller {
       const res = await request(this.#url, { dispatcher: this.#agent, headers: { accept: 'text/plain' }, signal: AbortSignal.timeout(2_000) })
       const text = await res.body.text()
       this.#depths = res.statusCode === 200 ? parseActivatorQueueDepths(text) : null
+      if (res.statusCode === 200) this.#coldStarts = parseActivatorColdStarts(text)
     } catch {
       this.#depths = null
     } finally {

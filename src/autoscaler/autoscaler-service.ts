@@ -6,6 +6,7 @@ import { realClock, type Clock } from '../shared/clock.ts'
 import type { Logger } from '../shared/logger.ts'
 import { realTimers, type Timers } from '../shared/timers.ts'
 import type { Actuator, RevisionId } from './actuator.ts'
+import type { ColdStartBreakdown } from './cold-start-breakdown.ts'
 import type { AutoscalerConfig } from './autoscaler-config.ts'
 import { MultiScaler, type AutoscaledRevision } from './multiscaler.ts'
 import type { ActivatorProbe } from './revision-scaler.ts'
@@ -32,6 +33,8 @@ export interface AutoscalerServiceOptions {
   readonly podDetails?: (revision: RevisionId) => readonly PodStatusView[]
   /** Activator queue depth, when known. */
   readonly queueDepth?: (namespace: string, name: string) => number | null
+  /** The last scale from zero, phase by phase (`sluice up`: local pods + the activator's record). */
+  readonly coldStart?: (revision: RevisionId) => ColdStartBreakdown | null
   /** Shown on the status page. */
   readonly trafficUrl?: string | null
   readonly clock?: Clock
@@ -102,6 +105,7 @@ export class AutoscalerService {
         ...r,
         activatorQueueDepth: this.#o.queueDepth?.(r.namespace, r.name) ?? null,
         pods: this.#o.podDetails?.(r) ?? [],
+        coldStart: this.#o.coldStart?.(r) ?? null,
       })),
     }
   }

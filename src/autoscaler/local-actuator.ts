@@ -17,7 +17,7 @@ import type { Logger } from '../shared/logger.ts'
 import type { TimerHandle, Timers } from '../shared/timers.ts'
 import type { ActivatorAdmin } from './activator-admin-client.ts'
 import { revisionKeyOf, type Actuator, type PodCounts, type PodView, type RevisionId } from './actuator.ts'
-import { LocalPod, type PodOutput } from './local-pod.ts'
+import { LocalPod, NOT_SEEN, type PodOutput, type PodStartTimes } from './local-pod.ts'
 import type { ProcessReaper } from './process-reaper.ts'
 
 const SLUICE_BIN = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
@@ -94,6 +94,10 @@ class RevisionState {
   waiters: Waiter[]
   publishFailed: boolean
   removed: boolean
+  /** The first pod ready after the last scale from zero (status page). */
+  coldPod: LocalPod | null
+  /** A scale from zero is under way: the next pod to become ready is its coldPod. */
+  fromZero: boolean
 
   constructor (spec: LocalRevision) {
     this.spec = spec
@@ -109,6 +113,8 @@ class RevisionState {
     this.waiters = []
     this.publishFailed = false
     this.removed = false
+    this.coldPod = null
+    this.fromZero = false
   }
 
   live (): LocalPod[] {
@@ -142,12 +148,17 @@ export class LocalActuator implements Actuator {
     this.#closing = false
   }
 
-  /** Adds a revision (0 pods) and registers it with the activator (empty endpoint list). */
-  addRevision (spec: LocalRevision): Promise<void> {
+  /**
+   * Adds a revision (0 pods) and registers it with the activator (empty endpoint list).
+   * `seeded`: the activator already has it (a revisions file read at its start), so nothing is
+   * sent now; pods are published as usual. Lets `up` add revisions before the activator runs.
+   */
+  addRevision (spec: LocalRevision, seeded = false): Promise<void> {
     const key = revisionKeyOf(spec.namespace, spec.name)
     if (this.#revisions.has(key)) throw new Error(`revision ${key} already added`)
     const state = new RevisionState(spec)
     this.#revisions.set(key, state)
+    if (seeded) return Promise.resolve()
     return this.#publish(state)
   }
 
@@ -217,6 +228,12 @@ export class LocalActuator implements Actuator {
       pids: p.pids,
       ageMs: nowMs - p.startedAtMs,
     }))
+  }
+
+  /** The first pod ready after the last scale from zero, and its start instants; null before any. Kept after the pod stops. */
+  coldStart (revision: RevisionId): { readonly pod: string, readonly times: PodStartTimes } | null {
+    const pod = this.#revisions.get(revisionKeyOf(revision.namespace, revision.name))?.coldPod ?? null
+    return pod === null ? null : { pod: pod.name, times: pod.startTimes }
   }
 
   /** Every process group of every pod still running (tests check none is left). */
@@ -314,6 +331,7 @@ export class LocalActuator implements Actuator {
       terminationGraceMs: o.terminationGraceMs ?? 30_000,
       onExit: (p, error) => { this.#onPodCrash(state, p, error) },
     })
+    if (!state.pods.some((p) => p.phase === 'ready' || p.phase === 'starting')) state.fromZero = true
     state.pods.push(pod)
     this.counters.podsStarted++
     const startMs = o.clock.nowMs()
@@ -321,6 +339,10 @@ export class LocalActuator implements Actuator {
     pod.start().then(async () => {
       if (pod.phase !== 'ready') return
       state.failures = 0
+      if (state.fromZero) {
+        state.fromZero = false
+        state.coldPod = pod
+      }
       o.logger.info({ revision: state.key, pod: podName, startMs: Math.round(o.clock.nowMs() - startMs), ports: pod.ports }, 'pod ready')
       await this.#publish(state)
       this.#converge(state)
@@ -407,7 +429,12 @@ export class LocalActuator implements Actuator {
           })
           if (state.publishFailed) this.#o.logger.info({ revision: state.key }, 'activator admin API reachable again')
           state.publishFailed = false
-          for (const p of ready) if (p.phase === 'ready') p.registered = true
+          const nowWallMs = this.#o.clock.wallMs()
+          for (const p of ready) {
+            if (p.phase !== 'ready') continue
+            p.registered = true
+            if (p.startTimes.registeredWallMs === NOT_SEEN) p.startTimes.registeredWallMs = nowWallMs
+          }
           state.doneGen = gen
           const still: Waiter[] = []
           for (const w of state.waiters) {

@@ -11,6 +11,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { createInterface } from 'node:readline'
 import type { Clock } from '../shared/clock.ts'
 import { PodStartError } from '../shared/errors.ts'
@@ -70,7 +71,36 @@ export interface LocalPodPorts {
   readonly metrics: number
 }
 
-const PROBE_INTERVAL_MS = 25
+/**
+ * Gap between our probes of the sidecar while it starts. Short: until the sidecar listens an attempt
+ * is a refused loopback connect (microseconds), and once it listens the probe is a long poll (the
+ * sidecar answers when the app is ready), so the gap only delays noticing the sidecar's listen,
+ * which is on the cold start's path. Knative's own pollers use 50 ms (queue-proxy) and 200 ms (activator).
+ */
+const PROBE_INTERVAL_MS = 5
+/** How often the app's port is tried while the pod starts (only to time "app listening"). */
+const APP_POLL_MS = 5
+/** A start instant not seen (yet). */
+export const NOT_SEEN = -1
+
+/** Wall-clock instants of one pod's start, epoch ms; NOT_SEEN until seen. */
+export class PodStartTimes {
+  /** Just before the two processes were spawned. */
+  spawnWallMs: number
+  /** The app first accepted a connection on its port. */
+  appListeningWallMs: number
+  /** Our probe through the sidecar (K-Network-Probe: queue) first got 200. */
+  sidecarReadyWallMs: number
+  /** The activator had the endpoint (the actuator's PUT answered). */
+  registeredWallMs: number
+
+  constructor () {
+    this.spawnWallMs = NOT_SEEN
+    this.appListeningWallMs = NOT_SEEN
+    this.sidecarReadyWallMs = NOT_SEEN
+    this.registeredWallMs = NOT_SEEN
+  }
+}
 const PROBE_TIMEOUT_MS = 1_000
 const OUTPUT_LINES_KEPT = 20
 /** The app gets this long after SIGTERM when it is stopped after its sidecar. */
@@ -115,6 +145,11 @@ export class LocalPod implements PodView {
   #sidecar: Proc | null
   #startedAtMs: number
   #readyAtMs: number | null
+  /**
+   * Wall-clock instants of the start (epoch ms; NOT_SEEN until seen), for the cold-start breakdown
+   * beside the activator's own (another process: the system clock is the shared time base).
+   */
+  readonly startTimes: PodStartTimes
   /** Set by the actuator once the activator has this pod's endpoint. */
   registered: boolean
   readonly #recent: string[]
@@ -132,6 +167,7 @@ export class LocalPod implements PodView {
     this.#sidecar = null
     this.#startedAtMs = options.clock.nowMs()
     this.#readyAtMs = null
+    this.startTimes = new PodStartTimes()
     this.registered = false
     this.#recent = []
     this.#stopping = null
@@ -164,6 +200,7 @@ export class LocalPod implements PodView {
       const user = s.userPort ?? picked
       this.#ports = { user, serving, admin, metrics }
       if (this.#phase !== 'starting') throw new PodStartError('stopped while starting')
+      this.startTimes.spawnWallMs = this.#o.clock.wallMs()
       const [appCmd, ...appArgs] = s.command
       // Knative gives the user container PORT and K_* identity variables; POD_NAME stands in for
       // the Kubernetes HOSTNAME.
@@ -192,7 +229,9 @@ export class LocalPod implements PodView {
         REVISION_TIMEOUT_SECONDS: String(s.timeoutSeconds ?? 300),
         SERVING_READINESS_PROBE: s.readinessProbe,
       })
+      this.#watchAppListening(s.host, user)
       await this.#waitReady()
+      this.startTimes.sidecarReadyWallMs = this.#o.clock.wallMs()
       this.#phase = 'ready'
       this.#readyAtMs = this.#o.clock.nowMs()
     } catch (err) {
@@ -255,6 +294,27 @@ export class LocalPod implements PodView {
     }, graceMs)
     await p.exitedPromise
     kill.cancel()
+  }
+
+  /**
+   * Notes when the app first accepts a TCP connection (the breakdown's "app listening"): connects
+   * every APP_POLL_MS while starting. A refused loopback connect costs microseconds; the sidecar's
+   * own check is what gates readiness, this only watches.
+   */
+  #watchAppListening (host: string, port: number): void {
+    const attempt = (): void => {
+      if (this.#phase !== 'starting' || this.startTimes.appListeningWallMs !== NOT_SEEN) return
+      const socket = connect({ host, port })
+      socket.once('connect', () => {
+        if (this.startTimes.appListeningWallMs === NOT_SEEN) this.startTimes.appListeningWallMs = this.#o.clock.wallMs()
+        socket.destroy()
+      })
+      socket.once('error', () => {
+        socket.destroy()
+        this.#o.timers.setTimeout(attempt, APP_POLL_MS)
+      })
+    }
+    attempt()
   }
 
   async #waitReady (): Promise<void> {

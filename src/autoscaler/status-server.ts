@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../shared/logger.ts'
+import type { ColdStartBreakdown } from './cold-start-breakdown.ts'
 import type { RevisionStatus } from './revision-scaler.ts'
 import type { StatServerCounters } from './stat-server.ts'
 import { STATUS_PAGE_HTML } from './status-page.ts'
@@ -28,6 +29,8 @@ export interface RevisionStatusView extends RevisionStatus {
   /** Requests buffered in the activator for this revision, null when unknown. */
   readonly activatorQueueDepth: number | null
   readonly pods: readonly PodStatusView[]
+  /** The last scale from zero, phase by phase (cold-start-breakdown.ts); null when not known (no local pods, none yet). */
+  readonly coldStart: ColdStartBreakdown | null
 }
 
 export interface StatusDocument {

@@ -20,6 +20,8 @@ export interface ActivatorChildOptions {
   /** ws://… of the autoscaler's stat server. */
   readonly autoscalerUrl: string
   readonly statsProtocol: 'knative' | 'json'
+  /** Revisions the activator knows before its ports open (--source api --revisions); '' = none. */
+  readonly revisionsFile: string
   /** NAMESPACE/NAME for requests that match no revision (single-app `up`); '' = none. */
   readonly defaultRevision: string
   readonly logLevel: string
@@ -62,6 +64,7 @@ export class ActivatorChild {
       '--stats-protocol', options.statsProtocol,
       ...(options.defaultRevision !== '' ? ['--default-revision', options.defaultRevision] : []),
       '--source', 'api',
+      ...(options.revisionsFile !== '' ? ['--revisions', options.revisionsFile] : []),
       '--drain-seconds', '0',
       '--log-level', options.logLevel,
     ], { detached: true, stdio: ['ignore', 'inherit', 'inherit'], env: { ...options.env, POD_NAME: 'activator' } })

@@ -48,7 +48,9 @@ async function buildSources (config: ActivatorConfig, logger: Logger): Promise<R
       return [new KubernetesSource({ kubeConfig, logger, namespace, podIp: config.podIp, meshMode: config.meshCompatibilityMode })]
     }
     case 'api':
-      return []
+      // A seed file (sluice up): revisions known before the traffic port opens, so an early request
+      // finds its revision (buffered until a pod is ready) instead of a 404.
+      return config.revisionsFile === '' ? [] : [new StaticFileSource({ path: config.revisionsFile, logger, watch: false })]
   }
 }
 

@@ -11,18 +11,19 @@ import { join } from 'node:path'
 export class UpAdminToken {
   readonly token: string
   readonly path: string
-  readonly #dir: string
+  /** The run's private directory (0700): other files only `up` and its activator read go here too. */
+  readonly dir: string
 
   constructor (parent: string = tmpdir()) {
     // mkdtemp creates the directory 0700; 32 random bytes are beyond guessing.
-    this.#dir = mkdtempSync(join(parent, 'sluice-up-'))
-    this.path = join(this.#dir, 'admin-token')
+    this.dir = mkdtempSync(join(parent, 'sluice-up-'))
+    this.path = join(this.dir, 'admin-token')
     this.token = randomBytes(32).toString('base64url')
     writeFileSync(this.path, this.token + '\n', { mode: 0o600, flag: 'wx' })
   }
 
   /** Deletes the file and its directory; safe to call twice. */
   remove (): void {
-    rmSync(this.#dir, { recursive: true, force: true })
+    rmSync(this.dir, { recursive: true, force: true })
   }
 }

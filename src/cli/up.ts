@@ -1,9 +1,13 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { ActivatorAdminClient } from '../autoscaler/activator-admin-client.ts'
 import { localAddressOf } from '../config/listen-host.ts'
 import { ActivatorQueuePoller } from '../autoscaler/activator-queue-poller.ts'
 import { AutoscalerService } from '../autoscaler/autoscaler-service.ts'
+import { buildColdStartBreakdown } from '../autoscaler/cold-start-breakdown.ts'
 import { pickFreePorts } from '../autoscaler/free-port.ts'
-import { LocalActuator, SAMPLE_APP_COMMAND } from '../autoscaler/local-actuator.ts'
+import { NOT_SEEN } from '../autoscaler/local-pod.ts'
+import { LocalActuator, SAMPLE_APP_COMMAND, type LocalRevision } from '../autoscaler/local-actuator.ts'
 import { ProcessReaper } from '../autoscaler/process-reaper.ts'
 import { readAppsFile, type AppsFile } from '../config/apps-file.ts'
 import { formatOptionsHelp } from '../config/options.ts'
@@ -109,6 +113,13 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
     activatorProbe: () => admin.probe(),
     podDetails: (r) => actuator.pods(r),
     queueDepth: (ns, name) => queue.depth(ns, name),
+    coldStart: (r) => {
+      const cold = actuator.coldStart(r)
+      if (cold === null) return null
+      const seen = (ms: number): number | null => ms === NOT_SEEN ? null : ms
+      const pod = { pod: cold.pod, spawnWallMs: seen(cold.times.spawnWallMs), appListeningWallMs: seen(cold.times.appListeningWallMs), sidecarReadyWallMs: seen(cold.times.sidecarReadyWallMs) }
+      return buildColdStartBreakdown(pod, queue.coldStart(r.namespace, r.name))
+    },
     trafficUrl,
   })
   let activator: ActivatorChild | null = null
@@ -131,9 +142,23 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
   try {
     // The status server listens on --host (what people open); the stat server stays on loopback.
     await startService(service, config, logger)
+    // Revisions known to the autoscaler and the actuator before the activator opens its port (which
+    // gets them from the seed file), so the first request's poke finds them: scale from zero at once.
+    const locals = plan.apps.map((app) => toLocalRevision(app))
+    for (let i = 0; i < plan.apps.length; i++) {
+      const app = plan.apps[i]
+      const local = locals[i]
+      if (app === undefined || local === undefined) continue
+      await actuator.addRevision(local, true)
+      const appProblems = service.upsert(toAutoscaledRevision(app))
+      if (appProblems.length > 0) throw new Error(appProblems.join('; '))
+    }
     activator = new ActivatorChild({
       host,
       port: config.port,
+      // The revisions, without endpoints, before the traffic port opens: a request sent the moment
+      // it listens waits for a pod instead of getting 404 (the actuator's PUTs then take over).
+      revisionsFile: writeSeedRevisions(adminToken.dir, locals),
       adminPort,
       adminTokenFile: adminToken.path,
       adminToken: adminToken.token,
@@ -147,11 +172,6 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
       reaper,
     })
     await activator.waitReady()
-    for (const app of plan.apps) {
-      await actuator.addRevision(toLocalRevision(app))
-      const appProblems = service.upsert(toAutoscaledRevision(app))
-      if (appProblems.length > 0) throw new Error(appProblems.join('; '))
-    }
     queue.start()
   } catch (err) {
     logger.fatal({ err }, 'cannot start')
@@ -194,6 +214,21 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
   process.on('SIGTERM', onSignal)
   process.on('SIGHUP', onSignal)
   return null
+}
+
+/** The revisions file the activator reads once at start (revisions-file.ts format; JSON is YAML). */
+function writeSeedRevisions (dir: string, revisions: readonly LocalRevision[]): string {
+  const path = join(dir, 'revisions.json')
+  const list = revisions.map((r) => ({
+    namespace: r.namespace,
+    name: r.name,
+    containerConcurrency: r.containerConcurrency,
+    endpoints: [],
+    hosts: r.hosts ?? [],
+    ...(r.timeoutSeconds !== undefined && r.timeoutSeconds !== null ? { timeoutSeconds: r.timeoutSeconds } : {}),
+  }))
+  writeFileSync(path, JSON.stringify({ revisions: list }) + '\n', { mode: 0o600 })
+  return path
 }
 
 async function startService (service: AutoscalerService, config: UpConfig, logger: Logger): Promise<void> {

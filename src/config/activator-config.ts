@@ -101,7 +101,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'host', env: '', kind: 'string', default: '', help: 'address to listen on (all ports); empty = every address, IPv6 and IPv4 (as Go\'s ":8012")' },
   { flag: 'admin-host', env: '', kind: 'string', default: '127.0.0.1', help: 'address of the admin port (the revisions API, which can point a revision\'s traffic anywhere): loopback unless you also give --admin-token-file' },
   { flag: 'admin-token-file', env: '', kind: 'string', default: '', help: 'file with a bearer token the revisions API requires (Authorization: Bearer <token>); re-read every 10 s, so a rotated Secret applies without a restart' },
-  { flag: 'revisions', env: '', kind: 'string', default: '', help: 'revisions file (YAML or JSON), re-read on change' },
+  { flag: 'revisions', env: '', kind: 'string', default: '', help: 'revisions file (YAML or JSON), re-read on change; with --source api, read once at start (revisions known before the ports open), then the API changes them' },
   { flag: 'source', env: '', kind: 'string', choices: ['static', 'kubernetes', 'api'], help: 'where revisions come from (default: static with --revisions, else api); only api lets the admin API change revisions (static and kubernetes: read-only)' },
   { flag: 'kubernetes-namespace', env: '', kind: 'string', default: '', help: 'namespace to watch with --source kubernetes (default: all)' },
   { flag: 'kubernetes-server', env: '', kind: 'string', default: '', help: 'API server URL without credentials for --source kubernetes (kubectl proxy); default in-cluster or kubeconfig' },
@@ -162,7 +162,8 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     : revisionsFile !== '' ? 'static' : 'api'
   if (source === 'static' && revisionsFile === '') problems.push('config: --source static needs --revisions FILE')
   if (source !== 'kubernetes' && strOf(v, 'kubernetes-server') !== '') problems.push('config: --kubernetes-server is only used with --source kubernetes')
-  if (source !== 'static' && revisionsFile !== '') problems.push(`config: --revisions is only read with --source static, got --source ${source}`)
+  // With api the file is a seed: read once before the ports open, then the API owns the revisions.
+  if (source === 'kubernetes' && revisionsFile !== '') problems.push('config: --revisions is read with --source static or api, not with --source kubernetes')
   const autoscalerUrl = strOf(v, 'autoscaler')
   if (autoscalerUrl !== '' && !/^wss?:\/\/[^/]+/.test(autoscalerUrl)) {
     problems.push(`config: --autoscaler must be a ws:// or wss:// URL, got ${JSON.stringify(autoscalerUrl)}`)

@@ -18,6 +18,7 @@ function revision (over: Partial<RevisionStatusView> = {}): RevisionStatusView {
     stableWindowMs: 60_000, panicWindowMs: 6_000, lastStatAtMs: 1_700_000_010_000,
     history: Array.from({ length: 8 }, (_, i) => sample(i)),
     activatorQueueDepth: 4,
+    coldStart: null,
     pods: [{ name: 'hello-0001', phase: 'ready', registered: true, servingAddress: '127.0.0.1:1', ageMs: 5000 }, { name: 'hello-0002', phase: 'starting', registered: false, servingAddress: '127.0.0.1:2', ageMs: 100 }],
     ...over,
   }
@@ -124,7 +125,20 @@ t.test('the page script renders a status document (fake DOM)', async (t) => {
   t.match(fetched, /^status\?history=\d+$/, 'polls /status relative to the page')
   const render = context.render
   if (typeof render !== 'function') throw new Error('render not found')
-  render(doc([revision(), revision({ name: 'calm', panicMode: false, observed: null, desiredPods: -1, history: [], activeState: 'inactive', activatorQueueDepth: null, pods: [] })]))
+  const coldStart = {
+    pod: 'hello-0001',
+    origin: 'request' as const,
+    originWallMs: 1_700_000_000_000,
+    phases: [
+      { name: 'spawn' as const, atMs: 3.2 },
+      { name: 'appListening' as const, atMs: 101.5 },
+      { name: 'sidecarReady' as const, atMs: 150 },
+      { name: 'activatorProbeOk' as const, atMs: 151 },
+      { name: 'firstByte' as const, atMs: null },
+    ],
+    totalMs: null,
+  }
+  render(doc([revision({ coldStart }), revision({ name: 'calm', panicMode: false, observed: null, desiredPods: -1, history: [], activeState: 'inactive', activatorQueueDepth: null, pods: [] })]))
   const root = elements.get('revisions')
   t.equal(root?.children.length, 2, 'one card per revision')
   const [hot, calm] = root?.children ?? []
@@ -134,6 +148,9 @@ t.test('the page script renders a status document (fake DOM)', async (t) => {
   t.match(hot.innerHTML, /<svg/, 'sparklines drawn')
   t.match(hot.innerHTML, /2 <small>\/ 3<\/small>/, 'ready / desired')
   t.match(hot.innerHTML, /hello-0002/)
+  t.match(hot.innerHTML, /last cold start \(hello-0001\), ms after the request/, 'the cold-start breakdown')
+  t.match(hot.innerHTML, /spawn <b>3\.2<\/b> → app listening <b>102<\/b> → sidecar ready <b>150<\/b> → activator probe ok <b>151<\/b> → first byte –/, 'phases in order, ms after the request')
+  t.notMatch(calm.innerHTML, /last cold start/, 'none without a breakdown')
   t.notMatch(calm.className, /panic/)
   t.match(calm.innerHTML, /\? <\/small>|\/ \?/, 'unknown desired shown as ?')
   t.match(elements.get('hint-cmd')?.textContent ?? '', /autocannon -c 20 -d 20 http:\/\/127\.0\.0\.1:8080/)

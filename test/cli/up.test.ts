@@ -162,3 +162,50 @@ t.test('sluice up: from zero, 20 concurrent 200 ms requests all succeed, pods fo
   const left = [...seen].filter(alive)
   t.same(left, [], 'no child process left')
 })
+
+t.test('sluice up: a request sent the moment the traffic port opens gets 200, not 404; /status shows the cold start phase by phase', async (t) => {
+  const [port, statusPort] = await pickFreePorts(2)
+  const up: ChildProcess = spawn(process.execPath, [BIN, 'up', '--port', String(port), '--status-port', String(statusPort), '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  up.stdout?.on('data', (d: Buffer) => { output += d.toString() })
+  up.stderr?.on('data', (d: Buffer) => { output += d.toString() })
+  const upExited = new Promise<number | null>((resolve) => { up.on('exit', (code) => { resolve(code) }) })
+  const upPid = up.pid ?? -1
+  const seen = new Set<number>()
+  const watch = setInterval(() => { for (const pid of childrenOf(upPid)) seen.add(pid) }, 100)
+  t.teardown(() => {
+    clearInterval(watch)
+    if (alive(upPid)) up.kill('SIGKILL')
+    for (const pid of seen) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
+  })
+
+  // Knock until the port accepts: the first request that connects is the one that counts.
+  const deadline = performance.now() + 30_000
+  let first: { status: number, body: string } | null = null
+  while (first === null) {
+    if (performance.now() > deadline || up.exitCode !== null) throw new Error('the traffic port never opened:\n' + output)
+    try { first = await get(port, '/') } catch { await new Promise((resolve) => setTimeout(resolve, 2)) }
+  }
+  t.equal(first.status, 200, 'the revision was known before the port opened')
+  t.match(first.body, /^Hello from hello-\d+ \(revision hello\)/)
+
+  // The breakdown shows once the activator's metrics and up's poll have caught up (about 2 s).
+  let cold: StatusDocument['revisions'][number]['coldStart'] = null
+  while (cold === null || cold.totalMs === null) {
+    if (performance.now() > deadline) throw new Error('no cold-start breakdown: ' + JSON.stringify(cold))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    cold = (await status(statusPort)).revisions[0]?.coldStart ?? null
+  }
+  t.equal(cold.origin, 'request', 'timed from the request\'s arrival at the activator')
+  t.match(cold.pod, /^hello-\d+$/)
+  t.same(cold.phases.map((p) => p.name), ['spawn', 'appListening', 'sidecarReady', 'activatorProbeOk', 'firstByte'], 'every phase, in order')
+  const at = cold.phases.map((p) => p.atMs)
+  t.ok(at.every((ms) => typeof ms === 'number' && ms >= 0), `all seen: ${JSON.stringify(at)}`)
+  t.ok(at.every((ms, i) => i === 0 || (ms ?? -1) >= (at[i - 1] ?? Infinity)), 'each phase at or after the one before')
+  t.equal(cold.totalMs, at[at.length - 1], 'the total is the first byte')
+
+  up.kill('SIGINT')
+  t.equal(await upExited, 0, 'up exits 0 on SIGINT')
+})

@@ -40,6 +40,15 @@ t.test('activator replicas: index below count; --reuse-port', async (t) => {
   t.same(loadActivatorConfig(['--activator-count', '2', '--activator-index', '-1'], {}).problems, ['config: --activator-index must be an integer >= 0, got "-1"'])
 })
 
+t.test('--revisions with --source api seeds the revisions (sluice up); not with kubernetes', async (t) => {
+  const seeded = loadActivatorConfig(['--source', 'api', '--revisions', '/tmp/seed.json'], {})
+  t.same(seeded.problems, [])
+  t.equal(seeded.config?.source, 'api')
+  t.equal(seeded.config?.revisionsFile, '/tmp/seed.json')
+  t.same(loadActivatorConfig(['--source', 'kubernetes', '--revisions', '/tmp/seed.json'], {}).problems,
+    ['config: --revisions is read with --source static or api, not with --source kubernetes'])
+})
+
 t.test('kubernetes options', async (t) => {
   const { config } = loadActivatorConfig(['--source', 'kubernetes', '--kubernetes-server', 'http://127.0.0.1:8001', '--kubernetes-namespace', 'apps'], { KUBECONFIG: '/k/config' })
   t.equal(config?.kubernetesServer, 'http://127.0.0.1:8001')

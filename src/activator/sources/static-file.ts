@@ -32,6 +32,11 @@ export interface StaticFileSourceOptions {
   readonly debounceMs?: number
   /** Poll fallback period; 0 disables polling. */
   readonly pollIntervalMs?: number
+  /**
+   * false: read once by start() and never again (`--source api --revisions`: the file seeds the
+   * revisions before the ports open; from then on the admin API owns them). Default true.
+   */
+  readonly watch?: boolean
 }
 
 type ReadResult =
@@ -44,6 +49,7 @@ export class StaticFileSource implements RevisionSource {
   readonly #logger: Logger
   readonly #debounceMs: number
   readonly #pollIntervalMs: number
+  readonly #watch: boolean
   #emitted: EmittedRevisions | null = null
   #watcher: FSWatcher | null = null
   #debounceTimer: NodeJS.Timeout | null = null
@@ -59,6 +65,7 @@ export class StaticFileSource implements RevisionSource {
     this.#logger = opts.logger.child({ component: 'revisions-file', file: this.#path })
     this.#debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS
     this.#pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS
+    this.#watch = opts.watch ?? true
     this.onFsEvent = this.onFsEvent.bind(this)
     this.onWatcherError = this.onWatcherError.bind(this)
     this.onTimer = this.onTimer.bind(this)
@@ -79,7 +86,8 @@ export class StaticFileSource implements RevisionSource {
     this.#emitted = emitted
     this.#lastText = read.text
     emitted.sync(byKey(parsed.specs))
-    this.#logger.info({ revisions: parsed.specs.length }, 'revisions file loaded')
+    this.#logger.info({ revisions: parsed.specs.length, watch: this.#watch }, 'revisions file loaded')
+    if (!this.#watch) return
 
     try {
       // persistent: false: the servers keep the process alive, the watcher must not.
