@@ -1,6 +1,6 @@
 import { loadSidecarConfig, SIDECAR_OPTIONS } from '../config/sidecar-config.ts'
 import { formatOptionsHelp } from '../config/options.ts'
-import { createRootLogger } from '../shared/logger.ts'
+import { createJsonLogger } from '../shared/json-logger.ts'
 import { parseReadinessProbe } from '../sidecar/readiness-probe-spec.ts'
 import { Sidecar } from '../sidecar/sidecar-server.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
@@ -29,7 +29,8 @@ export async function sidecarMain (argv: readonly string[], env: NodeJS.ProcessE
   }
   if (config === null || problems.length > 0 || 'problems' in specs) return reportConfigProblems(problems)
 
-  const logger = createRootLogger(config.logLevel, { mode: 'sidecar', revision: config.revision, pod: config.pod })
+  // pino's lines without pino: ~20 ms and ~7.5 MB less per sidecar (json-logger.ts; issue 12).
+  const logger = createJsonLogger(config.logLevel, { mode: 'sidecar', revision: config.revision, pod: config.pod })
   const sidecar = new Sidecar(config, specs.specs, logger)
   try {
     await sidecar.listen()

@@ -1,6 +1,26 @@
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
+import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino'
 
-export type { Logger }
+/** One log method: `(fields, message)` or `(message)`; fields may hold `err`. */
+export interface LogFn {
+  (obj: object, msg?: string): void
+  (msg: string): void
+}
+
+/**
+ * What components use of a logger: pino's Logger fits, and so does the sidecar's JsonLogger
+ * (json-logger.ts), which writes the same lines without loading pino (issue 12).
+ */
+export interface Logger {
+  level: string
+  isLevelEnabled (level: string): boolean
+  child (bindings: Record<string, unknown>): Logger
+  trace: LogFn
+  debug: LogFn
+  info: LogFn
+  warn: LogFn
+  error: LogFn
+  fatal: LogFn
+}
 
 /**
  * The loggers of one root: pino children copy their level when created and never follow the
@@ -8,10 +28,10 @@ export type { Logger }
  * Held weakly: a child that is gone (a removed revision's) is not kept alive by this list.
  */
 class LoggerTree {
-  #refs: Array<WeakRef<Logger>> = []
+  #refs: Array<WeakRef<PinoLogger>> = []
   #pruneAt = 64
 
-  add (logger: Logger): void {
+  add (logger: PinoLogger): void {
     this.#refs.push(new WeakRef(logger))
     if (this.#refs.length >= this.#pruneAt) {
       this.#refs = this.#refs.filter((r) => r.deref() !== undefined)
@@ -27,7 +47,7 @@ class LoggerTree {
   }
 }
 
-const trees = new WeakMap<Logger, LoggerTree>()
+const trees = new WeakMap<object, LoggerTree>()
 
 /**
  * The one root logger of a process: JSON lines to stdout (fd 1), written synchronously so that

@@ -1,7 +1,7 @@
 // Issue 12: a sidecar loads only what it runs. Started through the CLI (as bin/sluice and the image
 // run it) and used as a pod is (kubelet probes, requests, a scrape, the admin port), it has not
-// loaded undici, http-proxy-3, the Kubernetes client, hdr-histogram-js, node:http, node:http2 or
-// node:tls; the first Upgrade request loads the upgrade path (http-proxy-3, node:http).
+// loaded undici, http-proxy-3, the Kubernetes client, hdr-histogram-js, pino, node:http, node:http2
+// or node:tls; the first Upgrade request loads the upgrade path (http-proxy-3, node:http).
 import { fork } from 'node:child_process'
 import { connect, createServer, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -10,8 +10,8 @@ import { childEnv, send, until } from '../helpers/sidecar-fixture.ts'
 
 const CHILD = fileURLToPath(new URL('../helpers/sidecar-load-report.ts', import.meta.url))
 
-/** Packages and built-ins the sidecar must not load until a request needs them. */
-const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js']
+/** Packages and built-ins the sidecar must not load until a request needs them (pino: never, json-logger.ts). */
+const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js', 'pino']
 const LAZY_BUILTINS = ['http', 'http2', 'https', 'tls', '_http_server', 'internal/http2/core']
 
 interface Report { loaded: string[], builtins: string[] }
