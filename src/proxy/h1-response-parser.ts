@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { consumeChunkFraming, S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_CHUNK_EXT, S_CHUNK_SIZE, S_CHUNK_SIZE_LF, S_TRAILERS, startChunks } from '../shared/chunked-framing.ts'
 import { SECTION_MORE, SECTION_TOO_LARGE, SectionReader } from '../shared/section-reader.ts'
-import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN, trimOws } from '../shared/http-syntax.ts'
+import { fieldNameTable, hasHtabAfterValue, isChunkedOnly, matchFieldName, parseContentLength, TOKEN, trimOws } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 response parser (RFC 9112) for H1Upstream: status line, header
 // fields, and body framing by Content-Length, chunked (extensions and trailers), or the end of
@@ -23,7 +23,12 @@ import { fieldNameTable, lastToken, matchFieldName, parseContentLength, TOKEN, t
 //   token, control bytes in a value: errors;
 // - Content-Length must be digits; two different values, or Content-Length with
 //   Transfer-Encoding, are errors (smuggling signs, RFC 9112 6.3);
-// - Transfer-Encoding whose last coding is not `chunked`: read until close;
+// - Transfer-Encoding other than one field saying `chunked` (HTAB after it included): an
+//   error, as Go's client (Knative's activator and queue-proxy) answers 502. RFC 9112 6.3 would
+//   read `gzip` until close and `gzip, chunked` as chunked, but the proxy drops Transfer-Encoding
+//   as hop-by-hop, so the client would get a coded body without the coding;
+// - Content-Length or Transfer-Encoding in the trailers: an error; `Connection: close` there
+//   ends the connection (as llhttp);
 // - 1xx responses other than 101 are skipped (100 Continue, 103 Early Hints); 101 is an error (we
 //   never ask to upgrade on this path); HEAD, 204, 304 have no body;
 // - the head and each trailer section are bounded by `maxHeadBytes`, a chunk-size line too.
@@ -86,8 +91,12 @@ export class H1ResponseParser {
   framingError: string
   // Framing facts gathered while reading the head.
   contentLength: number
+  /** The first Content-Length value as sent: a repeat must be the same text (Go compares strings: 5 and 05 conflict). */
+  contentLengthText: string
   hasTransferEncoding: boolean
   isChunked: boolean
+  /** Transfer-Encoding fields seen in this head. */
+  transferEncodingCount: number
   isConnectionClose: boolean
   isConnectionKeepAlive: boolean
   httpMinor: number
@@ -109,8 +118,10 @@ export class H1ResponseParser {
     this.chunkExtState = 0
     this.framingError = ''
     this.contentLength = -1
+    this.contentLengthText = ''
     this.hasTransferEncoding = false
     this.isChunked = false
+    this.transferEncodingCount = 0
     this.isConnectionClose = false
     this.isConnectionKeepAlive = false
     this.httpMinor = 1
@@ -232,8 +243,10 @@ export class H1ResponseParser {
 
   #resetHeadFacts (): void {
     this.contentLength = -1
+    this.contentLengthText = ''
     this.hasTransferEncoding = false
     this.isChunked = false
+    this.transferEncodingCount = 0
     this.isConnectionClose = false
     this.isConnectionKeepAlive = false
     this.httpMinor = 1
@@ -278,15 +291,13 @@ export class H1ResponseParser {
     }
     if (this.contentLength >= 0 && this.hasTransferEncoding) return this.#fail('both content-length and transfer-encoding')
     if (this.hasTransferEncoding && minor === 0) return this.#fail('transfer-encoding in an HTTP/1.0 response')
+    // Checked whether or not this response has a body (a HEAD, 204 or 304 answer), as Go's client does.
+    if (this.hasTransferEncoding && !this.isChunked) return this.#fail('unsupported transfer-encoding')
     this.keepAlive = minor >= 1 ? !this.isConnectionClose : this.isConnectionKeepAlive && !this.isConnectionClose
     if (this.isHeadRequest || statusCode === 204 || statusCode === 304) {
       this.state = S_DONE
     } else if (this.isChunked) {
       startChunks(this)
-    } else if (this.hasTransferEncoding) {
-      // A coding other than chunked last: the body ends with the connection (RFC 9112 6.3 item 4).
-      this.state = S_BODY_CLOSE
-      this.keepAlive = false
     } else if (this.contentLength >= 0) {
       this.remaining = this.contentLength
       this.state = this.contentLength === 0 ? S_DONE : S_BODY_LENGTH
@@ -345,7 +356,7 @@ export class H1ResponseParser {
       while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--
       const name = matchFieldName(KNOWN_TABLE, b, ls, colon - ls) ?? text.slice(ls - base, colon - base).toLowerCase()
       const value = vs < ve ? text.slice(vs - base, ve - base) : ''
-      if (!isTrailer && !this.#noteFraming(name, value)) return false
+      if (isTrailer ? !this.#noteTrailer(name, value, b, ve) : !this.#noteFraming(name, value, b, ve)) return false
       const prev = out[name]
       if (prev === undefined) {
         out[name] = name === 'set-cookie' ? [value] : value
@@ -360,22 +371,36 @@ export class H1ResponseParser {
     return false
   }
 
+  /**
+   * A trailer field, as llhttp reads trailers: Content-Length or Transfer-Encoding there is an
+   * error (a second framing for a message already framed); `Connection: close` there means the
+   * connection is not reused.
+   */
+  #noteTrailer (name: string, value: string, b: Buffer, ve: number): boolean {
+    if (name === 'content-length' || name === 'transfer-encoding') { this.#fail('framing field in trailers'); return false }
+    if (name === 'connection' && !this.#noteFraming(name, value, b, ve)) return false
+    if (this.isConnectionClose) this.keepAlive = false
+    return true
+  }
+
   /** Picks up the fields that decide framing and connection reuse. */
-  #noteFraming (name: string, value: string): boolean {
+  /** `value` ends at b[ve] (trimmed). */
+  #noteFraming (name: string, value: string, b: Buffer, ve: number): boolean {
     switch (name.length) {
       case 14:
         if (name === 'content-length') {
           const n = parseContentLength(value)
           if (n < 0) { this.#fail('invalid content-length'); return false }
-          if (this.contentLength >= 0 && this.contentLength !== n) { this.#fail('conflicting content-length'); return false }
+          if (this.contentLength >= 0 && this.contentLengthText !== value) { this.#fail('conflicting content-length'); return false }
           this.contentLength = n
+          this.contentLengthText = value
         }
         return true
       case 17:
         if (name === 'transfer-encoding') {
           this.hasTransferEncoding = true
-          // Only the last coding matters; a later field continues the list (RFC 9110 5.3).
-          this.isChunked = lastToken(value) === 'chunked'
+          // One field, exactly `chunked` (Go's parseTransferEncoding); anything else is refused.
+          this.isChunked = ++this.transferEncodingCount === 1 && isChunkedOnly(value) && !hasHtabAfterValue(b, ve)
         }
         return true
       case 10:

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { consumeChunkFraming, S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_CHUNK_EXT, S_CHUNK_SIZE, S_CHUNK_SIZE_LF, S_TRAILERS, startChunks } from '../shared/chunked-framing.ts'
 import { SECTION_MORE, SECTION_TOO_LARGE, SectionReader } from '../shared/section-reader.ts'
-import { fieldNameTable, isChunkedOnly, isValidHostBytes, matchFieldName, parseContentLength, TOKEN, trimOws } from '../shared/http-syntax.ts'
+import { fieldNameTable, hasHtabAfterValue, isChunkedOnly, isValidHostBytes, matchFieldName, parseContentLength, TOKEN, trimOws } from '../shared/http-syntax.ts'
 
 // An incremental HTTP/1.1 request parser (RFC 9112) for H1Server: request line, header fields,
 // and body framing by Content-Length or chunked (extensions and trailers). It is fed the
@@ -402,7 +402,7 @@ export class H1RequestParser {
           this.hasTransferEncoding = true
           // One field, exactly `chunked` (Go's parseTransferEncoding): a second field or another
           // coding leaves isChunked false, and the head is refused.
-          this.isChunked = ++this.transferEncodingCount === 1 && isChunkedOnly(value)
+          this.isChunked = ++this.transferEncodingCount === 1 && isChunkedOnly(value) && !hasHtabAfterValue(b, ve)
         }
         return true
       case 10:

@@ -96,10 +96,18 @@ export function trimOws (s: string): string {
   return start === 0 && end === s.length ? s : s.slice(start, end)
 }
 
-/** The last element of a comma-separated list, OWS-trimmed and lowercased (Transfer-Encoding's final coding). */
-export function lastToken (value: string): string {
-  const comma = value.lastIndexOf(',')
-  return trimOws(comma < 0 ? value : value.slice(comma + 1)).toLowerCase()
+/**
+ * The whitespace after a field value, from b[valueEnd] to the line's CR (SP and HTAB only, the
+ * value having been trimmed), holds an HTAB. llhttp refuses `Transfer-Encoding: chunked<HTAB>`
+ * in a request and, in a response, does not take it as chunked (it reads until close): we refuse
+ * it in both, so no reader frames that body differently from us.
+ */
+export function hasHtabAfterValue (b: Buffer, valueEnd: number): boolean {
+  for (let i = valueEnd; ; i++) {
+    const c = b[i]
+    if (c === 9) return true
+    if (c !== 32) return false
+  }
 }
 
 const CHUNKED = 'chunked'

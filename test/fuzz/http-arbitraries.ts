@@ -166,3 +166,38 @@ export const requestCase = fc.record({
   edits: fc.oneof(w(3, fc.constant([] as ByteEdit[])), w(2, fc.array(byteEdit, { minLength: 1, maxLength: 2 }))),
   cuts: fc.array(fc.nat({ max: 400 }), { maxLength: 3 }),
 }).map((r) => ({ wire: applyEdits(r.messages.join(''), r.edits), cuts: [...r.cuts].sort((a, b) => a - b) }))
+
+// --- responses ---------------------------------------------------------------------------------
+
+const statusLine = fc.oneof(
+  w(20, fc.constantFrom('HTTP/1.1 200 OK', 'HTTP/1.1 404 Not Found', 'HTTP/1.1 204 No Content', 'HTTP/1.1 304 Not Modified', 'HTTP/1.0 200 OK', 'HTTP/1.1 500 Internal Server Error')),
+  w(3, fc.constantFrom('HTTP/1.1 200', 'HTTP/1.1 200 ', 'HTTP/1.1 201 Created\x01', 'HTTP/1.1 200 \xe9t\xe9', 'HTTP/1.1 200 a\tb', 'HTTP/1.1 599 X', 'HTTP/1.1 600 X', 'HTTP/1.1 099 X', 'HTTP/1.1 20 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1  200 OK', 'HTTP/1.2 200 OK', 'HTTP/2.0 200 OK', 'HTTP/1.1 200 OK ', 'http/1.1 200 OK', 'HTTP/1.1\t200 OK', 'HTTP/1.1 20x OK')),
+)
+
+const interim = fc.oneof(w(10, fc.constant('')), w(2, fc.constantFrom('HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n', 'HTTP/1.1 102 Processing\r\n\r\n')))
+
+const responseFraming = fc.oneof(
+  w(6, plainBody.map((body) => ({ headers: [`Content-Length: ${body.length}`], body }))),
+  w(6, chunkedBody.map((body) => ({ headers: ['Transfer-Encoding: chunked'], body }))),
+  w(3, plainBody.map((body) => ({ headers: [] as string[], body }))),
+  w(6, fc.tuple(fc.array(headerLine, { maxLength: 3 }), fc.oneof(plainBody, chunkedBody)).map(([headers, body]) => ({ headers, body }))),
+)
+
+/** One response (after optional 1xx ones), byte edits, read cuts, and whether the request was HEAD. */
+export const responseCase = fc.record({
+  interim,
+  status: statusLine,
+  lineEnds: fc.array(lineEnd, { minLength: 8, maxLength: 8 }),
+  before: fc.array(headerLine, { maxLength: 2 }),
+  framed: responseFraming,
+  after: fc.array(headerLine, { maxLength: 2 }),
+  edits: fc.oneof(w(3, fc.constant([] as ByteEdit[])), w(2, fc.array(byteEdit, { minLength: 1, maxLength: 2 }))),
+  cuts: fc.array(fc.nat({ max: 300 }), { maxLength: 3 }),
+  isHead: fc.oneof(w(8, fc.constant(false)), w(1, fc.constant(true))),
+}).map((r) => {
+  const lines = [r.status, ...r.before, ...r.framed.headers, ...r.after]
+  let head = ''
+  for (let i = 0; i < lines.length; i++) head += lines[i] + (r.lineEnds[i % r.lineEnds.length] ?? '\r\n')
+  const wire = applyEdits(r.interim + head + (r.lineEnds[7] ?? '\r\n') + r.framed.body, r.edits)
+  return { wire, cuts: [...r.cuts].sort((a, b) => a - b), isHead: r.isHead }
+})

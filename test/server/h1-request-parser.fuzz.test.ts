@@ -111,12 +111,6 @@ export const ALLOWED: DifferenceTable = {
       },
     },
     {
-      name: 'HTAB after `chunked`',
-      reason: 'optional whitespace is SP and HTAB (RFC 9110 5.6.3) and Go trims both; llhttp refuses a trailing HTAB (not a trailing SP) after `chunked`. The value is exactly `chunked` once OWS is gone, so the framing is not in doubt',
-      llhttpCode: 'HPE_INVALID_TRANSFER_ENCODING',
-      applies: (m, wire) => fieldValues(m.rawHeaders, 'transfer-encoding').length === 1 && /\r\ntransfer-encoding:[ \t]*chunked[ \t]*\t[ \t]*\r\n/i.test(wire),
-    },
-    {
       name: 'HTTP/1.2 to HTTP/1.9',
       reason: 'RFC 9110 2.5: a higher minor version is served as the highest we implement (Go does the same); llhttp knows 1.0 and 1.1 only',
       llhttpCode: 'HPE_INVALID_VERSION',

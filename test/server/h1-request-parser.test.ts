@@ -505,6 +505,7 @@ t.test('malformed requests are refused with their status', async (t) => {
     ['NBSP + chunked', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: \xa0chunked\r\n\r\n'],
     ['quoted chunked', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: "chunked"\r\n\r\n'],
     ['chunked with a parameter', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked;q=1\r\n\r\n'],
+    ['chunked + HTAB (llhttp refuses it)', 501, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\t\r\n\r\n'],
     ['VT + chunked', 400, 'POST / HTTP/1.1\r\nTransfer-Encoding: \x0bchunked\r\n\r\n'],
     ['space before the colon of transfer-encoding', 400, 'POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n'],
     // Host (RFC 9112 3.2; Go's "too many Host headers", "malformed Host header")
