@@ -8,6 +8,7 @@ import { buildResponseHeaders } from './request-headers.ts'
 import { isChunkLender } from './h1-upstream-request.ts'
 import type { Upstream } from './upstream.ts'
 import { SluiceError } from '../shared/errors.ts'
+import { relayableTrailers } from './trailer-fields.ts'
 
 // One client request on its way through the proxy. The object is at once the admission
 // waiter (queue node), the deadline-sweeper node and undici's dispatch handler, so a request
@@ -251,9 +252,9 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   onResponseEnd (_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
     if (this.state === STATE_DONE) return
     if (trailers !== null && typeof trailers === 'object') {
-      let hasTrailers = false
-      for (const _ in trailers) { hasTrailers = true; break }
-      if (hasTrailers) this.res.addTrailers(trailers as Record<string, string>)
+      // Framing, routing, auth and other fields that must not be trailers are dropped (trailer-fields.ts).
+      const relayed = relayableTrailers(trailers)
+      if (relayed !== null) this.res.addTrailers(relayed as Record<string, string>)
     }
     this.res.end()
     this.outcome = OUTCOME_OK
