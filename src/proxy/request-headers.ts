@@ -1,3 +1,4 @@
+import { trimOws } from '../shared/http-syntax.ts'
 import { generateForwarded } from './forwarded.ts'
 
 // Builds the header list sent upstream from the client's raw headers, in one pass and into one
@@ -7,6 +8,9 @@ import { generateForwarded } from './forwarded.ts'
 // - hop-by-hop headers and any header named in `Connection` are dropped (RFC 9110 7.6.1);
 //   for an Upgrade request `Connection: upgrade` + `Upgrade` are kept (the proxy forwards them);
 // - `Knative-Serving-Revision`, `Knative-Serving-Namespace` are dropped (activator routing);
+// - one Host: the first (`:authority` for HTTP/2, which comes first), later ones are dropped, as
+//   node keeps the first in `headers.host` and Go's HTTP/2 server takes `:authority`; an
+//   absolute-form target's authority (`host`, see request-host.ts) replaces it;
 // - `K-Original-Host`, when set, replaces `Host` and is dropped;
 // - `TE` is dropped unless it is exactly `trailers` (gRPC requires that one, as Go keeps it);
 // - HTTP/2 pseudo-headers are dropped, `:authority` becomes `Host`;
@@ -31,7 +35,8 @@ export interface HeaderRewriteOptions {
   drop: ReadonlySet<string> | null
 }
 
-export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewriteOptions): string[] {
+/** `host`: the request's host when it is not its Host field (absoluteTargetHost), else null. */
+export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewriteOptions, host: string | null = null): string[] {
   const out: string[] = []
   let connectionTokens: string | null = null
   let originalHost: string | null = null
@@ -57,9 +62,9 @@ export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewrit
       case 'x-forwarded-proto': if (xfp === '') xfp = value; break
       case 'x-forwarded-host': if (xfh === '') xfh = value; break
       case 'forwarded': hasForwarded = true; break
-      case 'host': if (hostIndex >= 0) { out[hostIndex + 1] = value; continue } hostIndex = out.length; break
+      case 'host': if (hostIndex >= 0) continue; hostIndex = out.length; break
       case 'upgrade': if (opts.isUpgrade) { out.push(name, value); continue } break
-      case 'te': if (value.trim().toLowerCase() === 'trailers') { out.push(name, value); continue } break // gRPC needs it
+      case 'te': if (trimOws(value).toLowerCase() === 'trailers') { out.push(name, value); continue } break // gRPC needs it
     }
     if (DROP.has(lower) || (opts.drop !== null && opts.drop.has(lower))) continue
     out.push(name, value)
@@ -72,6 +77,10 @@ export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewrit
   }
   if (opts.isUpgrade) out.push('connection', 'upgrade')
 
+  if (host !== null) {
+    if (hostIndex >= 0) out[hostIndex + 1] = host
+    else { hostIndex = out.length; out.push('host', host) }
+  }
   if (originalHost !== null && originalHost !== '') {
     if (hostIndex >= 0) out[hostIndex + 1] = originalHost
     else out.push('host', originalHost)
@@ -122,7 +131,7 @@ function listedNames (connection: string): Set<string> | null {
   let listed: Set<string> | null = null
   const tokens = connection.toLowerCase().split(',')
   for (let j = 0; j < tokens.length; j++) {
-    const token = (tokens[j] ?? '').trim()
+    const token = trimOws(tokens[j] ?? '')
     if (token === '' || token === 'upgrade' || token === 'close' || token === 'keep-alive') continue
     if (listed === null) listed = new Set()
     listed.add(token)

@@ -7,6 +7,7 @@ import {
   ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
+import { absoluteTargetHost } from '../proxy/request-host.ts'
 import { requestBody } from '../proxy/request-body.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { KnativeRequestLog, RequestLogRevision } from '../proxy/knative-request-log.ts'
@@ -89,7 +90,7 @@ export class SidecarHandler implements ExchangeOwner {
     const options: Dispatcher.DispatchOptions = {
       path: req.url ?? '/',
       method: req.method ?? 'GET',
-      headers: buildUpstreamHeaders(req.rawHeaders, headerOptions),
+      headers: buildUpstreamHeaders(req.rawHeaders, headerOptions, absoluteTargetHost(req)),
       body: requestBody(req),
       upgrade: null,
     }
