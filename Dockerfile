@@ -36,7 +36,8 @@ WORKDIR /app
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
-RUN ln -s /app/bin/sluice /usr/local/bin/sluice && mkdir /app/.compile-cache && chown 1000:1000 /app/.compile-cache
+# `sluice` runs bin/image-entry.sh: node with $SLUICE_NODE_FLAGS (set per target), then bin/sluice.
+RUN ln -s /app/bin/image-entry.sh /usr/local/bin/sluice && mkdir /app/.compile-cache && chown 1000:1000 /app/.compile-cache
 # Node's compile cache (bin/sluice enables it): each target warms it below for its mode's modules, as
 # the user and with the V8 flags it runs with (the cache is only valid for those), so the first start
 # in every pod reads code cache instead of parsing (issue 12). Read-only at run time is fine: a module
@@ -60,10 +61,15 @@ CMD ["activator"]
 # Last, so a plain `docker build .` builds the sidecar, as before.
 FROM runtime AS sidecar
 COPY --from=deps-sidecar /app/node_modules ./node_modules
-# V8's young generation at 1 MB per semi-space (default: grows to 16+): under wrk -t1 -c50 peak RSS
-# 100-104 -> 85-87 MB at the same req/s (issue 12; loadtest/results/cold-latest.md). The sidecar's
-# per-request garbage is small and short-lived, so a small nursery scavenges more often but cheaply.
-ENV NODE_OPTIONS=--max-semi-space-size=1
+# The sidecar's V8 flags (issue 12; loadtest/results/cold-findings-2026-12-06.md), each measured under
+# wrk -t1 -c50 at CC=10 with no loss of req/s:
+# --max-semi-space-size=1: the young generation stays at 1 MB per semi-space (default: grows to 16):
+#   peak RSS -17 MB. Per-request garbage is small and short-lived: more scavenges, each cheap.
+# --no-concurrent-recompilation: TurboFan compiles on the main thread. Concurrent jobs run on V8's
+#   worker threads, whose malloc arenas keep the compiler's zone memory after the burst of
+#   optimisation when load starts: peak RSS 71-85 -> 65 MB. NODE_OPTIONS refuses this flag, hence
+#   bin/image-entry.sh.
+ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation"
 USER 1000:1000
 RUN sluice sidecar --help > /dev/null
 # serving, admin (drain), metrics: Knative's queue-proxy ports

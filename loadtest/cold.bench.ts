@@ -6,8 +6,9 @@
 //   node-floor        Node's floor: a bare `net` server answering every read with a 200 (`node -e`, no file,
 //                     no type stripping): what any Node process costs before it runs a line of Sluice
 //   sluice-image      the image form: `npm run build` output staged as the Dockerfile's sidecar target lays
-//                     it out (dist/, bin/, package.json, no src/), with the target's ENV (NODE_ENV, NODE_OPTIONS,
-//                     NODE_COMPILE_CACHE, warmed as its `RUN sluice sidecar --help` does)
+//                     it out (dist/, bin/, package.json, no src/), with the target's ENV (NODE_ENV, NODE_COMPILE_CACHE
+//                     warmed as its `RUN sluice sidecar --help` does) and node flags (SLUICE_NODE_FLAGS, as
+//                     bin/image-entry.sh passes them)
 //   sluice-image-nocache  the same without its compile cache (NODE_DISABLE_COMPILE_CACHE=1)
 //   sluice-checkout   the checkout form: bin/sluice sidecar from this working tree (type stripping), its
 //                     compile cache warm (bin/sluice enables Node's compile cache; a second `npm start`)
@@ -105,7 +106,7 @@ export function dockerStageEnv (dockerfile: string, target: string): Record<stri
 function warmCompileCache (out: string, env: Record<string, string>): Record<string, string> {
   if (env.NODE_COMPILE_CACHE === undefined) return env
   const warmed = { ...env, NODE_COMPILE_CACHE: join(out, '.compile-cache') }
-  execFileSync(process.execPath, [join(out, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: out, stdio: 'ignore', env: { ...process.env, ...warmed } })
+  execFileSync(process.execPath, [...entryFlags(env), join(out, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: out, stdio: 'ignore', env: { ...process.env, ...warmed } })
   return warmed
 }
 
@@ -148,11 +149,16 @@ function sidecarArgs (p: Ports, userPort: number): string[] {
   ]
 }
 
-function imageTarget (name: string, stage: string, description: string, userPort: number, nodeOptions: Record<string, string>): SpawnTarget {
+/** Node flags as bin/image-entry.sh passes them: $SLUICE_NODE_FLAGS, one word per flag. */
+function entryFlags (env: Record<string, string>): string[] {
+  return (env.SLUICE_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '')
+}
+
+function imageTarget (name: string, stage: string, description: string, userPort: number, env: Record<string, string>): SpawnTarget {
   return {
     name,
     description,
-    command: (p) => ({ file: process.execPath, args: [join(stage, 'bin', 'sluice'), ...sidecarArgs(p, userPort)], env: { ...process.env, ...nodeOptions }, cwd: stage }),
+    command: (p) => ({ file: process.execPath, args: [...entryFlags(env), join(stage, 'bin', 'sluice'), ...sidecarArgs(p, userPort)], env: { ...process.env, ...env }, cwd: stage }),
   }
 }
 

@@ -212,12 +212,14 @@ t.test('the sidecar image carries no Kubernetes client; the activator image does
   t.match(STAGES.get('sidecar') ?? '', /^COPY --from=deps-sidecar \/app\/node_modules /m)
   t.match(STAGES.get('activator') ?? '', /^COPY --from=deps-activator \/app\/node_modules /m)
   t.notMatch(STAGES.get('runtime') ?? '', /node_modules/, 'the shared runtime stage has no dependencies of its own')
-  t.match(STAGES.get('sidecar') ?? '', /^ENV NODE_OPTIONS=--max-semi-space-size=1$/m, 'the sidecar\'s V8 flags (loadtest/cold.bench.ts runs the image form with them)')
+  t.match(STAGES.get('sidecar') ?? '', /^ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation"$/m, 'the sidecar\'s V8 flags (loadtest/cold.bench.ts runs the image form with them)')
+  t.match(STAGES.get('runtime') ?? '', /ln -s \/app\/bin\/image-entry\.sh \/usr\/local\/bin\/sluice/, '`sluice` passes them to node')
+  t.match(readFileSync(join(REPO, 'bin', 'image-entry.sh'), 'utf8'), /^exec node \$SLUICE_NODE_FLAGS \/app\/bin\/sluice "\$@"$/m)
   t.match(STAGES.get('runtime') ?? '', /^ENV NODE_COMPILE_CACHE=\/app\/.compile-cache$/m, 'a compile cache in the image')
   for (const mode of ['sidecar', 'activator']) {
     const stage = STAGES.get(mode) ?? ''
     const warm = stage.search(new RegExp(`^RUN sluice ${mode} --help > /dev/null$`, 'm'))
-    t.ok(warm > stage.search(/^USER 1000:1000$/m) && warm > stage.search(/^ENV NODE_OPTIONS=/m), `${mode}: warmed as the runtime user, with the runtime's flags`)
+    t.ok(warm > stage.search(/^USER 1000:1000$/m) && warm > stage.search(/^ENV SLUICE_NODE_FLAGS=/m), `${mode}: warmed as the runtime user, with the runtime's flags`)
   }
 })
 
