@@ -9,12 +9,13 @@
 //   first byte at the client, and read the cold start's breakdown from GET /status (spawn, app
 //   listening, sidecar ready, activator probe ok, first byte: ms after the request reached the
 //   activator). Medians over the rounds.
+// `--no-spare`: `up --no-spare-sidecar`, so each pod spawns its sidecar as well as its app.
 // Writes loadtest/results/up-first-request-<time>.json and .md.
 
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -25,8 +26,10 @@ import type { StatusDocument } from '../src/autoscaler/status-server.ts'
 const BIN = fileURLToPath(new URL('../bin/sluice', import.meta.url))
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
 
-const { values: flags } = parseArgs({ options: { rounds: { type: 'string', default: '7' } } })
+const { values: flags } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, 'no-spare': { type: 'boolean', default: false } } })
 const ROUNDS = Number(flags.rounds)
+/** `up --no-spare-sidecar`: every pod spawns its sidecar too (the cost a spare saves). */
+const NO_SPARE = flags['no-spare'] === true
 
 const CONFIG = `
 autoscaler:
@@ -81,7 +84,7 @@ async function main (): Promise<void> {
   writeFileSync(configPath, CONFIG)
   const [port, statusPort] = await pickFreePorts(2)
   if (port === undefined || statusPort === undefined) throw new Error('no ports')
-  const up = spawn(process.execPath, [BIN, 'up', '--port', String(port), '--status-port', String(statusPort), '--config', configPath, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const up = spawn(process.execPath, [BIN, 'up', '--port', String(port), '--status-port', String(statusPort), '--config', configPath, '--log-level', 'warn', ...(NO_SPARE ? ['--no-spare-sidecar'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] })
   const upExited = new Promise<void>((resolve) => { up.on('exit', () => { resolve() }) })
   try {
     // The moment the port opens.
@@ -127,15 +130,18 @@ async function main (): Promise<void> {
       medians[name] = median(xs)
     }
     const machine = `${cpus().length} x ${cpus()[0]?.model ?? '?'}`
-    const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, '')
-    const json = { node: process.version, machine, command: 'node loadtest/up-first-request.bench.ts --rounds ' + String(ROUNDS), atPortOpen: atOpen, rounds, medians }
+    const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, '') + (NO_SPARE ? '-no-spare' : '')
+    const command = `node loadtest/up-first-request.bench.ts --rounds ${ROUNDS}${NO_SPARE ? ' --no-spare' : ''}`
+    const json = { node: process.version, machine, command, spareSidecar: !NO_SPARE, loadAverage: loadavg(), atPortOpen: atOpen, rounds, medians }
     mkdirSync(RESULTS, { recursive: true })
     writeFileSync(join(RESULTS, `up-first-request-${stamp}.json`), JSON.stringify(json, null, 2) + '\n')
     const fmt = (x: number | null | undefined): string => (typeof x === 'number' ? x.toFixed(0) : '-')
     const md = [
       `# \`sluice up\`: first request from zero (${stamp})`,
       '',
-      `Node ${process.version}, ${machine}; \`${json.command}\`. Sample app (CC 1) + sidecar, checkout form (bin/sluice).`,
+      `Node ${process.version}, ${machine}; \`${json.command}\`. Sample app (CC 1) + sidecar, checkout form (bin/sluice), ` +
+        `${NO_SPARE ? 'no spare sidecar (both processes spawned per pod)' : 'spare sidecar (only the app spawned per pod)'}; ` +
+        `load average at the end ${json.loadAverage.map((x) => x.toFixed(2)).join(' ')} (a shared machine).`,
       '',
       `Request sent the moment the traffic port opened: **${atOpen.status}**, ${fmt(atOpen.firstByteMs)} ms (includes \`up\`'s own start).`,
       '',

@@ -1,5 +1,5 @@
 // Client of the activator's revision admin API (`sluice activator --admin-port`):
-//   PUT    /revisions/{namespace}/{name}   body: {containerConcurrency, endpoints, hosts, timeoutSeconds}
+//   PUT    /revisions/{namespace}/{name}   body: {containerConcurrency, endpoints, notReadyEndpoints?, hosts, timeoutSeconds}
 //   DELETE /revisions/{namespace}/{name}
 // A PUT replaces the revision, so the local actuator always sends the full endpoint list. With a
 // token (the activator's --admin-token-file), every call carries `Authorization: Bearer <token>`.
@@ -16,6 +16,8 @@ export interface ActivatorRevision {
   readonly containerConcurrency: number
   /** Sidecar serving addresses, `host:port`. */
   readonly endpoints: readonly string[]
+  /** Sidecars of pods still starting: the activator probes them and uses one once it answers. Absent = none. */
+  readonly notReadyEndpoints?: readonly string[]
   readonly hosts: readonly string[]
   readonly timeoutSeconds: number | null
 }
@@ -52,6 +54,7 @@ export class ActivatorAdminClient implements ActivatorAdmin {
     const body = JSON.stringify({
       containerConcurrency: r.containerConcurrency,
       endpoints: r.endpoints,
+      ...(r.notReadyEndpoints !== undefined && r.notReadyEndpoints.length > 0 ? { notReadyEndpoints: r.notReadyEndpoints } : {}),
       hosts: r.hosts,
       timeoutSeconds: r.timeoutSeconds,
     })

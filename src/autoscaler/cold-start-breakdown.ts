@@ -5,6 +5,7 @@
 //
 // Phases, in causal order, as ms after the request reached the activator:
 //   spawn               the autoscaler heard of the request, decided 1 pod, the actuator spawned it
+//                       (the app alone when the sidecar ran ahead as a spare: sidecarPrestarted)
 //   appListening        the app first accepted a connection on its port
 //   sidecarReady        a probe through the sidecar (K-Network-Probe: queue) first got 200
 //   activatorProbeOk    the activator's own probe passed: the endpoint is in rotation
@@ -29,6 +30,8 @@ export interface PodColdStart {
   readonly spawnWallMs: number | null
   readonly appListeningWallMs: number | null
   readonly sidecarReadyWallMs: number | null
+  /** The sidecar ran ahead as a spare: `spawn` is the app's alone. */
+  readonly sidecarPrestarted: boolean
 }
 
 export const COLD_START_PHASES = ['spawn', 'appListening', 'sidecarReady', 'activatorProbeOk', 'firstByte'] as const
@@ -50,6 +53,8 @@ export interface ColdStartBreakdown {
   readonly origin: 'request' | 'spawn'
   /** The origin's epoch ms. */
   readonly originWallMs: number
+  /** The sidecar was running ahead (a spare): only the app was spawned at `spawn`. */
+  readonly sidecarPrestarted: boolean
   /** COLD_START_PHASES, in that order. */
   readonly phases: readonly ColdStartPhase[]
   /** Request to first byte, ms; null unless origin is `request` and the first byte is in. */
@@ -82,6 +87,7 @@ export function buildColdStartBreakdown (pod: PodColdStart, activator: Activator
     pod: pod.pod,
     origin: a === null ? 'spawn' : 'request',
     originWallMs: origin,
+    sidecarPrestarted: pod.sidecarPrestarted,
     phases,
     totalMs: firstByte === null ? null : round1(firstByte - origin),
   }

@@ -7,7 +7,9 @@
 // - too many: stop the ones not ready yet first, then the newest ready ones.
 // The activator learns the endpoint list by a PUT of the full list (it replaces the revision):
 // after a pod becomes ready, and before a pod is stopped, so the activator never routes to a pod
-// that is going away. One PUT at a time per revision, always with the latest list; a failing PUT
+// that is going away. A starting pod whose app listens is listed as not ready (notReadyEndpoints):
+// the activator probes it itself and uses it as soon as its sidecar answers, without waiting for
+// our own probe and the PUT after it (Knative's activator does the same before kubelet's ready). One PUT at a time per revision, always with the latest list; a failing PUT
 // is retried. A pod counts as ready for the autoscaler once the activator has its endpoint.
 // No pod outlives the actuator: see process-reaper.ts.
 
@@ -65,6 +67,12 @@ export interface LocalActuatorOptions {
   readonly maxPodsPerRevision?: number
   readonly maxPodsTotal?: number
   readonly host?: string
+  /**
+   * Keep one pod per revision with its sidecar already running and no app (LocalPod.prestartSidecar):
+   * the next pod, a scale from zero above all, then starts only its app. Costs one idle sidecar
+   * process per revision, at zero too. Default false.
+   */
+  readonly spareSidecars?: boolean
 }
 
 /** One pod, for the status page. */
@@ -98,6 +106,10 @@ class RevisionState {
   coldPod: LocalPod | null
   /** A scale from zero is under way: the next pod to become ready is its coldPod. */
   fromZero: boolean
+  /** The next pod with only its sidecar running (`spareSidecars`); null = none (yet). */
+  spare: LocalPod | null
+  /** Starting pods being stopped: left out of the lists published from now on. */
+  readonly leaving: Set<LocalPod>
 
   constructor (spec: LocalRevision) {
     this.spec = spec
@@ -115,6 +127,8 @@ class RevisionState {
     this.removed = false
     this.coldPod = null
     this.fromZero = false
+    this.spare = null
+    this.leaving = new Set()
   }
 
   live (): LocalPod[] {
@@ -158,6 +172,7 @@ export class LocalActuator implements Actuator {
     if (this.#revisions.has(key)) throw new Error(`revision ${key} already added`)
     const state = new RevisionState(spec)
     this.#revisions.set(key, state)
+    this.#prepareSpare(state)
     if (seeded) return Promise.resolve()
     return this.#publish(state)
   }
@@ -167,7 +182,7 @@ export class LocalActuator implements Actuator {
     const state = this.#revisions.get(revisionKeyOf(namespace, name))
     if (state === undefined) return
     state.requested = 0
-    await Promise.all(state.pods.map((p) => this.#stopPod(state, p)))
+    await Promise.all([...state.pods.map((p) => this.#stopPod(state, p)), this.#dropSpare(state)])
     state.removed = true
     state.retryTimer?.cancel()
     this.#revisions.delete(state.key)
@@ -239,7 +254,10 @@ export class LocalActuator implements Actuator {
   /** Every process group of every pod still running (tests check none is left). */
   allPids (): number[] {
     const out: number[] = []
-    for (const s of this.#revisions.values()) for (const p of s.pods) out.push(...p.pids)
+    for (const s of this.#revisions.values()) {
+      for (const p of s.pods) out.push(...p.pids)
+      if (s.spare !== null) out.push(...s.spare.pids)
+    }
     return out
   }
 
@@ -252,6 +270,7 @@ export class LocalActuator implements Actuator {
       state.requested = 0
       state.retryTimer?.cancel()
       for (const p of state.pods) all.push(this.#stopPod(state, p, 1_000))
+      all.push(this.#dropSpare(state))
     }
     await Promise.all(all)
     for (const state of this.#revisions.values()) {
@@ -302,11 +321,26 @@ export class LocalActuator implements Actuator {
     for (let i = 0; i < toStart; i++) this.#startPod(state)
   }
 
+  /** Starts a pod: the spare when its sidecar still runs (then only the app is spawned), else a new one. */
   #startPod (state: RevisionState): void {
+    const o = this.#o
+    let pod = state.spare
+    state.spare = null
+    if (pod !== null && !pod.isSpareUsable) {
+      o.logger.warn({ revision: state.key, pod: pod.name }, 'spare sidecar is gone; starting a pod from scratch')
+      void pod.stop()
+      pod = null
+    }
+    pod ??= this.#newPod(state)
+    const podName = pod.name
+    this.#startPodProcesses(state, pod, podName)
+  }
+
+  #newPod (state: RevisionState): LocalPod {
     const s = state.spec
     const o = this.#o
     const podName = `${s.name}-${String(++this.#podSeq).padStart(4, '0')}`
-    const pod = new LocalPod({
+    return new LocalPod({
       spec: {
         namespace: s.namespace,
         revision: s.name,
@@ -330,7 +364,35 @@ export class LocalActuator implements Actuator {
       readyTimeoutMs: o.readyTimeoutMs ?? 60_000,
       terminationGraceMs: o.terminationGraceMs ?? 30_000,
       onExit: (p, error) => { this.#onPodCrash(state, p, error) },
+      onAppListening: (p) => { if (state.pods.includes(p)) void this.#publish(state) },
     })
+  }
+
+  /**
+   * With `spareSidecars`, makes sure the revision has a spare: a pod whose sidecar runs, waiting for
+   * an app. Started after a pod is ready rather than during its start, so the two starts do not
+   * compete for the CPU.
+   */
+  #prepareSpare (state: RevisionState): void {
+    if (this.#o.spareSidecars !== true || state.spare !== null || state.removed || this.#closing) return
+    const pod = this.#newPod(state)
+    state.spare = pod
+    pod.prestartSidecar().then(() => {
+      this.#o.logger.debug({ revision: state.key, pod: pod.name }, 'spare sidecar started')
+    }, (err: unknown) => {
+      if (state.spare === pod) state.spare = null
+      this.#o.logger.warn({ err, revision: state.key, pod: pod.name }, 'spare sidecar failed to start')
+    })
+  }
+
+  async #dropSpare (state: RevisionState): Promise<void> {
+    const spare = state.spare
+    state.spare = null
+    await spare?.stop()
+  }
+
+  #startPodProcesses (state: RevisionState, pod: LocalPod, podName: string): void {
+    const o = this.#o
     if (!state.pods.some((p) => p.phase === 'ready' || p.phase === 'starting')) state.fromZero = true
     state.pods.push(pod)
     this.counters.podsStarted++
@@ -343,12 +405,15 @@ export class LocalActuator implements Actuator {
         state.fromZero = false
         state.coldPod = pod
       }
+      this.#prepareSpare(state)
       o.logger.info({ revision: state.key, pod: podName, startMs: Math.round(o.clock.nowMs() - startMs), ports: pod.ports }, 'pod ready')
       await this.#publish(state)
       this.#converge(state)
     }, (err: unknown) => {
       this.#forget(state, pod)
       if (this.#closing || state.removed) return
+      // It may have been listed as not ready: the activator must stop probing it.
+      if (pod.startTimes.appListeningWallMs !== NOT_SEEN) void this.#publish(state)
       this.counters.startFailures++
       state.failures++
       const delayMs = Math.min(CRASH_BACKOFF_MAX_MS, CRASH_BACKOFF_BASE_MS * 2 ** (state.failures - 1))
@@ -379,6 +444,11 @@ export class LocalActuator implements Actuator {
   async #stopPod (state: RevisionState, pod: LocalPod, deregisterWaitMs = DEREGISTER_WAIT_MS): Promise<void> {
     if (pod.phase === 'terminating' || pod.phase === 'stopped') return
     const wasReady = pod.phase === 'ready'
+    if (!wasReady && isListedStarting(pod)) {
+      // The activator may be probing it, or already sending to it: off the list before the kill.
+      state.leaving.add(pod)
+      await this.#withTimeout(this.#publish(state), deregisterWaitMs)
+    }
     // Out of the live and ready sets now; the processes get SIGTERM only once the activator has
     // the list without this pod (or after the wait, if the activator does not answer).
     pod.beginTermination()
@@ -386,6 +456,7 @@ export class LocalActuator implements Actuator {
     this.#notify(state.key)
     if (wasReady) await this.#withTimeout(this.#publish(state), deregisterWaitMs)
     await pod.stop()
+    state.leaving.delete(pod)
     this.#forget(state, pod)
     this.#o.logger.info({ revision: state.key, pod: pod.name }, 'pod stopped')
     this.#notify(state.key)
@@ -418,12 +489,14 @@ export class LocalActuator implements Actuator {
       while (state.doneGen < state.wantGen && !state.removed) {
         const gen = state.wantGen
         const ready = state.pods.filter((p) => p.phase === 'ready')
+        const starting = state.pods.filter((p) => isListedStarting(p) && !state.leaving.has(p))
         try {
           await activator.putRevision({
             namespace: state.spec.namespace,
             name: state.spec.name,
             containerConcurrency: state.spec.containerConcurrency,
             endpoints: ready.map((p) => p.servingAddress),
+            notReadyEndpoints: starting.map((p) => p.servingAddress),
             hosts: state.spec.hosts ?? [],
             timeoutSeconds: state.spec.timeoutSeconds ?? null,
           })
@@ -454,4 +527,13 @@ export class LocalActuator implements Actuator {
       state.publishing = false
     }
   }
+}
+
+/**
+ * A starting pod whose app already listens: listed for the activator as not ready, so the
+ * activator's own probe (through the sidecar) can put it in rotation the moment it answers, as
+ * Knative's activator does with a pod kubelet has not marked ready yet (revision_backends.go).
+ */
+function isListedStarting (pod: LocalPod): boolean {
+  return pod.phase === 'starting' && pod.startTimes.appListeningWallMs !== NOT_SEEN
 }

@@ -2,7 +2,10 @@
 // ports, each in its own process group (so a user command that forks is stopped as a whole).
 //
 //   start(): pick ports -> spawn app (PORT) and sidecar (USER_PORT, CONTAINER_CONCURRENCY, ...)
-//            -> probe the sidecar like the activator does (K-Network-Probe: queue) until 200
+//            -> probe the sidecar like the activator does (K-Network-Probe: queue) until 200;
+//            meanwhile tell the actuator when the app first accepts a connection (onAppListening)
+//   prestartSidecar(): pick ports and spawn the sidecar alone, ahead (the actuator's spare); a later
+//            start() then spawns only the app
 //   stop():  SIGTERM the sidecar (it fails probes and drains in-flight requests), then SIGTERM the
 //            app once the sidecar is gone; SIGKILL whichever outlives its grace period
 //
@@ -62,6 +65,12 @@ export interface LocalPodOptions {
   readonly terminationGraceMs: number
   /** Called once when a process exits without stop() having been called. */
   readonly onExit: (pod: LocalPod, error: PodStartError) => void
+  /**
+   * Called once while starting, when the app first accepts a connection: from then on a probe
+   * through the sidecar (a long poll until the sidecar's own check passes) can tell readiness, so
+   * the actuator lists the pod for the activator to probe (notReadyEndpoints).
+   */
+  readonly onAppListening?: (pod: LocalPod) => void
 }
 
 export interface LocalPodPorts {
@@ -91,6 +100,8 @@ export class PodStartTimes {
   appListeningWallMs: number
   /** Our probe through the sidecar (K-Network-Probe: queue) first got 200. */
   sidecarReadyWallMs: number
+  /** The sidecar was spawned ahead, as a spare (spawnWallMs is then the app's spawn alone). */
+  sidecarPrestarted: boolean
   /** The activator had the endpoint (the actuator's PUT answered). */
   registeredWallMs: number
 
@@ -98,6 +109,7 @@ export class PodStartTimes {
     this.spawnWallMs = NOT_SEEN
     this.appListeningWallMs = NOT_SEEN
     this.sidecarReadyWallMs = NOT_SEEN
+    this.sidecarPrestarted = false
     this.registeredWallMs = NOT_SEEN
   }
 }
@@ -154,6 +166,8 @@ export class LocalPod implements PodView {
   registered: boolean
   readonly #recent: string[]
   #stopping: Promise<void> | null
+  /** prestartSidecar() in progress. */
+  #prestarting: Promise<void> | null
   #exitReported: boolean
   #killedWhileStarting: boolean
 
@@ -171,6 +185,7 @@ export class LocalPod implements PodView {
     this.registered = false
     this.#recent = []
     this.#stopping = null
+    this.#prestarting = null
     this.#exitReported = false
     this.#killedWhileStarting = false
   }
@@ -192,14 +207,47 @@ export class LocalPod implements PodView {
   /** The last lines the pod printed (for error messages). */
   recentOutput (): string[] { return this.#recent.slice() }
 
-  /** Spawns both processes and resolves once the sidecar reports the app ready. Rejects with PodStartError (pod stopped). */
+  /** A spare worth starting: not stopped, and its sidecar runs or is being spawned. */
+  get isSpareUsable (): boolean {
+    return this.#phase === 'starting' && (this.#prestarting !== null || (this.#sidecar !== null && !this.#sidecar.exited))
+  }
+
+  /**
+   * Picks the ports and spawns the sidecar alone, ahead of start(): the actuator's spare, the
+   * platform's half of the next pod, warm before a scale from zero needs it (the app's cold start
+   * stays the app's). Until start() nothing probes it, so it only waits. Rejects with PodStartError
+   * (pod stopped).
+   */
+  prestartSidecar (): Promise<void> {
+    this.#prestarting ??= (async () => {
+      try {
+        await this.#pickPorts()
+        if (this.#phase !== 'starting') throw new PodStartError('stopped while starting')
+        this.#spawnSidecar()
+        this.startTimes.sidecarPrestarted = true
+      } catch (err) {
+        throw await this.#failStart(err)
+      } finally {
+        this.#prestarting = null
+      }
+    })()
+    return this.#prestarting
+  }
+
+  /**
+   * Spawns the app, and the sidecar unless prestartSidecar() did, and resolves once the sidecar
+   * reports the app ready. Rejects with PodStartError (pod stopped).
+   */
   async start (): Promise<void> {
     const s = this.spec
     try {
-      const [serving, admin, metrics, picked] = await pickFreePorts(s.userPort === null ? 4 : 3, s.host)
-      const user = s.userPort ?? picked
-      this.#ports = { user, serving, admin, metrics }
+      // A spare still spawning its sidecar: let it finish (a failure leaves the pod stopped).
+      if (this.#prestarting !== null) await this.#prestarting.catch(() => {})
+      if (this.#ports === null) await this.#pickPorts()
+      const ports = this.#ports
+      if (ports === null) throw new PodStartError('no ports')
       if (this.#phase !== 'starting') throw new PodStartError('stopped while starting')
+      this.#startedAtMs = this.#o.clock.nowMs()
       this.startTimes.spawnWallMs = this.#o.clock.wallMs()
       const [appCmd, ...appArgs] = s.command
       // Knative gives the user container PORT and K_* identity variables; POD_NAME stands in for
@@ -210,37 +258,55 @@ export class LocalPod implements PodView {
         K_CONFIGURATION: s.revision,
         POD_NAME: s.podName,
         ...s.env,
-        PORT: String(user),
+        PORT: String(ports.user),
       })
-      const [scCmd, ...scArgs] = s.sidecarCommand
-      this.#sidecar = this.#spawn('sidecar', scCmd, [
-        ...scArgs,
-        '--host', s.host, '--port', String(serving), '--admin-port', String(admin), '--metrics-port', String(metrics),
-        '--drain-seconds', String(s.drainSeconds),
-      ], {
-        ...s.baseEnv,
-        USER_PORT: String(user),
-        CONTAINER_CONCURRENCY: String(s.containerConcurrency),
-        SERVING_NAMESPACE: s.namespace,
-        SERVING_CONFIGURATION: s.revision,
-        SERVING_REVISION: s.revision,
-        SERVING_POD: s.podName,
-        SERVING_POD_IP: s.host,
-        REVISION_TIMEOUT_SECONDS: String(s.timeoutSeconds ?? 300),
-        SERVING_READINESS_PROBE: s.readinessProbe,
-      })
-      this.#watchAppListening(s.host, user)
+      if (this.#sidecar === null) this.#spawnSidecar()
+      this.#watchAppListening(s.host, ports.user)
       await this.#waitReady()
       this.startTimes.sidecarReadyWallMs = this.#o.clock.wallMs()
       this.#phase = 'ready'
       this.#readyAtMs = this.#o.clock.nowMs()
     } catch (err) {
-      const error = err instanceof PodStartError ? err : new PodStartError(`pod ${this.name} failed to start`, { cause: err })
-      this.#killNow()
-      await Promise.all([this.#app?.exitedPromise, this.#sidecar?.exitedPromise])
-      this.#phase = 'stopped'
-      throw error
+      throw await this.#failStart(err)
     }
+  }
+
+  async #pickPorts (): Promise<void> {
+    const s = this.spec
+    const [serving, admin, metrics, picked] = await pickFreePorts(s.userPort === null ? 4 : 3, s.host)
+    this.#ports = { user: s.userPort ?? picked, serving, admin, metrics }
+  }
+
+  #spawnSidecar (): void {
+    const s = this.spec
+    const ports = this.#ports
+    if (ports === null) throw new PodStartError('no ports')
+    const [scCmd, ...scArgs] = s.sidecarCommand
+    this.#sidecar = this.#spawn('sidecar', scCmd, [
+      ...scArgs,
+      '--host', s.host, '--port', String(ports.serving), '--admin-port', String(ports.admin), '--metrics-port', String(ports.metrics),
+      '--drain-seconds', String(s.drainSeconds),
+    ], {
+      ...s.baseEnv,
+      USER_PORT: String(ports.user),
+      CONTAINER_CONCURRENCY: String(s.containerConcurrency),
+      SERVING_NAMESPACE: s.namespace,
+      SERVING_CONFIGURATION: s.revision,
+      SERVING_REVISION: s.revision,
+      SERVING_POD: s.podName,
+      SERVING_POD_IP: s.host,
+      REVISION_TIMEOUT_SECONDS: String(s.timeoutSeconds ?? 300),
+      SERVING_READINESS_PROBE: s.readinessProbe,
+    })
+  }
+
+  /** A failed start: kill what runs, wait for it, mark the pod stopped; the error to throw. */
+  async #failStart (err: unknown): Promise<PodStartError> {
+    const error = err instanceof PodStartError ? err : new PodStartError(`pod ${this.name} failed to start`, { cause: err })
+    this.#killNow()
+    await Promise.all([this.#app?.exitedPromise, this.#sidecar?.exitedPromise])
+    this.#phase = 'stopped'
+    return error
   }
 
   /**
@@ -306,8 +372,10 @@ export class LocalPod implements PodView {
       if (this.#phase !== 'starting' || this.startTimes.appListeningWallMs !== NOT_SEEN) return
       const socket = connect({ host, port })
       socket.once('connect', () => {
-        if (this.startTimes.appListeningWallMs === NOT_SEEN) this.startTimes.appListeningWallMs = this.#o.clock.wallMs()
         socket.destroy()
+        if (this.startTimes.appListeningWallMs !== NOT_SEEN) return
+        this.startTimes.appListeningWallMs = this.#o.clock.wallMs()
+        if (this.#phase === 'starting') this.#o.onAppListening?.(this)
       })
       socket.once('error', () => {
         socket.destroy()
@@ -325,7 +393,10 @@ export class LocalPod implements PodView {
       if (this.#phase !== 'starting') throw new PodStartError(`pod ${this.name} stopped while starting`)
       const dead = this.#app?.exited === true ? this.#app : this.#sidecar?.exited === true ? this.#sidecar : null
       if (dead !== null) throw this.#exitError(dead === this.#app ? 'app' : 'sidecar', dead)
-      if (await probeSidecar(this.spec.host, ports.serving)) return
+      // Not before the app listens: a probe then would start the sidecar's own check, which polls
+      // the app every 50 ms (Knative's retryInterval), and the activator's probe joins that check;
+      // after, the check's first attempt passes (TCP readiness) and both probes answer at once.
+      if (this.startTimes.appListeningWallMs !== NOT_SEEN && await probeSidecar(this.spec.host, ports.serving)) return
       if (this.#o.clock.nowMs() > deadline) {
         throw new PodStartError(`pod ${this.name} not ready after ${Math.round(this.#o.readyTimeoutMs / 1000)} s${this.#tail()}`)
       }

@@ -100,6 +100,7 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
     reaper,
     output: podLog,
     drainSeconds: config.drainSeconds,
+    spareSidecars: config.spareSidecar,
   })
   const queue = new ActivatorQueuePoller(`http://127.0.0.1:${metricsPort}/metrics`, realTimers)
   const service = new AutoscalerService({
@@ -117,7 +118,8 @@ export async function upMain (argv: readonly string[], env: NodeJS.ProcessEnv): 
       const cold = actuator.coldStart(r)
       if (cold === null) return null
       const seen = (ms: number): number | null => ms === NOT_SEEN ? null : ms
-      const pod = { pod: cold.pod, spawnWallMs: seen(cold.times.spawnWallMs), appListeningWallMs: seen(cold.times.appListeningWallMs), sidecarReadyWallMs: seen(cold.times.sidecarReadyWallMs) }
+      const t = cold.times
+      const pod = { pod: cold.pod, spawnWallMs: seen(t.spawnWallMs), appListeningWallMs: seen(t.appListeningWallMs), sidecarReadyWallMs: seen(t.sidecarReadyWallMs), sidecarPrestarted: t.sidecarPrestarted }
       return buildColdStartBreakdown(pod, queue.coldStart(r.namespace, r.name))
     },
     trafficUrl,

@@ -21,6 +21,8 @@ export interface UpConfig {
   /** File that receives every pod's output ('' = dropped; crash output is logged anyway). */
   readonly podLog: string
   readonly logLevel: string
+  /** Keep each revision's next sidecar running ahead (LocalActuator spareSidecars). */
+  readonly spareSidecar: boolean
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
@@ -35,6 +37,7 @@ export const UP_OPTIONS: readonly OptionSpec[] = [
   { flag: 'drain-seconds', env: '', kind: 'number', min: 0, max: 300, default: '0.5', help: 'sidecar drain after SIGTERM (pods are deregistered from the activator first)' },
   { flag: 'pod-log', env: '', kind: 'string', default: '', help: 'append every pod\'s output to this file (default: dropped)' },
   { flag: 'log-level', env: '', kind: 'string', choices: LOG_LEVELS, default: 'info', help: 'log level' },
+  { flag: 'spare-sidecar', env: '', kind: 'bool', default: 'true', help: 'keep each revision\'s next sidecar running, without its app, so a pod (a scale from zero above all) only waits for its app to start; costs one idle sidecar process per revision' },
 ]
 
 export function loadUpConfig (argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult<UpConfig> {
@@ -56,6 +59,7 @@ export function loadUpConfig (argv: readonly string[], env: NodeJS.ProcessEnv): 
     drainSeconds: typeof drain === 'number' ? drain : 0.5,
     podLog: strOf(v, 'pod-log'),
     logLevel: strOf(v, 'log-level', 'info'),
+    spareSidecar: v.get('spare-sidecar') !== false,
   })
   return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
 }

@@ -22,7 +22,7 @@ t.test('parses the activator\'s last-cold-start gauges per revision', async (t) 
 
 t.test('phases in causal order, ms after the request; a phase seen late by its poll moves back to the one proving it', async (t) => {
   const b = buildColdStartBreakdown(
-    { pod: 'hello-0001', spawnWallMs: T0 + 5, appListeningWallMs: T0 + 140, sidecarReadyWallMs: T0 + 160, },
+    { pod: 'hello-0001', spawnWallMs: T0 + 5, appListeningWallMs: T0 + 140, sidecarReadyWallMs: T0 + 160, sidecarPrestarted: false },
     { requestWallMs: T0, endpointReadyWallMs: T0 + 150, forwardedWallMs: T0 + 151, firstByteWallMs: T0 + 153 })
   t.same(b?.phases.map((p) => p.name), [...COLD_START_PHASES])
   t.same(b?.phases.map((p) => p.atMs), [5, 140, 150, 150, 153], 'our sidecar probe saw it at 160, the activator\'s passed at 150')
@@ -32,9 +32,9 @@ t.test('phases in causal order, ms after the request; a phase seen late by its p
 
 t.test('an activator record from another cold start is not used: ms count from the spawn', async (t) => {
   const stale = { requestWallMs: T0 - 60_000, endpointReadyWallMs: T0 - 59_800, forwardedWallMs: T0 - 59_799, firstByteWallMs: T0 - 59_790 }
-  const b = buildColdStartBreakdown({ pod: 'p', spawnWallMs: T0, appListeningWallMs: T0 + 100, sidecarReadyWallMs: null }, stale)
+  const b = buildColdStartBreakdown({ pod: 'p', spawnWallMs: T0, appListeningWallMs: T0 + 100, sidecarReadyWallMs: null, sidecarPrestarted: true }, stale)
   t.equal(b?.origin, 'spawn')
   t.same(b?.phases.map((p) => p.atMs), [0, 100, null, null, null])
   t.equal(b?.totalMs, null)
-  t.equal(buildColdStartBreakdown({ pod: 'p', spawnWallMs: null, appListeningWallMs: null, sidecarReadyWallMs: null }, null), null, 'nothing before the spawn')
+  t.equal(buildColdStartBreakdown({ pod: 'p', spawnWallMs: null, appListeningWallMs: null, sidecarReadyWallMs: null, sidecarPrestarted: false }, null), null, 'nothing before the spawn')
 })

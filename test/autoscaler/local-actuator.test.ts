@@ -42,11 +42,11 @@ function get (address: string, path = '/'): Promise<{ status: number, body: stri
 
 /** Records PUTs, with which pod pids were alive at the time. */
 class RecordingAdmin implements ActivatorAdmin {
-  readonly puts: Array<{ endpoints: readonly string[], at: number }> = []
+  readonly puts: Array<{ endpoints: readonly string[], notReady: readonly string[], at: number }> = []
   deleted = 0
   onPut: ((r: ActivatorRevision) => void) | null = null
   async putRevision (r: ActivatorRevision): Promise<void> {
-    this.puts.push({ endpoints: r.endpoints, at: performance.now() })
+    this.puts.push({ endpoints: r.endpoints, notReady: r.notReadyEndpoints ?? [], at: performance.now() })
     this.onPut?.(r)
   }
 
@@ -155,4 +155,41 @@ setInterval(() => {}, 1000)
   await until('tracked child killed', () => !alive(sleepPid), 5000)
   await until('reaper exited', () => !alive(reaperPid), 5000)
   t.pass('no orphan after SIGKILL of the parent')
+})
+
+t.test('a starting pod is listed as not ready once its app listens; a spare sidecar makes the next pod start only its app', async (t) => {
+  const admin = new RecordingAdmin()
+  const reaper = new ProcessReaper({ graceMs: 500 })
+  const act = new LocalActuator({
+    activator: admin,
+    baseEnv: { PATH: process.env.PATH },
+    clock: realClock,
+    timers: realTimers,
+    logger: silentLogger(),
+    reaper,
+    drainSeconds: 0.1,
+    spareSidecars: true,
+  })
+  t.teardown(async () => { await act.close(); reaper.close() })
+  await act.addRevision({ ...REV, containerConcurrency: 1, command: [...SAMPLE_APP_COMMAND] })
+  await until('the spare sidecar running', () => act.allPids().length === 1)
+  t.equal(act.podCounts(REV).pending + act.podCounts(REV).ready, 0, 'a spare is not a pod')
+  const spareSidecar = act.allPids()[0]
+
+  act.setScale(REV, 1)
+  await until('1 ready pod', () => act.readyPods(REV).length === 1, 15_000)
+  const pod = act.readyPods(REV)[0]
+  const address = act.pods(REV)[0].servingAddress
+  t.ok(act.pods(REV)[0].pids.includes(spareSidecar), 'the pod runs the spare\'s sidecar')
+  t.equal(act.coldStart(REV)?.times.sidecarPrestarted, true)
+  const listed = admin.puts.findIndex((p) => p.notReady.includes(address))
+  const ready = admin.puts.findIndex((p) => p.endpoints.includes(address))
+  t.ok(listed !== -1 && listed < ready, 'listed as not ready (for the activator to probe) before as ready')
+  t.notOk(admin.puts[ready]?.notReady.includes(address), 'never in both lists')
+  t.equal((await get(pod.servingAddress)).status, 200)
+  await until('a new spare', () => act.allPids().length === 3)
+
+  await act.close()
+  t.same(act.allPids(), [], 'the spare is stopped too')
+  t.equal(reaper.groups.size, 0)
 })

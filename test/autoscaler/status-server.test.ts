@@ -129,6 +129,7 @@ t.test('the page script renders a status document (fake DOM)', async (t) => {
     pod: 'hello-0001',
     origin: 'request' as const,
     originWallMs: 1_700_000_000_000,
+    sidecarPrestarted: true,
     phases: [
       { name: 'spawn' as const, atMs: 3.2 },
       { name: 'appListening' as const, atMs: 101.5 },
@@ -148,7 +149,7 @@ t.test('the page script renders a status document (fake DOM)', async (t) => {
   t.match(hot.innerHTML, /<svg/, 'sparklines drawn')
   t.match(hot.innerHTML, /2 <small>\/ 3<\/small>/, 'ready / desired')
   t.match(hot.innerHTML, /hello-0002/)
-  t.match(hot.innerHTML, /last cold start \(hello-0001\), ms after the request/, 'the cold-start breakdown')
+  t.match(hot.innerHTML, /last cold start \(hello-0001, sidecar pre-started\), ms after the request/, 'the cold-start breakdown')
   t.match(hot.innerHTML, /spawn <b>3\.2<\/b> → app listening <b>102<\/b> → sidecar ready <b>150<\/b> → activator probe ok <b>151<\/b> → first byte –/, 'phases in order, ms after the request')
   t.notMatch(calm.innerHTML, /last cold start/, 'none without a breakdown')
   t.notMatch(calm.className, /panic/)

@@ -3,8 +3,8 @@
 //
 //   GET    /revisions                     200 {"revisions": [spec, ...]} (sorted by namespace/name)
 //   GET    /revisions/{namespace}/{name}  200 spec | 404
-//   PUT    /revisions/{namespace}/{name}  body {"endpoints": [...], "containerConcurrency"?, "hosts"?,
-//                                         "timeoutSeconds"?, "lbPolicy"?}; replaces the revision -> 200 spec
+//   PUT    /revisions/{namespace}/{name}  body {"endpoints": [...], "notReadyEndpoints"?, "containerConcurrency"?,
+//                                         "hosts"?, "timeoutSeconds"?, "lbPolicy"?}; replaces the revision -> 200 spec
 //   DELETE /revisions/{namespace}/{name}  204 | 404
 //
 // Errors are JSON `{"error": "...", "code": "SLUICE_ERR_..."}` (validation errors add `"problems": [...]`,

@@ -19,7 +19,7 @@ export const MAX_ENDPOINTS = 10_000
 export const MAX_HOSTS = 1_000
 
 const KNOWN_FIELDS: ReadonlySet<string> = new Set([
-  'name', 'namespace', 'containerConcurrency', 'endpoints', 'hosts', 'timeoutSeconds',
+  'name', 'namespace', 'containerConcurrency', 'endpoints', 'notReadyEndpoints', 'hosts', 'timeoutSeconds',
   'responseStartTimeoutSeconds', 'idleTimeoutSeconds', 'lbPolicy',
 ])
 
@@ -55,7 +55,13 @@ export function parseRevisionSpec (input: unknown, where: string, opts: ParseRev
   const name = readLabel(input, 'name', where, null, problems)
   const namespace = readLabel(input, 'namespace', where, DEFAULT_NAMESPACE, problems)
   const containerConcurrency = readInteger(input, 'containerConcurrency', where, 0, MAX_CONTAINER_CONCURRENCY, problems) ?? 0
-  const endpoints = readEndpoints(input, where, opts.endpointsRequired === true, problems)
+  const endpoints = readEndpoints(input, 'endpoints', where, opts.endpointsRequired === true, problems)
+  // Pods the platform does not call ready yet, used once the activator's probe passes (RevisionSpec).
+  const notReadyEndpoints = readEndpoints(input, 'notReadyEndpoints', where, false, problems)
+  for (let i = 0; i < notReadyEndpoints.length; i++) {
+    const e = notReadyEndpoints[i]
+    if (e !== undefined && endpoints.includes(e)) problems.push(`${at(where, 'notReadyEndpoints')}[${i}]: ${JSON.stringify(e)} is in endpoints too`)
+  }
   const hosts = readHosts(input, where, problems)
   const timeoutSeconds = readInteger(input, 'timeoutSeconds', where, 1, MAX_TIMEOUT_SECONDS, problems)
   // 0 = off, as in Knative's revision spec.
@@ -69,6 +75,7 @@ export function parseRevisionSpec (input: unknown, where: string, opts: ParseRev
     name,
     containerConcurrency,
     endpoints: Object.freeze(endpoints),
+    ...(notReadyEndpoints.length > 0 ? { notReadyEndpoints: Object.freeze(notReadyEndpoints) } : {}),
     hosts: Object.freeze(hosts),
     timeoutSeconds,
     // Present only when given, so revisions without them read (and list) as before.
@@ -160,9 +167,9 @@ function readInteger (obj: Record<string, unknown>, key: string, where: string, 
   return value
 }
 
-function readEndpoints (obj: Record<string, unknown>, where: string, required: boolean, problems: string[]): string[] {
-  const field = at(where, 'endpoints')
-  const value = obj.endpoints
+function readEndpoints (obj: Record<string, unknown>, key: 'endpoints' | 'notReadyEndpoints', where: string, required: boolean, problems: string[]): string[] {
+  const field = at(where, key)
+  const value = obj[key]
   if (value === undefined || value === null) {
     if (required) problems.push(`${field}: required (a list of "host:port" sidecar addresses; [] when scaled to zero)`)
     return []

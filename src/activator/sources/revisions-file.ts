@@ -5,6 +5,7 @@
 //       namespace: default          # optional, default "default"
 //       containerConcurrency: 2     # optional, 0 = unlimited
 //       endpoints: ["127.0.0.1:8013", "[::1]:8014"]   # optional, [] = scaled to zero
+//       notReadyEndpoints: ["127.0.0.1:8015"]  # optional: used once the activator's probe passes
 //       hosts: [hello.local]        # optional
 //       timeoutSeconds: 300         # optional, default: the activator's --activation-timeout
 //       responseStartTimeoutSeconds: 0  # optional: to the first response byte (0 = off)
