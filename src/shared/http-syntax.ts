@@ -130,16 +130,7 @@ for (let c = 48; c <= 57; c++) HOST_BYTE[c] = 1
 for (let c = 65; c <= 90; c++) HOST_BYTE[c] = 1
 for (let c = 97; c <= 122; c++) HOST_BYTE[c] = 1
 
-export function isValidHost (value: string): boolean {
-  const len = value.length
-  for (let i = 0; i < len; i++) {
-    const c = value.charCodeAt(i)
-    if (c > 255 || HOST_BYTE[c] === 0) return false
-  }
-  return true
-}
-
-/** isValidHost over b[start, end). */
+/** The Host value b[start, end) holds only those bytes. */
 export function isValidHostBytes (b: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (HOST_BYTE[b[i] ?? 0] === 0) return false
   return true

@@ -91,9 +91,9 @@ export const ALLOWED: DifferenceTable = {
     },
     {
       name: 'HTTP/1.2 to HTTP/1.9',
-      reason: 'RFC 9110 2.5: a higher minor version is read as the highest we implement (Go does the same); llhttp knows 1.0 and 1.1 only',
+      reason: 'RFC 9110 2.5: a higher minor version is read as the highest we implement (Go does the same); llhttp knows 1.0 and 1.1 only. In a skipped 1xx response too',
       llhttpCode: 'HPE_INVALID_VERSION',
-      applies: (m) => m.httpMinor > 1,
+      applies: (m, wire) => m.httpMinor > 1 || /(^|\r\n\r\n)HTTP\/1\.[2-9] 1\d\d/.test(wire),
     },
   ],
 }
