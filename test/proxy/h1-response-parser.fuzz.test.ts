@@ -90,12 +90,31 @@ export const ALLOWED: DifferenceTable = {
       },
     },
     {
+      name: 'a 1xx response that would close the connection',
+      reason: 'an interim response does not end the exchange: Go\'s client reads on to the final response whatever the 1xx head says; llhttp applies HTTP/1.0\'s (or Connection: close\'s) end of the connection to the 1xx and refuses what follows. The final response is framed on its own',
+      llhttpCode: 'HPE_CLOSED_CONNECTION',
+      applies: (_m, wire) => interimHeads(wire).some((h) => h.startsWith('HTTP/1.0') || /\r\nconnection:[^\r]*close/i.test(h)),
+    },
+    {
       name: 'HTTP/1.2 to HTTP/1.9',
       reason: 'RFC 9110 2.5: a higher minor version is read as the highest we implement (Go does the same); llhttp knows 1.0 and 1.1 only. In a skipped 1xx response too',
       llhttpCode: 'HPE_INVALID_VERSION',
       applies: (m, wire) => m.httpMinor > 1 || /(^|\r\n\r\n)HTTP\/1\.[2-9] 1\d\d/.test(wire),
     },
   ],
+}
+
+/** The 1xx heads at the start of a response's bytes. */
+function interimHeads (wire: string): string[] {
+  const heads: string[] = []
+  let at = 0
+  while (/^HTTP\/\d\.\d 1\d\d/.test(wire.slice(at, at + 12))) {
+    const end = wire.indexOf('\r\n\r\n', at)
+    if (end < 0) break
+    heads.push(wire.slice(at, end + 2))
+    at = end + 4
+  }
+  return heads
 }
 
 /** Issue 13's response-side vectors and the published response smuggling / splitting shapes. */
