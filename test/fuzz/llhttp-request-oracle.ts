@@ -89,7 +89,12 @@ export class LlhttpRequestOracle {
     clearTimeout(timer)
     this.cases.delete(socket.localPort ?? 0)
     for (const m of state.pending) {
-      if (!state.complete.has(m)) break
+      if (!state.complete.has(m)) {
+        // A request whose body never ended, and node said nothing (it closed after an earlier
+        // answer and dropped the rest): the input stopped inside that body.
+        if (state.outcome.ending === 'clean') { state.outcome.ending = 'incomplete'; state.outcome.code = 'NODE_BODY_UNFINISHED' }
+        break
+      }
       state.outcome.messages.push(m)
     }
     return state.outcome

@@ -28,7 +28,7 @@ const LLHTTP_METHODS = new Set([
  * refuses what llhttp delivers (the safe direction: the connection closes). `lenient`: Sluice
  * delivers what llhttp refuses; each row is narrow and cannot change where a message ends.
  */
-export const ALLOWED: DifferenceTable = {
+const ALLOWED: DifferenceTable = {
   eofMidHead: EOF_MID_HEAD,
   stricter: [
     {
@@ -120,7 +120,7 @@ export const ALLOWED: DifferenceTable = {
 }
 
 /** Issue 13's vectors and the published smuggling vectors (CL.TE, TE.CL, TE.TE obfuscations...). */
-export const SEEDS: readonly string[] = [
+const SEEDS: readonly string[] = [
   // issue 13
   'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n',
   'GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n',
