@@ -116,6 +116,8 @@ function stageImageForm (root: string, out: string): void {
   execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), join(out, 'dist')], {
     cwd: root, stdio: 'inherit', env: { ...process.env, PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` },
   })
+  // A commit from before build.mjs took OUT_DIR builds into its own dist/.
+  if (!existsSync(join(out, 'dist'))) cpSync(join(root, 'dist'), join(out, 'dist'), { recursive: true })
   cpSync(join(root, 'bin'), join(out, 'bin'), { recursive: true })
   cpSync(join(root, 'package.json'), join(out, 'package.json'))
   // The checkout's node_modules: what the sidecar must not load is proven absent by
@@ -139,8 +141,8 @@ interface SpawnTarget {
 
 interface Ports { serving: number, admin: number, metrics: number }
 
-interface SpawnSample { target: string, round: number, probeOkMs: number, readyMs: number, idleRssMb: number, startHwmMb: number }
-interface LoadSample { target: string, round: number, reqPerSec: number, ratioToDirect: number | null, peakRssMb: number | null, errors: number, non2xx: number, p99Ms: number }
+interface SpawnSample { target: string, round: number, probeOkMs: number, readyMs: number, idleRssMb: number, idleAnonMb: number, startHwmMb: number }
+interface LoadSample { target: string, round: number, reqPerSec: number, ratioToDirect: number | null, peakRssMb: number | null, endAnonMb: number | null, errors: number, non2xx: number, p99Ms: number }
 
 function sidecarArgs (p: Ports, userPort: number): string[] {
   return [
@@ -184,6 +186,7 @@ async function main (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-cold-'))
   const stamp = fileStamp(new Date())
   const info = machineInfo()
+  let isDone = false
   try {
     const nginx = await startNginx(group, dir, 1)
     log(`upstream: ${nginx.label} on ${nginx.port}`)
@@ -234,19 +237,21 @@ async function main (): Promise<void> {
 
     // Warm the page cache and the compile cache paths once per target, unrecorded.
     const spawns: SpawnSample[] = []
+    const commands = new Map<string, string>()
     for (let round = 0; round <= rounds; round++) {
       const order = targets.map((_, i) => targets[(i + round) % targets.length]).filter((t): t is SpawnTarget => t !== undefined)
       for (const t of order) {
         const ports = await portsFor(t.name)
         const cmd = t.command(ports)
+        if (round === 0) commands.set(t.name, `${cmd.file} ${cmd.args.join(' ')}`.replace(dir, '$TMP'))
         const started = await spawnUntilReady(group, t.name, cmd.file, cmd.args, ports.serving, { env: cmd.env, cwd: cmd.cwd, logPath: join(dir, `${t.name.replace(/[^A-Za-z0-9._-]/g, '_')}-${round}.log`) })
         const startHwm = rssMb(started.child.pid).hwmMb
         await sleep(idleMs)
-        const idle = rssMb(started.child.pid).rssMb
+        const idle = rssMb(started.child.pid)
         await group.stop(started.child)
         if (round === 0) continue
-        spawns.push({ target: t.name, round, probeOkMs: started.probeOkMs, readyMs: started.readyMs, idleRssMb: idle, startHwmMb: startHwm })
-        log(`  round ${round} ${t.name.padEnd(24)} ready ${started.readyMs.toFixed(1).padStart(6)} ms (probe ok ${started.probeOkMs.toFixed(1)})  idle RSS ${idle.toFixed(1)} MB`)
+        spawns.push({ target: t.name, round, probeOkMs: started.probeOkMs, readyMs: started.readyMs, idleRssMb: idle.rssMb, idleAnonMb: idle.anonMb, startHwmMb: startHwm })
+        log(`  round ${round} ${t.name.padEnd(24)} ready ${started.readyMs.toFixed(1).padStart(6)} ms (probe ok ${started.probeOkMs.toFixed(1)})  idle RSS ${idle.rssMb.toFixed(1)} MB (anon ${idle.anonMb.toFixed(1)})`)
       }
     }
 
@@ -269,9 +274,10 @@ async function main (): Promise<void> {
             port = ports.serving
           }
           const r = await runWrk(group, { url: `http://${HOST}:${port}/`, connections: CONNECTIONS, threads: 1, durationS })
-          const peak = child === null ? null : rssMb(child.pid).hwmMb
+          const end = child === null ? null : rssMb(child.pid)
+          const peak = end === null ? null : end.hwmMb
           if (child !== null) await group.stop(child)
-          const s: LoadSample = { target: name, round, reqPerSec: r.reqPerSec, ratioToDirect: null, peakRssMb: peak, errors: r.errors, non2xx: r.non2xx, p99Ms: r.latencyUs.p99 / 1000 }
+          const s: LoadSample = { target: name, round, reqPerSec: r.reqPerSec, ratioToDirect: null, peakRssMb: peak, endAnonMb: end === null ? null : end.anonMb, errors: r.errors, non2xx: r.non2xx, p99Ms: r.latencyUs.p99 / 1000 }
           roundSamples.push(s)
           log(`  load round ${round} ${name.padEnd(24)} ${Math.round(r.reqPerSec).toString().padStart(6)} req/s  p99 ${s.p99Ms.toFixed(2)} ms  peak RSS ${fmt(peak, 1)} MB  err ${r.errors}/${r.non2xx}`)
         }
@@ -281,7 +287,7 @@ async function main (): Promise<void> {
       }
     }
 
-    const footprint: Array<{ target: string, idleRssMb: number, peakRssMb: number, reqPerSec: number, errors: number }> = []
+    const footprint: Array<{ target: string, idleRssMb: number, idleAnonMb: number, peakRssMb: number, endAnonMb: number, reqPerSec: number, errors: number }> = []
     if (!flags['no-activator'] && !flags['no-load']) {
       const haveHaproxy = hasBinary('haproxy', ['-v']) !== null
       for (const name of ['activator-image', ...(haveHaproxy ? ['haproxy'] : [])]) {
@@ -302,12 +308,12 @@ async function main (): Promise<void> {
           child = a.child
         }
         await sleep(idleMs)
-        const idle = rssMb(child.pid).rssMb
+        const idle = rssMb(child.pid)
         const r = await runWrk(group, { url: `http://${HOST}:${port}/`, connections: CONNECTIONS, threads: 1, durationS, headers })
-        const peak = rssMb(child.pid).hwmMb
+        const end = rssMb(child.pid)
         await group.stop(child)
-        footprint.push({ target: name, idleRssMb: idle, peakRssMb: peak, reqPerSec: r.reqPerSec, errors: r.errors + r.non2xx })
-        log(`  footprint ${name.padEnd(16)} idle ${idle.toFixed(1)} MB  peak ${peak.toFixed(1)} MB  ${Math.round(r.reqPerSec)} req/s  err ${r.errors}/${r.non2xx}`)
+        footprint.push({ target: name, idleRssMb: idle.rssMb, idleAnonMb: idle.anonMb, peakRssMb: end.hwmMb, endAnonMb: end.anonMb, reqPerSec: r.reqPerSec, errors: r.errors + r.non2xx })
+        log(`  footprint ${name.padEnd(16)} idle ${idle.rssMb.toFixed(1)} MB (anon ${idle.anonMb.toFixed(1)})  peak ${end.hwmMb.toFixed(1)} MB  ${Math.round(r.reqPerSec)} req/s  err ${r.errors}/${r.non2xx}`)
       }
     }
 
@@ -325,6 +331,8 @@ async function main (): Promise<void> {
         overFloorMs: ready - floorReady,
         probeOkMs: median(sp.map((s) => s.probeOkMs)),
         idleRssMb: median(sp.map((s) => s.idleRssMb)),
+        idleAnonMb: median(sp.map((s) => s.idleAnonMb)),
+        loadAnonMb: ld.length === 0 ? null : median(ld.map((s) => s.endAnonMb ?? Number.NaN)),
         startHwmMb: median(sp.map((s) => s.startHwmMb)),
         reqPerSec: ld.length === 0 ? null : median(ld.map((s) => s.reqPerSec)),
         ratioToDirect: ld.length === 0 ? null : median(ld.map((s) => s.ratioToDirect ?? Number.NaN)),
@@ -342,20 +350,22 @@ async function main (): Promise<void> {
       `Spawn -> ready (kubelet probe 200, then a user request 200, from spawn()), median of ${rounds} interleaved rounds; idle RSS ${idleMs} ms after ready;`,
       `load: wrk -t1 -c${CONNECTIONS} -d${durationS}s, CC=${CC}, nginx upstream (direct ${fmt(directRps)} req/s), ${loadRounds} round(s), each proxy a fresh process; peak RSS = VmHWM at the end of the run.`,
       '',
-      '| target | spawn -> ready ms (min-max) | over the floor ms | idle RSS MB | req/s | vs direct | peak RSS MB (max) | errors |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.target} | ${fmt(r.readyMs, 1)} (${fmt(r.readyMinMs, 1)}-${fmt(r.readyMaxMs, 1)}) | ${r.target === 'node-floor' ? '-' : fmt(r.overFloorMs, 1)} | ${fmt(r.idleRssMb, 1)} | ${fmt(r.reqPerSec)} | ${fmt(r.ratioToDirect, 2)} | ${fmt(r.peakRssMb, 1)} (${fmt(r.peakRssMaxMb, 1)}) | ${r.reqPerSec === null ? '-' : r.errors} |`),
+      '| target | spawn -> ready ms (min-max) | over the floor ms | idle RSS MB (anon) | req/s | vs direct | peak RSS MB (max) | anon after load MB | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.target} | ${fmt(r.readyMs, 1)} (${fmt(r.readyMinMs, 1)}-${fmt(r.readyMaxMs, 1)}) | ${r.target === 'node-floor' ? '-' : fmt(r.overFloorMs, 1)} | ${fmt(r.idleRssMb, 1)} (${fmt(r.idleAnonMb, 1)}) | ${fmt(r.reqPerSec)} | ${fmt(r.ratioToDirect, 2)} | ${fmt(r.peakRssMb, 1)} (${fmt(r.peakRssMaxMb, 1)}) | ${fmt(r.loadAnonMb, 1)} | ${r.reqPerSec === null ? '-' : r.errors} |`),
       '',
-      ...rows.map((r) => `- ${r.target}: ${r.description}`),
+      'MB are MiB (/proc kB / 1024). RSS = anon (the process\'s own memory) + file pages, mostly the node binary\'s, shared by every Node process on a host; how many of those a process maps depends on the page cache (kernel fault-around), so idle RSS of one build moves by ~5 MB between setups, its anon does not.',
+      '',
+      ...rows.map((r) => `- ${r.target}: ${r.description}; \`${commands.get(r.target) ?? ''}\``),
       '',
       ...(footprint.length === 0
         ? []
         : [
             `Activator footprint beside HAProxy (one process each, revision CC=${CC} with the nginx upstream as its one endpoint; idle ${idleMs} ms after ready, peak after wrk -t1 -c${CONNECTIONS} -d${durationS}s):`,
             '',
-            '| target | idle RSS MB | peak RSS MB | req/s | errors |',
-            '|---|---:|---:|---:|---:|',
-            ...footprint.map((f) => `| ${f.target} | ${f.idleRssMb.toFixed(1)} | ${f.peakRssMb.toFixed(1)} | ${Math.round(f.reqPerSec)} | ${f.errors} |`),
+            '| target | idle RSS MB (anon) | peak RSS MB | anon after load MB | req/s | errors |',
+            '|---|---:|---:|---:|---:|---:|',
+            ...footprint.map((f) => `| ${f.target} | ${f.idleRssMb.toFixed(1)} (${f.idleAnonMb.toFixed(1)}) | ${f.peakRssMb.toFixed(1)} | ${f.endAnonMb.toFixed(1)} | ${Math.round(f.reqPerSec)} | ${f.errors} |`),
             '',
           ]),
     ].join('\n')
@@ -367,9 +377,12 @@ async function main (): Promise<void> {
       writeFileSync(join(RESULTS_DIR, 'cold-latest.md'), md + '\n')
       log(`wrote loadtest/results/cold-${stamp}.json, .md and cold-latest.md`)
     }
+    isDone = true
   } finally {
     await group.stopAll()
-    rmSync(dir, { recursive: true, force: true })
+    // Kept after a failure: the children's logs are in it.
+    if (isDone) rmSync(dir, { recursive: true, force: true })
+    else log(`loadtest: failed; logs and staged forms kept in ${dir}`)
   }
 }
 

@@ -71,13 +71,18 @@ export async function spawnUntilReady (group: ChildGroup, name: string, file: st
   return { child, probeOkMs, readyMs: performance.now() - t0 }
 }
 
-/** VmRSS and VmHWM of one process, MB (0 when it is gone). */
-export function rssMb (pid: number): { rssMb: number, hwmMb: number } {
+/**
+ * VmRSS, VmHWM and RssAnon of one process, MiB (0 when it is gone). RssAnon is the process's own
+ * memory; the rest of VmRSS is mostly the node binary's pages, shared by every Node process on the
+ * host and counted by how many of them this process mapped, which the kernel's fault-around makes
+ * depend on what is in the page cache (the same sidecar reads 56.8 or 62.3 MB in two setups).
+ */
+export function rssMb (pid: number): { rssMb: number, hwmMb: number, anonMb: number } {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0)
-    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 }
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024 }
   } catch {
-    return { rssMb: 0, hwmMb: 0 }
+    return { rssMb: 0, hwmMb: 0, anonMb: 0 }
   }
 }
