@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts'
 
 // Dispatches `sluice <mode>`. Each mode lives in its own module, loaded only when chosen, so
@@ -25,7 +24,9 @@ export function registerMode (name: string, summary: string, load: () => Promise
 }
 
 function version (): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
+  // Not a static import of node:fs: its ESM facade reads every export, which loads fs streams and
+  // fs/promises (~45 internal modules) in every mode's start for a flag that is rarely given.
+  const pkg = JSON.parse(process.getBuiltinModule('node:fs').readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
   return pkg.version ?? '0.0.0'
 }
 

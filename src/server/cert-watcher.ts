@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import { CertificateLoadError } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
 import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
@@ -126,4 +125,12 @@ function sameOrNull (a: Buffer | null, b: Buffer | null): boolean {
 
 function errorText (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * node:fs/promises' readFile, looked up when a certificate is read: a static import would load
+ * fs/promises in every sidecar's start, and most have no certificate (issue 12).
+ */
+function readFile (path: string): Promise<Buffer> {
+  return process.getBuiltinModule('node:fs/promises').readFile(path)
 }

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises'
 import type { ServerHttp2Session } from 'node:http2'
 import { createRequire } from 'node:module'
 import type { AddressInfo, Server as NetServer } from 'node:net'
@@ -253,7 +252,7 @@ export class Sidecar {
     const c = this.config
     const certPath = join(c.tlsCertDir, CERT_FILE)
     const keyPath = join(c.tlsCertDir, KEY_FILE)
-    if (!(await exists(certPath)) || !(await exists(keyPath))) {
+    if (!exists(certPath) || !exists(keyPath)) {
       this.logger.info({ certPath, keyPath }, 'no TLS certificate and key: TLS port off')
       return null
     }
@@ -335,10 +334,13 @@ export class Sidecar {
   }
 }
 
-/** Knative's exists(): false only for a missing file; any other error is fatal. */
-async function exists (path: string): Promise<boolean> {
+/**
+ * Knative's exists(): false only for a missing file; any other error is fatal. Synchronous (once,
+ * at start, two paths): node:fs/promises would be loaded for this alone (issue 12).
+ */
+function exists (path: string): boolean {
   try {
-    await stat(path)
+    process.getBuiltinModule('node:fs').statSync(path)
     return true
   } catch (err) {
     if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return false
