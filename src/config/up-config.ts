@@ -37,7 +37,7 @@ export const UP_OPTIONS: readonly OptionSpec[] = [
   { flag: 'drain-seconds', env: '', kind: 'number', min: 0, max: 300, default: '0.5', help: 'sidecar drain after SIGTERM (pods are deregistered from the activator first)' },
   { flag: 'pod-log', env: '', kind: 'string', default: '', help: 'append every pod\'s output to this file (default: dropped)' },
   { flag: 'log-level', env: '', kind: 'string', choices: LOG_LEVELS, default: 'info', help: 'log level' },
-  { flag: 'spare-sidecar', env: '', kind: 'bool', default: 'true', help: 'keep each revision\'s next sidecar running, without its app, so a pod (a scale from zero above all) only waits for its app to start; costs one idle sidecar process per revision' },
+  { flag: 'spare-sidecar', env: '', kind: 'bool', default: 'false', help: 'keep each revision\'s next sidecar running, without its app, so a pod (a scale from zero above all) only waits for its app to start; costs one idle sidecar process per revision, at zero pods too' },
 ]
 
 export function loadUpConfig (argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult<UpConfig> {
@@ -59,7 +59,7 @@ export function loadUpConfig (argv: readonly string[], env: NodeJS.ProcessEnv): 
     drainSeconds: typeof drain === 'number' ? drain : 0.5,
     podLog: strOf(v, 'pod-log'),
     logLevel: strOf(v, 'log-level', 'info'),
-    spareSidecar: v.get('spare-sidecar') !== false,
+    spareSidecar: v.get('spare-sidecar') === true,
   })
   return { config: problems.length === 0 ? config : null, problems, help: parsed.help }
 }
