@@ -57,4 +57,12 @@ t.test('scale from zero: 1,000 buffered requests all succeed, endpoint never abo
   activator.reporter.report()
   const metrics = await send(client, `http://127.0.0.1:${ports.metrics}`, { path: '/metrics' })
   t.match(metrics.body, /sluice_activator_cold_start_seconds_count\{namespace="default",revision="cold"\} 1/)
+  // The cold start's instants, as Unix times, in causal order (sluice up lines them up with its pods).
+  const c = revision?.proxy.lastColdStart
+  const instants = [c?.requestWallMs, c?.endpointReadyWallMs, c?.forwardedWallMs, c?.firstByteWallMs]
+  t.ok(instants.every((ms) => typeof ms === 'number' && ms > 1_600_000_000_000), `all four recorded: ${JSON.stringify(instants)}`)
+  t.ok(instants.every((ms, i) => i === 0 || (ms ?? 0) >= (instants[i - 1] ?? Infinity)), 'request <= endpoint ready <= forwarded <= first byte')
+  for (const event of ['request', 'endpoint_ready', 'forwarded', 'first_byte']) {
+    t.match(metrics.body, new RegExp(`sluice_activator_last_cold_start_timestamp_seconds\\{namespace="default",revision="cold",event="${event}"\\} \\d{10}(\\.\\d+)?\\n`), `metric for ${event}`)
+  }
 })
