@@ -331,9 +331,7 @@ export class LocalActuator implements Actuator {
       void pod.stop()
       pod = null
     }
-    pod ??= this.#newPod(state)
-    const podName = pod.name
-    this.#startPodProcesses(state, pod, podName)
+    this.#runPod(state, pod ?? this.#newPod(state))
   }
 
   #newPod (state: RevisionState): LocalPod {
@@ -391,8 +389,10 @@ export class LocalActuator implements Actuator {
     await spare?.stop()
   }
 
-  #startPodProcesses (state: RevisionState, pod: LocalPod, podName: string): void {
+  /** Starts the pod's processes and follows its start: publish when ready, back off on failure. */
+  #runPod (state: RevisionState, pod: LocalPod): void {
     const o = this.#o
+    const podName = pod.name
     if (!state.pods.some((p) => p.phase === 'ready' || p.phase === 'starting')) state.fromZero = true
     state.pods.push(pod)
     this.counters.podsStarted++
