@@ -93,11 +93,15 @@ export class ClusterIpRoute implements ProberListener {
     if (before !== this.usesService || destChanged) this.#listener.onClusterIpChange()
   }
 
-  /** The revision's ready pods changed (the service's backends). */
-  setEndpoints (endpoints: ReadonlySet<string>): void {
+  /**
+   * The revision's ready pods changed (the service's backends). `probed`: every pod the revision
+   * probes, not-ready ones included (spec.notReadyEndpoints); one of them answering directly is
+   * proof enough that pods are addressable (Knative: any healthy pod keeps direct routing).
+   */
+  setEndpoints (endpoints: ReadonlySet<string>, probed: ReadonlySet<string> = endpoints): void {
     this.#endpoints = endpoints
     for (const dest of this.#podVerdicts.keys()) if (!endpoints.has(dest)) this.#podVerdicts.delete(dest)
-    for (const dest of this.#readyPods) if (!endpoints.has(dest)) this.#readyPods.delete(dest)
+    for (const dest of this.#readyPods) if (!probed.has(dest)) this.#readyPods.delete(dest)
     const t = this.#tracker
     if (endpoints.size === 0 && t !== null && t.state !== TRACKER_PROBING) {
       // Scaled to zero: the service is healthy again only after a probe with pods behind it.

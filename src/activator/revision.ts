@@ -248,7 +248,7 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
       this.#probers.get(dest)?.start()
     }
     if (route !== null) {
-      route.setEndpoints(ready)
+      route.setEndpoints(ready, wanted)
       // The service's backends may have changed: its capacity follows them.
       changed = true
     }

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { KubernetesSource } from '../../src/activator/sources/kubernetes.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
-import { endpointSlice, knativeRevision, privateLabels, type FakeKubeApi, type KubeObject, type SliceEndpoint } from './sources/fake-kube-api.ts'
+import type { MeshCompatibilityMode } from '../../src/config/network-configmap.ts'
+import { endpointSlice, knativeRevision, privateLabels, privateService, type FakeKubeApi, type KubeObject, type SliceEndpoint } from './sources/fake-kube-api.ts'
 import { startFakeKubeApi } from './sources/kube-source-fixture.ts'
 import { createClient, delayed, route, send, startActivator, startApp, startFakePod, startSidecar, until, type Teardown } from './fixtures.ts'
 
@@ -20,10 +21,11 @@ function revision (spec: Record<string, unknown> = {}): KubeObject {
 }
 
 /** An activator fed by a Kubernetes source reading `api`, which already lists the revision. */
-async function startCluster (t: Teardown, rev: KubeObject = revision()): Promise<{ api: FakeKubeApi, url: string, activator: Awaited<ReturnType<typeof startActivator>>['activator'] }> {
+async function startCluster (t: Teardown, rev: KubeObject = revision(), meshMode: MeshCompatibilityMode = 'disabled', more: (api: FakeKubeApi) => void = () => {}): Promise<{ api: FakeKubeApi, url: string, activator: Awaited<ReturnType<typeof startActivator>>['activator'] }> {
   const api = await startFakeKubeApi(t)
   api.apply('revisions', rev)
-  const source = new KubernetesSource({ kubeConfig: api.url, logger: silentLogger(), backoff: { initialMs: 10, maxMs: 40 }, random: () => 0.5 })
+  more(api)
+  const source = new KubernetesSource({ kubeConfig: api.url, logger: silentLogger(), backoff: { initialMs: 10, maxMs: 40 }, random: () => 0.5, meshMode })
   const { activator, url } = await startActivator(t, ['--source', 'kubernetes'], { sources: [source] })
   return { api, url, activator }
 }
@@ -135,3 +137,28 @@ for (const [what, spec] of KUBELET_ONLY) {
     t.equal((await send(createClient(t), url, { headers: route(REV) })).status, 200)
   })
 }
+
+t.test('mesh-compatibility auto: a not-ready pod answering directly keeps the revision on pod IPs, though every ready pod fails as behind a mesh', async (t) => {
+  const direct = await startFakePod(t)
+  const meshed = await startFakePod(t, delayed(0), false)
+  // The private Service's ClusterIP, standing in: it would answer, so a fallback would be taken.
+  const service = await startFakePod(t)
+  const { api, url, activator } = await startCluster(t, revision(), 'auto', (api) => {
+    api.apply('services', privateService('default', REV, '127.0.0.1', service.port))
+    api.apply('endpointslices', slice(direct.port, [{ ip: '127.0.0.1', ready: false }]))
+    api.apply('endpointslices', endpointSlice('default', `${REV}-private-meshed`, privateLabels(REV), [{ ip: '127.0.0.1', ready: true }], { port: meshed.port }))
+  })
+  const rev = activator.registry.lookup('default', REV)
+  await until(() => rev?.readyCount === 1, 3_000, 'the not-ready pod in rotation')
+  // The revision's endpoints change (another unready pod, not listening): the route is told again.
+  api.apply('endpointslices', endpointSlice('default', `${REV}-private-third`, privateLabels(REV), [{ ip: '127.0.0.1', ready: false }], { port: 1 }))
+  await until(() => rev?.spec.notReadyEndpoints?.length === 2, 3_000, 'the update')
+  const probes = meshed.probes
+  await until(() => meshed.probes >= probes + 3, 8_000, 'three more mesh-like failures of the ready pod')
+  // (The service may have been probed once at the start, while the ready pod had failed and the
+  // not-ready one not yet answered; the answer found a pod ready and changed nothing.)
+  t.equal(rev?.clusterIp?.usesService, false, 'still on pod IPs')
+  t.equal(service.requests, 0)
+  t.equal((await send(createClient(t), url, { headers: route(REV) })).status, 200)
+  t.equal(direct.requests, 1, 'served by the pod directly')
+})
