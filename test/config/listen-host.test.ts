@@ -50,11 +50,11 @@ t.test('client -> activator -> sidecar -> app over ::1, and the same ports on 12
 
   const client = createClient(t)
   for (const host of ['[::1]', '127.0.0.1']) {
-    const r = await send(client, `http://${host}:${ports.serving}/`, { headers: { host: 'hello.example.com' } })
+    const r = await send(client, `http://${host}:${ports.serving}`, { headers: { host: 'hello.example.com' } })
     t.equal(r.status, 200, `activator on ${host}`)
     t.equal(r.body, 'hello')
-    t.equal((await send(client, `http://${host}:${sidecarPorts.serving}/`)).body, 'hello', `sidecar on ${host}`)
-    t.equal((await send(client, `http://${host}:${sidecarPorts.metrics}/metrics`)).status, 200, `sidecar metrics on ${host}`)
-    t.equal((await send(client, `http://${host}:${ports.metrics}/metrics`)).status, 200, `activator metrics on ${host}`)
+    t.equal((await send(client, `http://${host}:${sidecarPorts.serving}`)).body, 'hello', `sidecar on ${host}`)
+    t.equal((await send(client, `http://${host}:${sidecarPorts.metrics}`, { path: '/metrics' })).status, 200, `sidecar metrics on ${host}`)
+    t.equal((await send(client, `http://${host}:${ports.metrics}`, { path: '/metrics' })).status, 200, `activator metrics on ${host}`)
   }
 })
