@@ -65,7 +65,8 @@ function upgrade (port: number): Promise<string> {
 t.test('a started sidecar has not loaded the optional paths; the first Upgrade request loads the upgrade path', async (t) => {
   const appPort = await startUpgradingApp(t)
   const child = fork(CHILD, ['sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0', '--container-concurrency', '10'], {
-    env: childEnv({ USER_PORT: String(appPort) }), stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    // execArgv []: not tap's loader hooks (fork passes the parent's), which load modules of their own.
+    env: childEnv({ USER_PORT: String(appPort) }), stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [],
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
