@@ -184,8 +184,8 @@ export class Activator implements ProxyContext {
     const activators = Object.freeze({ index: config.activatorIndex, count: config.activatorCount })
     const probeInjected = deps.probe !== undefined
     this.registry = new RevisionRegistry((spec) => {
-      // Internal TLS: pools and probes dial the pods' TLS port, verified for this namespace; no
-      // h2c (it would skip TLS), HTTP/2 requests go as HTTP/1.1 over TLS.
+      // Internal TLS: pools and probes dial the pods' TLS port, verified for this namespace;
+      // HTTP/2 requests go as h2 over TLS there (never h2c, which would skip TLS).
       const internal = this.#tls === null ? null : this.#tls.internal
       const namespace = spec.namespace
       const base = {
@@ -195,9 +195,10 @@ export class Activator implements ProxyContext {
         proberSchedule,
         proberTimers,
         createPool: internal === null ? createPool : (dest: string): EndpointPool => internal.createPool(dest, namespace),
-        createH2Pool: internal === null ? createH2Pool : null,
+        createH2Pool: internal === null || createH2Pool === null ? createH2Pool : (dest: string): EndpointPool => internal.createH2Pool(dest, namespace),
         serviceDial: internal === null ? null : {
           createPool: (dest: string): EndpointPool => internal.createPool(dest, namespace, internal.servicePort),
+          createH2Pool: createH2Pool === null ? null : (dest: string): EndpointPool => internal.createH2Pool(dest, namespace, internal.servicePort),
           probe: probeInjected ? this.#probe : internal.probeFor(namespace, internal.servicePort),
         },
         queueDepth: config.queueDepth,

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import { Agent, Pool, type buildConnector } from 'undici'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
+import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import type { SecureAddress } from '../proxy/secure-dialer.ts'
 import { UpstreamTrust, type UpstreamTlsDialer } from '../proxy/upstream-tls.ts'
 import { UpstreamConnectionError } from '../shared/errors.ts'
@@ -143,6 +144,19 @@ export class InternalTls implements ProbeErrorListener {
       return new H1Upstream({ host, port, hostHeader: dest, connectTimeoutMs: o.connectTimeoutMs, secure: dialer })
     }
     return new TlsPool(tlsDest, dialer, o.connectTimeoutMs)
+  }
+
+  /**
+   * HTTP/2 to one endpoint over TLS (ALPN h2), for requests that came in over HTTP/2: Knative's
+   * activator sends them so (its auto transport, r.ProtoMajor == 2, over TLS to the pod's 8112).
+   * The `:authority` stays the endpoint as the source named it, as the HTTP/1.1 pool's Host.
+   */
+  createH2Pool (dest: string, namespace: string, port = this.port): EndpointPool {
+    const { host, port: tlsPort } = splitDest(tlsDestOf(dest, port))
+    return new H2cUpstream(`https://${dest}`, {
+      connectTimeoutMs: this.#o.connectTimeoutMs,
+      secure: Object.freeze({ host, port: tlsPort, dialer: this.dialerFor(namespace) }),
+    })
   }
 
   /** The readiness probe of `namespace`'s pods (same request as plain, over TLS), at `port` (default the pods'). */

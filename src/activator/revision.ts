@@ -51,6 +51,8 @@ export interface RevisionDeps {
 
 export interface ServiceDial {
   readonly createPool: (dest: string) => EndpointPool
+  /** HTTP/2 to the service (h2 over TLS at its TLS port); null = HTTP/2 requests go as HTTP/1.1. */
+  readonly createH2Pool: ((dest: string) => EndpointPool) | null
   readonly probe: EndpointProbe
 }
 
@@ -280,7 +282,7 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
       proberSchedule: d.proberSchedule,
       proberTimers: d.proberTimers,
       createPool: service === null ? d.createPool : service.createPool,
-      createH2Pool: d.createH2Pool,
+      createH2Pool: service === null ? d.createH2Pool : service.createH2Pool,
       logger: d.logger,
     }, this)
     this.onClusterIpChange()

@@ -2,6 +2,7 @@ import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { UpstreamConnectionError } from '../shared/errors.ts'
+import type { SecureDialer } from './secure-dialer.ts'
 
 // One request on an h2c session: the stream's state and the DispatchController the exchange
 // pauses, resumes and aborts. The stream's listeners are module functions that find their request
@@ -51,6 +52,8 @@ export class H2cUpstreamRequest implements Dispatcher.DispatchController {
    * unread, so the exchange may replay the request on another endpoint (its rule: no body byte read).
    */
   body: Readable | null
+  /** The session's TLS dialer (h2 to a pod with system-internal-tls), else null. */
+  readonly dialer: SecureDialer | null
   /** Trailers received (gRPC's status); NO_TRAILERS until then. */
   trailers: Record<string, string | string[] | undefined>
   #aborted: boolean
@@ -59,10 +62,11 @@ export class H2cUpstreamRequest implements Dispatcher.DispatchController {
   /** onResponseEnd or onResponseError was called: nothing more reaches the handler. */
   #isDone: boolean
 
-  constructor (stream: ClientHttp2Stream, handler: Dispatcher.DispatchHandler, body: Readable | null) {
+  constructor (stream: ClientHttp2Stream, handler: Dispatcher.DispatchHandler, body: Readable | null, dialer: SecureDialer | null = null) {
     this.stream = stream
     this.handler = handler
     this.body = body
+    this.dialer = dialer
     this.trailers = NO_TRAILERS
     this.#aborted = false
     this.#paused = false
@@ -145,6 +149,17 @@ function onStreamTrailers (this: ClientHttp2Stream, trailers: IncomingHttpHeader
   if (r !== undefined) r.trailers = toResponseHeaders(trailers)
 }
 function onStreamEnd (this: ClientHttp2Stream): void { requestOf(this)?.onEnd() }
-function onStreamError (this: ClientHttp2Stream, err: Error): void { requestOf(this)?.fail(streamFailure(err, this.rstCode)) }
+function onStreamError (this: ClientHttp2Stream, err: Error): void {
+  const req = requestOf(this)
+  if (req === undefined) return
+  const dialer = req.dialer
+  // Over TLS a session that failed before the stream opened failed its handshake or its connect:
+  // the dialer types it (a TLS failure, or the OS error as it is), as the HTTP/1.1 client does.
+  if (dialer !== null && (err as { code?: unknown }).code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error) {
+    req.fail(dialer.connectError(err.cause))
+    return
+  }
+  req.fail(streamFailure(err, this.rstCode))
+}
 function onStreamClose (this: ClientHttp2Stream): void { requestOf(this)?.onClose() }
 function onStreamReady (this: ClientHttp2Stream): void { requestOf(this)?.sendBody() }

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { UpstreamConnectionError } from '../shared/errors.ts'
 import { H2cUpstreamRequest } from './h2c-upstream-request.ts'
+import type { SecureAddress, SecureDialer } from './secure-dialer.ts'
 import type { Upstream } from './upstream.ts'
 
 // HTTP/2 with prior knowledge (h2c) to one origin: the sidecar's user container (gRPC and other h2c
@@ -25,12 +26,23 @@ const FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'tran
 export interface H2cUpstreamOptions {
   /** A session not connected after this long is dropped and its streams fail with UND_ERR_CONNECT_TIMEOUT; 0 = none. */
   readonly connectTimeoutMs?: number
+  /**
+   * HTTP/2 over TLS (ALPN h2) instead of h2c: the activator's HTTP/2 requests to a pod's TLS port
+   * with system-internal-tls, as Knative's activator sends them. The origin's host stays the
+   * `:authority`; the session dials `secure`'s address through its dialer.
+   */
+  readonly secure?: SecureAddress | null
 }
+
+const H2_ALPN: readonly string[] = Object.freeze(['h2'])
 
 export class H2cUpstream implements Upstream {
   readonly #origin: string
   readonly #authority: string
   readonly #connectTimeoutMs: number
+  readonly #secure: SecureAddress | null
+  readonly #dialer: SecureDialer | null
+  readonly #scheme: string
   #session: ClientHttp2Session | null
   #isClosed: boolean
 
@@ -38,6 +50,9 @@ export class H2cUpstream implements Upstream {
     this.#origin = origin
     this.#authority = new URL(origin).host
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 0
+    this.#secure = options.secure ?? null
+    this.#dialer = this.#secure === null ? null : this.#secure.dialer
+    this.#scheme = this.#secure === null ? 'http' : 'https'
     this.#session = null
     this.#isClosed = false
   }
@@ -46,7 +61,11 @@ export class H2cUpstream implements Upstream {
     const s = this.#session
     if (s !== null && !s.closed && !s.destroyed) return s
     // Per session, not per request: these closures live as long as the connection.
-    const session = process.getBuiltinModule('node:http2').connect(this.#origin)
+    const secure = this.#secure
+    const http2 = process.getBuiltinModule('node:http2')
+    const session = secure === null
+      ? http2.connect(this.#origin)
+      : http2.connect(this.#origin, { createConnection: () => secure.dialer.connect(secure.host, secure.port, H2_ALPN) })
     let connectTimer: NodeJS.Timeout | null = null
     if (this.#connectTimeoutMs > 0) {
       connectTimer = setTimeout(() => {
@@ -73,7 +92,7 @@ export class H2cUpstream implements Upstream {
     const headers: OutgoingHttpHeaders = {
       [HTTP2_HEADER_METHOD]: options.method,
       [HTTP2_HEADER_PATH]: options.path,
-      [HTTP2_HEADER_SCHEME]: 'http',
+      [HTTP2_HEADER_SCHEME]: this.#scheme,
       [HTTP2_HEADER_AUTHORITY]: this.#authority,
     }
     const list = options.headers
@@ -95,7 +114,7 @@ export class H2cUpstream implements Upstream {
     let request: H2cUpstreamRequest
     try {
       const stream = this.#getSession().request(headers, { endStream: !hasBody })
-      request = new H2cUpstreamRequest(stream, handler, hasBody && !isBuffered ? body as Readable : null)
+      request = new H2cUpstreamRequest(stream, handler, hasBody && !isBuffered ? body as Readable : null, this.#dialer)
     } catch (err) {
       // The session went away between the check and the request (ERR_HTTP2_INVALID_SESSION, GOAWAY).
       handler.onResponseError?.(CLOSED_CONTROLLER, new UpstreamConnectionError('UND_ERR_SOCKET', 'upstream session closed', { cause: err }))

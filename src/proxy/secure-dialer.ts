@@ -5,8 +5,11 @@ import type { Socket } from 'node:net'
 // (upstream-tls.ts), so the clients name it without loading node:tls: the plain path never does.
 
 export interface SecureDialer {
-  /** Starts a TLS connection; it is usable after its 'secureConnect', and fails with 'error'. */
-  connect (host: string, port: number): Socket
+  /**
+   * Starts a TLS connection; it is usable after its 'secureConnect', and fails with 'error'.
+   * `alpn`: the protocols offered (default HTTP/1.1 only; the h2 client asks for `h2`).
+   */
+  connect (host: string, port: number, alpn?: readonly string[]): Socket
   /** A connection's error before 'secureConnect' as the caller should see it (TLS failures typed, OS errors as they are). */
   connectError (err: Error): Error
 }

@@ -27,6 +27,8 @@ export function dataPlaneUserSan (namespace: string): string {
   return `kn-user-${namespace.toLowerCase()}`
 }
 
+const HTTP1_ALPN: readonly string[] = Object.freeze(['http/1.1'])
+
 /** SO_KEEPALIVE delay, as on plain upstream sockets. */
 const KEEPALIVE_PROBE_DELAY_MS = 60_000
 
@@ -86,14 +88,14 @@ export class UpstreamTlsDialer implements SecureDialer {
     }
   }
 
-  connect (host: string, port: number): Socket {
+  connect (host: string, port: number, alpn: readonly string[] = HTTP1_ALPN): Socket {
     const socket = connect({
       host,
       port,
       servername: this.trust.serverName,
       secureContext: this.trust.context,
       checkServerIdentity: this.#checkServerIdentity,
-      ALPNProtocols: ['http/1.1'],
+      ALPNProtocols: alpn as string[],
     })
     socket.setNoDelay(true)
     socket.setKeepAlive(true, KEEPALIVE_PROBE_DELAY_MS)

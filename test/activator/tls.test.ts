@@ -1,4 +1,7 @@
+import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect as h2Connect, createServer as createH2Server, type IncomingHttpHeaders } from 'node:http2'
+import type { AddressInfo } from 'node:net'
 import { request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -157,6 +160,49 @@ for (const client of ['sluice', 'undici']) t.test(`websockets and requests go to
   t.equal(await echoOnce(ws, 'over tls'), 'echo over tls')
 })
 
+t.test('HTTP/2 (gRPC) requests go to the pod as h2 over TLS, with their trailers, as Knative\'s activator sends them', { skip }, async (t) => {
+  const c = certs(t)
+  // An HTTP/2-only app: an HTTP/1.1 request reaching it (had the activator sent one over TLS) fails.
+  const app = createH2Server()
+  const seen: IncomingHttpHeaders[] = []
+  app.on('stream', (stream, headers) => {
+    seen.push(headers)
+    stream.on('error', () => {})
+    const chunks: Buffer[] = []
+    stream.on('data', (b: Buffer) => chunks.push(b))
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true })
+      stream.on('wantTrailers', () => { stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'over tls' }) })
+      stream.end(Buffer.concat(chunks))
+    })
+  })
+  app.listen(0, '127.0.0.1')
+  await once(app, 'listening')
+  t.teardown(() => new Promise<void>((resolve) => { app.close(() => { resolve() }) }))
+  const dir = certDir(t)
+  dir.install(c.pod)
+  const { ports: sidecarPorts } = await startSidecar(t, (app.address() as AddressInfo).port, { CONTAINER_CONCURRENCY: '0' }, ['--tls-port', '0', '--tls-cert-dir', dir.dir])
+  if (sidecarPorts.tls === null) throw new Error('sidecar TLS port not listening')
+  const { activator, ports } = await startTlsActivator(t, ['--tls-cert-dir', activatorCertDir(t, c).dir, '--internal-tls', '--pod-tls-port', '0'])
+  activator.registry.upsert(spec('grpc', [`127.0.0.1:${sidecarPorts.tls}`], 0))
+  await until(() => activator.registry.lookup('default', 'grpc')?.readyCount === 1, 5_000, 'TLS probe passes')
+  const session = h2Connect(`http://127.0.0.1:${ports.serving}`)
+  session.on('error', () => {})
+  t.teardown(() => { session.destroy() })
+  const stream = session.request({ ':method': 'POST', ':path': '/test.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers', ...route('grpc') })
+  const out = { status: 0, body: '', trailers: {} as IncomingHttpHeaders }
+  stream.on('response', (h) => { out.status = Number(h[':status']) })
+  stream.on('data', (b: Buffer) => { out.body += b.toString() })
+  stream.on('trailers', (tr) => { out.trailers = tr })
+  stream.end('hello over tls')
+  await once(stream, 'end')
+  t.equal(out.status, 200)
+  t.equal(out.body, 'hello over tls')
+  t.equal(out.trailers['grpc-status'], '0', 'the trailer crossed activator -> TLS -> sidecar -> app and back')
+  t.equal(seen.length, 1)
+  t.equal(seen[0]?.['k-proxy-request'], 'activator')
+})
+
 t.test('mesh-compatibility-mode enabled: the private service is dialed and probed over TLS too (Knative: its 443)', { skip }, async (t) => {
   const c = certs(t)
   const service = await tlsPod(t, 'service', c.pod)
@@ -210,6 +256,20 @@ t.test('a pod that fails verification after passing its probe: 502 with the code
   await until(() => activator.registry.lookup('default', 'bad')?.readyCount === 1, 5_000, 'ready again')
   const ws = openWebSocket(`ws://127.0.0.1:${ports.serving}/socket`, route('bad'))
   await t.rejects(ws, /status 502/, 'an upgrade is refused with a 502 too')
+  await until(() => activator.registry.lookup('default', 'bad')?.readyCount === 1, 5_000, 'ready again')
+  // HTTP/2 goes as h2 over TLS: the same verification, the same typed failure.
+  const session = h2Connect(`http://127.0.0.1:${ports.serving}`)
+  session.on('error', () => {})
+  t.teardown(() => { session.destroy() })
+  const stream = session.request({ ':path': '/h2', ...route('bad') })
+  let status = 0
+  let body = ''
+  stream.on('response', (h) => { status = Number(h[':status']) })
+  stream.on('data', (b: Buffer) => { body += b.toString() })
+  stream.end()
+  await once(stream, 'end')
+  t.equal(status, 502)
+  t.equal(body, 'upstream request failed: SLUICE_ERR_PROXY_UPSTREAM_TLS\n', 'an HTTP/2 request gets the TLS failure too')
   t.equal(bad.app.requests, 0)
 })
 
