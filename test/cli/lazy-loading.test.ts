@@ -2,13 +2,17 @@
 // run it) and used as a pod is (kubelet probes, requests, a scrape, the admin port), it has not
 // loaded undici, http-proxy-3, the Kubernetes client, hdr-histogram-js, pino, node:http, node:http2
 // or node:tls; the first Upgrade request loads the upgrade path (http-proxy-3, node:http).
-import { fork } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
-import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import t, { type Test } from 'tap'
 import { childEnv, send, until } from '../helpers/sidecar-fixture.ts'
 
 const CHILD = fileURLToPath(new URL('../helpers/sidecar-load-report.ts', import.meta.url))
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Packages and built-ins the sidecar must not load until a request needs them (pino: never, json-logger.ts). */
 const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js', 'pino']
@@ -62,11 +66,11 @@ function upgrade (port: number): Promise<string> {
   })
 }
 
-t.test('a started sidecar has not loaded the optional paths; the first Upgrade request loads the upgrade path', async (t) => {
+async function checkLazyLoading (t: Test, env: Record<string, string>): Promise<void> {
   const appPort = await startUpgradingApp(t)
   const child = fork(CHILD, ['sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0', '--container-concurrency', '10'], {
     // execArgv []: not tap's loader hooks (fork passes the parent's), which load modules of their own.
-    env: childEnv({ USER_PORT: String(appPort) }), stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [],
+    env: childEnv({ USER_PORT: String(appPort), ...env }), stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [],
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
@@ -89,7 +93,7 @@ t.test('a started sidecar has not loaded the optional paths; the first Upgrade r
   t.equal((await send(`http://127.0.0.1:${ports.admin}/nothing`)).status, 404, 'admin port')
 
   const before = await report()
-  t.ok(before.loaded.some((url) => url.includes('/sidecar/sidecar-server.')), 'the report covers the sidecar')
+  t.ok(before.loaded.some((url) => url.includes('/sidecar/sidecar-server.') || url.endsWith('/dist/cli/sidecar.js')), 'the report covers the sidecar')
   t.same(packagesIn(before), [], `none of ${LAZY_PACKAGES.join(', ')} loaded`)
   t.same(LAZY_BUILTINS.filter((b) => before.builtins.includes(b)), [], `none of node:${LAZY_BUILTINS.join(', node:')} loaded`)
   t.notOk(before.loaded.some((url) => url.includes('/activator/') || url.includes('/autoscaler/')), 'no other mode\'s modules')
@@ -100,4 +104,19 @@ t.test('a started sidecar has not loaded the optional paths; the first Upgrade r
   t.ok(after.builtins.includes('http'), 'and node:http (the hand-off server, http-proxy-3\'s client)')
   child.kill('SIGTERM')
   await new Promise((resolve) => { child.once('exit', resolve) })
+}
+
+t.test('a started sidecar has not loaded the optional paths; the first Upgrade request loads the upgrade path', async (t) => {
+  await checkLazyLoading(t, {})
+})
+
+t.test('the same for the image form: scripts/build.mjs output, its sidecar bundled with lazy chunks', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-lazy-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), join(dir, 'dist')], {
+    cwd: ROOT, stdio: 'inherit', env: childEnv({ PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` }),
+  })
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
+  await checkLazyLoading(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
 })

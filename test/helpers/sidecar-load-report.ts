@@ -25,5 +25,9 @@ process.on('message', (message: unknown) => {
   if (message === 'report') process.send?.({ loaded, builtins: builtins() })
 })
 
-const { main } = await import('../../src/cli/main.ts')
+// SLUICE_MAIN: a built dist/cli/main.js (the image form) instead of the sources.
+const entry = process.env.SLUICE_MAIN ?? new URL('../../src/cli/main.ts', import.meta.url).href
+const cli: unknown = await import(entry)
+const main: unknown = typeof cli === 'object' && cli !== null ? Reflect.get(cli, 'main') : undefined
+if (typeof main !== 'function') throw new TypeError(`${entry} exports no main`)
 await main(process.argv.slice(2), process.env)
