@@ -5,34 +5,19 @@
 
 import { Agent, request } from 'undici'
 import type { TimerHandle, Timers } from '../shared/timers.ts'
+import { samplesOf } from '../stats/prometheus-samples.ts'
 import { revisionKeyOf } from './actuator.ts'
 import { parseActivatorColdStarts, type ActivatorColdStart } from './cold-start-breakdown.ts'
 
-const FAMILY = 'sluice_activator_queued_requests{'
-const LABEL_RE = /(\w+)="((?:[^"\\]|\\.)*)"/g
+const FAMILY = 'sluice_activator_queued_requests'
 const MAX_REVISIONS = 10_000
 
 /** Parses the queue gauge lines of a Prometheus text body into revision key -> depth. */
 export function parseActivatorQueueDepths (text: string): Map<string, number> {
   const out = new Map<string, number>()
-  let from = 0
-  for (;;) {
-    const i = text.indexOf(FAMILY, from)
-    if (i === -1) break
-    const eol = text.indexOf('\n', i)
-    const line = text.slice(i, eol === -1 ? text.length : eol)
-    from = eol === -1 ? text.length : eol + 1
-    const close = line.lastIndexOf('}')
-    if (close === -1) continue
-    let namespace = ''
-    let revision = ''
-    for (const m of line.slice(FAMILY.length, close).matchAll(LABEL_RE)) {
-      const value = m[2].replace(/\\(.)/g, (_, c: string) => c === 'n' ? '\n' : c)
-      if (m[1] === 'namespace') namespace = value
-      else if (m[1] === 'revision') revision = value
-    }
-    const value = Number(line.slice(close + 1).trim().split(' ')[0])
-    if (revision !== '' && Number.isFinite(value) && out.size < MAX_REVISIONS) out.set(revisionKeyOf(namespace, revision), value)
+  for (const { labels, value } of samplesOf(text, FAMILY)) {
+    const revision = labels.get('revision') ?? ''
+    if (revision !== '' && out.size < MAX_REVISIONS) out.set(revisionKeyOf(labels.get('namespace') ?? '', revision), value)
   }
   return out
 }

@@ -14,6 +14,7 @@
 // one may be seen after a later phase that proves it (the activator's probe passing proves the
 // sidecar was ready): such a phase is moved back to the later one's instant, keeping the order true.
 
+import { samplesOf } from '../stats/prometheus-samples.ts'
 import { revisionKeyOf } from './actuator.ts'
 
 /** Instants from the activator's metrics (sluice_activator_last_cold_start_timestamp_seconds), epoch ms. */
@@ -104,8 +105,7 @@ function round1 (ms: number): number {
   return Math.round(ms * 10) / 10
 }
 
-const FAMILY = 'sluice_activator_last_cold_start_timestamp_seconds{'
-const LABEL_RE = /(\w+)="((?:[^"\\]|\\.)*)"/g
+const FAMILY = 'sluice_activator_last_cold_start_timestamp_seconds'
 const MAX_REVISIONS = 10_000
 
 interface MutableActivatorColdStart {
@@ -118,26 +118,11 @@ interface MutableActivatorColdStart {
 /** Parses the activator's last-cold-start gauges of a Prometheus text body: revision key -> instants. */
 export function parseActivatorColdStarts (text: string): Map<string, ActivatorColdStart> {
   const out = new Map<string, MutableActivatorColdStart>()
-  let from = 0
-  for (;;) {
-    const i = text.indexOf(FAMILY, from)
-    if (i === -1) break
-    const eol = text.indexOf('\n', i)
-    const line = text.slice(i, eol === -1 ? text.length : eol)
-    from = eol === -1 ? text.length : eol + 1
-    const close = line.lastIndexOf('}')
-    if (close === -1) continue
-    let namespace = ''
-    let revision = ''
-    let event = ''
-    for (const m of line.slice(FAMILY.length, close).matchAll(LABEL_RE)) {
-      const value = m[2] ?? ''
-      if (m[1] === 'namespace') namespace = value
-      else if (m[1] === 'revision') revision = value
-      else if (m[1] === 'event') event = value
-    }
-    const seconds = Number(line.slice(close + 1).trim().split(' ')[0])
-    if (revision === '' || !Number.isFinite(seconds)) continue
+  for (const { labels, value: seconds } of samplesOf(text, FAMILY)) {
+    const namespace = labels.get('namespace') ?? ''
+    const revision = labels.get('revision') ?? ''
+    const event = labels.get('event') ?? ''
+    if (revision === '') continue
     const key = revisionKeyOf(namespace, revision)
     let entry = out.get(key)
     if (entry === undefined) {

@@ -62,6 +62,36 @@ function get (port: number, path: string): Promise<{ status: number, body: strin
   })
 }
 
+interface RunningUp {
+  up: ChildProcess
+  /** stdout and stderr so far. */
+  output (): string
+  exited: Promise<number | null>
+  pid: number
+  /** Every child process seen, for the no-process-left check; all are killed in teardown. */
+  seen: Set<number>
+  /** Stops adding to `seen` (once `up` exited). */
+  stopWatching (): void
+}
+
+/** Spawns `sluice up` with `args`; it and every child it had are killed in teardown. */
+function spawnUp (t: { teardown (fn: () => unknown): void }, args: string[]): RunningUp {
+  const up: ChildProcess = spawn(process.execPath, [BIN, 'up', ...args, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  up.stdout?.on('data', (d: Buffer) => { output += d.toString() })
+  up.stderr?.on('data', (d: Buffer) => { output += d.toString() })
+  const exited = new Promise<number | null>((resolve) => { up.on('exit', (code) => { resolve(code) }) })
+  const pid = up.pid ?? -1
+  const seen = new Set<number>()
+  const watch = setInterval(() => { for (const child of childrenOf(pid)) seen.add(child) }, 100)
+  t.teardown(() => {
+    clearInterval(watch)
+    if (alive(pid)) up.kill('SIGKILL')
+    for (const child of seen) { try { process.kill(-child, 'SIGKILL') } catch { /* gone */ } }
+  })
+  return { up, output: () => output, exited, pid, seen, stopWatching: () => { clearInterval(watch) } }
+}
+
 async function status (port: number): Promise<StatusDocument> {
   return JSON.parse((await get(port, '/status?history=0')).body) as StatusDocument
 }
@@ -73,29 +103,16 @@ t.test('sluice up: from zero, 20 concurrent 200 ms requests all succeed, pods fo
   writeFileSync(configPath, CONFIG)
   const [port, statusPort] = await pickFreePorts(2)
 
-  const up: ChildProcess = spawn(process.execPath, [BIN, 'up', '--port', String(port), '--status-port', String(statusPort), '--config', configPath, '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  up.stdout?.on('data', (d: Buffer) => { output += d.toString() })
-  up.stderr?.on('data', (d: Buffer) => { output += d.toString() })
-  const upExited = new Promise<number | null>((resolve) => { up.on('exit', (code) => { resolve(code) }) })
-  const upPid = up.pid ?? -1
-  const seen = new Set<number>()
-  const watch = setInterval(() => { for (const pid of childrenOf(upPid)) seen.add(pid) }, 100)
-  t.teardown(() => {
-    clearInterval(watch)
-    if (alive(upPid)) up.kill('SIGKILL')
-    for (const pid of seen) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
-  })
+  const run = spawnUp(t, ['--port', String(port), '--status-port', String(statusPort), '--config', configPath])
+  const { up, exited: upExited, seen } = run
 
   const startDeadline = performance.now() + 20_000
-  while (!output.includes('sluice up:')) {
-    if (performance.now() > startDeadline || up.exitCode !== null) throw new Error('up did not start:\n' + output)
+  while (!run.output().includes('sluice up:')) {
+    if (performance.now() > startDeadline || up.exitCode !== null) throw new Error('up did not start:\n' + run.output())
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  t.match(output, new RegExp(`traffic\\s+http://127\\.0\\.0\\.1:${port}`), 'prints the traffic URL')
-  t.match(output, new RegExp(`status\\s+http://127\\.0\\.0\\.1:${statusPort}`), 'prints the status URL')
+  t.match(run.output(), new RegExp(`traffic\\s+http://127\\.0\\.0\\.1:${port}`), 'prints the traffic URL')
+  t.match(run.output(), new RegExp(`status\\s+http://127\\.0\\.0\\.1:${statusPort}`), 'prints the status URL')
   let s = await status(statusPort)
   t.equal(s.revisions[0].readyPods, 0, 'starts at zero')
 
@@ -155,7 +172,7 @@ t.test('sluice up: from zero, 20 concurrent 200 ms requests all succeed, pods fo
   const code = await Promise.race([upExited, new Promise<string>((resolve) => { timer = setTimeout(() => { resolve('timeout') }, 15_000) })])
   clearTimeout(timer)
   t.equal(code, 0, 'up exits 0 on SIGINT')
-  clearInterval(watch)
+  run.stopWatching()
   t.ok(seen.size >= 2 + 2 * 3, `watched ${seen.size} child processes (activator, reaper, pods)`)
   const deadline = performance.now() + 5_000
   while ([...seen].some(alive) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
@@ -165,27 +182,14 @@ t.test('sluice up: from zero, 20 concurrent 200 ms requests all succeed, pods fo
 
 t.test('sluice up: a request sent the moment the traffic port opens gets 200, not 404; /status shows the cold start phase by phase', async (t) => {
   const [port, statusPort] = await pickFreePorts(2)
-  const up: ChildProcess = spawn(process.execPath, [BIN, 'up', '--port', String(port), '--status-port', String(statusPort), '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  up.stdout?.on('data', (d: Buffer) => { output += d.toString() })
-  up.stderr?.on('data', (d: Buffer) => { output += d.toString() })
-  const upExited = new Promise<number | null>((resolve) => { up.on('exit', (code) => { resolve(code) }) })
-  const upPid = up.pid ?? -1
-  const seen = new Set<number>()
-  const watch = setInterval(() => { for (const pid of childrenOf(upPid)) seen.add(pid) }, 100)
-  t.teardown(() => {
-    clearInterval(watch)
-    if (alive(upPid)) up.kill('SIGKILL')
-    for (const pid of seen) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
-  })
+  const run = spawnUp(t, ['--port', String(port), '--status-port', String(statusPort)])
+  const { up, exited: upExited, seen } = run
 
   // Knock until the port accepts: the first request that connects is the one that counts.
   const deadline = performance.now() + 30_000
   let first: { status: number, body: string } | null = null
   while (first === null) {
-    if (performance.now() > deadline || up.exitCode !== null) throw new Error('the traffic port never opened:\n' + output)
+    if (performance.now() > deadline || up.exitCode !== null) throw new Error('the traffic port never opened:\n' + run.output())
     try { first = await get(port, '/') } catch { await new Promise((resolve) => setTimeout(resolve, 2)) }
   }
   t.equal(first.status, 200, 'the revision was known before the port opened')
