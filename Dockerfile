@@ -1,7 +1,8 @@
 # Sluice: one Dockerfile, one image per mode (issue 12: each image carries only what its mode loads).
 #   docker build --target sidecar   -t <registry>/sluice-sidecar:<tag> .     # Knative's queue-proxy (the default target)
 #   docker build --target activator -t <registry>/sluice-activator:<tag> .   # activator (also autoscaler, up)
-# Stage `build` compiles the TypeScript to dist/ (`npm run build`); `deps-*` install production
+# Stage `build` compiles the TypeScript to dist/ (`npm run build`, which also bundles the sidecar
+# mode into dist/cli/sidecar.js + lazy chunks: scripts/build.mjs); `deps-*` install production
 # dependencies only; the runtime stages are node:24-slim as a non-root user with dist/, bin/ and
 # those dependencies: no src/, no compiler. Running compiled JS instead of type-stripped sources
 # saves ~30 MB of memory and ~120 ms of start-up per process (loadtest/results/cold-latest.md).
