@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import {
   OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_REJECTED, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
-  ProxyExchange, type ExchangeOwner, type TimeoutPolicy,
+  outcomeName, ProxyExchange, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { requestBody } from '../proxy/request-body.ts'
 import { requestHost } from '../proxy/request-host.ts'
@@ -496,7 +496,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       method: ex.options.method,
       path: ex.options.path,
       status: ex.statusCode,
-      outcome: OUTCOME_NAMES[ex.outcome] ?? 'ok',
+      outcome: outcomeName(ex.outcome),
       dest: tracker instanceof PodTracker ? tracker.dest : null,
       retries: ex.retries,
       durationMs: round3(nowMs - ex.startMs),
@@ -506,14 +506,6 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   }
 }
 
-const OUTCOME_NAMES: Record<number, string> = {
-  [OUTCOME_QUEUE_FULL]: 'queue_full',
-  [OUTCOME_QUEUE_TIMEOUT]: 'queue_timeout',
-  [OUTCOME_TIMEOUT]: 'timeout',
-  [OUTCOME_UPSTREAM_ERROR]: 'upstream_error',
-  [OUTCOME_CLIENT_GONE]: 'client_gone',
-  [OUTCOME_REJECTED]: 'rejected',
-}
 
 function round3 (ms: number): number {
   return Math.round(ms * 1000) / 1000

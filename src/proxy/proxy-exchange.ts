@@ -34,6 +34,13 @@ export const OUTCOME_CLIENT_GONE = 5
 export const OUTCOME_QUEUE_TIMEOUT = 6
 export const OUTCOME_REJECTED = 7
 
+/** The outcomes' names in request logs and metrics labels, indexed by outcome (one table for every mode). */
+const OUTCOME_NAMES: readonly string[] = Object.freeze(['ok', 'ok', 'queue_full', 'upstream_error', 'timeout', 'client_gone', 'queue_timeout', 'rejected'])
+
+export function outcomeName (outcome: number): string {
+  return OUTCOME_NAMES[outcome] ?? 'ok'
+}
+
 export interface TimeoutPolicy {
   /** Whole request, ms (> 0). */
   readonly totalMs: number

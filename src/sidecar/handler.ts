@@ -4,7 +4,7 @@ import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import {
   OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
-  ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
+  outcomeName, ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import { absoluteTargetHost } from '../proxy/request-host.ts'
@@ -168,20 +168,13 @@ export class SidecarHandler implements ExchangeOwner {
   }
 }
 
-const OUTCOME_NAMES: Record<number, string> = {
-  [OUTCOME_QUEUE_FULL]: 'queue_full',
-  [OUTCOME_QUEUE_TIMEOUT]: 'queue_timeout',
-  [OUTCOME_TIMEOUT]: 'timeout',
-  [OUTCOME_UPSTREAM_ERROR]: 'upstream_error',
-  [OUTCOME_CLIENT_GONE]: 'client_gone',
-}
 
 function logRequest (log: Logger, ex: ProxyExchange, nowMs: number): void {
   log.info({
     method: ex.options.method,
     path: ex.options.path,
     status: ex.statusCode,
-    outcome: OUTCOME_NAMES[ex.outcome] ?? 'ok',
+    outcome: outcomeName(ex.outcome),
     proxied: ex.proxied,
     durationMs: Math.round((nowMs - ex.startMs) * 1000) / 1000,
     queueMs: ex.admittedMs >= 0 ? Math.round((ex.admittedMs - ex.startMs) * 1000) / 1000 : null,
