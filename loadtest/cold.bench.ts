@@ -46,6 +46,7 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '8' },
     'idle-ms': { type: 'string', default: '1500' },
     'also-ref': { type: 'string', multiple: true, default: [] },
+    'sluice-ref': { type: 'string' },
     'knative-queue': { type: 'string', default: KNATIVE_QUEUE },
     'no-load': { type: 'boolean', default: false },
     'no-activator': { type: 'boolean', default: false },
@@ -60,6 +61,8 @@ const USAGE = `npm run bench:cold -- [flags]
   --load-rounds N     wrk rounds per proxy, each on a fresh process (default 3)
   --duration S        seconds per wrk run (default 8)
   --idle-ms MS        idle RSS is read this long after ready (default 1500)
+  --sluice-ref REF    measure REF (a commit) as the image and checkout forms instead of the working tree,
+                      which other engineers may be editing
   --also-ref REF      also the image form of REF (a commit), for before/after (repeatable)
   --knative-queue P   Knative's queue-proxy binary (default ${KNATIVE_QUEUE}; left out when missing)
   --no-load           spawn-to-ready and idle RSS only
@@ -190,21 +193,28 @@ async function main (): Promise<void> {
   try {
     const nginx = await startNginx(group, dir, 1)
     log(`upstream: ${nginx.label} on ${nginx.port}`)
-    const dockerEnv = dockerStageEnv(readFileSync(join(REPO, 'Dockerfile'), 'utf8'), 'sidecar')
+    // The tree measured: the working tree, or --sluice-ref's commit exported with the repo's node_modules.
+    const sluiceRef = flags['sluice-ref'] ?? null
+    const tree = sluiceRef === null ? REPO : join(dir, 'sluice-tree')
+    if (sluiceRef !== null) {
+      exportRef(sluiceRef, tree)
+      symlinkSync(join(REPO, 'node_modules'), join(tree, 'node_modules'))
+    }
+    const dockerEnv = dockerStageEnv(readFileSync(join(tree, 'Dockerfile'), 'utf8'), 'sidecar')
     log(`staging the image form (npm run build output; env of the Dockerfile's sidecar target: ${JSON.stringify(dockerEnv)})`)
-    stageImageForm(REPO, join(dir, 'image'))
+    stageImageForm(tree, join(dir, 'image'))
     const imageEnv = warmCompileCache(join(dir, 'image'), dockerEnv)
     const { NODE_COMPILE_CACHE: _imageCache, ...imageEnvNoCache } = imageEnv
     // The checkout form with its compile cache warm (bin/sluice enables it; a second `npm start`) and
     // without one (NODE_DISABLE_COMPILE_CACHE=1: every start strips types and parses, the first start).
     const checkoutCache = join(dir, 'checkout-compile-cache')
-    execFileSync(process.execPath, [join(REPO, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: REPO, stdio: 'ignore', env: { ...process.env, NODE_COMPILE_CACHE: checkoutCache } })
+    execFileSync(process.execPath, [join(tree, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: tree, stdio: 'ignore', env: { ...process.env, NODE_COMPILE_CACHE: checkoutCache } })
     const targets: SpawnTarget[] = [
       { name: 'node-floor', description: 'Node\'s floor: `node -e` net server answering every read with a 200', command: (p) => ({ file: process.execPath, args: ['-e', FLOOR_JS, String(p.serving)], env: process.env, cwd: dir }) },
       imageTarget('sluice-image', join(dir, 'image'), `image form: dist/ + bin/sluice sidecar, ${Object.entries(imageEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`, nginx.port, imageEnv),
       imageTarget('sluice-image-nocache', join(dir, 'image'), 'image form without its compile cache (NODE_DISABLE_COMPILE_CACHE=1)', nginx.port, { ...imageEnvNoCache, NODE_DISABLE_COMPILE_CACHE: '1' }),
-      { name: 'sluice-checkout', description: 'checkout form: bin/sluice sidecar on src/ (type stripping), compile cache warm', command: (p) => ({ file: process.execPath, args: [join(REPO, 'bin', 'sluice'), ...sidecarArgs(p, nginx.port)], env: { ...process.env, NODE_COMPILE_CACHE: checkoutCache }, cwd: REPO }) },
-      { name: 'sluice-checkout-nocache', description: 'checkout form without a compile cache (NODE_DISABLE_COMPILE_CACHE=1): type stripping on every start', command: (p) => ({ file: process.execPath, args: [join(REPO, 'bin', 'sluice'), ...sidecarArgs(p, nginx.port)], env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' }, cwd: REPO }) },
+      { name: 'sluice-checkout', description: 'checkout form: bin/sluice sidecar on src/ (type stripping), compile cache warm', command: (p) => ({ file: process.execPath, args: [join(tree, 'bin', 'sluice'), ...sidecarArgs(p, nginx.port)], env: { ...process.env, NODE_COMPILE_CACHE: checkoutCache }, cwd: tree }) },
+      { name: 'sluice-checkout-nocache', description: 'checkout form without a compile cache (NODE_DISABLE_COMPILE_CACHE=1): type stripping on every start', command: (p) => ({ file: process.execPath, args: [join(tree, 'bin', 'sluice'), ...sidecarArgs(p, nginx.port)], env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' }, cwd: tree }) },
     ]
     for (const ref of flags['also-ref']) {
       const root = join(dir, `ref-${ref.replace(/[^A-Za-z0-9._-]/g, '_')}`)
@@ -346,7 +356,7 @@ async function main (): Promise<void> {
     const md = [
       `# Cold path and footprint (${stamp})`,
       '',
-      `\`${command}\`; Sluice: ${describeSluiceVersion(null)}; Node ${info.node}, ${info.cores} x ${info.cpuModel}, kernel ${info.kernel}.`,
+      `\`${command}\`; Sluice: ${describeSluiceVersion(flags['sluice-ref'] ?? null)}; Node ${info.node}, ${info.cores} x ${info.cpuModel}, kernel ${info.kernel}.`,
       `Spawn -> ready (kubelet probe 200, then a user request 200, from spawn()), median of ${rounds} interleaved rounds; idle RSS ${idleMs} ms after ready;`,
       `load: wrk -t1 -c${CONNECTIONS} -d${durationS}s, CC=${CC}, nginx upstream (direct ${fmt(directRps)} req/s), ${loadRounds} round(s), each proxy a fresh process; peak RSS = VmHWM at the end of the run.`,
       '',
@@ -372,7 +382,7 @@ async function main (): Promise<void> {
     process.stdout.write(md + '\n')
     if (!flags['no-write']) {
       mkdirSync(RESULTS_DIR, { recursive: true })
-      writeFileSync(join(RESULTS_DIR, `cold-${stamp}.json`), JSON.stringify({ stamp, command, machine: info, sluice: describeSluiceVersion(null), rounds, loadRounds, durationS, idleMs, rows, spawns, loads, footprint }, null, 2) + '\n')
+      writeFileSync(join(RESULTS_DIR, `cold-${stamp}.json`), JSON.stringify({ stamp, command, machine: info, sluice: describeSluiceVersion(flags['sluice-ref'] ?? null), rounds, loadRounds, durationS, idleMs, rows, spawns, loads, footprint }, null, 2) + '\n')
       writeFileSync(join(RESULTS_DIR, `cold-${stamp}.md`), md + '\n')
       writeFileSync(join(RESULTS_DIR, 'cold-latest.md'), md + '\n')
       log(`wrote loadtest/results/cold-${stamp}.json, .md and cold-latest.md`)
