@@ -3,7 +3,7 @@
 // validation rules are Knative's; unlike Knative (which stops at the first error) every problem
 // is reported, one readable line each, naming the key.
 
-import { isWholeSeconds, nsToMs, parseGoBool, parseGoDurationNs, parseGoFloat, parseGoInt32 } from './go-parse.ts'
+import { isWholeSeconds, nsToMs, parseGoBool, parseGoDurationNs, parseGoFloat, parseGoInt32 } from '../go/go-parse.ts'
 
 /** Knative's KPA class name (autoscaling.KPA). */
 export const KPA_CLASS = 'kpa.autoscaling.knative.dev'

@@ -11,7 +11,7 @@ import {
   PANIC_WINDOW_PERCENTAGE_MAX, PANIC_WINDOW_PERCENTAGE_MIN,
   type AutoscalerConfig,
 } from './autoscaler-config.ts'
-import { isWholeSeconds, nsToMs, parseGoDurationNs, parseGoFloat, parseGoInt32 } from './go-parse.ts'
+import { isWholeSeconds, nsToMs, parseGoDurationNs, parseGoFloat, parseGoInt32 } from '../go/go-parse.ts'
 
 export type ScalingMetric = 'concurrency' | 'rps'
 export type AggregationAlgorithm = 'linear' | 'weighted-exponential'

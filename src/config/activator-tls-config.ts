@@ -1,5 +1,6 @@
 import { readConfigDir } from './config-dir-watcher.ts'
 import { boolOf, intOf, strOf, type OptionSpec, type OptionValue } from './options.ts'
+import { parseGoBool } from '../go/go-parse.ts'
 import { ACTIVATOR_TLS_ENV, parseTlsSettings, type TlsSettings } from './tls-settings.ts'
 
 // The activator's TLS settings, Knative's system-internal-tls (cmd/activator/main.go):
@@ -57,9 +58,9 @@ export function parseSystemInternalTls (data: ReadonlyMap<string, string>, probl
   const legacyRaw = data.get(INTERNAL_ENCRYPTION_KEY)
   if (legacyRaw !== undefined) {
     // knative.dev/pkg cm.AsBool: strconv.ParseBool of the trimmed value.
-    const v = legacyRaw.trim()
-    if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) legacy = true
-    else if (!['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) {
+    const v = parseGoBool(legacyRaw.trim())
+    if (v !== null) legacy = v
+    else {
       problems.push(`config: config-network ${INTERNAL_ENCRYPTION_KEY} must be true or false, got ${JSON.stringify(legacyRaw.slice(0, 40))}`)
     }
   }

@@ -1,4 +1,4 @@
-import { compileGoTemplate, GoTemplateError, type GoTemplate } from '../shared/go-template.ts'
+import { compileGoTemplate, GoTemplateError, type GoTemplate } from '../go/go-template.ts'
 
 // Knative's OBSERVABILITY_CONFIG: the queue-proxy env holding config-observability as JSON
 // (pkg/observability/config.go; queue-proxy's json.Unmarshal failing is fatal, here a config error

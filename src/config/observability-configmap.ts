@@ -1,5 +1,6 @@
-import { GoTemplateError, type GoTemplate } from '../shared/go-template.ts'
+import { GoTemplateError, type GoTemplate } from '../go/go-template.ts'
 import { compileRequestLogTemplate, NO_OBSERVABILITY, type ObservabilityConfig } from './observability-config.ts'
+import { parseGoBool } from '../go/go-parse.ts'
 
 // Knative's config-observability ConfigMap as its keys, for the activator: Knative's activator
 // watches the ConfigMap itself (cmd/activator: updateRequestLogFromConfigMap); Sluice reads it
@@ -52,15 +53,12 @@ export function parseObservabilityConfigMap (data: ReadonlyMap<string, string>, 
   })
 }
 
-const GO_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
-const GO_FALSE: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False'])
-
 /** configmap.As for a bool: strconv.ParseBool of the value as is (not trimmed); absent = false. */
 function goBool (data: ReadonlyMap<string, string>, key: string, problems: string[]): boolean {
   const raw = data.get(key)
   if (raw === undefined) return false
-  if (GO_TRUE.has(raw)) return true
-  if (GO_FALSE.has(raw)) return false
+  const value = parseGoBool(raw)
+  if (value !== null) return value
   problems.push(`config-observability: failed to parse "${key}": not a boolean: ${JSON.stringify(raw.slice(0, 40))}`)
   return false
 }

@@ -1,9 +1,9 @@
 import type { ObservabilityConfig } from '../config/observability-config.ts'
 import type { InboundRequest } from '../server/inbound.ts'
-import { formatFloat } from '../shared/go-fmt.ts'
-import type { GoTemplate } from '../shared/go-template.ts'
-import { fromWire, GoExecError, GoRecord, type GoObject, type GoValue } from '../shared/go-value.ts'
-import { GoHttpRequest, MUTATIONS_ACTIVATOR, MUTATIONS_NONE, MUTATIONS_QUEUE_PROXY } from './go-http-request.ts'
+import { formatFloat } from '../go/go-fmt.ts'
+import type { GoTemplate } from '../go/go-template.ts'
+import { fromWire, GoExecError, GoRecord, type GoObject, type GoValue } from '../go/go-value.ts'
+import { GoHttpRequest, MUTATIONS_ACTIVATOR, MUTATIONS_NONE, MUTATIONS_QUEUE_PROXY } from '../go/go-http-request.ts'
 import type { ProxyExchange } from './proxy-exchange.ts'
 
 // Knative's request log (pkg/http/request_log.go): one line per request rendered from the operator's

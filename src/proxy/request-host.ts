@@ -1,5 +1,5 @@
 import type { InboundRequest } from '../server/inbound.ts'
-import { parseRequestTarget } from '../shared/go-url.ts'
+import { parseRequestTarget } from '../go/go-url.ts'
 
 // The request's host, as Go's server sets r.Host, which Knative routes, logs and forwards by:
 // - HTTP/2: `:authority`, else the Host field (node's compat request has no `host` header when

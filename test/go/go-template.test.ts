@@ -1,6 +1,6 @@
 import t from 'tap'
-import { compileGoTemplate, GoTemplateError, htmlEscape, jsEscape } from '../../src/shared/go-template.ts'
-import { GoExecError, GoRecord, GoStringMap, type GoValue } from '../../src/shared/go-value.ts'
+import { compileGoTemplate, GoTemplateError, htmlEscape, jsEscape } from '../../src/go/go-template.ts'
+import { GoExecError, GoRecord, GoStringMap, type GoValue } from '../../src/go/go-value.ts'
 
 // Expected strings follow Go's text/template (lex.go, parse.go, exec.go, funcs.go) and fmt rules,
 // worked out by reading them (no Go toolchain here); the comments say which rule decides.

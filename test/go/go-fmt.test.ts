@@ -1,6 +1,6 @@
 import t from 'tap'
-import { formatFloat, formatTemplateValue, quote, sprint, sprintf, sprintln } from '../../src/shared/go-fmt.ts'
-import { GoRecord, GoStringMap, NO_VALUE, type GoValue } from '../../src/shared/go-value.ts'
+import { formatFloat, formatTemplateValue, quote, sprint, sprintf, sprintln } from '../../src/go/go-fmt.ts'
+import { GoRecord, GoStringMap, NO_VALUE, type GoValue } from '../../src/go/go-value.ts'
 
 // Expected strings from Go's fmt and strconv rules (print.go, format.go, ftoa.go, quote.go).
 

@@ -1,7 +1,7 @@
 import type { InboundRequest } from '../server/inbound.ts'
-import { parseRequestTarget, type GoURL } from '../shared/go-url.ts'
-import { canonicalHeaderKey, fromWire, GoExecError, GoRecord, GoStringMap, NO_ARGS, type GoObject, type GoValue } from '../shared/go-value.ts'
-import { generateForwarded } from './forwarded.ts'
+import { parseRequestTarget, type GoURL } from './go-url.ts'
+import { canonicalHeaderKey, fromWire, GoExecError, GoRecord, GoStringMap, NO_ARGS, type GoObject, type GoValue } from './go-value.ts'
+import { generateForwarded } from '../proxy/forwarded.ts'
 
 // A client request as Go's net/http server hands it to a handler (*http.Request), for request-log
 // templates: what Knative's queue-proxy template sees for the same bytes on the wire.

@@ -1,6 +1,6 @@
 // Go value syntax as strconv and time.ParseDuration accept it.
 import t from 'tap'
-import { isWholeSeconds, nsToMs, parseGoBool, parseGoDurationNs, parseGoFloat, parseGoInt32 } from '../../src/autoscaler/go-parse.ts'
+import { isWholeSeconds, nsToMs, parseGoBool, parseGoDurationNs, parseGoFloat, parseGoInt32 } from '../../src/go/go-parse.ts'
 
 t.test('ParseBool', async (t) => {
   for (const s of ['1', 't', 'T', 'TRUE', 'true', 'True']) t.equal(parseGoBool(s), true, s)

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { GoHttpRequest, MUTATIONS_ACTIVATOR, MUTATIONS_NONE, MUTATIONS_QUEUE_PROXY } from '../../src/proxy/go-http-request.ts'
-import { compileGoTemplate } from '../../src/shared/go-template.ts'
-import { GoRecord } from '../../src/shared/go-value.ts'
+import { GoHttpRequest, MUTATIONS_ACTIVATOR, MUTATIONS_NONE, MUTATIONS_QUEUE_PROXY } from '../../src/go/go-http-request.ts'
+import { compileGoTemplate } from '../../src/go/go-template.ts'
+import { GoRecord } from '../../src/go/go-value.ts'
 import { inbound, type Wire } from '../helpers/inbound-request.ts'
 
 // What Go's net/http server puts in *http.Request for the same request on the wire (server.go
