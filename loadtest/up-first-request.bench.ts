@@ -24,7 +24,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { pickFreePorts } from '../src/autoscaler/free-port.ts'
+import { pickFreePorts } from '../src/local/free-port.ts'
 import type { ColdStartBreakdown } from '../src/autoscaler/cold-start-breakdown.ts'
 import type { StatusDocument } from '../src/autoscaler/status-server.ts'
 

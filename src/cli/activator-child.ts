@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import type { ProcessReaper } from '../autoscaler/process-reaper.ts'
+import type { ProcessReaper } from '../local/process-reaper.ts'
 
 const SLUICE_BIN = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
 

@@ -7,8 +7,8 @@ import {
   AUTOSCALER_CONFIG_KEYS, parseAutoscalerConfig, unknownAutoscalerConfigKeys, type AutoscalerConfig,
 } from '../autoscaler/autoscaler-config.ts'
 import { makeDeciderSpec } from '../autoscaler/decider-spec.ts'
-import type { LocalRevision } from '../autoscaler/local-actuator.ts'
-import type { PodOutput } from '../autoscaler/local-pod.ts'
+import type { LocalRevision } from '../local/local-actuator.ts'
+import type { PodOutput } from '../local/local-pod.ts'
 import type { AutoscaledRevision } from '../autoscaler/multiscaler.ts'
 import type { AppDefinition, AppsFile } from '../config/apps-file.ts'
 

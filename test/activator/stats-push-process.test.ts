@@ -7,7 +7,7 @@ import { Agent, createServer, request, type IncomingMessage, type ServerResponse
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { ActivatorAdminClient } from '../../src/autoscaler/activator-admin-client.ts'
-import { pickFreePorts } from '../../src/autoscaler/free-port.ts'
+import { pickFreePorts } from '../../src/local/free-port.ts'
 import { StatServer } from '../../src/autoscaler/stat-server.ts'
 import type { StatusDocument } from '../../src/autoscaler/status-server.ts'
 import type { Stat } from '../../src/stats/stat.ts'

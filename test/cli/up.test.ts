@@ -7,7 +7,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { pickFreePorts } from '../../src/autoscaler/free-port.ts'
+import { pickFreePorts } from '../../src/local/free-port.ts'
 import type { StatusDocument } from '../../src/autoscaler/status-server.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/sluice', import.meta.url))

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ActivatorAdmin, ActivatorRevision } from '../../src/autoscaler/activator-admin-client.ts'
-import { LocalActuator, SAMPLE_APP_COMMAND } from '../../src/autoscaler/local-actuator.ts'
-import { ProcessReaper } from '../../src/autoscaler/process-reaper.ts'
+import { LocalActuator, SAMPLE_APP_COMMAND } from '../../src/local/local-actuator.ts'
+import { ProcessReaper } from '../../src/local/process-reaper.ts'
 import { realClock } from '../../src/shared/clock.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
 import { realTimers } from '../../src/shared/timers.ts'
@@ -133,7 +133,7 @@ t.test('a pod whose app cannot start fails with its output, and is retried with 
 t.test('the reaper kills tracked process groups when its parent is SIGKILLed', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-reaper-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  const reaperModule = fileURLToPath(new URL('../../src/autoscaler/process-reaper.ts', import.meta.url))
+  const reaperModule = fileURLToPath(new URL('../../src/local/process-reaper.ts', import.meta.url))
   const script = join(dir, 'parent.ts')
   writeFileSync(script, `
 import { spawn } from 'node:child_process'

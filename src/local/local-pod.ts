@@ -20,7 +20,7 @@ import type { Clock } from '../shared/clock.ts'
 import { PodStartError } from '../shared/errors.ts'
 import type { Timers } from '../shared/timers.ts'
 import { pickFreePorts } from './free-port.ts'
-import type { PodView } from './actuator.ts'
+import type { PodView } from '../autoscaler/actuator.ts'
 import type { ProcessReaper } from './process-reaper.ts'
 
 export type PodPhase = 'starting' | 'ready' | 'terminating' | 'stopped'
