@@ -7,6 +7,7 @@ import {
   OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_REJECTED, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
   outcomeName, ProxyExchange, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
+import { isConnectError } from '../proxy/connect-errors.ts'
 import { requestBody } from '../proxy/request-body.ts'
 import { requestHost } from '../proxy/request-host.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
@@ -94,15 +95,6 @@ const HEADER_OPTIONS: HeaderRewriteOptions = {
   extra: null,
   // The client's own claims of having been proxied, and the ingress probe hash (Knative strips it).
   drop: new Set(['k-proxy-request', 'k-network-hash']),
-}
-
-// SLUICE_ERR_PROXY_UPSTREAM_TLS: the pod's certificate failed verification (internal TLS); out of
-// rotation until a probe, which goes over TLS too, passes.
-const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'SLUICE_ERR_PROXY_UPSTREAM_TLS'])
-
-export function isConnectError (err: Error): boolean {
-  const code = 'code' in err ? err.code : undefined
-  return typeof code === 'string' && CONNECT_ERROR_CODES.has(code)
 }
 
 export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnector, ParkingOwner {

@@ -6,6 +6,7 @@ import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { SweepNode } from './deadline-sweeper.ts'
 import { buildResponseHeaders } from './request-headers.ts'
 import { isChunkLender } from './h1-upstream-request.ts'
+import { isConnectError } from './connect-errors.ts'
 import type { Upstream } from './upstream.ts'
 import { SluiceError } from '../shared/errors.ts'
 import { relayableTrailers } from './trailer-fields.ts'
@@ -297,12 +298,9 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
    */
   canRetry (err: Error): boolean {
     if (this.firstByteMs >= 0 || this.res.headersSent) return false
+    if (isConnectError(err)) return this.options.body === null || !this.req.readableDidRead
     const code = (err as { code?: unknown }).code
-    if (typeof code !== 'string') return false
-    if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'SLUICE_ERR_PROXY_UPSTREAM_TLS') {
-      return this.options.body === null || !this.req.readableDidRead
-    }
-    return SOCKET_RESET_CODES.has(code) && this.options.body === null
+    return typeof code === 'string' && SOCKET_RESET_CODES.has(code) && this.options.body === null
   }
 
   // --- deadlines ---------------------------------------------------------------------------
