@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { LOG_LEVELS } from './log-levels.ts'
 import type { UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
 import { homedir, hostname } from 'node:os'
 import { ACTIVATOR_TLS_OPTIONS, loadActivatorTlsConfig, type ActivatorTlsConfig } from './activator-tls-config.ts'
@@ -119,7 +120,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'autoscaler', env: '', kind: 'string', default: '', help: 'autoscaler stat server URL (ws://host:8080); empty = no push' },
   { flag: 'stats-protocol', env: '', kind: 'string', choices: ['knative', 'json'], default: 'knative', help: 'stat push framing: knative (protobuf WireStatMessages) or json' },
   { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
-  { flag: 'log-level', env: '', kind: 'string', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', help: 'log level' },
+  { flag: 'log-level', env: '', kind: 'string', choices: LOG_LEVELS, default: 'info', help: 'log level' },
   { flag: 'upstream-client', env: '', kind: 'string', choices: ['sluice', 'undici'], default: 'sluice', help: 'HTTP/1.1 client to the endpoints: sluice (built-in, default) or undici (its Pool, the fallback)' },
   { flag: 'http-server', env: '', kind: 'string', choices: ['sluice', 'node'], default: 'sluice', help: 'HTTP/1.1 server on the serving port: sluice (built-in, default) or node (node:http, the fallback)' },
   { flag: '', env: 'POD_NAME', kind: 'string', help: 'this activator\'s name (stat pod_name; default the host name)' },

@@ -1,4 +1,5 @@
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
+import { LOG_LEVELS } from './log-levels.ts'
 import type { ConfigResult } from './sidecar-config.ts'
 
 export type ActuatorKind = 'local' | 'none'
@@ -22,7 +23,6 @@ export interface AutoscalerModeConfig {
   readonly logLevel: string
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 const HTTP_URL = /^https?:\/\/[^/]+/
 
 export const AUTOSCALER_MODE_OPTIONS: readonly OptionSpec[] = [

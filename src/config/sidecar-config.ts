@@ -1,4 +1,5 @@
 import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
+import { isLogLevel } from './log-levels.ts'
 import type { UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
 import { ALL_ADDRESSES } from './listen-host.ts'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
@@ -94,7 +95,6 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'log-level', env: 'SERVING_LOGGING_LEVEL', kind: 'string', default: 'info', help: 'log level: trace|debug|info|warn|error|fatal|silent, or zap\'s dpanic|panic; empty = info (Knative sets it empty unless loglevel.queueproxy is configured)' },
 ]
 
-const PINO_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
 /** zap levels Knative may pass (zapcore.Level.String()) that pino names differently. */
 const ZAP_LEVELS: Readonly<Record<string, string>> = { dpanic: 'error', panic: 'fatal' }
 
@@ -102,7 +102,7 @@ const ZAP_LEVELS: Readonly<Record<string, string>> = { dpanic: 'error', panic: '
 function logLevelOf (raw: string, problems: string[]): string {
   const level = raw.trim().toLowerCase()
   if (level === '') return 'info'
-  if (PINO_LEVELS.has(level)) return level
+  if (isLogLevel(level)) return level
   const mapped = ZAP_LEVELS[level]
   if (mapped !== undefined) return mapped
   problems.push(`config: --log-level / SERVING_LOGGING_LEVEL must be one of trace|debug|info|warn|error|fatal|silent|dpanic|panic, got ${JSON.stringify(raw)}`)

@@ -1,4 +1,5 @@
 import { intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
+import { LOG_LEVELS } from './log-levels.ts'
 import type { ConfigResult } from './sidecar-config.ts'
 
 export type StatsProtocolName = 'knative' | 'json'
@@ -25,7 +26,6 @@ export interface UpConfig {
   readonly spareSidecar: boolean
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 
 export const UP_OPTIONS: readonly OptionSpec[] = [
   { flag: 'port', env: '', kind: 'int', min: 1, max: 65535, default: '8080', help: 'where users call the revisions (the activator); with one revision, localhost routes to it' },
