@@ -14,7 +14,7 @@ import { realClock, type Clock } from '../shared/clock.ts'
 import { StatDecodeError } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
 import { decodeStat } from '../stats/stat-proto.ts'
-import type { Stat } from '../stats/stat.ts'
+import { emptyStat, type Stat } from '../stats/stat.ts'
 
 /** Knative's scraper timeout (httpClientTimeout). */
 export const SCRAPE_TIMEOUT_MS = 3_000
@@ -118,15 +118,7 @@ export class Scraper {
     const ok = await Promise.all(workers)
     if (ok.includes(false)) return { kind: 'failed', error: lastError, scraped: results.length }
 
-    const stat: Stat = {
-      podName: SCRAPER_POD_NAME,
-      averageConcurrentRequests: 0,
-      averageProxiedConcurrentRequests: 0,
-      requestCount: 0,
-      proxiedRequestCount: 0,
-      processUptime: 0,
-      timestamp: 0,
-    }
+    const stat: Stat = emptyStat(SCRAPER_POD_NAME)
     for (const s of results) {
       stat.averageConcurrentRequests += s.averageConcurrentRequests
       stat.averageProxiedConcurrentRequests += s.averageProxiedConcurrentRequests

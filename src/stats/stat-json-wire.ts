@@ -13,7 +13,7 @@
 // whose `stat` is null or absent is kept with `stat: null` (receivers skip it, as Knative does).
 
 import { StatDecodeError } from '../shared/errors.ts'
-import type { Stat, WireStatMessage } from './stat.ts'
+import { emptyStat, type Stat, type WireStatMessage } from './stat.ts'
 
 export const STATS_JSON_PROTOCOL_VERSION = 1
 
@@ -65,15 +65,7 @@ function decodeStat (value: unknown, where: string): Stat | null {
   if (!isRecord(value)) throw new StatDecodeError(`${where}.stat must be an object`)
   const podName = value.podName ?? ''
   if (typeof podName !== 'string') throw new StatDecodeError(`${where}.stat.podName must be a string`)
-  const stat: Stat = {
-    podName,
-    averageConcurrentRequests: 0,
-    averageProxiedConcurrentRequests: 0,
-    requestCount: 0,
-    proxiedRequestCount: 0,
-    processUptime: 0,
-    timestamp: 0,
-  }
+  const stat: Stat = emptyStat(podName)
   for (const field of NUMBER_FIELDS) {
     const v = value[field]
     if (v === undefined) continue

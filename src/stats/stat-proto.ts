@@ -19,7 +19,7 @@
 // - int64 values beyond +/-2^53 decode to the nearest double (JS numbers), as protobufjs's toNumber does.
 
 import { StatDecodeError } from '../shared/errors.ts'
-import type { Stat, WireStatMessage } from './stat.ts'
+import { emptyStat, type Stat, type WireStatMessage } from './stat.ts'
 
 const WIRE_VARINT = 0
 const WIRE_FIXED64 = 1
@@ -313,15 +313,7 @@ function decodeStatInto (r: Reader, stat: Stat): void {
 }
 
 function zeroStat (): Stat {
-  return {
-    podName: '',
-    averageConcurrentRequests: 0,
-    averageProxiedConcurrentRequests: 0,
-    requestCount: 0,
-    proxiedRequestCount: 0,
-    processUptime: 0,
-    timestamp: 0,
-  }
+  return emptyStat('')
 }
 
 function decodeWireStatMessage (r: Reader): WireStatMessage {
