@@ -9,6 +9,7 @@ import {
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import { absoluteTargetHost } from '../proxy/request-host.ts'
 import { requestBody } from '../proxy/request-body.ts'
+import { ActiveRequests } from '../server/active-requests.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { KnativeRequestLog, RequestLogRevision } from '../proxy/knative-request-log.ts'
 import type { Logger } from '../shared/logger.ts'
@@ -63,8 +64,7 @@ export class SidecarHandler implements ExchangeOwner {
   readonly #h2Upstream: Upstream
   readonly #breaker: Breaker | null
   /** Requests accepted and not yet finished (queued or in flight), probes excluded. */
-  active = 0
-  #idleWaiters: Array<() => void> = []
+  readonly #active = new ActiveRequests()
   readonly #headerOptions: HeaderRewriteOptions
 
   constructor (o: SidecarHandlerOptions) {
@@ -96,7 +96,7 @@ export class SidecarHandler implements ExchangeOwner {
     }
     const ex = new ProxyExchange(this, req, res, options, proxied, o.clock, o.timeouts)
     const upstream = req.httpVersionMajor === 2 ? this.#h2Upstream : this.#upstream
-    this.active++
+    this.#active.inc()
     o.recorder.reqIn(proxied, ex.startMs)
     o.sweeper.add(ex)
 
@@ -147,11 +147,7 @@ export class SidecarHandler implements ExchangeOwner {
     o.observer.onExchangeDone(ex, now)
     if (o.requestLog !== null) logRequest(o.requestLog, ex, now)
     if (o.knativeRequestLog !== null) o.knativeRequestLog.log(ex, now, o.logRevision)
-    if (--this.active === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters
-      this.#idleWaiters = []
-      for (const w of waiters) w()
-    }
+    this.#active.dec()
   }
 
   #releaseSlot (ex: ProxyExchange): void {
@@ -161,11 +157,11 @@ export class SidecarHandler implements ExchangeOwner {
     }
   }
 
+  /** Requests accepted and not yet finished (queued or in flight), probes excluded. */
+  get active (): number { return this.#active.count }
+
   /** Resolves once no request is queued or in flight (drain). */
-  whenIdle (): Promise<void> {
-    if (this.active === 0) return Promise.resolve()
-    return new Promise((resolve) => { this.#idleWaiters.push(resolve) })
-  }
+  whenIdle (): Promise<void> { return this.#active.whenIdle() }
 }
 
 
