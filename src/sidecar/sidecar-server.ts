@@ -230,6 +230,9 @@ export class Sidecar {
         resolve((server.address() as AddressInfo).port)
       })
     })
+    // `--upstream-protocol h2c` sends every request over HTTP/2: load node:http2 now, not on the
+    // first request's path (in `auto` the first HTTP/2 preface loads it, for its own server too).
+    if (c.upstreamProtocol === 'h2c') process.getBuiltinModule('node:http2')
     const serving = await listenOne(this.#servers.serving, c.servingPort)
     const tls = await this.#startTls()
     const ports = {
