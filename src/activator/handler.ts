@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { ANSWER_CODES, ERROR_CODE_HEADER } from '../shared/errors.ts'
 import type { Duplex } from 'node:stream'
 import { requestHost } from '../proxy/request-host.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
@@ -21,7 +22,7 @@ export interface DrainState {
   touch (): void
 }
 
-const NOT_FOUND_HEADERS = ['content-type', 'text/plain; charset=utf-8', 'x-content-type-options', 'nosniff']
+const NOT_FOUND_HEADERS = ['content-type', 'text/plain; charset=utf-8', 'x-content-type-options', 'nosniff', ERROR_CODE_HEADER, ANSWER_CODES.revisionNotFound]
 
 export class ActivatorHandler {
   readonly #revisions: RevisionLookup
@@ -60,7 +61,7 @@ export class ActivatorHandler {
     if (revision === undefined) {
       const body = notFoundMessage(req)
       socket.on('error', noop)
-      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${ERROR_CODE_HEADER}: ${ANSWER_CODES.revisionNotFound}\r\nConnection: close\r\n\r\n${body}`)
       return
     }
     revision.proxy.handleUpgrade(req, socket, head)

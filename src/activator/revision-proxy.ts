@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { ANSWER_CODES } from '../shared/errors.ts'
 import type { Duplex } from 'node:stream'
 import type { ProxyServer } from 'http-proxy-3'
 import type { Dispatcher } from 'undici'
@@ -203,8 +204,8 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     const tracker = this.throttler.pick()
     if (tracker === null) {
       // Unreachable while the throttler's invariant holds (see throttler.ts).
-      this.#logger.error({ ready: this.throttler.readyCount, inFlight: this.throttler.inFlight }, 'admitted request found no endpoint with capacity')
-      ex.fail(OUTCOME_REJECTED, 503, NO_ENDPOINT_BODY)
+      this.#logger.error({ code: ANSWER_CODES.noCapacity, ready: this.throttler.readyCount, inFlight: this.throttler.inFlight }, 'admitted request found no endpoint with capacity')
+      ex.fail(OUTCOME_REJECTED, 503, NO_ENDPOINT_BODY, ANSWER_CODES.noCapacity)
       return
     }
     ex.target = tracker
@@ -248,7 +249,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     const tracker = ex.target
     const dest = tracker instanceof PodTracker ? tracker.dest : null
     if (tracker instanceof PodTracker && isConnectError(err)) this.#health.markFailed(tracker, err)
-    this.#logger.warn({ err, dest, method: ex.options.method, path: ex.options.path, retries: ex.retries, afterResponseStart: ex.firstByteMs >= 0 }, 'upstream request failed')
+    this.#logger.warn({ err, code: ANSWER_CODES.upstream, dest, method: ex.options.method, path: ex.options.path, retries: ex.retries, afterResponseStart: ex.firstByteMs >= 0 }, 'upstream request failed')
   }
 
   serverTiming (ex: ProxyExchange): string | null {
@@ -343,13 +344,13 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#beginColdStart(t.startMs)
       return
     }
-    t.reject(503, 'Service Unavailable', 'pending request queue full\n')
+    t.reject(503, 'Service Unavailable', 'pending request queue full\n', ANSWER_CODES.queueFull)
   }
 
   #openTunnel (t: UpgradeTunnel): void {
     const tracker = this.throttler.pick()
     if (tracker === null) {
-      t.reject(503, 'Service Unavailable', 'no endpoint with capacity\n')
+      t.reject(503, 'Service Unavailable', 'no endpoint with capacity\n', ANSWER_CODES.noCapacity)
       return
     }
     this.#tunnelTrackers.set(t, tracker)
@@ -366,7 +367,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     }
     const from = failed?.dest ?? null
     if (t.retries >= MAX_RETRIES || this.#isRemoved) {
-      this.#logger.warn({ err, dest: from, retries: t.retries }, 'upgrade to the endpoint failed')
+      this.#logger.warn({ err, code: ANSWER_CODES.upstream, dest: from, retries: t.retries }, 'upgrade to the endpoint failed')
       if (this.#hasParked) this.unpark()
       return null
     }
@@ -398,7 +399,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     const tracker = this.#tunnelTrackers.get(t)
     // A refused endpoint goes back to probing, so the next request or upgrade goes elsewhere.
     if (tracker !== undefined && isConnectError(err)) this.#health.markFailed(tracker, err)
-    this.#logger.warn({ err, dest: tracker?.dest ?? null }, 'upgrade to the endpoint failed')
+    this.#logger.warn({ err, code: ANSWER_CODES.upstream, dest: tracker?.dest ?? null }, 'upgrade to the endpoint failed')
   }
 
   onTunnelEnd (t: UpgradeTunnel): void {
@@ -470,13 +471,13 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   /** The revision is gone: buffered requests get 404 now; requests in flight finish. */
   remove (): void {
     this.#isRemoved = true
-    for (const ex of [...this.#parked]) ex.fail(OUTCOME_REJECTED, 404, this.#removedBody)
-    for (const t of [...this.#parkedTunnels]) t.reject(404, 'Not Found', this.#removedBody.toString())
+    for (const ex of [...this.#parked]) ex.fail(OUTCOME_REJECTED, 404, this.#removedBody, ANSWER_CODES.revisionNotFound)
+    for (const t of [...this.#parkedTunnels]) t.reject(404, 'Not Found', this.#removedBody.toString(), ANSWER_CODES.revisionNotFound)
     const breaker = this.throttler.breaker
     for (let w = breaker.oldestWaiter(); w !== null; w = breaker.oldestWaiter()) {
       breaker.cancel(w)
-      if (w instanceof ProxyExchange) w.fail(OUTCOME_REJECTED, 404, this.#removedBody)
-      else if (w instanceof UpgradeTunnel) w.reject(404, 'Not Found', this.#removedBody.toString())
+      if (w instanceof ProxyExchange) w.fail(OUTCOME_REJECTED, 404, this.#removedBody, ANSWER_CODES.revisionNotFound)
+      else if (w instanceof UpgradeTunnel) w.reject(404, 'Not Found', this.#removedBody.toString(), ANSWER_CODES.revisionNotFound)
     }
     this.#coldStartMs = -1
   }
@@ -489,6 +490,7 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       path: ex.options.path,
       status: ex.statusCode,
       outcome: outcomeName(ex.outcome),
+      error: ex.errorCode,
       dest: tracker instanceof PodTracker ? tracker.dest : null,
       retries: ex.retries,
       durationMs: round3(nowMs - ex.startMs),

@@ -8,7 +8,7 @@ import { buildResponseHeaders } from './request-headers.ts'
 import { isChunkLender } from './h1-upstream-request.ts'
 import { isConnectError } from './connect-errors.ts'
 import type { Upstream } from './upstream.ts'
-import { SluiceError } from '../shared/errors.ts'
+import { ANSWER_CODES, ERROR_CODE_HEADER, SluiceError } from '../shared/errors.ts'
 import { relayableTrailers } from './trailer-fields.ts'
 
 // One client request on its way through the proxy. The object is at once the admission
@@ -132,6 +132,8 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   controller: Dispatcher.DispatchController | null
   isPausedByClient: boolean
   error: Error | null
+  /** The SLUICE_ERR_* code of the answer Sluice gave itself (`fail`), for the header and the logs; null otherwise. */
+  errorCode: string | null
   isEnded: boolean
 
   constructor (owner: ExchangeOwner, req: InboundRequest, res: InboundResponse, options: Dispatcher.DispatchOptions,
@@ -164,6 +166,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     this.controller = null
     this.isPausedByClient = false
     this.error = null
+    this.errorCode = null
     this.isEnded = false
     ;(res as ResponseWithExchange)[kExchange] = this
     res.on('close', onResponseClose)
@@ -335,15 +338,17 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
    * Ends the exchange with an error status. If the response already started, the only honest
    * signal left is to cut the connection.
    */
-  fail (outcome: number, statusCode: number, body: Buffer): void {
+  fail (outcome: number, statusCode: number, body: Buffer, code: string | null = null): void {
     if (this.isEnded) return
     this.outcome = outcome
+    const errorCode = code ?? answerCodeOf(outcome, this.error)
+    this.errorCode = errorCode
     this.abortUpstream(outcome === OUTCOME_TIMEOUT ? TIMEOUT_ERROR : ABORTED_ERROR)
     const res = this.res
     if (!res.headersSent) {
       this.statusCode = statusCode
       this.responseBytes = body.length
-      res.writeHead(statusCode, ['content-type', TEXT_PLAIN, 'content-length', String(body.length), 'x-content-type-options', 'nosniff'])
+      res.writeHead(statusCode, ['content-type', TEXT_PLAIN, 'content-length', String(body.length), 'x-content-type-options', 'nosniff', ERROR_CODE_HEADER, errorCode])
       res.end(body)
     } else {
       res.destroy()
@@ -382,6 +387,18 @@ const QUEUE_TIMEOUT_BODY = Buffer.from('request timed out waiting for capacity\n
 const CLIENT_GONE_ERROR = new Error('client closed the connection')
 const TIMEOUT_ERROR = new Error('request timeout')
 const ABORTED_ERROR = new Error('request aborted by proxy')
+
+/** The code of an answer `fail` gives without one: by outcome, or the SluiceError that caused it. */
+function answerCodeOf (outcome: number, err: Error | null): string {
+  // UpstreamConnectionError carries undici's codes (UND_ERR_*) on purpose: those stay in the body.
+  if (err instanceof SluiceError && err.code.startsWith('SLUICE_ERR_')) return err.code
+  switch (outcome) {
+    case OUTCOME_QUEUE_FULL: return ANSWER_CODES.queueFull
+    case OUTCOME_QUEUE_TIMEOUT: return ANSWER_CODES.queueTimeout
+    case OUTCOME_TIMEOUT: return ANSWER_CODES.timeout
+    default: return ANSWER_CODES.upstream
+  }
+}
 
 function upstreamErrorBody (err: Error): Buffer {
   const code = (err as { code?: unknown }).code

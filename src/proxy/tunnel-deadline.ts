@@ -1,4 +1,5 @@
 import type { SweepNode } from './deadline-sweeper.ts'
+import { ANSWER_CODES } from '../shared/errors.ts'
 import type { TimeoutPolicy } from './proxy-exchange.ts'
 import type { UpgradeTunnel } from './upgrade-tunnel.ts'
 
@@ -44,7 +45,7 @@ export class TunnelDeadline implements SweepNode {
     const elapsedMs = nowMs - t.startMs
     const policy = this.#timeouts
     if ((t.queued || t.isParked) && policy.queueMs > 0 && elapsedMs >= policy.queueMs) {
-      t.reject(503, 'Service Unavailable', QUEUE_TIMEOUT_BODY)
+      t.reject(503, 'Service Unavailable', QUEUE_TIMEOUT_BODY, ANSWER_CODES.queueTimeout)
       return
     }
     if (!this.#boundsLifetime && t.hasResponded) return

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream'
 import type { ProxyServer } from 'http-proxy-3'
 import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
-import { UpstreamConnectionError } from '../shared/errors.ts'
+import { ANSWER_CODES, ERROR_CODE_HEADER, UpstreamConnectionError } from '../shared/errors.ts'
 import { ConnectedSocketAgent } from './connected-socket-agent.ts'
 import type { SecureDialer } from './secure-dialer.ts'
 
@@ -213,7 +213,7 @@ export class UpgradeTunnel implements BreakerWaiter {
       this.#connectTo(next)
       return
     }
-    this.reject(502, 'Bad Gateway', upstreamFailedBody(err))
+    this.reject(502, 'Bad Gateway', upstreamFailedBody(err), ANSWER_CODES.upstream)
   }
 
   /**
@@ -227,7 +227,7 @@ export class UpgradeTunnel implements BreakerWaiter {
     const body = upstreamFailedBody(err)
     const socket = this.socket
     if (!socket.destroyed && socket.writable) {
-      socket.write(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      socket.write(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${ERROR_CODE_HEADER}: ${ANSWER_CODES.upstream}\r\nConnection: close\r\n\r\n${body}`)
     }
   }
 
@@ -240,14 +240,14 @@ export class UpgradeTunnel implements BreakerWaiter {
   /** A timeout passed: 504 with `body` while nothing was answered yet, else the connection is cut. */
   expire (body: Buffer): void {
     if (this.isEnded) return
-    if (!this.hasResponded) this.reject(504, 'Gateway Timeout', body.toString())
+    if (!this.hasResponded) this.reject(504, 'Gateway Timeout', body.toString(), ANSWER_CODES.timeout)
     else this.socket.destroy()
   }
 
-  /** Refuses the upgrade with a plain HTTP response on the raw socket. */
-  reject (status: number, reason: string, body: string): void {
+  /** Refuses the upgrade with a plain HTTP response on the raw socket, naming its code (ANSWER_CODES). */
+  reject (status: number, reason: string, body: string, code: string): void {
     if (!this.socket.destroyed) {
-      this.socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      this.socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${ERROR_CODE_HEADER}: ${code}\r\nConnection: close\r\n\r\n${body}`)
     }
     this.end()
   }

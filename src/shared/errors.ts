@@ -23,53 +23,34 @@ export class ConfigError extends SluiceError {
   }
 }
 
-/** The admission queue is full (Knative's ErrRequestQueueFull). 503. */
-export class QueueFullError extends SluiceError {
-  constructor () {
-    super('SLUICE_ERR_ADMISSION_QUEUE_FULL', 'pending request queue full', 503)
-    this.name = 'QueueFullError'
-  }
-}
+/**
+ * The codes of the answers Sluice gives itself rather than relays from the app (a 503 from the
+ * queue, a 504 timeout, a 502 for an app that could not be reached, a 404 for an unknown revision,
+ * the admin API's errors). Each such response names its code in the `x-sluice-error` header (the
+ * admin API also in its JSON body), and the request log line in `error`; failures raised as
+ * SluiceError subclasses below use their own `code`. Never renamed: operators match on them.
+ */
+export const ANSWER_CODES = Object.freeze({
+  queueFull: 'SLUICE_ERR_ADMISSION_QUEUE_FULL',
+  queueTimeout: 'SLUICE_ERR_ADMISSION_QUEUE_TIMEOUT',
+  upstream: 'SLUICE_ERR_PROXY_UPSTREAM',
+  timeout: 'SLUICE_ERR_PROXY_TIMEOUT',
+  revisionNotFound: 'SLUICE_ERR_ACTIVATOR_REVISION_NOT_FOUND',
+  noCapacity: 'SLUICE_ERR_ACTIVATOR_NO_CAPACITY',
+  adminRouteNotFound: 'SLUICE_ERR_ADMIN_ROUTE_NOT_FOUND',
+  adminMethodNotAllowed: 'SLUICE_ERR_ADMIN_METHOD_NOT_ALLOWED',
+  adminInvalidJson: 'SLUICE_ERR_ADMIN_INVALID_JSON',
+  adminInvalidRevision: 'SLUICE_ERR_ADMIN_INVALID_REVISION',
+  adminBodyTooLarge: 'SLUICE_ERR_ADMIN_BODY_TOO_LARGE',
+  adminHostConflict: 'SLUICE_ERR_ADMIN_HOST_CONFLICT',
+  adminNotStarted: 'SLUICE_ERR_ADMIN_NOT_STARTED',
+  adminInternal: 'SLUICE_ERR_ADMIN_INTERNAL',
+  adminUnauthorized: 'SLUICE_ERR_ADMIN_UNAUTHORIZED',
+  adminReadOnly: 'SLUICE_ERR_ADMIN_READ_ONLY',
+})
 
-/** The request waited in the queue longer than allowed. 503. */
-export class QueueTimeoutError extends SluiceError {
-  constructor (message = 'request timed out waiting in queue') {
-    super('SLUICE_ERR_ADMISSION_QUEUE_TIMEOUT', message, 503)
-    this.name = 'QueueTimeoutError'
-  }
-}
-
-/** The upstream could not be reached or broke before a response. 502. */
-export class UpstreamError extends SluiceError {
-  constructor (message: string, options?: ErrorOptions) {
-    super('SLUICE_ERR_PROXY_UPSTREAM', message, 502, options)
-    this.name = 'UpstreamError'
-  }
-}
-
-/** A request exceeded the revision, response-start or idle timeout. 504. */
-export class RequestTimeoutError extends SluiceError {
-  constructor (message = 'request timeout') {
-    super('SLUICE_ERR_PROXY_TIMEOUT', message, 504)
-    this.name = 'RequestTimeoutError'
-  }
-}
-
-/** The server is draining and no longer accepts this work. 503. */
-export class DrainingError extends SluiceError {
-  constructor () {
-    super('SLUICE_ERR_SERVER_DRAINING', 'shutting down', 503)
-    this.name = 'DrainingError'
-  }
-}
-
-/** A revision named by a request is unknown. 404. */
-export class RevisionNotFoundError extends SluiceError {
-  constructor (key: string) {
-    super('SLUICE_ERR_ACTIVATOR_REVISION_NOT_FOUND', `revision not found: ${key}`, 404)
-    this.name = 'RevisionNotFoundError'
-  }
-}
+/** The response header naming the code of an answer Sluice gave itself. */
+export const ERROR_CODE_HEADER = 'x-sluice-error'
 
 /** A protobuf stats message (Stat, WireStatMessages) could not be decoded. 400. */
 export class StatDecodeError extends SluiceError {

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import { ANSWER_CODES } from '../shared/errors.ts'
 import type { Breaker } from '../admission/breaker.ts'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import type { Upstream } from '../proxy/upstream.ts'
@@ -129,7 +130,7 @@ export class SidecarHandler implements ExchangeOwner {
   }
 
   onUpstreamFailure (ex: ProxyExchange, err: Error): void {
-    this.#o.logger.warn({ err, method: ex.options.method, path: ex.options.path, afterResponseStart: ex.firstByteMs >= 0 }, 'upstream request failed')
+    this.#o.logger.warn({ err, code: ANSWER_CODES.upstream, method: ex.options.method, path: ex.options.path, afterResponseStart: ex.firstByteMs >= 0 }, 'upstream request failed')
   }
 
   serverTiming (ex: ProxyExchange): string | null {
@@ -171,6 +172,7 @@ function logRequest (log: Logger, ex: ProxyExchange, nowMs: number): void {
     path: ex.options.path,
     status: ex.statusCode,
     outcome: outcomeName(ex.outcome),
+    error: ex.errorCode,
     proxied: ex.proxied,
     durationMs: Math.round((nowMs - ex.startMs) * 1000) / 1000,
     queueMs: ex.admittedMs >= 0 ? Math.round((ex.admittedMs - ex.startMs) * 1000) / 1000 : null,

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { ANSWER_CODES } from '../shared/errors.ts'
 import type { Duplex } from 'node:stream'
 import type { Breaker } from '../admission/breaker.ts'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
@@ -49,7 +50,7 @@ export class UpgradeHandler implements TunnelOwner {
     if (breaker === null) { t.open(o.target); return }
     if (breaker.tryAcquire()) { t.holdsSlot = true; t.open(o.target); return }
     if (breaker.enqueue(t)) return
-    t.reject(503, 'Service Unavailable', 'pending request queue full\n')
+    t.reject(503, 'Service Unavailable', 'pending request queue full\n', ANSWER_CODES.queueFull)
   }
 
   onTunnelAdmitted (t: UpgradeTunnel): void {

@@ -19,26 +19,13 @@
 // SLUICE_ERR_ADMIN_READ_ONLY, so nothing reachable over HTTP can override what the source says.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ANSWER_CODES, ERROR_CODE_HEADER } from '../../shared/errors.ts'
 import type { RevisionSourceKind } from '../../config/activator-config.ts'
 import { SluiceError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { revisionKey, type RevisionSink, type RevisionSource, type RevisionSpec } from '../revision-spec.ts'
 import type { AdminAuth } from './admin-token-file.ts'
 import { dns1123LabelProblem, isRecord, parseRevisionSpec } from './revision-validation.ts'
-
-/** Error codes in admin API responses (stable: never rename one). */
-export const ADMIN_ERR_ROUTE_NOT_FOUND = 'SLUICE_ERR_ADMIN_ROUTE_NOT_FOUND'
-export const ADMIN_ERR_METHOD_NOT_ALLOWED = 'SLUICE_ERR_ADMIN_METHOD_NOT_ALLOWED'
-export const ADMIN_ERR_INVALID_JSON = 'SLUICE_ERR_ADMIN_INVALID_JSON'
-export const ADMIN_ERR_INVALID_REVISION = 'SLUICE_ERR_ADMIN_INVALID_REVISION'
-export const ADMIN_ERR_BODY_TOO_LARGE = 'SLUICE_ERR_ADMIN_BODY_TOO_LARGE'
-export const ADMIN_ERR_HOST_CONFLICT = 'SLUICE_ERR_ADMIN_HOST_CONFLICT'
-export const ADMIN_ERR_NOT_STARTED = 'SLUICE_ERR_ADMIN_NOT_STARTED'
-export const ADMIN_ERR_INTERNAL = 'SLUICE_ERR_ADMIN_INTERNAL'
-export const ADMIN_ERR_UNAUTHORIZED = 'SLUICE_ERR_ADMIN_UNAUTHORIZED'
-export const ADMIN_ERR_READ_ONLY = 'SLUICE_ERR_ADMIN_READ_ONLY'
-/** Same code as RevisionNotFoundError on the proxy path. */
-export const ADMIN_ERR_REVISION_NOT_FOUND = 'SLUICE_ERR_ACTIVATOR_REVISION_NOT_FOUND'
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 export const REVISIONS_PATH = '/revisions'
@@ -102,7 +89,7 @@ export class AdminApiSource implements RevisionSource {
   handle (req: IncomingMessage, res: ServerResponse): boolean {
     if (this.#handler !== null) return this.#handler(req, res)
     if (!isRevisionsPath(pathOf(req))) return false
-    sendError(res, 503, ADMIN_ERR_NOT_STARTED, 'revisions API is not available (starting or shutting down)')
+    sendError(res, 503, ANSWER_CODES.adminNotStarted, 'revisions API is not available (starting or shutting down)')
     return true
   }
 }
@@ -142,7 +129,7 @@ class RevisionsAdminApi {
     const parts = path.slice(ITEM_PREFIX.length).split('/')
     if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
       discardBody(req)
-      sendError(res, 404, ADMIN_ERR_ROUTE_NOT_FOUND, `no route ${path}: use ${REVISIONS_PATH} or ${REVISIONS_PATH}/{namespace}/{name}`)
+      sendError(res, 404, ANSWER_CODES.adminRouteNotFound, `no route ${path}: use ${REVISIONS_PATH} or ${REVISIONS_PATH}/{namespace}/{name}`)
       return true
     }
     const namespace = decodeSegment(parts[0])
@@ -174,7 +161,7 @@ class RevisionsAdminApi {
     const hasHeader = req.headers.authorization !== undefined
     this.#logger.warn({ method, path, remoteAddress: req.socket.remoteAddress ?? null, hasAuthorization: hasHeader }, 'revisions API: request refused: missing or wrong bearer token')
     res.setHeader('www-authenticate', WWW_AUTHENTICATE)
-    sendError(res, 401, ADMIN_ERR_UNAUTHORIZED, hasHeader
+    sendError(res, 401, ANSWER_CODES.adminUnauthorized, hasHeader
       ? 'the bearer token does not match --admin-token-file'
       : 'this revisions API needs "Authorization: Bearer <token>" (the token in the activator\'s --admin-token-file)')
   }
@@ -183,13 +170,13 @@ class RevisionsAdminApi {
     discardBody(req)
     this.#logger.warn({ method, revision: revisionKey(namespace, name), remoteAddress: req.socket.remoteAddress ?? null }, 'revisions API: write refused: read-only')
     res.setHeader('allow', ALLOW_READ_ONLY)
-    sendError(res, 405, ADMIN_ERR_READ_ONLY, `revisions are read-only here: ${reason}; ${method} is refused (only --source api accepts writes)`)
+    sendError(res, 405, ANSWER_CODES.adminReadOnly, `revisions are read-only here: ${reason}; ${method} is refused (only --source api accepts writes)`)
   }
 
   #get (res: ServerResponse, namespace: string, name: string): void {
     const spec = this.#find(namespace, name)
     if (spec === null) {
-      sendError(res, 404, ADMIN_ERR_REVISION_NOT_FOUND, `revision not found: ${revisionKey(namespace, name)}`)
+      sendError(res, 404, ANSWER_CODES.revisionNotFound, `revision not found: ${revisionKey(namespace, name)}`)
       return
     }
     sendJson(res, 200, spec)
@@ -198,7 +185,7 @@ class RevisionsAdminApi {
   #delete (res: ServerResponse, namespace: string, name: string): void {
     const key = revisionKey(namespace, name)
     if (this.#find(namespace, name) === null) {
-      sendError(res, 404, ADMIN_ERR_REVISION_NOT_FOUND, `revision not found: ${key}`)
+      sendError(res, 404, ANSWER_CODES.revisionNotFound, `revision not found: ${key}`)
       return
     }
     try {
@@ -218,7 +205,7 @@ class RevisionsAdminApi {
       try {
         value = JSON.parse(body.toString('utf8'))
       } catch (err) {
-        sendError(res, 400, ADMIN_ERR_INVALID_JSON, `invalid JSON: ${err instanceof Error ? err.message : String(err)}`)
+        sendError(res, 400, ANSWER_CODES.adminInvalidJson, `invalid JSON: ${err instanceof Error ? err.message : String(err)}`)
         return
       }
       this.#putParsed(res, namespace, name, value)
@@ -227,7 +214,7 @@ class RevisionsAdminApi {
 
   #putParsed (res: ServerResponse, namespace: string, name: string, value: unknown): void {
     if (!isRecord(value)) {
-      sendError(res, 400, ADMIN_ERR_INVALID_REVISION, 'body: expected a JSON object')
+      sendError(res, 400, ANSWER_CODES.adminInvalidRevision, 'body: expected a JSON object')
       return
     }
     // The path names the revision; the body may repeat it, but not contradict it.
@@ -241,14 +228,14 @@ class RevisionsAdminApi {
     const result = parseRevisionSpec({ ...value, namespace, name }, '', { endpointsRequired: true })
     if ('problems' in result || problems.length > 0) {
       const all = 'problems' in result ? [...problems, ...result.problems] : problems
-      sendError(res, 400, ADMIN_ERR_INVALID_REVISION, all.join('; '), all)
+      sendError(res, 400, ANSWER_CODES.adminInvalidRevision, all.join('; '), all)
       return
     }
     const spec = result.spec
     const key = revisionKey(namespace, name)
     const conflicts = this.#hostConflicts(spec, key)
     if (conflicts.length > 0) {
-      sendError(res, 409, ADMIN_ERR_HOST_CONFLICT, conflicts.join('; '), conflicts)
+      sendError(res, 409, ANSWER_CODES.adminHostConflict, conflicts.join('; '), conflicts)
       return
     }
     try {
@@ -294,7 +281,7 @@ class RevisionsAdminApi {
     if (nameProblem !== null) problems.push(`name: ${nameProblem}`)
     if (problems.length === 0) return false
     discardBody(req)
-    sendError(res, 400, ADMIN_ERR_INVALID_REVISION, problems.join('; '), problems)
+    sendError(res, 400, ANSWER_CODES.adminInvalidRevision, problems.join('; '), problems)
     return true
   }
 
@@ -304,7 +291,7 @@ class RevisionsAdminApi {
       sendError(res, err.statusCode, err.code, err.message)
       return
     }
-    sendError(res, 500, ADMIN_ERR_INTERNAL, 'internal error')
+    sendError(res, 500, ANSWER_CODES.adminInternal, 'internal error')
   }
 }
 
@@ -341,7 +328,7 @@ function readBody (req: IncomingMessage, res: ServerResponse, maxBytes: number, 
 
 function tooLarge (req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
   res.setHeader('connection', 'close')
-  sendError(res, 413, ADMIN_ERR_BODY_TOO_LARGE, `request body larger than ${maxBytes} bytes`)
+  sendError(res, 413, ANSWER_CODES.adminBodyTooLarge, `request body larger than ${maxBytes} bytes`)
   // Keep reading (and dropping) what is already on the way, so closing does not reset the connection
   // before the client has read the 413.
   req.resume()
@@ -350,7 +337,7 @@ function tooLarge (req: IncomingMessage, res: ServerResponse, maxBytes: number):
 function methodNotAllowed (req: IncomingMessage, res: ServerResponse, allow: string): true {
   discardBody(req)
   res.setHeader('allow', allow)
-  sendError(res, 405, ADMIN_ERR_METHOD_NOT_ALLOWED, `method ${req.method ?? ''} not allowed; allowed: ${allow}`)
+  sendError(res, 405, ANSWER_CODES.adminMethodNotAllowed, `method ${req.method ?? ''} not allowed; allowed: ${allow}`)
   return true
 }
 
@@ -359,13 +346,15 @@ function discardBody (req: IncomingMessage): void {
 }
 
 function sendError (res: ServerResponse, status: number, code: string, error: string, problems?: readonly string[]): void {
-  sendJson(res, status, problems === undefined ? { error, code } : { error, code, problems })
+  sendJson(res, status, problems === undefined ? { error, code } : { error, code, problems }, code)
 }
 
-function sendJson (res: ServerResponse, status: number, value: unknown): void {
+function sendJson (res: ServerResponse, status: number, value: unknown, errorCode: string | null = null): void {
   if (res.headersSent) return
   const body = JSON.stringify(value) + '\n'
-  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
+  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' }
+  if (errorCode !== null) headers[ERROR_CODE_HEADER] = errorCode
+  res.writeHead(status, headers)
   res.end(body)
 }
 
