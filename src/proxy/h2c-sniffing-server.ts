@@ -1,10 +1,11 @@
-import type { RequestListener, Server as HttpServer, ServerOptions } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerOptions, ServerResponse } from 'node:http'
 import type { Http2Server } from 'node:http2'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import type { HttpServerImpl } from '../config/sidecar-config.ts'
 import { H1Server } from '../server/h1-server.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { Logger } from '../shared/logger.ts'
+import { hostRefusal, refuseRequest } from './node-host-check.ts'
 
 // One port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), as Knative's queue-proxy serves
 // (Go's h2c handler). Each new connection's first bytes decide: the HTTP/2 client preface
@@ -46,6 +47,7 @@ export class DualServer {
   constructor (options: DualServerOptions, listener: InboundListener) {
     this.#options = options
     this.#listener = listener
+    this.onNodeRequest = this.onNodeRequest.bind(this)
     this.acceptsH2 = options.http2
     // noDelay: http.Server sets it on sockets it accepts itself; these arrive through our listener,
     // and with Nagle on, a response's head and body writes wait out the peer's delayed ACK (40 ms).
@@ -66,13 +68,20 @@ export class DualServer {
     if (this.#http !== null) return this.#http
     const o = this.#options
     const httpOptions: ServerOptions = { requestTimeout: 0, keepAliveTimeout: o.keepAliveTimeoutMs, headersTimeout: o.headersTimeoutMs, maxHeaderSize: o.maxHeadBytes }
-    const http = process.getBuiltinModule('node:http').createServer(httpOptions, this.#listener as RequestListener)
+    const http = process.getBuiltinModule('node:http').createServer(httpOptions, this.onNodeRequest)
     this.#http = http
     // The server never listens itself; 'listening' starts its connection tracking
     // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
     if (this.net.listening) http.emit('listening')
     o.onHttpServer?.(http)
     return http
+  }
+
+  /** node:http's 'request' listener: refuses what H1Server refuses in the head and llhttp does not (node-host-check.ts). */
+  onNodeRequest (req: IncomingMessage, res: ServerResponse): void {
+    const refusal = hostRefusal(req.rawHeaders)
+    if (refusal !== null) { refuseRequest(req, res, refusal); return }
+    this.#listener(req, res)
   }
 
   /** node:http2's server (HTTP/2 with prior knowledge, and h2 over TLS). */

@@ -135,3 +135,12 @@ export function isValidHostBytes (b: Buffer, start: number, end: number): boolea
   for (let i = start; i < end; i++) if (HOST_BYTE[b[i] ?? 0] === 0) return false
   return true
 }
+
+/** The same check for a value node:http decoded as latin1 (one char per byte). */
+export function isValidHostString (s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0xff || HOST_BYTE[c] === 0) return false
+  }
+  return true
+}

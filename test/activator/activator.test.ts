@@ -1,8 +1,11 @@
 import t from 'tap'
 import { createClient, route, send, spec, startActivator, startFakePod, until } from './fixtures.ts'
+import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
 
-for (const server of ['sluice', 'node']) t.test(`routes by Knative headers, rewrites headers for the sidecar, and 404s unknown revisions (--http-server ${server})`, async (t) => {
-  const { activator, url } = await startActivator(t, ['--http-server', server])
+const test = stackTests(t, 'activator', ALL_STACKS)
+
+test('routes by Knative headers, rewrites headers for the sidecar, and 404s unknown revisions', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const pod = await startFakePod(t)
   activator.registry.upsert(spec('hello-00001', [pod.dest], 0, { hosts: ['Hello.Example.com'] }))
   const client = createClient(t)
@@ -12,7 +15,7 @@ for (const server of ['sluice', 'node']) t.test(`routes by Knative headers, rewr
   t.equal(ok.status, 200)
   t.equal(ok.body, `pod ${pod.port}`)
   // node:http announces its keep-alive timeout; Sluice's server does not.
-  t.equal(ok.headers['keep-alive'] !== undefined, server === 'node', 'served by the chosen server')
+  t.equal(ok.headers['keep-alive'] !== undefined, stack.httpServer === 'node', 'served by the chosen server')
   const h = pod.lastHeaders ?? {}
   t.equal(h['k-proxy-request'], 'activator', 'K-Proxy-Request: activator (client value replaced)')
   t.equal(h['k-original-host'], 'hello.example.com', 'Host kept in K-Original-Host (RewriteHostIn)')
@@ -38,8 +41,8 @@ for (const server of ['sluice', 'node']) t.test(`routes by Knative headers, rewr
   t.equal(pod.requests, 4)
 })
 
-t.test('answers probes itself: kubelet, ingress hash echo, activator probe', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('answers probes itself: kubelet, ingress hash echo, activator probe', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const client = createClient(t)
   const kubelet = await send(client, url, { headers: { 'user-agent': 'kube-probe/1.30' } })
   t.equal(kubelet.status, 200)
@@ -61,8 +64,8 @@ t.test('answers probes itself: kubelet, ingress hash echo, activator probe', asy
   t.equal(draining.body, 'received SIGTERM from kubelet\n')
 })
 
-t.test('probe gating: an endpoint that listens but fails the probe never gets a user request', async (t) => {
-  const { activator, url } = await startActivator(t, ['--activation-timeout', '1'])
+test('probe gating: an endpoint that listens but fails the probe never gets a user request', async (t, stack) => {
+  const { activator, url } = await startActivator(t, [...stack.argv, '--activation-timeout', '1'])
   const bad = await startFakePod(t, undefined, false)
   const good = await startFakePod(t)
   activator.registry.upsert(spec('gated', [bad.dest], 1))
@@ -79,8 +82,8 @@ t.test('probe gating: an endpoint that listens but fails the probe never gets a 
   t.ok(bad.probes > 3, 'it is still being probed')
 })
 
-t.test('/metrics lists each revision with activator families', async (t) => {
-  const { activator, ports, url } = await startActivator(t)
+test('/metrics lists each revision with activator families', async (t, stack) => {
+  const { activator, ports, url } = await startActivator(t, stack.argv)
   const pod = await startFakePod(t)
   activator.registry.upsert(spec('m1', [pod.dest], 2))
   activator.registry.upsert(spec('m2', [], 0))
@@ -101,8 +104,8 @@ t.test('/metrics lists each revision with activator families', async (t) => {
   t.equal(proto.status, 406, 'no single Stat')
 })
 
-t.test('removing a revision fails its buffered requests with 404 and frees the route', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('removing a revision fails its buffered requests with 404 and frees the route', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   activator.registry.upsert(spec('gone', [], 1))
   const client = createClient(t)
   const pending = Promise.all([send(client, url, { headers: route('gone') }), send(client, url, { headers: route('gone') })])
@@ -115,8 +118,8 @@ t.test('removing a revision fails its buffered requests with 404 and frees the r
   t.equal((await send(client, url, { headers: route('gone') })).status, 404)
 })
 
-t.test('a client that disconnects while buffered leaves the queue at once', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('a client that disconnects while buffered leaves the queue at once', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   activator.registry.upsert(spec('wait', [], 1))
   const client = createClient(t)
   const controller = new AbortController()
@@ -129,9 +132,9 @@ t.test('a client that disconnects while buffered leaves the queue at once', asyn
   t.equal(revision?.proxy.concurrency.inFlight, 0, 'stats see it leave')
 })
 
-t.test('stats: the first request pokes the sink, periodic batches follow', async (t) => {
+test('stats: the first request pokes the sink, periodic batches follow', async (t, stack) => {
   const batches: Array<Array<{ name: string, stat: { averageConcurrentRequests: number, requestCount: number } | null }>> = []
-  const { activator, url } = await startActivator(t, [], { statSink: { send: (m) => { batches.push([...m]) } } })
+  const { activator, url } = await startActivator(t, stack.argv, { statSink: { send: (m) => { batches.push([...m]) } } })
   const pod = await startFakePod(t)
   activator.registry.upsert(spec('stats', [], 1))
   const client = createClient(t)
@@ -145,8 +148,8 @@ t.test('stats: the first request pokes the sink, periodic batches follow', async
   t.equal(batches[1]?.[0]?.stat?.requestCount, 0, 'the poked request is not counted twice')
 })
 
-t.test('--default-revision takes requests that name no revision; named ones still 404 when unknown', async (t) => {
-  const { activator, url } = await startActivator(t, ['--default-revision', 'default/only'])
+test('--default-revision takes requests that name no revision; named ones still 404 when unknown', async (t, stack) => {
+  const { activator, url } = await startActivator(t, [...stack.argv, '--default-revision', 'default/only'])
   const pod = await startFakePod(t)
   activator.registry.upsert(spec('only', [pod.dest], 0))
   const client = createClient(t)

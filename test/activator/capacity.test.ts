@@ -1,6 +1,9 @@
 import t from 'tap'
 import { createClient, delayed, route, send, spec, startActivator, startFakePod, until, type FakePod, type Teardown } from './fixtures.ts'
 import type { Activator } from '../../src/activator/activator-server.ts'
+import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
+
+const test = stackTests(t, 'activator', ALL_STACKS)
 
 async function pods (t: Teardown, n: number, delayMs: number): Promise<FakePod[]> {
   const out: FakePod[] = []
@@ -12,8 +15,8 @@ async function ready (activator: Activator, name: string, n: number): Promise<vo
   await until(() => activator.registry.lookup('default', name)?.readyCount === n, 3000, `${n} endpoints ready`)
 }
 
-t.test('3 endpoints with CC=2, 50 parallel requests: no endpoint ever above 2; all used', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('3 endpoints with CC=2, 50 parallel requests: no endpoint ever above 2; all used', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const ps = await pods(t, 3, 20)
   activator.registry.upsert(spec('cap', ps.map((p) => p.dest), 2))
   await ready(activator, 'cap', 3)
@@ -31,8 +34,8 @@ t.test('3 endpoints with CC=2, 50 parallel requests: no endpoint ever above 2; a
   t.equal(revision?.throttler.inFlight, 0, 'every slot returned')
 })
 
-t.test('first-available (CC 1..3) packs the first endpoint at low load', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('first-available (CC 1..3) packs the first endpoint at low load', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const ps = await pods(t, 3, 0)
   activator.registry.upsert(spec('fa', ps.map((p) => p.dest), 3))
   await ready(activator, 'fa', 3)
@@ -42,8 +45,8 @@ t.test('first-available (CC 1..3) packs the first endpoint at low load', async (
   t.equal(first?.requests, 10, 'sequential requests all go to the first endpoint in dest order')
 })
 
-t.test('round-robin (CC >= 4) spreads sequential requests evenly', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('round-robin (CC >= 4) spreads sequential requests evenly', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const ps = await pods(t, 3, 0)
   activator.registry.upsert(spec('rr', ps.map((p) => p.dest), 4))
   await ready(activator, 'rr', 3)
@@ -52,8 +55,8 @@ t.test('round-robin (CC >= 4) spreads sequential requests evenly', async (t) => 
   t.same(ps.map((p) => p.requests), [10, 10, 10])
 })
 
-t.test('random-choice-2 (CC=0) balances 60 parallel requests, no limit per endpoint', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('random-choice-2 (CC=0) balances 60 parallel requests, no limit per endpoint', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const ps = await pods(t, 3, 30)
   activator.registry.upsert(spec('r2', ps.map((p) => p.dest), 0))
   await ready(activator, 'r2', 3)
@@ -64,8 +67,8 @@ t.test('random-choice-2 (CC=0) balances 60 parallel requests, no limit per endpo
   for (const p of ps) t.ok(p.requests >= 15 && p.requests <= 25, `${p.dest}: ${p.requests}`)
 })
 
-t.test('a per-revision policy override is honoured', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('a per-revision policy override is honoured', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const ps = await pods(t, 2, 0)
   activator.registry.upsert(spec('ov', ps.map((p) => p.dest), 2, { lbPolicy: 'round-robin' }))
   await ready(activator, 'ov', 2)
@@ -74,8 +77,8 @@ t.test('a per-revision policy override is honoured', async (t) => {
   t.same(ps.map((p) => p.requests), [5, 5])
 })
 
-t.test('--activator-count without an index takes 1/N of every endpoint', async (t) => {
-  const { activator, url } = await startActivator(t, ['--activator-count', '2'])
+test('--activator-count without an index takes 1/N of every endpoint', async (t, stack) => {
+  const { activator, url } = await startActivator(t, [...stack.argv, '--activator-count', '2'])
   const ps = await pods(t, 2, 30)
   activator.registry.upsert(spec('ac', ps.map((p) => p.dest), 2))
   await ready(activator, 'ac', 2)
@@ -86,11 +89,11 @@ t.test('--activator-count without an index takes 1/N of every endpoint', async (
   t.ok(ps[0] !== undefined && ps[1] !== undefined && ps[0].maxInFlight + ps[1].maxInFlight <= 2, 'at most 2 in flight in total')
 })
 
-t.test('two replicas with --activator-index split the pods (Knative subsetting): no pod above CC in total', async (t) => {
+test('two replicas with --activator-index split the pods (Knative subsetting): no pod above CC in total', async (t, stack) => {
   const ps = await pods(t, 4, 30)
   const replicas = [
-    await startActivator(t, ['--activator-count', '2', '--activator-index', '0']),
-    await startActivator(t, ['--activator-count', '2', '--activator-index', '1']),
+    await startActivator(t, [...stack.argv, '--activator-count', '2', '--activator-index', '0']),
+    await startActivator(t, [...stack.argv, '--activator-count', '2', '--activator-index', '1']),
   ]
   for (const r of replicas) {
     r.activator.registry.upsert(spec('sub', ps.map((p) => p.dest), 2))
@@ -111,9 +114,9 @@ t.test('two replicas with --activator-index split the pods (Knative subsetting):
   for (const p of ps) t.equal(p.requests, 20, `${p.dest} took its share`)
 })
 
-t.test('a replica losing a pod of its slice gives up nothing of the other replica\'s', async (t) => {
+test('a replica losing a pod of its slice gives up nothing of the other replica\'s', async (t, stack) => {
   const ps = await pods(t, 3, 0)
-  const { activator, url } = await startActivator(t, ['--activator-count', '2', '--activator-index', '1'])
+  const { activator, url } = await startActivator(t, [...stack.argv, '--activator-count', '2', '--activator-index', '1'])
   activator.registry.upsert(spec('re', ps.map((p) => p.dest), 5))
   await ready(activator, 're', 3)
   const sorted = ps.map((p) => p.dest).sort()
@@ -127,10 +130,10 @@ t.test('a replica losing a pod of its slice gives up nothing of the other replic
   t.equal(ps.find((p) => p.dest === sorted[2])?.requests, 5)
 })
 
-t.test('--reuse-port: two activator processes share one serving port', async (t) => {
+test('--reuse-port: two activator processes share one serving port', async (t, stack) => {
   const ps = await pods(t, 2, 0)
-  const a = await startActivator(t, ['--reuse-port', '--activator-count', '2', '--activator-index', '0'])
-  const b = await startActivator(t, ['--reuse-port', '--activator-count', '2', '--activator-index', '1', '--port', String(a.ports.serving)])
+  const a = await startActivator(t, [...stack.argv, '--reuse-port', '--activator-count', '2', '--activator-index', '0'])
+  const b = await startActivator(t, [...stack.argv, '--reuse-port', '--activator-count', '2', '--activator-index', '1', '--port', String(a.ports.serving)])
   t.equal(b.ports.serving, a.ports.serving)
   for (const r of [a, b]) {
     r.activator.registry.upsert(spec('rp', ps.map((p) => p.dest), 4))

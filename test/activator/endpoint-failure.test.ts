@@ -1,9 +1,12 @@
 import t from 'tap'
 import { TRACKER_FAILED, TRACKER_READY } from '../../src/activator/pod-tracker.ts'
 import { createClient, delayed, route, send, sleep, spec, startActivator, startFakePod, until } from './fixtures.ts'
+import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
 
-t.test('an endpoint dies mid-test: its requests are retried, later ones go to the survivors', async (t) => {
-  const { activator, url } = await startActivator(t)
+const test = stackTests(t, 'activator', ALL_STACKS)
+
+test('an endpoint dies mid-test: its requests are retried, later ones go to the survivors', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const a = await startFakePod(t, delayed(100))
   const b = await startFakePod(t, delayed(100))
   const c = await startFakePod(t, delayed(100))
@@ -33,8 +36,8 @@ t.test('an endpoint dies mid-test: its requests are retried, later ones go to th
   t.equal(revision?.throttler.capacity, 4)
 })
 
-t.test('a connect failure is retried on another endpoint and the endpoint returns after a probe', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('a connect failure is retried on another endpoint and the endpoint returns after a probe', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const a = await startFakePod(t)
   const b = await startFakePod(t)
   activator.registry.upsert(spec('retry', [a.dest, b.dest], 10, { lbPolicy: 'first-available' }))
@@ -61,8 +64,8 @@ t.test('a connect failure is retried on another endpoint and the endpoint return
   t.equal(firstPod.requests, 1, 'back in rotation')
 })
 
-t.test('no endpoint reachable at all: 502 after bounded retries, no hang', async (t) => {
-  const { activator, url } = await startActivator(t)
+test('no endpoint reachable at all: 502 after bounded retries, no hang', async (t, stack) => {
+  const { activator, url } = await startActivator(t, stack.argv)
   const pods = [await startFakePod(t), await startFakePod(t), await startFakePod(t), await startFakePod(t)]
   activator.registry.upsert(spec('down', pods.map((p) => p.dest), 0))
   await until(() => activator.registry.lookup('default', 'down')?.readyCount === 4)
@@ -75,8 +78,8 @@ t.test('no endpoint reachable at all: 502 after bounded retries, no hang', async
   t.equal(revision?.readyCount, 1, 'three endpoints tried (1 + MAX_RETRIES) and marked failed')
 })
 
-t.test('a retry with no endpoint left waits for one (parked), then completes', async (t) => {
-  const { activator, url } = await startActivator(t, ['--activation-timeout', '3'])
+test('a retry with no endpoint left waits for one (parked), then completes', async (t, stack) => {
+  const { activator, url } = await startActivator(t, [...stack.argv, '--activation-timeout', '3'])
   const only = await startFakePod(t, delayed(200))
   const next = await startFakePod(t, delayed(0))
   activator.registry.upsert(spec('last', [only.dest], 1))
@@ -96,8 +99,8 @@ t.test('a retry with no endpoint left waits for one (parked), then completes', a
   t.equal(revision?.throttler.inFlight, 0)
 })
 
-t.test('a parked retry still ends at the revision timeout', async (t) => {
-  const { activator, url } = await startActivator(t, ['--activation-timeout', '0.5'])
+test('a parked retry still ends at the revision timeout', async (t, stack) => {
+  const { activator, url } = await startActivator(t, [...stack.argv, '--activation-timeout', '0.5'])
   const only = await startFakePod(t, delayed(200))
   activator.registry.upsert(spec('park-timeout', [only.dest], 1))
   await until(() => activator.registry.lookup('default', 'park-timeout')?.readyCount === 1)

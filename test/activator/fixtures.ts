@@ -32,7 +32,7 @@ export interface StartedActivator {
   url: string
 }
 
-export async function startActivator (t: Teardown, argv: string[] = [], deps: ActivatorDeps = {}, env: Record<string, string> = {}): Promise<StartedActivator> {
+export async function startActivator (t: Teardown, argv: readonly string[] = [], deps: ActivatorDeps = {}, env: Record<string, string> = {}): Promise<StartedActivator> {
   const loaded = loadActivatorConfig(['--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', ...argv], { POD_NAME: 'activator-test', ...env })
   if (loaded.config === null) throw new Error(loaded.problems.join('\n'))
   const activator = new Activator(loaded.config, silentLogger(), deps)

@@ -6,9 +6,12 @@ import type { Revision } from '../../src/activator/revision.ts'
 import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, UPLOAD, UPSTREAM_FAULTS, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect, type RawClient } from '../helpers/raw-client.ts'
 import { createClient, route, send, sleep, spec, startActivator, startFakePod, until, type FakePod } from './fixtures.ts'
+import { STACKS, stackTests, type Stack } from '../helpers/stacks.ts'
 
-// Adversarial clients and endpoints against a real activator over real sockets (Sluice's
-// H1Server in front, H1Upstream to the pods). Whatever a client or a pod does, afterwards: the
+const test = stackTests(t, 'activator', STACKS)
+
+// Adversarial clients and endpoints against a real activator over real sockets, on each stack
+// (H1Server or node:http in front, H1Upstream or undici to the pods). Whatever a client or a pod does, afterwards: the
 // activator still answers, the revision's throttler holds no slot and queues nothing, no retry
 // is parked, no tracker slot is held, the pod has no request left open and saw none the client
 // had abandoned before admission, and nothing was thrown uncaught (tap fails on it).
@@ -36,10 +39,10 @@ async function readyRevision (activator: Activator, dests: string[], cc: number)
   return revision
 }
 
-async function scene (t: Tap, cc = 1, argv: string[] = []): Promise<Scene> {
+async function scene (t: Tap, stack: Stack, cc = 1, argv: string[] = []): Promise<Scene> {
   const log: string[] = []
   const holds: Array<() => void> = []
-  const { activator, url, ports } = await startActivator(t, argv)
+  const { activator, url, ports } = await startActivator(t, [...stack.argv, ...argv])
   const pod = await startFakePod(t, pathApp(log, holds))
   const revision = await readyRevision(activator, [pod.dest], cc)
   return { activator, revision, pod, url, port: ports.serving, log, holds }
@@ -81,8 +84,8 @@ const PHASES = [
 
 for (const framing of FRAMINGS) {
   for (const phase of PHASES) {
-    t.test(`${framing.name} POST, client gone mid-body ${phase.name}`, async (t) => {
-      const s = await scene(t)
+    test(`${framing.name} POST, client gone mid-body ${phase.name}`, async (t, stack) => {
+      const s = await scene(t, stack)
       const holder = phase.queued ? hold(t, s.url) : null
       if (holder !== null) await until(() => s.holds.length === 1, 2000, 'holder at the pod')
       const c = await rawConnect(s.port)
@@ -106,11 +109,11 @@ for (const framing of FRAMINGS) {
   }
 }
 
-t.test('client gone while its retry is parked (its endpoint refused, the other one is full)', async (t) => {
+test('client gone while its retry is parked (its endpoint refused, the other one is full)', async (t, stack) => {
   const log: string[] = []
   const doomedHolds: Array<() => void> = []
   const busyHolds: Array<() => void> = []
-  const { activator, url, ports } = await startActivator(t)
+  const { activator, url, ports } = await startActivator(t, stack.argv)
   const doomed = await startFakePod(t, pathApp(log, doomedHolds))
   const busy = await startFakePod(t, pathApp(log, busyHolds))
   const revision = await readyRevision(activator, [doomed.dest, busy.dest], 1)
@@ -134,8 +137,8 @@ t.test('client gone while its retry is parked (its endpoint refused, the other o
 
 // --- 2. half-closing clients -------------------------------------------------------------------
 
-t.test('headers then half-close before the body: request abandoned, slot returned', async (t) => {
-  const s = await scene(t)
+test('headers then half-close before the body: request abandoned, slot returned', async (t, stack) => {
+  const s = await scene(t, stack)
   for (const framing of FRAMINGS) {
     const c = await rawConnect(s.port)
     c.socket.end(`POST /read HTTP/1.1\r\nHost: x\r\n${ROUTE}${framing.head}\r\n`)
@@ -147,8 +150,8 @@ t.test('headers then half-close before the body: request abandoned, slot returne
   await serves(t, s.url)
 })
 
-t.test('half-close after a whole GET, buffered or at the pod: the request is abandoned', async (t) => {
-  const s = await scene(t)
+test('half-close after a whole GET, buffered or at the pod: the request is abandoned', async (t, stack) => {
+  const s = await scene(t, stack)
   const c = await rawConnect(s.port)
   c.socket.end(`GET /hold HTTP/1.1\r\nHost: x\r\n${ROUTE}\r\n`)
   await c.closed
@@ -171,8 +174,8 @@ t.test('half-close after a whole GET, buffered or at the pod: the request is aba
 
 // --- 3. pipelining -----------------------------------------------------------------------------
 
-t.test('three pipelined GETs in one write (CC=1, buffered first): answered in order, connection kept', async (t) => {
-  const s = await scene(t)
+test('three pipelined GETs in one write (CC=1, buffered first): answered in order, connection kept', async (t, stack) => {
+  const s = await scene(t, stack)
   const holder = hold(t, s.url)
   await until(() => s.holds.length === 1, 2000, 'slot held by another client')
   const c = await rawConnect(s.port)
@@ -191,8 +194,8 @@ t.test('three pipelined GETs in one write (CC=1, buffered first): answered in or
   await settled(s, [s.pod], 'pipelined')
 })
 
-t.test('pipelined 1 MB POST + GET, the pod answering the POST without reading it', async (t) => {
-  const s = await scene(t)
+test('pipelined 1 MB POST + GET, the pod answering the POST without reading it', async (t, stack) => {
+  const s = await scene(t, stack)
   for (const framing of FRAMINGS) {
     const body = framing.name === 'chunked' ? `100000\r\n${'b'.repeat(MB)}\r\n0\r\n\r\n` : 'b'.repeat(MB)
     const c = await rawConnect(s.port)
@@ -206,8 +209,8 @@ t.test('pipelined 1 MB POST + GET, the pod answering the POST without reading it
   }
 })
 
-t.test('a 404 (unknown revision) for a 1 MB POST pipelined before a GET: the body is dropped, the GET routed', async (t) => {
-  const s = await scene(t)
+test('a 404 (unknown revision) for a 1 MB POST pipelined before a GET: the body is dropped, the GET routed', async (t, stack) => {
+  const s = await scene(t, stack)
   const c = await rawConnect(s.port)
   c.socket.write(`POST /read HTTP/1.1\r\nHost: nowhere.example\r\nContent-Length: ${MB}\r\n\r\n${'d'.repeat(MB)}GET /ok HTTP/1.1\r\nHost: x\r\n${ROUTE}\r\n`)
   await until(() => parseResponses(c.text()).length === 2 || c.isClosed, 5000, 'two answers')
@@ -220,8 +223,8 @@ t.test('a 404 (unknown revision) for a 1 MB POST pipelined before a GET: the bod
 // --- 4. a misbehaving pod, while the client uploads 2 MB ------------------------------------------
 
 for (const fault of UPSTREAM_FAULTS) {
-  t.test(`the pod ${fault.name}`, async (t) => {
-    const { activator, ports, url } = await startActivator(t)
+  test(`the pod ${fault.name}`, async (t, stack) => {
+    const { activator, ports, url } = await startActivator(t, stack.argv)
     const pod = await startRawApp(t)
     const revision = await readyRevision(activator, [`127.0.0.1:${pod.port}`], 1)
     const c = await rawConnect(ports.serving)
@@ -248,8 +251,8 @@ for (const fault of UPSTREAM_FAULTS) {
 
 // --- 5. slow readers -----------------------------------------------------------------------------
 
-t.test('a paused client on a 5 MB response, destroyed: slot freed; resumed: every byte intact', async (t) => {
-  const s = await scene(t)
+test('a paused client on a 5 MB response, destroyed: slot freed; resumed: every byte intact', async (t, stack) => {
+  const s = await scene(t, stack)
   const gone = await rawConnect(s.port)
   gone.socket.pause()
   gone.socket.write(`GET /huge HTTP/1.1\r\nHost: x\r\n${ROUTE}\r\n`)
@@ -273,10 +276,10 @@ t.test('a paused client on a 5 MB response, destroyed: slot freed; resumed: ever
   await serves(t, s.url)
 })
 
-t.test('an endless stream to a paused client: backpressure reaches the pod; destroying frees everything', async (t) => {
+test('an endless stream to a paused client: backpressure reaches the pod; destroying frees everything', async (t, stack) => {
   let written = 0
   let stopped = false
-  const { activator, ports, url } = await startActivator(t)
+  const { activator, ports, url } = await startActivator(t, stack.argv)
   const pod = await startFakePod(t, (req, res) => {
     if (req.url !== '/endless') { res.end('ok'); return }
     const chunk = Buffer.alloc(64 * 1024, 121)
@@ -304,8 +307,8 @@ t.test('an endless stream to a paused client: backpressure reaches the pod; dest
 
 // --- 6. Expect: 100-continue ---------------------------------------------------------------------
 
-t.test('Expect: 100-continue through the activator to a node:http pod: one 100, body intact', async (t) => {
-  const s = await scene(t)
+test('Expect: 100-continue through the activator to a node:http pod: one 100, body intact', async (t, stack) => {
+  const s = await scene(t, stack)
   const body = Buffer.alloc(MB)
   for (let i = 0; i < body.length; i++) body[i] = (i * 17) & 0xff
   const digest = createHash('sha256').update(body).digest('hex')
@@ -323,8 +326,8 @@ t.test('Expect: 100-continue through the activator to a node:http pod: one 100, 
 
 // --- 7. garbage and oversized heads ---------------------------------------------------------------
 
-t.test('garbage after a valid request on a kept connection: 200, then 400 and close', async (t) => {
-  const s = await scene(t)
+test('garbage after a valid request on a kept connection: 200, then 400 and close', async (t, stack) => {
+  const s = await scene(t, stack)
   for (const first of ['/ok', '/delay']) {
     const c = await rawConnect(s.port)
     c.socket.write(`GET ${first} HTTP/1.1\r\nHost: x\r\n${ROUTE}\r\n\x16\x03\x01 garbage \x00\xff\r\n\r\n`)
@@ -336,8 +339,8 @@ t.test('garbage after a valid request on a kept connection: 200, then 400 and cl
   await settled(s, [s.pod], 'garbage')
 })
 
-t.test('a 70 KB request line: 431, closed, never routed', async (t) => {
-  const s = await scene(t)
+test('a 70 KB request line: 431, closed, never routed', async (t, stack) => {
+  const s = await scene(t, stack)
   const line = `GET /${'a'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\n${ROUTE}\r\n`
   for (const pieceBytes of [line.length, 1024]) {
     const c = await rawConnect(s.port)
@@ -352,8 +355,8 @@ t.test('a 70 KB request line: 431, closed, never routed', async (t) => {
   await serves(t, s.url)
 })
 
-t.test('10,000 tiny header fields under the size limit are answered in under a second', async (t) => {
-  const s = await scene(t)
+test('10,000 tiny header fields under the size limit are answered in under a second', async (t, stack) => {
+  const s = await scene(t, stack)
   Object.assign(s.pod.server, { maxHeaderSize: 256 * 1024, maxHeadersCount: 0 })
   const names = tinyFieldNames()
   const cases = [
@@ -381,8 +384,8 @@ t.test('10,000 tiny header fields under the size limit are answered in under a s
 
 // --- 8. websockets -----------------------------------------------------------------------------------
 
-t.test('websocket upgrade after a normal request on the same keep-alive connection', async (t) => {
-  const s = await scene(t)
+test('websocket upgrade after a normal request on the same keep-alive connection', async (t, stack) => {
+  const s = await scene(t, stack)
   const wss = new WebSocketServer({ server: s.pod.server })
   wss.on('connection', (ws) => { ws.on('message', (data) => { ws.send(`echo ${String(data)}`) }) })
   t.teardown(() => { for (const w of wss.clients) w.terminate(); wss.close() })
@@ -417,8 +420,8 @@ t.test('websocket upgrade after a normal request on the same keep-alive connecti
   }
 })
 
-t.test('websocket clients that leave early: while buffered, and before the pod completes the handshake', async (t) => {
-  const s = await scene(t)
+test('websocket clients that leave early: while buffered, and before the pod completes the handshake', async (t, stack) => {
+  const s = await scene(t, stack)
   let handshakes = 0
   let answer: (() => void) | null = null
   const wss = new WebSocketServer({
@@ -450,8 +453,8 @@ t.test('websocket clients that leave early: while buffered, and before the pod c
   await serves(t, s.url)
 })
 
-t.test('the pod closes an open websocket: a client that ignores the FIN does not keep the slot', async (t) => {
-  const s = await scene(t)
+test('the pod closes an open websocket: a client that ignores the FIN does not keep the slot', async (t, stack) => {
+  const s = await scene(t, stack)
   const wss = new WebSocketServer({ server: s.pod.server })
   const open: WebSocket[] = []
   wss.on('connection', (ws) => { open.push(ws); ws.on('message', (data) => { ws.send(`echo ${String(data)}`) }) })
@@ -469,8 +472,8 @@ t.test('the pod closes an open websocket: a client that ignores the FIN does not
   await serves(t, s.url)
 })
 
-t.test('CONNECT after a plain request on the same connection: refused without a tunnel, nothing held', async (t) => {
-  const s = await scene(t)
+test('CONNECT after a plain request on the same connection: refused without a tunnel, nothing held', async (t, stack) => {
+  const s = await scene(t, stack)
   const c = await rawConnect(s.port)
   c.socket.write(`GET /ok HTTP/1.1\r\nHost: x\r\n${ROUTE}\r\nCONNECT ${s.pod.dest} HTTP/1.1\r\nHost: ${s.pod.dest}\r\n${ROUTE}\r\nhello`)
   await c.closed
@@ -484,8 +487,8 @@ t.test('CONNECT after a plain request on the same connection: refused without a 
 
 // --- 9. silent connections ---------------------------------------------------------------------------
 
-t.test('a client that connects and never sends a byte does not hold up a graceful shutdown', async (t) => {
-  const { activator, ports } = await startActivator(t, ['--drain-seconds', '0.1'])
+test('a client that connects and never sends a byte does not hold up a graceful shutdown', async (t, stack) => {
+  const { activator, ports } = await startActivator(t, [...stack.argv, '--drain-seconds', '0.1'])
   const silent = await rawConnect(ports.serving)
   const kept = await rawConnect(ports.serving)
   t.teardown(() => { silent.socket.destroy(); kept.socket.destroy() })

@@ -1,8 +1,11 @@
 import t from 'tap'
 import { createClient, route, send, spec, startActivator, until } from './fixtures.ts'
+import { STACKS, stackTests } from '../helpers/stacks.ts'
 
-t.test('a revision that never gets an endpoint: 504 `activator request timeout` after the activation timeout', async (t) => {
-  const { activator, url } = await startActivator(t, ['--activation-timeout', '0.5'])
+const test = stackTests(t, 'activator', STACKS, { parallel: true })
+
+test('a revision that never gets an endpoint: 504 `activator request timeout` after the activation timeout', async (t, stack) => {
+  const { activator, url } = await startActivator(t, [...stack.argv, '--activation-timeout', '0.5'])
   activator.registry.upsert(spec('never', [], 1))
   activator.registry.upsert(spec('own-timeout', [], 1, { timeoutSeconds: 1 }))
   const client = createClient(t)
@@ -22,8 +25,8 @@ t.test('a revision that never gets an endpoint: 504 `activator request timeout` 
   t.equal(activator.registry.lookup('default', 'never')?.proxy.coldStartsAbandoned, 1, 'an abandoned cold start is counted')
 })
 
-t.test('--queue-timeout sheds buffered requests earlier with 503', async (t) => {
-  const { activator, url } = await startActivator(t, ['--queue-timeout', '0.2', '--activation-timeout', '5'])
+test('--queue-timeout sheds buffered requests earlier with 503', async (t, stack) => {
+  const { activator, url } = await startActivator(t, [...stack.argv, '--queue-timeout', '0.2', '--activation-timeout', '5'])
   activator.registry.upsert(spec('shed', [], 1))
   const client = createClient(t)
   const start = performance.now()
@@ -34,8 +37,8 @@ t.test('--queue-timeout sheds buffered requests earlier with 503', async (t) => 
   t.ok(elapsed >= 190 && elapsed < 800, `after ~0.2 s (${elapsed.toFixed(0)} ms)`)
 })
 
-t.test('queue overflow: requests beyond --queue-depth get 503 at once', async (t) => {
-  const { activator, url } = await startActivator(t, ['--queue-depth', '3', '--activation-timeout', '1'])
+test('queue overflow: requests beyond --queue-depth get 503 at once', async (t, stack) => {
+  const { activator, url } = await startActivator(t, [...stack.argv, '--queue-depth', '3', '--activation-timeout', '1'])
   activator.registry.upsert(spec('full', [], 1))
   const client = createClient(t)
   const buffered = Array.from({ length: 3 }, () => send(client, url, { headers: route('full') }))

@@ -41,7 +41,7 @@ export interface StartedSidecar {
   url: string
 }
 
-export async function startSidecar (t: Teardown, userPort: number, env: Record<string, string> = {}, argv: string[] = [], deps: SidecarDeps = {}): Promise<StartedSidecar> {
+export async function startSidecar (t: Teardown, userPort: number, env: Record<string, string> = {}, argv: readonly string[] = [], deps: SidecarDeps = {}): Promise<StartedSidecar> {
   const loaded = loadSidecarConfig(['--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', ...argv],
     { USER_PORT: String(userPort), ...env })
   if (loaded.config === null) throw new Error(loaded.problems.join('\n'))

@@ -1,14 +1,17 @@
 import { request } from 'node:http'
 import t from 'tap'
 import { send, sleep, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
+import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
 
-t.test('upstream never sees more than CONTAINER_CONCURRENCY in flight; queued requests are served FIFO', async (t) => {
+const test = stackTests(t, 'sidecar', ALL_STACKS)
+
+test('upstream never sees more than CONTAINER_CONCURRENCY in flight; queued requests are served FIFO', async (t, stack) => {
   const order: string[] = []
   const app = await startApp(t, (req, res) => {
     order.push(req.url ?? '')
     setTimeout(() => { res.end(req.url) }, 30)
   })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '2' })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '2' }, stack.argv)
   const replies: Array<Promise<unknown>> = []
   for (let i = 0; i < 12; i++) {
     replies.push(send(`${url}/${i}`))
@@ -22,10 +25,10 @@ t.test('upstream never sees more than CONTAINER_CONCURRENCY in flight; queued re
   t.equal(sidecar.breaker?.queued, 0)
 })
 
-t.test('a request over slots and queue gets 503 "pending request queue full" at once', async (t) => {
+test('a request over slots and queue gets 503 "pending request queue full" at once', async (t, stack) => {
   const hold: Array<() => void> = []
   const app = await startApp(t, (_req, res) => { hold.push(() => res.end('ok')) })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, ['--queue-depth', '2'])
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, [...stack.argv, '--queue-depth', '2'])
   const inside = [send(url), send(url), send(url)]
   await until(() => sidecar.breaker?.queued === 2 && app.inFlight === 1, 2000, '1 running + 2 queued')
   const started = performance.now()
@@ -41,16 +44,16 @@ t.test('a request over slots and queue gets 503 "pending request queue full" at 
   t.same(done.map((r) => r.status), [200, 200, 200])
 })
 
-t.test('queue depth defaults to 10 x CC', async (t) => {
+test('queue depth defaults to 10 x CC', async (t, stack) => {
   const app = await startApp(t, (_req, res) => { res.end() })
-  const { sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '3' })
+  const { sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '3' }, stack.argv)
   t.equal(sidecar.breaker?.queueDepth, 30)
 })
 
-t.test('CC=0 means no limit and no queue', async (t) => {
+test('CC=0 means no limit and no queue', async (t, stack) => {
   const hold: Array<() => void> = []
   const app = await startApp(t, (_req, res) => { hold.push(() => res.end('ok')) })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '0' })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '0' }, stack.argv)
   t.equal(sidecar.breaker, null)
   const all = Array.from({ length: 40 }, () => send(url))
   await until(() => app.inFlight === 40, 3000, '40 in flight')
@@ -58,10 +61,10 @@ t.test('CC=0 means no limit and no queue', async (t) => {
   t.ok((await Promise.all(all)).every((r) => r.status === 200))
 })
 
-t.test('a client that disconnects while queued leaves the queue', async (t) => {
+test('a client that disconnects while queued leaves the queue', async (t, stack) => {
   const hold: Array<() => void> = []
   const app = await startApp(t, (req, res) => { hold.push(() => res.end(req.url)) })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, stack.argv)
   const first = send(`${url}/first`)
   await until(() => app.inFlight === 1)
   const ac = new AbortController()
@@ -81,12 +84,12 @@ t.test('a client that disconnects while queued leaves the queue', async (t) => {
   t.equal(sidecar.handler.active, 0)
 })
 
-t.test('a client that disconnects mid-response frees its slot', async (t) => {
+test('a client that disconnects mid-response frees its slot', async (t, stack) => {
   const app = await startApp(t, (req, res) => {
     if (req.url === '/stream') { res.writeHead(200); res.write('partial'); return } // never ends
     res.end('next')
   })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, stack.argv)
   await new Promise<void>((resolve, reject) => {
     const req = request(`${url}/stream`, { agent: false }, (res) => {
       res.once('data', () => { req.destroy(); resolve() })

@@ -4,13 +4,16 @@ import t, { type Test } from 'tap'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { ManualTimers } from '../../src/shared/timers.ts'
 import { childEnv, send, sleep, startApp, startSidecar, until, type Reply } from '../helpers/sidecar-fixture.ts'
+import { STACKS, stackTests, type Stack } from '../helpers/stacks.ts'
+
+const test = stackTests(t, 'sidecar', STACKS, { parallel: true })
 
 const KUBELET = { 'user-agent': 'kube-probe/1.30', 'k-network-probe': 'queue' }
 
-t.test('drain: probes fail at once, traffic is still served, in-flight and queued requests finish', async (t) => {
+test('drain: probes fail at once, traffic is still served, in-flight and queued requests finish', async (t, stack) => {
   const hold: Array<() => void> = []
   const app = await startApp(t, (req, res) => { hold.push(() => res.end(req.url)) })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, ['--drain-seconds', '0.3'])
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, [...stack.argv, '--drain-seconds', '0.3'])
   await until(() => sidecar.prober.isReady)
   const inFlight = send(`${url}/a`)
   const queued = send(`${url}/b`)
@@ -29,11 +32,11 @@ t.test('drain: probes fail at once, traffic is still served, in-flight and queue
 })
 
 /** A sidecar whose drain and preStop reset run on fake time; `--drain-seconds 3`, longer than Knative's 1 s reset. */
-async function fakeTimeSidecar (t: Test) {
+async function fakeTimeSidecar (t: Test, stack: Stack) {
   const app = await startApp(t, (req, res) => { res.end(req.url) })
   const clock = new ManualClock()
   const timers = new ManualTimers(clock)
-  const started = await startSidecar(t, app.port, {}, ['--drain-seconds', '3'], { clock, timers })
+  const started = await startSidecar(t, app.port, {}, [...stack.argv, '--drain-seconds', '3'], { clock, timers })
   await until(() => started.sidecar.prober.isReady)
   const admin = `http://127.0.0.1:${started.ports.admin}`
   return { ...started, app, timers, admin, probe: async () => (await send(started.url, { headers: KUBELET })).status }
@@ -52,8 +55,8 @@ async function settledAfterRoundTrip (p: Promise<unknown>, roundTrip: () => Prom
 // (endpoint removal propagates slowly): every one is served, and the drain ends a quiet period
 // after the last one, never at Knative's 1 s restart reset.
 for (const order of ['preStop first', 'SIGTERM first'] as const) {
-  t.test(`pod deletion (${order}): traffic for 5 s after SIGTERM is served, drained 3 s after the last request`, async (t) => {
-    const { sidecar, url, admin, timers, probe } = await fakeTimeSidecar(t)
+  test(`pod deletion (${order}): traffic for 5 s after SIGTERM is served, drained 3 s after the last request`, async (t, stack) => {
+    const { sidecar, url, admin, timers, probe } = await fakeTimeSidecar(t, stack)
     let preStop: Promise<Reply>
     let shutdown: Promise<void>
     if (order === 'preStop first') {
@@ -82,8 +85,8 @@ for (const order of ['preStop first', 'SIGTERM first'] as const) {
   })
 }
 
-t.test('preStop without SIGTERM (container restart): the drain resets after 1 s and serving goes on', async (t) => {
-  const { url, admin, timers, probe } = await fakeTimeSidecar(t)
+test('preStop without SIGTERM (container restart): the drain resets after 1 s and serving goes on', async (t, stack) => {
+  const { url, admin, timers, probe } = await fakeTimeSidecar(t, stack)
   const preStop = send(`${admin}/wait-for-drain`)
   await until(() => timers.size >= 2) // the drain's quiet timer and the admin port's reset timer
   t.equal(await probe(), 503, 'probes fail while draining')
@@ -96,10 +99,10 @@ t.test('preStop without SIGTERM (container restart): the drain resets after 1 s 
   t.equal((await send(`${admin}/other`)).status, 404)
 })
 
-t.test('the kubelet sequence on the process: preStop + SIGTERM, 2 s of traffic all 200, exit 0 a quiet period after the last request', async (t) => {
+test('the kubelet sequence on the process: preStop + SIGTERM, 2 s of traffic all 200, exit 0 a quiet period after the last request', async (t, stack) => {
   const app = await startApp(t, (req, res) => { res.end(req.url) })
   const bin = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
-  const child = spawn(process.execPath, [bin, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '1.5'], {
+  const child = spawn(process.execPath, [bin, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', ...stack.argv, '--drain-seconds', '1.5'], {
     env: childEnv({ USER_PORT: String(app.port), CONTAINER_CONCURRENCY: '1' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -132,10 +135,10 @@ t.test('the kubelet sequence on the process: preStop + SIGTERM, 2 s of traffic a
   t.notMatch(out, /drain reset/, 'the drain was never reset')
 })
 
-t.test('SIGTERM: the process drains and exits 0 by itself', async (t) => {
+test('SIGTERM: the process drains and exits 0 by itself', async (t, stack) => {
   const app = await startApp(t, (_req, res) => { setTimeout(() => { res.end('slow done') }, 300) })
   const bin = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
-  const child = spawn(process.execPath, [bin, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0.2'], {
+  const child = spawn(process.execPath, [bin, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', ...stack.argv, '--drain-seconds', '0.2'], {
     env: childEnv({ USER_PORT: String(app.port), CONTAINER_CONCURRENCY: '2' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })

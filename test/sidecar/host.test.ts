@@ -3,6 +3,9 @@ import { requestHost } from '../../src/proxy/request-host.ts'
 import { inbound } from '../helpers/inbound-request.ts'
 import { rawConnect } from '../helpers/raw-client.ts'
 import { startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
+import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
+
+const test = stackTests(t, 'sidecar', ALL_STACKS)
 
 // Issue 13, defect 2: one Host per request, and every part of Sluice reads the same one. Two Host
 // fields (identical or not) or a Host byte Go's server refuses are a 400 before the app (RFC 9112
@@ -10,10 +13,10 @@ import { startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
 // target's authority is the host for the app, the request log and routing (RFC 9112 3.2.2; Go's
 // r.Host), and the Host field is ignored.
 
-t.test('two Host fields, or a malformed one, are a 400 and the app never sees the request', async (t) => {
+test('two Host fields, or a malformed one, are a 400 and the app never sees the request', async (t, stack) => {
   const seen: string[] = []
   const app = await startApp(t, (req, res) => { seen.push(String(req.headers.host)); res.end('ok') })
-  const { ports } = await startSidecar(t, app.port)
+  const { ports } = await startSidecar(t, app.port, {}, stack.argv)
   const cases: Array<[string, string]> = [
     ['different values', 'Host: a.example\r\nHost: b.example\r\n'],
     ['identical values', 'Host: a.example\r\nhost: a.example\r\n'],
@@ -36,12 +39,12 @@ t.test('two Host fields, or a malformed one, are a 400 and the app never sees th
   t.same(seen, ['a.example:8080'], 'only the well-formed request reached the app')
 })
 
-t.test('absolute-form target: its authority is the Host for the app and the request log', async (t) => {
+test('absolute-form target: its authority is the Host for the app and the request log', async (t, stack) => {
   const seen: Array<{ host: string | undefined, url: string | undefined }> = []
   const app = await startApp(t, (req, res) => { seen.push({ host: req.headers.host, url: req.url }); res.end('ok') })
   const lines: string[] = []
   const o11y = JSON.stringify({ enableRequestLog: true, requestLogTemplate: '{{.Request.Host}}', requestMetrics: { protocol: 'prometheus' }, tracing: {} })
-  const { ports } = await startSidecar(t, app.port, { OBSERVABILITY_CONFIG: o11y }, [], { requestLogWriter: (l) => { lines.push(l) } })
+  const { ports } = await startSidecar(t, app.port, { OBSERVABILITY_CONFIG: o11y }, stack.argv, { requestLogWriter: (l) => { lines.push(l) } })
   const client = await rawConnect(ports.serving)
   client.socket.write('GET http://a.example/x?y=1 HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n')
   await client.closed

@@ -5,9 +5,12 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, UPLOAD, UPSTREAM_FAULTS, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect, type RawClient } from '../helpers/raw-client.ts'
 import { send, sleep, startApp, startSidecar, until, type App, type StartedSidecar } from '../helpers/sidecar-fixture.ts'
+import { STACKS, stackTests, type Stack } from '../helpers/stacks.ts'
 
-// Adversarial clients and apps against a real sidecar over real sockets (Sluice's H1Server in
-// front, H1Upstream behind). Whatever a client or the app does, afterwards: the sidecar still
+const test = stackTests(t, 'sidecar', STACKS)
+
+// Adversarial clients and apps against a real sidecar over real sockets, on each stack (H1Server
+// or node:http in front, H1Upstream or undici behind). Whatever a client or the app does, afterwards: the sidecar still
 // answers, no admission slot is held or queued, the app has no request left open and saw none
 // the client had abandoned before admission, and nothing was thrown uncaught (tap fails on it).
 
@@ -25,11 +28,11 @@ interface Scene {
   holds: Array<() => void>
 }
 
-async function scene (t: Tap, cc: string): Promise<Scene> {
+async function scene (t: Tap, stack: Stack, cc: string): Promise<Scene> {
   const log: string[] = []
   const holds: Array<() => void> = []
   const app = await startApp(t, pathApp(log, holds))
-  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: cc })
+  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: cc }, stack.argv)
   return { app, sc, port: sc.ports.serving, log, holds }
 }
 
@@ -62,8 +65,8 @@ const PHASES = [
 
 for (const framing of FRAMINGS) {
   for (const phase of PHASES) {
-    t.test(`${framing.name} POST, client gone mid-body ${phase.name}`, async (t) => {
-      const s = await scene(t, '1')
+    test(`${framing.name} POST, client gone mid-body ${phase.name}`, async (t, stack) => {
+      const s = await scene(t, stack, '1')
       const holder = phase.queued ? send(`${s.sc.url}/hold`) : null
       if (holder !== null) await until(() => s.holds.length === 1, 2000, 'holder in the app')
       const c = await rawConnect(s.port)
@@ -87,10 +90,10 @@ for (const framing of FRAMINGS) {
   }
 }
 
-t.test('a client trickling its upload past the revision timeout: 504, slot freed, the app sees its request cut', async (t) => {
+test('a client trickling its upload past the revision timeout: 504, slot freed, the app sees its request cut', async (t, stack) => {
   const log: string[] = []
   const app = await startApp(t, pathApp(log, []))
-  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' })
+  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv)
   const c = await rawConnect(sc.ports.serving)
   t.teardown(() => { c.socket.destroy() })
   c.socket.write(`POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: ${MB}\r\n\r\n`)
@@ -108,8 +111,8 @@ t.test('a client trickling its upload past the revision timeout: 504, slot freed
 
 // --- 2. half-closing clients -------------------------------------------------------------------
 
-t.test('headers then half-close before the body: request abandoned, slot returned', async (t) => {
-  const s = await scene(t, '1')
+test('headers then half-close before the body: request abandoned, slot returned', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   for (const framing of FRAMINGS) {
     const c = await rawConnect(s.port)
     c.socket.end(`POST /read HTTP/1.1\r\nHost: x\r\n${framing.head}\r\n`)
@@ -121,8 +124,8 @@ t.test('headers then half-close before the body: request abandoned, slot returne
   await serves(t, s.sc.url)
 })
 
-t.test('half-close after a whole GET (node semantics: the request is abandoned)', async (t) => {
-  const s = await scene(t, '1')
+test('half-close after a whole GET (node semantics: the request is abandoned)', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const c = await rawConnect(s.port)
   c.socket.end('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n')
   await c.closed
@@ -133,8 +136,8 @@ t.test('half-close after a whole GET (node semantics: the request is abandoned)'
   await settled(s.sc.sidecar, s.app, 'at the end')
 })
 
-t.test('a malformed chunk mid-upload: an error answer, the connection closed, the app sees its request cut', async (t) => {
-  const s = await scene(t, '1')
+test('a malformed chunk mid-upload: an error answer, the connection closed, the app sees its request cut', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const c = await rawConnect(s.port)
   c.socket.write('POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n')
   await until(() => s.app.requests === 1, 2000, 'upload at the app')
@@ -150,11 +153,11 @@ t.test('a malformed chunk mid-upload: an error answer, the connection closed, th
   await serves(t, s.sc.url)
 })
 
-t.test('a 503 (queue full) for a POST with a 1 MB body pipelined before a GET: the body is dropped, the GET served', async (t) => {
+test('a 503 (queue full) for a POST with a 1 MB body pipelined before a GET: the body is dropped, the GET served', async (t, stack) => {
   const log: string[] = []
   const holds: Array<() => void> = []
   const app = await startApp(t, pathApp(log, holds))
-  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, ['--queue-depth', '0'])
+  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, [...stack.argv, '--queue-depth', '0'])
   const holder = send(`${sc.url}/hold`)
   await until(() => holds.length === 1, 2000, 'slot held')
   const c = await rawConnect(sc.ports.serving)
@@ -173,8 +176,8 @@ t.test('a 503 (queue full) for a POST with a 1 MB body pipelined before a GET: t
 
 // --- 3. pipelining -----------------------------------------------------------------------------
 
-t.test('three pipelined GETs in one write (CC=1): answered in order, connection kept', async (t) => {
-  const s = await scene(t, '1')
+test('three pipelined GETs in one write (CC=1): answered in order, connection kept', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const holder = send(`${s.sc.url}/hold`)
   await until(() => s.holds.length === 1, 2000, 'slot held by another client')
   const c = await rawConnect(s.port)
@@ -192,8 +195,8 @@ t.test('three pipelined GETs in one write (CC=1): answered in order, connection 
   await settled(s.sc.sidecar, s.app, 'pipelined')
 })
 
-t.test('pipelined 1 MB POST + GET, the app answering the POST without reading it', async (t) => {
-  const s = await scene(t, '1')
+test('pipelined 1 MB POST + GET, the app answering the POST without reading it', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   for (const framing of FRAMINGS) {
     const body = framing.name === 'chunked' ? `100000\r\n${'b'.repeat(MB)}\r\n0\r\n\r\n` : 'b'.repeat(MB)
     const c = await rawConnect(s.port)
@@ -211,9 +214,9 @@ t.test('pipelined 1 MB POST + GET, the app answering the POST without reading it
 // --- 4. a misbehaving app, while the client uploads 2 MB ------------------------------------------
 
 for (const fault of UPSTREAM_FAULTS) {
-  t.test(`the app ${fault.name}`, async (t) => {
+  test(`the app ${fault.name}`, async (t, stack) => {
     const app = await startRawApp(t)
-    const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+    const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, stack.argv)
     const c = await rawConnect(sc.ports.serving)
     c.socket.write(`POST ${fault.path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${UPLOAD}\r\n\r\n`)
     c.socket.write(Buffer.alloc(UPLOAD, 99))
@@ -238,8 +241,8 @@ for (const fault of UPSTREAM_FAULTS) {
 
 // --- 5. slow readers -----------------------------------------------------------------------------
 
-t.test('a paused client on a 5 MB response, then destroyed: slot freed, upstream not wedged', async (t) => {
-  const s = await scene(t, '1')
+test('a paused client on a 5 MB response, then destroyed: slot freed, upstream not wedged', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const c = await rawConnect(s.port)
   c.socket.pause()
   c.socket.write('GET /huge HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -250,8 +253,8 @@ t.test('a paused client on a 5 MB response, then destroyed: slot freed, upstream
   await serves(t, s.sc.url)
 })
 
-t.test('a paused client resumed later gets all 5 MB intact', async (t) => {
-  const s = await scene(t, '1')
+test('a paused client resumed later gets all 5 MB intact', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const c = await rawConnect(s.port)
   c.socket.pause()
   c.socket.write('GET /huge HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -266,7 +269,7 @@ t.test('a paused client resumed later gets all 5 MB intact', async (t) => {
   await settled(s.sc.sidecar, s.app, 'resumed')
 })
 
-t.test('an endless stream to a paused client: backpressure reaches the app; destroying frees everything', async (t) => {
+test('an endless stream to a paused client: backpressure reaches the app; destroying frees everything', async (t, stack) => {
   let written = 0
   let stopped = false
   const app = await startApp(t, (req, res) => {
@@ -281,7 +284,7 @@ t.test('an endless stream to a paused client: backpressure reaches the app; dest
     res.on('close', () => { stopped = true })
     pump()
   })
-  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, stack.argv)
   const c = await rawConnect(sc.ports.serving)
   c.socket.pause()
   c.socket.write('GET /endless HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -300,8 +303,8 @@ t.test('an endless stream to a paused client: backpressure reaches the app; dest
 
 // --- 6. Expect: 100-continue ---------------------------------------------------------------------
 
-t.test('Expect: 100-continue through the sidecar to a node:http app: one 100, body intact', async (t) => {
-  const s = await scene(t, '1')
+test('Expect: 100-continue through the sidecar to a node:http app: one 100, body intact', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const body = Buffer.alloc(MB)
   for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff
   const digest = createHash('sha256').update(body).digest('hex')
@@ -332,8 +335,8 @@ t.test('Expect: 100-continue through the sidecar to a node:http app: one 100, bo
 
 // --- 7. garbage and oversized heads ---------------------------------------------------------------
 
-t.test('garbage after a valid request on a kept connection: 200, then 400 and close', async (t) => {
-  const s = await scene(t, '1')
+test('garbage after a valid request on a kept connection: 200, then 400 and close', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   for (const first of ['/ok', '/delay']) {
     const c = await rawConnect(s.port)
     c.socket.write(`GET ${first} HTTP/1.1\r\nHost: x\r\n\r\n\x16\x03\x01 garbage \x00\xff\r\n\r\n`)
@@ -360,8 +363,8 @@ async function sendEndlessLine (c: RawClient): Promise<number> {
   return sent
 }
 
-t.test('a 70 KB request line: 431 (or 414), closed, never forwarded; an endless one too', async (t) => {
-  const s = await scene(t, '1')
+test('a 70 KB request line: 431 (or 414), closed, never forwarded; an endless one too', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const line = `GET /${'a'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\n\r\n`
   const whole = await rawConnect(s.port)
   whole.socket.write(line)
@@ -384,15 +387,15 @@ t.test('a 70 KB request line: 431 (or 414), closed, never forwarded; an endless 
   await serves(t, s.sc.url)
 })
 
-t.test('a client still sending an endless request line gets its 431 before the close (lingering close)', async (t) => {
-  const s = await scene(t, '1')
+test('a client still sending an endless request line gets its 431 before the close (lingering close)', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const c = await rawConnect(s.port)
   await sendEndlessLine(c)
   t.match(c.text(), /^HTTP\/1\.1 431 /)
 })
 
-t.test('10,000 tiny header fields under the size limit are answered in under a second', async (t) => {
-  const s = await scene(t, '1')
+test('10,000 tiny header fields under the size limit are answered in under a second', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   // The app must take what the sidecar forwards (node reads maxHeaderSize per connection).
   Object.assign(s.app.server, { maxHeaderSize: 256 * 1024, maxHeadersCount: 0 })
   const names = tinyFieldNames()
@@ -422,8 +425,8 @@ t.test('10,000 tiny header fields under the size limit are answered in under a s
 
 // --- 8. websocket after a plain request on the same connection --------------------------------------
 
-t.test('websocket upgrade after a normal request on the same keep-alive connection', async (t) => {
-  const s = await scene(t, '1')
+test('websocket upgrade after a normal request on the same keep-alive connection', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const wss = new WebSocketServer({ server: s.app.server })
   wss.on('connection', (ws) => { ws.on('message', (data) => { ws.send(`echo ${String(data)}`) }) })
   t.teardown(() => { for (const w of wss.clients) w.terminate(); wss.close() })
@@ -460,8 +463,8 @@ t.test('websocket upgrade after a normal request on the same keep-alive connecti
   }
 })
 
-t.test('websocket clients that leave early: while queued, and before the app completes the handshake', async (t) => {
-  const s = await scene(t, '1')
+test('websocket clients that leave early: while queued, and before the app completes the handshake', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   let handshakes = 0
   let answer: (() => void) | null = null
   const wss = new WebSocketServer({
@@ -496,8 +499,8 @@ t.test('websocket clients that leave early: while queued, and before the app com
   await serves(t, s.sc.url)
 })
 
-t.test('an upgrade the app answers with a plain 200: the client gets it, the slot comes back', async (t) => {
-  const s = await scene(t, '1')
+test('an upgrade the app answers with a plain 200: the client gets it, the slot comes back', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const c = await rawConnect(s.port)
   c.socket.write(upgradeRequest().replace('GET /socket', 'GET /ok'))
   await until(() => parseResponses(c.text())[0]?.isComplete === true || c.isClosed, 2000, 'an answer')
@@ -508,8 +511,8 @@ t.test('an upgrade the app answers with a plain 200: the client gets it, the slo
   await serves(t, s.sc.url)
 })
 
-t.test('the app closes an open websocket: a client that ignores the FIN does not keep the slot', async (t) => {
-  const s = await scene(t, '1')
+test('the app closes an open websocket: a client that ignores the FIN does not keep the slot', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const wss = new WebSocketServer({ server: s.app.server })
   const open: WebSocket[] = []
   wss.on('connection', (ws) => { open.push(ws); ws.on('message', (data) => { ws.send(`echo ${String(data)}`) }) })
@@ -529,8 +532,8 @@ t.test('the app closes an open websocket: a client that ignores the FIN does not
   await serves(t, s.sc.url)
 })
 
-t.test('CONNECT after a plain request on the same connection: refused without a tunnel, nothing held', async (t) => {
-  const s = await scene(t, '1')
+test('CONNECT after a plain request on the same connection: refused without a tunnel, nothing held', async (t, stack) => {
+  const s = await scene(t, stack, '1')
   const c = await rawConnect(s.port)
   c.socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\nCONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\nhello')
   await c.closed
@@ -544,10 +547,10 @@ t.test('CONNECT after a plain request on the same connection: refused without a 
 
 // --- 9. silent connections ---------------------------------------------------------------------------
 
-t.test('a client that connects and never sends a byte does not hold up a graceful shutdown', async (t) => {
+test('a client that connects and never sends a byte does not hold up a graceful shutdown', async (t, stack) => {
   const log: string[] = []
   const app = await startApp(t, pathApp(log, []))
-  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, ['--drain-seconds', '0.1'])
+  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, [...stack.argv, '--drain-seconds', '0.1'])
   const silent = await rawConnect(sc.ports.serving)
   const kept = await rawConnect(sc.ports.serving)
   t.teardown(() => { silent.socket.destroy(); kept.socket.destroy() })

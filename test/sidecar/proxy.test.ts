@@ -3,8 +3,11 @@ import { connect } from 'node:net'
 import t from 'tap'
 import { request as undiciRequest } from 'undici'
 import { send, sleep, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
+import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
 
-for (const server of ['sluice', 'node']) t.test(`forwards method, path, query and body, and returns status, headers and body (--http-server ${server})`, async (t) => {
+const test = stackTests(t, 'sidecar', ALL_STACKS)
+
+test('forwards method, path, query and body, and returns status, headers and body', async (t, stack) => {
   const app = await startApp(t, (req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -13,7 +16,7 @@ for (const server of ['sluice', 'node']) t.test(`forwards method, path, query an
       res.end(JSON.stringify({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString() }))
     })
   })
-  const { url } = await startSidecar(t, app.port, {}, ['--http-server', server])
+  const { url } = await startSidecar(t, app.port, {}, stack.argv)
   const r = await send(`${url}/some/path?q=1&r=2`, { method: 'POST', body: 'hello body', headers: { 'content-type': 'text/plain' } })
   t.equal(r.status, 201)
   t.equal(r.headers['x-app'], 'yes')
@@ -22,13 +25,13 @@ for (const server of ['sluice', 'node']) t.test(`forwards method, path, query an
   // On a kept connection node:http announces its keep-alive timeout; Sluice's server does not (nor Go's).
   const kept = await undiciRequest(`${url}/kept`)
   await kept.body.text()
-  t.equal(kept.headers['keep-alive'] !== undefined, server === 'node', 'served by the chosen server')
+  t.equal(kept.headers['keep-alive'] !== undefined, stack.httpServer === 'node', 'served by the chosen server')
 })
 
-t.test('rewrites headers as Knative does', async (t) => {
+test('rewrites headers as Knative does', async (t, stack) => {
   let seen: Record<string, string | string[] | undefined> = {}
   const app = await startApp(t, (req, res) => { seen = req.headers; res.end('ok') })
-  const { url } = await startSidecar(t, app.port)
+  const { url } = await startSidecar(t, app.port, {}, stack.argv)
   await send(url, {
     headers: {
       'x-forwarded-for': '203.0.113.7, 10.0.0.1',
@@ -53,23 +56,23 @@ t.test('rewrites headers as Knative does', async (t) => {
   t.equal(seen.forwarded, 'for=203.0.113.7;proto=https, for=10.0.0.1', 'Forwarded synthesized from X-Forwarded-*')
 })
 
-t.test('keeps an existing Forwarded header and quotes IPv6 nodes when synthesizing', async (t) => {
+test('keeps an existing Forwarded header and quotes IPv6 nodes when synthesizing', async (t, stack) => {
   const seen: Array<string | undefined> = []
   const app = await startApp(t, (req, res) => { seen.push(req.headers.forwarded); res.end() })
-  const { url } = await startSidecar(t, app.port)
+  const { url } = await startSidecar(t, app.port, {}, stack.argv)
   await send(url, { headers: { forwarded: 'for=1.1.1.1', 'x-forwarded-for': '2.2.2.2' } })
   await send(url, { headers: { 'x-forwarded-for': '2001:db8::1', 'x-forwarded-host': 'h.example' } })
   t.same(seen, ['for=1.1.1.1', 'for="[2001:db8::1]";host=h.example'])
 })
 
-t.test('streams responses: SSE chunks reach the client before the upstream finishes', async (t) => {
+test('streams responses: SSE chunks reach the client before the upstream finishes', async (t, stack) => {
   let finish: (() => void) | null = null
   const app = await startApp(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     res.write('data: first\n\n')
     finish = () => { res.end('data: last\n\n') }
   })
-  const { url } = await startSidecar(t, app.port)
+  const { url } = await startSidecar(t, app.port, {}, stack.argv)
   const got: string[] = []
   await new Promise<void>((resolve, reject) => {
     const req = request(url, { agent: false }, (res) => {
@@ -90,14 +93,14 @@ t.test('streams responses: SSE chunks reach the client before the upstream finis
   t.equal(got.join(''), 'data: first\n\ndata: last\n\n')
 })
 
-t.test('streams request bodies without buffering them whole', async (t) => {
+test('streams request bodies without buffering them whole', async (t, stack) => {
   let firstChunkAt = 0
   const app = await startApp(t, (req, res) => {
     let n = 0
     req.on('data', (c: Buffer) => { if (n === 0) firstChunkAt = performance.now(); n += c.length })
     req.on('end', () => { res.end(String(n)) })
   })
-  const { url } = await startSidecar(t, app.port)
+  const { url } = await startSidecar(t, app.port, {}, stack.argv)
   const result = await new Promise<{ body: string; endAt: number }>((resolve, reject) => {
     const req = request(url, { method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } }, (res) => {
       let body = ''
@@ -119,11 +122,11 @@ t.test('streams request bodies without buffering them whole', async (t) => {
   t.equal(result.body, String(16 * 64 * 1024))
 })
 
-t.test('upstream connect failure answers 502 with a short body, at once', async (t) => {
+test('upstream connect failure answers 502 with a short body, at once', async (t, stack) => {
   const app = await startApp(t, (_req, res) => { res.end() })
   const port = app.port
   await new Promise<void>((resolve) => { app.server.close(() => { resolve() }) })
-  const { url, sidecar } = await startSidecar(t, port)
+  const { url, sidecar } = await startSidecar(t, port, {}, stack.argv)
   const started = performance.now()
   const r = await send(url)
   t.equal(r.status, 502)
@@ -132,7 +135,7 @@ t.test('upstream connect failure answers 502 with a short body, at once', async 
   t.equal(sidecar.metrics.upstream502, 1)
 })
 
-t.test('keep-alive race: an idempotent request on a socket the app just closed is retried once', async (t) => {
+test('keep-alive race: an idempotent request on a socket the app just closed is retried once', async (t, stack) => {
   // The app answers each connection's first request with keep-alive, then drops the socket
   // when the next request arrives on it, without answering: what Knative issue 12414 sees.
   const app = await startApp(t, (req, res) => {
@@ -141,7 +144,7 @@ t.test('keep-alive race: an idempotent request on a socket the app just closed i
     if (sock.served > 1) { sock.destroy(); return }
     res.end('fresh')
   })
-  const { url } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+  const { url } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, stack.argv)
   t.equal((await send(url)).body, 'fresh')
   await sleep(20)
   const r = await send(url)
@@ -152,9 +155,9 @@ t.test('keep-alive race: an idempotent request on a socket the app just closed i
   t.equal(post.status, 502, 'a request whose body was sent is not replayed')
 })
 
-t.test('an invalid request gets 400 and the sidecar keeps serving', async (t) => {
+test('an invalid request gets 400 and the sidecar keeps serving', async (t, stack) => {
   const app = await startApp(t, (_req, res) => { res.end('ok') })
-  const { url, ports } = await startSidecar(t, app.port)
+  const { url, ports } = await startSidecar(t, app.port, {}, stack.argv)
   const raw = await new Promise<string>((resolve) => {
     const sock = connect(ports.serving, '127.0.0.1', () => { sock.write('GARBAGE\r\n\r\n') })
     let data = ''
@@ -165,7 +168,7 @@ t.test('an invalid request gets 400 and the sidecar keeps serving', async (t) =>
   t.equal((await send(url)).body, 'ok')
 })
 
-t.test('a client that drops mid-upload: the app sees the body cut, the slot comes back, the next upload works', async (t) => {
+test('a client that drops mid-upload: the app sees the body cut, the slot comes back, the next upload works', async (t, stack) => {
   const seen: string[] = []
   const app = await startApp(t, (req, res) => {
     let n = 0
@@ -174,7 +177,7 @@ t.test('a client that drops mid-upload: the app sees the body cut, the slot come
     req.on('aborted', () => { seen.push('aborted') })
     req.on('error', () => {})
   })
-  const { ports, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' })
+  const { ports, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, stack.argv)
   const sock = connect(ports.serving, '127.0.0.1')
   await new Promise<void>((resolve) => { sock.once('connect', () => { resolve() }) })
   sock.on('error', () => {})

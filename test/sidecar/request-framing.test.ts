@@ -1,16 +1,19 @@
 import t from 'tap'
 import { rawConnect } from '../helpers/raw-client.ts'
 import { startApp, startSidecar } from '../helpers/sidecar-fixture.ts'
+import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
+
+const test = stackTests(t, 'sidecar', ALL_STACKS)
 
 // Issue 13, defect 3 and the smuggling shapes the differential fuzzer seeds with, through a real
 // sidecar: an ambiguous or obfuscated framing is refused before the app, with the status Go's
 // server (Knative's queue-proxy) gives, and the connection closes so nothing after it is read as
 // another request.
 
-t.test('obfuscated or ambiguous framing is refused before the app', async (t) => {
+test('obfuscated or ambiguous framing is refused before the app', async (t, stack) => {
   const seen: string[] = []
   const app = await startApp(t, (req, res) => { seen.push(`${req.method} ${req.url}`); req.resume(); req.on('end', () => { res.end('ok') }) })
-  const { ports } = await startSidecar(t, app.port)
+  const { ports } = await startSidecar(t, app.port, {}, stack.argv)
   const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'
   const cases: Array<[string, number, string]> = [
     ['Transfer-Encoding: chunked + NBSP (trim() took it as chunked)', 501, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n' + smuggled],

@@ -3,10 +3,13 @@ import t, { type Test } from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { send, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
+import { STACKS, stackTests, type Stack } from '../helpers/stacks.ts'
 
-t.test('revision timeout answers 504 "request timeout" when nothing was sent yet, and frees the slot', async (t) => {
+const test = stackTests(t, 'sidecar', STACKS, { parallel: true })
+
+test('revision timeout answers 504 "request timeout" when nothing was sent yet, and frees the slot', async (t, stack) => {
   const app = await startApp(t, () => { /* never answers */ })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv)
   const started = performance.now()
   const r = await send(url)
   const took = performance.now() - started
@@ -18,18 +21,18 @@ t.test('revision timeout answers 504 "request timeout" when nothing was sent yet
   await until(() => app.inFlight === 0, 2000, 'upstream request aborted')
 })
 
-t.test('revision timeout also bounds time spent queued', async (t) => {
+test('revision timeout also bounds time spent queued', async (t, stack) => {
   const app = await startApp(t, () => { /* never answers */ })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' })
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv)
   const [a, b] = await Promise.all([send(url), send(url)])
   t.same([a.status, b.status], [504, 504])
   t.equal(sidecar.breaker?.queued, 0)
   t.equal(sidecar.breaker?.inFlight, 0)
 })
 
-t.test('after the response started, a revision timeout cuts the connection', async (t) => {
+test('after the response started, a revision timeout cuts the connection', async (t, stack) => {
   const app = await startApp(t, (_req, res) => { res.writeHead(200); res.write('started') })
-  const { url } = await startSidecar(t, app.port, { REVISION_TIMEOUT_SECONDS: '1' })
+  const { url } = await startSidecar(t, app.port, { REVISION_TIMEOUT_SECONDS: '1' }, stack.argv)
   const outcome = await new Promise<string>((resolve) => {
     const req = request(url, { agent: false }, (res) => {
       res.on('data', () => {})
@@ -42,14 +45,14 @@ t.test('after the response started, a revision timeout cuts the connection', asy
   t.equal(outcome, 'aborted', 'client sees a broken response, not a clean end')
 })
 
-t.test('response-start timeout fires only before the first byte', async (t) => {
+test('response-start timeout fires only before the first byte', async (t, stack) => {
   const app = await startApp(t, (req, res) => {
     if (req.url === '/slow-start') return // never answers
     res.writeHead(200) // answers at once, then trickles for 1.5 s
     const iv = setInterval(() => { res.write('.') }, 200)
     setTimeout(() => { clearInterval(iv); res.end('done') }, 1500)
   })
-  const { url } = await startSidecar(t, app.port, { REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1' })
+  const { url } = await startSidecar(t, app.port, { REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1' }, stack.argv)
   const slow = await send(`${url}/slow-start`)
   t.equal(slow.status, 504)
   t.equal(slow.body, 'request timeout')
@@ -58,13 +61,13 @@ t.test('response-start timeout fires only before the first byte', async (t) => {
   t.match(trickle.body, /done$/, 'a started response outlives the response-start timeout')
 })
 
-t.test('idle timeout fires when the response stalls', async (t) => {
+test('idle timeout fires when the response stalls', async (t, stack) => {
   const app = await startApp(t, (req, res) => {
     if (req.url === '/silent') return
     res.writeHead(200)
     res.write('a') // then silence
   })
-  const { url } = await startSidecar(t, app.port, { REVISION_IDLE_TIMEOUT_SECONDS: '1' })
+  const { url } = await startSidecar(t, app.port, { REVISION_IDLE_TIMEOUT_SECONDS: '1' }, stack.argv)
   const silent = await send(`${url}/silent`)
   t.equal(silent.status, 504, 'nothing written: 504')
   const stalled = await new Promise<string>((resolve) => {
@@ -80,13 +83,13 @@ t.test('idle timeout fires when the response stalls', async (t) => {
 })
 
 /** An echo websocket app (plain requests are held unanswered) behind a sidecar on fake time. */
-async function websocketSidecar (t: Test, env: Record<string, string>, argv: string[] = []) {
+async function websocketSidecar (t: Test, stack: Stack, env: Record<string, string>, argv: string[] = []) {
   const app = await startApp(t, () => { /* plain requests never answered */ })
   const wss = new WebSocketServer({ server: app.server })
   wss.on('connection', (ws) => { ws.on('message', (m) => { ws.send(`echo:${m.toString()}`) }) })
   t.teardown(() => { wss.close() })
   const clock = new ManualClock()
-  const started = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '2', ...env }, argv, { clock })
+  const started = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '2', ...env }, [...stack.argv, ...argv], { clock })
   const open = async (): Promise<WebSocket> => {
     const ws = new WebSocket(started.url.replace('http', 'ws') + '/ws')
     t.teardown(() => { ws.terminate() })
@@ -105,8 +108,8 @@ for (const [env, what] of [
   [{ REVISION_RESPONSE_START_TIMEOUT_SECONDS: '2' }, 'responseStartTimeoutSeconds'],
   [{ REVISION_IDLE_TIMEOUT_SECONDS: '2' }, 'idleTimeoutSeconds'],
 ] as const) {
-  t.test(`--upgrade-timeouts knative (default): an open websocket ends at ${what} from its start, however busy; the slot comes back`, async (t) => {
-    const { sidecar, clock, open, echo, closed } = await websocketSidecar(t, env)
+  test(`--upgrade-timeouts knative (default): an open websocket ends at ${what} from its start, however busy; the slot comes back`, async (t, stack) => {
+    const { sidecar, clock, open, echo, closed } = await websocketSidecar(t, stack, env)
     const ws = await open()
     t.equal(sidecar.breaker?.inFlight, 1, 'an open websocket holds a concurrency slot')
     clock.advance(1_000)
@@ -117,8 +120,8 @@ for (const [env, what] of [
   })
 }
 
-t.test('--upgrade-timeouts handshake: an open websocket outlives every timeout (Knative issues 16169, 16638)', async (t) => {
-  const { sidecar, url, clock, open, echo } = await websocketSidecar(t,
+test('--upgrade-timeouts handshake: an open websocket outlives every timeout (Knative issues 16169, 16638)', async (t, stack) => {
+  const { sidecar, url, clock, open, echo } = await websocketSidecar(t, stack,
     { REVISION_TIMEOUT_SECONDS: '2', REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1', REVISION_IDLE_TIMEOUT_SECONDS: '1' }, ['--upgrade-timeouts', 'handshake'])
   const ws = await open()
   const plain = send(url) // held by the app: its 504 proves the sweeper ran past every deadline
@@ -130,9 +133,9 @@ t.test('--upgrade-timeouts handshake: an open websocket outlives every timeout (
   await until(() => sidecar.breaker?.inFlight === 0, 2000, 'slot released on close')
 })
 
-t.test('both modes: a websocket still queued at the revision timeout gets 504 and leaves the queue', async (t) => {
+test('both modes: a websocket still queued at the revision timeout gets 504 and leaves the queue', async (t, stack) => {
   for (const mode of ['knative', 'handshake']) {
-    const { sidecar, url, clock, open } = await websocketSidecar(t, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '2' }, ['--upgrade-timeouts', mode])
+    const { sidecar, url, clock, open } = await websocketSidecar(t, stack, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '2' }, ['--upgrade-timeouts', mode])
     const first = await open()
     const queued = new Promise<number>((resolve) => {
       const ws = new WebSocket(url.replace('http', 'ws') + '/queued')

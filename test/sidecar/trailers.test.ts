@@ -3,6 +3,9 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import t from 'tap'
 import { rawConnect } from '../helpers/raw-client.ts'
 import { startSidecar, type Teardown, until } from '../helpers/sidecar-fixture.ts'
+import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
+
+const test = stackTests(t, 'sidecar', ALL_STACKS)
 
 // Issue 13, defect 5: response trailers that must not be trailers (RFC 9110 6.5.1: framing,
 // routing, authentication, response controls, content format) are dropped before the response is
@@ -49,10 +52,10 @@ function trailersOf (raw: string): Record<string, string> {
   return out
 }
 
-t.test('HTTP/1.1 upstream: forbidden trailers are dropped, the others relayed', async (t) => {
+test('HTTP/1.1 upstream: forbidden trailers are dropped, the others relayed', async (t, stack) => {
   const lines = [...FORBIDDEN, ...ALLOWED].map(([n, v]) => `${n}: ${v}\r\n`).join('')
   const port = await startTrailerApp(t, lines)
-  const { ports } = await startSidecar(t, port)
+  const { ports } = await startSidecar(t, port, {}, stack.argv)
   const client = await rawConnect(ports.serving)
   client.socket.write('GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n')
   await until(() => client.text().includes('\r\n0\r\n') && client.text().endsWith('\r\n\r\n'), 2000, 'the whole response')
@@ -63,9 +66,9 @@ t.test('HTTP/1.1 upstream: forbidden trailers are dropped, the others relayed', 
   t.same(trailersOf(raw), { 'grpc-status': '0', 'grpc-message': 'ok', 'x-checksum': 'abc' })
 })
 
-t.test('HTTP/1.1 upstream: only forbidden trailers: the response ends with an empty trailer section', async (t) => {
+test('HTTP/1.1 upstream: only forbidden trailers: the response ends with an empty trailer section', async (t, stack) => {
   const port = await startTrailerApp(t, 'Set-Cookie: a=b\r\nHost: evil\r\n')
-  const { ports } = await startSidecar(t, port)
+  const { ports } = await startSidecar(t, port, {}, stack.argv)
   const client = await rawConnect(ports.serving)
   client.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n')
   await until(() => client.text().endsWith('\r\n0\r\n\r\n'), 2000, 'the last chunk')
@@ -73,7 +76,7 @@ t.test('HTTP/1.1 upstream: only forbidden trailers: the response ends with an em
   t.same(trailersOf(client.text()), {})
 })
 
-t.test('h2c upstream: forbidden trailers are dropped, the others relayed', async (t) => {
+test('h2c upstream: forbidden trailers are dropped, the others relayed', async (t, stack) => {
   const server = createH2Server()
   server.on('stream', (stream) => {
     stream.on('data', () => {})
@@ -87,7 +90,7 @@ t.test('h2c upstream: forbidden trailers are dropped, the others relayed', async
   })
   await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
   t.teardown(() => { server.close() })
-  const { ports } = await startSidecar(t, (server.address() as AddressInfo).port, {}, ['--upstream-protocol', 'h2c'])
+  const { ports } = await startSidecar(t, (server.address() as AddressInfo).port, {}, [...stack.argv, '--upstream-protocol', 'h2c'])
   const client = await rawConnect(ports.serving)
   client.socket.write('POST / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nContent-Length: 0\r\n\r\n')
   await until(() => client.text().includes('\r\n0\r\n') && client.text().endsWith('\r\n\r\n'), 2000, 'the whole response')
