@@ -265,10 +265,6 @@ export class Activator implements ProxyContext {
       logger: logger.child({ component: 'http' }),
       onHttpServer: (http) => {
         http.on('upgrade', this.handler.handleUpgrade)
-        http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-          if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
-          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
-        })
       },
       onH2Server: (h2) => {
         h2.on('session', (session: ServerHttp2Session) => {

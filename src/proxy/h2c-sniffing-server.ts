@@ -5,6 +5,7 @@ import type { HttpServerImpl } from '../config/sidecar-config.ts'
 import { H1Server } from '../server/h1-server.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { Logger } from '../shared/logger.ts'
+import { onNodeClientError } from './node-client-error.ts'
 import { hostRefusal, refuseRequest } from './node-host-check.ts'
 
 // One port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), as Knative's queue-proxy serves
@@ -70,6 +71,7 @@ export class DualServer {
     const httpOptions: ServerOptions = { requestTimeout: 0, keepAliveTimeout: o.keepAliveTimeoutMs, headersTimeout: o.headersTimeoutMs, maxHeaderSize: o.maxHeadBytes }
     const http = process.getBuiltinModule('node:http').createServer(httpOptions, this.onNodeRequest)
     this.#http = http
+    http.on('clientError', onNodeClientError)
     // The server never listens itself; 'listening' starts its connection tracking
     // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.
     if (this.net.listening) http.emit('listening')
@@ -105,7 +107,7 @@ export interface DualServerOptions {
   headersTimeoutMs: number
   maxHeadBytes: number
   logger: Logger
-  /** Called once node:http's server exists (attach 'upgrade', 'clientError' listeners). */
+  /** Called once node:http's server exists (attach 'upgrade' listeners; 'clientError' is onNodeClientError). */
   onHttpServer?: (http: HttpServer) => void
   /** Called once node:http2's server exists (attach 'session' listeners). */
   onH2Server?: (h2: Http2Server) => void

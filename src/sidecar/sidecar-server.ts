@@ -189,10 +189,6 @@ export class Sidecar {
       // Created on first need (h2c-sniffing-server.ts): the listeners go on then.
       onHttpServer: (http) => {
         http.on('upgrade', upgrades.handle)
-        http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-          if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
-          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 12\r\n\r\nbad request\n')
-        })
       },
       onH2Server: (h2) => {
         h2.on('session', (session) => {
