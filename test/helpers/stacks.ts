@@ -63,9 +63,9 @@ export const DIFFERENCES: readonly Difference[] = Object.freeze([
   // undici's Pool reads the app's responses with llhttp and fails the exchange on what it
   // considers a protocol error, where H1Upstream (and Go's transport) tolerate it.
   { mode: 'sidecar', fallback: 'undici-client', test: 'the app answers 100 Continue, then a real response after reading everything', reason: 'undici fails the exchange (502) on a 1xx the client did not ask for; Go and H1Upstream skip it and relay the final response' },
-  { mode: 'sidecar', fallback: 'undici-client', test: 'the app sends body bytes after a 204: the client gets a bare 204, nothing after it', reason: 'undici fails the exchange when bytes follow a bodiless response in the same read, so the client does not get the 204' },
+  { mode: 'sidecar', fallback: 'undici-client', test: 'the app sends body bytes after a 204: the client gets a bare 204, nothing after it', reason: 'undici fails the exchange when bytes follow a bodiless response, and the client\'s connection is cut with no answer; H1Upstream relays the 204 and drops the connection' },
   { mode: 'activator', fallback: 'undici-client', test: 'the pod answers 100 Continue, then a real response after reading everything', reason: 'undici fails the exchange (502) on a 1xx the client did not ask for; Go and H1Upstream skip it and relay the final response' },
-  { mode: 'activator', fallback: 'undici-client', test: 'the pod sends body bytes after a 204: the client gets a bare 204, nothing after it', reason: 'undici fails the exchange when bytes follow a bodiless response in the same read, so the client does not get the 204' },
+  { mode: 'activator', fallback: 'undici-client', test: 'the pod sends body bytes after a 204: the client gets a bare 204, nothing after it', reason: 'undici fails the exchange when bytes follow a bodiless response, and the client\'s connection is cut with no answer; H1Upstream relays the 204 and drops the connection' },
 ])
 
 function differenceOf (mode: Mode, test: string, stack: Stack): Difference | null {
