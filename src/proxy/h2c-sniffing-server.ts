@@ -71,6 +71,9 @@ export class DualServer {
     const httpOptions: ServerOptions = { requestTimeout: 0, keepAliveTimeout: o.keepAliveTimeoutMs, headersTimeout: o.headersTimeoutMs, maxHeaderSize: o.maxHeadBytes }
     const http = process.getBuiltinModule('node:http').createServer(httpOptions, this.onNodeRequest)
     this.#http = http
+    // No count of fields besides the size limit, as Go and H1Server: node's default (2,000) refuses
+    // a head of 1,000 fields as a "header overflow" however small it is.
+    http.maxHeadersCount = 0
     http.on('clientError', onNodeClientError)
     // The server never listens itself; 'listening' starts its connection tracking
     // (closeIdleConnections, headersTimeout checks), which Node sets up on that event.

@@ -54,7 +54,6 @@ export const DIFFERENCES: readonly Difference[] = Object.freeze([
   // before Sluice sees a request; its checks and statuses are llhttp's, not Go's.
   ...(['sidecar', 'activator'] as const).flatMap((mode): Difference[] => [
     { mode, fallback: 'node-server', test: 'garbage after a valid request on a kept connection: 200, then 400 and close', reason: 'llhttp parses the whole read at once and its 400 for the garbage closes the connection before the valid request is answered' },
-    { mode, fallback: 'node-server', test: '10,000 tiny header fields under the size limit are answered in under a second', reason: 'node:http refuses the head (it counts fields against maxHeadersCount and its own limits), where Go and H1Server take every field under the size limit' },
     { mode, fallback: 'node-server', test: 'CONNECT after a plain request on the same connection: refused without a tunnel, nothing held', reason: 'node:http hands the CONNECT to its connect path as soon as it is parsed, which ends the connection before the plain request pipelined ahead of it is answered' },
   ]),
   { mode: 'sidecar', fallback: 'node-server', test: 'obfuscated or ambiguous framing is refused before the app', reason: 'llhttp accepts `Transfer-Encoding: gzip, chunked` and forwards it, and answers 400 where Go answers 501 for an unsupported transfer coding' },
