@@ -6,7 +6,7 @@ import { H1Server } from '../server/h1-server.ts'
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import type { Logger } from '../shared/logger.ts'
 import { onNodeClientError } from './node-client-error.ts'
-import { hostRefusal, refuseRequest } from './node-host-check.ts'
+import { headRefusal, refuseRequest } from './node-head-check.ts'
 
 // One port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), as Knative's queue-proxy serves
 // (Go's h2c handler). Each new connection's first bytes decide: the HTTP/2 client preface
@@ -82,9 +82,9 @@ export class DualServer {
     return http
   }
 
-  /** node:http's 'request' listener: refuses what H1Server refuses in the head and llhttp does not (node-host-check.ts). */
+  /** node:http's 'request' listener: refuses what H1Server refuses in the head and llhttp does not (node-head-check.ts). */
   onNodeRequest (req: IncomingMessage, res: ServerResponse): void {
-    const refusal = hostRefusal(req.rawHeaders)
+    const refusal = headRefusal(req.rawHeaders)
     if (refusal !== null) { refuseRequest(req, res, refusal); return }
     this.#listener(req, res)
   }

@@ -1,10 +1,13 @@
 import type { Socket } from 'node:net'
+import { wasRefused } from './node-head-check.ts'
 
 // `--http-server node`: what node:http's 'clientError' answers (llhttp refused the bytes before a
-// request existed, or mid-body). H1Server answers a head over the size limit with 431, as Go's
-// server does, a bad chunk in a body it already handed on with 400 "malformed request body: ...",
-// and any other refusal with 400; node:http gives these errors `code`s (HPE_*), so the fallback
-// answers the same. Answers are static: built once.
+// request existed, or mid-body). As H1Server and Go's server: a head over the size limit is a 431,
+// a bad chunk in a body already handed on a 400 "malformed request body: ...", anything else a 400.
+// node:http gives these errors `code`s (HPE_*), so the fallback answers the same, except that
+// HPE_INVALID_TRANSFER_ENCODING stays a 400: it stands for both a second Transfer-Encoding field
+// (501 on H1Server) and Content-Length with Transfer-Encoding (400). A request node-head-check.ts
+// already refused gets no second answer. Answers are static: built once.
 
 function answer (status: number, reason: string, message: string): string {
   const body = message + '\n'
@@ -15,8 +18,17 @@ const HEAD_TOO_LARGE = answer(431, 'Request Header Fields Too Large', 'request h
 const BAD_CHUNK = answer(400, 'Bad Request', 'malformed request body: invalid chunk size')
 const BAD_REQUEST = answer(400, 'Bad Request', 'bad request')
 
+function answerFor (code: string | undefined): string {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW': return HEAD_TOO_LARGE
+    case 'HPE_INVALID_CHUNK_SIZE': return BAD_CHUNK
+    default: return BAD_REQUEST
+  }
+}
+
 /** node:http's 'clientError' listener for the proxy ports: answer if the socket can take it, then close. */
 export function onNodeClientError (err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
-  socket.end(err.code === 'HPE_HEADER_OVERFLOW' ? HEAD_TOO_LARGE : err.code === 'HPE_INVALID_CHUNK_SIZE' ? BAD_CHUNK : BAD_REQUEST)
+  if (wasRefused(socket)) { socket.end(); return } // its answer is out or on its way
+  socket.end(answerFor(err.code))
 }
