@@ -3,6 +3,10 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
 import { route } from './fixtures.ts'
+import { DEFAULT_STACK, NODE_SERVER, stackTests } from '../helpers/stacks.ts'
+
+// The requests stay buffered (the revision has no endpoint), so only the server stack matters.
+const test = stackTests(t, 'activator', [DEFAULT_STACK, NODE_SERVER])
 
 // Acceptance: 2,000 buffered requests whose clients give up after 1 s leave the queue, and the
 // activator's RSS returns within 10% of its idle size (Knative's activator grows to OOM here: issue 13583).
@@ -45,8 +49,8 @@ async function abandon (agent: Agent, url: string, n: number, giveUpMs: number):
   return results.filter((r) => r.status === 'rejected').length
 }
 
-t.test('2,000 clients giving up while buffered leave the queue; RSS returns to idle', async (t) => {
-  const child = fork(CHILD, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+test('2,000 clients giving up while buffered leave the queue; RSS returns to idle', async (t, stack) => {
+  const child = fork(CHILD, [...stack.argv], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   t.teardown(() => { child.kill('SIGKILL') })
   const port = await nextMessage(child, (m) => (typeof m === 'object' && m !== null && 'port' in m && typeof m.port === 'number' ? m.port : null))
   const url = `http://127.0.0.1:${port}/`

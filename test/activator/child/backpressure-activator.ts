@@ -1,10 +1,10 @@
 // Child process for the backpressure test: an activator alone in its process, so its RSS is its own.
-// Protocol (IPC): sends {port} once listening; answers {cmd: 'stats'} with RSS after a full GC.
+// Arguments: extra activator flags (the stack under test). Protocol (IPC): sends {port} once listening; answers {cmd: 'stats'} with RSS after a full GC.
 import { Activator } from '../../../src/activator/activator-server.ts'
 import { loadActivatorConfig } from '../../../src/config/activator-config.ts'
 import { silentLogger } from '../../../src/shared/logger.ts'
 
-const loaded = loadActivatorConfig(['--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--queue-depth', '10000'], { POD_NAME: 'bp' })
+const loaded = loadActivatorConfig(['--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--queue-depth', '10000', ...process.argv.slice(2)], { POD_NAME: 'bp' })
 if (loaded.config === null) throw new Error(loaded.problems.join('\n'))
 const activator = new Activator(loaded.config, silentLogger())
 activator.registry.upsert({ namespace: 'default', name: 'bp', containerConcurrency: 1, endpoints: [], hosts: [], timeoutSeconds: null, lbPolicy: null })
