@@ -30,7 +30,9 @@ export const BOTH_FALLBACKS: Stack = Object.freeze({
 export const STACKS: readonly Stack[] = Object.freeze([DEFAULT_STACK, NODE_SERVER, UNDICI_CLIENT])
 /**
  * Suites that take well under a second per stack also run both fallbacks together; the slow ones
- * (real timeouts, drains) do not, to keep `npm test` short: each fallback is already covered alone.
+ * (real timeouts, drains, the misbehaving-clients suites) do not, to keep `npm test` short: each
+ * fallback is already covered alone there. Suites that mostly wait on real timeouts run their
+ * stacks at once (`parallel`).
  */
 export const ALL_STACKS: readonly Stack[] = Object.freeze([...STACKS, BOTH_FALLBACKS])
 
@@ -50,8 +52,9 @@ export interface Difference {
  * fixed. A combined stack inherits the differences of each fallback it uses.
  */
 export const DIFFERENCES: readonly Difference[] = Object.freeze([
-  // node:http (llhttp) parses and answers malformed input itself, in its 'clientError' path,
-  // before Sluice sees a request; its checks and statuses are llhttp's, not Go's.
+  // node:http decides when a connection's next request is parsed, and answers parse errors itself
+  // ('clientError'): what it refuses is answered with H1Server's statuses where its error codes
+  // allow (src/proxy/node-client-error.ts, node-head-check.ts); the rest is listed here.
   ...(['sidecar', 'activator'] as const).flatMap((mode): Difference[] => [
     { mode, fallback: 'node-server', test: 'garbage after a valid request on a kept connection: 200, then 400 and close', reason: 'llhttp parses the whole read at once and its 400 for the garbage closes the connection before the valid request is answered' },
     { mode, fallback: 'node-server', test: 'CONNECT after a plain request on the same connection: refused without a tunnel, nothing held', reason: 'node:http hands the CONNECT to its connect path as soon as it is parsed, which ends the connection before the plain request pipelined ahead of it is answered' },
