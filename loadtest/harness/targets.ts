@@ -250,6 +250,22 @@ export interface RunningActivator extends RunningServer {
   readonly metricsPort: number
 }
 
+const h2cPortSupport = new Map<string, boolean>()
+
+/**
+ * `--h2c-port 0` where the activator has that port (8013 is taken by whoever runs first); an older
+ * version (an --also-ref before it) would refuse the flag. Asked once per binary, from its --help.
+ */
+function h2cPortArgs (bin: string): string[] {
+  let supported = h2cPortSupport.get(bin)
+  if (supported === undefined) {
+    const help = spawnSync(process.execPath, [bin, 'activator', '--help'], { encoding: 'utf8', timeout: 10_000 })
+    supported = `${help.stdout}`.includes('--h2c-port')
+    h2cPortSupport.set(bin, supported)
+  }
+  return supported ? ['--h2c-port', '0'] : []
+}
+
 /**
  * `bin/sluice activator` with the admin API as its only revision source. Ready once the admin API
  * answers GET /revisions; the caller registers revisions (PUT) and waits for traffic itself.
@@ -260,7 +276,7 @@ export async function startActivator (group: ChildGroup, dir: string, name: stri
   const metricsPort = await freePort()
   const args = [
     ...opts.nodeArgs, opts.bin ?? SLUICE_BIN, 'activator',
-    '--host', HOST, '--port', String(port), '--h2c-port', '0', '--admin-port', String(adminPort), '--metrics-port', String(metricsPort),
+    '--host', HOST, '--port', String(port), ...h2cPortArgs(opts.bin ?? SLUICE_BIN), '--admin-port', String(adminPort), '--metrics-port', String(metricsPort),
     '--log-level', 'warn', '--drain-seconds', '0', ...(opts.extraArgs ?? []),
   ]
   const child = group.start(name, process.execPath, args, { logPath: join(dir, `${name}.log`), cwd: REPO })
