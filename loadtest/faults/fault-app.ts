@@ -3,8 +3,9 @@
 //
 //   GET  /           200, 1 KB body (the load path)
 //   GET  /slow?ms=N  200 after N ms (holds a concurrency slot, so other requests queue)
-//   GET  /big        200, 256 KB written in 16 KB chunks, one per event-loop turn (a response a client can
-//                    leave half-read)
+//   GET  /big        200, 256 KB written in 16 KB chunks (a response a client can leave half-read);
+//                    /big?kb=N for N KB (rounded to 16 KB chunks). Writes wait for 'drain', so a slow
+//                    reader holds back the app as a real one would, and the app buffers one chunk.
 //   POST (any path)  reads the whole body, then 200 with its byte count
 //
 // Responses and bodies are built once; this is a load target, not a feature.
@@ -18,10 +19,11 @@ const BIG_CHUNKS = 16
 const HEADERS = { 'content-type': 'text/plain', 'content-length': String(BODY.length) }
 
 function writeBig (res: ServerResponse, left: number): void {
-  if (res.destroyed) return
-  if (left === 0) { res.end(); return }
-  res.write(CHUNK)
-  setImmediate(writeBig, res, left - 1)
+  for (; left > 0; left--) {
+    if (res.destroyed) return
+    if (!res.write(CHUNK)) { res.once('drain', () => { writeBig(res, left - 1) }); return }
+  }
+  res.end()
 }
 
 function onRequest (req: IncomingMessage, res: ServerResponse): void {
@@ -40,8 +42,10 @@ function onRequest (req: IncomingMessage, res: ServerResponse): void {
     return
   }
   if (url.startsWith('/big')) {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(CHUNK.length * BIG_CHUNKS) })
-    writeBig(res, BIG_CHUNKS)
+    const q = url.indexOf('?')
+    const chunks = q < 0 ? BIG_CHUNKS : Math.max(1, Math.round(Number(new URLSearchParams(url.slice(q + 1)).get('kb') ?? 256) / 16))
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(CHUNK.length * chunks) })
+    writeBig(res, chunks)
     return
   }
   res.writeHead(200, HEADERS)

@@ -13,21 +13,27 @@ import { fdCount, fdLimit, round2, rssKb, ScenarioRecorder, sleep, startStack, s
 import type { FaultContext, ScenarioResult, TargetKind } from './fault-kit.ts'
 
 const CONNECTIONS = 10_000
-const BATCH = 250
+const BATCH = 100
 const HOLD_MS = 10_000
 const MAX_KB_PER_CONN = 16
+const CONNECT_TIMEOUT_MS = 10_000
 
 function served (port: number, request: Buffer): Promise<Socket | null> {
   return new Promise((resolve) => {
     const s = connect({ host: HOST, port, noDelay: true })
     let got = ''
-    s.on('error', () => { resolve(null) })
+    const fail = (): void => { clearTimeout(timer); s.destroy(); resolve(null) }
+    const timer = setTimeout(fail, CONNECT_TIMEOUT_MS)
+    s.on('error', fail)
+    s.on('close', fail)
     s.once('connect', () => { s.write(request) })
     const onData = (d: Buffer): void => {
       got += d.toString('latin1')
       // The answer is 1 KB with a Content-Length: wait for all of it.
       if (got.length >= 1024 && got.includes('\r\n\r\n') && got.length - got.indexOf('\r\n\r\n') - 4 >= 1024) {
         s.off('data', onData)
+        s.off('close', fail)
+        clearTimeout(timer)
         resolve(got.startsWith('HTTP/1.1 200') ? s : null)
       }
     }
@@ -37,7 +43,8 @@ function served (port: number, request: Buffer): Promise<Socket | null> {
 
 export async function runIdleConnectionsScenario (ctx: FaultContext, kind: TargetKind): Promise<ScenarioResult> {
   const rec = new ScenarioRecorder('idle-connections', kind)
-  const stack = await startStack(ctx, kind)
+  // CC 0: a batch of first requests must not meet the admission queue's limit (CC 10 queues 100).
+  const stack = await startStack(ctx, kind, { cc: 0 })
   rec.commands.push(...stack.commands)
   const sockets: Socket[] = []
   try {
@@ -51,6 +58,7 @@ export async function runIdleConnectionsScenario (ctx: FaultContext, kind: Targe
     for (let i = 0; i < CONNECTIONS; i += BATCH) {
       const batch = await Promise.all(Array.from({ length: Math.min(BATCH, CONNECTIONS - i) }, async () => await served(front.port, request)))
       for (const s of batch) { if (s === null) failed++; else sockets.push(s) }
+      if ((i / BATCH) % 10 === 9) ctx.log(`  ${kind}: ${sockets.length} open, ${failed} failed, proxy fds ${fdCount(front.pid)}`)
     }
     let closedEarly = 0
     for (const s of sockets) s.on('close', () => { closedEarly++ })
