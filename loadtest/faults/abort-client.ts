@@ -21,6 +21,11 @@ export interface AbortRunSpec {
   readonly workers: number
   /** Share of requests that abort (0.2). */
   readonly abortShare: number
+  /**
+   * Send the same share of queued / upload / big-response requests but let them complete (the control
+   * run: the same traffic shape with no abort, so memory after it is the fair idle to compare with).
+   */
+  readonly complete?: boolean
 }
 
 export interface AbortRunResult {
@@ -117,23 +122,30 @@ export async function runAborts (spec: AbortRunSpec): Promise<AbortRunResult> {
   const kinds: AbortKind[] = ['queued', 'upload', 'response']
   const getRoot = head('GET', '/', [], spec.headerLines)
   const getSlow = head('GET', '/slow?ms=3', [], spec.headerLines)
+  const getSlow20 = head('GET', '/slow?ms=20', [], spec.headerLines)
+  const getBig = head('GET', '/big', [], spec.headerLines)
+  const postUpload = Buffer.concat([head('POST', '/upload', [`Content-Length: ${UPLOAD_BYTES}`, 'Content-Type: application/octet-stream'], spec.headerLines), UPLOAD_CHUNK])
   const t0 = performance.now()
   const worker = async (): Promise<void> => {
     let socket: Socket | null = null
     while (result.requests < spec.requests) {
       result.requests++
+      let request = Math.random() < 0.5 ? getRoot : getSlow
       if (Math.random() < spec.abortShare) {
         const kind = kinds[randomInt(kinds.length)] ?? 'queued'
-        result.aborted[kind]++
-        await abortOne(spec.port, kind, spec.headerLines)
-        continue
+        if (spec.complete !== true) {
+          result.aborted[kind]++
+          await abortOne(spec.port, kind, spec.headerLines)
+          continue
+        }
+        request = kind === 'queued' ? getSlow20 : kind === 'upload' ? postUpload : getBig
       }
       if (socket === null || socket.destroyed) {
         socket = await openSocket(spec.port)
         if (socket === null) { result.errors++; continue }
         socket.on('error', () => {})
       }
-      const status = await exchange(socket, Math.random() < 0.5 ? getRoot : getSlow)
+      const status = await exchange(socket, request)
       if (status === -1) { result.hangs++; socket.destroy(); socket = null; continue }
       if (status === 0) { result.errors++; socket.destroy(); socket = null; continue }
       result.completed++
