@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici'
-import { createDualServer } from '../src/proxy/h2c-sniffing-server.ts'
+import { createDualServer } from '../src/server/h2c-sniffing-server.ts'
 import { H1Upstream } from '../src/proxy/h1-upstream.ts'
 import { silentLogger } from '../src/shared/logger.ts'
 import type { InboundResponse } from '../src/server/inbound.ts'

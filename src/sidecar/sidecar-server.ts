@@ -8,7 +8,7 @@ import type { SidecarConfig } from '../config/sidecar-config.ts'
 import type { InboundRequest } from '../server/inbound.ts'
 import { secureContextOptions } from '../config/tls-settings.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
-import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../proxy/h2c-sniffing-server.ts'
+import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../server/h2c-sniffing-server.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import { ExchangeMetrics } from '../proxy/exchange-metrics.ts'
@@ -257,7 +257,7 @@ export class Sidecar {
     }
     const log = this.logger.child({ component: 'tls' })
     // node:tls and the TLS listener only when there is a certificate (most pods have none).
-    const { createTlsListener } = await import('../proxy/tls-listener.ts')
+    const { createTlsListener } = await import('../server/tls-listener.ts')
     const { createSecureContext } = process.getBuiltinModule('node:tls')
     const watcher = new CertWatcher({
       certPath,

@@ -54,7 +54,7 @@ export interface Difference {
 export const DIFFERENCES: readonly Difference[] = Object.freeze([
   // node:http decides when a connection's next request is parsed, and answers parse errors itself
   // ('clientError'): what it refuses is answered with H1Server's statuses where its error codes
-  // allow (src/proxy/node-client-error.ts, node-head-check.ts); the rest is listed here.
+  // allow (src/server/node-client-error.ts, node-head-check.ts); the rest is listed here.
   ...(['sidecar', 'activator'] as const).flatMap((mode): Difference[] => [
     { mode, fallback: 'node-server', test: 'garbage after a valid request on a kept connection: 200, then 400 and close', reason: 'llhttp parses the whole read at once and its 400 for the garbage closes the connection before the valid request is answered' },
     { mode, fallback: 'node-server', test: 'CONNECT after a plain request on the same connection: refused without a tunnel, nothing held', reason: 'node:http hands the CONNECT to its connect path as soon as it is parsed, which ends the connection before the plain request pipelined ahead of it is answered' },

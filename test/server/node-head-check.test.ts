@@ -1,5 +1,5 @@
 import t from 'tap'
-import { headRefusal } from '../../src/proxy/node-head-check.ts'
+import { headRefusal } from '../../src/server/node-head-check.ts'
 
 // `--http-server node` refuses the heads H1Server refuses and llhttp takes (issue 13, defects 2, 3).
 t.test('headRefusal: one valid Host and a plain `chunked` pass; what H1Server refuses is named with its status', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { closeAllConnections, createDualServer, destroySilentConnections, type DualServer } from '../../src/proxy/h2c-sniffing-server.ts'
+import { closeAllConnections, createDualServer, destroySilentConnections, type DualServer } from '../../src/server/h2c-sniffing-server.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
 import { parseResponses, rawConnect } from '../helpers/raw-client.ts'
 import { sleep, until } from '../helpers/sidecar-fixture.ts'
