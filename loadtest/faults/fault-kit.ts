@@ -3,6 +3,7 @@
 // load test's ChildGroup (own process group each, killed on exit), ports and readiness through targets.ts.
 
 import { readdirSync, readFileSync } from 'node:fs'
+import { WebSocket } from 'ws'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -167,13 +168,13 @@ export async function restartApp (ctx: FaultContext, app: App): Promise<void> {
   app.child = ctx.group.start('fault-app', process.execPath, [APP, String(app.port), HOST], { logPath: join(ctx.dir, `fault-app-${app.port}-again.log`) })
 }
 
-/** `bin/sluice sidecar` in front of the app: CC 10, a 1-second probe period, --log-level warn, plus `extra`. */
-export async function startSidecar (ctx: FaultContext, name: string, appPort: number, extra: readonly string[] = []): Promise<Sidecar> {
+/** `bin/sluice sidecar` in front of the app: CC 10, --log-level warn, plus `extra` (and Node flags `nodeArgs`). */
+export async function startSidecar (ctx: FaultContext, name: string, appPort: number, extra: readonly string[] = [], nodeArgs: readonly string[] = []): Promise<Sidecar> {
   const port = await freePort()
   const adminPort = await freePort()
   const metricsPort = await freePort()
   const args = [
-    SLUICE_BIN, 'sidecar', '--host', HOST, '--port', String(port), '--admin-port', String(adminPort),
+    ...nodeArgs, SLUICE_BIN, 'sidecar', '--host', HOST, '--port', String(port), '--admin-port', String(adminPort),
     '--metrics-port', String(metricsPort), '--user-port', String(appPort), '--container-concurrency', '10',
     '--log-level', 'warn', ...extra,
   ]
@@ -197,8 +198,8 @@ export async function activatorGauges (metricsPort: number): Promise<Gauges> {
 }
 
 /** An activator (CC 10 per endpoint) with revision default/faults on `endpoints`, answering through ROUTING. */
-export async function startActivatorFor (ctx: FaultContext, name: string, endpoints: readonly string[], extra: readonly string[] = [], cc = 10): Promise<RunningActivator> {
-  const a = await startActivator(ctx.group, ctx.dir, name, { nodeArgs: [], extraArgs: extra })
+export async function startActivatorFor (ctx: FaultContext, name: string, endpoints: readonly string[], extra: readonly string[] = [], cc = 10, nodeArgs: readonly string[] = []): Promise<RunningActivator> {
+  const a = await startActivator(ctx.group, ctx.dir, name, { nodeArgs, extraArgs: extra })
   const put = await httpCall('PUT', a.adminPort, `/revisions/${NAMESPACE}/${REVISION}`, JSON.stringify({ containerConcurrency: cc, endpoints }))
   if (put.status !== 200) throw new Error(`faults: PUT revision answered ${put.status}: ${put.body}`)
   await waitForOk(a.port, a.child, ROUTING)
@@ -225,10 +226,10 @@ export interface Stack {
  * app -> sidecar (kind 'sidecar'), or app -> sidecar -> activator (kind 'activator'; the activator's
  * endpoint is the sidecar, which answers its probes). The front is what clients talk to.
  */
-export async function startStack (ctx: FaultContext, kind: TargetKind, opts: { sidecarArgs?: readonly string[], activatorArgs?: readonly string[], cc?: number } = {}): Promise<Stack> {
+export async function startStack (ctx: FaultContext, kind: TargetKind, opts: { sidecarArgs?: readonly string[], activatorArgs?: readonly string[], cc?: number, frontNodeArgs?: readonly string[] } = {}): Promise<Stack> {
   const cc = opts.cc ?? 10
   const app = await startApp(ctx)
-  const sidecar = await startSidecar(ctx, `sidecar-${kind}`, app.port, [...(cc === 10 ? [] : ['--container-concurrency', String(cc)]), ...(opts.sidecarArgs ?? [])])
+  const sidecar = await startSidecar(ctx, `sidecar-${kind}`, app.port, [...(cc === 10 ? [] : ['--container-concurrency', String(cc)]), ...(opts.sidecarArgs ?? [])], kind === 'sidecar' ? opts.frontNodeArgs ?? [] : [])
   const commands = [app.command, sidecar.command]
   if (kind === 'sidecar') {
     const front: Front = {
@@ -237,7 +238,7 @@ export async function startStack (ctx: FaultContext, kind: TargetKind, opts: { s
     }
     return { app, sidecar, activator: null, front, commands }
   }
-  const activator = await startActivatorFor(ctx, 'activator', [`${HOST}:${sidecar.port}`], opts.activatorArgs ?? [], cc)
+  const activator = await startActivatorFor(ctx, 'activator', [`${HOST}:${sidecar.port}`], opts.activatorArgs ?? [], cc, opts.frontNodeArgs ?? [])
   commands.push(activator.command, `PUT http://127.0.0.1:<admin>/revisions/${NAMESPACE}/${REVISION} {"containerConcurrency":${cc},"endpoints":["127.0.0.1:<sidecar>"]}`)
   const front: Front = {
     kind, port: activator.port, pid: activator.child.pid, child: activator.child, headers: ROUTING, headerLines: ROUTING_LINES,
@@ -260,5 +261,67 @@ export async function pollUntil<T> (read: () => T | Promise<T>, ok: (v: T) => bo
     if (ok(value)) return { value, afterMs: performance.now() - t0 }
     if (performance.now() - t0 > timeoutMs) return { value, afterMs: null }
     await sleep(everyMs)
+  }
+}
+
+/**
+ * The V8 heap of a Sluice process after a full GC, read over the inspector protocol: SIGUSR1 opens
+ * Node's inspector on the `--inspect-port` the process was started with (nothing listens before), then
+ * HeapProfiler.collectGarbage and Runtime.getHeapUsage. This separates a leak (live objects that stay)
+ * from a heap V8 grew under load and keeps (RSS that stays while the live heap is back down).
+ */
+export class HeapReader {
+  readonly #pid: number
+  readonly #port: number
+  #ws: WebSocket | null = null
+  #id = 0
+
+  constructor (pid: number, inspectPort: number) {
+    this.#pid = pid
+    this.#port = inspectPort
+  }
+
+  async #connect (): Promise<WebSocket> {
+    if (this.#ws !== null) return this.#ws
+    process.kill(this.#pid, 'SIGUSR1')
+    let url: string | null = null
+    for (let i = 0; i < 50 && url === null; i++) {
+      const r = await httpCall('GET', this.#port, '/json/list', null)
+      if (r.status === 200) url = (JSON.parse(r.body) as Array<{ webSocketDebuggerUrl?: string }>)[0]?.webSocketDebuggerUrl ?? null
+      if (url === null) await sleep(100)
+    }
+    if (url === null) throw new Error(`faults: no inspector on port ${this.#port}`)
+    const ws = new WebSocket(url)
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => { resolve() }); ws.once('error', reject) })
+    this.#ws = ws
+    return ws
+  }
+
+  async #call (method: string): Promise<Record<string, unknown>> {
+    const ws = await this.#connect()
+    const id = ++this.#id
+    return await new Promise((resolve, reject) => {
+      const onMessage = (data: Buffer): void => {
+        const msg = JSON.parse(data.toString('utf8')) as { id?: number, result?: Record<string, unknown>, error?: unknown }
+        if (msg.id !== id) return
+        ws.off('message', onMessage)
+        if (msg.error !== undefined) reject(new Error(`faults: ${method}: ${JSON.stringify(msg.error)}`)); else resolve(msg.result ?? {})
+      }
+      ws.on('message', onMessage)
+      ws.send(JSON.stringify({ id, method }))
+    })
+  }
+
+  /** Live heap (MB) after two full GCs. */
+  async usedAfterGcMb (): Promise<number> {
+    await this.#call('HeapProfiler.collectGarbage')
+    await this.#call('HeapProfiler.collectGarbage')
+    const usage = await this.#call('Runtime.getHeapUsage')
+    return Number(usage.usedSize) / 2 ** 20
+  }
+
+  close (): void {
+    this.#ws?.close()
+    this.#ws = null
   }
 }
