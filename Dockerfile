@@ -17,19 +17,23 @@ COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 
-# The activator's dependencies: all of them, the Kubernetes client (an optionalDependency) included.
+# The activator's dependencies: all of them, the Kubernetes client included.
 FROM node:24-slim AS deps-activator
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-# The sidecar's: without the optional Kubernetes client (@kubernetes/client-node and its tree, ~88
-# of the ~94 MB), which only the activator's Kubernetes source imports. The sidecar never imports
-# it (test/cli/lazy-loading.test.ts).
+# The sidecar's: without the Kubernetes client (@kubernetes/client-node and the tree only it needs,
+# ~85 of the ~92 MB), which only the activator's Kubernetes source imports; the sidecar never
+# imports it (test/cli/lazy-loading.test.ts). It stays a plain dependency rather than an optional
+# one: npm on an older Node skips an optional dependency whose tree asks for a newer engine, and the
+# checkout then fails to type-check. Removed here (this stage's package.json is not copied on).
 FROM node:24-slim AS deps-sidecar
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm uninstall @kubernetes/client-node --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
 
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production

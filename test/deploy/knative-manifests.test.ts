@@ -204,11 +204,10 @@ t.test('the images start under Knative\'s security context (runAsNonRoot, no run
 
 t.test('the sidecar image carries no Kubernetes client; the activator image does', async (t) => {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>, optionalDependencies?: Record<string, string> }
-  t.notOk('@kubernetes/client-node' in (pkg.dependencies ?? {}), 'not a required dependency')
-  t.ok('@kubernetes/client-node' in (pkg.optionalDependencies ?? {}), 'an optional one, which `npm ci --omit=optional` leaves out with its tree')
-  const installs = (stage: string): string[] => [...(STAGES.get(stage) ?? '').matchAll(/^RUN npm ci (.*)$/gm)].map((m) => m[1] ?? '')
-  t.match(installs('deps-sidecar').join(' '), /--omit=dev --omit=optional/, 'the sidecar\'s production dependencies skip it')
-  t.notMatch(installs('deps-activator').join(' '), /--omit=optional/, 'the activator\'s keep it')
+  // A plain dependency: npm on Node 20 (CI's) skips an optional one whose tree wants Node >= 22.19.
+  t.ok('@kubernetes/client-node' in (pkg.dependencies ?? {}), 'a plain dependency, so every checkout has it')
+  t.match(STAGES.get('deps-sidecar') ?? '', /npm ci --omit=dev [^\n]*\n[^\n]*npm uninstall @kubernetes\/client-node --omit=dev/, 'the sidecar\'s production dependencies drop it and the tree only it needs')
+  t.notMatch(STAGES.get('deps-activator') ?? '', /uninstall/, 'the activator\'s keep it')
   t.match(STAGES.get('sidecar') ?? '', /^COPY --from=deps-sidecar \/app\/node_modules /m)
   t.match(STAGES.get('activator') ?? '', /^COPY --from=deps-activator \/app\/node_modules /m)
   t.notMatch(STAGES.get('runtime') ?? '', /node_modules/, 'the shared runtime stage has no dependencies of its own')
