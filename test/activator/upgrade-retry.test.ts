@@ -245,7 +245,9 @@ t.test('connect refused while the other endpoint is full: the websocket waits fo
 })
 
 t.test('a parked websocket ends with the revision\'s timeout (504), or 404 when the revision goes; nothing leaks', async (t) => {
-  const { activator, ports, url } = await startActivator(t, [], { probe: probeOnce() })
+  // handshake: the holder below must outlive the revision's 1 s timeout (by default it would end
+  // then, as Knative ends websockets, and free the endpoint the parked tunnel waits for).
+  const { activator, ports, url } = await startActivator(t, ['--upgrade-timeouts', 'handshake'], { probe: probeOnce() })
   for (const [name, expect] of [['timeout', 504], ['removed', 404]] as const) {
     const busy = await startEcho(t, '127.0.0.1')
     const refusing = await closedPort('127.0.0.2')
@@ -253,7 +255,7 @@ t.test('a parked websocket ends with the revision\'s timeout (504), or 404 when 
     await until(() => activator.registry.lookup('default', name)?.readyCount === 2, 2000, 'endpoints ready')
     const revision = activator.registry.lookup('default', name)
     if (revision === undefined) throw new Error('revision missing')
-    // An open websocket holds the first endpoint (no request timeout applies to it once open).
+    // An open websocket holds the first endpoint (--upgrade-timeouts handshake: no timeout once open).
     const holder = await openWebSocket(url.replace('http:', 'ws:') + '/socket', route(name))
     const c = await rawConnect(ports.serving)
     t.teardown(() => { c.socket.destroy() })
