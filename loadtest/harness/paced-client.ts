@@ -26,6 +26,7 @@ function histogram (): Histogram {
 }
 
 class Counters {
+  reconnects = 0
   sent = 0
   completed = 0
   non2xx = 0
@@ -51,6 +52,8 @@ class PacedConnection {
   status = 0
   remaining = 0
   pending: Buffer = Buffer.alloc(0)
+  /** Failed or closed: never used again (a new connection takes its place when it closed). */
+  isDead = false
   readonly #request: Buffer
   readonly #client: PacedClient
 
@@ -60,6 +63,7 @@ class PacedConnection {
     this.socket = connect({ host, port, noDelay: true })
     this.socket.on('data', this.onData.bind(this))
     this.socket.on('error', this.onError.bind(this))
+    this.socket.on('close', this.onClose.bind(this))
   }
 
   send (dueMs: number, startMs: number): void {
@@ -71,8 +75,23 @@ class PacedConnection {
   }
 
   onError (): void {
-    if (this.busy) this.#client.counters.errors++
+    if (this.busy && !this.isDead) this.#client.counters.errors++
+    this.isDead = true
     this.busy = true // never reuse a failed socket
+  }
+
+  /**
+   * The server closed the connection (e.g. its keep-alive idle timeout: 65 s in Sluice, as in Go). A
+   * request outstanding on it is an error; either way a new connection takes its place. Without this
+   * the client kept an idle connection the server had closed and later wrote a request into it, which
+   * went nowhere and was counted only as unanswered.
+   */
+  onClose (): void {
+    if (this.#client.isClosing) return
+    if (this.busy && !this.isDead) this.#client.counters.errors++
+    this.isDead = true
+    this.busy = true
+    this.#client.replace(this)
   }
 
   onData (chunk: Buffer): void {
@@ -137,6 +156,10 @@ class PacedClient {
   readonly latency = histogram()
   readonly corrected = histogram()
   readonly #connections: PacedConnection[] = []
+  readonly #host: string
+  readonly #port: number
+  readonly #request: Buffer
+  #isClosing = false
   /** Due times of requests waiting for a free connection (a growable ring would do; this is bench code). */
   readonly #backlog: number[] = []
   #backlogHead = 0
@@ -148,6 +171,9 @@ class PacedClient {
   constructor (host: string, port: number, rate: number, durationS: number, connections: number, headers: readonly string[]) {
     const extra = headers.map((h) => `${h}\r\n`).join('')
     const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: sluice-paced-client\r\n${extra}\r\n`)
+    this.#host = host
+    this.#port = port
+    this.#request = request
     for (let i = 0; i < connections; i++) this.#connections.push(new PacedConnection(host, port, request, this))
     this.#intervalMs = 1000 / rate
     this.#total = Math.round(rate * durationS)
@@ -196,7 +222,19 @@ class PacedClient {
     return null
   }
 
+  get isClosing (): boolean { return this.#isClosing }
+
+  /** A connection closed: a new one takes its slot (not while the client itself is closing). */
+  replace (dead: PacedConnection): void {
+    if (this.#isClosing) return
+    const i = this.#connections.indexOf(dead)
+    if (i < 0) return
+    this.counters.reconnects++
+    this.#connections[i] = new PacedConnection(this.#host, this.#port, this.#request, this)
+  }
+
   close (): void {
+    this.#isClosing = true
     for (const c of this.#connections) c.socket.destroy()
   }
 }
@@ -253,6 +291,7 @@ async function main (): Promise<void> {
     unanswered: c.sent - c.completed,
     dropped: c.dropped,
     backlogMax: c.backlogMax,
+    reconnects: c.reconnects,
     latencyUs: percentiles(client.latency),
     correctedUs: percentiles(client.corrected),
   }) + '\n')
