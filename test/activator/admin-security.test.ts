@@ -94,13 +94,13 @@ t.test('the admin port listens on loopback by default', async (t) => {
   const client = createClient(t)
   t.equal((await send(client, `http://127.0.0.1:${ports.admin}`, { path: '/revisions' })).status, 200, 'loopback answers')
 
+  // 127.0.0.2 is on lo too (Linux routes all of 127/8 there) but is not the bound address: a wildcard
+  // bind would accept it. A non-loopback address of this machine, when it has one, is tried as well.
   const outside = nonLoopbackAddress()
-  if (outside === null) {
-    t.skip('refused on a non-loopback address: this machine has none to try', () => {})
-    return
+  for (const address of outside === null ? ['127.0.0.2'] : ['127.0.0.2', outside]) {
+    const err = await connectError(address, ports.admin)
+    t.equal(err, 'ECONNREFUSED', `${address}:${ports.admin} refuses connections`)
   }
-  const err = await connectError(outside, ports.admin)
-  t.equal(err, 'ECONNREFUSED', `${outside}:${ports.admin} refuses connections`)
 })
 
 t.test('with --source kubernetes a PUT or DELETE cannot change a revision (405 SLUICE_ERR_ADMIN_READ_ONLY)', async (t) => {
