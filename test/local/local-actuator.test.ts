@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ActivatorAdmin, ActivatorRevision } from '../../src/autoscaler/activator-admin-client.ts'
-import { LocalActuator, SAMPLE_APP_COMMAND } from '../../src/local/local-actuator.ts'
+import { LocalActuator, SAMPLE_APP_COMMAND, type LocalActuatorOptions } from '../../src/local/local-actuator.ts'
 import { ProcessReaper } from '../../src/local/process-reaper.ts'
 import { realClock } from '../../src/shared/clock.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
@@ -54,18 +54,15 @@ class RecordingAdmin implements ActivatorAdmin {
   last (): readonly string[] { return this.puts[this.puts.length - 1]?.endpoints ?? [] }
 }
 
+/** A LocalActuator on real time and a quiet logger, reporting to `admin`. */
+function actuator (admin: RecordingAdmin, extra: Pick<LocalActuatorOptions, 'reaper'> & Partial<LocalActuatorOptions>): LocalActuator {
+  return new LocalActuator({ activator: admin, baseEnv: { PATH: process.env.PATH }, clock: realClock, timers: realTimers, logger: silentLogger(), ...extra })
+}
+
 t.test('runs sidecar + app pairs, registers endpoints, deregisters before stopping, replaces crashed pods, leaves nothing behind', async (t) => {
   const admin = new RecordingAdmin()
   const reaper = new ProcessReaper({ graceMs: 500 })
-  const act = new LocalActuator({
-    activator: admin,
-    baseEnv: { PATH: process.env.PATH },
-    clock: realClock,
-    timers: realTimers,
-    logger: silentLogger(),
-    reaper,
-    drainSeconds: 0.1,
-  })
+  const act = actuator(admin, { reaper, drainSeconds: 0.1 })
   const seen = new Set<number>()
   t.teardown(async () => { await act.close(); reaper.close() })
   const changes: string[] = []
@@ -113,15 +110,7 @@ t.test('runs sidecar + app pairs, registers endpoints, deregisters before stoppi
 
 t.test('a pod whose app cannot start fails with its output, and is retried with backoff', async (t) => {
   const admin = new RecordingAdmin()
-  const act = new LocalActuator({
-    activator: admin,
-    baseEnv: { PATH: process.env.PATH },
-    clock: realClock,
-    timers: realTimers,
-    logger: silentLogger(),
-    reaper: null,
-    readyTimeoutMs: 5_000,
-  })
+  const act = actuator(admin, { reaper: null, readyTimeoutMs: 5_000 })
   t.teardown(() => act.close())
   await act.addRevision({ ...REV, containerConcurrency: 1, command: [process.execPath, '-e', 'console.error("boom: bad config"); process.exit(3)'] })
   act.setScale(REV, 1)
@@ -160,16 +149,7 @@ setInterval(() => {}, 1000)
 t.test('a starting pod is listed as not ready once its app listens; a spare sidecar makes the next pod start only its app', async (t) => {
   const admin = new RecordingAdmin()
   const reaper = new ProcessReaper({ graceMs: 500 })
-  const act = new LocalActuator({
-    activator: admin,
-    baseEnv: { PATH: process.env.PATH },
-    clock: realClock,
-    timers: realTimers,
-    logger: silentLogger(),
-    reaper,
-    drainSeconds: 0.1,
-    spareSidecars: true,
-  })
+  const act = actuator(admin, { reaper, drainSeconds: 0.1, spareSidecars: true })
   t.teardown(async () => { await act.close(); reaper.close() })
   await act.addRevision({ ...REV, containerConcurrency: 1, command: [...SAMPLE_APP_COMMAND] })
   await until('the spare sidecar running', () => act.allPids().length === 1)
