@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises'
-import type { UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
+import type { UpgradeTimeouts } from '../config/upgrade-timeouts.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import type { ServerHttp2Session } from 'node:http2'

@@ -24,7 +24,8 @@ import { PodTracker } from './pod-tracker.ts'
 import type { Clock } from '../shared/clock.ts'
 import { ColdStartTimeline } from './cold-start-timeline.ts'
 import { RetryParking, type ParkingOwner } from './retry-parking.ts'
-import { TunnelDeadline, type UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
+import type { UpgradeTimeouts } from '../config/upgrade-timeouts.ts'
+import { TunnelDeadline } from '../proxy/tunnel-deadline.ts'
 import type { Throttler } from './throttler.ts'
 
 // The request path of one revision (Knative's activation handler + throttler.Try): every request

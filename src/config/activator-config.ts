@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import { LOG_LEVELS } from './log-levels.ts'
-import type { UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
+import { UPGRADE_TIMEOUTS_OPTION, upgradeTimeoutsOf, type UpgradeTimeouts } from './upgrade-timeouts.ts'
 import { homedir, hostname } from 'node:os'
 import { ACTIVATOR_TLS_OPTIONS, loadActivatorTlsConfig, type ActivatorTlsConfig } from './activator-tls-config.ts'
 import { ALL_ADDRESSES } from './listen-host.ts'
@@ -115,7 +115,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'activation-timeout', env: '', kind: 'number', min: 0.001, max: 2_147_483, default: '300', help: 'default total request timeout (buffering included) for revisions without timeoutSeconds, seconds (504)' },
   { flag: 'queue-timeout', env: '', kind: 'number', min: 0, max: 2_147_483, default: '0', help: 'max time a request waits for capacity, seconds (503); 0 = off' },
   { flag: 'drain-seconds', env: '', kind: 'number', min: 0, default: '30', help: 'after SIGTERM: quiet period with no new request before shutdown' },
-  { flag: 'upgrade-timeouts', env: '', kind: 'string', choices: ['knative', 'handshake'], default: 'knative', help: 'how the revision\'s timeouts apply to websockets and other upgrades: knative (they end the connection too, counted from the request\'s start, as Knative does) or handshake (they bound the handshake only; Knative issues 16169, 16638)' },
+  UPGRADE_TIMEOUTS_OPTION,
   { flag: 'default-revision', env: '', kind: 'string', default: '', help: 'NAMESPACE/NAME that gets requests no routing header or host matches (single-app setups); empty = 404' },
   { flag: 'autoscaler', env: '', kind: 'string', default: '', help: 'autoscaler stat server URL (ws://host:8080); empty = no push' },
   { flag: 'stats-protocol', env: '', kind: 'string', choices: ['knative', 'json'], default: 'knative', help: 'stat push framing: knative (protobuf WireStatMessages) or json' },
@@ -241,7 +241,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     activationTimeoutMs: Math.round(intOf(v, 'activation-timeout', 300) * 1000),
     queueTimeoutMs: Math.round(intOf(v, 'queue-timeout', 0) * 1000),
     drainMs: Math.round(intOf(v, 'drain-seconds', 30) * 1000),
-    upgradeTimeouts: strOf(v, 'upgrade-timeouts', 'knative') === 'handshake' ? 'handshake' : 'knative',
+    upgradeTimeouts: upgradeTimeoutsOf(v),
     autoscalerUrl,
     statsProtocol,
     defaultRevision: defaultMatch === null ? null : Object.freeze({ namespace: defaultMatch[1] ?? '', name: defaultMatch[3] ?? '' }),

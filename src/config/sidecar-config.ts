@@ -1,6 +1,6 @@
 import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
 import { isLogLevel } from './log-levels.ts'
-import type { UpgradeTimeouts } from '../proxy/tunnel-deadline.ts'
+import { UPGRADE_TIMEOUTS_OPTION, upgradeTimeoutsOf, type UpgradeTimeouts } from './upgrade-timeouts.ts'
 import { ALL_ADDRESSES } from './listen-host.ts'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
@@ -78,7 +78,7 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'response-start-timeout', env: 'REVISION_RESPONSE_START_TIMEOUT_SECONDS', ...SECONDS, default: '0', help: 'time to first response byte, seconds; 0 = off' },
   { flag: 'idle-timeout', env: 'REVISION_IDLE_TIMEOUT_SECONDS', ...SECONDS, default: '0', help: 'max time between response writes, seconds; 0 = off' },
   { flag: 'drain-seconds', env: '', kind: 'number', min: 0, default: '30', help: 'after SIGTERM: quiet period with no new request before shutdown' },
-  { flag: 'upgrade-timeouts', env: '', kind: 'string', choices: ['knative', 'handshake'], default: 'knative', help: 'how the revision\'s timeouts apply to websockets and other upgrades: knative (they end the connection too, counted from the request\'s start, as Knative does) or handshake (they bound the handshake only; Knative issues 16169, 16638)' },
+  UPGRADE_TIMEOUTS_OPTION,
   { flag: 'readiness-probe', env: 'SERVING_READINESS_PROBE', kind: 'string', default: '', help: 'Kubernetes probe JSON for the user container (empty = TCP probe of USER_PORT, as Knative defaults)' },
   { flag: '', env: 'ENABLE_MULTI_CONTAINER_PROBES', kind: 'bool', default: 'false', help: 'SERVING_READINESS_PROBE is a JSON array' },
   { flag: '', env: 'ENABLE_HTTP2_AUTO_DETECTION', kind: 'bool', default: 'false', help: 'accepted for compatibility; HTTP/2 to the app is chosen per request (see --upstream-protocol)' },
@@ -158,7 +158,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     responseStartTimeoutMs: intOf(v, 'response-start-timeout') * 1000,
     idleTimeoutMs: intOf(v, 'idle-timeout') * 1000,
     drainMs: intOf(v, 'drain-seconds', 30) * 1000,
-    upgradeTimeouts: strOf(v, 'upgrade-timeouts', 'knative') === 'handshake' ? 'handshake' : 'knative',
+    upgradeTimeouts: upgradeTimeoutsOf(v),
     readinessProbe: strOf(v, 'readiness-probe'),
     multiContainerProbes: boolOf(v, 'ENABLE_MULTI_CONTAINER_PROBES'),
     http2AutoDetection: boolOf(v, 'ENABLE_HTTP2_AUTO_DETECTION'),

@@ -1,4 +1,5 @@
 import type { SweepNode } from './deadline-sweeper.ts'
+import type { UpgradeTimeouts } from '../config/upgrade-timeouts.ts'
 import { ANSWER_CODES } from '../shared/errors.ts'
 import type { TimeoutPolicy } from './proxy-exchange.ts'
 import type { UpgradeTunnel } from './upgrade-tunnel.ts'
@@ -15,9 +16,6 @@ import type { UpgradeTunnel } from './upgrade-tunnel.ts'
 // 'handshake' the timeouts bound the handshake only: once the upgrade response went to the client,
 // the tunnel lives until either side closes it.
 
-/** --upgrade-timeouts: how the revision's timeouts apply to an upgraded connection. */
-export type UpgradeTimeouts = 'knative' | 'handshake'
-export const UPGRADE_TIMEOUTS: readonly UpgradeTimeouts[] = ['knative', 'handshake']
 
 const QUEUE_TIMEOUT_BODY = 'request timed out waiting for capacity\n'
 
