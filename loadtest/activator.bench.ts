@@ -23,7 +23,7 @@
 // Then cold starts against a fresh activator (harness/cold-start.ts): revision default/cold with no
 // endpoints, --cold-requests buffered requests, the endpoints PUT, repeated --cold-repeats times.
 //
-// Results: loadtest/results/activator-<stamp>.json and .md, and activator-latest.md. With --profile:
+// Results: loadtest/results/activator-<stamp>.json and .md. With --profile:
 // the activator under --cpu-prof for one closed-loop run, hot spots in activator-profile-<stamp>.md.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -420,8 +420,7 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true })
   writeFileSync(join(RESULTS_DIR, `activator-${stamp}.json`), JSON.stringify(report, null, 2) + '\n')
   writeFileSync(join(RESULTS_DIR, `activator-${stamp}.md`), md)
-  writeFileSync(join(RESULTS_DIR, 'activator-latest.md'), md)
-  log(`wrote loadtest/results/activator-${stamp}.json, .md and activator-latest.md`)
+  log(`wrote loadtest/results/activator-${stamp}.json and .md`)
 }
 
 interface QuietReport {

@@ -19,7 +19,7 @@
 // per proxy on a fresh process, with `direct` (wrk at nginx) in each round: req/s, the ratio to direct
 // paired by round, peak RSS (VmHWM at the end of the run), errors. Then, with --activator (default on),
 // the activator's image form and HAProxy (nbthread 1, maxconn 10) idle and under the same load.
-// Results: loadtest/results/cold-<stamp>.json and .md, and cold-latest.md. Loopback only; every child runs
+// Results: loadtest/results/cold-<stamp>.json and .md. Loopback only; every child runs
 // in its own process group and is killed on exit.
 
 import { execFileSync } from 'node:child_process'
@@ -384,8 +384,7 @@ async function main (): Promise<void> {
       mkdirSync(RESULTS_DIR, { recursive: true })
       writeFileSync(join(RESULTS_DIR, `cold-${stamp}.json`), JSON.stringify({ stamp, command, machine: info, sluice: describeSluiceVersion(flags['sluice-ref'] ?? null), rounds, loadRounds, durationS, idleMs, rows, spawns, loads, footprint }, null, 2) + '\n')
       writeFileSync(join(RESULTS_DIR, `cold-${stamp}.md`), md + '\n')
-      writeFileSync(join(RESULTS_DIR, 'cold-latest.md'), md + '\n')
-      log(`wrote loadtest/results/cold-${stamp}.json, .md and cold-latest.md`)
+      log(`wrote loadtest/results/cold-${stamp}.json and .md`)
     }
     isDone = true
   } finally {

@@ -6,7 +6,7 @@
 // so slow drifts in background load hit every target alike. Per run: closed-loop load (wrk -t1 -c50, or
 // autocannon -c50), CPU of the proxy's processes from /proc (utime+stime delta / requests), and an
 // open-loop paced run at --open-rate for tail latency. Peak RSS is VmHWM at the end. Results:
-// loadtest/results/sidecar-<stamp>.json and .md, and sidecar-latest.md.
+// loadtest/results/sidecar-<stamp>.json and .md (the newest stamp is the latest run).
 //
 // With --profile, runs only Sluice CC=10 under `--cpu-prof` for one closed-loop run and prints where the
 // time goes (loadtest/harness/cpu-profile-summary.ts).
@@ -276,8 +276,7 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true })
   writeFileSync(join(RESULTS_DIR, `sidecar-${stamp}.json`), JSON.stringify(report, null, 2) + '\n')
   writeFileSync(join(RESULTS_DIR, `sidecar-${stamp}.md`), md)
-  writeFileSync(join(RESULTS_DIR, 'sidecar-latest.md'), md)
-  log(`wrote loadtest/results/sidecar-${stamp}.json, .md and sidecar-latest.md`)
+  log(`wrote loadtest/results/sidecar-${stamp}.json and .md`)
 }
 
 interface ReportHead {
