@@ -24,7 +24,7 @@ import { CertificateLoadError } from '../shared/errors.ts'
 import type { Timers } from '../shared/timers.ts'
 import type { ObservabilityConfig } from '../config/observability-config.ts'
 import { CONFIG_DIR_RELOAD_MS, ConfigDirWatcher } from '../config/config-dir-watcher.ts'
-import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from '../config/observability-configmap.ts'
+import { OBSERVABILITY_KEYS, parseObservabilityConfigMapUpdate } from '../config/observability-configmap.ts'
 import { loggingKeys, parseLoggingConfigMap } from '../config/logging-configmap.ts'
 import { setLogLevel, type Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
@@ -38,7 +38,7 @@ import { ActivatorHandler } from './handler.ts'
 import type { RandomInt } from './lb-policy.ts'
 import type { EndpointPool } from './pod-tracker.ts'
 import { HttpEndpointProbe, type EndpointProbe } from './probe-request.ts'
-import { knativeRequestLogFor, writeStdout, type KnativeRequestLog, type LineWriter } from '../proxy/knative-request-log.ts'
+import { knativeRequestLogFor, REQUEST_LOG_UNAVAILABLE, writeStdout, type KnativeRequestLog, type LineWriter } from '../proxy/knative-request-log.ts'
 import { ENDPOINT_CONNECT_TIMEOUT_MS, type ProxyContext } from './revision-proxy.ts'
 import { RevisionRegistry } from './revision-registry.ts'
 import type { RevisionSource } from './revision-spec.ts'
@@ -152,6 +152,8 @@ export class Activator implements ProxyContext {
     this.#requestLogWriter = deps.requestLogWriter ?? writeStdout
     this.#configDirReloadMs = deps.configDirReloadMs ?? CONFIG_DIR_RELOAD_MS
     this.knativeRequestLog = knativeRequestLogFor(config.observability, this.#requestLogWriter, 'activator')
+    // A template that does not parse costs only the request log (Knative: its ConfigMap parse fails, the log stays off).
+    if (config.observability.requestLogTemplateError !== null) logger.error({ err: config.observability.requestLogTemplateError }, REQUEST_LOG_UNAVAILABLE)
     this.sweeper = new DeadlineSweeper(() => clock.nowMs())
     this.proxyMetrics = new ProxyMetrics({
       gauges: () => {
@@ -372,7 +374,7 @@ export class Activator implements ProxyContext {
         keys: OBSERVABILITY_KEYS,
         intervalMs: this.#configDirReloadMs,
         initial: c.observabilityDirData,
-        parse: parseObservabilityConfigMap,
+        parse: parseObservabilityConfigMapUpdate,
         apply: (o11y) => { this.setObservability(o11y) },
         logger: this.logger.child({ component: 'config-observability' }),
       }))

@@ -7,8 +7,9 @@ import { compileGoTemplate, GoTemplateError, type GoTemplate } from '../go/go-te
 // of the wrong JSON type is an error.
 //
 // Honoured: the request log. `enableRequestLog` + a non-empty `requestLogTemplate` (a Go
-// text/template, compiled here so a bad one stops the start) turn it on; `enableProbeRequestLog`
-// adds probes. `requestMetrics`, `tracing` and `runtime` are checked to be objects and kept for
+// text/template, compiled here) turn it on; `enableProbeRequestLog` adds probes. A template that
+// does not parse is not a config error: as queue-proxy ("Error setting up request logger"), the
+// proxy logs it once and serves without a request log (requestLogTemplateError). `requestMetrics`, `tracing` and `runtime` are checked to be objects and kept for
 // later use; nothing acts on them yet.
 
 export type JsonObject = Readonly<Record<string, unknown>>
@@ -19,6 +20,8 @@ export interface ObservabilityConfig {
   readonly requestLogTemplateText: string
   /** The compiled template when the request log is on (enabled and a template given), else null. */
   readonly requestLogTemplate: GoTemplate | null
+  /** Go's parse error when the template (enabled) does not parse: logged once, the request log is off. */
+  readonly requestLogTemplateError: GoTemplateError | null
   readonly enableProbeRequestLog: boolean
   /** Knative's `requestMetrics` (OTel exporter settings); null when absent. Not acted on. */
   readonly requestMetrics: JsonObject | null
@@ -32,6 +35,7 @@ export const NO_OBSERVABILITY: ObservabilityConfig = Object.freeze({
   enableRequestLog: false,
   requestLogTemplateText: '',
   requestLogTemplate: null,
+  requestLogTemplateError: null,
   enableProbeRequestLog: false,
   requestMetrics: null,
   tracing: null,
@@ -81,20 +85,21 @@ export function parseObservabilityConfig (raw: string, problems: string[]): Obse
   const enableRequestLog = values.get('enableRequestLog') === true
   const text = stringOf(values.get('requestLogTemplate'))
   let template: GoTemplate | null = null
+  let templateError: GoTemplateError | null = null
   // As queue-proxy: the template is only built (and so only checked) when the log is enabled.
   if (enableRequestLog && text !== '') {
     try {
       template = compileRequestLogTemplate(text)
     } catch (err) {
       if (!(err instanceof GoTemplateError)) throw err
-      problems.push(`config: OBSERVABILITY_CONFIG.requestLogTemplate: ${err.message}`)
-      return NO_OBSERVABILITY
+      templateError = err
     }
   }
   return Object.freeze({
     enableRequestLog,
     requestLogTemplateText: text,
     requestLogTemplate: template,
+    requestLogTemplateError: templateError,
     enableProbeRequestLog: values.get('enableProbeRequestLog') === true,
     requestMetrics: objectOf(values.get('requestMetrics')),
     tracing: objectOf(values.get('tracing')),

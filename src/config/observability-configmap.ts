@@ -7,8 +7,11 @@ import { parseGoBool } from '../go/go-parse.ts'
 // mounted as a volume (`--observability-config-dir`: one file per key, which the kubelet updates
 // when the ConfigMap changes). Parsed as pkg/observability NewFromMap + Validate for the logging
 // keys: a missing template key means Knative's default template, booleans as Go's
-// strconv.ParseBool, `enable-request-log` without a template or a template Go cannot parse is an
-// error. The metrics and tracing keys are not read.
+// strconv.ParseBool, `enable-request-log` without a template is an error. A template Go cannot parse
+// makes Knative's Parse fail: at start the activator then has no request log and serves on
+// (requestLogTemplateError, logged once); an update with one is rejected and the current settings
+// stay (parseObservabilityConfigMapUpdate, for the directory watcher). The metrics and tracing keys
+// are not read.
 
 export const REQUEST_LOG_TEMPLATE_KEY = 'logging.request-log-template'
 export const ENABLE_REQUEST_LOG_KEY = 'logging.enable-request-log'
@@ -38,19 +41,29 @@ export function parseObservabilityConfigMap (data: ReadonlyMap<string, string>, 
       if (enableRequestLog) template = compiled
     } catch (err) {
       if (!(err instanceof GoTemplateError)) throw err
-      problems.push(`config-observability: ${REQUEST_LOG_TEMPLATE_KEY}: ${err.message}`)
-      return NO_OBSERVABILITY
+      return Object.freeze({ ...NO_OBSERVABILITY, requestLogTemplateText: text, requestLogTemplateError: err })
     }
   }
   return Object.freeze({
     enableRequestLog,
     requestLogTemplateText: text,
     requestLogTemplate: template,
+    requestLogTemplateError: null,
     enableProbeRequestLog,
     requestMetrics: null,
     tracing: null,
     runtime: null,
   })
+}
+
+/**
+ * A changed ConfigMap while running: a template that does not parse rejects the update (one
+ * problem line), so the watcher keeps the current settings, as Knative's activator does.
+ */
+export function parseObservabilityConfigMapUpdate (data: ReadonlyMap<string, string>, problems: string[]): ObservabilityConfig {
+  const c = parseObservabilityConfigMap(data, problems)
+  if (c.requestLogTemplateError !== null) problems.push(`config-observability: ${REQUEST_LOG_TEMPLATE_KEY}: ${c.requestLogTemplateError.message}`)
+  return c
 }
 
 /** configmap.As for a bool: strconv.ParseBool of the value as is (not trimmed); absent = false. */

@@ -54,6 +54,9 @@ export function writeStdout (line: string): void {
 let isStdoutGuarded = false
 function ignoreError (): void {}
 
+/** Logged once when the template does not parse (queue-proxy's words); the proxy serves without a request log. */
+export const REQUEST_LOG_UNAVAILABLE = 'Error setting up request logger. Request logs will be unavailable.'
+
 /** Whose request log this is: queue-proxy's (the sidecar) or the activator's. */
 export type RequestLogSite = 'queue-proxy' | 'activator'
 

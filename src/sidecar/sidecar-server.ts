@@ -26,7 +26,7 @@ import { CERT_FILE, CERT_RELOAD_MS, CertWatcher, KEY_FILE } from '../server/cert
 import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { SidecarHandler } from './handler.ts'
-import { knativeRequestLogFor, writeStdout, type LineWriter, type RequestLogRevision } from '../proxy/knative-request-log.ts'
+import { knativeRequestLogFor, REQUEST_LOG_UNAVAILABLE, writeStdout, type LineWriter, type RequestLogRevision } from '../proxy/knative-request-log.ts'
 import { ProbeResponder } from './probe-responder.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
 import { ReadinessProber } from './readiness-probe.ts'
@@ -143,6 +143,8 @@ export class Sidecar {
       proxyMetrics: this.metrics,
     })
     const knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout, 'queue-proxy')
+    // As queue-proxy's requestLogHandler: a template that does not parse is logged and the sidecar serves without a request log.
+    if (config.observability.requestLogTemplateError !== null) logger.error({ err: config.observability.requestLogTemplateError }, REQUEST_LOG_UNAVAILABLE)
     const logRevision = logRevisionOf(config)
     // enableProbeRequestLog: the probes answered here are logged too (Knative's log wraps its health handler).
     const probeLog = knativeRequestLog !== null && config.observability.enableProbeRequestLog

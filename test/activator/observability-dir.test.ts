@@ -1,16 +1,18 @@
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { Activator } from '../../src/activator/activator-server.ts'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
 import { ConfigDirWatcher, readConfigDir } from '../../src/config/config-dir-watcher.ts'
 import type { ObservabilityConfig } from '../../src/config/observability-config.ts'
-import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from '../../src/config/observability-configmap.ts'
+import { OBSERVABILITY_KEYS, parseObservabilityConfigMap, parseObservabilityConfigMapUpdate } from '../../src/config/observability-configmap.ts'
 import { configMapDir, createClient, route, send, spec, startActivator, startFakePod, until } from './fixtures.ts'
 import { captureLogger } from './sources/capture-logger.ts'
 
 // config-observability mounted as a directory (--observability-config-dir), as Knative's activator
 // reads the ConfigMap: the request log follows its keys, updates apply while running, a bad update
-// is logged and the current settings stay, a bad directory at start is a config error.
+// is logged and the current settings stay, a bad directory at start is a config error; a template
+// that does not parse at start leaves the request log off and the activator serves.
 
 t.test('the ConfigMap keys as Knative parses them', async (t) => {
   const parse = (data: Record<string, string>): { problems: string[], enabled: boolean, text: string, probes: boolean } => {
@@ -28,7 +30,39 @@ t.test('the ConfigMap keys as Knative parses them', async (t) => {
   t.match(parse({ 'logging.enable-request-log': 'yes' }).problems, [/failed to parse "logging\.enable-request-log": not a boolean/])
   t.match(parse({ 'logging.enable-request-log': ' true' }).problems, [/not a boolean/], 'booleans are not trimmed (Go does not)')
   t.match(parse({ 'logging.enable-request-log': 'true', 'logging.request-log-template': '' }).problems, [/"logging\.enable-request-log" was set to true, but no "logging\.request-log-template" was specified/])
-  t.match(parse({ 'logging.request-log-template': '{{.Request.Method' }).problems, [/logging\.request-log-template: template: requestLog:1/], 'a bad template is an error even with the log off')
+  const bad = parseObservabilityConfigMap(new Map([['logging.enable-request-log', 'true'], ['logging.request-log-template', '{{.Request.Method']]), [])
+  t.equal(bad.requestLogTemplate, null, 'a template that does not parse: no request log')
+  t.equal(bad.requestLogTemplateError?.message, 'template: requestLog:1: unclosed action', 'Go\'s parse error, kept to be logged')
+  const updateProblems: string[] = []
+  parseObservabilityConfigMapUpdate(new Map([['logging.request-log-template', '{{.Request.Method']]), updateProblems)
+  t.same(updateProblems, ['config-observability: logging.request-log-template: template: requestLog:1: unclosed action'], 'as an update it is rejected, even with the log off (Knative validates it)')
+})
+
+t.test('start-up with a template that does not parse: one error line, no request log, serving; a good update turns the log on', async (t) => {
+  const lines: string[] = []
+  const { logger, lines: logLines } = captureLogger()
+  const pod = await startFakePod(t, (_req, res) => { res.end('hi') })
+  const dir = configMapDir(t, { 'logging.enable-request-log': 'true', 'logging.request-log-template': 'first {{if}}' })
+  const loaded = loadActivatorConfig(['--source', 'api', '--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--observability-config-dir', dir], { POD_NAME: 'activator-test' })
+  t.same(loaded.problems, [], 'not a config error')
+  if (loaded.config === null) return
+  const activator = new Activator(loaded.config, logger, { requestLogWriter: (l) => { lines.push(l) }, configDirReloadMs: 20 })
+  const { serving } = await activator.listen()
+  t.teardown(() => activator.close())
+  const url = `http://127.0.0.1:${serving}`
+  activator.registry.upsert(spec('o11y', [pod.dest], 0))
+  await until(() => activator.registry.lookup('default', 'o11y')?.readyCount === 1)
+  const client = createClient(t)
+  t.equal((await send(client, url, { headers: route('o11y') })).status, 200, 'serves')
+  const errors = logLines.filter((l) => l.level === 50)
+  t.equal(errors.length, 1, 'one error line')
+  t.match(errors[0], { msg: 'Error setting up request logger. Request logs will be unavailable.', err: { message: 'template: requestLog:1: missing value for if' } })
+  t.equal(activator.knativeRequestLog, null)
+  writeFileSync(join(dir, 'logging.request-log-template'), 'fixed {{.Request.Method}}')
+  await until(() => activator.knativeRequestLog !== null, 3000, 'a good update applies')
+  t.equal((await send(client, url, { headers: route('o11y') })).status, 200)
+  await until(() => lines.length === 1)
+  t.same(lines, ['fixed GET\n'])
 })
 
 t.test('start-up: a missing directory, both sources, a bad key -> one config line each', async (t) => {
