@@ -4,8 +4,7 @@ import type { Breaker } from '../admission/breaker.ts'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import {
-  OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
-  outcomeName, ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
+  OUTCOME_QUEUE_FULL, outcomeName, ProxyExchange, type ExchangeClock, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import { absoluteTargetHost } from '../proxy/request-host.ts'
