@@ -5,8 +5,7 @@ import type { ProxyServer } from 'http-proxy-3'
 import type { Dispatcher } from 'undici'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import {
-  OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_QUEUE_TIMEOUT, OUTCOME_REJECTED, OUTCOME_TIMEOUT, OUTCOME_UPSTREAM_ERROR,
-  outcomeName, ProxyExchange, type ExchangeOwner, type TimeoutPolicy,
+  OUTCOME_QUEUE_FULL, OUTCOME_REJECTED, outcomeName, ProxyExchange, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { isConnectError } from '../proxy/connect-errors.ts'
 import { requestBody } from '../proxy/request-body.ts'
