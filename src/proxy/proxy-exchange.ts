@@ -208,7 +208,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     if (this.state === STATE_DONE) controller.abort(this.error ?? new Error('exchange ended'))
   }
 
-  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart (_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (this.state === STATE_DONE) return
     const now = this.clock.nowMs()
     this.firstByteMs = now
