@@ -5,7 +5,7 @@ import type { MeshCompatibilityMode } from '../../src/config/network-configmap.t
 import { silentLogger } from '../../src/shared/logger.ts'
 import { endpointSlice, knativeRevision, privateLabels, privateService, type FakeKubeApi } from './sources/fake-kube-api.ts'
 import { startFakeKubeApi } from './sources/kube-source-fixture.ts'
-import { createClient, route, send, startActivator, startFakePod, until, type FakePod, type Teardown } from './fixtures.ts'
+import { createClient, route, send, startActivator, startFakePod, until, type Teardown } from './fixtures.ts'
 
 // mesh-compatibility-mode (knative.dev/networking config-network) end to end: a fake API server lists
 // a Knative revision, its pods (a private EndpointSlice) and its private Service, whose ClusterIP is a

@@ -4,7 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import type { Activator } from '../../src/activator/activator-server.ts'
 import type { Revision } from '../../src/activator/revision.ts'
 import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, UPLOAD, UPSTREAM_FAULTS, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
-import { parseResponses, rawConnect, type RawClient } from '../helpers/raw-client.ts'
+import { parseResponses, rawConnect } from '../helpers/raw-client.ts'
 import { createClient, route, send, sleep, spec, startActivator, startFakePod, until, type FakePod } from './fixtures.ts'
 import { STACKS, stackTests, type Stack } from '../helpers/stacks.ts'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { IncomingMessage } from 'node:http'
-import { WebSocket, WebSocketServer } from 'ws'
+import { WebSocketServer } from 'ws'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { echoOnce, openWebSocket, route, spec, startActivator, startFakePod, until } from './fixtures.ts'
 

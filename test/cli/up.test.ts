@@ -183,7 +183,7 @@ t.test('sluice up: from zero, 20 concurrent 200 ms requests all succeed, pods fo
 t.test('sluice up: a request sent the moment the traffic port opens gets 200, not 404; /status shows the cold start phase by phase', async (t) => {
   const [port, statusPort] = await pickFreePorts(2)
   const run = spawnUp(t, ['--port', String(port), '--status-port', String(statusPort)])
-  const { up, exited: upExited, seen } = run
+  const { up, exited: upExited } = run
 
   // Knock until the port accepts: the first request that connects is the one that counts.
   const deadline = performance.now() + 30_000
