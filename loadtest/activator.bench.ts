@@ -451,7 +451,6 @@ function checks (a: TargetSummary | null, quiet: QuietReport, cold: readonly Col
   const out: Check[] = []
   const atLeast = (x: number): boolean => x >= TARGET_RATIO_VS_HAPROXY
   if (a !== null) {
-    const q = quiet.figures.find((f) => f.target === 'activator') ?? null
     const ratio = a.ratioVsHaproxy ?? Number.NaN
     const qRatio = quiet.activatorVsHaproxy
     out.push({
