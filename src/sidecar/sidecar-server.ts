@@ -330,7 +330,8 @@ export class Sidecar {
     s.admin.close()
     s.metrics.close()
     this.upgrades.close()
-    if (this.#h2c !== null) this.#h2c.close()
+    // Not awaited (it never rejects): it resolves when the session's streams end, and shutdown does not wait on those.
+    if (this.#h2c !== null) void this.#h2c.close()
     await this.#pool.close().catch(() => {})
   }
 }
