@@ -6,7 +6,7 @@
 // Also the activator probe used before a revision's last pod goes (Knative's activatorProbe):
 // GET on the activator's traffic port with `K-Network-Probe: activator` must answer 200 `activator`.
 
-import { Agent, request } from 'undici'
+import { Agent, request, type Dispatcher } from 'undici'
 import { ActivatorAdminError } from '../shared/errors.ts'
 
 /** The body of a PUT (the activator's RevisionSpec wire form). */
@@ -89,7 +89,7 @@ export class ActivatorAdminClient implements ActivatorAdmin {
     const headers: Record<string, string> = {}
     if (body !== null) headers['content-type'] = 'application/json'
     if (this.#authorization !== null) headers.authorization = this.#authorization
-    let res
+    let res: Dispatcher.ResponseData
     try {
       res = await request(this.adminUrl + path, {
         method,
