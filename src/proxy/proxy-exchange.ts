@@ -8,6 +8,7 @@ import { buildResponseHeaders } from './request-headers.ts'
 import { isChunkLender } from './h1-upstream-request.ts'
 import { isConnectError } from './connect-errors.ts'
 import type { Upstream } from './upstream.ts'
+import type { ExchangeTelemetry } from './exchange-telemetry.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER, SluiceError } from '../shared/errors.ts'
 import { relayableTrailers } from './trailer-fields.ts'
 
@@ -135,6 +136,8 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   /** The SLUICE_ERR_* code of the answer Sluice gave itself (`fail`), for the header and the logs; null otherwise. */
   errorCode: string | null
   isEnded: boolean
+  /** Spans and measurements when OpenTelemetry is on (the owner sets it after construction); null when off. */
+  telemetry: ExchangeTelemetry | null
 
   constructor (owner: ExchangeOwner, req: InboundRequest, res: InboundResponse, options: Dispatcher.DispatchOptions,
     proxied: boolean, clock: ExchangeClock, timeouts: TimeoutPolicy) {
@@ -168,6 +171,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     this.error = null
     this.errorCode = null
     this.isEnded = false
+    this.telemetry = null
     ;(res as ResponseWithExchange)[kExchange] = this
     res.on('close', onResponseClose)
     // The body can fail (malformed chunk framing) while the request waits for a slot or for an
@@ -197,7 +201,10 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
   /** Sends the request to `dispatcher`. The owner has admitted it. */
   dispatch (dispatcher: Upstream): void {
     if (this.state === STATE_DONE) return
-    if (this.admittedMs < 0) this.admittedMs = this.clock.nowMs()
+    if (this.admittedMs < 0) {
+      this.admittedMs = this.clock.nowMs()
+      if (this.telemetry !== null) this.telemetry.onAdmitted(this)
+    }
     this.state = STATE_DISPATCHED
     this.dispatcher = dispatcher
     dispatcher.dispatch(this.options, this)
@@ -378,6 +385,7 @@ export class ProxyExchange implements BreakerWaiter, SweepNode, Dispatcher.Dispa
     const body = this.options.body
     if (body instanceof Readable) (body as BodyWithExchange)[kExchange] = null
     this.options.body = null // let the request stream go
+    if (this.telemetry !== null) this.telemetry.onEnd(this)
     this.owner.onExchangeEnd(this)
   }
 }
