@@ -47,6 +47,11 @@ export const ANSWER_CODES = Object.freeze({
   adminInternal: 'SLUICE_ERR_ADMIN_INTERNAL',
   adminUnauthorized: 'SLUICE_ERR_ADMIN_UNAUTHORIZED',
   adminReadOnly: 'SLUICE_ERR_ADMIN_READ_ONLY',
+  profilingNotFound: 'SLUICE_ERR_PROFILING_NOT_FOUND',
+  profilingMethodNotAllowed: 'SLUICE_ERR_PROFILING_METHOD_NOT_ALLOWED',
+  profilingBadRequest: 'SLUICE_ERR_PROFILING_BAD_REQUEST',
+  profilingBusy: 'SLUICE_ERR_PROFILING_BUSY',
+  profilingFailed: 'SLUICE_ERR_PROFILING_FAILED',
 })
 
 /** The response header naming the code of an answer Sluice gave itself. */
