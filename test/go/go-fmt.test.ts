@@ -22,6 +22,7 @@ t.test('Sprintf verbs, flags, width and precision', async (t) => {
     ['%e %E %.2e %g %.3g %g %G', [123456.789, 0.000123, 1.005, 1e21, 1234567, 100000, 1e-7], '1.234568e+05 1.230000E-04 1.00e+00 1e+21 1.23e+06 100000 1E-07'],
     ['%5d|%-5d|%05d|%+d|% d|%x|%X|%#x|%o|%O|%b|%c|%q|%U', [42n, 42n, -42n, 42n, 42n, 255n, 255n, 255n, 8n, 8n, 5n, 65n, 65n, 0x1F600n],
       '   42|42   |-0042|+42| 42|ff|FF|0xff|10|0o10|101|A|\'A\'|U+1F600'],
+    // biome-ignore lint/suspicious/noApproximativeNumericConstant: an input of five digits, not pi: the widths and rounding are the point
     ['%.3d|%8.3f|%-8.3f|%08.3f|%+.1e', [7n, 3.14159, 3.14159, -3.14159, 12345.678], '007|   3.142|3.142   |-003.142|+1.2e+04'],
     ['%5s|%-5s|%.2s|%x|% x|%X', ['ab', 'ab', 'abc', 'hi', 'hi', 'é'], '   ab|ab   |ab|6869|68 69|C3A9'],
     ['%*d|%-*d', [4n, 7n, 3n, 7n], '   7|7  '],

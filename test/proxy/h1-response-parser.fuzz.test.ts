@@ -29,6 +29,7 @@ const ALLOWED: DifferenceTable = {
       name: 'control byte in the reason phrase',
       reason: 'reason-phrase is HTAB, SP, VCHAR and obs-text (RFC 9112 4); llhttp takes other control bytes there',
       sluiceCode: /^bad status line$/,
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the case is about control bytes
       when: (wire) => /(^|\n)HTTP\/[^\r\n]*[\x00-\x08\x0a-\x1f\x7f][^\n]*\r\n/.test(wire),
     },
     {

@@ -99,6 +99,7 @@ const ALLOWED: DifferenceTable = {
       name: 'request-target syntax',
       reason: 'the target must be visible bytes (no SP, CTL, DEL), so it cannot split the request line; its URI form and obs-text are left to the router and the app (Go\'s server accepts obs-text and forms llhttp refuses)',
       llhttpCode: 'HPE_INVALID_URL',
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the case is about control bytes
       applies: (m) => m.url.length > 0 && !/[\x00-\x20\x7f]/.test(m.url),
     },
     {

@@ -250,11 +250,12 @@ function matches (object: KubeObject, namespace: string | null, selector: string
   for (const raw of selector.split(',')) {
     const req = raw.trim()
     if (req === '') continue
-    let m: RegExpExecArray | null
-    if ((m = /^([^!=]+)!=(.*)$/.exec(req)) !== null) {
-      if (labels[m[1]] === m[2]) return false
-    } else if ((m = /^([^!=]+)==?(.*)$/.exec(req)) !== null) {
-      if (labels[m[1]] !== m[2]) return false
+    const ne = /^([^!=]+)!=(.*)$/.exec(req)
+    const eq = ne === null ? /^([^!=]+)==?(.*)$/.exec(req) : null
+    if (ne !== null) {
+      if (labels[ne[1]] === ne[2]) return false
+    } else if (eq !== null) {
+      if (labels[eq[1]] !== eq[2]) return false
     } else if (req.startsWith('!')) {
       if (req.slice(1) in labels) return false
     } else if (!(req in labels)) {

@@ -5,7 +5,7 @@ import type { ActivatorSlot } from '../../../src/activator/activator-slice.ts'
 import { KubernetesSource, type KubernetesSourceOptions } from '../../../src/activator/sources/kubernetes.ts'
 import { silentLogger } from '../../../src/shared/logger.ts'
 import { startActivator, startFakePod, until } from '../fixtures.ts'
-import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels, publicLabels, type SliceEndpoint } from './fake-kube-api.ts'
+import { endpointSlice, type FakeKubeApi, knativeRevision, privateLabels, publicLabels, type SliceEndpoint } from './fake-kube-api.ts'
 import { kubeSource, startFakeKubeApi } from './kube-source-fixture.ts'
 import { MemorySink } from './memory-sink.ts'
 
