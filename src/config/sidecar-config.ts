@@ -2,6 +2,7 @@ import { parseObservabilityConfig, type ObservabilityConfig } from './observabil
 import { isLogLevel } from './log-levels.ts'
 import { UPGRADE_TIMEOUTS_OPTION, upgradeTimeoutsOf, type UpgradeTimeouts } from './upgrade-timeouts.ts'
 import { ALL_ADDRESSES } from './listen-host.ts'
+import { PROFILING_OPTIONS, profilingListenOf, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
 import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
 
@@ -46,6 +47,10 @@ export interface SidecarConfig {
   readonly service: string
   /** OBSERVABILITY_CONFIG (Knative): the request log (honoured); requestMetrics, tracing, runtime (kept, not acted on). */
   readonly observability: ObservabilityConfig
+  /** OBSERVABILITY_CONFIG runtime.profiling "enabled": the profiling server listens (src/profiling/). */
+  readonly profiling: boolean
+  /** --profiling-host / PROFILING_PORT: where it listens (loopback:8008 by default). */
+  readonly profilingListen: ProfilingListen
   readonly requestLog: boolean
   readonly serverTiming: boolean
   readonly stats: boolean
@@ -89,6 +94,7 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'SERVING_POD_IP', kind: 'string', default: '', help: 'pod IP' },
   { flag: '', env: 'SERVING_SERVICE', kind: 'string', default: '', help: 'owning Service name (request log)' },
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
+  ...PROFILING_OPTIONS,
   { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
   { flag: 'server-timing', env: '', kind: 'bool', default: 'false', help: 'add a Server-Timing header (queue wait, upstream first byte)' },
   { flag: 'stats', env: '', kind: 'bool', default: 'true', help: 'count traffic for /metrics (--no-stats turns it off, for benchmarks)' },
@@ -139,6 +145,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
       if (a !== undefined && b !== undefined && a[1] !== 0 && a[1] === b[1]) problems.push(`config: ${a[0]} and ${b[0]} are both ${a[1]}`)
     }
   }
+  const observability = parseObservabilityConfig(strOf(v, 'OBSERVABILITY_CONFIG'), problems)
   const config: SidecarConfig = Object.freeze({
     containerConcurrency: cc,
     servingPort,
@@ -168,7 +175,9 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     pod: strOf(v, 'SERVING_POD'),
     podIp: strOf(v, 'SERVING_POD_IP'),
     service: strOf(v, 'SERVING_SERVICE'),
-    observability: parseObservabilityConfig(strOf(v, 'OBSERVABILITY_CONFIG'), problems),
+    observability,
+    profiling: runtimeProfilingOf(observability.runtime, problems),
+    profilingListen: profilingListenOf(v),
     requestLog: boolOf(v, 'request-log'),
     serverTiming: boolOf(v, 'server-timing'),
     stats: boolOf(v, 'stats', true),

@@ -31,6 +31,7 @@ import { ProbeResponder } from './probe-responder.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
 import { ReadinessProber } from './readiness-probe.ts'
 import { UpgradeGate } from './upgrade-gate.ts'
+import { ProfilingSwitch } from '../profiling/profiling-switch.ts'
 
 // Start-up loads only what every sidecar runs (issue 12): Sluice's HTTP/1.1 server and client,
 // admission, probes, stats. node:http (Upgrade/CONNECT hand-off), node:http2 (first h2c preface or
@@ -57,6 +58,8 @@ export interface SidecarPorts {
   tls: number | null
   admin: number
   metrics: number
+  /** OBSERVABILITY_CONFIG runtime.profiling "enabled": the profiling port; else null (nothing listens). */
+  profiling: number | null
 }
 
 /** Same as the head timeout of the plain port (Go bounds the handshake by ReadHeaderTimeout). */
@@ -74,6 +77,8 @@ export class Sidecar {
   readonly stats: StatsReporter
   readonly metrics: ProxyMetrics
   readonly breaker: Breaker | null
+  /** The profiling server (src/profiling/), on only when OBSERVABILITY_CONFIG enables it. */
+  readonly profiling: ProfilingSwitch
   readonly #servers: { serving: NetServer; admin: H1Port; metrics: H1Port }
   readonly #dual: DualServer
   readonly #h2Sessions = new Set<ServerHttp2Session>()
@@ -109,6 +114,7 @@ export class Sidecar {
       })
     // h2c: HTTP/2 requests (gRPC) go to the app over h2c in auto mode; `h2c` sends everything so.
     this.#h2c = config.upstreamProtocol === 'http1' ? null : new H2cUpstream(target)
+    this.profiling = new ProfilingSwitch({ ...config.profilingListen, mode: 'sidecar', logger: logger.child({ component: 'profiling' }), timers: deps.timers, clock })
     this.breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth: config.queueDepth }) : null
     const breaker = this.breaker
     this.prober = new ReadinessProber(probes, { logger: logger.child({ component: 'readiness' }) })
@@ -238,6 +244,12 @@ export class Sidecar {
       tls: tls === null ? null : await listenOne(tls, c.tlsPort),
       admin: await listenOne(this.#servers.admin.net, c.adminPort),
       metrics: await listenOne(this.#servers.metrics.net, c.metricsPort),
+      profiling: null as number | null,
+    }
+    // As queue-proxy: the pprof server only when runtime.profiling is "enabled"; failing to listen fails the start.
+    if (c.profiling) {
+      await this.profiling.set(true)
+      ports.profiling = this.profiling.port
     }
     this.stats.start()
     const startMs = performance.now()
@@ -329,6 +341,7 @@ export class Sidecar {
     this.#tls?.close()
     s.admin.close()
     s.metrics.close()
+    this.profiling.close()
     this.upgrades.close()
     // Not awaited (it never rejects): it resolves when the session's streams end, and shutdown does not wait on those.
     if (this.#h2c !== null) void this.#h2c.close()
