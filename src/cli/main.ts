@@ -11,16 +11,12 @@ interface Mode {
   load: () => Promise<ModeMain>
 }
 
-const MODES: Record<string, Mode> = {
+const MODES: Readonly<Record<string, Mode>> = {
   sidecar: { summary: 'queue-proxy in front of one user container (Knative queue-proxy contract)', load: async () => (await import('./sidecar.ts')).sidecarMain },
   activator: { summary: 'shared proxy in front of many revisions: buffers at zero, load-balances under capacity', load: async () => (await import('./activator.ts')).activatorMain },
   autoscaler: { summary: 'reference KPA autoscaler: receives activator stats, scrapes sidecars, scales', load: async () => (await import('./autoscaler.ts')).autoscalerMain },
   up: { summary: 'the whole scale-from-zero loop on one machine (autoscaler + activator + local scaler)', load: async () => (await import('./up.ts')).upMain },
   'sample-app': { summary: 'tiny HTTP app for demos and tests (?sleep=MS, cold-start delay)', load: async () => (await import('./sample-app.ts')).sampleAppMain },
-}
-
-export function registerMode (name: string, summary: string, load: () => Promise<ModeMain>): void {
-  MODES[name] = { summary, load }
 }
 
 function version (): string {
