@@ -23,8 +23,6 @@ export interface ActivatorSlot {
   readonly count: number
 }
 
-export const SOLE_ACTIVATOR: ActivatorSlot = Object.freeze({ index: 0, count: 1 })
-
 /** Positions in `sorted` (0..pods-1) this replica sends to. */
 export function slicePositions (pods: number, slot: ActivatorSlot): number[] {
   const { index, count } = slot

@@ -28,7 +28,6 @@ import type { StatSink } from './concurrency-reporter.ts'
 import { DEFAULT_BACKOFF, ReconnectBackoff, type BackoffOptions } from './reconnect-backoff.ts'
 
 export type StatsProtocol = 'knative' | 'json'
-export const STATS_PROTOCOLS: readonly StatsProtocol[] = Object.freeze(['knative', 'json'])
 
 /** Knative: 3 s handshake timeout. */
 export const HANDSHAKE_TIMEOUT_MS = 3_000
