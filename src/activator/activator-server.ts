@@ -26,6 +26,8 @@ import type { ObservabilityConfig } from '../config/observability-config.ts'
 import { CONFIG_DIR_RELOAD_MS, ConfigDirWatcher } from '../config/config-dir-watcher.ts'
 import { OBSERVABILITY_KEYS, parseObservabilityConfigMapUpdate } from '../config/observability-configmap.ts'
 import { loggingKeys, parseLoggingConfigMap } from '../config/logging-configmap.ts'
+import { parseRuntimeProfiling, RUNTIME_PROFILING_KEY } from '../config/profiling-config.ts'
+import { ProfilingSwitch } from '../profiling/profiling-switch.ts'
 import { setLogLevel, type Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
@@ -88,6 +90,8 @@ export interface ActivatorPorts {
   metrics: number
   /** --tls-port; null: no tls.crt and tls.key in --tls-cert-dir, so no TLS port. */
   tls: number | null
+  /** The profiling port while runtime profiling is enabled at start, else null (nothing listens). */
+  profiling: number | null
 }
 
 const NOT_FOUND_BODY = Buffer.from('not found\n')
@@ -115,6 +119,8 @@ export class Activator implements ProxyContext {
   readonly wsProxy: ProxyServer
   readonly upgradeTimeouts: UpgradeTimeouts
   readonly requestLog: Logger | null
+  /** The profiling server (src/profiling/): on while config-observability enables runtime profiling. */
+  readonly profiling: ProfilingSwitch
   /** Replaced when config-observability changes (setObservability); read per request. */
   knativeRequestLog: KnativeRequestLog | null
   readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
@@ -154,6 +160,7 @@ export class Activator implements ProxyContext {
     this.knativeRequestLog = knativeRequestLogFor(config.observability, this.#requestLogWriter, 'activator')
     // A template that does not parse costs only the request log (Knative: its ConfigMap parse fails, the log stays off).
     if (config.observability.requestLogTemplateError !== null) logger.error({ err: config.observability.requestLogTemplateError }, REQUEST_LOG_UNAVAILABLE)
+    this.profiling = new ProfilingSwitch({ ...config.profilingListen, mode: 'activator', logger: logger.child({ component: 'profiling' }), timers: deps.timers, clock })
     this.sweeper = new DeadlineSweeper(() => clock.nowMs())
     this.proxyMetrics = new ProxyMetrics({
       gauges: () => {
@@ -365,6 +372,12 @@ export class Activator implements ProxyContext {
       admin: await listenOne(this.#servers.admin, c.adminPort, false, c.adminHost),
       metrics: await listenOne(this.#servers.metrics, c.metricsPort),
       tls: this.#tls === null || this.#tls.server === null ? null : await listenOne(this.#tls.server, c.tls.port),
+      profiling: null as number | null,
+    }
+    // Knative's activator fails when its profiling server cannot listen; so does this start.
+    if (c.profiling) {
+      await this.profiling.set(true)
+      ports.profiling = this.profiling.port
     }
     this.reporter.start()
     if (c.observabilityConfigDir !== '' && c.observabilityDirData !== null) {
@@ -377,6 +390,23 @@ export class Activator implements ProxyContext {
         parse: parseObservabilityConfigMapUpdate,
         apply: (o11y) => { this.setObservability(o11y) },
         logger: this.logger.child({ component: 'config-observability' }),
+      }))
+    }
+    if (c.observabilityConfigDir !== '' && c.profilingDirData !== null) {
+      // Knative: pprof.UpdateFromConfigMap, a watch of its own on the same ConfigMap.
+      const log = this.logger.child({ component: 'config-observability' })
+      this.#watchConfigDir(new ConfigDirWatcher<boolean>({
+        name: 'config-observability (runtime-profiling)',
+        dir: c.observabilityConfigDir,
+        keys: [RUNTIME_PROFILING_KEY],
+        intervalMs: this.#configDirReloadMs,
+        initial: c.profilingDirData,
+        parse: parseRuntimeProfiling,
+        apply: (enabled) => {
+          this.profiling.set(enabled).catch((err: unknown) => { log.error({ err }, 'profiling server cannot listen; profiling stays off') })
+        },
+        logger: log,
+        timers: this.#deps.timers,
       }))
     }
     if (c.loggingConfigDir !== '' && c.loggingDirData !== null) {
@@ -449,6 +479,7 @@ export class Activator implements ProxyContext {
     this.drainer.close()
     this.reporter.stop()
     for (const w of this.#configWatchers) w.stop()
+    this.profiling.close()
     for (const source of this.#sources) {
       await source.close().catch((err: unknown) => { this.logger.warn({ err }, 'closing revision source failed') })
     }

@@ -10,6 +10,7 @@ import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from './observability
 import { loggingKeys, parseLoggingConfigMap } from './logging-configmap.ts'
 import { DEFAULT_MESH_COMPATIBILITY_MODE, MESH_COMPATIBILITY_MODES, NETWORK_KEYS, parseNetworkConfigMap, type MeshCompatibilityMode } from './network-configmap.ts'
 import { readTokenFile } from './token-file.ts'
+import { PROFILING_OPTIONS, profilingListenOf, parseRuntimeProfiling, RUNTIME_PROFILING_KEY, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
 
 /** Knative's component name for the activator in config-logging (`loglevel.activator`). */
 export const LOGGING_COMPONENT = 'activator'
@@ -80,6 +81,12 @@ export interface ActivatorConfig {
   readonly observabilityConfigDir: string
   /** What that directory held at start (the watcher's baseline); null without one. */
   readonly observabilityDirData: ReadonlyMap<string, string> | null
+  /** Runtime profiling at start: OBSERVABILITY_CONFIG runtime.profiling, or the directory's runtime-profiling (switched while running). */
+  readonly profiling: boolean
+  /** The directory's runtime-profiling key at start (the profiling watcher's baseline); null without a directory. */
+  readonly profilingDirData: ReadonlyMap<string, string> | null
+  /** --profiling-host / PROFILING_PORT (loopback:8008 by default). */
+  readonly profilingListen: ProfilingListen
   /** --logging-config-dir ('' = none): config-logging mounted as files; the log level, re-read while running. */
   readonly loggingConfigDir: string
   readonly loggingDirData: ReadonlyMap<string, string> | null
@@ -127,6 +134,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
   { flag: 'logging-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-logging ConfigMap mounted as a directory: the log level from loglevel.activator (else zap-logger-config\'s level), over --log-level; re-read every 10 s' },
   { flag: 'observability-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-observability ConfigMap mounted as a directory (logging.enable-request-log, logging.request-log-template, ...): the request log, re-read every 10 s; instead of OBSERVABILITY_CONFIG' },
+  ...PROFILING_OPTIONS,
   { flag: 'network-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-network ConfigMap mounted as a directory, read at start as Knative\'s activator does: mesh-compatibility-mode (enabled|disabled|auto, default auto; used with --source kubernetes) and system-internal-tls' },
   { flag: 'mesh-compatibility-mode', env: '', kind: 'string', choices: MESH_COMPATIBILITY_MODES, help: 'with --source kubernetes: enabled = send to each revision\'s private ClusterIP service, disabled = to pod IPs, auto = pods unless they fail as behind a mesh (default: config-network\'s, else auto; this flag wins over it)' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
@@ -181,9 +189,15 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   const observabilityEnv = strOf(v, 'OBSERVABILITY_CONFIG')
   let observabilityDirData: ReadonlyMap<string, string> | null = null
   let observability: ObservabilityConfig
+  let profiling = false
+  let profilingDirData: ReadonlyMap<string, string> | null = null
   if (observabilityConfigDir === '') {
     observability = parseObservabilityConfig(observabilityEnv, problems)
+    profiling = runtimeProfilingOf(observability.runtime, problems)
   } else {
+    // Knative's activator: an invalid runtime-profiling at start is fatal (GetObservabilityConfig).
+    profilingDirData = configMapDirOf('observability-config-dir', observabilityConfigDir, [RUNTIME_PROFILING_KEY], [])
+    if (profilingDirData !== null) profiling = parseRuntimeProfiling(profilingDirData, problems)
     if (observabilityEnv !== '') problems.push('config: set OBSERVABILITY_CONFIG or --observability-config-dir, not both')
     observabilityDirData = configMapDirOf('observability-config-dir', observabilityConfigDir, OBSERVABILITY_KEYS, problems)
     observability = observabilityDirData === null ? NO_OBSERVABILITY : parseObservabilityConfigMap(observabilityDirData, problems)
@@ -258,6 +272,9 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     observability,
     observabilityConfigDir,
     observabilityDirData,
+    profiling,
+    profilingDirData,
+    profilingListen: profilingListenOf(v),
     loggingConfigDir,
     loggingDirData,
     tls,
