@@ -125,14 +125,16 @@ export function buildResponseHeaders (headers: Record<string, string | string[] 
 
 /**
  * The field names a Connection value lists (lowercase), without the connection options that name
- * no field; null when there are none (the common `keep-alive`, `close`, `upgrade`).
+ * no field; null when there are none (the common `keep-alive`, `close`, `upgrade`). `host` is not
+ * one either: Go holds the host in r.Host, outside the header map that ReverseProxy prunes, so
+ * `Connection: host` leaves it (dropping it here would send undici's default, the upstream's address).
  */
 function listedNames (connection: string): Set<string> | null {
   let listed: Set<string> | null = null
   const tokens = connection.toLowerCase().split(',')
   for (let j = 0; j < tokens.length; j++) {
     const token = trimOws(tokens[j] ?? '')
-    if (token === '' || token === 'upgrade' || token === 'close' || token === 'keep-alive') continue
+    if (token === '' || token === 'upgrade' || token === 'close' || token === 'keep-alive' || token === 'host') continue
     if (listed === null) listed = new Set()
     listed.add(token)
   }
