@@ -1,4 +1,5 @@
 import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
+import { telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
 import { isLogLevel } from './log-levels.ts'
 import { UPGRADE_TIMEOUTS_OPTION, upgradeTimeoutsOf, type UpgradeTimeouts } from './upgrade-timeouts.ts'
 import { ALL_ADDRESSES } from './listen-host.ts'
@@ -51,6 +52,8 @@ export interface SidecarConfig {
   readonly profiling: boolean
   /** --profiling-host / PROFILING_PORT: where it listens (loopback:8008 by default). */
   readonly profilingListen: ProfilingListen
+  /** OBSERVABILITY_CONFIG requestMetrics + tracing: the OpenTelemetry exporters (src/telemetry/). */
+  readonly telemetry: TelemetryConfig
   readonly requestLog: boolean
   readonly serverTiming: boolean
   readonly stats: boolean
@@ -178,6 +181,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     observability,
     profiling: runtimeProfilingOf(observability.runtime, problems),
     profilingListen: profilingListenOf(v),
+    telemetry: telemetryFromJson(observability.requestMetrics, observability.tracing, problems),
     requestLog: boolOf(v, 'request-log'),
     serverTiming: boolOf(v, 'server-timing'),
     stats: boolOf(v, 'stats', true),
