@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { createSecureContext, type Server as TlsServer } from 'node:tls'
 import type { ActivatorTlsConfig } from '../config/activator-tls-config.ts'
-import type { UpstreamClient } from '../config/sidecar-config.ts'
+import type { UpstreamClient } from '../proxy/upstream.ts'
 import { secureContextOptions } from '../config/tls-settings.ts'
 import type { DualServer } from '../server/h2c-sniffing-server.ts'
 import { createTlsListener } from '../server/tls-listener.ts'

@@ -14,8 +14,9 @@ import { PROFILING_OPTIONS, profilingListenOf, parseRuntimeProfiling, RUNTIME_PR
 
 /** Knative's component name for the activator in config-logging (`loglevel.activator`). */
 export const LOGGING_COMPONENT = 'activator'
-import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
-import type { ConfigResult, HttpServerImpl, UpstreamClient } from './sidecar-config.ts'
+import { boolOf, intOf, parseOptions, strOf, type ConfigResult, type OptionSpec } from './options.ts'
+import type { UpstreamClient } from '../proxy/upstream.ts'
+import type { HttpServerImpl } from '../server/h2c-sniffing-server.ts'
 
 export type RevisionSourceKind = 'static' | 'kubernetes' | 'api'
 export type ActivatorStatsProtocol = 'knative' | 'json'

@@ -1,6 +1,5 @@
-import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
+import { boolOf, intOf, parseOptions, strOf, type ConfigResult, type OptionSpec } from './options.ts'
 import { LOG_LEVELS } from './log-levels.ts'
-import type { ConfigResult } from './sidecar-config.ts'
 
 export type ActuatorKind = 'local' | 'none'
 

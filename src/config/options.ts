@@ -29,6 +29,13 @@ export interface ParsedOptions {
   help: boolean
 }
 
+/** What each mode's load*Config returns: the config when there is no problem, else null and every problem. */
+export interface ConfigResult<T> {
+  config: T | null
+  problems: string[]
+  help: boolean
+}
+
 function describe (spec: OptionSpec): string {
   if (spec.env !== '' && spec.flag !== '') return `${spec.env} (--${spec.flag})`
   return spec.env !== '' ? spec.env : `--${spec.flag}`

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os'
-import { intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
-import type { ConfigResult } from './sidecar-config.ts'
+import { intOf, parseOptions, strOf, type ConfigResult, type OptionSpec } from './options.ts'
 
 /** `sluice sample-app` configuration. */
 export interface SampleAppConfig {

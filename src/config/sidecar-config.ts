@@ -3,13 +3,15 @@ import { telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
 import { isLogLevel } from './log-levels.ts'
 import { UPGRADE_TIMEOUTS_OPTION, upgradeTimeoutsOf, type UpgradeTimeouts } from './upgrade-timeouts.ts'
 import { ALL_ADDRESSES } from './listen-host.ts'
+import type { HttpServerImpl } from '../server/h2c-sniffing-server.ts'
+import type { UpstreamClient } from '../proxy/upstream.ts'
 import { PROFILING_OPTIONS, profilingListenOf, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
-import { boolOf, intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
+import { boolOf, intOf, parseOptions, strOf, type ConfigResult, type OptionSpec } from './options.ts'
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
 
 export type UpstreamProtocol = 'http1' | 'h2c' | 'auto'
-export type UpstreamClient = 'sluice' | 'undici'
-export type HttpServerImpl = 'sluice' | 'node'
+// Interim: activator-server.ts and internal-tls.ts still import it from here (being edited); then this line goes.
+export type { UpstreamClient } from '../proxy/upstream.ts'
 
 /** Sidecar (queue-proxy) configuration, read once at start. Durations in ms. */
 export interface SidecarConfig {
@@ -116,12 +118,6 @@ function logLevelOf (raw: string, problems: string[]): string {
   if (mapped !== undefined) return mapped
   problems.push(`config: --log-level / SERVING_LOGGING_LEVEL must be one of trace|debug|info|warn|error|fatal|silent|dpanic|panic, got ${JSON.stringify(raw)}`)
   return 'info'
-}
-
-export interface ConfigResult<T> {
-  config: T | null
-  problems: string[]
-  help: boolean
 }
 
 export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult<SidecarConfig> {

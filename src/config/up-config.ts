@@ -1,6 +1,5 @@
-import { intOf, parseOptions, strOf, type OptionSpec } from './options.ts'
+import { intOf, parseOptions, strOf, type ConfigResult, type OptionSpec } from './options.ts'
 import { LOG_LEVELS } from './log-levels.ts'
-import type { ConfigResult } from './sidecar-config.ts'
 
 export type StatsProtocolName = 'knative' | 'json'
 

@@ -1,7 +1,6 @@
 import type { IncomingMessage, Server as HttpServer, ServerOptions, ServerResponse } from 'node:http'
 import type { Http2Server } from 'node:http2'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
-import type { HttpServerImpl } from '../config/sidecar-config.ts'
 import { H1Server } from './h1-server.ts'
 import type { InboundRequest, InboundResponse } from './inbound.ts'
 import type { Logger } from '../shared/logger.ts'
@@ -101,6 +100,9 @@ export class DualServer {
   get httpIfCreated (): HttpServer | null { return this.#http }
   get h2IfCreated (): Http2Server | null { return this.#h2 }
 }
+
+/** --http-server: Sluice's own HTTP/1.1 server (H1Server) or node:http, the fallback. */
+export type HttpServerImpl = 'sluice' | 'node'
 
 export interface DualServerOptions {
   impl: HttpServerImpl
