@@ -15,6 +15,7 @@ import type { KnativeRequestLog, RequestLogRevision } from '../proxy/knative-req
 import type { Logger } from '../shared/logger.ts'
 import { serverTimingValue } from '../stats/server-timing.ts'
 import type { ProbeResponder } from './probe-responder.ts'
+import type { TelemetryHooks } from '../proxy/exchange-telemetry.ts'
 
 /** Counts requests in and out for the time-weighted concurrency average (stats layer). */
 export interface TrafficRecorder {
@@ -66,6 +67,8 @@ export class SidecarHandler implements ExchangeOwner {
   /** Requests accepted and not yet finished (queued or in flight), probes excluded. */
   readonly #active = new ActiveRequests()
   readonly #headerOptions: HeaderRewriteOptions
+  /** OpenTelemetry (useTelemetry); null = off, the default: one null check per request. */
+  #telemetry: TelemetryHooks | null
 
   constructor (o: SidecarHandlerOptions) {
     this.#o = o
@@ -73,8 +76,12 @@ export class SidecarHandler implements ExchangeOwner {
     this.#h2Upstream = o.h2Upstream ?? o.upstream
     this.#breaker = o.breaker
     this.#headerOptions = { ...HEADER_OPTIONS_BASE }
+    this.#telemetry = null
     this.handle = this.handle.bind(this)
   }
+
+  /** Turns OpenTelemetry on for the requests from now on (set before the port listens). */
+  useTelemetry (hooks: TelemetryHooks | null): void { this.#telemetry = hooks }
 
   get breaker (): Breaker | null { return this.#breaker }
 
@@ -95,6 +102,8 @@ export class SidecarHandler implements ExchangeOwner {
       upgrade: null,
     }
     const ex = new ProxyExchange(this, req, res, options, proxied, o.clock, o.timeouts)
+    const telemetry = this.#telemetry
+    if (telemetry !== null) ex.telemetry = telemetry.begin(ex, null)
     const upstream = req.httpVersionMajor === 2 ? this.#h2Upstream : this.#upstream
     this.#active.inc()
     o.recorder.reqIn(proxied, ex.startMs)

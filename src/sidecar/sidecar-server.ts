@@ -31,6 +31,9 @@ import { ProbeResponder } from './probe-responder.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
 import { ReadinessProber } from './readiness-probe.ts'
 import { UpgradeGate } from './upgrade-gate.ts'
+import type { TelemetryHooks } from '../proxy/exchange-telemetry.ts'
+import { loadTelemetry } from '../telemetry/load-telemetry.ts'
+import { queueProxyResource } from '../telemetry/telemetry-resource.ts'
 import { ProfilingSwitch } from '../profiling/profiling-switch.ts'
 
 // Start-up loads only what every sidecar runs (issue 12): Sluice's HTTP/1.1 server and client,
@@ -41,6 +44,8 @@ import { ProfilingSwitch } from '../profiling/profiling-switch.ts'
 
 /** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
 export const TUNNEL_DRAIN_MS = 60_000
+/** Knative's UserQueueMetricsPort: where `requestMetrics.protocol: prometheus` listens without an endpoint. */
+export const USER_QUEUE_METRICS_PORT = 9091
 
 export interface SidecarDeps {
   clock?: Clock
@@ -90,6 +95,8 @@ export class Sidecar {
   #tls: TlsServer | null = null
   #certWatcher: CertWatcher | null = null
   #shutdown: Promise<void> | null = null
+  /** OpenTelemetry's hooks once listen() loaded them; null when off. */
+  #telemetry: TelemetryHooks | null = null
   /** SIGTERM received: a preStop drain is the pod's shutdown, never reset. */
   #isTerminating = false
 
@@ -237,6 +244,22 @@ export class Sidecar {
     // `--upstream-protocol h2c` sends every request over HTTP/2: load node:http2 now, not on the
     // first request's path (in `auto` the first HTTP/2 preface loads it, for its own server too).
     if (c.upstreamProtocol === 'h2c') process.getBuiltinModule('node:http2')
+    // OpenTelemetry when OBSERVABILITY_CONFIG exports something (else nothing is loaded): its
+    // exporters, and with `prometheus` its listener (:9091, Knative's UserQueueMetricsPort), are up
+    // before the first request.
+    const breaker = this.breaker
+    this.#telemetry = await loadTelemetry({
+      site: 'queue-proxy',
+      config: c.telemetry,
+      resource: queueProxyResource(c),
+      prometheusPort: USER_QUEUE_METRICS_PORT,
+      inFlight: breaker === null ? null : () => breaker.inFlight,
+      upstreamHost: c.userHost,
+      upstreamPort: c.userPort,
+      writeLine: writeStdout,
+      logger: this.logger.child({ component: 'telemetry' }),
+    })
+    this.handler.useTelemetry(this.#telemetry)
     const serving = await listenOne(this.#servers.serving, c.servingPort)
     const tls = await this.#startTls()
     const ports = {
@@ -346,6 +369,8 @@ export class Sidecar {
     // Not awaited (it never rejects): it resolves when the session's streams end, and shutdown does not wait on those.
     if (this.#h2c !== null) void this.#h2c.close()
     await this.#pool.close().catch(() => {})
+    // Last: the final metrics export and the spans still batched (never rejects).
+    if (this.#telemetry !== null) await this.#telemetry.shutdown()
   }
 }
 

@@ -1,0 +1,552 @@
+import {
+  ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
+  type Attributes, type Context, type Gauge, type Histogram, type Span, type Tracer, type UpDownCounter,
+} from '@opentelemetry/api'
+import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources'
+import { MeterProvider, PeriodicExportingMetricReader, type MetricReader, type PushMetricExporter, type ViewOptions } from '@opentelemetry/sdk-metrics'
+import {
+  AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider,
+  type Sampler, type SpanExporter,
+} from '@opentelemetry/sdk-trace'
+import type { MetricsExportConfig, TelemetryConfig, TracingExportConfig } from '../config/telemetry-config.ts'
+import { splitHostPort } from '../config/telemetry-config.ts'
+import type { ExchangeTelemetry, TelemetryHooks, TelemetryRevision } from '../proxy/exchange-telemetry.ts'
+import type { ProxyExchange } from '../proxy/proxy-exchange.ts'
+import type { Logger } from '../shared/logger.ts'
+import { StdoutSpanExporter } from './stdout-span-exporter.ts'
+
+// Knative's request telemetry with the OpenTelemetry JS SDK, loaded only when config-observability
+// exports something (load-telemetry.ts). What each site emits is what Knative's Go code emits
+// (knative/serving v1.2x, otelhttp v0.69.0):
+//
+// queue-proxy (the sidecar)              activator
+//   span "<METHOD>" (server, otelhttp)     span "<METHOD>" (server, otelhttp) + kn.* labels
+//     span kn.queueproxy.proxy               span throttler_try (until admitted; Error if refused)
+//       span kn.queueproxy.wait (CC > 0)     span activator_proxy
+//       span "HTTP <METHOD>" (client)          span "<METHOD> <path>" (client)
+//   http.server.request.duration / .body.size / response.body.size (otelhttp handler; the
+//     activator's with kn.service.name, kn.configuration.name, kn.revision.name, k8s.namespace.name)
+//   http.client.request.duration / .body.size (queue-proxy's otelhttp transport)
+//   kn.serving.invocation.duration,        kn.revision.request.queued, kn.revision.request.active
+//   kn.serving.queue.depth
+//
+// The client span's context goes to the app / pod as W3C traceparent (+ tracestate), replacing the
+// incoming one; the incoming one is the server span's parent. Probes never become exchanges, so
+// they are not measured or traced (Knative filters them).
+
+export type TelemetrySite = 'queue-proxy' | 'activator'
+
+export interface OtelTelemetryOptions {
+  readonly site: TelemetrySite
+  readonly config: TelemetryConfig
+  /** Resource attributes of this process (knative's res() / resource.Default()). */
+  readonly resource: Readonly<Record<string, string>>
+  /** Where `prometheus` listens when no endpoint is set: queue-proxy 9091, activator 9090 (Knative's). */
+  readonly prometheusPort: number
+  /** The breaker's in-flight count (kn.serving.queue.depth); null without a breaker (CC 0) or in the activator. */
+  readonly inFlight: (() => number) | null
+  /** The upstream the sidecar proxies to (client span and metric attributes); ignored in the activator. */
+  readonly upstreamHost: string
+  readonly upstreamPort: number
+  /** `stdout` tracing's line writer. */
+  readonly writeLine: (line: string) => void
+  readonly logger: Logger
+}
+
+const OTELHTTP_SCOPE = 'go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp'
+const OTELHTTP_VERSION = '0.69.0'
+const QUEUE_SCOPE = 'knative.dev/serving/pkg/queue'
+const ACTIVATOR_SCOPE = 'knative.dev/serving/pkg/activator'
+/** otelhttp's and Knative's latency buckets (seconds). */
+const LATENCY_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'])
+
+/** Builds the providers and exporters; resolves once a Prometheus listener (if any) is up. */
+export async function createOtelTelemetry (o: OtelTelemetryOptions): Promise<TelemetryHooks> {
+  const resource = buildResource(o.resource)
+  const meterProvider = o.config.metrics.protocol === 'none'
+    ? null
+    : new MeterProvider({ resource, readers: [await metricReaderFor(o.config.metrics, o)], views: o.config.metrics.protocol === 'prometheus' ? prometheusViews() : [] })
+  const tracerProvider = o.config.tracing.protocol === 'none'
+    ? null
+    : new TracerProvider({
+      resource,
+      sampler: samplerFor(o.config.tracing),
+      spanProcessors: [new BatchSpanProcessor({ exporter: await spanExporterFor(o.config.tracing, o) })],
+    })
+  o.logger.info({ metrics: o.config.metrics, tracing: o.config.tracing }, 'OpenTelemetry on')
+  return new OtelTelemetry(o, meterProvider, tracerProvider)
+}
+
+function buildResource (attrs: Readonly<Record<string, string>>): Resource {
+  // As Go's resource.Merge(resource.Default(), ours): the SDK's attributes, ours over them, and
+  // OTEL_SERVICE_NAME over service.name (Knative reads it first).
+  const env = detectResources({ detectors: [envDetector] }).attributes['service.name']
+  const ours = typeof env === 'string' && env !== '' ? { ...attrs, 'service.name': env } : attrs
+  return defaultResource().merge(resourceFromAttributes(ours))
+}
+
+/**
+ * knative/pkg endpointFor: an endpoint without a scheme (`collector:4317`, which Go's url.Parse reads
+ * as scheme `collector` with an opaque part) gets `https://`; a full URL is used as it is.
+ */
+export function exporterUrl (endpoint: string): string {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:[^/]/.test(endpoint) && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(endpoint)
+    ? `https://${endpoint}`
+    : endpoint
+}
+
+async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions): Promise<MetricReader> {
+  if (c.protocol === 'prometheus') {
+    const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus')
+    const hp = c.endpoint === '' ? null : splitHostPort(c.endpoint)
+    const port = hp === null || hp.port === '' ? o.prometheusPort : Number(hp.port)
+    const host = hp === null || hp.host === '' ? undefined : hp.host
+    const exporter = await new Promise<InstanceType<typeof PrometheusExporter>>((resolve, reject) => {
+      const e = new PrometheusExporter({ host, port }, (err) => { if (err === undefined) resolve(e); else reject(err) })
+    })
+    // exporter-prometheus pins its own copy of sdk-metrics (2.12.0 beside our 2.12.1): the two
+    // MetricReader classes differ only in the declarations of their private fields, and
+    // MeterProvider uses a reader through its public methods.
+    return exporter as unknown as MetricReader
+  }
+  let exporter: PushMetricExporter
+  if (c.protocol === 'grpc') {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc')
+    exporter = new OTLPMetricExporter({ url: exporterUrl(c.endpoint) })
+  } else {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto')
+    exporter = new OTLPMetricExporter({ url: exporterUrl(c.endpoint) })
+  }
+  // Go's WithInterval applies only when the interval is non-zero; 60 s otherwise (both SDKs).
+  return new PeriodicExportingMetricReader({
+    exporter,
+    exportIntervalMillis: c.exportIntervalMs > 0 ? c.exportIntervalMs : 60_000,
+    exportTimeoutMillis: c.exportIntervalMs > 0 ? Math.min(30_000, c.exportIntervalMs) : 30_000,
+  })
+}
+
+/**
+ * Prometheus names as Go's exporter writes them with UnderscoreEscapingWithSuffixes: the unit as a
+ * suffix (`s` -> `_seconds`, `By` -> `_bytes`; `{request}` adds none). The JS exporter adds no unit
+ * suffix itself (it does add `_total` to counters, as Go's).
+ */
+function prometheusViews (): ViewOptions[] {
+  const withSuffix: Array<[string, string]> = [
+    ['http.server.request.duration', '_seconds'], ['http.server.request.body.size', '_bytes'],
+    ['http.server.response.body.size', '_bytes'], ['http.client.request.duration', '_seconds'],
+    ['http.client.request.body.size', '_bytes'], ['kn.serving.invocation.duration', '_seconds'],
+  ]
+  return withSuffix.map(([name, suffix]) => ({ instrumentName: name, name: name + suffix }))
+}
+
+async function spanExporterFor (c: TracingExportConfig, o: OtelTelemetryOptions): Promise<SpanExporter> {
+  if (c.protocol === 'stdout') return new StdoutSpanExporter(o.writeLine)
+  if (c.protocol === 'grpc') {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc')
+    return new OTLPTraceExporter({ url: exporterUrl(c.endpoint) })
+  }
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto')
+  return new OTLPTraceExporter({ url: exporterUrl(c.endpoint) })
+}
+
+/** knative/pkg tracing sampleFor: stdout and rate >= 1 sample all, rate <= 0 none (not parent-based), else parent-based ratio. */
+export function samplerFor (c: TracingExportConfig): Sampler {
+  if (c.protocol === 'stdout' || c.samplingRate >= 1) return new AlwaysOnSampler()
+  if (c.samplingRate <= 0) return new AlwaysOffSampler()
+  return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(c.samplingRate) })
+}
+
+interface Instruments {
+  readonly serverDuration: Histogram
+  readonly serverRequestSize: Histogram
+  readonly serverResponseSize: Histogram
+  /** queue-proxy only (null in the activator). */
+  readonly clientDuration: Histogram | null
+  readonly clientRequestSize: Histogram | null
+  readonly invocationDuration: Histogram | null
+  readonly queueDepth: Gauge | null
+  /** activator only. */
+  readonly requestQueued: UpDownCounter | null
+  readonly requestActive: UpDownCounter | null
+}
+
+function createInstruments (mp: MeterProvider, site: TelemetrySite): Instruments {
+  const http = mp.getMeter(OTELHTTP_SCOPE, OTELHTTP_VERSION)
+  const serverDuration = http.createHistogram('http.server.request.duration', { description: 'Duration of HTTP server requests.', unit: 's', advice: { explicitBucketBoundaries: LATENCY_BOUNDS } })
+  const serverRequestSize = http.createHistogram('http.server.request.body.size', { description: 'Size of HTTP server request bodies.', unit: 'By', valueType: 1 })
+  const serverResponseSize = http.createHistogram('http.server.response.body.size', { description: 'Size of HTTP server response bodies.', unit: 'By', valueType: 1 })
+  if (site === 'activator') {
+    const meter = mp.getMeter(ACTIVATOR_SCOPE)
+    return {
+      serverDuration,
+      serverRequestSize,
+      serverResponseSize,
+      clientDuration: null,
+      clientRequestSize: null,
+      invocationDuration: null,
+      queueDepth: null,
+      requestQueued: meter.createUpDownCounter('kn.revision.request.queued', { description: 'Number of requests currently queued in the activator waiting for capacity', unit: '{request}' }),
+      requestActive: meter.createUpDownCounter('kn.revision.request.active', { description: 'Number of requests currently being proxied by the activator', unit: '{request}' }),
+    }
+  }
+  const queue = mp.getMeter(QUEUE_SCOPE)
+  return {
+    serverDuration,
+    serverRequestSize,
+    serverResponseSize,
+    clientDuration: http.createHistogram('http.client.request.duration', { description: 'Duration of HTTP client requests.', unit: 's', advice: { explicitBucketBoundaries: LATENCY_BOUNDS } }),
+    clientRequestSize: http.createHistogram('http.client.request.body.size', { description: 'Size of HTTP client request bodies.', unit: 'By', valueType: 1 }),
+    invocationDuration: queue.createHistogram('kn.serving.invocation.duration', { description: 'The duration of task execution', unit: 's', advice: { explicitBucketBoundaries: LATENCY_BOUNDS } }),
+    queueDepth: queue.createGauge('kn.serving.queue.depth', { description: 'Number of current requests in the queue', unit: '{request}', valueType: 1 }),
+    requestQueued: null,
+    requestActive: null,
+  }
+}
+
+/** The hooks: one per process. */
+class OtelTelemetry implements TelemetryHooks {
+  readonly site: TelemetrySite
+  readonly instruments: Instruments | null
+  readonly httpTracer: Tracer | null
+  readonly knTracer: Tracer | null
+  readonly propagator = new W3CTraceContextPropagator()
+  readonly inFlight: (() => number) | null
+  readonly upstreamHost: string
+  readonly upstreamPort: number
+  /** `host:port` of the sidecar's upstream (url.full, server.address). */
+  readonly upstreamAuthority: string
+  /** The activator's per-revision attribute sets, built once per revision. */
+  readonly #revisionAttrs = new WeakMap<TelemetryRevision, RevisionAttributes>()
+  readonly #meterProvider: MeterProvider | null
+  readonly #tracerProvider: TracerProvider | null
+
+  constructor (o: OtelTelemetryOptions, mp: MeterProvider | null, tp: TracerProvider | null) {
+    this.site = o.site
+    this.instruments = mp === null ? null : createInstruments(mp, o.site)
+    this.httpTracer = tp === null ? null : tp.getTracer(OTELHTTP_SCOPE, OTELHTTP_VERSION)
+    this.knTracer = tp === null ? null : tp.getTracer(o.site === 'activator' ? ACTIVATOR_SCOPE : QUEUE_SCOPE)
+    this.inFlight = o.inFlight
+    this.upstreamHost = o.upstreamHost
+    this.upstreamPort = o.upstreamPort
+    this.upstreamAuthority = `${o.upstreamHost.includes(':') ? `[${o.upstreamHost}]` : o.upstreamHost}:${o.upstreamPort}`
+    this.#meterProvider = mp
+    this.#tracerProvider = tp
+  }
+
+  begin (ex: ProxyExchange, revision: TelemetryRevision | null): ExchangeTelemetry {
+    return new OtelExchange(this, ex, revision === null ? null : this.revisionAttributes(revision))
+  }
+
+  revisionAttributes (revision: TelemetryRevision): RevisionAttributes {
+    let attrs = this.#revisionAttrs.get(revision)
+    if (attrs === undefined) {
+      attrs = {
+        labels: Object.freeze({
+          'kn.service.name': revision.Service,
+          'kn.configuration.name': revision.Configuration,
+          'kn.revision.name': revision.Name,
+          'k8s.namespace.name': revision.Namespace,
+        }),
+        requests: Object.freeze({ 'k8s.namespace.name': revision.Namespace, 'kn.revision.name': revision.Name }),
+      }
+      this.#revisionAttrs.set(revision, attrs)
+    }
+    return attrs
+  }
+
+  async shutdown (): Promise<void> {
+    await Promise.allSettled([
+      this.#meterProvider === null ? null : this.#meterProvider.shutdown(),
+      this.#tracerProvider === null ? null : this.#tracerProvider.shutdown(),
+    ])
+  }
+}
+
+interface RevisionAttributes {
+  /** otelhttp's labeler attributes (metric_handler.go), also set on the server span (tracing_handler.go). */
+  readonly labels: Attributes
+  /** kn.revision.request.* attributes. */
+  readonly requests: Attributes
+}
+
+/** Reads one header of the inbound request for the propagator. */
+const HEADER_GETTER = {
+  get (carrier: ProxyExchange['req']['headers'], key: string): string | string[] | undefined { return carrier[key] },
+  keys (carrier: ProxyExchange['req']['headers']): string[] { return Object.keys(carrier) },
+}
+
+/** Collects what the propagator injects. */
+class InjectedHeaders {
+  traceparent = ''
+  tracestate = ''
+}
+const HEADER_SETTER = {
+  set (carrier: InjectedHeaders, key: string, value: string): void {
+    if (key === 'traceparent') carrier.traceparent = value
+    else if (key === 'tracestate') carrier.tracestate = value
+  },
+}
+
+/** One exchange's spans; every field set here, null until used. */
+class OtelExchange implements ExchangeTelemetry {
+  readonly t: OtelTelemetry
+  readonly revision: RevisionAttributes | null
+  readonly serverSpan: Span | null
+  /** kn.queueproxy.proxy (sidecar, from the start) / activator_proxy (activator, from admission). */
+  proxySpan: Span | null
+  /** kn.queueproxy.wait (sidecar with a breaker) / throttler_try (activator): until admission. */
+  waitSpan: Span | null
+  clientSpan: Span | null
+  /** The context the server span's children start in. */
+  readonly serverContext: Context
+
+  constructor (t: OtelTelemetry, ex: ProxyExchange, revision: RevisionAttributes | null) {
+    this.t = t
+    this.revision = revision
+    this.proxySpan = null
+    this.waitSpan = null
+    this.clientSpan = null
+    if (revision !== null && t.instruments !== null && t.instruments.requestQueued !== null) t.instruments.requestQueued.add(1, revision.requests)
+    const tracer = t.httpTracer
+    if (tracer === null) {
+      this.serverSpan = null
+      this.serverContext = ROOT_CONTEXT
+      return
+    }
+    const parent = t.propagator.extract(ROOT_CONTEXT, ex.req.headers, HEADER_GETTER)
+    const span = tracer.startSpan(spanMethod(ex.options.method), { kind: SpanKind.SERVER, attributes: serverSpanAttributes(ex) }, parent)
+    this.serverSpan = span
+    this.serverContext = trace.setSpan(parent, span)
+    const kn = t.knTracer
+    if (kn === null) return
+    if (t.site === 'queue-proxy') {
+      const proxy = kn.startSpan('kn.queueproxy.proxy', undefined, this.serverContext)
+      this.proxySpan = proxy
+      if (t.inFlight !== null) this.waitSpan = kn.startSpan('kn.queueproxy.wait', undefined, trace.setSpan(this.serverContext, proxy))
+    } else {
+      this.waitSpan = kn.startSpan('throttler_try', undefined, this.serverContext)
+    }
+  }
+
+  onAdmitted (ex: ProxyExchange): void {
+    const t = this.t
+    const m = t.instruments
+    if (m !== null) {
+      if (m.queueDepth !== null && t.inFlight !== null) m.queueDepth.record(t.inFlight())
+      if (this.revision !== null && m.requestQueued !== null && m.requestActive !== null) {
+        m.requestQueued.add(-1, this.revision.requests)
+        m.requestActive.add(1, this.revision.requests)
+      }
+    }
+    if (this.waitSpan !== null) this.waitSpan.end()
+    const tracer = t.httpTracer
+    if (tracer === null) return
+    let parent = this.serverContext
+    if (t.site === 'activator' && t.knTracer !== null) {
+      const proxy = t.knTracer.startSpan('activator_proxy', undefined, this.serverContext)
+      this.proxySpan = proxy
+      parent = trace.setSpan(this.serverContext, proxy)
+    } else if (this.proxySpan !== null) {
+      parent = trace.setSpan(this.serverContext, this.proxySpan)
+    }
+    const method = ex.options.method
+    const client = t.site === 'activator'
+      ? tracer.startSpan(`${method} ${pathOf(ex.options.path)}`, { kind: SpanKind.CLIENT, attributes: clientSpanAttributes(ex, destOf(ex.target)) }, parent)
+      : tracer.startSpan(`HTTP ${method}`, { kind: SpanKind.CLIENT, attributes: clientSpanAttributes(ex, t.upstreamAuthority) }, parent)
+    this.clientSpan = client
+    const injected = new InjectedHeaders()
+    t.propagator.inject(trace.setSpan(parent, client), injected, HEADER_SETTER)
+    setTraceHeaders(ex.options.headers, injected)
+  }
+
+  onEnd (ex: ProxyExchange): void {
+    const t = this.t
+    const nowMs = ex.clock.nowMs()
+    // A client that left before any answer: the status Go's recorder reports (knative-request-log.ts).
+    const status = ex.statusCode !== 0 ? ex.statusCode : ex.admittedMs < 0 ? 500 : 200
+    const requestBytes = contentLength(ex)
+    const m = t.instruments
+    if (m !== null) {
+      const attrs = this.serverMetricAttributes(ex, status)
+      m.serverDuration.record((nowMs - ex.startMs) / 1000, attrs)
+      m.serverRequestSize.record(requestBytes, attrs)
+      m.serverResponseSize.record(ex.responseBytes, attrs)
+      if (ex.admittedMs >= 0) {
+        if (m.invocationDuration !== null) m.invocationDuration.record((nowMs - ex.admittedMs) / 1000, { 'http.response.status_code': status })
+        if (m.clientDuration !== null && m.clientRequestSize !== null) {
+          // otelhttp's transport measures until the response head (RoundTrip's return).
+          const clientMs = (ex.firstByteMs >= 0 ? ex.firstByteMs : nowMs) - ex.admittedMs
+          const clientAttrs = this.clientMetricAttributes(ex)
+          m.clientDuration.record(clientMs / 1000, clientAttrs)
+          m.clientRequestSize.record(requestBytes, clientAttrs)
+        }
+        if (this.revision !== null && m.requestActive !== null) m.requestActive.add(-1, this.revision.requests)
+      } else if (this.revision !== null && m.requestQueued !== null) {
+        m.requestQueued.add(-1, this.revision.requests)
+      }
+    }
+    const wait = this.waitSpan
+    if (wait !== null && ex.admittedMs < 0) {
+      // Never admitted: Knative sets the throttler's error on its wait span.
+      if (t.site === 'activator') wait.setStatus({ code: SpanStatusCode.ERROR, message: ex.errorCode ?? 'context canceled' })
+      wait.end()
+    }
+    const client = this.clientSpan
+    if (client !== null) {
+      if (ex.firstByteMs >= 0 && ex.error === null) {
+        client.setAttribute('http.response.status_code', ex.statusCode)
+        if (ex.statusCode >= 400) client.setStatus({ code: SpanStatusCode.ERROR })
+      } else {
+        client.setAttribute('error.type', errorType(ex))
+        client.setStatus({ code: SpanStatusCode.ERROR, message: ex.error === null ? 'context canceled' : ex.error.message })
+      }
+      client.end()
+    }
+    if (this.proxySpan !== null) this.proxySpan.end()
+    const server = this.serverSpan
+    if (server !== null) {
+      if (requestBytes > 0) server.setAttribute('http.request.body.size', requestBytes)
+      if (ex.responseBytes > 0) server.setAttribute('http.response.body.size', ex.responseBytes)
+      server.setAttribute('http.response.status_code', status)
+      if (this.revision !== null) server.setAttributes(this.revision.labels)
+      if (status >= 500) server.setStatus({ code: SpanStatusCode.ERROR })
+      server.end()
+    }
+  }
+
+  /** otelhttp's MetricAttributes: the labeler's first (activator), then method, scheme, host, port, protocol, status. */
+  serverMetricAttributes (ex: ProxyExchange, status: number): Attributes {
+    const attrs: Attributes = this.revision === null ? {} : { ...this.revision.labels }
+    const req = ex.req
+    const https = isEncrypted(req.socket)
+    const host = hostPort(req.headers.host ?? req.headers[':authority'])
+    attrs['http.request.method'] = standardMethod(ex.options.method)
+    attrs['url.scheme'] = https ? 'https' : 'http'
+    attrs['server.address'] = host.host
+    const port = requiredPort(https, host.port)
+    if (port > 0) attrs['server.port'] = port
+    attrs['network.protocol.name'] = 'http'
+    attrs['network.protocol.version'] = protocolVersion(req)
+    attrs['http.response.status_code'] = status
+    return attrs
+  }
+
+  clientMetricAttributes (ex: ProxyExchange): Attributes {
+    const t = this.t
+    const attrs: Attributes = { 'http.request.method': standardMethod(ex.options.method), 'server.address': t.upstreamHost }
+    if (t.upstreamPort !== 80) attrs['server.port'] = t.upstreamPort
+    attrs['network.protocol.name'] = 'http'
+    attrs['network.protocol.version'] = protocolVersion(ex.req)
+    if (ex.firstByteMs >= 0 && ex.statusCode > 0) attrs['http.response.status_code'] = ex.statusCode
+    else attrs['error.type'] = errorType(ex)
+    return attrs
+  }
+}
+
+/** otelhttp's RequestTraceAttrs for the server span (the response's are added at the end). */
+function serverSpanAttributes (ex: ProxyExchange): Attributes {
+  const req = ex.req
+  const https = isEncrypted(req.socket)
+  const host = hostPort(req.headers.host ?? req.headers[':authority'])
+  const method = ex.options.method
+  const attrs: Attributes = { 'server.address': host.host, 'http.request.method': standardMethod(method), 'url.scheme': https ? 'https' : 'http' }
+  const port = requiredPort(https, host.port)
+  if (port > 0) attrs['server.port'] = port
+  if (!KNOWN_METHODS.has(method)) attrs['http.request.method_original'] = method
+  const peer = req.socket.remoteAddress
+  if (peer !== undefined && peer !== '') {
+    attrs['network.peer.address'] = peer
+    if (req.socket.remotePort !== undefined) attrs['network.peer.port'] = req.socket.remotePort
+  }
+  const ua = req.headers['user-agent']
+  if (typeof ua === 'string' && ua !== '') attrs['user_agent.original'] = ua
+  const xff = req.headers['x-forwarded-for']
+  const first = typeof xff === 'string' ? xff.split(',', 1)[0] ?? '' : ''
+  const client = first !== '' ? first : peer ?? ''
+  if (client !== '') attrs['client.address'] = client
+  const path = pathOf(req.url ?? '/')
+  if (path !== '') attrs['url.path'] = path
+  attrs['network.protocol.version'] = protocolVersion(req)
+  return attrs
+}
+
+/** otelhttp's client RequestTraceAttrs: method, url.full, server.address, server.port (not the scheme's default), protocol version. */
+function clientSpanAttributes (ex: ProxyExchange, authority: string): Attributes {
+  const hp = hostPort(authority)
+  const attrs: Attributes = { 'http.request.method': standardMethod(ex.options.method), 'url.full': `http://${authority}${ex.options.path}`, 'server.address': hp.host }
+  const port = requiredPort(false, hp.port)
+  if (port > 0) attrs['server.port'] = port
+  attrs['network.protocol.version'] = protocolVersion(ex.req)
+  return attrs
+}
+
+/** The activator's chosen endpoint (`ip:port`, PodTracker.dest) without importing the activator. */
+function destOf (target: unknown): string {
+  const dest = typeof target === 'object' && target !== null ? (target as { dest?: unknown }).dest : undefined
+  return typeof dest === 'string' ? dest : ''
+}
+
+/** Replaces the incoming trace headers in the upstream list (flat name/value pairs) with ours. */
+function setTraceHeaders (headers: ProxyExchange['options']['headers'], injected: InjectedHeaders): void {
+  if (!Array.isArray(headers) || injected.traceparent === '') return
+  const list = headers as string[]
+  for (let i = list.length - 2; i >= 0; i -= 2) {
+    const name = (list[i] ?? '').toLowerCase()
+    if (name === 'traceparent' || name === 'tracestate') list.splice(i, 2)
+  }
+  list.push('traceparent', injected.traceparent)
+  if (injected.tracestate !== '') list.push('tracestate', injected.tracestate)
+}
+
+/** Go's r.Proto without "HTTP/": 1.1, 2.0. */
+function protocolVersion (req: ProxyExchange['req']): string {
+  return `${req.httpVersionMajor}.${req.httpVersionMinor}`
+}
+
+function isEncrypted (socket: unknown): boolean {
+  return (socket as { encrypted?: boolean }).encrypted === true
+}
+
+/** otelhttp: a span name is the method when it is a known one, else "HTTP". */
+function spanMethod (method: string): string {
+  const upper = method.toUpperCase()
+  return KNOWN_METHODS.has(upper) ? upper : 'HTTP'
+}
+
+function standardMethod (method: string): string {
+  return KNOWN_METHODS.has(method) ? method : KNOWN_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : '_OTHER'
+}
+
+function pathOf (target: string): string {
+  const q = target.indexOf('?')
+  const path = q < 0 ? target : target.slice(0, q)
+  return path === '' ? '/' : path
+}
+
+/** otelhttp's SplitHostPort of req.Host: port -1 when absent. */
+function hostPort (value: string | string[] | undefined): { host: string, port: number } {
+  const s = typeof value === 'string' ? value : ''
+  const hp = splitHostPort(s)
+  if (hp === null) return { host: s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s, port: -1 }
+  const port = Number(hp.port)
+  return { host: hp.host, port: Number.isInteger(port) && hp.port !== '' ? port : -1 }
+}
+
+/** otelhttp's requiredHTTPPort: the port unless it is the scheme's default; -1 for none. */
+function requiredPort (https: boolean, port: number): number {
+  return port > 0 && port !== (https ? 443 : 80) ? port : -1
+}
+
+function contentLength (ex: ProxyExchange): number {
+  const raw = ex.req.headers['content-length']
+  const n = typeof raw === 'string' ? Number(raw) : 0
+  return Number.isSafeInteger(n) && n > 0 ? n : 0
+}
+
+function errorType (ex: ProxyExchange): string {
+  const code = ex.error === null ? undefined : (ex.error as { code?: unknown }).code
+  return typeof code === 'string' ? code : ex.error === null ? 'context canceled' : '_OTHER'
+}
+
