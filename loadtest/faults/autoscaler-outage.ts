@@ -4,7 +4,7 @@
 // connections and stops listening (connects are refused); OUTAGE_MS later it listens again on the same
 // port. Load: 200 req/s through the activator the whole time. Pass: no request fails during the
 // outage, the activator reconnects by itself, and the first stat frame arrives <= 1 s after the sink
-// is back. Also recorded: the activator's kubelet probe during and after the outage (the README says
+// is back. Also recorded: the activator's kubelet probe during and after the outage (docs/activator.md says
 // 500 while the autoscaler websocket is down).
 
 import { WebSocketServer } from 'ws'

@@ -5,7 +5,7 @@
 // same load with no slow client. CC 0 (no admission limit), so slow readers do not hold the other
 // clients' slots: what is measured is the server, not the concurrency limit.
 //
-// Timeouts as the README documents them: a head not complete after 60 s gets 408; a response still
+// Timeouts as docs/sidecar.md documents them: a head not complete after 60 s gets 408; a response still
 // being written when the revision timeout passes is cut (set to REVISION_TIMEOUT_S here: the sidecar's
 // --revision-timeout, the activator's --activation-timeout). Pass: every Slowloris connection got its
 // 408 (or a close) between 60 and 65 s, every slow reader was cut at the revision timeout (+3 s; read

@@ -3,8 +3,8 @@
 //
 // A behaviour suite registers each test once per stack with `stackTests`: the test gets the stack
 // and passes `stack.argv` to `startSidecar` / `startActivator`. A (test, stack) pair listed in
-// DIFFERENCES is skipped with its reason, so `tap` output names every difference; the README's
-// `--http-server` / `--upstream-client` rows say the same in words.
+// DIFFERENCES is skipped with its reason, so `tap` output names every difference; the
+// `--http-server` / `--upstream-client` rows of docs/sidecar.md and docs/activator.md say the same in words.
 import type { Test } from 'tap'
 
 export interface Stack {

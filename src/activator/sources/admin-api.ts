@@ -11,8 +11,8 @@
 // one per field). The handler only answers paths under /revisions and returns false for anything else,
 // so the admin server serves its own paths around it.
 //
-// The API can point a revision's traffic at any address, so it is guarded three ways (see the README's
-// activator security notes): the CLI binds the admin port to loopback unless told otherwise
+// The API can point a revision's traffic at any address, so it is guarded three ways (see docs/activator.md,
+// "Admin API security"): the CLI binds the admin port to loopback unless told otherwise
 // (--admin-host); with `auth` every /revisions request must carry `Authorization: Bearer <token>`
 // (401 SLUICE_ERR_ADMIN_UNAUTHORIZED otherwise, checked before anything else, GETs included); and
 // with `readOnlyReason` (revisions come from a file or from Kubernetes) PUT and DELETE answer 405
