@@ -10,6 +10,7 @@ import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from './observability
 import { loggingKeys, parseLoggingConfigMap } from './logging-configmap.ts'
 import { DEFAULT_MESH_COMPATIBILITY_MODE, MESH_COMPATIBILITY_MODES, NETWORK_KEYS, parseNetworkConfigMap, type MeshCompatibilityMode } from './network-configmap.ts'
 import { readTokenFile } from './token-file.ts'
+import { splitHostPort, TELEMETRY_KEYS, telemetryFromConfigMap, telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
 import { PROFILING_OPTIONS, profilingListenOf, parseRuntimeProfiling, RUNTIME_PROFILING_KEY, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
 
 /** Knative's component name for the activator in config-logging (`loglevel.activator`). */
@@ -88,6 +89,14 @@ export interface ActivatorConfig {
   readonly profilingDirData: ReadonlyMap<string, string> | null
   /** --profiling-host / PROFILING_PORT (loopback:8008 by default). */
   readonly profilingListen: ProfilingListen
+  /**
+   * OpenTelemetry exporters (src/telemetry/), read at start only, as Knative's activator sets its
+   * providers up once: the directory's metrics-* and tracing-* keys, or OBSERVABILITY_CONFIG's
+   * requestMetrics and tracing.
+   */
+  readonly telemetry: TelemetryConfig
+  /** SYSTEM_NAMESPACE (the telemetry resource's k8s.namespace.name). */
+  readonly systemNamespace: string
   /** --logging-config-dir ('' = none): config-logging mounted as files; the log level, re-read while running. */
   readonly loggingConfigDir: string
   readonly loggingDirData: ReadonlyMap<string, string> | null
@@ -102,6 +111,9 @@ export interface ActivatorConfig {
 const PORT = { kind: 'int', min: 0, max: 65535 } as const
 
 /** Knative's activator flags and env (POD_NAME, POD_IP), plus Sluice's for running without Kubernetes. */
+/** knative/pkg's Prometheus server port when `metrics-endpoint` names none. */
+export const PROMETHEUS_DEFAULT_PORT = 9090
+
 export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'port', env: '', ...PORT, default: '8012', help: 'port that receives traffic for all revisions (HTTP/1.1 and h2c)' },
   { flag: 'h2c-port', env: '', ...PORT, default: '8013', help: 'second serving port, Knative\'s h2c port (SKS keeps it in h2c revisions\' endpoints); HTTP/1.1 and h2c, as --port; 0 = any free port' },
@@ -138,6 +150,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   ...PROFILING_OPTIONS,
   { flag: 'network-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-network ConfigMap mounted as a directory, read at start as Knative\'s activator does: mesh-compatibility-mode (enabled|disabled|auto, default auto; used with --source kubernetes) and system-internal-tls' },
   { flag: 'mesh-compatibility-mode', env: '', kind: 'string', choices: MESH_COMPATIBILITY_MODES, help: 'with --source kubernetes: enabled = send to each revision\'s private ClusterIP service, disabled = to pod IPs, auto = pods unless they fail as behind a mesh (default: config-network\'s, else auto; this flag wins over it)' },
+  { flag: '', env: 'SYSTEM_NAMESPACE', kind: 'string', default: '', help: 'the namespace the activator runs in (OpenTelemetry resource k8s.namespace.name, as Knative\'s system.Namespace())' },
   { flag: '', env: 'POD_IP', kind: 'string', default: '', help: 'this activator\'s IP: with --source kubernetes, its place among the activators of each revision (public endpoints)' },
   ...ACTIVATOR_TLS_OPTIONS,
 ]
@@ -192,16 +205,26 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   let observability: ObservabilityConfig
   let profiling = false
   let profilingDirData: ReadonlyMap<string, string> | null = null
+  let telemetry: TelemetryConfig
   if (observabilityConfigDir === '') {
     observability = parseObservabilityConfig(observabilityEnv, problems)
     profiling = runtimeProfilingOf(observability.runtime, problems)
+    telemetry = telemetryFromJson(observability.requestMetrics, observability.tracing, problems)
   } else {
+    // Knative's activator: metrics and tracing keys that do not validate at start are fatal (GetObservabilityConfig).
+    const telemetryDirData = configMapDirOf('observability-config-dir', observabilityConfigDir, TELEMETRY_KEYS, [])
+    telemetry = telemetryFromConfigMap(telemetryDirData ?? new Map(), problems)
     // Knative's activator: an invalid runtime-profiling at start is fatal (GetObservabilityConfig).
     profilingDirData = configMapDirOf('observability-config-dir', observabilityConfigDir, [RUNTIME_PROFILING_KEY], [])
     if (profilingDirData !== null) profiling = parseRuntimeProfiling(profilingDirData, problems)
     if (observabilityEnv !== '') problems.push('config: set OBSERVABILITY_CONFIG or --observability-config-dir, not both')
     observabilityDirData = configMapDirOf('observability-config-dir', observabilityConfigDir, OBSERVABILITY_KEYS, problems)
     observability = observabilityDirData === null ? NO_OBSERVABILITY : parseObservabilityConfigMap(observabilityDirData, problems)
+  }
+  if (telemetry.metrics.protocol === 'prometheus') {
+    const hp = telemetry.metrics.endpoint === '' ? null : splitHostPort(telemetry.metrics.endpoint)
+    const promPort = hp === null || hp.port === '' ? PROMETHEUS_DEFAULT_PORT : Number(hp.port)
+    if (promPort === metricsPort) problems.push(`config: request metrics over prometheus listen on port ${promPort} (Knative's default 9090 unless the metrics endpoint names one), which --metrics-port also uses: set metrics-endpoint (e.g. ":9091") or another --metrics-port`)
   }
   const loggingConfigDir = strOf(v, 'logging-config-dir')
   let loggingDirData: ReadonlyMap<string, string> | null = null
@@ -276,6 +299,8 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     profiling,
     profilingDirData,
     profilingListen: profilingListenOf(v),
+    telemetry,
+    systemNamespace: strOf(v, 'SYSTEM_NAMESPACE'),
     loggingConfigDir,
     loggingDirData,
     tls,

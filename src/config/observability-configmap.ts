@@ -1,6 +1,7 @@
 import { GoTemplateError, type GoTemplate } from '../go/go-template.ts'
 import { compileRequestLogTemplate, NO_OBSERVABILITY, type ObservabilityConfig } from './observability-config.ts'
 import { parseGoBool } from '../go/go-parse.ts'
+import { TELEMETRY_KEYS, telemetryFromConfigMap } from './telemetry-config.ts'
 
 // Knative's config-observability ConfigMap as its keys, for the activator: Knative's activator
 // watches the ConfigMap itself (cmd/activator: updateRequestLogFromConfigMap); Sluice reads it
@@ -11,12 +12,13 @@ import { parseGoBool } from '../go/go-parse.ts'
 // makes Knative's Parse fail: at start the activator then has no request log and serves on
 // (requestLogTemplateError, logged once); an update with one is rejected and the current settings
 // stay (parseObservabilityConfigMapUpdate, for the directory watcher). The metrics and tracing keys
-// are not read.
+// are telemetry-config.ts's; an update whose metrics or tracing keys do not validate is rejected too.
 
 export const REQUEST_LOG_TEMPLATE_KEY = 'logging.request-log-template'
 export const ENABLE_REQUEST_LOG_KEY = 'logging.enable-request-log'
 export const ENABLE_PROBE_REQUEST_LOG_KEY = 'logging.enable-probe-request-log'
-export const OBSERVABILITY_KEYS: readonly string[] = [REQUEST_LOG_TEMPLATE_KEY, ENABLE_REQUEST_LOG_KEY, ENABLE_PROBE_REQUEST_LOG_KEY]
+/** The keys the watcher reads: the request log's, and the metrics and tracing keys an update is validated on. */
+export const OBSERVABILITY_KEYS: readonly string[] = [REQUEST_LOG_TEMPLATE_KEY, ENABLE_REQUEST_LOG_KEY, ENABLE_PROBE_REQUEST_LOG_KEY, ...TELEMETRY_KEYS]
 
 /** pkg/observability DefaultRequestLogTemplate. */
 export const DEFAULT_REQUEST_LOG_TEMPLATE = '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", "requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": "{{.Response.Size}}", "userAgent": "{{js .Request.UserAgent}}", "remoteIp": "{{js .Request.RemoteAddr}}", "serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", "latency": "{{.Response.Latency}}s", "protocol": "{{.Request.Proto}}"}, "traceId": "{{.TraceID}}"}'
@@ -61,6 +63,10 @@ export function parseObservabilityConfigMap (data: ReadonlyMap<string, string>, 
  * problem line), so the watcher keeps the current settings, as Knative's activator does.
  */
 export function parseObservabilityConfigMapUpdate (data: ReadonlyMap<string, string>, problems: string[]): ObservabilityConfig {
+  // Knative parses the whole ConfigMap (NewFromMap): metrics or tracing keys that do not validate
+  // reject the update too. Their new values themselves take effect at the next start, as in
+  // Knative, whose activator builds its meter and tracer providers once.
+  telemetryFromConfigMap(data, problems)
   const c = parseObservabilityConfigMap(data, problems)
   if (c.requestLogTemplateError !== null) problems.push(`config-observability: ${REQUEST_LOG_TEMPLATE_KEY}: ${c.requestLogTemplateError.message}`)
   return c
