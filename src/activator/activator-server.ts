@@ -7,7 +7,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net'
 import { join } from 'node:path'
 import { ProxyServer } from 'http-proxy-3'
 import { Pool } from 'undici'
-import { LOGGING_COMPONENT, type ActivatorConfig } from '../config/activator-config.ts'
+import { LOGGING_COMPONENT, PROMETHEUS_DEFAULT_PORT, type ActivatorConfig } from '../config/activator-config.ts'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../server/h2c-sniffing-server.ts'
@@ -41,6 +41,9 @@ import type { RandomInt } from './lb-policy.ts'
 import type { EndpointPool } from './pod-tracker.ts'
 import { HttpEndpointProbe, type EndpointProbe } from './probe-request.ts'
 import { knativeRequestLogFor, REQUEST_LOG_UNAVAILABLE, writeStdout, type KnativeRequestLog, type LineWriter } from '../proxy/knative-request-log.ts'
+import type { TelemetryHooks } from '../proxy/exchange-telemetry.ts'
+import { loadTelemetry } from '../telemetry/load-telemetry.ts'
+import { activatorResource } from '../telemetry/telemetry-resource.ts'
 import { ENDPOINT_CONNECT_TIMEOUT_MS, type ProxyContext } from './revision-proxy.ts'
 import { RevisionRegistry } from './revision-registry.ts'
 import type { RevisionSource } from './revision-spec.ts'
@@ -123,6 +126,8 @@ export class Activator implements ProxyContext {
   readonly profiling: ProfilingSwitch
   /** Replaced when config-observability changes (setObservability); read per request. */
   knativeRequestLog: KnativeRequestLog | null
+  /** OpenTelemetry's hooks once listen() loaded them (config-observability's metrics-*, tracing-*); null when off. */
+  telemetry: TelemetryHooks | null = null
   readonly #servers: { serving: NetServer; admin: Server; metrics: Server }
   readonly #dual: DualServer
   /** --h2c-port: a second listener with the same servers' setup and handler. */
@@ -357,6 +362,19 @@ export class Activator implements ProxyContext {
     const c = this.config
     await this.#startTls()
     for (const source of this.#sources) await source.start(this.registry)
+    // OpenTelemetry when the config exports something (else nothing is loaded); with `prometheus`
+    // its listener (:9090 as Knative's, unless metrics-endpoint names one) is up before traffic.
+    this.telemetry = await loadTelemetry({
+      site: 'activator',
+      config: c.telemetry,
+      resource: activatorResource(c.systemNamespace, c.podName),
+      prometheusPort: PROMETHEUS_DEFAULT_PORT,
+      inFlight: null,
+      upstreamHost: '',
+      upstreamPort: 0,
+      writeLine: writeStdout,
+      logger: this.logger.child({ component: 'telemetry' }),
+    })
     const listenOne = (server: Server | NetServer, port: number, reusePort = false, host = c.host): Promise<number> => new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen({ port, host, reusePort }, () => {
@@ -497,6 +515,8 @@ export class Activator implements ProxyContext {
     this.wsProxy.close()
     if (this.#ownedProbe !== null) await this.#ownedProbe.close()
     if (this.#tls !== null) await this.#tls.close()
+    // Last: the final metrics export and the spans still batched (never rejects).
+    if (this.telemetry !== null) await this.telemetry.shutdown()
   }
 }
 

@@ -12,6 +12,7 @@ import { requestBody } from '../proxy/request-body.ts'
 import { requestHost } from '../proxy/request-host.ts'
 import { buildUpstreamHeaders, type HeaderRewriteOptions } from '../proxy/request-headers.ts'
 import type { KnativeRequestLog, RequestLogRevision } from '../proxy/knative-request-log.ts'
+import type { TelemetryHooks } from '../proxy/exchange-telemetry.ts'
 import { TUNNEL_WAIT, UpgradeTunnel, type TunnelConnector, type TunnelEndpoint, type TunnelOwner } from '../proxy/upgrade-tunnel.ts'
 import type { Upstream } from '../proxy/upstream.ts'
 import type { ActiveRequests } from '../server/active-requests.ts'
@@ -81,6 +82,8 @@ export interface ProxyContext {
   readonly requestLog: Logger | null
   /** Knative's request log (template to stdout); null = off. Replaced when config-observability changes: read it per request. */
   readonly knativeRequestLog: KnativeRequestLog | null
+  /** OpenTelemetry (src/telemetry/), set at listen; null = off: one null check per request. */
+  readonly telemetry: TelemetryHooks | null
 }
 
 /** The revision's endpoint bookkeeping, told about connect failures. */
@@ -182,6 +185,8 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       upgrade: null,
     }
     const ex = new ProxyExchange(this, req, res, options, false, ctx.clock, this.timeouts)
+    const telemetry = ctx.telemetry
+    if (telemetry !== null) ex.telemetry = telemetry.begin(ex, this.#logRevision)
     ctx.active.inc()
     this.concurrency.reqIn(ex.startMs)
     ctx.sweeper.add(ex)
