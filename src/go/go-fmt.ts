@@ -56,6 +56,12 @@ export function sprintln (args: readonly GoValue[]): string {
   return out + '\n'
 }
 
+/** fmt's %v of one value (a pointer to a struct printed as `&{...}`). */
+export function formatValue (v: GoValue): string {
+  state.clear()
+  return printArg(v, 'v', TOP)
+}
+
 /**
  * What text/template writes for an action's value (exec.go printValue): a pointer is dereferenced
  * first (`{{.Revision}}` prints `{rev ns ...}`, no `&`), an invalid value prints `<no value>`.
