@@ -1,21 +1,59 @@
-import { request } from 'node:http'
+import { request, type ClientRequest, type IncomingMessage } from 'node:http'
 import t, { type Test } from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
+import { DEFAULT_TICK_MS } from '../../src/proxy/deadline-sweeper.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
-import { send, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
+import { send, sleep, startApp, startSidecar, until, type Reply } from '../helpers/sidecar-fixture.ts'
 import { STACKS, stackTests, type Stack } from '../helpers/stacks.ts'
 
 const test = stackTests(t, 'sidecar', STACKS, { parallel: true })
 
+// The request timeouts run on fake time: the sidecar's deadline sweeper ticks every
+// DEFAULT_TICK_MS of real time and reads the injected clock, so a deadline passes exactly when
+// the test advances the clock past it. `sweeps()` lets a few ticks run, to show that a deadline
+// not yet reached does not fire.
+function sweeps (): Promise<void> {
+  return sleep(3 * DEFAULT_TICK_MS)
+}
+
+/** Tracks whether a pending reply has settled, for the "not yet" checks. */
+function pending<T> (p: Promise<T>): { promise: Promise<T>, settled (): boolean } {
+  let settled = false
+  p.then(() => { settled = true }, () => { settled = true })
+  return { promise: p, settled: () => settled }
+}
+
+/** A GET whose response head arrived (`res`), and how it ended: 'ended' cleanly or 'aborted'. */
+function streamingGet (url: string): Promise<{ req: ClientRequest, res: IncomingMessage, body: () => string, outcome: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false }, (res) => {
+      let body = ''
+      const outcome = new Promise<string>((resolveOutcome) => {
+        res.on('data', (c: Buffer) => { body += c.toString() })
+        res.on('error', () => { resolveOutcome('aborted') })
+        res.on('end', () => { resolveOutcome('ended') })
+        req.on('error', () => { resolveOutcome('aborted') })
+      })
+      resolve({ req, res, body: () => body, outcome })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
 test('revision timeout answers 504 "request timeout" when nothing was sent yet, and frees the slot', async (t, stack) => {
   const app = await startApp(t, () => { /* never answers */ })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv)
-  const started = performance.now()
-  const r = await send(url)
-  const took = performance.now() - started
-  t.equal(r.status, 504)
+  const clock = new ManualClock()
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv, { clock })
+  const reply = pending(send(url))
+  await until(() => app.inFlight === 1, 2000, 'the request reached the app')
+  clock.advance(999)
+  await sweeps()
+  t.notOk(reply.settled(), 'no answer 1 ms before the timeout')
+  clock.advance(1)
+  const r = await reply.promise
+  t.equal(r.status, 504, 'fired at 1 s')
   t.equal(r.body, 'request timeout')
-  t.ok(took >= 990 && took < 1600, `fired after ~1 s (${Math.round(took)} ms)`)
   t.equal(sidecar.breaker?.inFlight, 0)
   t.equal(sidecar.metrics.timeout504, 1)
   await until(() => app.inFlight === 0, 2000, 'upstream request aborted')
@@ -23,8 +61,12 @@ test('revision timeout answers 504 "request timeout" when nothing was sent yet, 
 
 test('revision timeout also bounds time spent queued', async (t, stack) => {
   const app = await startApp(t, () => { /* never answers */ })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv)
-  const [a, b] = await Promise.all([send(url), send(url)])
+  const clock = new ManualClock()
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv, { clock })
+  const replies = Promise.all([send(url), send(url)])
+  await until(() => sidecar.breaker?.inFlight === 1 && sidecar.breaker.queued === 1, 2000, 'one request in flight, one queued')
+  clock.advance(1_000)
+  const [a, b] = await replies
   t.same([a.status, b.status], [504, 504])
   t.equal(sidecar.breaker?.queued, 0)
   t.equal(sidecar.breaker?.inFlight, 0)
@@ -32,33 +74,41 @@ test('revision timeout also bounds time spent queued', async (t, stack) => {
 
 test('after the response started, a revision timeout cuts the connection', async (t, stack) => {
   const app = await startApp(t, (_req, res) => { res.writeHead(200); res.write('started') })
-  const { url } = await startSidecar(t, app.port, { REVISION_TIMEOUT_SECONDS: '1' }, stack.argv)
-  const outcome = await new Promise<string>((resolve) => {
-    const req = request(url, { agent: false }, (res) => {
-      res.on('data', () => {})
-      res.on('error', () => { resolve('aborted') })
-      res.on('end', () => { resolve('ended') })
-    })
-    req.on('error', () => { resolve('aborted') })
-    req.end()
-  })
-  t.equal(outcome, 'aborted', 'client sees a broken response, not a clean end')
+  const clock = new ManualClock()
+  const { url } = await startSidecar(t, app.port, { REVISION_TIMEOUT_SECONDS: '1' }, stack.argv, { clock })
+  const get = await streamingGet(url)
+  await until(() => get.body() === 'started', 2000, 'the first body bytes')
+  clock.advance(1_000)
+  t.equal(await get.outcome, 'aborted', 'client sees a broken response, not a clean end')
 })
 
 test('response-start timeout fires only before the first byte', async (t, stack) => {
+  const trickling: { finish: (() => void) | null } = { finish: null }
   const app = await startApp(t, (req, res) => {
     if (req.url === '/slow-start') return // never answers
-    res.writeHead(200) // answers at once, then trickles for 1.5 s
-    const iv = setInterval(() => { res.write('.') }, 200)
-    setTimeout(() => { clearInterval(iv); res.end('done') }, 1500)
+    res.writeHead(200) // answers at once, then writes until told to finish
+    res.write('.')
+    trickling.finish = () => { res.end('done') }
   })
-  const { url } = await startSidecar(t, app.port, { REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1' }, stack.argv)
-  const slow = await send(`${url}/slow-start`)
-  t.equal(slow.status, 504)
-  t.equal(slow.body, 'request timeout')
-  const trickle = await send(`${url}/trickle`)
-  t.equal(trickle.status, 200)
-  t.match(trickle.body, /done$/, 'a started response outlives the response-start timeout')
+  const clock = new ManualClock()
+  const { url } = await startSidecar(t, app.port, { REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1' }, stack.argv, { clock })
+  const slow = pending(send(`${url}/slow-start`))
+  await until(() => app.inFlight === 1, 2000, 'the slow request reached the app')
+  clock.advance(999)
+  await sweeps()
+  t.notOk(slow.settled(), 'no answer 1 ms before the timeout')
+  clock.advance(1)
+  const r: Reply = await slow.promise
+  t.equal(r.status, 504)
+  t.equal(r.body, 'request timeout')
+  const trickle = await streamingGet(`${url}/trickle`)
+  await until(() => trickle.body() === '.', 2000, 'the first body byte')
+  clock.advance(1_500)
+  await sweeps()
+  trickling.finish?.()
+  t.equal(await trickle.outcome, 'ended')
+  t.equal(trickle.res.statusCode, 200)
+  t.match(trickle.body(), /done$/, 'a started response outlives the response-start timeout')
 })
 
 test('idle timeout fires when the response stalls', async (t, stack) => {
@@ -67,19 +117,23 @@ test('idle timeout fires when the response stalls', async (t, stack) => {
     res.writeHead(200)
     res.write('a') // then silence
   })
-  const { url } = await startSidecar(t, app.port, { REVISION_IDLE_TIMEOUT_SECONDS: '1' }, stack.argv)
-  const silent = await send(`${url}/silent`)
-  t.equal(silent.status, 504, 'nothing written: 504')
-  const stalled = await new Promise<string>((resolve) => {
-    const req = request(`${url}/stall`, { agent: false }, (res) => {
-      res.on('data', () => {})
-      res.on('error', () => { resolve('aborted') })
-      res.on('end', () => { resolve('ended') })
-    })
-    req.on('error', () => { resolve('aborted') })
-    req.end()
-  })
-  t.equal(stalled, 'aborted')
+  const clock = new ManualClock()
+  const { url } = await startSidecar(t, app.port, { REVISION_IDLE_TIMEOUT_SECONDS: '1' }, stack.argv, { clock })
+  const silent = pending(send(`${url}/silent`))
+  await until(() => app.inFlight === 1, 2000, 'the silent request reached the app')
+  clock.advance(999)
+  await sweeps()
+  t.notOk(silent.settled(), 'no answer 1 ms before the timeout')
+  clock.advance(1)
+  t.equal((await silent.promise).status, 504, 'nothing written: 504')
+  const stalled = await streamingGet(`${url}/stall`)
+  await until(() => stalled.body() === 'a', 2000, 'the first body byte')
+  clock.advance(999)
+  await sweeps()
+  t.equal(stalled.res.complete, false, 'still open 1 ms before the idle timeout')
+  t.equal(stalled.res.destroyed, false, 'not cut 1 ms before the idle timeout')
+  clock.advance(1)
+  t.equal(await stalled.outcome, 'aborted')
 })
 
 /** An echo websocket app (plain requests are held unanswered) behind a sidecar on fake time. */
