@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gunzipSync } from 'node:zlib'
+import { Server as GrpcServer, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition } from '@grpc/grpc-js'
 import protobuf from 'protobufjs'
 
 const OTLP_PROTO = `
@@ -196,4 +197,46 @@ export function latestPoint (points: readonly ReceivedPoint[], metric: string, w
     if (Object.entries(where).every(([k, v]) => p.attributes[k] === v)) return p
   }
   return undefined
+}
+
+function exportMethod (path: string): ServiceDefinition[string] {
+  return {
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    // An empty Export*ServiceResponse (no partial_success) is zero bytes.
+    responseSerialize: () => Buffer.alloc(0),
+    responseDeserialize: (b: Buffer) => b,
+  }
+}
+
+/** OTLP/gRPC receiver (TraceService/Export, MetricsService/Export) on 127.0.0.1:0, plaintext; `origin` is http://127.0.0.1:<port>. */
+export async function startOtlpGrpcReceiver (t: { teardown (fn: () => unknown): void }): Promise<OtlpReceiver> {
+  const receiver: OtlpReceiver = { origin: '', spans: [], points: [], requests: [], close: async () => {} }
+  const server = new GrpcServer()
+  const service: ServiceDefinition = {
+    TraceExport: exportMethod('/opentelemetry.proto.collector.trace.v1.TraceService/Export'),
+    MetricsExport: exportMethod('/opentelemetry.proto.collector.metrics.v1.MetricsService/Export'),
+  }
+  server.addService(service, {
+    TraceExport: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+      receiver.requests.push(['TraceService/Export', 'application/grpc'])
+      receiver.spans.push(...decodeSpans(call.request))
+      cb(null, Buffer.alloc(0))
+    },
+    MetricsExport: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+      receiver.requests.push(['MetricsService/Export', 'application/grpc'])
+      receiver.points.push(...decodePoints(call.request))
+      cb(null, Buffer.alloc(0))
+    },
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => { if (err === null) resolve(p); else reject(err) })
+  })
+  receiver.origin = `http://127.0.0.1:${port}`
+  receiver.close = () => new Promise<void>((resolve) => { server.tryShutdown(() => { resolve() }) })
+  t.teardown(() => { server.forceShutdown() })
+  return receiver
 }
