@@ -131,6 +131,15 @@ export class KnativeRequestLog {
 }
 
 /**
+ * Test hook: the value Knative's template sees (RequestLogTemplateInput) for a request, a response
+ * and a revision, as KnativeRequestLog builds it; the golden tests render Go's corpus over it.
+ */
+export function requestLogTemplateInput (request: GoHttpRequest, code: number, size: number, latencySeconds: number, revision: RequestLogRevision, site: RequestLogSite): GoObject {
+  const rev = new GoRecord('*http.RequestLogRevision', { ...revision })
+  return new RequestLogTemplateInput(request, new RequestLogResponse(BigInt(code), BigInt(size), latencySeconds), rev, site === 'queue-proxy')
+}
+
+/**
  * time.Duration.Seconds() of an elapsed time: Go measures whole nanoseconds and converts
  * sec + nsec/1e9, so latencies print as Go's do (0.001234567, never 0.0012345670000000001).
  */
