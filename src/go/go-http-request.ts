@@ -1,6 +1,6 @@
 import type { InboundRequest } from '../server/inbound.ts'
 import { parseRequestTarget, type GoURL } from './go-url.ts'
-import { canonicalHeaderKey, fromWire, GoExecError, GoRecord, GoStringMap, NO_ARGS, type GoObject, type GoValue } from './go-value.ts'
+import { canonicalHeaderKey, fromWire, GoExecError, GoRecord, GoStringMap, NO_ARGS, NO_PARAMS, type GoObject, type GoValue } from './go-value.ts'
 import { generateForwarded } from '../proxy/forwarded.ts'
 
 // A client request as Go's net/http server hands it to a handler (*http.Request), for request-log
@@ -28,6 +28,8 @@ const REQUEST_FIELDS: readonly string[] = ['Method', 'URL', 'Proto', 'ProtoMajor
 export const MUTATIONS_NONE = 0
 export const MUTATIONS_QUEUE_PROXY = 1
 export const MUTATIONS_ACTIVATOR = 2
+
+const TWO_INTS: readonly string[] = Object.freeze(['int', 'int'])
 
 const EMPTY_VALUES = new GoStringMap('url.Values', new Map(), false)
 const EMPTY_HEADER = new GoStringMap('http.Header', new Map(), true)
@@ -117,6 +119,14 @@ export class GoHttpRequest implements GoObject {
   }
 
   get #isH2 (): boolean { return this.#req.httpVersionMajor === 2 }
+
+  goParams (name: string): readonly string[] | null {
+    switch (name) {
+      case 'ProtoAtLeast': return TWO_INTS
+      case 'UserAgent': case 'Referer': return NO_PARAMS
+    }
+    return null
+  }
 
   goLookup (name: string, args: readonly GoValue[]): GoValue {
     if (name === 'ProtoAtLeast') return this.#protoAtLeast(args)

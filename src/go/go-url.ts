@@ -1,4 +1,4 @@
-import { fromWire, GoExecError, GoStringer, GoStringMap, type GoObject, type GoValue } from './go-value.ts'
+import { fromWire, GoExecError, GoStringer, GoStringMap, NO_PARAMS, type GoObject, type GoValue } from './go-value.ts'
 
 // Go's *url.URL as net/http's server builds it from the request target (url.ParseRequestURI), for
 // request-log templates: fields (Scheme, Host, Path, RawPath, RawQuery, ...) and the methods a
@@ -8,6 +8,8 @@ import { fromWire, GoExecError, GoStringer, GoStringMap, type GoObject, type GoV
 // Strings here are wire strings (latin1, one char per byte), as Node hands them over.
 
 const HEX = '0123456789ABCDEF'
+
+const URL_METHODS: readonly string[] = ['String', 'EscapedPath', 'EscapedFragment', 'RequestURI', 'Query', 'Hostname', 'Port', 'IsAbs', 'Redacted']
 
 const URL_FIELDS: readonly string[] = ['Scheme', 'Opaque', 'User', 'Host', 'Path', 'RawPath', 'OmitHost', 'ForceQuery', 'RawQuery', 'Fragment', 'RawFragment']
 
@@ -36,6 +38,10 @@ export class GoURL implements GoObject {
     this.omitHost = omitHost
     this.forceQuery = forceQuery
     this.rawQuery = rawQuery
+  }
+
+  goParams (name: string): readonly string[] | null {
+    return URL_METHODS.includes(name) ? NO_PARAMS : null
   }
 
   goLookup (name: string, args: readonly GoValue[]): GoValue {
@@ -126,6 +132,10 @@ class GoUserinfo implements GoObject {
   readonly goType = '*url.Userinfo'
   readonly #raw: string
   constructor (raw: string) { this.#raw = raw }
+
+  goParams (name: string): readonly string[] | null {
+    return name === 'Username' || name === 'String' ? NO_PARAMS : null
+  }
 
   goLookup (name: string, args: readonly GoValue[]): GoValue {
     if (args.length > 0) throw new GoExecError(`wrong number of args for ${name}: want 0 got ${args.length}`)

@@ -36,6 +36,10 @@ export class GoExecError extends Error {
 /** No arguments: the argument list of a field access or a niladic method reached mid-chain. */
 export const NO_ARGS: readonly GoValue[] = Object.freeze([])
 
+const ONE_STRING: readonly string[] = Object.freeze(['string'])
+/** A method without parameters. */
+export const NO_PARAMS: readonly string[] = Object.freeze([])
+
 /** A struct (or pointer to one) with fields and methods; the template reaches them by name. */
 export interface GoObject {
   /** Go's type name for messages: `*http.Request`. */
@@ -45,6 +49,12 @@ export interface GoObject {
    * field given arguments, a wrong argument count or a name the type lacks throws GoExecError.
    */
   goLookup (name: string, args: readonly GoValue[]): GoValue
+  /**
+   * The parameter types (`string`, `int`) of method `name`, or null when `name` is not a method
+   * (a field or a map key). The template engine checks and evaluates a method's arguments by
+   * them, as Go's reflection does. Absent: the type has no methods.
+   */
+  goParams? (name: string): readonly string[] | null
   /** fmt's %v of the value: a Stringer's String(), else the fields in declaration order. */
   goPrint (): GoStringer | readonly GoValue[]
 }
@@ -73,6 +83,10 @@ export class GoStringMap implements GoObject {
 
   /** Go's m[key]: undefined when absent. */
   get (key: string): readonly string[] | undefined { return this.entries.get(key) }
+
+  goParams (name: string): readonly string[] | null {
+    return name === 'Get' || name === 'Values' ? ONE_STRING : null
+  }
 
   goLookup (name: string, args: readonly GoValue[]): GoValue {
     if (name === 'Get' || name === 'Values') {
@@ -178,6 +192,10 @@ export class GoRecord implements GoObject {
       return method()
     }
     throw new GoExecError(`can't evaluate field ${name} in type ${this.goType}`)
+  }
+
+  goParams (name: string): readonly string[] | null {
+    return Object.hasOwn(this.#methods, name) ? NO_PARAMS : null
   }
 
   goPrint (): readonly GoValue[] { return Object.values(this.#fields) }

@@ -1,0 +1,3 @@
+module sluice.local/golden
+
+go 1.25
