@@ -8,6 +8,7 @@
 
 import { Agent, request, type Dispatcher } from 'undici'
 import { ActivatorAdminError } from '../shared/errors.ts'
+import { AUTOSCALING_PROBE_UA } from '../shared/probe-headers.ts'
 
 /** The body of a PUT (the activator's RevisionSpec wire form). */
 export interface ActivatorRevision {
@@ -71,7 +72,7 @@ export class ActivatorAdminClient implements ActivatorAdmin {
     try {
       const res = await request(this.trafficUrl + '/', {
         dispatcher: this.#agent,
-        headers: { 'k-network-probe': 'activator', 'user-agent': 'Knative-Autoscaling-Probe' },
+        headers: { 'k-network-probe': 'activator', 'user-agent': AUTOSCALING_PROBE_UA },
         signal: AbortSignal.timeout(1_000),
       })
       const text = await res.body.text()

@@ -13,6 +13,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { realClock, type Clock } from '../shared/clock.ts'
 import { SluiceError } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
+import { isKubeletProbe } from '../shared/probe-headers.ts'
 import { decodeStatMessagesJson, MAX_STATS_JSON_BYTES } from '../stats/stat-json-wire.ts'
 import { decodeWireStatMessages } from '../stats/stat-proto.ts'
 import type { Stat, WireStatMessage } from '../stats/stat.ts'
@@ -46,11 +47,6 @@ export interface StatServerCounters {
   badFrames: number
   /** Entries without a stat or without a revision name (skipped). */
   skippedMessages: number
-}
-
-function isKubeletProbe (req: IncomingMessage): boolean {
-  const ua = req.headers['user-agent']
-  return req.headers['k-kubelet-probe'] !== undefined || (ua !== undefined && ua.startsWith('kube-probe/'))
 }
 
 function decodeFrame (data: RawData, isBinary: boolean): WireStatMessage[] {
@@ -121,7 +117,7 @@ export class StatServer {
   }
 
   #onRequest (req: IncomingMessage, res: ServerResponse): void {
-    if (isKubeletProbe(req)) {
+    if (isKubeletProbe(req.headers)) {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
       res.end('ok\n')
       return

@@ -18,6 +18,7 @@ import { connect } from 'node:net'
 import { createInterface } from 'node:readline'
 import type { Clock } from '../shared/clock.ts'
 import { PodStartError } from '../shared/errors.ts'
+import { ACTIVATOR_PROBE_UA } from '../shared/probe-headers.ts'
 import type { Timers } from '../shared/timers.ts'
 import { pickFreePorts } from './free-port.ts'
 import type { PodView } from '../autoscaler/actuator.ts'
@@ -136,7 +137,7 @@ function probeSidecar (host: string, port: number): Promise<boolean> {
       path: '/',
       agent: false,
       timeout: PROBE_TIMEOUT_MS,
-      headers: { 'user-agent': 'Knative-Activator-Probe', 'k-network-probe': 'queue' },
+      headers: { 'user-agent': ACTIVATOR_PROBE_UA, 'k-network-probe': 'queue' },
     }, (res) => {
       res.resume()
       resolve(res.statusCode === 200)

@@ -1,4 +1,6 @@
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
+import { EMPTY_PROBE_BODY, ingressProbeHash, NO_HASH_BODY, writeProbeAnswer } from '../server/probe-answer.ts'
+import { ACTIVATOR_PROBE_UA, AUTOSCALING_PROBE_UA, isKubeletProbe } from '../shared/probe-headers.ts'
 
 // Answers health checks on the serving port itself, on any path, never forwarding them and never
 // counting them in stats (Knative's Drainer + health.ProbeHandler):
@@ -22,23 +24,12 @@ export interface DrainState {
 
 const QUEUE_BODY = Buffer.from('queue')
 const SHUTTING_DOWN_BODY = Buffer.from('shutting down\n')
-const EMPTY = Buffer.alloc(0)
-const HASH_HEADER = 'k-network-hash'
-
-function reply (res: InboundResponse, status: number, body: Buffer, hash: string | null): void {
-  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), 'cache-control', 'no-store']
-  if (hash !== null) headers.push('K-Network-Hash', hash)
-  res.writeHead(status, headers)
-  res.end(body)
-}
 
 /** True for kubelet, activator and autoscaler health checks (by UA or K-Kubelet-Probe). */
 export function isHealthCheck (req: InboundRequest): boolean {
-  const h = req.headers
-  if (h['k-kubelet-probe'] !== undefined) return true
-  const ua = h['user-agent']
-  if (ua === undefined) return false
-  return ua.startsWith('kube-probe/') || ua.startsWith('Knative-Activator-Probe') || ua.startsWith('Knative-Autoscaling-Probe')
+  if (isKubeletProbe(req.headers)) return true
+  const ua = req.headers['user-agent']
+  return ua !== undefined && (ua.startsWith(ACTIVATOR_PROBE_UA) || ua.startsWith(AUTOSCALING_PROBE_UA))
 }
 
 /** Told of each probe answered (the request log with enableProbeRequestLog); startMs from performance.now(). */
@@ -56,7 +47,7 @@ export class ProbeResponder {
   }
 
   #reply (req: InboundRequest, res: InboundResponse, status: number, body: Buffer, hash: string | null, startMs: number): void {
-    reply(res, status, body, hash)
+    writeProbeAnswer(res, status, body, hash)
     if (this.#onAnswer !== null) this.#onAnswer(req, status, body.length, startMs)
   }
 
@@ -71,19 +62,16 @@ export class ProbeResponder {
         return true
       }
       this.#readiness.check().then(
-        (ready) => { if (!res.destroyed) this.#reply(req, res, ready ? 200 : 503, ready ? QUEUE_BODY : EMPTY, null, start) },
-        () => { if (!res.destroyed) this.#reply(req, res, 503, EMPTY, null, start) })
+        (ready) => { if (!res.destroyed) this.#reply(req, res, ready ? 200 : 503, ready ? QUEUE_BODY : EMPTY_PROBE_BODY, null, start) },
+        () => { if (!res.destroyed) this.#reply(req, res, 503, EMPTY_PROBE_BODY, null, start) })
       return true
     }
     if (req.headers['k-network-probe'] === 'probe') {
       const start = this.#onAnswer === null ? 0 : performance.now()
       if (this.#drain.isDraining) { this.#reply(req, res, 503, SHUTTING_DOWN_BODY, null, start); return true }
-      const hash = req.headers[HASH_HEADER]
-      if (typeof hash !== 'string' || hash === '') {
-        this.#reply(req, res, 400, Buffer.from('no K-Network-Hash header in probe request\n'), null, start)
-        return true
-      }
-      this.#reply(req, res, 200, EMPTY, hash, start)
+      const hash = ingressProbeHash(req)
+      if (hash === null) this.#reply(req, res, 400, NO_HASH_BODY, null, start)
+      else this.#reply(req, res, 200, EMPTY_PROBE_BODY, hash, start)
       return true
     }
     return false

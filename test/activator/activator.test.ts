@@ -51,6 +51,7 @@ test('answers probes itself: kubelet, ingress hash echo, activator probe', async
   t.equal(ingress.headers['k-network-hash'], 'abc')
   const noHash = await send(client, url, { headers: { 'k-network-probe': 'probe' } })
   t.equal(noHash.status, 400)
+  t.equal(noHash.body, 'a probe request must contain a non-empty "K-Network-Hash" header\n', "Knative's words")
   const act = await send(client, url, { headers: { 'k-network-probe': 'activator', 'user-agent': 'Knative-Autoscaling-Probe' } })
   t.equal(act.status, 200)
   t.equal(act.body, 'activator')

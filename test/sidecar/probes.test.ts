@@ -70,6 +70,7 @@ t.test('ingress probe echoes K-Network-Hash; empty hash is a 400', async (t) => 
   t.equal(r.headers['k-network-hash'], 'abc123')
   const bad = await send(url, { headers: { 'k-network-probe': 'probe' } })
   t.equal(bad.status, 400)
+  t.equal(bad.body, 'a probe request must contain a non-empty "K-Network-Hash" header\n', "Knative's words (the activator's too)")
   t.equal(app.requests, 0)
 })
 
