@@ -1,12 +1,10 @@
-import { stat } from 'node:fs/promises'
 import type { UpgradeTimeouts } from '../config/upgrade-timeouts.ts'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import type { ServerHttp2Session } from 'node:http2'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { join } from 'node:path'
-import { ProxyServer } from 'http-proxy-3'
-import { Pool } from 'undici'
+import type { ProxyServer } from 'http-proxy-3'
 import { LOGGING_COMPONENT, PROMETHEUS_DEFAULT_PORT, type ActivatorConfig } from '../config/activator-config.ts'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
@@ -46,6 +44,7 @@ import { loadTelemetry } from '../telemetry/load-telemetry.ts'
 import { activatorResource } from '../telemetry/telemetry-resource.ts'
 import { ENDPOINT_CONNECT_TIMEOUT_MS, type ProxyContext } from './revision-proxy.ts'
 import { RevisionRegistry } from './revision-registry.ts'
+import { WsProxyGate } from './ws-proxy-gate.ts'
 import type { RevisionSource } from './revision-spec.ts'
 
 /** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
@@ -119,7 +118,8 @@ export class Activator implements ProxyContext {
   readonly observer: ExchangeMetrics
   readonly active = new ActiveRequests()
   readonly tunnels = new Set<UpgradeTunnel>()
-  readonly wsProxy: ProxyServer
+  /** http-proxy-3, loaded on the first Upgrade request (ws-proxy-gate.ts). */
+  readonly #upgrades: WsProxyGate
   readonly upgradeTimeouts: UpgradeTimeouts
   readonly requestLog: Logger | null
   /** The profiling server (src/profiling/): on while config-observability enables runtime profiling. */
@@ -232,32 +232,36 @@ export class Activator implements ProxyContext {
     })
     this.handler = new ActivatorHandler(this.registry, new ActivatorProbes(this), this.drainer, config.defaultRevision)
 
-    this.wsProxy = new ProxyServer({ xfwd: true, ws: true })
-    this.wsProxy.on('proxyReqWs', (proxyReq, req) => {
-      // The websocket handshake gets the same rewrites as plain requests (revision-proxy.ts).
-      proxyReq.removeHeader('knative-serving-revision')
-      proxyReq.removeHeader('knative-serving-namespace')
-      const original = req.headers['k-original-host']
-      const host = typeof original === 'string' && original !== '' ? original : req.headers.host
-      if (host !== undefined && host !== '') proxyReq.setHeader('k-original-host', host)
-      proxyReq.setHeader('k-proxy-request', 'activator')
-    })
-    this.wsProxy.on('error', (err: unknown, _req, socketOrRes) => {
-      logger.warn({ err }, 'upgrade proxy error')
-      socketOrRes.destroy()
-    })
+    this.#upgrades = new WsProxyGate(this.handler.handleUpgrade, (proxy) => {
+      proxy.on('proxyReqWs', (proxyReq, req) => {
+        // The websocket handshake gets the same rewrites as plain requests (revision-proxy.ts).
+        proxyReq.removeHeader('knative-serving-revision')
+        proxyReq.removeHeader('knative-serving-namespace')
+        const original = req.headers['k-original-host']
+        const host = typeof original === 'string' && original !== '' ? original : req.headers.host
+        if (host !== undefined && host !== '') proxyReq.setHeader('k-original-host', host)
+        proxyReq.setHeader('k-proxy-request', 'activator')
+      })
+      proxy.on('error', (err: unknown, _req, socketOrRes) => {
+        logger.warn({ err }, 'upgrade proxy error')
+        socketOrRes.destroy()
+      })
+    }, logger.child({ component: 'upgrade' }))
 
     this.#dual = this.#createServingServer(config, logger)
     this.#h2cDual = this.#createServingServer(config, logger)
     const makeAdminRoutes = deps.adminRoutes ?? null
     const adminRoutes = makeAdminRoutes !== null ? makeAdminRoutes(this.registry) : null
-    const admin = createServer((req, res) => {
+    const admin = process.getBuiltinModule('node:http').createServer((req, res) => {
       if (adminRoutes !== null && adminRoutes(req, res)) return
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': NOT_FOUND_BODY.length })
       res.end(NOT_FOUND_BODY)
     })
     this.#servers = { serving: this.#dual.net, admin, metrics: createMetricsServer(this.metrics, logger.child({ component: 'metrics' })) }
   }
+
+  /** ProxyContext: the websocket proxy, loaded by the first Upgrade request before any tunnel reaches it. */
+  get wsProxy (): ProxyServer { return this.#upgrades.proxy }
 
   /**
    * A serving listener (--port, --h2c-port): HTTP/1.1 (Sluice's H1Server, or node:http with
@@ -278,7 +282,7 @@ export class Activator implements ProxyContext {
       maxHeadBytes: MAX_REQUEST_HEAD_BYTES,
       logger: logger.child({ component: 'http' }),
       onHttpServer: (http) => {
-        http.on('upgrade', this.handler.handleUpgrade)
+        http.on('upgrade', this.#upgrades.handle)
       },
       onH2Server: (h2) => {
         h2.on('session', (session: ServerHttp2Session) => {
@@ -512,7 +516,7 @@ export class Activator implements ProxyContext {
     }
     this.registry.close()
     this.sweeper.close()
-    this.wsProxy.close()
+    this.#upgrades.close()
     if (this.#ownedProbe !== null) await this.#ownedProbe.close()
     if (this.#tls !== null) await this.#tls.close()
     // Last: the final metrics export and the spans still batched (never rejects).
@@ -522,7 +526,8 @@ export class Activator implements ProxyContext {
 
 async function isFile (path: string): Promise<boolean> {
   try {
-    return (await stat(path)).isFile()
+    // Not a static import: node:fs/promises' ESM facade loads fs streams at start (issue 12).
+    return (await process.getBuiltinModule('node:fs/promises').stat(path)).isFile()
   } catch {
     return false
   }
@@ -538,6 +543,20 @@ function defaultH2Pool (dest: string): EndpointPool {
   return new H2cUpstream(`http://${dest}`, { connectTimeoutMs: ENDPOINT_CONNECT_TIMEOUT_MS })
 }
 
+let undiciPoolClass: typeof import('undici').Pool | null = null
+
+/**
+ * undici only for `--upstream-client undici`: required (synchronously, it is CommonJS) when the first
+ * pool is made, so the default activator never loads it (~27 MB and ~60 ms; issue 12).
+ */
+function undiciPool (): typeof import('undici').Pool {
+  if (undiciPoolClass === null) {
+    const undici: typeof import('undici') = process.getBuiltinModule('node:module').createRequire(import.meta.url)('undici')
+    undiciPoolClass = undici.Pool
+  }
+  return undiciPoolClass
+}
+
 function defaultPool (dest: string, client: UpstreamClient): EndpointPool {
   // No client timeouts but connect: the sweeper enforces the revision timeout. No connection
   // limit: the trackers keep each endpoint at or under its containerConcurrency.
@@ -551,7 +570,7 @@ function defaultPool (dest: string, client: UpstreamClient): EndpointPool {
       connectTimeoutMs: ENDPOINT_CONNECT_TIMEOUT_MS,
     })
   }
-  return new Pool(`http://${dest}`, {
+  return new (undiciPool())(`http://${dest}`, {
     connections: null,
     pipelining: 1,
     headersTimeout: 0,

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { Agent, Pool, type buildConnector } from 'undici'
+import { Pool, type buildConnector } from 'undici'
 import type { UpstreamClient } from '../config/sidecar-config.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
@@ -47,7 +47,7 @@ function splitDest (dest: string): { host: string, port: number } {
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(dest.slice(colon + 1)) }
 }
 
-/** undici's `connect` hook dialing through `dialer` (the probe's Agent, the undici Pool fallback). */
+/** undici's `connect` hook dialing through `dialer` (the undici Pool fallback). */
 function undiciConnector (dialer: UpstreamTlsDialer, timeoutMs: number): buildConnector.connector {
   return (options, callback) => {
     const hostname = options.hostname
@@ -90,13 +90,11 @@ class TlsPool extends Pool {
 
 /** A probe of one namespace's pods over TLS, at their TLS address. */
 class TlsEndpointProbe implements EndpointProbe {
-  readonly agent: Agent
   readonly inner: HttpEndpointProbe
   readonly #port: number
 
-  constructor (agent: Agent, onError: ProbeErrorListener, port: number) {
-    this.agent = agent
-    this.inner = new HttpEndpointProbe(agent, { scheme: 'https', onError })
+  constructor (dialer: UpstreamTlsDialer, onError: ProbeErrorListener, port: number) {
+    this.inner = new HttpEndpointProbe({ dialer, onError })
     this.#port = port
   }
 
@@ -164,8 +162,7 @@ export class InternalTls implements ProbeErrorListener {
     const key = `${port} ${namespace}`
     let probe = this.#probes.get(key)
     if (probe === undefined) {
-      const agent = new Agent({ keepAliveTimeout: 2_000, connect: undiciConnector(this.dialerFor(namespace), 1_000) })
-      probe = new TlsEndpointProbe(agent, this, port)
+      probe = new TlsEndpointProbe(this.dialerFor(namespace), this, port)
       this.#probes.set(key, probe)
     }
     return probe
@@ -179,7 +176,7 @@ export class InternalTls implements ProbeErrorListener {
   }
 
   async close (): Promise<void> {
-    for (const probe of this.#probes.values()) await probe.agent.close().catch(() => {})
+    // Probes hold no connections between attempts (probe-request.ts).
     this.#probes.clear()
   }
 }

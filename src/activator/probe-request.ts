@@ -1,13 +1,19 @@
-import { Agent, request, type Dispatcher } from 'undici'
+import { connect, type Socket } from 'node:net'
+import { H1ResponseParser, PARSE_DONE, PARSE_ERROR, PARSE_MORE, type ResponseHeaders, type ResponseSink } from '../proxy/h1-response-parser.ts'
+import type { SecureDialer } from '../proxy/secure-dialer.ts'
 
 // One readiness probe of an endpoint, exactly as Knative's activator sends it (revision_backends.go):
 // `GET http://<dest>/healthz` with `K-Network-Probe: queue` and `User-Agent: Knative-Activator-Probe`.
 // The sidecar's Drainer recognises the user agent and runs its readiness check; success is status 200
 // AND body `queue` (anything else, e.g. a plain web server answering 200, is not a sidecar).
-// With system-internal-tls the same request goes over TLS (internal-tls.ts gives the dispatcher
-// that dials it); Knative's activator still probes plain HTTP there (its TODO, serving issue
+// With system-internal-tls the same request goes over TLS (internal-tls.ts gives the dialer);
+// Knative's activator still probes plain HTTP there (its TODO, serving issue
 // 12821), but then a pod whose certificate fails verification passes its probe and fails every
 // request, where a TLS probe keeps it out of rotation.
+//
+// One connection per attempt (`Connection: close`), read with the proxy's own response parser: a
+// pod is probed only until it passes, so there is nothing to keep alive, and the activator does not
+// load undici for it (~27 MB and ~60 ms at import; issue 12).
 
 /** What the prober needs: one attempt, true when the endpoint is ready. Never rejects. */
 export interface EndpointProbe {
@@ -42,22 +48,112 @@ export interface ProbeErrorListener {
 }
 
 export interface HttpEndpointProbeOptions {
-  /** 'https' when the dispatcher dials TLS. Default 'http'. */
-  readonly scheme?: 'http' | 'https'
+  /** Dials TLS (internal TLS); null/absent = plain TCP. */
+  readonly dialer?: SecureDialer | null
   readonly onError?: ProbeErrorListener | null
 }
 
-export class HttpEndpointProbe implements EndpointProbe {
-  readonly #dispatcher: Dispatcher
-  readonly #ownsDispatcher: boolean
-  readonly #scheme: string
+/** Bare host (IPv6 without brackets) and port of `host:port` / `[v6]:port`. */
+function splitDest (dest: string): { host: string, port: number } {
+  const colon = dest.lastIndexOf(':')
+  const host = dest.slice(0, colon)
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(dest.slice(colon + 1)) }
+}
+
+const MAX_HEAD_BYTES = 16 * 1024
+
+/** One attempt: its socket, the parser's sink, the timer; settles once. Control plane (a probe a second per pod at most). */
+class ProbeAttempt implements ResponseSink {
+  readonly #socket: Socket
+  readonly #parser: H1ResponseParser
+  readonly #timer: NodeJS.Timeout
+  readonly #resolve: (v: ProbeVerdict) => void
+  readonly #onError: (err: Error) => void
+  readonly #dialer: SecureDialer | null
+  #isConnected = false
+  #status = 0
+  #body = ''
+  #isSettled = false
+
+  constructor (socket: Socket, dialer: SecureDialer | null, timeoutMs: number, resolve: (v: ProbeVerdict) => void, onError: (err: Error) => void) {
+    this.#socket = socket
+    this.#dialer = dialer
+    this.#resolve = resolve
+    this.#onError = onError
+    this.#parser = new H1ResponseParser(this, MAX_HEAD_BYTES)
+    this.#parser.reset(false)
+    this.#timer = setTimeout(() => { this.#fail(new Error(`probe timed out after ${timeoutMs} ms`)) }, timeoutMs)
+  }
+
+  /** Sends `request` once the connection is up (over TLS: once the handshake is). */
+  start (request: string): void {
+    const socket = this.#socket
+    socket.once(this.#dialer === null ? 'connect' : 'secureConnect', () => {
+      this.#isConnected = true
+      socket.write(request)
+    })
+    socket.on('data', (chunk: Buffer) => { this.#onData(chunk) })
+    socket.on('end', () => { this.#onEnd() })
+    // Before the connection is up, a TLS dialer says which errors are the handshake's.
+    socket.on('error', (err: Error) => { this.#fail(this.#isConnected || this.#dialer === null ? err : this.#dialer.connectError(err)) })
+    socket.on('close', () => { this.#fail(new Error('connection closed before a response')) })
+  }
+
+  onParsedHead (statusCode: number, _statusText: string, _headers: ResponseHeaders): boolean {
+    this.#status = statusCode
+    return true
+  }
+
+  onParsedBody (chunk: Buffer): boolean {
+    this.#body += chunk.toString('latin1')
+    return this.#body.length <= MAX_BODY_BYTES
+  }
+
+  #onData (chunk: Buffer): void {
+    if (this.#isSettled) return
+    const r = this.#parser.execute(chunk, chunk.length)
+    if (r === PARSE_MORE) return
+    if (r === PARSE_DONE) { this.#settle(this.#verdict()); return }
+    // PARSE_ERROR: not HTTP we can read (as a failed connection); PARSE_STOPPED: more body than a
+    // sidecar's answer, so whatever answered is not one.
+    if (r === PARSE_ERROR) this.#fail(new Error(`malformed probe response: ${this.#parser.errorMessage}`))
+    else this.#settle(this.#status === 200 ? PROBE_FAILED_NOT_MESH : this.#verdict())
+  }
+
+  #onEnd (): void {
+    if (this.#isSettled) return
+    if (this.#parser.finish()) this.#settle(this.#verdict())
+    else this.#fail(new Error('connection closed before a whole response'))
+  }
+
+  #verdict (): ProbeVerdict {
+    if (this.#status === 200) return this.#body === EXPECTED_BODY ? PROBE_READY : PROBE_FAILED_NOT_MESH
+    return this.#status === 502 || this.#status === 503 ? PROBE_FAILED_MESHLIKE : PROBE_FAILED_NOT_MESH
+  }
+
+  /** Refused, reset, timed out, cut short: not ready (the prober retries on its schedule). */
+  #fail (err: Error): void {
+    if (this.#isSettled) return
+    // A status other than 200 already read (its body cut short) still says what answered.
+    this.#settle(this.#status === 0 || this.#status === 200 ? PROBE_FAILED_MESHLIKE : this.#verdict())
+    this.#onError(err)
+  }
+
+  #settle (v: ProbeVerdict): void {
+    if (this.#isSettled) return
+    this.#isSettled = true
+    clearTimeout(this.#timer)
+    this.#socket.destroy()
+    this.#resolve(v)
+  }
+}
+
+export class HttpEndpointProbe implements EndpointProbe, VerdictProbe {
+  readonly #dialer: SecureDialer | null
   readonly #onError: ProbeErrorListener | null
 
-  /** `dispatcher`: default a private Agent (probes never queue behind traffic on a pod's pool). */
-  constructor (dispatcher: Dispatcher | null = null, options: HttpEndpointProbeOptions = {}) {
-    this.#ownsDispatcher = dispatcher === null
-    this.#dispatcher = dispatcher ?? new Agent({ keepAliveTimeout: 2_000, connect: { timeout: 1_000 } })
-    this.#scheme = options.scheme ?? 'http'
+  constructor (options: HttpEndpointProbeOptions = {}) {
+    this.#dialer = options.dialer ?? null
     this.#onError = options.onError ?? null
   }
 
@@ -65,32 +161,27 @@ export class HttpEndpointProbe implements EndpointProbe {
     return await this.probeVerdict(dest, timeoutMs) === PROBE_READY
   }
 
-  async probeVerdict (dest: string, timeoutMs: number): Promise<ProbeVerdict> {
-    try {
-      const res = await request(`${this.#scheme}://${dest}${PROBE_PATH}`, {
-        method: 'GET',
-        headers: PROBE_HEADERS,
-        dispatcher: this.#dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
-      })
-      if (res.statusCode !== 200) {
-        await res.body.dump({ limit: MAX_BODY_BYTES })
-        return res.statusCode === 502 || res.statusCode === 503 ? PROBE_FAILED_MESHLIKE : PROBE_FAILED_NOT_MESH
+  probeVerdict (dest: string, timeoutMs: number): Promise<ProbeVerdict> {
+    const { host, port } = splitDest(dest)
+    const request = `GET ${PROBE_PATH} HTTP/1.1\r\nHost: ${dest}\r\nK-Network-Probe: ${PROBE_HEADERS['k-network-probe']}\r\nUser-Agent: ${PROBE_HEADERS['user-agent']}\r\nConnection: close\r\n\r\n`
+    return new Promise((resolve) => {
+      let socket: Socket
+      try {
+        socket = this.#dialer === null ? connect({ host, port, noDelay: true }) : this.#dialer.connect(host, port)
+      } catch (err) {
+        this.#reportError(dest, err)
+        resolve(PROBE_FAILED_MESHLIKE)
+        return
       }
-      let body = ''
-      for await (const chunk of res.body) {
-        body += String(chunk)
-        if (body.length > MAX_BODY_BYTES) { res.body.destroy(); return PROBE_FAILED_NOT_MESH }
-      }
-      return body === EXPECTED_BODY ? PROBE_READY : PROBE_FAILED_NOT_MESH
-    } catch (err) {
-      // Refused, reset, timed out: not ready. The prober retries on its schedule.
-      if (this.#onError !== null && err instanceof Error) this.#onError.onProbeError(dest, err)
-      return PROBE_FAILED_MESHLIKE
-    }
+      const attempt = new ProbeAttempt(socket, this.#dialer, timeoutMs, resolve, (err) => { this.#reportError(dest, err) })
+      attempt.start(request)
+    })
   }
 
-  async close (): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close().catch(() => {})
+  #reportError (dest: string, err: unknown): void {
+    if (this.#onError !== null && err instanceof Error) this.#onError.onProbeError(dest, err)
   }
+
+  /** Nothing to close: every attempt closes its own connection. */
+  async close (): Promise<void> {}
 }

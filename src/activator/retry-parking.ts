@@ -1,5 +1,6 @@
-import { Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { ProxyExchange } from '../proxy/proxy-exchange.ts'
+import type { Upstream } from '../proxy/upstream.ts'
 
 // Where a retry waits when no endpoint has room right now. ProxyExchange asks its owner for a
 // Dispatcher to replay a failed request on (ExchangeOwner.retryTarget); when every ready endpoint is
@@ -14,15 +15,14 @@ export interface ParkingOwner {
   park (ex: ProxyExchange): void
 }
 
-export class RetryParking extends Dispatcher {
+export class RetryParking implements Upstream {
   readonly #owner: ParkingOwner
 
   constructor (owner: ParkingOwner) {
-    super()
     this.#owner = owner
   }
 
-  override dispatch (_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  dispatch (_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     // Only exchanges are ever handed this dispatcher (RevisionProxy.retryTarget).
     if (handler instanceof ProxyExchange) this.#owner.park(handler)
     return true

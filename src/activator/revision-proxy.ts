@@ -117,7 +117,6 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   lastReadyToForwardMs: number
   /** The last cold start's instants (request, endpoint ready, forwarded, first byte), wall-clock. */
   readonly lastColdStart: ColdStartTimeline
-  readonly wsProxy: ProxyServer
   /** Per upgrade connect attempt (ENDPOINT_CONNECT_TIMEOUT_MS; tests shorten it). */
   tunnelConnectTimeoutMs: number
   readonly #health: EndpointHealth
@@ -152,7 +151,6 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
     this.coldStartsAbandoned = 0
     this.lastReadyToForwardMs = Number.NaN
     this.lastColdStart = new ColdStartTimeline()
-    this.wsProxy = ctx.wsProxy
     this.tunnelConnectTimeoutMs = ENDPOINT_CONNECT_TIMEOUT_MS
     this.#health = health
     this.#ctx = ctx
@@ -166,6 +164,9 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
   }
 
   // --- plain requests ------------------------------------------------------------------------
+
+  /** TunnelConnector: the context's websocket proxy, loaded before the first tunnel reaches it (ws-proxy-gate.ts). */
+  get wsProxy (): ProxyServer { return this.#ctx.wsProxy }
 
   handle (req: InboundRequest, res: InboundResponse): void {
     const ctx = this.#ctx

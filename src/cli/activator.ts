@@ -1,9 +1,8 @@
 import { Activator } from '../activator/activator-server.ts'
 import type { RevisionSource } from '../activator/revision-spec.ts'
 import { createRevisionsAdminHandler, readOnlyReasonFor } from '../activator/sources/admin-api.ts'
-import { AdminTokenFile } from '../activator/sources/admin-token-file.ts'
-import { StaticFileSource } from '../activator/sources/static-file.ts'
-import { StatPusher } from '../activator/stat-pusher.ts'
+import type { AdminTokenFile } from '../activator/sources/admin-token-file.ts'
+import type { StatPusher } from '../activator/stat-pusher.ts'
 import { ACTIVATOR_OPTIONS, loadActivatorConfig, type ActivatorConfig } from '../config/activator-config.ts'
 import { formatOptionsHelp } from '../config/options.ts'
 import { ConfigError } from '../shared/errors.ts'
@@ -31,10 +30,15 @@ revision's timeoutSeconds (default --activation-timeout); 502 when no endpoint c
 
 `
 
+// What only some options use is imported when they are given (issue 12): the revisions file
+// reader (yaml), the stat pusher (ws), the admin token file (node:crypto), the Kubernetes client.
+
 async function buildSources (config: ActivatorConfig, logger: Logger): Promise<RevisionSource[]> {
   switch (config.source) {
-    case 'static':
+    case 'static': {
+      const { StaticFileSource } = await import('../activator/sources/static-file.ts')
       return [new StaticFileSource({ path: config.revisionsFile, logger })]
+    }
     case 'kubernetes': {
       // Loaded only in this mode: @kubernetes/client-node takes a while to import.
       const { kubeConfigLocation, loadKubeConfig } = await import('../activator/sources/kube-config.ts')
@@ -50,7 +54,9 @@ async function buildSources (config: ActivatorConfig, logger: Logger): Promise<R
     case 'api':
       // A seed file (sluice up): revisions known before the traffic port opens, so an early request
       // finds its revision (buffered until a pod is ready) instead of a 404.
-      return config.revisionsFile === '' ? [] : [new StaticFileSource({ path: config.revisionsFile, logger, watch: false })]
+      if (config.revisionsFile === '') return []
+      const { StaticFileSource } = await import('../activator/sources/static-file.ts')
+      return [new StaticFileSource({ path: config.revisionsFile, logger, watch: false })]
   }
 }
 
@@ -69,12 +75,16 @@ export async function activatorMain (argv: readonly string[], env: NodeJS.Proces
     if (err instanceof ConfigError) return reportConfigProblems(err.problems)
     throw err
   }
-  const adminToken = config.adminTokenFile === ''
-    ? null
-    : new AdminTokenFile({ path: config.adminTokenFile, initial: config.adminToken, logger: logger.child({ component: 'admin-token' }) })
-  const pusher = config.autoscalerUrl === ''
-    ? null
-    : new StatPusher({ url: config.autoscalerUrl, protocol: config.statsProtocol, logger: logger.child({ component: 'stat-pusher' }) })
+  let adminToken: AdminTokenFile | null = null
+  if (config.adminTokenFile !== '') {
+    const { AdminTokenFile } = await import('../activator/sources/admin-token-file.ts')
+    adminToken = new AdminTokenFile({ path: config.adminTokenFile, initial: config.adminToken, logger: logger.child({ component: 'admin-token' }) })
+  }
+  let pusher: StatPusher | null = null
+  if (config.autoscalerUrl !== '') {
+    const { StatPusher } = await import('../activator/stat-pusher.ts')
+    pusher = new StatPusher({ url: config.autoscalerUrl, protocol: config.statsProtocol, logger: logger.child({ component: 'stat-pusher' }) })
+  }
   const activator = new Activator(config, logger, {
     statSink: pusher,
     // Knative: the activator is not ready while its stats cannot reach the autoscaler.

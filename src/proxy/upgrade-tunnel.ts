@@ -5,7 +5,7 @@ import type { ProxyServer } from 'http-proxy-3'
 import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER, UpstreamConnectionError } from '../shared/errors.ts'
-import { ConnectedSocketAgent } from './connected-socket-agent.ts'
+import { connectedSocketAgent } from './connected-socket-agent.ts'
 import type { SecureDialer } from './secure-dialer.ts'
 
 // An Upgrade request (websocket and friends) proxied with http-proxy-3, which does the
@@ -192,7 +192,7 @@ export class UpgradeTunnel implements BreakerWaiter {
     const connector = this.#connector
     const endpoint = this.#endpoint
     if (connector === null || endpoint === null) { upstream.destroy(); return }
-    const agent = new ConnectedSocketAgent(upstream)
+    const agent = connectedSocketAgent(upstream)
     connector.wsProxy.ws(this.req, this.socket, this.head, { target: endpoint.url, agent }, this.onProxyError)
     // http-proxy-3 refused the request before sending it (not a websocket: it destroyed the client).
     if (!agent.isUsed) upstream.destroy()
