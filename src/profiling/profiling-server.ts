@@ -99,6 +99,12 @@ export class ProfilingServer {
   /** The profile being taken ('cpu', 'heap-snapshot', 'heap-sampling'), or null (tests wait on it). */
   get running (): ProfileKind | null { return this.#running?.kind ?? null }
 
+  /** Where it listens (null before listen()). */
+  get address (): AddressInfo | null {
+    const a = this.#port.net.address()
+    return a !== null && typeof a === 'object' ? a : null
+  }
+
   /** Listens; resolves with the port. */
   listen (): Promise<number> {
     const net = this.#port.net
