@@ -1,4 +1,3 @@
-import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../shared/logger.ts'
 import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
@@ -14,6 +13,8 @@ export const CONFIG_DIR_RELOAD_MS = 10_000
 /** Reads `keys` from a mounted ConfigMap directory; a missing file is a missing key, a missing directory an error. */
 export function readConfigDir (dir: string, keys: readonly string[]): Map<string, string> {
   // A directory that is not there is an error (a mistyped flag), a key that is not there is not.
+  // node:fs by getBuiltinModule, not its ESM facade (which loads fs streams and fs/promises at start; issue 12).
+  const { readFileSync, statSync } = process.getBuiltinModule('node:fs')
   if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`)
   const data = new Map<string, string>()
   for (const key of keys) {

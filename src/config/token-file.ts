@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 
 // A bearer token kept in a file (a mounted Kubernetes Secret key, or a file `sluice up` writes).
 // Surrounding whitespace is not part of the token: `kubectl create secret --from-file` and editors
@@ -9,7 +8,8 @@ export const MAX_TOKEN_BYTES = 4096
 
 /** The file's token; throws (with a message naming the file) when it is missing, empty or oversized. */
 export function readTokenFile (path: string): string {
-  const text = readFileSync(path, 'utf8')
+  // node:fs by getBuiltinModule, not its ESM facade (which loads fs streams and fs/promises at start; issue 12).
+  const text = process.getBuiltinModule('node:fs').readFileSync(path, 'utf8')
   if (Buffer.byteLength(text) > MAX_TOKEN_BYTES) throw new Error(`${path} is larger than ${MAX_TOKEN_BYTES} bytes`)
   const token = text.trim()
   if (token === '') throw new Error(`${path} is empty`)
