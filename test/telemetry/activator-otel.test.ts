@@ -3,7 +3,7 @@
 // revision's labels, traceparent to the pod, its request metrics; OTLP over HTTP and over gRPC;
 // the ConfigMap's metrics-* / tracing-* keys validated with knative/pkg's words, fatal at start,
 // rejecting an update.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
 import { parseObservabilityConfigMapUpdate } from '../../src/config/observability-configmap.ts'
 import { goDurationString, telemetryFromConfigMap } from '../../src/config/telemetry-config.ts'
@@ -13,7 +13,7 @@ import { latestPoint, startOtlpGrpcReceiver, startOtlpHttpReceiver, type OtlpRec
 const PARENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
 const PARENT_SPAN = '00f067aa0ba902b7'
 
-async function exercise (t: Parameters<Parameters<typeof t.test>[1]>[0], receiver: OtlpReceiver, keys: Record<string, string>): Promise<{ podTraceparent: string }> {
+async function exercise (t: Test, keys: Record<string, string>): Promise<{ podTraceparent: string }> {
   const pod = await startFakePod(t, (_req, res) => { res.end('hi from the pod') })
   const dir = configMapDir(t, keys)
   const { activator, url } = await startActivator(t, ['--source', 'api', '--observability-config-dir', dir], {}, { SYSTEM_NAMESPACE: 'knative-serving' })
@@ -28,7 +28,7 @@ async function exercise (t: Parameters<Parameters<typeof t.test>[1]>[0], receive
   return { podTraceparent: typeof tp === 'string' ? tp : '' }
 }
 
-function checkExport (t: Parameters<Parameters<typeof t.test>[1]>[0], receiver: OtlpReceiver, podTraceparent: string): void {
+function checkExport (t: Test, receiver: OtlpReceiver, podTraceparent: string): void {
   const [, traceId, parentId, flags] = podTraceparent.split('-')
   t.equal(traceId, PARENT_TRACE, 'the pod gets the caller\'s trace')
   t.equal(flags, '01')
@@ -64,7 +64,7 @@ function checkExport (t: Parameters<Parameters<typeof t.test>[1]>[0], receiver: 
 
 t.test('OTLP/HTTP: the activator\'s spans, traceparent to the pod, its request metrics', async (t) => {
   const receiver = await startOtlpHttpReceiver(t)
-  const { podTraceparent } = await exercise(t, receiver, {
+  const { podTraceparent } = await exercise(t, {
     'tracing-protocol': 'http/protobuf', 'tracing-endpoint': `${receiver.origin}/v1/traces`, 'tracing-sampling-rate': '1',
     'metrics-protocol': 'http/protobuf', 'metrics-endpoint': `${receiver.origin}/v1/metrics`, 'metrics-export-interval': '1h',
   })
@@ -73,7 +73,7 @@ t.test('OTLP/HTTP: the activator\'s spans, traceparent to the pod, its request m
 
 t.test('OTLP/gRPC: the same over grpc-js', async (t) => {
   const receiver = await startOtlpGrpcReceiver(t)
-  const { podTraceparent } = await exercise(t, receiver, {
+  const { podTraceparent } = await exercise(t, {
     'tracing-protocol': 'grpc', 'tracing-endpoint': receiver.origin, 'tracing-sampling-rate': '1',
     'metrics-protocol': 'grpc', 'metrics-endpoint': receiver.origin,
   })
