@@ -3,12 +3,11 @@ import http from 'node:http'
 import http2 from 'node:http2'
 import https from 'node:https'
 import net from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { pino, type Logger } from 'pino'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
 import {
-  AGGRESSIVE_POLL_TIMEOUT_MS, AGGRESSIVE_PROBE_TIMEOUT_MS, ReadinessProber,
+  AGGRESSIVE_POLL_TIMEOUT_MS, AGGRESSIVE_PROBE_TIMEOUT_MS, AGGRESSIVE_RETRY_INTERVAL_MS, ReadinessProber,
 } from '../../src/sidecar/readiness-probe.ts'
 import type {
   GrpcProbeSpec, HttpProbeSpec, ProbeSpec, TcpProbeSpec,
@@ -88,15 +87,66 @@ async function statusServer (t: Test, statuses: number[], delayMs = 0): Promise<
   return { port: await listen(t, server), seen }
 }
 
-/** A TCP server that accepts connections and never says anything. */
-async function silentServer (t: Test): Promise<number> {
+/** A TCP server that accepts connections and never says anything; `accepted` counts them. */
+async function silentServerCounting (t: Test): Promise<{ port: number, accepted (): number }> {
   const sockets = new Set<net.Socket>()
+  let accepted = 0
   const server = net.createServer((socket) => {
+    accepted++
     sockets.add(socket)
     socket.on('close', () => { sockets.delete(socket) })
   })
   t.teardown(() => { for (const s of sockets) s.destroy() })
-  return listen(t, server)
+  return { port: await listen(t, server), accepted: () => accepted }
+}
+
+async function silentServer (t: Test): Promise<number> {
+  return (await silentServerCounting(t)).port
+}
+
+/** Resolves once `cond` holds, checking after each turn of the event loop (no fixed sleep). */
+async function eventually (cond: () => boolean, what: string, turns = 100_000): Promise<void> {
+  for (let i = 0; i < turns; i++) {
+    if (cond()) return
+    await new Promise<void>((resolve) => { setImmediate(resolve) })
+  }
+  throw new Error(`never happened: ${what}`)
+}
+
+/**
+ * Timers on a ManualClock that fire only when the test says: `fireNext()` moves the clock to the
+ * earliest pending timer's due time and runs it. `real` (by requested ms) are left to real timers.
+ */
+function steppedTimers (clock: ManualClock, realMs: readonly number[] = []) {
+  interface Due { id: number, dueMs: number, ms: number, cb: () => void }
+  const pending = new Map<number, Due>()
+  const real = new Map<number, NodeJS.Timeout>()
+  let nextId = 0
+  return {
+    pending,
+    setTimeout (cb: () => void, ms: number): number {
+      const id = ++nextId
+      if (realMs.includes(ms)) real.set(id, setTimeout(() => { real.delete(id); cb() }, ms))
+      else pending.set(id, { id, dueMs: clock.nowMs() + ms, ms, cb })
+      return id
+    },
+    clearTimeout (h: unknown): void {
+      if (typeof h !== 'number') return
+      clearTimeout(real.get(h))
+      real.delete(h)
+      pending.delete(h)
+    },
+    /** Fires the earliest pending timer; returns the ms it was set for. */
+    fireNext (): number {
+      let next: Due | null = null
+      for (const d of pending.values()) if (next === null || d.dueMs < next.dueMs) next = d
+      if (next === null) throw new Error('no timer pending')
+      pending.delete(next.id)
+      clock.advance(next.dueMs - clock.nowMs())
+      next.cb()
+      return next.ms
+    },
+  }
 }
 
 function capturingLogger (): { logger: Logger, lines: Array<Record<string, unknown>> } {
@@ -215,20 +265,38 @@ t.test('http: connection refused is not ready', async (t) => {
 })
 
 t.test('timeout: a server that accepts but never answers', async (t) => {
-  const port = await silentServer(t)
+  const silent = await silentServerCounting(t)
 
-  const periodic = newProber(t, [httpSpec(port, { periodMs: 1000, timeoutMs: 200 })])
-  let start = performance.now()
-  t.equal(await periodic.check(), false, 'periodic http')
-  let elapsed = performance.now() - start
-  t.ok(elapsed >= 190 && elapsed < 800, `periodic check took ${elapsed.toFixed(0)} ms`)
+  let clock = new ManualClock()
+  let timers = steppedTimers(clock)
+  const periodic = newProber(t, [httpSpec(silent.port, { periodMs: 1000, timeoutMs: 200 })], { clock, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout })
+  let settled = false
+  const periodicCheck = periodic.check().then((ready) => { settled = true; return ready })
+  await eventually(() => silent.accepted() === 1 && timers.pending.size === 1, 'the periodic attempt is connected and waiting')
+  t.same([...timers.pending.values()].map((d) => d.ms), [200], 'one attempt timer, of timeoutMs')
+  t.equal(settled, false, 'no answer yet')
+  timers.fireNext()
+  t.equal(await periodicCheck, false, 'periodic http')
+  t.equal(clock.nowMs(), 200, 'ended at the attempt timeout')
 
-  const aggressive = newProber(t, [httpSpec(port)], { pollTimeoutMs: 250 })
-  start = performance.now()
-  t.equal(await aggressive.check(), false, 'aggressive http')
-  elapsed = performance.now() - start
-  // Attempts of 100 ms until the 250 ms window has passed.
-  t.ok(elapsed >= 250 && elapsed < 900, `aggressive check took ${elapsed.toFixed(0)} ms`)
+  clock = new ManualClock()
+  timers = steppedTimers(clock)
+  const before = silent.accepted()
+  const aggressive = newProber(t, [httpSpec(silent.port)], { pollTimeoutMs: 250, clock, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout })
+  settled = false
+  const aggressiveCheck = aggressive.check().then((ready) => { settled = true; return ready })
+  // Attempts of 100 ms (back to back: each outlasts the 50 ms retry interval) until the 250 ms window has passed.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await eventually(() => silent.accepted() === before + attempt && timers.pending.size === 1, `attempt ${attempt} waiting`)
+    t.equal(settled, false, `still checking at ${clock.nowMs()} ms`)
+    t.equal(timers.fireNext(), AGGRESSIVE_PROBE_TIMEOUT_MS, `attempt ${attempt} times out`)
+    if (attempt < 3) {
+      await eventually(() => timers.pending.size === 1, `the pause after attempt ${attempt}`)
+      t.equal(timers.fireNext(), 0, 'no pause: the attempt outlasted the retry interval')
+    }
+  }
+  t.equal(await aggressiveCheck, false, 'aggressive http')
+  t.equal(clock.nowMs(), 300, 'gave up after the attempt that passed the 250 ms window')
 })
 
 t.test('aggressive: successThreshold consecutive successes; the count survives across checks', async (t) => {
@@ -259,30 +327,52 @@ t.test('single-flight: concurrent checks share one probe request', async (t) => 
 })
 
 t.test('multi-container: all probes must pass; they run in parallel', async (t) => {
-  const a = await statusServer(t, [200], 150)
-  const b = await statusServer(t, [500, 200], 150)
+  // Each server holds its answer until the other one has a request too: probes run one after the
+  // other would each wait out their timeout and fail, so 'both ready' proves they overlap.
+  const held: Array<() => void> = []
+  const barrier = (answer: () => void): void => {
+    held.push(answer)
+    if (held.length === 2) for (const a of held.splice(0)) a()
+  }
+  const barrierServer = async (statuses: number[]): Promise<{ port: number, seen: Recorded }> => {
+    const seen: Recorded = { count: 0, requests: [] }
+    const server = http.createServer((req, res) => {
+      const status = statuses[Math.min(seen.count, statuses.length - 1)] ?? 200
+      seen.count++
+      seen.requests.push(req)
+      barrier(() => { res.writeHead(status).end('body') })
+    })
+    return { port: await listen(t, server), seen }
+  }
+  const a = await barrierServer([200])
+  const b = await barrierServer([500, 200])
   const prober = newProber(t, [httpSpec(a.port, PERIODIC), httpSpec(b.port, PERIODIC)])
-  const start = performance.now()
   t.equal(await prober.check(), false, 'second container not ready')
-  const elapsed = performance.now() - start
-  t.ok(elapsed < 290, `parallel, took ${elapsed.toFixed(0)} ms`)
-  t.equal(await prober.check(), true, 'both ready')
+  t.equal(await prober.check(), true, 'both ready: both requests were in flight at once')
   t.equal(a.seen.count, 2)
   t.equal(b.seen.count, 2)
 })
 
-t.test('aggressive: ready within tens of ms of the container starting to listen', async (t) => {
+t.test('aggressive: ready within one 50 ms poll interval of the container starting to listen', async (t) => {
   const port = await closedPort()
-  const prober = newProber(t, [tcpSpec(port)])
+  const clock = new ManualClock()
+  // Attempt timeouts stay real (refused connects end well before them); the pauses between
+  // attempts fire when the test says.
+  const timers = steppedTimers(clock, [AGGRESSIVE_PROBE_TIMEOUT_MS])
+  const prober = newProber(t, [tcpSpec(port)], { clock, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout })
   const ready = prober.waitUntilReady()
-  await sleep(300)
-  t.equal(prober.isReady, false)
+  for (let pause = 1; pause <= 6; pause++) {
+    await eventually(() => timers.pending.size === 1, `pause ${pause}`)
+    t.equal(timers.fireNext(), AGGRESSIVE_RETRY_INTERVAL_MS, `refused: retried after ${AGGRESSIVE_RETRY_INTERVAL_MS} ms`)
+  }
+  t.equal(prober.isReady, false, 'not ready while nothing listens')
+  await eventually(() => timers.pending.size === 1, 'the pause after the last refused attempt')
   await listen(t, net.createServer((s) => { s.destroy() }), port)
-  const listeningAt = performance.now()
+  const listenedAtMs = clock.nowMs()
+  timers.fireNext()
   await ready
-  const delay = performance.now() - listeningAt
   t.equal(prober.isReady, true)
-  t.ok(delay < 120, `ready ${delay.toFixed(0)} ms after listen (poll interval 50 ms)`)
+  t.equal(clock.nowMs() - listenedAtMs, AGGRESSIVE_RETRY_INTERVAL_MS, 'ready at the first attempt after listen, one poll interval later at most')
 })
 
 t.test('aggressive: gives up after the 10 s poll window (fake clock)', async (t) => {
@@ -350,7 +440,7 @@ t.test('close() ends checks and waits at once and leaves no timer behind', async
   })
   const wait = prober.waitUntilReady()
   const check = prober.check()
-  await sleep(120)
+  await eventually(() => timers.active.size > 0, 'a probe timer')
   t.ok(timers.active.size > 0, 'probing in progress')
   prober.close()
   t.equal(timers.active.size, 0, 'no timers left')
