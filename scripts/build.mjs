@@ -5,11 +5,16 @@
 // Then the sidecar mode is bundled: dist/cli/sidecar.js (which main.js imports for `sluice sidecar`)
 // is replaced by one file holding its whole static graph, and what it imports lazily (the upgrade
 // path, the TLS listener) becomes chunks beside it (dist/cli/sidecar-*.js), still loaded on first use.
-// Packages stay in node_modules. Loading ~60 modules cost a sidecar ~10 ms of its start (resolution,
+// Packages stay in node_modules, except OpenTelemetry's: the SDK, its exporters and what they need
+// (@grpc/grpc-js, protobufjs) are bundled into the lazy chunks that src/telemetry/load-telemetry.ts
+// imports when OBSERVABILITY_CONFIG exports something, so the sidecar image needs no
+// node_modules/@opentelemetry (74 MB) and a default start loads none of it (issue 15). Their ESM
+// builds are preferred (`module`); CommonJS ones (grpc-js, protobufjs) get a real `require` from
+// the banner for node builtins. Loading ~60 modules cost a sidecar ~10 ms of its start (resolution,
 // module records, linking; issue 12, loadtest/results/cold-findings-2026-12-06.md); the other modes
 // keep tsc's layout (they read files beside their modules through import.meta.url).
 import { execFileSync } from 'node:child_process'
-import { cpSync, rmSync } from 'node:fs'
+import { cpSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -32,7 +37,12 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node22',
-  packages: 'external',
+  // Every dependency but OpenTelemetry's stays external (see above).
+  external: Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies).filter((name) => !name.startsWith('@opentelemetry/')),
+  mainFields: ['module', 'main'],
+  // OUT_DIR may be outside the checkout (the cold-start bench's temp dir): resolve from ours.
+  nodePaths: [fileURLToPath(new URL('../node_modules', import.meta.url))],
+  banner: { js: "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);" },
   entryNames: '[name]',
   chunkNames: 'sidecar-[hash]',
   logLevel: 'warning',

@@ -1,9 +1,11 @@
 // Issue 12: a sidecar loads only what it runs. Started through the CLI (as bin/sluice and the image
 // run it) and used as a pod is (kubelet probes, requests, a scrape, the admin port), it has not
 // loaded undici, http-proxy-3, the Kubernetes client, hdr-histogram-js, pino, node:http, node:http2
-// or node:tls; the first Upgrade request loads the upgrade path (http-proxy-3, node:http).
+// or node:tls, nor OpenTelemetry (the SDK, its exporters, grpc-js, protobufjs: issue 15), in the
+// checkout form or bundled into the image form's chunks; the first Upgrade request loads the upgrade
+// path (http-proxy-3, node:http). With OBSERVABILITY_CONFIG exporting, OpenTelemetry is loaded.
 import { execFileSync, fork } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,13 +17,26 @@ const CHILD = fileURLToPath(new URL('../helpers/sidecar-load-report.ts', import.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Packages and built-ins the sidecar must not load until a request needs them (pino: never, json-logger.ts). */
-const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js', 'pino']
+const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js', 'pino', '@opentelemetry', '@grpc/grpc-js', 'protobufjs']
 const LAZY_BUILTINS = ['http', 'http2', 'https', 'tls', '_http_server', 'internal/http2/core']
 
 interface Report { loaded: string[], builtins: string[] }
 
 function packagesIn (r: Report): string[] {
   return LAZY_PACKAGES.filter((p) => r.loaded.some((url) => url.includes(`/node_modules/${p}/`)))
+}
+
+/**
+ * Loaded modules that are, or bundle, OpenTelemetry: src/telemetry/otel-telemetry.ts, a package under
+ * node_modules/@opentelemetry, or a chunk of the image form holding one (esbuild marks each bundled
+ * module with a `// <path>/node_modules/<package>/...` comment).
+ */
+function telemetryModulesIn (r: Report): string[] {
+  return r.loaded.filter((url) => {
+    if (url.includes('/telemetry/otel-telemetry.') || url.includes('/node_modules/@opentelemetry/')) return true
+    if (!url.startsWith('file:') || !url.includes('/dist/cli/')) return false
+    return readFileSync(new URL(url), 'utf8').includes('node_modules/@opentelemetry/')
+  })
 }
 
 /** A user container on raw sockets: 101 to an Upgrade request, 200 to anything else. */
@@ -97,6 +112,7 @@ async function checkLazyLoading (t: Test, env: Record<string, string>): Promise<
   t.same(packagesIn(before), [], `none of ${LAZY_PACKAGES.join(', ')} loaded`)
   t.same(LAZY_BUILTINS.filter((b) => before.builtins.includes(b)), [], `none of node:${LAZY_BUILTINS.join(', node:')} loaded`)
   t.notOk(before.loaded.some((url) => url.includes('/activator/') || url.includes('/autoscaler/')), 'no other mode\'s modules')
+  t.same(telemetryModulesIn(before), [], 'no OpenTelemetry module, bundled or not')
 
   t.equal(await upgrade(ports.serving), 'HTTP/1.1 101 Switching Protocols', 'the Upgrade request is proxied')
   const after = await report()
@@ -106,8 +122,33 @@ async function checkLazyLoading (t: Test, env: Record<string, string>): Promise<
   await new Promise((resolve) => { child.once('exit', resolve) })
 }
 
+/** A sidecar exporting traces (stdout) after one request: what it loaded. */
+async function telemetryOnReport (t: Test, env: Record<string, string>): Promise<Report> {
+  const appPort = await startUpgradingApp(t)
+  const child = fork(CHILD, ['sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0'], {
+    env: childEnv({ USER_PORT: String(appPort), OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"stdout"}}', ...env }), stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [],
+  })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let out = ''
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
+  await until(() => out.includes('"sidecar listening"'), 15_000, 'listening')
+  const line = out.split('\n').find((l) => l.includes('"sidecar listening"')) ?? '{}'
+  const serving = (JSON.parse(line) as { ports: { serving: number } }).ports.serving
+  await until(() => out.includes('startup probe passed'), 10_000, 'ready')
+  t.equal((await send(`http://127.0.0.1:${serving}/traced`)).body, 'ok', 'a traced request reaches the app')
+  const report = await new Promise<Report>((resolve) => {
+    child.once('message', (m) => { resolve(m as Report) })
+    child.send('report')
+  })
+  child.kill('SIGTERM')
+  await new Promise((resolve) => { child.once('exit', resolve) })
+  return report
+}
+
 t.test('a started sidecar has not loaded the optional paths; the first Upgrade request loads the upgrade path', async (t) => {
   await checkLazyLoading(t, {})
+  const on = await telemetryOnReport(t, {})
+  t.ok(on.loaded.some((url) => url.includes('/telemetry/otel-telemetry.ts')) && packagesIn(on).includes('@opentelemetry'), 'with OBSERVABILITY_CONFIG exporting, OpenTelemetry is loaded (the check above can fail)')
 })
 
 t.test('the same for the image form: scripts/build.mjs output, its sidecar bundled with lazy chunks', async (t) => {
@@ -119,4 +160,7 @@ t.test('the same for the image form: scripts/build.mjs output, its sidecar bundl
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
   await checkLazyLoading(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
+  const on = await telemetryOnReport(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
+  t.not(telemetryModulesIn(on).length, 0, 'with OBSERVABILITY_CONFIG exporting, its chunks load')
+  t.notOk(packagesIn(on).some((p) => p === '@opentelemetry' || p === '@grpc/grpc-js' || p === 'protobufjs'), 'from the bundle: nothing from node_modules/@opentelemetry, so the image needs none')
 })
