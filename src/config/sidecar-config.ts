@@ -1,6 +1,6 @@
 import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
 import { telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
-import { isLogLevel } from './log-levels.ts'
+import { isLogLevel, LOG_LEVELS } from './log-levels.ts'
 import { UPGRADE_TIMEOUTS_OPTION, upgradeTimeoutsOf, type UpgradeTimeouts } from './upgrade-timeouts.ts'
 import { ALL_ADDRESSES } from './listen-host.ts'
 import type { HttpServerImpl } from '../server/h2c-sniffing-server.ts'
@@ -103,7 +103,7 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
   { flag: 'server-timing', env: '', kind: 'bool', default: 'false', help: 'add a Server-Timing header (queue wait, upstream first byte)' },
   { flag: 'stats', env: '', kind: 'bool', default: 'true', help: 'count traffic for /metrics (--no-stats turns it off, for benchmarks)' },
-  { flag: 'log-level', env: 'SERVING_LOGGING_LEVEL', kind: 'string', default: 'info', help: 'log level: trace|debug|info|warn|error|fatal|silent, or zap\'s dpanic|panic; empty = info (Knative sets it empty unless loglevel.queueproxy is configured)' },
+  { flag: 'log-level', env: 'SERVING_LOGGING_LEVEL', kind: 'string', default: 'info', help: `log level: ${LOG_LEVELS.join('|')}, or zap's dpanic|panic; empty = info (Knative sets it empty unless loglevel.queueproxy is configured)` },
 ]
 
 /** zap levels Knative may pass (zapcore.Level.String()) that pino names differently. */
@@ -116,7 +116,7 @@ function logLevelOf (raw: string, problems: string[]): string {
   if (isLogLevel(level)) return level
   const mapped = ZAP_LEVELS[level]
   if (mapped !== undefined) return mapped
-  problems.push(`config: --log-level / SERVING_LOGGING_LEVEL must be one of trace|debug|info|warn|error|fatal|silent|dpanic|panic, got ${JSON.stringify(raw)}`)
+  problems.push(`config: --log-level / SERVING_LOGGING_LEVEL must be one of ${[...LOG_LEVELS, ...Object.keys(ZAP_LEVELS)].join('|')}, got ${JSON.stringify(raw)}`)
   return 'info'
 }
 
