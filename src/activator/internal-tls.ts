@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { Pool, type buildConnector } from 'undici'
-import type { UpstreamClient } from '../config/sidecar-config.ts'
+import type { UpstreamClient } from '../proxy/upstream.ts'
 import { H1Upstream } from '../proxy/h1-upstream.ts'
 import { H2cUpstream } from '../proxy/h2c-upstream.ts'
 import type { SecureAddress } from '../proxy/secure-dialer.ts'

@@ -10,8 +10,6 @@ import { boolOf, intOf, parseOptions, strOf, type ConfigResult, type OptionSpec 
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
 
 export type UpstreamProtocol = 'http1' | 'h2c' | 'auto'
-// Interim: activator-server.ts and internal-tls.ts still import it from here (being edited); then this line goes.
-export type { UpstreamClient } from '../proxy/upstream.ts'
 
 /** Sidecar (queue-proxy) configuration, read once at start. Durations in ms. */
 export interface SidecarConfig {
