@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { request } from 'node:http'
 import t from 'tap'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { ManualClock } from '../../src/shared/clock.ts'
 import { MB, pathApp, releaseAll, stableFor, startRawApp, tinyFieldNames, UPLOAD, UPSTREAM_FAULTS, upgradeRequest, wsFrame } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect, type RawClient } from '../helpers/raw-client.ts'
 import { send, sleep, startApp, startSidecar, until, type App, type StartedSidecar } from '../helpers/sidecar-fixture.ts'
@@ -93,13 +94,19 @@ for (const framing of FRAMINGS) {
 test('a client trickling its upload past the revision timeout: 504, slot freed, the app sees its request cut', async (t, stack) => {
   const log: string[] = []
   const app = await startApp(t, pathApp(log, []))
-  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv)
+  // On fake time: the trickle reaches the app, then the clock passes the revision timeout while
+  // the client keeps sending.
+  const clock = new ManualClock()
+  const sc = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1', REVISION_TIMEOUT_SECONDS: '1' }, stack.argv, { clock })
   const c = await rawConnect(sc.ports.serving)
   t.teardown(() => { c.socket.destroy() })
   c.socket.write(`POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: ${MB}\r\n\r\n`)
+  c.socket.write('t'.repeat(10))
+  await until(() => app.requests === 1, 2000, 'the upload reached the app')
+  clock.advance(1_000)
   while (parseResponses(c.text()).length === 0 && !c.isClosed) {
     c.socket.write('t'.repeat(10))
-    await sleep(50)
+    await sleep(10)
   }
   t.equal(parseResponses(c.text())[0]?.status, 504)
   await settled(sc.sidecar, app, 'after the timeout')
