@@ -35,6 +35,7 @@ import type { TelemetryHooks } from '../proxy/exchange-telemetry.ts'
 import { loadTelemetry } from '../telemetry/load-telemetry.ts'
 import { queueProxyResource } from '../telemetry/telemetry-resource.ts'
 import { ProfilingSwitch } from '../profiling/profiling-switch.ts'
+import { IdleReclaimer, type IdleReclaimerOptions } from '../server/idle-reclaimer.ts'
 
 // Start-up loads only what every sidecar runs (issue 12): Sluice's HTTP/1.1 server and client,
 // admission, probes, stats. node:http (Upgrade/CONNECT hand-off), node:http2 (first h2c preface or
@@ -55,6 +56,8 @@ export interface SidecarDeps {
   timers?: Timers
   /** Where OBSERVABILITY_CONFIG's request log lines go (default: stdout, as Knative). */
   requestLogWriter?: LineWriter
+  /** The idle reclaimer's own timers (default real: not `timers`, whose tests count pending timers), request threshold and collection. */
+  idleReclaim?: Partial<Pick<IdleReclaimerOptions, 'timers' | 'minRequests' | 'reclaim'>>
 }
 
 export interface SidecarPorts {
@@ -84,6 +87,8 @@ export class Sidecar {
   readonly breaker: Breaker | null
   /** The profiling server (src/profiling/), on only when OBSERVABILITY_CONFIG enables it. */
   readonly profiling: ProfilingSwitch
+  /** Memory back after a burst (--idle-reclaim-seconds); null when off. */
+  readonly reclaimer: IdleReclaimer | null
   readonly #servers: { serving: NetServer; admin: H1Port; metrics: H1Port }
   readonly #dual: DualServer
   readonly #h2Sessions = new Set<ServerHttp2Session>()
@@ -213,6 +218,15 @@ export class Sidecar {
       },
     }, this.handler.handle)
     this.#dual = dual
+    this.reclaimer = config.idleReclaimMs <= 0
+      ? null
+      : new IdleReclaimer({
+        activity: { finished: () => this.metrics.latency.count, inFlight: () => this.handler.active + this.upgrades.count },
+        idleMs: config.idleReclaimMs,
+        clock,
+        logger: logger.child({ component: 'reclaim' }),
+        ...deps.idleReclaim,
+      })
     // Sluice's HTTP/1.1 server on the admin and metrics ports too: node:http costs ~15 MB (issue 12).
     const metricsHandler = createMetricsHandler(this.stats, logger.child({ component: 'metrics' }))
     this.#servers = {
@@ -275,6 +289,7 @@ export class Sidecar {
       ports.profiling = this.profiling.port
     }
     this.stats.start()
+    this.reclaimer?.start()
     const startMs = performance.now()
     this.prober.waitUntilReady().then(
       () => { this.logger.info({ afterMs: Math.round(performance.now() - startMs) }, 'startup probe passed') },
@@ -353,6 +368,7 @@ export class Sidecar {
   async close (): Promise<void> {
     this.drainer.close()
     this.stats.stop()
+    this.reclaimer?.stop()
     this.#certWatcher?.stop()
     this.prober.close()
     this.#sweeper.close()

@@ -1,0 +1,19 @@
+import { intOf, type OptionSpec, type OptionValue } from './options.ts'
+
+// --idle-reclaim-seconds, for both modes: how long a proxy must be idle before it gives back the memory
+// a burst grew (src/server/idle-reclaimer.ts); 0 turns it off.
+
+export const IDLE_RECLAIM_OPTION: OptionSpec = {
+  flag: 'idle-reclaim-seconds',
+  env: '',
+  kind: 'int',
+  min: 0,
+  max: 86_400,
+  default: '10',
+  help: 'after a burst (>= 1,000 requests), once nothing was in flight for this long: one memory-reducing GC, so RSS returns to its idle size; 0 = off',
+}
+
+/** The option in ms (0 = off). */
+export function idleReclaimMsOf (values: Map<string, OptionValue>): number {
+  return intOf(values, IDLE_RECLAIM_OPTION.flag, 10) * 1000
+}

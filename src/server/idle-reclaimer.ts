@@ -1,0 +1,113 @@
+import type { Clock } from '../shared/clock.ts'
+import type { Logger } from '../shared/logger.ts'
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
+import { reduceMemory, type ReduceMemoryResult } from './reduce-memory.ts'
+
+// Gives an idle proxy its memory back (issue 13: after a burst the heap V8 grew stays committed for as
+// long as the process is idle, since an idle Node process runs no memory-reducing GC of its own). Once no
+// request has been in flight or finished for `idleMs`, and at least `minRequests` requests finished since
+// the last time, it runs a memory-reducing GC (reduce-memory.ts) once; the next burst arms it again.
+//
+// Off the request path: it reads two counters the proxy keeps anyway (finished requests, requests in
+// flight) on a coarse unref'd tick, so a request costs nothing more. It never collects while requests
+// flow: traffic seen at a tick restarts the idle period. A request arriving during the collection waits
+// for it (tens of ms, logged as gcMs). `minRequests` keeps a proxy that only sees the odd request (or
+// kubelet probes, which are not counted) from collecting after each one.
+
+export const DEFAULT_IDLE_RECLAIM_MS = 10_000
+export const DEFAULT_MIN_REQUESTS = 1_000
+
+export interface ProxyActivity {
+  /** Requests finished since start: monotonic (ProxyMetrics.latency.count). */
+  finished (): number
+  /** Requests queued or in flight now, upgraded connections included. */
+  inFlight (): number
+}
+
+export interface IdleReclaimerOptions {
+  activity: ProxyActivity
+  /** Quiet time before a collection, ms. */
+  idleMs: number
+  /** Tick of the check, ms (default idleMs / 2): a collection comes idleMs to idleMs + tickMs after the last request. */
+  tickMs?: number
+  /** Requests that must have finished since the last collection (default DEFAULT_MIN_REQUESTS). */
+  minRequests?: number
+  clock: Clock
+  timers?: Timers
+  logger: Logger
+  /** The collection (default reduceMemory); tests count calls. */
+  reclaim?: () => ReduceMemoryResult
+  /** Resident set size, bytes, for the log line (default process.memoryUsage.rss). */
+  rssBytes?: () => number
+}
+
+export class IdleReclaimer {
+  readonly #o: IdleReclaimerOptions
+  readonly #timers: Timers
+  readonly #reclaim: () => ReduceMemoryResult
+  readonly #rss: () => number
+  readonly #minRequests: number
+  #tick: TimerHandle | null = null
+  /** Finished count at the last tick, and when traffic was last seen (monotonic ms). */
+  #lastFinished = 0
+  #lastActiveMs = 0
+  /** Finished count at the last collection (or at start). */
+  #reclaimedAt = 0
+  #reclaims = 0
+
+  constructor (options: IdleReclaimerOptions) {
+    this.#o = options
+    this.#timers = options.timers ?? realTimers
+    this.#reclaim = options.reclaim ?? reduceMemory
+    this.#rss = options.rssBytes ?? (() => process.memoryUsage.rss())
+    this.#minRequests = options.minRequests ?? DEFAULT_MIN_REQUESTS
+  }
+
+  /** Collections run so far. */
+  get reclaims (): number { return this.#reclaims }
+
+  start (): void {
+    if (this.#tick !== null) return
+    const a = this.#o.activity
+    this.#lastFinished = a.finished()
+    this.#reclaimedAt = this.#lastFinished
+    this.#lastActiveMs = this.#o.clock.nowMs()
+    this.#tick = this.#timers.setInterval(() => { this.check() }, this.#o.tickMs ?? Math.max(1, Math.floor(this.#o.idleMs / 2)))
+  }
+
+  stop (): void {
+    this.#tick?.cancel()
+    this.#tick = null
+  }
+
+  /** One tick: notes traffic, or collects once when the proxy has been idle long enough after enough requests. */
+  check (): void {
+    const a = this.#o.activity
+    const now = this.#o.clock.nowMs()
+    const finished = a.finished()
+    if (finished !== this.#lastFinished || a.inFlight() > 0) {
+      this.#lastFinished = finished
+      this.#lastActiveMs = now
+      return
+    }
+    if (now - this.#lastActiveMs < this.#o.idleMs || finished - this.#reclaimedAt < this.#minRequests) return
+    this.#reclaimedAt = finished
+    this.#reclaims++
+    const before = this.#rss()
+    let result: ReduceMemoryResult
+    try {
+      result = this.#reclaim()
+    } catch (err) {
+      // Not on this runtime (no gc extension): nothing to give back, and no point trying again.
+      this.#o.logger.warn({ err }, 'idle: memory-reducing GC unavailable; idle reclaim off')
+      this.stop()
+      return
+    }
+    const after = this.#rss()
+    this.#o.logger.info({ requests: finished, gcMs: round1(result.gcMs), rssBeforeMb: round1(before / 2 ** 20), rssAfterMb: round1(after / 2 ** 20) }, 'idle: memory reclaimed')
+  }
+}
+
+function round1 (x: number): number {
+  return Math.round(x * 10) / 10
+}
