@@ -1,4 +1,4 @@
-import { GoStringer, GoStringMap, goTypeName, isStringSlice, NO_VALUE, type GoObject, type GoValue } from './go-value.ts'
+import { GoNil, GoStringer, GoStringMap, goTypeName, isStringSlice, NO_VALUE, type GoObject, type GoValue } from './go-value.ts'
 
 // Go's fmt printing rules (fmt/print.go, fmt/format.go, strconv/ftoa.go, strconv/quote.go) for the
 // values in go-value.ts: what Sprint, Sprintln and Sprintf write, byte for byte. Covered: flags
@@ -12,6 +12,8 @@ const TOP = 0
 
 class FmtState {
   plus = false
+  /** %+v: struct fields printed with their names. */
+  plusV = false
   minus = false
   sharp = false
   space = false
@@ -22,7 +24,7 @@ class FmtState {
   prec = -1
 
   clear (): void {
-    this.plus = false; this.minus = false; this.sharp = false; this.space = false; this.zero = false
+    this.plus = false; this.plusV = false; this.minus = false; this.sharp = false; this.space = false; this.zero = false
     this.width = -1; this.prec = -1
   }
 }
@@ -75,6 +77,7 @@ export function formatTemplateValue (v: GoValue): string {
   }
   if (v === NO_VALUE) return '<no value>'
   state.clear()
+  if (v instanceof GoNil) return fmtNil(v, 'v')
   return typeof v === 'object' && v !== null && !isStringSlice(v) && !(v instanceof GoStringMap) ? fmtObject(v, 'v', TOP, false) : printArg(v, 'v', TOP)
 }
 
@@ -93,20 +96,22 @@ export function sprintTemplateArgs (args: readonly GoValue[]): string {
     const isString = typeof a === 'string' || a === NO_VALUE
     if (i > 0 && !isString && !prevString) out += ' '
     if (a === NO_VALUE) out += '<no value>'
-    else if (typeof a === 'object' && a !== null && !isStringSlice(a) && !(a instanceof GoStringMap)) out += fmtObject(a, 'v', TOP, false)
+    else if (typeof a === 'object' && a !== null && !isStringSlice(a) && !(a instanceof GoStringMap) && !(a instanceof GoNil)) out += fmtObject(a, 'v', TOP, false)
     else out += printArg(a, 'v', TOP)
     prevString = isString
   }
   return out
 }
 
-/** fmt.Sprintf. */
+/** fmt.Sprintf (print.go doPrintf), explicit argument indexes (`%[2]d`, `%[1]*d`) included. */
 export function sprintf (format: string, args: readonly GoValue[]): string {
   let out = ''
   let argNum = 0
+  let reordered = false
   const end = format.length
   let i = 0
   while (i < end) {
+    let goodArgNum = true
     const lit = format.indexOf('%', i)
     if (lit < 0) { out += format.slice(i); break }
     if (lit > i) out += format.slice(i, lit)
@@ -117,50 +122,82 @@ export function sprintf (format: string, args: readonly GoValue[]): string {
     for (; i < end; i++) {
       const c = format[i]
       if (c === '#') f.sharp = true
-      else if (c === '0') f.zero = !f.minus
+      else if (c === '0') f.zero = true
       else if (c === '+') f.plus = true
-      else if (c === '-') { f.minus = true; f.zero = false }
+      else if (c === '-') f.minus = true
       else if (c === ' ') f.space = true
       else break
+    }
+    // An explicit argument index?
+    let afterIndex = false
+    if (format[i] === '[') {
+      reordered = true
+      const r = parseArgNumber(format, i, args.length)
+      i = r.next
+      if (r.index >= 0) { argNum = r.index; afterIndex = true } else { goodArgNum = false; afterIndex = r.ok }
     }
     // Width.
     if (format[i] === '*') {
       i++
-      const w = args[argNum++]
-      if (typeof w === 'bigint') {
-        f.width = Number(w)
-        if (f.width < 0) { f.minus = true; f.width = -f.width; f.zero = false }
+      const w = intFromArg(args, argNum)
+      argNum = w.next
+      if (w.ok) {
+        f.width = w.num
+        if (f.width < 0) { f.minus = true; f.width = -f.width }
       } else {
         out += '%!(BADWIDTH)'
       }
+      afterIndex = false
     } else {
       const start = i
       while (i < end && isDigit(format.charCodeAt(i))) i++
-      if (i > start) f.width = Number(format.slice(start, i))
+      if (i > start) {
+        f.width = Number(format.slice(start, i))
+        if (afterIndex) goodArgNum = false // "%[3]2d"
+      }
     }
     // Precision.
-    if (format[i] === '.') {
+    if (i + 1 < end && format[i] === '.') {
       i++
+      if (afterIndex) goodArgNum = false // "%[3].2d"
+      afterIndex = false
+      if (format[i] === '[') {
+        reordered = true
+        const r = parseArgNumber(format, i, args.length)
+        i = r.next
+        if (r.index >= 0) { argNum = r.index; afterIndex = true } else { goodArgNum = false; afterIndex = r.ok }
+      }
       if (format[i] === '*') {
         i++
-        const p = args[argNum++]
-        if (typeof p === 'bigint' && p >= 0n) f.prec = Number(p)
-        else { f.prec = -1; out += '%!(BADPREC)' }
+        const p = intFromArg(args, argNum)
+        argNum = p.next
+        if (p.ok && p.num >= 0) f.prec = p.num
+        else { f.prec = -1; if (!p.ok) out += '%!(BADPREC)' }
+        afterIndex = false
       } else {
         const start = i
         while (i < end && isDigit(format.charCodeAt(i))) i++
         f.prec = i > start ? Number(format.slice(start, i)) : 0
       }
     }
-    if (!f.minus && f.zero && f.width < 0) f.zero = false
+    if (!afterIndex && format[i] === '[') {
+      reordered = true
+      const r = parseArgNumber(format, i, args.length)
+      i = r.next
+      if (r.index >= 0) { argNum = r.index; afterIndex = true } else { goodArgNum = false; afterIndex = r.ok }
+    }
+    // fmt.go: a minus flag turns zero padding off; zero padding needs a width.
+    if (f.minus) f.zero = false
     if (i >= end) { out += '%!(NOVERB)'; break }
     const cp = format.codePointAt(i) ?? 0
     const verb = String.fromCodePoint(cp)
     i += verb.length
     if (verb === '%') { out += '%'; continue }
+    if (!goodArgNum) { out += `%!${verb}(BADINDEX)`; continue }
     if (argNum >= args.length) { out += `%!${verb}(MISSING)`; continue }
     if (verb === 'v') {
-      // %+v and %#v name fields / print Go syntax; printed as plain %v here (see the file comment).
+      // %#v prints Go syntax (not modelled: printed as %v); %+v names struct fields.
+      f.plusV = f.plus
       f.plus = false
       f.sharp = false
     }
@@ -168,7 +205,7 @@ export function sprintf (format: string, args: readonly GoValue[]): string {
     if (verb === 'T') { out += pad(arg === null || arg === NO_VALUE ? '<nil>' : goTypeName(arg)); continue }
     out += printArg(arg, verb, TOP)
   }
-  if (argNum < args.length) {
+  if (!reordered && argNum < args.length) {
     state.clear()
     out += '%!(EXTRA '
     for (let k = argNum; k < args.length; k++) {
@@ -181,12 +218,33 @@ export function sprintf (format: string, args: readonly GoValue[]): string {
   return out
 }
 
+/** print.go argNumber/parseArgNumber at `[`: index -1 when bad; ok: the brackets held a number. */
+function parseArgNumber (format: string, at: number, numArgs: number): { index: number, next: number, ok: boolean } {
+  for (let j = at + 1; j < format.length; j++) {
+    if (format[j] !== ']') continue
+    const digits = format.slice(at + 1, j)
+    if (j - at < 3 - 1 || !/^[0-9]+$/.test(digits)) return { index: -1, next: j + 1, ok: false }
+    const n = Number(digits) - 1
+    return n >= 0 && n < numArgs ? { index: n, next: j + 1, ok: true } : { index: -1, next: j + 1, ok: true }
+  }
+  return { index: -1, next: at + 1, ok: false }
+}
+
+/** print.go intFromArg: an int operand for `*`; the argument is used up even when it is no int. */
+function intFromArg (args: readonly GoValue[], argNum: number): { num: number, ok: boolean, next: number } {
+  if (argNum >= args.length) return { num: 0, ok: false, next: argNum }
+  const v = args[argNum]
+  if (typeof v !== 'bigint' || v > 1000000n || v < -1000000n) return { num: 0, ok: false, next: argNum + 1 }
+  return { num: Number(v), ok: true, next: argNum + 1 }
+}
+
 function isDigit (c: number): boolean { return c >= 0x30 && c <= 0x39 }
 
 // --- one operand -----------------------------------------------------------------------------
 
 function printArg (v: GoValue, verb: string, depth: number): string {
   if (v === null || v === NO_VALUE) return verb === 'v' ? pad('<nil>') : `%!${verb}(<nil>)`
+  if (v instanceof GoNil) return fmtNil(v, verb)
   switch (typeof v) {
     case 'boolean': return verb === 't' || verb === 'v' ? pad(v ? 'true' : 'false') : badVerb(v, verb, depth)
     case 'bigint': return fmtInteger(v, verb, depth)
@@ -214,6 +272,17 @@ function printArg (v: GoValue, verb: string, depth: number): string {
   return fmtObject(v, verb, depth, true)
 }
 
+/** A typed nil (fmt's handleMethods, then fmtPointer): a Stringer's String(), `<nil>`, 0 for the integer verbs. */
+function fmtNil (v: GoNil, verb: string): string {
+  if (v.nilString !== null && (verb === 'v' || verb === 's' || verb === 'q' || verb === 'x' || verb === 'X')) return fmtString(v.nilString, verb, TOP)
+  switch (verb) {
+    case 'v': return pad('<nil>')
+    case 'b': case 'o': case 'd': return fmtInteger(0n, verb, TOP)
+    case 'x': case 'X': return pad(verb === 'x' ? '0x0' : '0X0')
+  }
+  return `%!${verb}(${v.goType}=<nil>)`
+}
+
 /** A struct, a pointer to one (`&{...}` at depth 0 when `amp`), or a Stringer. */
 function fmtObject (v: GoObject, verb: string, depth: number, amp: boolean): string {
   const printed = v.goPrint()
@@ -222,9 +291,11 @@ function fmtObject (v: GoObject, verb: string, depth: number, amp: boolean): str
     if (verb === 'v' || verb === 's' || verb === 'q' || verb === 'x' || verb === 'X') return fmtString(printed.text, verb, depth)
   }
   const fields = printed instanceof GoStringer ? [] : printed
+  const names = state.plusV && v.goFieldNames !== undefined ? v.goFieldNames() : null
   let out = amp && depth === TOP && v.goType.startsWith('*') ? '&{' : '{'
   for (let i = 0; i < fields.length; i++) {
     if (i > 0) out += ' '
+    if (names !== null) out += (names[i] ?? '') + ':'
     out += printArg(fields[i] ?? null, verb, depth + 1)
   }
   return out + '}'

@@ -1,6 +1,6 @@
 import type { InboundRequest } from '../server/inbound.ts'
 import { parseRequestTarget, type GoURL } from './go-url.ts'
-import { canonicalHeaderKey, fromWire, GoExecError, GoRecord, GoStringMap, NO_ARGS, NO_PARAMS, type GoObject, type GoValue } from './go-value.ts'
+import { canonicalHeaderKey, fromWire, GoExecError, GoNil, GoRecord, GoStringMap, NO_ARGS, NO_PARAMS, type GoObject, type GoValue } from './go-value.ts'
 import { generateForwarded } from '../proxy/forwarded.ts'
 
 // A client request as Go's net/http server hands it to a handler (*http.Request), for request-log
@@ -30,6 +30,14 @@ export const MUTATIONS_QUEUE_PROXY = 1
 export const MUTATIONS_ACTIVATOR = 2
 
 const TWO_INTS: readonly string[] = Object.freeze(['int', 'int'])
+
+// The nil pointers and channel of a server request (typed: Go names their types).
+const NIL_MULTIPART_FORM = new GoNil('*multipart.Form', ['Value', 'File'])
+const NIL_CANCEL = new GoNil('<-chan struct {}', [], { isChan: true })
+const NIL_RESPONSE = new GoNil('*http.Response', ['Status', 'StatusCode', 'Proto', 'ProtoMajor', 'ProtoMinor', 'Header', 'Body', 'ContentLength',
+  'TransferEncoding', 'Close', 'Uncompressed', 'Trailer', 'Request', 'TLS'])
+const NIL_TLS = new GoNil('*tls.ConnectionState', ['Version', 'HandshakeComplete', 'DidResume', 'CipherSuite', 'CurveID', 'NegotiatedProtocol',
+  'NegotiatedProtocolIsMutual', 'ServerName', 'PeerCertificates', 'VerifiedChains', 'SignedCertificateTimestamps', 'OCSPResponse', 'TLSUnique', 'ECHAccepted'])
 
 const EMPTY_VALUES = new GoStringMap('url.Values', new Map(), false)
 const EMPTY_HEADER = new GoStringMap('http.Header', new Map(), true)
@@ -148,7 +156,9 @@ export class GoHttpRequest implements GoObject {
       case 'Host': return this.host()
       case 'Form': case 'PostForm': return EMPTY_VALUES
       case 'Trailer': return EMPTY_HEADER
-      case 'MultipartForm': case 'Cancel': case 'Response': return null
+      case 'MultipartForm': return NIL_MULTIPART_FORM
+      case 'Cancel': return NIL_CANCEL
+      case 'Response': return NIL_RESPONSE
       case 'RemoteAddr': return this.remoteAddr()
       case 'RequestURI': return fromWire(req.url ?? '/')
       case 'TLS': return tlsState(req)
@@ -162,6 +172,8 @@ export class GoHttpRequest implements GoObject {
   goPrint (): readonly GoValue[] {
     return REQUEST_FIELDS.map((f) => this.goLookup(f, NO_ARGS))
   }
+
+  goFieldNames (): readonly string[] { return REQUEST_FIELDS }
 
   #protoAtLeast (args: readonly GoValue[]): GoValue {
     const [major, minor] = args
@@ -329,7 +341,7 @@ function hasOpenBody (req: InboundRequest): boolean {
 /** *tls.ConnectionState: nil on a plain connection; the fields Node knows on a TLS one. */
 function tlsState (req: InboundRequest): GoValue {
   const socket: object = req.socket
-  if (!('encrypted' in socket) || socket.encrypted !== true) return null
+  if (!('encrypted' in socket) || socket.encrypted !== true) return NIL_TLS
   let version = 0n
   if ('getProtocol' in socket && typeof socket.getProtocol === 'function') {
     const p: unknown = socket.getProtocol()

@@ -8,7 +8,7 @@ import {
   IfNode, ListNode, NilNode, type Node, NumberNode, PipeNode, RangeNode, StringNode, TemplateNode, TextNode, type TreeSet,
   VariableNode, WithNode,
 } from './go-template-parse.ts'
-import { GoExecError, GoStringMap, isStringSlice, NO_VALUE, type GoObject, type GoValue } from './go-value.ts'
+import { GoExecError, GoNil, GoStringMap, isStringSlice, NO_VALUE, type GoObject, type GoValue } from './go-value.ts'
 
 // text/template exec.go: walks the parse tree for one data value, as Go's state.walk does, with
 // Go's variable scopes (a declaration lives until the {{end}} of the enclosing control; range
@@ -171,7 +171,7 @@ export class ExecState {
       } else if (val === NO_VALUE) {
         // An invalid value acts like an empty map.
       } else {
-        this.#errorf(`range can't iterate over ${formatValue(plainValue(val))}`)
+        this.#errorf(`range can't iterate over ${formatTemplateValue(val)}`) // Go indirects val first: `{...}`, no `&`
       }
       if (!ran && r.elseList !== null) this.#walk(dot, r.elseList)
     } catch (err) {
@@ -193,6 +193,14 @@ export class ExecState {
     this.#vars = [{ name: '$', value: newDot }]
     try {
       this.#walk(newDot, root)
+    } catch (err) {
+      // Go stops at depth 100000 (exec.go maxExecDepth); JS's stack ends first. Unbounded depth
+      // only comes from a template calling itself, so a stack overflow here is that error.
+      if (!(err instanceof RangeError)) throw err
+      this.#tmplName = saved.name
+      this.#vars = saved.vars
+      this.#at(t)
+      this.#errorf(`exceeded maximum template depth (${MAX_EXEC_DEPTH})`)
     } finally {
       this.#depth--
       this.#tmplName = saved.name
@@ -329,10 +337,10 @@ export class ExecState {
     }
     const argv: TValue[] = []
     let i = 0
-    for (; i < numFixed && i < args.length; i++) argv.push(this.#evalArg(dot, sig.params[i] ?? T_ANY, args[i] as Node))
+    for (; i < numFixed && i < args.length; i++) argv.push(this.#evalArg(dot, sig.params[i] ?? T_ANY, args[i] ?? args[0] ?? node))
     if (sig.variadic) {
       const t = sig.params[sig.params.length - 1] ?? T_ANY
-      for (; i < args.length; i++) argv.push(this.#evalArg(dot, t, args[i] as Node))
+      for (; i < args.length; i++) argv.push(this.#evalArg(dot, t, args[i] ?? node))
     }
     if (final !== MISSING) {
       const t = sig.variadic && numIn - 1 >= numFixed ? sig.params[sig.params.length - 1] : sig.params[numIn - 1]
@@ -340,9 +348,9 @@ export class ExecState {
     }
     if (isBuiltin && name === 'call') {
       const callee = args.length === 0 ? formatValue(plainValue(final === MISSING ? NO_VALUE : final)) : (args[0]?.toString() ?? '')
-      const fn = argv[0] ?? NO_VALUE
+      const fn = argv[0]
       this.#at(node)
-      if (fn === NO_VALUE || fn === null) this.#errorf(`error calling call: call of nil`)
+      if (fn === undefined || fn === NO_VALUE || fn === null) this.#errorf(`error calling call: call of nil`)
       this.#errorf(`error calling call: non-function ${callee} of type ${typeName(fn)}`)
     }
     try {
@@ -408,6 +416,7 @@ export class ExecState {
 
   #printValue (n: Node, v: TValue): void {
     this.#at(n)
+    if (v instanceof GoNil && v.isChan) this.#errorf(`can't print ${n.toString()} of type ${v.goType}`)
     this.out += formatTemplateValue(v)
   }
 }

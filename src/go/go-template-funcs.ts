@@ -1,7 +1,7 @@
 import { formatValue, isPrint, sprint, sprintf, sprintln, sprintTemplateArgs } from './go-fmt.ts'
 import { GoComplex } from './go-template-number.ts'
 import { queryEscape } from './go-url.ts'
-import { GoStringMap, goTypeName, isStringSlice, NO_VALUE, type GoValue } from './go-value.ts'
+import { GoNil, GoStringMap, goTypeName, isStringSlice, NO_VALUE, type GoValue } from './go-value.ts'
 
 // text/template funcs.go: the builtin functions with Go's signatures (they decide how exec.go
 // evaluates and checks each argument) and Go's results and error texts. An error returned here
@@ -43,34 +43,46 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
   ['and', { sig: VALUE_VARIADIC, fn: unreachable }],
   ['or', { sig: VALUE_VARIADIC, fn: unreachable }],
   ['call', { sig: VALUE_VARIADIC, fn: unreachable }],
-  ['not', { sig: ONE_VALUE, fn: (a) => !truth(a[0] ?? NO_VALUE) }],
+  ['not', { sig: ONE_VALUE, fn: (a) => !truth(arg(a, 0)) }],
   ['html', { sig: ANY_VARIADIC, fn: (a) => htmlEscape(evalArgs(a)) }],
   ['js', { sig: ANY_VARIADIC, fn: (a) => jsEscape(evalArgs(a)) }],
   ['urlquery', { sig: ANY_VARIADIC, fn: (a) => queryEscape(evalArgs(a)) }],
   ['print', { sig: ANY_VARIADIC, fn: (a) => sprint(plain(a)) }],
   ['println', { sig: ANY_VARIADIC, fn: (a) => sprintln(plain(a)) }],
-  ['printf', { sig: { params: [T_STRING, T_ANY], variadic: true }, fn: (a) => sprintf(typeof a[0] === 'string' ? a[0] : '', plain(a.slice(1))) }],
-  ['index', { sig: VALUE_VARIADIC, fn: (a) => index(a[0] ?? NO_VALUE, a.slice(1)) }],
-  ['slice', { sig: VALUE_VARIADIC, fn: (a) => slice(a[0] ?? NO_VALUE, a.slice(1)) }],
-  ['len', { sig: ONE_VALUE, fn: (a) => length(a[0] ?? NO_VALUE) }],
-  ['eq', { sig: VALUE_VARIADIC, fn: (a) => eq(a[0] ?? NO_VALUE, a.slice(1)) }],
-  ['ne', { sig: TWO_VALUES, fn: (a) => !eq(a[0] ?? NO_VALUE, a.slice(1)) }],
-  ['lt', { sig: TWO_VALUES, fn: (a) => lt(a[0] ?? NO_VALUE, a[1] ?? NO_VALUE) }],
-  ['le', { sig: TWO_VALUES, fn: (a) => lt(a[0] ?? NO_VALUE, a[1] ?? NO_VALUE) || eq(a[0] ?? NO_VALUE, a.slice(1)) }],
-  ['gt', { sig: TWO_VALUES, fn: (a) => !(lt(a[0] ?? NO_VALUE, a[1] ?? NO_VALUE) || eq(a[0] ?? NO_VALUE, a.slice(1))) }],
-  ['ge', { sig: TWO_VALUES, fn: (a) => !lt(a[0] ?? NO_VALUE, a[1] ?? NO_VALUE) }],
+  ['printf', { sig: { params: [T_STRING, T_ANY], variadic: true }, fn: (a) => { const f = arg(a, 0); return sprintf(typeof f === 'string' ? f : '', plain(a.slice(1))) } }],
+  ['index', { sig: VALUE_VARIADIC, fn: (a) => index(arg(a, 0), a.slice(1)) }],
+  ['slice', { sig: VALUE_VARIADIC, fn: (a) => slice(arg(a, 0), a.slice(1)) }],
+  ['len', { sig: ONE_VALUE, fn: (a) => length(arg(a, 0)) }],
+  ['eq', { sig: VALUE_VARIADIC, fn: (a) => eq(arg(a, 0), a.slice(1)) }],
+  ['ne', { sig: TWO_VALUES, fn: (a) => !eq(arg(a, 0), a.slice(1)) }],
+  ['lt', { sig: TWO_VALUES, fn: (a) => lt(arg(a, 0), arg(a, 1)) }],
+  ['le', { sig: TWO_VALUES, fn: (a) => lt(arg(a, 0), arg(a, 1)) || eq(arg(a, 0), a.slice(1)) }],
+  ['gt', { sig: TWO_VALUES, fn: (a) => !(lt(arg(a, 0), arg(a, 1)) || eq(arg(a, 0), a.slice(1))) }],
+  ['ge', { sig: TWO_VALUES, fn: (a) => !lt(arg(a, 0), arg(a, 1)) }],
 ])
 
 export const BUILTIN_NAMES: ReadonlySet<string> = new Set(BUILTINS.keys())
 
 function plain (args: readonly TValue[]): readonly GoValue[] { return args }
 
+/** Argument i (a Go nil stays null; `??` would turn it into NO_VALUE). */
+function arg (args: readonly TValue[], i: number): TValue {
+  const v = args[i]
+  return v === undefined ? NO_VALUE : v
+}
+
+/** The type of the value a pointer points to (funcs.go indirects before naming it). */
+function elemTypeName (v: TValue): string {
+  const name = typeName(v)
+  return name.startsWith('*') ? name.slice(1) : name
+}
+
 /** Go's type name. */
 export function typeName (v: TValue): string { return goTypeName(v) }
 
 /** exec.go isTrue: [truth, ok]. */
 export function isTrue (v: TValue): [boolean, boolean] {
-  if (v === NO_VALUE || v === null) return [false, true]
+  if (v === NO_VALUE || v === null || v instanceof GoNil) return [false, true]
   switch (typeof v) {
     case 'string': return [v !== '', true]
     case 'bigint': return [v !== 0n, true]
@@ -120,8 +132,8 @@ function eq (a: TValue, rest: readonly TValue[]): boolean {
       continue
     }
     // Not basic: nil-able kinds compare by nil-ness, others must be comparable.
-    const aNil = a === NO_VALUE || a === null
-    const bNil = b === NO_VALUE || b === null
+    const aNil = a === NO_VALUE || a === null || a instanceof GoNil
+    const bNil = b === NO_VALUE || b === null || b instanceof GoNil
     if (kindOf(a) !== kindOf(b) && a !== NO_VALUE && b !== NO_VALUE) {
       throw new FuncError(`non-comparable types ${formatValue(plainOne(a))}: ${typeName(a)}, ${typeName(b)}: ${formatValue(plainOne(b))}`)
     }
@@ -141,6 +153,7 @@ function plainOne (v: TValue): GoValue { return v }
 function kindOf (v: TValue): string {
   if (v === NO_VALUE) return 'invalid'
   if (v === null) return 'ptr'
+  if (v instanceof GoNil) return v.isChan ? 'chan' : 'ptr'
   if (isStringSlice(v)) return 'slice'
   if (v instanceof GoStringMap) return 'map'
   return 'ptr'
@@ -173,7 +186,7 @@ function index (item: TValue, indexes: readonly TValue[]): TValue {
   if (item === NO_VALUE) throw new FuncError('index of untyped nil')
   let cur: TValue = item
   for (const ix of indexes) {
-    if (cur === null) throw new FuncError('index of nil pointer')
+    if (cur === null || (cur instanceof GoNil && !cur.isChan)) throw new FuncError('index of nil pointer')
     if (typeof cur === 'string') {
       const bytes = Buffer.from(cur, 'utf8')
       const x = indexArg(ix, bytes.length)
@@ -189,7 +202,7 @@ function index (item: TValue, indexes: readonly TValue[]): TValue {
       if (typeof ix !== 'string') throw new FuncError(`value has type ${typeName(ix)}; should be string`)
       cur = cur.get(ix) ?? []
     } else {
-      throw new FuncError(`can't index item of type ${typeName(cur)}`)
+      throw new FuncError(`can't index item of type ${elemTypeName(cur)}`)
     }
   }
   return cur
@@ -208,7 +221,7 @@ function slice (item: TValue, indexes: readonly TValue[]): TValue {
     throw new FuncError(`can't slice item of type ${typeName(item)}`)
   }
   const idx = [0, len, 0]
-  for (let i = 0; i < indexes.length; i++) idx[i] = indexArg(indexes[i] ?? NO_VALUE, len)
+  for (let i = 0; i < indexes.length; i++) idx[i] = indexArg(arg(indexes, i), len)
   const lo = idx[0] ?? 0
   const hi = idx[1] ?? len
   if (lo > hi) throw new FuncError(`invalid slice index: ${lo} > ${hi}`)
@@ -218,12 +231,14 @@ function slice (item: TValue, indexes: readonly TValue[]): TValue {
 }
 
 function length (item: TValue): TValue {
-  if (item === null) throw new FuncError('len of nil pointer')
+  if (item === null || (item instanceof GoNil && !item.isChan)) throw new FuncError('len of nil pointer')
+  if (item instanceof GoNil) return 0n // a nil channel
   if (typeof item === 'string') return BigInt(Buffer.byteLength(item, 'utf8'))
   if (item !== NO_VALUE && isStringSlice(item)) return BigInt(item.length)
   if (item instanceof GoStringMap) return BigInt(item.entries.size)
-  if (item === NO_VALUE) throw new FuncError('len of untyped nil')
-  throw new FuncError(`len of type ${typeName(item)}`)
+  // Go's length() asks an invalid value for its type: reflect panics, safeCall reports it.
+  if (item === NO_VALUE) throw new FuncError('reflect: call of reflect.Value.Type on zero Value')
+  throw new FuncError(`len of type ${elemTypeName(item)}`)
 }
 
 /** template.HTMLEscapeString. */

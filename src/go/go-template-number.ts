@@ -106,9 +106,10 @@ function parseFloat (text: string): number {
     const mant = Number.parseInt((intPart + frac) || '0', 16)
     return sign * mant * 2 ** (Number((m[3] ?? '0').replaceAll('_', '')) - 4 * frac.length)
   }
-  if (s.includes('_')) return Number.NaN // base-10 floats take no underscores (no base prefix)
-  if (!/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return Number.NaN
-  return sign * Number(s)
+  if (s.includes('_') && !underscoreOK(text)) return Number.NaN
+  const clean = s.replaceAll('_', '')
+  if (!/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(clean)) return Number.NaN
+  return sign * Number(clean)
 }
 
 /** strconv.ParseInt / ParseUint (base 0, 64 bit): null on a syntax or range error. */
@@ -122,15 +123,9 @@ function parseInt (text: string, unsigned: boolean): bigint | null {
   }
   let base = 10
   let digits = s
-  let prefixed = false
-  if (/^0[xX]/.test(s)) { base = 16; digits = s.slice(2); prefixed = true } else if (/^0[oO]/.test(s)) { base = 8; digits = s.slice(2); prefixed = true } else if (/^0[bB]/.test(s)) { base = 2; digits = s.slice(2); prefixed = true } else if (s.length > 1 && s[0] === '0') { base = 8; digits = s.slice(1); prefixed = true }
+  if (/^0[xX]/.test(s)) { base = 16; digits = s.slice(2) } else if (/^0[oO]/.test(s)) { base = 8; digits = s.slice(2) } else if (/^0[bB]/.test(s)) { base = 2; digits = s.slice(2) } else if (s.length > 1 && s[0] === '0') { base = 8; digits = s.slice(1) }
   if (digits === '') return null
-  // underscoreOK: only with a base prefix, between digits (or right after the prefix).
-  if (digits.includes('_')) {
-    if (!prefixed) return null
-    const check = (s.length > 1 && s[0] === '0' && base === 8 && !/^0[oO]/.test(s) ? '0' : '0x') + digits
-    if (check.endsWith('_') || check.includes('__')) return null
-  }
+  if (digits.includes('_') && !underscoreOK(text)) return null
   const clean = digits.replaceAll('_', '')
   const valid = base === 16 ? /^[0-9a-fA-F]+$/ : base === 8 ? /^[0-7]+$/ : base === 2 ? /^[01]+$/ : /^[0-9]+$/
   if (!valid.test(clean)) return null
@@ -140,6 +135,32 @@ function parseInt (text: string, unsigned: boolean): bigint | null {
   if (neg) n = -n
   if (unsigned) return n <= UINT64_MAX ? n : null
   return n <= INT64_MAX && n >= INT64_MIN ? n : null
+}
+
+/** strconv underscoreOK: `_` only between digits, or between a base prefix and a digit. */
+function underscoreOK (text: string): boolean {
+  let s = text
+  let saw = '^'
+  let i = 0
+  if (s[0] === '-' || s[0] === '+') s = s.slice(1)
+  let hex = false
+  if (s.length >= 2 && s[0] === '0' && 'bBoOxX'.includes(s[1] ?? '')) {
+    i = 2
+    saw = '0'
+    hex = s[1] === 'x' || s[1] === 'X'
+  }
+  for (; i < s.length; i++) {
+    const c = s[i] ?? ''
+    if ((c >= '0' && c <= '9') || (hex && /[a-fA-F]/.test(c))) { saw = '0'; continue }
+    if (c === '_') {
+      if (saw !== '0') return false
+      saw = '_'
+      continue
+    }
+    if (saw === '_') return false
+    saw = '!'
+  }
+  return saw !== '_'
 }
 
 /** strconv.UnquoteChar of a 'x' literal; a string is the error. */

@@ -1,4 +1,4 @@
-import { fromWire, GoExecError, GoStringer, GoStringMap, NO_PARAMS, type GoObject, type GoValue } from './go-value.ts'
+import { fromWire, GoExecError, GoNil, GoStringer, GoStringMap, NO_PARAMS, type GoObject, type GoValue } from './go-value.ts'
 
 // Go's *url.URL as net/http's server builds it from the request target (url.ParseRequestURI), for
 // request-log templates: fields (Scheme, Host, Path, RawPath, RawQuery, ...) and the methods a
@@ -8,6 +8,9 @@ import { fromWire, GoExecError, GoStringer, GoStringMap, NO_PARAMS, type GoObjec
 // Strings here are wire strings (latin1, one char per byte), as Node hands them over.
 
 const HEX = '0123456789ABCDEF'
+
+/** A nil *url.Userinfo: its methods accept a nil receiver (Username "", String ""). */
+const NIL_USERINFO = new GoNil('*url.Userinfo', [], { nilString: '', methods: { Username: () => '', String: () => '' } })
 
 const URL_METHODS: readonly string[] = ['String', 'EscapedPath', 'EscapedFragment', 'RequestURI', 'Query', 'Hostname', 'Port', 'IsAbs', 'Redacted']
 
@@ -51,7 +54,7 @@ export class GoURL implements GoObject {
     switch (name) {
       case 'Scheme': return this.scheme
       case 'Opaque': return fromWire(this.opaque)
-      case 'User': return this.userinfo === null ? null : new GoUserinfo(this.userinfo)
+      case 'User': return this.userinfo === null ? NIL_USERINFO : new GoUserinfo(this.userinfo)
       case 'Host': return fromWire(this.host)
       case 'Path': return this.path
       case 'RawPath': return fromWire(this.rawPath)

@@ -57,6 +57,8 @@ export interface GoObject {
   goParams? (name: string): readonly string[] | null
   /** fmt's %v of the value: a Stringer's String(), else the fields in declaration order. */
   goPrint (): GoStringer | readonly GoValue[]
+  /** The struct's field names, in goPrint's order (fmt's %+v prints `{Name:value ...}`). */
+  goFieldNames? (): readonly string[]
 }
 
 /** A fmt.Stringer's result (so %v/%s/%q format the string, as fmt's handleMethods does). */
@@ -151,6 +153,48 @@ export function goTypeName (v: GoValue): string {
   }
 }
 
+/**
+ * A typed nil: a nil pointer (`.Request.TLS` on plain HTTP is a nil *tls.ConnectionState) or a nil
+ * channel. Go still knows its type, so it names it in errors (`nil pointer evaluating
+ * *tls.ConnectionState.Version`), `%T` and bad verbs, and calls the methods that accept a nil
+ * receiver (a nil *url.Userinfo prints as "" through its String method).
+ */
+export class GoNil implements GoObject {
+  readonly goType: string
+  /** Kind: a pointer to a struct, or a channel (which a template cannot print). */
+  readonly isChan: boolean
+  /** String() on the nil receiver, or null when the type is no Stringer. */
+  readonly nilString: string | null
+  readonly #fields: readonly string[]
+  readonly #methods: Readonly<Record<string, () => GoValue>>
+
+  constructor (goType: string, fields: readonly string[], options: { isChan?: boolean, nilString?: string, methods?: Readonly<Record<string, () => GoValue>> } = {}) {
+    this.goType = goType
+    this.isChan = options.isChan ?? false
+    this.nilString = options.nilString ?? null
+    this.#fields = fields
+    this.#methods = options.methods ?? {}
+  }
+
+  goParams (name: string): readonly string[] | null {
+    return Object.hasOwn(this.#methods, name) ? NO_PARAMS : null
+  }
+
+  goLookup (name: string, args: readonly GoValue[]): GoValue {
+    const method = Object.hasOwn(this.#methods, name) ? this.#methods[name] : undefined
+    if (method !== undefined) {
+      if (args.length > 0) throw new GoExecError(`wrong number of args for ${name}: want 0 got ${args.length}`)
+      return method()
+    }
+    if (!this.isChan && this.#fields.includes(name)) throw new GoExecError(`nil pointer evaluating ${this.goType}.${name}`)
+    throw new GoExecError(`can't evaluate field ${name} in type ${this.goType}`)
+  }
+
+  goPrint (): GoStringer | readonly GoValue[] {
+    return this.nilString === null ? [] : new GoStringer(this.nilString)
+  }
+}
+
 export function isStringSlice (v: GoValue): v is readonly string[] {
   return Array.isArray(v)
 }
@@ -199,4 +243,6 @@ export class GoRecord implements GoObject {
   }
 
   goPrint (): readonly GoValue[] { return Object.values(this.#fields) }
+
+  goFieldNames (): readonly string[] { return Object.keys(this.#fields) }
 }

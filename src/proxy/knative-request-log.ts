@@ -149,6 +149,9 @@ export function goSeconds (elapsedMs: number): number {
   return sec + (ns - sec * 1e9) / 1e9
 }
 
+const INPUT_FIELDS: readonly string[] = Object.freeze(['Request', 'Response', 'Revision', 'TraceID'])
+const RESPONSE_FIELDS: readonly string[] = Object.freeze(['Code', 'Size', 'Latency'])
+
 /** Knative's RequestLogTemplateInput (a pointer: `{{.}}` prints its fields). */
 class RequestLogTemplateInput implements GoObject {
   readonly goType = '*http.RequestLogTemplateInput'
@@ -180,6 +183,8 @@ class RequestLogTemplateInput implements GoObject {
   goPrint (): readonly GoValue[] {
     return [this.request, this.response, this.revision, this.traceId]
   }
+
+  goFieldNames (): readonly string[] { return INPUT_FIELDS }
 }
 
 /** Knative's RequestLogResponse. */
@@ -206,5 +211,7 @@ class RequestLogResponse implements GoObject {
   }
 
   goPrint (): readonly GoValue[] { return [this.code, this.size, this.latency] }
+
+  goFieldNames (): readonly string[] { return RESPONSE_FIELDS }
 }
 

@@ -32,10 +32,10 @@ t.test('the ConfigMap keys as Knative parses them', async (t) => {
   t.match(parse({ 'logging.enable-request-log': 'true', 'logging.request-log-template': '' }).problems, [/"logging\.enable-request-log" was set to true, but no "logging\.request-log-template" was specified/])
   const bad = parseObservabilityConfigMap(new Map([['logging.enable-request-log', 'true'], ['logging.request-log-template', '{{.Request.Method']]), [])
   t.equal(bad.requestLogTemplate, null, 'a template that does not parse: no request log')
-  t.equal(bad.requestLogTemplateError?.message, 'template: requestLog:1: unclosed action', 'Go\'s parse error, kept to be logged')
+  t.equal(bad.requestLogTemplateError?.message, 'template: requestLog:2: unclosed action started at requestLog:1', 'Go\'s parse error, kept to be logged')
   const updateProblems: string[] = []
   parseObservabilityConfigMapUpdate(new Map([['logging.request-log-template', '{{.Request.Method']]), updateProblems)
-  t.same(updateProblems, ['config-observability: logging.request-log-template: template: requestLog:1: unclosed action'], 'as an update it is rejected, even with the log off (Knative validates it)')
+  t.same(updateProblems, ['config-observability: logging.request-log-template: template: requestLog:2: unclosed action started at requestLog:1'], 'as an update it is rejected, even with the log off (Knative validates it)')
 })
 
 t.test('start-up with a template that does not parse: one error line, no request log, serving; a good update turns the log on', async (t) => {

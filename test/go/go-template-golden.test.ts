@@ -55,7 +55,8 @@ function render (text: string): Golden {
   try {
     const out = tmpl.render(input())
     if (out === '') return { t: text, empty: true }
-    return Buffer.from(out, 'utf8').toString('utf8') === out && !out.includes('\uFFFD') ? { t: text, out } : { t: text, outB64: Buffer.from(out, 'utf8').toString('base64') }
+    // Go writes bytes (outB64 when they are not UTF-8); a JS string that is well formed is UTF-8 text.
+    return out.isWellFormed() ? { t: text, out } : { t: text, outB64: Buffer.from(out, 'utf8').toString('base64') }
   } catch (err) {
     if (err instanceof GoExecError) return { t: text, err: err.message }
     throw err
@@ -67,11 +68,22 @@ t.test('the corpus and Go\'s golden output line up', async (t) => {
   t.same(golden.map((g) => g.t), corpus, 'golden.json was generated from corpus.txt (regenerate it: test/go/golden/gen/main.go)')
 })
 
+/**
+ * Where Sluice knowingly differs from Go, with why; the test pins what Sluice gives instead, so a
+ * change either way is noticed. Go strings are bytes and ours are Unicode text: a slice through the
+ * middle of a UTF-8 sequence keeps the stray byte in Go and becomes U+FFFD here.
+ */
+const KNOWN_DIFFERENCES: ReadonlyMap<string, Golden> = new Map([
+  ['{{slice "héllo" 1 2 | printf "%q"}}', { t: '{{slice "héllo" 1 2 | printf "%q"}}', out: '"\uFFFD"\n' }],
+])
+
 t.test('each template renders as Go renders it, or fails with Go\'s message', async (t) => {
   let failed = 0
   for (const g of golden) {
     const got = render(g.t)
-    if (t.same(got, g, JSON.stringify(g.t)) === false) failed++
+    const want = KNOWN_DIFFERENCES.get(g.t) ?? g
+    if (t.same(got, want, JSON.stringify(g.t)) === false) failed++
   }
   t.equal(failed, 0, `${failed} of ${golden.length} differ from Go`)
+  for (const known of KNOWN_DIFFERENCES.keys()) t.ok(corpus.includes(known), `known difference still in the corpus: ${known}`)
 })

@@ -91,7 +91,7 @@ t.test('OBSERVABILITY_CONFIG: off by default, off without a template, decoded as
 t.test('OBSERVABILITY_CONFIG: a template that does not parse is no config error; the log is off and Go\'s message kept', async (t) => {
   const cases: Array<[string, string]> = [
     ['{{if .X}}', 'template: requestLog:2: unexpected EOF'], // Knative appends the newline: EOF is on line 2
-    ['{{.Request', 'template: requestLog:1: unclosed action'],
+    ['{{.Request', 'template: requestLog:2: unclosed action started at requestLog:1'], // the appended newline is inside the action
     ['{{nosuch}}', 'template: requestLog:1: function "nosuch" not defined'],
     ['{{end}}', 'template: requestLog:1: unexpected {{end}}'],
   ]
@@ -132,7 +132,7 @@ t.test('bin/sluice sidecar with bad OBSERVABILITY_CONFIG JSON: exit 2, one line'
 t.test('bin/sluice sidecar with a template that does not parse: one error line, serves without a request log (as queue-proxy)', async (t) => {
   const app = await startApp(t, (req, res) => { req.resume(); req.on('end', () => { res.end('abc') }) })
   const child = spawn(process.execPath, [BIN, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0'], {
-    env: childEnv({ USER_PORT: String(app.port), ...REVISION_ENV, OBSERVABILITY_CONFIG: o11y({ requestLogTemplate: 'x {{.Request.Method' }) }),
+    env: childEnv({ USER_PORT: String(app.port), ...REVISION_ENV, OBSERVABILITY_CONFIG: o11y({ requestLogTemplate: 'x {{.Request.Method', requestMetrics: null }) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
@@ -151,7 +151,7 @@ t.test('bin/sluice sidecar with a template that does not parse: one error line, 
   t.equal(err, '', 'nothing on stderr: not a config error')
   const errors = records().filter((r) => r.level === 'error')
   t.equal(errors.length, 1, 'one error line')
-  t.match(errors[0], { msg: 'Error setting up request logger. Request logs will be unavailable.', err: { message: 'template: requestLog:1: unclosed action' } })
+  t.match(errors[0], { msg: 'Error setting up request logger. Request logs will be unavailable.', err: { message: 'template: requestLog:2: unclosed action started at requestLog:1' } })
   t.notOk(out.includes('x GET'), 'no request log line')
 })
 
