@@ -37,7 +37,7 @@ import { DEFAULT_PROBER_SCHEDULE, REAL_PROBER_TIMERS, type ProberSchedule, type 
 import { ActivatorHandler } from './handler.ts'
 import type { RandomInt } from './lb-policy.ts'
 import type { EndpointPool } from './pod-tracker.ts'
-import { HttpEndpointProbe, type EndpointProbe } from './probe-request.ts'
+import { HttpEndpointProbe, type EndpointProbe } from '../proxy/endpoint-probe.ts'
 import { knativeRequestLogFor, REQUEST_LOG_UNAVAILABLE, writeStdout, type KnativeRequestLog, type LineWriter } from '../proxy/knative-request-log.ts'
 import type { TelemetryHooks } from '../proxy/exchange-telemetry.ts'
 import { loadTelemetry } from '../telemetry/load-telemetry.ts'

@@ -1,7 +1,7 @@
 import type { Logger } from '../shared/logger.ts'
 import { EndpointProber, type ProberListener, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
 import { PodTracker, TRACKER_FAILED, TRACKER_PROBING, TRACKER_READY, TRACKER_REMOVED, type EndpointPool } from './pod-tracker.ts'
-import { PROBE_FAILED_NOT_MESH, type EndpointProbe, type ProbeVerdict } from './probe-request.ts'
+import { PROBE_FAILED_NOT_MESH, type EndpointProbe, type ProbeVerdict } from '../proxy/endpoint-probe.ts'
 import type { ClusterIpSpec } from './revision-spec.ts'
 
 // A revision's private ClusterIP service as a destination (knative.dev/networking

@@ -1,4 +1,4 @@
-import { PROBE_FAILED_MESHLIKE, PROBE_READY, type EndpointProbe, type ProbeVerdict, type VerdictProbe } from './probe-request.ts'
+import { PROBE_FAILED_MESHLIKE, PROBE_READY, type EndpointProbe, type ProbeVerdict, type VerdictProbe } from '../proxy/endpoint-probe.ts'
 
 // Probes one endpoint until it is ready, then stops (Knative does not re-probe healthy pods on a timer;
 // a connect failure restarts probing). Knative probes every 200 ms with a 300 ms timeout. We start

@@ -8,7 +8,7 @@ import { UpstreamTrust, type UpstreamTlsDialer } from '../proxy/upstream-tls.ts'
 import { UpstreamConnectionError } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { EndpointPool } from './pod-tracker.ts'
-import { HttpEndpointProbe, type EndpointProbe, type ProbeErrorListener } from './probe-request.ts'
+import { HttpEndpointProbe, type EndpointProbe, type ProbeErrorListener } from '../proxy/endpoint-probe.ts'
 
 // The activator's side of Knative's system-internal-tls: requests and probes to a revision's pods
 // go over TLS to the pods' TLS port (Knative: BackendHTTPSPort 8112, put in place of the endpoint's
@@ -18,7 +18,7 @@ import { HttpEndpointProbe, type EndpointProbe, type ProbeErrorListener } from '
 //
 // A revision's private service (mesh-compatibility-mode) is dialed at its port 443 instead
 // (handler.go: isClusterIP -> 443), verified the same way (its pods serve the same certificate).
-// Knative probes pods and the service in plain HTTP; Sluice probes both over TLS (probe-request.ts).
+// Knative probes pods and the service in plain HTTP; Sluice probes both over TLS (proxy/endpoint-probe.ts).
 //
 // One dialer per namespace (the SAN differs) and one probe per namespace and port, kept for the
 // activator's life: the maps hold an entry per namespace that has had a revision here, bounded by
@@ -176,7 +176,7 @@ export class InternalTls implements ProbeErrorListener {
   }
 
   async close (): Promise<void> {
-    // Probes hold no connections between attempts (probe-request.ts).
+    // Probes hold no connections between attempts (proxy/endpoint-probe.ts).
     this.#probes.clear()
   }
 }

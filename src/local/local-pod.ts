@@ -2,7 +2,7 @@
 // ports, each in its own process group (so a user command that forks is stopped as a whole).
 //
 //   start(): pick ports -> spawn app (PORT) and sidecar (USER_PORT, CONTAINER_CONCURRENCY, ...)
-//            -> probe the sidecar like the activator does (K-Network-Probe: queue) until 200;
+//            -> probe the sidecar like the activator does (K-Network-Probe: queue) until 200 `queue` (proxy/endpoint-probe.ts);
 //            meanwhile tell the actuator when the app first accepts a connection (onAppListening)
 //   prestartSidecar(): pick ports and spawn the sidecar alone, ahead (the actuator's spare); a later
 //            start() then spawns only the app
@@ -13,12 +13,11 @@
 // through `onExit`, with the last lines the pod printed, so the actuator can replace the pod.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { request } from 'node:http'
 import { connect } from 'node:net'
 import { createInterface } from 'node:readline'
 import type { Clock } from '../shared/clock.ts'
 import { PodStartError } from '../shared/errors.ts'
-import { ACTIVATOR_PROBE_UA } from '../shared/probe-headers.ts'
+import { HttpEndpointProbe } from '../proxy/endpoint-probe.ts'
 import type { Timers } from '../shared/timers.ts'
 import { pickFreePorts } from './free-port.ts'
 import type { PodView } from '../autoscaler/actuator.ts'
@@ -128,24 +127,12 @@ interface Proc {
   signal: NodeJS.Signals | null
 }
 
-/** GET / on the sidecar's serving port as the activator's prober: 200 when the user container is ready. */
+/** The activator's probe of a sidecar: ready when it answers 200 `queue` (the user container is ready). */
+const SIDECAR_PROBE = new HttpEndpointProbe()
+
 function probeSidecar (host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({
-      host,
-      port,
-      path: '/',
-      agent: false,
-      timeout: PROBE_TIMEOUT_MS,
-      headers: { 'user-agent': ACTIVATOR_PROBE_UA, 'k-network-probe': 'queue' },
-    }, (res) => {
-      res.resume()
-      resolve(res.statusCode === 200)
-    })
-    req.on('timeout', () => { req.destroy() })
-    req.on('error', () => { resolve(false) })
-    req.end()
-  })
+  // A colon can only be an IPv6 literal's.
+  return SIDECAR_PROBE.probe(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, PROBE_TIMEOUT_MS)
 }
 
 export class LocalPod implements PodView {

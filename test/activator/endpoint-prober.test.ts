@@ -1,6 +1,6 @@
 import t from 'tap'
 import { EndpointProber, type ProberTimers } from '../../src/activator/endpoint-prober.ts'
-import type { EndpointProbe } from '../../src/activator/probe-request.ts'
+import type { EndpointProbe } from '../../src/proxy/endpoint-probe.ts'
 
 /** Fake timers over a manual clock: `advance` fires due timeouts in order. */
 class FakeTimers implements ProberTimers {

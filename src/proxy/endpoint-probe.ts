@@ -1,8 +1,9 @@
 import { connect, type Socket } from 'node:net'
-import { H1ResponseParser, PARSE_DONE, PARSE_ERROR, PARSE_MORE, type ResponseHeaders, type ResponseSink } from '../proxy/h1-response-parser.ts'
-import type { SecureDialer } from '../proxy/secure-dialer.ts'
+import { H1ResponseParser, PARSE_DONE, PARSE_ERROR, PARSE_MORE, type ResponseHeaders, type ResponseSink } from './h1-response-parser.ts'
+import type { SecureDialer } from './secure-dialer.ts'
+import { ACTIVATOR_PROBE_UA } from '../shared/probe-headers.ts'
 
-// One readiness probe of an endpoint, exactly as Knative's activator sends it (revision_backends.go):
+// One readiness probe of an endpoint (a pod's sidecar), exactly as Knative's activator sends it (revision_backends.go):
 // `GET http://<dest>/healthz` with `K-Network-Probe: queue` and `User-Agent: Knative-Activator-Probe`.
 // The sidecar's Drainer recognises the user agent and runs its readiness check; success is status 200
 // AND body `queue` (anything else, e.g. a plain web server answering 200, is not a sidecar).
@@ -14,6 +15,7 @@ import type { SecureDialer } from '../proxy/secure-dialer.ts'
 // One connection per attempt (`Connection: close`), read with the proxy's own response parser: a
 // pod is probed only until it passes, so there is nothing to keep alive, and the activator does not
 // load undici for it (~27 MB and ~60 ms at import; issue 12).
+// Used by the activator's EndpointProber and by the one-machine platform's pod start (local-pod.ts).
 
 /** What the prober needs: one attempt, true when the endpoint is ready. Never rejects. */
 export interface EndpointProbe {
@@ -23,7 +25,7 @@ export interface EndpointProbe {
 export const PROBE_PATH = '/healthz'
 export const PROBE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'k-network-probe': 'queue',
-  'user-agent': 'Knative-Activator-Probe',
+  'user-agent': ACTIVATOR_PROBE_UA,
 })
 const EXPECTED_BODY = 'queue'
 /** A sidecar answers `queue`; read at most this much of anything else. */
