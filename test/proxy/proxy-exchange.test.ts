@@ -216,15 +216,16 @@ t.test('a streamed response (no Content-Length) shows its head before the first 
     res.flushHeaders()
     finish = () => { res.end('data: 1\n\n') }
   })
+  const end = (): void => { if (finish !== null) finish() }
   const front = await startFront(t, h1(t, app.port))
   const req = httpRequest({ host: '127.0.0.1', port: front.port, agent: false })
   const head = new Promise<IncomingMessage>((resolve) => { req.on('response', resolve) })
   req.end()
   const res = await head // would hang if the proxy held the head back for a body
   t.equal(res.statusCode, 200)
-  t.not(finish, null)
+  t.not(finish, null, 'the app has not written its body yet')
   const body = new Promise<string>((resolve) => { let s = ''; res.on('data', (c: Buffer) => { s += c }); res.on('end', () => { resolve(s) }) })
-  finish!()
+  end()
   t.equal(await body, 'data: 1\n\n')
 })
 
@@ -502,11 +503,11 @@ t.test('a request the upstream client refuses to write (a CR in a header) is the
 })
 
 t.test('a malformed request body while queued ends the exchange with its 4xx at once, and leaves the queue', async (t) => {
-  let body: Readable | null = null
-  const front = await startFront(t, h1(t, 1), { queued: true, body: () => { body = new Readable({ read () {} }); return body } })
+  const body = new Readable({ read () {} })
+  const front = await startFront(t, h1(t, 1), { queued: true, body: () => body })
   const reply = send(front.port).reply
   const ex = await front.exchange(1)
-  body!.destroy(new MalformedRequestBodyError('invalid chunk size'))
+  body.destroy(new MalformedRequestBodyError('invalid chunk size'))
   const r = await reply
   t.equal(r.status, 400)
   t.equal(r.body, 'malformed request body: invalid chunk size\n')
@@ -516,11 +517,11 @@ t.test('a malformed request body while queued ends the exchange with its 4xx at 
 })
 
 t.test('a request body failing with a non-client error leaves the exchange to end otherwise', async (t) => {
-  let body: Readable | null = null
-  const front = await startFront(t, h1(t, 1), { queued: true, body: () => { body = new Readable({ read () {} }); return body } })
+  const body = new Readable({ read () {} })
+  const front = await startFront(t, h1(t, 1), { queued: true, body: () => body })
   const reply = send(front.port).reply
   const ex = await front.exchange(1)
-  body!.destroy(new Error('client went away mid-upload'))
+  body.destroy(new Error('client went away mid-upload'))
   await new Promise<void>((resolve) => { setImmediate(resolve) })
   t.equal(ex.isEnded, false, 'not answered from the body\'s error')
   front.advance(NO_DEADLINES.totalMs)
