@@ -89,11 +89,13 @@ export async function until (cond: () => boolean, ms = 2000, what = 'condition')
 }
 
 /**
- * Environment for a child `sluice` process: the test's env without tap's NODE_OPTIONS loader
- * hooks, which would make the extensionless ESM bin load as CommonJS.
+ * Environment for a child `sluice` process: the test's env. When tap records coverage, NODE_OPTIONS
+ * holds only its processinfo hook (`--import=.../processinfo/.../import.mjs`), which it keeps, so
+ * the child records coverage of src/ too (the list of files travels in _TAPJS_PROCESSINFO_COV_FILES_);
+ * bin/sluice runs under loader hooks (dynamic imports only). Otherwise NODE_OPTIONS goes, as before.
  */
 export function childEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra }
-  delete env.NODE_OPTIONS
+  if (env._TAPJS_PROCESSINFO_COVERAGE_ !== '1') delete env.NODE_OPTIONS
   return env
 }
