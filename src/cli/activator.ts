@@ -6,7 +6,8 @@ import type { StatPusher } from '../activator/stat-pusher.ts'
 import { ACTIVATOR_OPTIONS, loadActivatorConfig, type ActivatorConfig } from '../config/activator-config.ts'
 import { formatOptionsHelp } from '../config/options.ts'
 import { ConfigError } from '../shared/errors.ts'
-import { createRootLogger, type Logger } from '../shared/logger.ts'
+import { createJsonLogger } from '../shared/json-logger.ts'
+import type { Logger } from '../shared/logger.ts'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts'
 import { reportConfigProblems } from './report-config-problems.ts'
 
@@ -66,7 +67,8 @@ export async function activatorMain (argv: readonly string[], env: NodeJS.Proces
   const config = loaded.config
   if (config === null) return reportConfigProblems(loaded.problems)
 
-  const logger = createRootLogger(config.logLevel, { mode: 'activator', pod: config.podName })
+  // pino's lines without pino, as the sidecar: ~7 MB of idle RSS and ~20 ms of start less (json-logger.ts; issue 12).
+  const logger = createJsonLogger(config.logLevel, { mode: 'activator', pod: config.podName })
   for (const warning of config.warnings) logger.warn({ warning }, 'config accepted as Knative accepts it')
   let sources: RevisionSource[]
   try {

@@ -1,11 +1,12 @@
-import type { LogFn, Logger } from './logger.ts'
+import { registerLevelTree, type LogFn, type Logger } from './logger.ts'
 
 // The sidecar's logger: the lines pino writes with createRootLogger's options (label levels, ISO
 // time, pid and the bindings, the fields, `msg`; `err` as pino's standard serializer renders it),
 // without pino. Importing pino costs a sidecar ~20 ms of start-up and ~7.5 MB of RSS (its transport
 // code loads worker_threads, thread-stream, sonic-boom and the serializers; loadtest/results/
 // cold-findings-2026-12-06.md), a tenth of its budget, for a process that logs a handful of lines
-// (issue 12). Other modes keep pino. test/shared/json-logger.test.ts compares the lines with pino's.
+// (issue 12). The activator uses it too (measured: pino is ~7 MB of its idle RSS); the autoscaler
+// and `sluice up` keep pino. test/shared/json-logger.test.ts compares the lines with pino's.
 //
 // A child's bindings are serialised once, when it is created (pino's chindings), so a line joins
 // strings. Children share their root's level holder: setting `level` on any of them sets the tree's.
@@ -168,5 +169,8 @@ export function serializeError (err: unknown, seen: Set<unknown> = new Set()): u
  * to stdout, or to `sink` (tests).
  */
 export function createJsonLogger (level: string, bindings: Record<string, string> = {}, sink: LineSink = writeStdout): JsonLogger {
-  return new JsonLogger(new LevelHolder(level), fieldsJson({ pid: process.pid, ...bindings }), sink)
+  const root = new JsonLogger(new LevelHolder(level), fieldsJson({ pid: process.pid, ...bindings }), sink)
+  // The tree shares the root's level holder: setLogLevel (config-logging) sets it through the root.
+  registerLevelTree(root, { setLevel: (l) => { root.level = l } })
+  return root
 }

@@ -1,4 +1,12 @@
-import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino'
+import type { DestinationStream, Logger as PinoLogger, LoggerOptions } from 'pino'
+
+// pino is required (it is CommonJS) when a root is made, not imported: the sidecar and the
+// activator log through JsonLogger (json-logger.ts) and import this module for the interface and
+// setLogLevel, and importing pino costs ~7 MB of RSS and ~20 ms (issue 12).
+function loadPino (): typeof import('pino') {
+  const pino: typeof import('pino') = process.getBuiltinModule('node:module').createRequire(import.meta.url)('pino')
+  return pino
+}
 
 /** One log method: `(fields, message)` or `(message)`; fields may hold `err`. */
 export interface LogFn {
@@ -27,7 +35,12 @@ export interface Logger {
  * parent's, so a level change at run time (Knative's config-logging) has to reach each of them.
  * Held weakly: a child that is gone (a removed revision's) is not kept alive by this list.
  */
-class LoggerTree {
+/** What setLogLevel reaches: every logger of one root. */
+export interface LevelTree {
+  setLevel (level: string): void
+}
+
+class LoggerTree implements LevelTree {
   #refs: Array<WeakRef<PinoLogger>> = []
   #pruneAt = 64
 
@@ -47,7 +60,12 @@ class LoggerTree {
   }
 }
 
-const trees = new WeakMap<object, LoggerTree>()
+const trees = new WeakMap<object, LevelTree>()
+
+/** Makes setLogLevel(root, ...) reach `tree` (JsonLogger's roots register here too). */
+export function registerLevelTree (root: Logger, tree: LevelTree): void {
+  trees.set(root, tree)
+}
 
 /**
  * The one root logger of a process: JSON lines to stdout (fd 1), written synchronously so that
@@ -55,6 +73,7 @@ const trees = new WeakMap<object, LoggerTree>()
  * once, at construction. `destination` replaces stdout (tests).
  */
 export function createRootLogger (level: string, bindings: Record<string, string> = {}, destination?: DestinationStream): Logger {
+  const { pino } = loadPino()
   const tree = new LoggerTree()
   const options: LoggerOptions = {
     level,
@@ -82,5 +101,5 @@ export function setLogLevel (root: Logger, level: string): boolean {
 
 /** A logger that drops everything; for tests and library use. */
 export function silentLogger (): Logger {
-  return pino({ level: 'silent' })
+  return loadPino().pino({ level: 'silent' })
 }
