@@ -26,6 +26,7 @@ import { OBSERVABILITY_KEYS, parseObservabilityConfigMapUpdate } from '../config
 import { loggingKeys, parseLoggingConfigMap } from '../config/logging-configmap.ts'
 import { parseRuntimeProfiling, RUNTIME_PROFILING_KEY } from '../config/profiling-config.ts'
 import { ProfilingSwitch } from '../profiling/profiling-switch.ts'
+import { IdleReclaimer, type IdleReclaimerOptions } from '../server/idle-reclaimer.ts'
 import { setLogLevel, type Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
@@ -82,6 +83,8 @@ export interface ActivatorDeps {
   certReloadMs?: number
   /** Timers of the certificate reload. */
   timers?: Timers
+  /** The idle reclaimer's own timers (default real), request threshold and collection. */
+  idleReclaim?: Partial<Pick<IdleReclaimerOptions, 'timers' | 'minRequests' | 'reclaim'>>
 }
 
 export interface ActivatorPorts {
@@ -124,6 +127,8 @@ export class Activator implements ProxyContext {
   readonly requestLog: Logger | null
   /** The profiling server (src/profiling/): on while config-observability enables runtime profiling. */
   readonly profiling: ProfilingSwitch
+  /** Memory back after a burst (--idle-reclaim-seconds); null when off. */
+  readonly reclaimer: IdleReclaimer | null
   /** Replaced when config-observability changes (setObservability); read per request. */
   knativeRequestLog: KnativeRequestLog | null
   /** OpenTelemetry's hooks once listen() loaded them (config-observability's metrics-*, tracing-*); null when off. */
@@ -175,6 +180,15 @@ export class Activator implements ProxyContext {
       },
     })
     this.observer = new ExchangeMetrics(this.proxyMetrics)
+    this.reclaimer = config.idleReclaimMs <= 0
+      ? null
+      : new IdleReclaimer({
+        activity: { finished: () => this.proxyMetrics.latency.count, inFlight: () => this.active.count + this.tunnels.size },
+        idleMs: config.idleReclaimMs,
+        clock,
+        logger: logger.child({ component: 'reclaim' }),
+        ...deps.idleReclaim,
+      })
     if (deps.probe !== undefined) {
       this.#probe = deps.probe
       this.#ownedProbe = null
@@ -402,6 +416,7 @@ export class Activator implements ProxyContext {
       ports.profiling = this.profiling.port
     }
     this.reporter.start()
+    this.reclaimer?.start()
     if (c.observabilityConfigDir !== '' && c.observabilityDirData !== null) {
       this.#watchConfigDir(new ConfigDirWatcher<ObservabilityConfig>({
         name: 'config-observability',
@@ -500,6 +515,7 @@ export class Activator implements ProxyContext {
   async close (): Promise<void> {
     this.drainer.close()
     this.reporter.stop()
+    this.reclaimer?.stop()
     for (const w of this.#configWatchers) w.stop()
     this.profiling.close()
     for (const source of this.#sources) {

@@ -28,7 +28,7 @@ export interface IdleReclaimerOptions {
   activity: ProxyActivity
   /** Quiet time before a collection, ms. */
   idleMs: number
-  /** Tick of the check, ms (default idleMs / 2): a collection comes idleMs to idleMs + tickMs after the last request. */
+  /** Tick of the check, ms (default idleMs / 2): a collection comes idleMs after the last tick that saw traffic. */
   tickMs?: number
   /** Requests that must have finished since the last collection (default DEFAULT_MIN_REQUESTS). */
   minRequests?: number

@@ -1,0 +1,60 @@
+// The idle reclaimer inside a real sidecar and a real activator: it counts the requests they serve over
+// real sockets, collects once after they stop and never while one is in flight; --idle-reclaim-seconds 0
+// turns it off. Its tick runs on ManualTimers sharing the proxy's ManualClock.
+import type { ServerResponse } from 'node:http'
+import t from 'tap'
+import { ManualClock } from '../../src/shared/clock.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
+import { createClient, route, send as sendVia, spec, startActivator, startFakePod } from '../activator/fixtures.ts'
+import { send, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
+
+t.test('sidecar: one collection after its requests stop, none while one is in flight', async (t) => {
+  const held: ServerResponse[] = []
+  const app = await startApp(t, (req, res) => { if (req.url === '/hold') held.push(res); else res.end('ok') })
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  let reclaims = 0
+  const { sidecar, url } = await startSidecar(t, app.port, {}, ['--idle-reclaim-seconds', '10'], {
+    clock, idleReclaim: { timers, minRequests: 5, reclaim: () => { reclaims++; return { gcMs: 0 } } },
+  })
+  for (let i = 0; i < 5; i++) t.equal((await send(url)).status, 200)
+  const holding = send(`${url}/hold`)
+  await until(() => held.length === 1, 5_000, 'the app to hold a request')
+  await timers.advance(120_000)
+  t.equal(reclaims, 0, 'two minutes with a request in flight: no collection')
+  held[0]?.end('done')
+  t.equal((await holding).body, 'done')
+  await timers.advance(15_000)
+  t.equal(reclaims, 1, 'collected once idle (10 s after the 5 s tick that saw the request finish)')
+  await timers.advance(120_000)
+  t.equal(reclaims, 1, 'once')
+  t.equal(sidecar.reclaimer?.reclaims, 1)
+})
+
+t.test('sidecar: --idle-reclaim-seconds 0 turns it off', async (t) => {
+  const app = await startApp(t, (_req, res) => { res.end('ok') })
+  const { sidecar } = await startSidecar(t, app.port, {}, ['--idle-reclaim-seconds', '0'])
+  t.equal(sidecar.reclaimer, null)
+  t.equal(sidecar.config.idleReclaimMs, 0)
+})
+
+t.test('activator: one collection after its requests stop', async (t) => {
+  const pod = await startFakePod(t, (_req, res) => { res.end('hi') })
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  let reclaims = 0
+  const { activator, url } = await startActivator(t, ['--source', 'api', '--idle-reclaim-seconds', '10'], {
+    idleReclaim: { timers, minRequests: 5, reclaim: () => { reclaims++; return { gcMs: 0 } } },
+    clock,
+  })
+  activator.registry.upsert(spec('idle', [pod.dest], 0))
+  await until(() => activator.registry.lookup('default', 'idle')?.readyCount === 1, 5_000, 'the pod ready')
+  const client = createClient(t)
+  await timers.advance(60_000)
+  t.equal(reclaims, 0, 'no requests yet: nothing to give back')
+  for (let i = 0; i < 5; i++) t.equal((await sendVia(client, url, { headers: route('idle') })).status, 200)
+  await timers.advance(5_000)
+  t.equal(reclaims, 0, 'not yet idle long enough')
+  await timers.advance(10_000)
+  t.equal(reclaims, 1, 'collected once idle')
+})

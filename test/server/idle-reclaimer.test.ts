@@ -1,0 +1,119 @@
+// IdleReclaimer on a ManualClock: one collection after traffic stops (idle long enough, enough requests
+// since the last), none while requests flow or one is in flight, none after a handful of requests; and
+// reduceMemory itself: V8's heap shrinks, and no `gc` is left on the global.
+import t from 'tap'
+import { getHeapStatistics } from 'node:v8'
+import { IdleReclaimer } from '../../src/server/idle-reclaimer.ts'
+import { reduceMemory } from '../../src/server/reduce-memory.ts'
+import { ManualClock } from '../../src/shared/clock.ts'
+import { silentLogger } from '../../src/shared/logger.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
+
+/** Counters a test moves by hand, as requests would. */
+class FakeProxy {
+  finished = 0
+  inFlight = 0
+  readonly activity = { finished: (): number => this.finished, inFlight: (): number => this.inFlight }
+}
+
+function setup (minRequests = 100): { proxy: FakeProxy, timers: ManualTimers, reclaimer: IdleReclaimer, calls: { n: number } } {
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  const proxy = new FakeProxy()
+  const calls = { n: 0 }
+  const reclaimer = new IdleReclaimer({
+    activity: proxy.activity, idleMs: 10_000, tickMs: 1_000, minRequests, clock, timers, logger: silentLogger(),
+    reclaim: () => { calls.n++; return { gcMs: 1 } },
+    rssBytes: () => 100 * 2 ** 20,
+  })
+  reclaimer.start()
+  return { proxy, timers, reclaimer, calls }
+}
+
+t.test('collects once when traffic stops, idleMs after the tick that last saw a request', async (t) => {
+  const { proxy, timers, calls } = setup()
+  proxy.finished = 500 // a burst
+  await timers.advance(1_000) // the tick that sees it: idle from here
+  await timers.advance(9_000)
+  t.equal(calls.n, 0, 'not before idleMs')
+  await timers.advance(1_000)
+  t.equal(calls.n, 1, 'once idle for idleMs')
+  await timers.advance(600_000)
+  t.equal(calls.n, 1, 'and only once: idle with nothing new is not collected again')
+  proxy.finished += 100 // the next burst
+  await timers.advance(11_000)
+  t.equal(calls.n, 2, 'the next burst arms it again')
+})
+
+t.test('never while requests flow', async (t) => {
+  const { proxy, timers, calls } = setup()
+  for (let s = 0; s < 600; s++) { // ten minutes of one request a second
+    proxy.finished++
+    await timers.advance(1_000)
+  }
+  t.equal(calls.n, 0, 'a request between every two ticks: never idle')
+  await timers.advance(11_000)
+  t.equal(calls.n, 1, 'collected once it stopped')
+})
+
+t.test('never while a request is in flight (a long request, a websocket), however long', async (t) => {
+  const { proxy, timers, calls } = setup()
+  proxy.finished = 1_000
+  proxy.inFlight = 1
+  await timers.advance(3_600_000)
+  t.equal(calls.n, 0)
+  proxy.inFlight = 0 // it ends after the tick that last saw it
+  await timers.advance(9_000)
+  t.equal(calls.n, 0, 'idle counts from the last tick that saw it in flight')
+  await timers.advance(1_000)
+  t.equal(calls.n, 1)
+})
+
+t.test('not after fewer than minRequests since the last collection (odd requests, probes)', async (t) => {
+  const { proxy, timers, calls } = setup(100)
+  for (let i = 0; i < 99; i++) {
+    proxy.finished++
+    await timers.advance(60_000) // one request a minute: idle after each
+  }
+  t.equal(calls.n, 0, '99 requests: nothing to give back')
+  proxy.finished++
+  await timers.advance(60_000)
+  t.equal(calls.n, 1, 'the 100th arms it')
+})
+
+t.test('a runtime without the gc extension: logged once, then off', async (t) => {
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  const proxy = new FakeProxy()
+  let calls = 0
+  const reclaimer = new IdleReclaimer({
+    activity: proxy.activity, idleMs: 10_000, tickMs: 1_000, minRequests: 1, clock, timers, logger: silentLogger(),
+    reclaim: () => { calls++; throw new Error('no gc') },
+  })
+  reclaimer.start()
+  proxy.finished = 5
+  await timers.advance(20_000)
+  t.equal(calls, 1)
+  t.equal(timers.size, 0, 'its tick is cancelled')
+})
+
+t.test('stop() cancels its tick', async (t) => {
+  const { timers, reclaimer } = setup()
+  t.equal(timers.size, 1)
+  reclaimer.stop()
+  t.equal(timers.size, 0)
+})
+
+t.test('reduceMemory shrinks the V8 heap a burst grew and leaves no gc on the global', async (t) => {
+  t.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'this test runs without --expose-gc')
+  let keep: Array<{ i: number, s: string }> | null = []
+  for (let i = 0; i < 600_000; i++) keep.push({ i, s: `item-${i}` }) // tens of MB of young and old objects
+  const grown = getHeapStatistics().total_heap_size
+  keep = null
+  const r = reduceMemory()
+  const after = getHeapStatistics().total_heap_size
+  t.ok(r.gcMs >= 0)
+  t.ok(after < grown - 20 * 2 ** 20, `committed heap ${(grown / 2 ** 20).toFixed(1)} -> ${(after / 2 ** 20).toFixed(1)} MB`)
+  t.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'still no global gc')
+  t.equal(keep, null)
+})
