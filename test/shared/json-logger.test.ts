@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createJsonLogger, serializeError } from '../../src/shared/json-logger.ts'
-import { createRootLogger, type Logger } from '../../src/shared/logger.ts'
+import { createRootLogger, setLogLevel, type Logger } from '../../src/shared/logger.ts'
 
 // The sidecar's JsonLogger writes what pino writes with createRootLogger's options: the same calls
 // through both give the same JSON lines (but the time).
@@ -66,4 +66,17 @@ t.test('serializeError: AggregateError members, cycles through cause, non-errors
   loop.cause = loop
   t.equal((serializeError(loop) as { message: string }).message, 'loop')
   t.equal(serializeError('text'), 'text')
+})
+
+t.test('setLogLevel (config-logging) reaches a JsonLogger root and the children made before, as a pino root\'s', async (t) => {
+  for (const [name, make] of [['json', (sink: (s: string) => void) => createJsonLogger('info', {}, sink)], ['pino', (sink: (s: string) => void) => createRootLogger('info', {}, { write: sink })]] as const) {
+    const lines: string[] = []
+    const root = make((s) => { lines.push(s) })
+    const child = root.child({ component: 'revision' })
+    child.debug('dropped at info')
+    t.equal(setLogLevel(root, 'debug'), true, `${name}: the root is known`)
+    child.debug('kept at debug')
+    t.same(lines.map((l) => (JSON.parse(l) as { msg: string }).msg), ['kept at debug'], `${name}: the child follows`)
+  }
+  t.equal(setLogLevel(createJsonLogger('info').child({}), 'debug'), false, 'a child is not a root')
 })
