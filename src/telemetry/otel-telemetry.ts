@@ -99,26 +99,13 @@ export function exporterUrl (endpoint: string): string {
 
 async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions): Promise<MetricReader> {
   if (c.protocol === 'prometheus') {
-    const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus')
     const hp = c.endpoint === '' ? null : splitHostPort(c.endpoint)
-    const port = hp === null || hp.port === '' ? o.prometheusPort : Number(hp.port)
-    const host = hp === null || hp.host === '' ? undefined : hp.host
-    const exporter = await new Promise<InstanceType<typeof PrometheusExporter>>((resolve, reject) => {
-      const e = new PrometheusExporter({ host, port }, (err) => { if (err === undefined) resolve(e); else reject(err) })
-    })
-    // exporter-prometheus pins its own copy of sdk-metrics (2.12.0 beside our 2.12.1): the two
-    // MetricReader classes differ only in the declarations of their private fields, and
-    // MeterProvider uses a reader through its public methods.
-    return exporter as unknown as MetricReader
+    const { startPrometheusReader } = await import('./prometheus-reader.ts')
+    return await startPrometheusReader(hp === null || hp.host === '' ? undefined : hp.host, hp === null || hp.port === '' ? o.prometheusPort : Number(hp.port))
   }
-  let exporter: PushMetricExporter
-  if (c.protocol === 'grpc') {
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc')
-    exporter = new OTLPMetricExporter({ url: exporterUrl(c.endpoint) })
-  } else {
-    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto')
-    exporter = new OTLPMetricExporter({ url: exporterUrl(c.endpoint) })
-  }
+  const exporter: PushMetricExporter = c.protocol === 'grpc'
+    ? (await import('./grpc-exporters.ts')).grpcMetricExporter(exporterUrl(c.endpoint))
+    : (await import('./proto-exporters.ts')).protoMetricExporter(exporterUrl(c.endpoint))
   // Go's WithInterval applies only when the interval is non-zero; 60 s otherwise (both SDKs).
   return new PeriodicExportingMetricReader({
     exporter,
@@ -143,12 +130,8 @@ function prometheusViews (): ViewOptions[] {
 
 async function spanExporterFor (c: TracingExportConfig, o: OtelTelemetryOptions): Promise<SpanExporter> {
   if (c.protocol === 'stdout') return new StdoutSpanExporter(o.writeLine)
-  if (c.protocol === 'grpc') {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc')
-    return new OTLPTraceExporter({ url: exporterUrl(c.endpoint) })
-  }
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto')
-  return new OTLPTraceExporter({ url: exporterUrl(c.endpoint) })
+  if (c.protocol === 'grpc') return (await import('./grpc-exporters.ts')).grpcSpanExporter(exporterUrl(c.endpoint))
+  return (await import('./proto-exporters.ts')).protoSpanExporter(exporterUrl(c.endpoint))
 }
 
 /** knative/pkg tracing sampleFor: stdout and rate >= 1 sample all, rate <= 0 none (not parent-based), else parent-based ratio. */

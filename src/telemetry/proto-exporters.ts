@@ -1,0 +1,15 @@
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics'
+import type { SpanExporter } from '@opentelemetry/sdk-trace'
+
+// The OTLP/HTTP protobuf exporters, imported by otel-telemetry.ts only when a protocol is
+// `http/protobuf` (see grpc-exporters.ts for why a module of ours).
+
+export function protoMetricExporter (url: string): PushMetricExporter {
+  return new OTLPMetricExporter({ url })
+}
+
+export function protoSpanExporter (url: string): SpanExporter {
+  return new OTLPTraceExporter({ url })
+}
