@@ -29,11 +29,15 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # imports it (test/cli/lazy-loading.test.ts). It stays a plain dependency rather than an optional
 # one: npm on an older Node skips an optional dependency whose tree asks for a newer engine, and the
 # checkout then fails to type-check. Removed here (this stage's package.json is not copied on).
+# OpenTelemetry too (@opentelemetry/*, and with them @grpc/grpc-js, protobufjs: ~47 MB): the build
+# bundles it into the sidecar's lazy chunks (scripts/build.mjs; test/cli/build-telemetry.test.ts runs
+# that form without them). Production node_modules: ~3.9 MB left of ~50.7 MB (the packages the
+# remaining dependencies reach, summed from this checkout's tree).
 FROM node:24-slim AS deps-sidecar
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm uninstall @kubernetes/client-node --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm uninstall @kubernetes/client-node $(node -p "Object.keys(require('./package.json').dependencies).filter((n) => n.startsWith('@opentelemetry/')).join(' ')") --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 FROM node:24-slim AS runtime
