@@ -19,11 +19,14 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** Packages and built-ins the sidecar must not load until a request needs them (pino: never, json-logger.ts). */
 const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js', 'pino', '@opentelemetry', '@grpc/grpc-js', 'protobufjs']
 const LAZY_BUILTINS = ['http', 'http2', 'https', 'tls', '_http_server', 'internal/http2/core']
+/** The activator's: yaml (revisions file) and ws (stat pusher) only with the options that use them; node:http serves its admin port. */
+const ACTIVATOR_LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'pino', 'yaml', 'ws']
+const ACTIVATOR_LAZY_BUILTINS = ['http2', 'https', 'tls', 'internal/http2/core', 'zlib']
 
 interface Report { loaded: string[], builtins: string[] }
 
-function packagesIn (r: Report): string[] {
-  return LAZY_PACKAGES.filter((p) => r.loaded.some((url) => url.includes(`/node_modules/${p}/`)))
+function packagesIn (r: Report, packages: readonly string[] = LAZY_PACKAGES): string[] {
+  return packages.filter((p) => r.loaded.some((url) => url.includes(`/node_modules/${p}/`)))
 }
 
 /**
@@ -39,7 +42,7 @@ function telemetryModulesIn (r: Report): string[] {
   })
 }
 
-/** A user container on raw sockets: 101 to an Upgrade request, 200 to anything else. */
+/** A user container on raw sockets: 101 to an Upgrade request, `queue` to an activator's probe (as a sidecar), 200 to anything else. */
 async function startUpgradingApp (t: { teardown (fn: () => unknown): void }): Promise<number> {
   const sockets = new Set<Socket>()
   const server = createServer((socket) => {
@@ -52,6 +55,8 @@ async function startUpgradingApp (t: { teardown (fn: () => unknown): void }): Pr
       if (!head.includes('\r\n\r\n')) return
       if (/^upgrade:/im.test(head)) {
         socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+      } else if (/^k-network-probe: queue/im.test(head)) {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nqueue')
       } else {
         socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
       }
@@ -65,12 +70,12 @@ async function startUpgradingApp (t: { teardown (fn: () => unknown): void }): Pr
 }
 
 /** Sends an Upgrade request and resolves with the status line of the answer. */
-function upgrade (port: number): Promise<string> {
+function upgrade (port: number, extraHeaders = ''): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     let data = ''
     socket.on('connect', () => {
-      socket.write('GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+      socket.write(`GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extraHeaders}\r\n`)
     })
     socket.on('data', (chunk: Buffer) => {
       data += chunk.toString('latin1')
@@ -145,10 +150,54 @@ async function telemetryOnReport (t: Test, env: Record<string, string>): Promise
   return report
 }
 
+async function checkActivatorLazyLoading (t: Test, env: Record<string, string>): Promise<void> {
+  const appPort = await startUpgradingApp(t)
+  const child = fork(CHILD, ['activator', '--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0', '--source', 'api'], {
+    env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [],
+  })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let out = ''
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
+  await until(() => out.includes('"activator listening"'), 15_000, 'listening')
+  const line = out.split('\n').find((l) => l.includes('"activator listening"')) ?? '{}'
+  const ports = (JSON.parse(line) as { ports: { serving: number, admin: number, metrics: number } }).ports
+  const report = async (): Promise<Report> => await new Promise((resolve) => {
+    child.once('message', (m) => { resolve(m as Report) })
+    child.send('report')
+  })
+
+  // What an activator does: a revision arrives, its endpoint is probed, requests go through; kubelet
+  // probes and scrapes.
+  const body = JSON.stringify({ containerConcurrency: 10, endpoints: [`127.0.0.1:${appPort}`] })
+  t.equal((await send(`http://127.0.0.1:${ports.admin}/revisions/default/lazy`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } })).status, 200, 'revision PUT')
+  const origin = `http://127.0.0.1:${ports.serving}`
+  const routing = { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'lazy' }
+  t.equal((await send(`${origin}/hello`, { headers: routing })).body, 'ok', 'a request is buffered until the probe passes, then proxied')
+  t.equal((await send(origin, { headers: { 'user-agent': 'kube-probe/1.31' } })).status, 200, 'kubelet probe')
+  t.equal((await send(`http://127.0.0.1:${ports.metrics}/metrics`)).status, 200, 'scrape')
+
+  const before = await report()
+  t.ok(before.loaded.some((url) => url.includes('/activator/activator-server.')), 'the report covers the activator')
+  t.same(packagesIn(before, ACTIVATOR_LAZY_PACKAGES), [], `none of ${ACTIVATOR_LAZY_PACKAGES.join(', ')} loaded`)
+  t.same(ACTIVATOR_LAZY_BUILTINS.filter((b) => before.builtins.includes(b)), [], `none of node:${ACTIVATOR_LAZY_BUILTINS.join(', node:')} loaded`)
+  t.notOk(before.loaded.some((url) => url.includes('/sidecar/') || url.includes('/autoscaler/')), 'no other mode\'s modules')
+
+  const routingHeaders = 'Knative-Serving-Namespace: default\r\nKnative-Serving-Revision: lazy\r\n'
+  t.equal(await upgrade(ports.serving, routingHeaders), 'HTTP/1.1 101 Switching Protocols', 'the Upgrade request is proxied')
+  const after = await report()
+  t.same(packagesIn(after, ACTIVATOR_LAZY_PACKAGES), ['http-proxy-3'], 'the first Upgrade request loaded http-proxy-3, nothing else optional')
+  child.kill('SIGTERM')
+  await new Promise((resolve) => { child.once('exit', resolve) })
+}
+
 t.test('a started sidecar has not loaded the optional paths; the first Upgrade request loads the upgrade path', async (t) => {
   await checkLazyLoading(t, {})
   const on = await telemetryOnReport(t, {})
   t.ok(on.loaded.some((url) => url.includes('/telemetry/otel-telemetry.ts')) && packagesIn(on).includes('@opentelemetry'), 'with OBSERVABILITY_CONFIG exporting, OpenTelemetry is loaded (the check above can fail)')
+})
+
+t.test('a started activator has not loaded the optional paths; the first Upgrade request loads http-proxy-3', async (t) => {
+  await checkActivatorLazyLoading(t, {})
 })
 
 t.test('the same for the image form: scripts/build.mjs output, its sidecar bundled with lazy chunks', async (t) => {
@@ -163,4 +212,5 @@ t.test('the same for the image form: scripts/build.mjs output, its sidecar bundl
   const on = await telemetryOnReport(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
   t.not(telemetryModulesIn(on).length, 0, 'with OBSERVABILITY_CONFIG exporting, its chunks load')
   t.notOk(packagesIn(on).some((p) => p === '@opentelemetry' || p === '@grpc/grpc-js' || p === 'protobufjs'), 'from the bundle: nothing from node_modules/@opentelemetry, so the image needs none')
+  await checkActivatorLazyLoading(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
 })
