@@ -20,7 +20,8 @@ import { runAutocannon } from './harness/autocannon-runner.ts'
 import type { BenchTarget, MachineInfo, QuietWait } from './harness/bench-run.ts'
 import { describeRun, describeSluiceVersion, fileStamp, gitHead, log, machineInfo, measured, otherCpuPct, sleep, waitForQuiet } from './harness/bench-run.ts'
 import type { RunRecord, TargetSummary } from './harness/bench-summary.ts'
-import { markdownTable, median, statsCost, summariseTarget, withRatios } from './harness/bench-summary.ts'
+import { markdownTable, median, pairedRatio, statsCost, summariseTarget, withRatios } from './harness/bench-summary.ts'
+import { startOtlpSink } from './harness/otlp-sink.ts'
 import { ChildGroup } from './harness/child-group.ts'
 import { formatProfileSummary, summariseProfile } from './harness/cpu-profile-summary.ts'
 import type { LoadResult } from './harness/load-result.ts'
@@ -65,7 +66,10 @@ const USAGE = `npm run bench:sidecar -- [flags]
   --open-rate <req/s>     open-loop rate (default 2000)
   --connections <n>       closed-loop connections (default 50)
   --quick                 a smoke run: 1 round of 3 s
-  --only <a,b>            targets to run: direct,sluice-cc0,sluice-cc10,sluice-cc10-nostats,node-baseline,haproxy
+  --only <a,b>            targets to run: direct,sluice-cc0,sluice-cc10,sluice-cc10-nostats,node-baseline,haproxy;
+                          also (only when named) sluice-cc10-otel and sluice-cc10-otel-0.1: CC=10 with OpenTelemetry
+                          request metrics and traces exported over OTLP/HTTP to a sink in this process (sampling
+                          1.0 and 0.1); compare with sluice-cc10 (off) in the same run
   --no-haproxy --no-wrk --no-nginx --no-autocannon-rate   leave a tool out even when installed
   --sidecar-node-args="<flags>"   extra Node flags for the Sluice processes (e.g. --max-semi-space-size=16)
   --profile               Sluice CC=10 only, under --cpu-prof; prints the hot spots
@@ -111,7 +115,7 @@ async function main (): Promise<void> {
   // Also on Ctrl-C and the watchdog, which leave through process.exit() and skip `finally`.
   process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
   // Bound the whole run: stop everything if it takes far longer than planned.
-  const targetCount = 6 + flags['also-ref'].length
+  const targetCount = 8 + flags['also-ref'].length
   const plannedS = (warmupS * targetCount) + rounds * (waitIdleMaxS + targetCount * (durationS + openDurationS + 3)) + targetCount * (openDurationS + 3) + 60
   const watchdog = setTimeout(() => {
     log(`loadtest: still running after ${plannedS * 2} s, giving up`)
@@ -172,6 +176,19 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     if (!want(name)) continue
     const s = await startSluice(group, dir, name, upstream.port, { bin: sluiceBin, containerConcurrency: cc, stats, nodeArgs: sidecarNodeArgs })
     targets.push({ name, description: `Sluice sidecar CC=${cc}${stats ? '' : ' --no-stats'}`, server: s, proxyPid: s.child.pid })
+  }
+  // OpenTelemetry on (issue 15): opt-in targets, against a sink that answers every export with 200.
+  const otelVariants = ([['sluice-cc10-otel', 1], ['sluice-cc10-otel-0.1', 0.1]] as const).filter(([name]) => only.has(name))
+  if (otelVariants.length > 0) {
+    const sink = await startOtlpSink()
+    for (const [name, rate] of otelVariants) {
+      const o11y = JSON.stringify({
+        requestMetrics: { protocol: 'http/protobuf', endpoint: `${sink.origin}/v1/metrics`, exportInterval: 10_000_000_000 },
+        tracing: { protocol: 'http/protobuf', endpoint: `${sink.origin}/v1/traces`, samplingRate: rate },
+      })
+      const s = await startSluice(group, dir, name, upstream.port, { bin: sluiceBin, containerConcurrency: 10, stats: true, nodeArgs: sidecarNodeArgs, env: { OBSERVABILITY_CONFIG: o11y } })
+      targets.push({ name, description: `Sluice sidecar CC=10, OpenTelemetry metrics (10 s export) + traces sampled at ${rate} over OTLP/HTTP`, server: s, proxyPid: s.child.pid })
+    }
   }
   for (const ref of flags['also-ref']) {
     // A directory with bin/sluice (e.g. a patched copy for an experiment) is used as it is.
@@ -313,6 +330,12 @@ function renderMarkdown (r: ReportHead, summaries: readonly TargetSummary[], cos
     'autocannon -R = autocannon overallRate (bursty per-second budget, whole-millisecond resolution).',
     '',
   ]
+  const off = summaries.find((x) => x.target === 'sluice-cc10')
+  const otel = summaries.filter((x) => x.target.startsWith('sluice-cc10-otel'))
+  if (off !== undefined && otel.length > 0) {
+    lines.push('**OpenTelemetry cost** (issue 15), against sluice-cc10 (off) in the same run: ' + otel.map((x) =>
+      `${x.target} ${pairedRatio(x, off).toFixed(3)}x req/s (median of per-round ratios), CPU ${x.proxyCpuUsPerReq?.toFixed(1) ?? '-'} vs ${off.proxyCpuUsPerReq?.toFixed(1) ?? '-'} us/req, peak RSS ${x.peakRssMb?.toFixed(1) ?? '-'} vs ${off.peakRssMb?.toFixed(1) ?? '-'} MB`).join('; ') + '.', '')
+  }
   if (cost !== null) {
     lines.push(`**Stats cost** (issue 4, target < 3%): ${cost.withStats} vs ${cost.withoutStats}: ${cost.costPctMedianOfRounds.toFixed(1)}% (median of per-round differences: ${cost.costPctPerRound.map((v) => `${v.toFixed(1)}%`).join(', ')}; of the medians: ${cost.costPctOfMedians.toFixed(1)}%; positive = slower with stats); CPU ${cost.cpuUsPerReqOn?.toFixed(1) ?? '-'} vs ${cost.cpuUsPerReqOff?.toFixed(1) ?? '-'} us/req.`, '')
   }

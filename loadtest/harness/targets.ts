@@ -171,6 +171,8 @@ export interface SluiceOptions {
   readonly stats: boolean
   /** Extra Node flags for the sidecar process (e.g. --cpu-prof, --max-semi-space-size=32). */
   readonly nodeArgs: readonly string[]
+  /** Extra environment (e.g. OBSERVABILITY_CONFIG). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export async function startSluice (group: ChildGroup, dir: string, name: string, upstreamPort: number, opts: SluiceOptions): Promise<RunningServer> {
@@ -184,9 +186,11 @@ export async function startSluice (group: ChildGroup, dir: string, name: string,
     '--drain-seconds', '0', '--log-level', 'warn',
   ]
   if (!opts.stats) args.push('--no-stats')
-  const child = group.start(name, process.execPath, args, { logPath: join(dir, `${name}.log`), cwd: REPO })
+  const env = opts.env === undefined ? undefined : { ...process.env, ...opts.env }
+  const child = group.start(name, process.execPath, args, { logPath: join(dir, `${name}.log`), cwd: REPO, env })
   await waitForOk(port, child)
-  return { label: name, port, child, command: `node ${args.join(' ').replace(opts.bin ?? SLUICE_BIN, 'bin/sluice')}` }
+  const envText = opts.env === undefined ? '' : Object.entries(opts.env).map(([k, v]) => `${k}='${v}' `).join('')
+  return { label: name, port, child, command: `${envText}node ${args.join(' ').replace(opts.bin ?? SLUICE_BIN, 'bin/sluice')}` }
 }
 
 /** loadtest/baseline-proxy.ts: plain node:http + undici Pool.dispatch, `connections` upstream sockets. */
