@@ -24,7 +24,7 @@
 
 import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -50,6 +50,7 @@ const { values: flags } = parseArgs({
     'knative-queue': { type: 'string', default: KNATIVE_QUEUE },
     'no-load': { type: 'boolean', default: false },
     'no-activator': { type: 'boolean', default: false },
+    'activator-rounds': { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -67,6 +68,7 @@ const USAGE = `npm run bench:cold -- [flags]
   --knative-queue P   Knative's queue-proxy binary (default ${KNATIVE_QUEUE}; left out when missing)
   --no-load           spawn-to-ready and idle RSS only
   --no-activator      leave out the activator / HAProxy footprint
+  --activator-rounds N  rounds of the activator footprint (each --also-ref's activator too, and HAProxy), interleaved (default 3)
   --quick             3 rounds, 1 load round of 3 s
   --no-write          print only
 `
@@ -74,6 +76,7 @@ if (flags.help) { process.stdout.write(USAGE); process.exit(0) }
 
 const rounds = flags.quick ? 3 : Number(flags.rounds)
 const loadRounds = flags.quick ? 1 : Number(flags['load-rounds'])
+const activatorRounds = flags.quick ? 1 : Number(flags['activator-rounds'])
 const durationS = flags.quick ? 3 : Number(flags.duration)
 const idleMs = Number(flags['idle-ms'])
 const CC = 10
@@ -106,11 +109,23 @@ export function dockerStageEnv (dockerfile: string, target: string): Record<stri
  * The Dockerfile's compile-cache warm-up (`RUN sluice sidecar --help`, run with the target's env): the
  * cache goes to `<out>/.compile-cache` instead of the image's path. Returns the env to run with.
  */
-function warmCompileCache (out: string, env: Record<string, string>): Record<string, string> {
+function warmCompileCache (out: string, env: Record<string, string>, mode: 'sidecar' | 'activator' = 'sidecar'): Record<string, string> {
   if (env.NODE_COMPILE_CACHE === undefined) return env
-  const warmed = { ...env, NODE_COMPILE_CACHE: join(out, '.compile-cache') }
-  execFileSync(process.execPath, [...entryFlags(env), join(out, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: out, stdio: 'ignore', env: { ...process.env, ...warmed } })
+  const warmed = { ...env, NODE_COMPILE_CACHE: join(out, mode === 'sidecar' ? '.compile-cache' : `.compile-cache-${mode}`) }
+  execFileSync(process.execPath, [...entryFlags(env), join(out, 'bin', 'sluice'), mode, '--help'], { cwd: out, stdio: 'ignore', env: { ...process.env, ...warmed } })
   return warmed
+}
+
+/** The activator as the Dockerfile's `activator` target runs it: that stage's ENV, node flags and warmed compile cache (an older tree without the stage: NODE_ENV only). */
+interface ActivatorTarget { name: string, description: string, bin: string, cwd: string, env: Record<string, string> }
+
+function activatorTarget (name: string, stage: string, tree: string, description: string): ActivatorTarget {
+  const dockerfile = join(tree, 'Dockerfile')
+  const stageEnv = existsSync(dockerfile) && /^FROM\s+\S+\s+AS\s+activator\s*$/im.test(readFileSync(dockerfile, 'utf8'))
+    ? dockerStageEnv(readFileSync(dockerfile, 'utf8'), 'activator')
+    : { NODE_ENV: 'production' }
+  const env = warmCompileCache(stage, stageEnv, 'activator')
+  return { name, description: `${description}, ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`, bin: join(stage, 'bin', 'sluice'), cwd: stage, env }
 }
 
 /** Stages the image form of the tree at `root` in `out` (npm run build's output + bin + package.json). */
@@ -297,35 +312,70 @@ async function main (): Promise<void> {
       }
     }
 
-    const footprint: Array<{ target: string, idleRssMb: number, idleAnonMb: number, peakRssMb: number, endAnonMb: number, reqPerSec: number, errors: number }> = []
+    interface FootprintSample { target: string, round: number, idleRssMb: number, idleAnonMb: number, peakRssMb: number, endAnonMb: number, reqPerSec: number, ratioToHaproxy: number | null, errors: number }
+    const footprintSamples: FootprintSample[] = []
+    const activators: ActivatorTarget[] = []
+    const loadAvg: { before: number[], after: number[] } = { before: loadavg(), after: [] }
     if (!flags['no-activator'] && !flags['no-load']) {
-      const haveHaproxy = hasBinary('haproxy', ['-v']) !== null
-      for (const name of ['activator-image', ...(haveHaproxy ? ['haproxy'] : [])]) {
-        let port: number
-        let child: StartedChild
-        const headers: string[] = []
-        if (name === 'haproxy') {
-          const h = await startHaproxy(group, dir, [nginx.port], CC)
-          port = h.port
-          child = h.child
-        } else {
-          const a = await startActivator(group, dir, name, { bin: join(dir, 'image', 'bin', 'sluice'), nodeArgs: [] })
-          const put = await httpCall('PUT', a.adminPort, '/revisions/default/cold', JSON.stringify({ containerConcurrency: CC, endpoints: [`${HOST}:${nginx.port}`] }))
-          if (put.status !== 200) throw new Error(`loadtest: PUT revision answered ${put.status}: ${put.body}`)
-          for (let i = 0; i < 200 && (await httpCall('GET', a.port, '/', null, { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'cold' })).status !== 200; i++) await sleep(25)
-          headers.push('Knative-Serving-Namespace: default', 'Knative-Serving-Revision: cold')
-          port = a.port
-          child = a.child
-        }
-        await sleep(idleMs)
-        const idle = rssMb(child.pid)
-        const r = await runWrk(group, { url: `http://${HOST}:${port}/`, connections: CONNECTIONS, threads: 1, durationS, headers })
-        const end = rssMb(child.pid)
-        await group.stop(child)
-        footprint.push({ target: name, idleRssMb: idle.rssMb, idleAnonMb: idle.anonMb, peakRssMb: end.hwmMb, endAnonMb: end.anonMb, reqPerSec: r.reqPerSec, errors: r.errors + r.non2xx })
-        log(`  footprint ${name.padEnd(16)} idle ${idle.rssMb.toFixed(1)} MB (anon ${idle.anonMb.toFixed(1)})  peak ${end.hwmMb.toFixed(1)} MB  ${Math.round(r.reqPerSec)} req/s  err ${r.errors}/${r.non2xx}`)
+      activators.push(activatorTarget('activator-image', join(dir, 'image'), tree, 'image form: dist/ + bin/sluice activator'))
+      for (const ref of flags['also-ref']) {
+        const root = join(dir, `ref-${ref.replace(/[^A-Za-z0-9._-]/g, '_')}`)
+        activators.push(activatorTarget(`activator-image@${ref}`, join(root, 'image'), join(root, 'tree'), `image form of ${ref} = ${gitHead(ref)}`))
       }
+      const haveHaproxy = hasBinary('haproxy', ['-v']) !== null
+      const names = [...activators.map((a) => a.name), ...(haveHaproxy ? ['haproxy'] : [])]
+      loadAvg.before = loadavg()
+      for (let round = 1; round <= activatorRounds; round++) {
+        const rotated = names.map((_, i) => names[(i + round) % names.length] ?? 'haproxy')
+        const roundSamples: FootprintSample[] = []
+        for (const name of rotated) {
+          let port: number
+          let child: StartedChild
+          const headers: string[] = []
+          if (name === 'haproxy') {
+            const h = await startHaproxy(group, dir, [nginx.port], CC)
+            port = h.port
+            child = h.child
+          } else {
+            const t = activators.find((a) => a.name === name)
+            if (t === undefined) throw new Error(`loadtest: no activator target ${name}`)
+            const a = await startActivator(group, dir, `${name}-${round}`, { bin: t.bin, nodeArgs: entryFlags(t.env), env: { ...process.env, ...t.env }, cwd: t.cwd })
+            const put = await httpCall('PUT', a.adminPort, '/revisions/default/cold', JSON.stringify({ containerConcurrency: CC, endpoints: [`${HOST}:${nginx.port}`] }))
+            if (put.status !== 200) throw new Error(`loadtest: PUT revision answered ${put.status}: ${put.body}`)
+            for (let i = 0; i < 200 && (await httpCall('GET', a.port, '/', null, { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'cold' })).status !== 200; i++) await sleep(25)
+            headers.push('Knative-Serving-Namespace: default', 'Knative-Serving-Revision: cold')
+            port = a.port
+            child = a.child
+          }
+          await sleep(idleMs)
+          const idle = rssMb(child.pid)
+          const r = await runWrk(group, { url: `http://${HOST}:${port}/`, connections: CONNECTIONS, threads: 1, durationS, headers })
+          const end = rssMb(child.pid)
+          await group.stop(child)
+          const sample: FootprintSample = { target: name, round, idleRssMb: idle.rssMb, idleAnonMb: idle.anonMb, peakRssMb: end.hwmMb, endAnonMb: end.anonMb, reqPerSec: r.reqPerSec, ratioToHaproxy: null, errors: r.errors + r.non2xx }
+          roundSamples.push(sample)
+          log(`  footprint round ${round} ${name.padEnd(24)} idle ${idle.rssMb.toFixed(1)} MB (anon ${idle.anonMb.toFixed(1)})  peak ${end.hwmMb.toFixed(1)} MB  ${Math.round(r.reqPerSec)} req/s  err ${r.errors}/${r.non2xx}`)
+        }
+        const haproxyRps = roundSamples.find((x) => x.target === 'haproxy')?.reqPerSec ?? Number.NaN
+        for (const x of roundSamples) x.ratioToHaproxy = x.reqPerSec / haproxyRps
+        footprintSamples.push(...roundSamples)
+      }
+      loadAvg.after = loadavg()
     }
+    const footprint = [...activators.map((a) => a.name), ...(footprintSamples.some((x) => x.target === 'haproxy') ? ['haproxy'] : [])].map((name) => {
+      const xs = footprintSamples.filter((x) => x.target === name)
+      return {
+        target: name,
+        idleRssMb: median(xs.map((x) => x.idleRssMb)),
+        idleAnonMb: median(xs.map((x) => x.idleAnonMb)),
+        peakRssMb: median(xs.map((x) => x.peakRssMb)),
+        peakRssMaxMb: Math.max(...xs.map((x) => x.peakRssMb)),
+        endAnonMb: median(xs.map((x) => x.endAnonMb)),
+        reqPerSec: median(xs.map((x) => x.reqPerSec)),
+        ratioToHaproxy: median(xs.map((x) => x.ratioToHaproxy ?? Number.NaN)),
+        errors: xs.reduce((n, x) => n + x.errors, 0),
+      }
+    })
 
     const floorReady = median(spawns.filter((s) => s.target === 'node-floor').map((s) => s.readyMs))
     const rows = targets.map((t) => {
@@ -371,11 +421,13 @@ async function main (): Promise<void> {
       ...(footprint.length === 0
         ? []
         : [
-            `Activator footprint beside HAProxy (one process each, revision CC=${CC} with the nginx upstream as its one endpoint; idle ${idleMs} ms after ready, peak after wrk -t1 -c${CONNECTIONS} -d${durationS}s):`,
+            `Activator footprint beside HAProxy (a fresh process per round, ${activatorRounds} interleaved round(s), medians; revision CC=${CC} with the nginx upstream as its one endpoint; idle ${idleMs} ms after ready, peak = VmHWM after wrk -t1 -c${CONNECTIONS} -d${durationS}s; vs HAProxy paired by round; load average ${loadAvg.before.map((x) => x.toFixed(2)).join(' ')} before, ${loadAvg.after.map((x) => x.toFixed(2)).join(' ')} after):`,
             '',
-            '| target | idle RSS MB (anon) | peak RSS MB | anon after load MB | req/s | errors |',
-            '|---|---:|---:|---:|---:|---:|',
-            ...footprint.map((f) => `| ${f.target} | ${f.idleRssMb.toFixed(1)} (${f.idleAnonMb.toFixed(1)}) | ${f.peakRssMb.toFixed(1)} | ${f.endAnonMb.toFixed(1)} | ${Math.round(f.reqPerSec)} | ${f.errors} |`),
+            '| target | idle RSS MB (anon) | peak RSS MB (max) | anon after load MB | req/s | vs HAProxy | errors |',
+            '|---|---:|---:|---:|---:|---:|---:|',
+            ...footprint.map((f) => `| ${f.target} | ${f.idleRssMb.toFixed(1)} (${f.idleAnonMb.toFixed(1)}) | ${f.peakRssMb.toFixed(1)} (${f.peakRssMaxMb.toFixed(1)}) | ${f.endAnonMb.toFixed(1)} | ${Math.round(f.reqPerSec)} | ${fmt(f.ratioToHaproxy, 2)} | ${f.errors} |`),
+            '',
+            ...activators.map((a) => `- ${a.name}: ${a.description}`),
             '',
           ]),
     ].join('\n')

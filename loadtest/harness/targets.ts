@@ -247,6 +247,10 @@ export interface ActivatorOptions {
   readonly extraArgs?: readonly string[]
   /** Serving port (a replica joining another's with --reuse-port); default a free one. */
   readonly port?: number
+  /** Environment of the process (e.g. an image target's NODE_COMPILE_CACHE); default this one's. */
+  readonly env?: NodeJS.ProcessEnv
+  /** Working directory; default the repository. */
+  readonly cwd?: string
 }
 
 export interface RunningActivator extends RunningServer {
@@ -283,7 +287,7 @@ export async function startActivator (group: ChildGroup, dir: string, name: stri
     '--host', HOST, '--port', String(port), ...h2cPortArgs(opts.bin ?? SLUICE_BIN), '--admin-port', String(adminPort), '--metrics-port', String(metricsPort),
     '--log-level', 'warn', '--drain-seconds', '0', ...(opts.extraArgs ?? []),
   ]
-  const child = group.start(name, process.execPath, args, { logPath: join(dir, `${name}.log`), cwd: REPO })
+  const child = group.start(name, process.execPath, args, { logPath: join(dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.log`), cwd: opts.cwd ?? REPO, env: opts.env })
   const deadline = performance.now() + READY_TIMEOUT_MS
   let exited = false
   void child.exited.then(() => { exited = true })
