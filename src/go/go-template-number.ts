@@ -48,17 +48,17 @@ export function parseGoNumber (text: string, isChar: boolean, isComplexItem: boo
   if (isComplexItem) {
     // fmt.Sscan of `re+imi`.
     const m = /^([+-]?[^+-]+(?:[eEpP][+-]?[^+-]*)?)([+-].*)i$/.exec(text)
-    const re = m === null ? Number.NaN : parseFloat(m[1] ?? '')
-    const im = m === null ? Number.NaN : parseFloat(m[2] ?? '')
+    const re = m === null ? Number.NaN : strconvParseFloat(m[1] ?? '')
+    const im = m === null ? Number.NaN : strconvParseFloat(m[2] ?? '')
     if (Number.isNaN(re) || Number.isNaN(im)) return 'expected integer' // fmt.Sscan's complaint; not worth more
     return simplifyComplex(re, im)
   }
   if (text.endsWith('i')) {
-    const f = parseFloat(text.slice(0, -1))
+    const f = strconvParseFloat(text.slice(0, -1))
     if (!Number.isNaN(f)) return simplifyComplex(0, f)
   }
-  const u = parseInt(text, true)
-  const i = parseInt(text, false)
+  const u = strconvParseInt(text, true)
+  const i = strconvParseInt(text, false)
   const isUint = u !== null || i === 0n
   const isInt = i !== null
   if (isInt || isUint) {
@@ -66,7 +66,7 @@ export function parseGoNumber (text: string, isChar: boolean, isComplexItem: boo
     const float64 = isInt ? Number(int64) : Number(u ?? 0n)
     return { isInt, isUint, isFloat: true, isComplex: false, int64, float64, complex: null, ideal: idealOf(text, isInt, true, int64, float64) }
   }
-  const f = parseFloat(text)
+  const f = strconvParseFloat(text)
   if (!Number.isNaN(f)) {
     if (!/[.eEpP]/.test(text)) return `integer overflow: ${JSON.stringify(text)}`
     const isIntF = Number.isInteger(f) && BigInt(f) <= INT64_MAX && BigInt(f) >= INT64_MIN
@@ -92,7 +92,7 @@ function simplifyComplex (re: number, im: number): GoNumber {
 }
 
 /** strconv.ParseFloat: Go's syntax (underscores only with a base prefix, hex floats need p). */
-function parseFloat (text: string): number {
+function strconvParseFloat (text: string): number {
   let s = text
   let sign = 1
   if (s[0] === '+' || s[0] === '-') { if (s[0] === '-') sign = -1; s = s.slice(1) }
@@ -113,7 +113,7 @@ function parseFloat (text: string): number {
 }
 
 /** strconv.ParseInt / ParseUint (base 0, 64 bit): null on a syntax or range error. */
-function parseInt (text: string, unsigned: boolean): bigint | null {
+function strconvParseInt (text: string, unsigned: boolean): bigint | null {
   let s = text
   let neg = false
   if (s[0] === '+' || s[0] === '-') {

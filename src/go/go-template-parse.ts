@@ -6,7 +6,7 @@ import {
   ITEM_LEFT_PAREN, ITEM_NIL, ITEM_NUMBER, ITEM_PIPE, ITEM_RANGE, ITEM_RAW_STRING, ITEM_RIGHT_DELIM, ITEM_RIGHT_PAREN,
   ITEM_SPACE, ITEM_STRING, ITEM_TEMPLATE, ITEM_TEXT, ITEM_VARIABLE, ITEM_WITH,
 } from './go-template-lex.ts'
-import { GoComplex, parseGoNumber } from './go-template-number.ts'
+import { type GoComplex, parseGoNumber } from './go-template-number.ts'
 
 // text/template/parse parse.go + node.go: the parse tree Go builds, with Go's node positions and
 // String() forms (execution errors quote them: `at <.Request.Foo>`), and Go's parse errors word

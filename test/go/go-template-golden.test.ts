@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { compileRequestLogTemplate } from '../../src/config/observability-config.ts'
 import { GoHttpRequest, MUTATIONS_NONE } from '../../src/go/go-http-request.ts'
-import { GoTemplateError } from '../../src/go/go-template.ts'
+import { GoTemplateError, type GoTemplate } from '../../src/go/go-template.ts'
 import { GoExecError } from '../../src/go/go-value.ts'
 import { requestLogTemplateInput } from '../../src/proxy/knative-request-log.ts'
 import { inbound } from '../helpers/inbound-request.ts'
@@ -45,7 +45,7 @@ function input (): ReturnType<typeof requestLogTemplateInput> {
 
 /** What Knative's request log gets for `text`: the rendered line, or Go's error. */
 function render (text: string): Golden {
-  let tmpl
+  let tmpl: GoTemplate
   try {
     tmpl = compileRequestLogTemplate(text)
   } catch (err) {
