@@ -52,12 +52,13 @@ async function buildSources (config: ActivatorConfig, logger: Logger): Promise<R
       // mesh-compatibility-mode (config-network): enabled/auto also watch the private Services' ClusterIPs.
       return [new KubernetesSource({ kubeConfig, logger, namespace, podIp: config.podIp, meshMode: config.meshCompatibilityMode })]
     }
-    case 'api':
+    case 'api': {
       // A seed file (sluice up): revisions known before the traffic port opens, so an early request
       // finds its revision (buffered until a pod is ready) instead of a 404.
       if (config.revisionsFile === '') return []
       const { StaticFileSource } = await import('../activator/sources/static-file.ts')
       return [new StaticFileSource({ path: config.revisionsFile, logger, watch: false })]
+    }
   }
 }
 
