@@ -1,4 +1,5 @@
 import t from 'tap'
+import { ManualClock } from '../../src/shared/clock.ts'
 import { createClient, route, send, spec, startActivator, startFakePod, until } from './fixtures.ts'
 import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
 
@@ -66,13 +67,19 @@ test('answers probes itself: kubelet, ingress hash echo, activator probe', async
 })
 
 test('probe gating: an endpoint that listens but fails the probe never gets a user request', async (t, stack) => {
-  const { activator, url } = await startActivator(t, [...stack.argv, '--activation-timeout', '1'])
+  // The activation timeout runs on the injected clock (probes stay on real time).
+  const clock = new ManualClock()
+  const { activator, url } = await startActivator(t, [...stack.argv, '--activation-timeout', '1'], { clock })
   const bad = await startFakePod(t, undefined, false)
   const good = await startFakePod(t)
   activator.registry.upsert(spec('gated', [bad.dest], 1))
   const client = createClient(t)
   await until(() => bad.probes >= 3, 2000, 'a few probes')
-  const timedOut = await send(client, url, { headers: route('gated') })
+  const pending = send(client, url, { headers: route('gated') })
+  await until(() => activator.registry.lookup('default', 'gated')?.throttler.queued === 1, 2000, 'the request is buffered')
+  clock.advance(1_000)
+  activator.sweeper.sweep()
+  const timedOut = await pending
   t.equal(timedOut.status, 504, 'buffered until the activation timeout')
   t.equal(timedOut.body, 'activator request timeout')
   activator.registry.upsert(spec('gated', [bad.dest, good.dest], 1))
@@ -80,7 +87,9 @@ test('probe gating: an endpoint that listens but fails the probe never gets a us
   t.same(new Set(replies.map((r) => r.status)), new Set([200]))
   t.equal(bad.requests, 0, 'the failing endpoint got nothing')
   t.equal(good.requests, 20)
-  t.ok(bad.probes > 3, 'it is still being probed')
+  const probesSoFar = bad.probes
+  await until(() => bad.probes > probesSoFar, 5000, 'another probe of the failing endpoint')
+  t.ok(bad.probes > probesSoFar, 'it is still being probed')
 })
 
 test('/metrics lists each revision with activator families', async (t, stack) => {

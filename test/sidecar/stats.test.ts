@@ -1,7 +1,8 @@
 import { request } from 'node:http'
 import t from 'tap'
+import { ManualClock } from '../../src/shared/clock.ts'
 import { decodeStat } from '../../src/stats/stat-proto.ts'
-import { send, sleep, startApp, startSidecar } from '../helpers/sidecar-fixture.ts'
+import { send, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
 
 function scrape (port: number, accept: string): Promise<{ type: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -15,27 +16,50 @@ function scrape (port: number, accept: string): Promise<{ type: string; body: Bu
   })
 }
 
-t.test('10 concurrent slow requests for 2 s: scraped average concurrency in [9.5, 10.5]; RPS counts every request', async (t) => {
-  const app = await startApp(t, (req, res) => { setTimeout(() => { res.end('ok') }, req.url === '/slow' ? 2500 : 1) })
-  const { url, ports } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '10', SERVING_POD: 'pod-a' })
+t.test('10 concurrent slow requests for a whole 1 s period: scraped average concurrency in [9.5, 10.5]; RPS counts every request', async (t) => {
+  const held: Array<() => void> = []
+  const app = await startApp(t, (req, res) => {
+    if (req.url === '/slow') held.push(() => { res.end('ok') })
+    else res.end('ok')
+  })
+  // Periods close on the injected clock: the reporter's own 1 s timer is stopped and the test
+  // closes each period with tick(), so a period is exactly as long as the clock advanced.
+  const clock = new ManualClock()
+  const { url, ports, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '10', SERVING_POD: 'pod-a' }, [], { clock })
+  sidecar.stats.stop()
+  const scrapeStat = async (): Promise<ReturnType<typeof decodeStat>> => decodeStat((await scrape(ports.metrics, 'application/protobuf')).body)
   const slow = Array.from({ length: 10 }, () => send(`${url}/slow`))
-  await sleep(2200) // the last closed 1 s period lies wholly inside the requests' lifetime
-  const stat = decodeStat((await scrape(ports.metrics, 'application/protobuf')).body)
+  await until(() => app.inFlight === 10, 2000, '10 slow requests at the app')
+  sidecar.stats.tick() // closes the period in which they arrived
+  clock.advance(1_000)
+  sidecar.stats.tick() // a whole 1 s period inside the requests' lifetime
+  const stat = await scrapeStat()
   t.ok(stat.averageConcurrentRequests >= 9.5 && stat.averageConcurrentRequests <= 10.5, `average concurrency ${stat.averageConcurrentRequests}`)
+  t.equal(stat.processUptime, 1, 'uptime on the injected clock')
+  for (const release of held.splice(0)) release()
   await Promise.all(slow)
 
-  // RPS: 50 quick requests; summing request_count (per second, 1 s periods) over the periods that
-  // follow gives the number served.
+  // RPS: 50 quick requests over two 1 s periods; summing request_count (per second, 1 s periods)
+  // over the periods that follow gives the number served.
+  clock.advance(1_000)
+  sidecar.stats.tick() // the period in which the slow ones ended
   const seen = new Map<number, number>()
-  const uptimeNow = decodeStat((await scrape(ports.metrics, 'application/protobuf')).body).processUptime
-  const quick = await Promise.all(Array.from({ length: 50 }, () => send(`${url}/quick`)))
+  const quick = await Promise.all(Array.from({ length: 30 }, () => send(`${url}/quick`)))
+  clock.advance(1_000)
+  sidecar.stats.tick()
+  let s = await scrapeStat()
+  seen.set(s.processUptime, s.requestCount)
+  quick.push(...await Promise.all(Array.from({ length: 20 }, () => send(`${url}/quick`))))
   t.ok(quick.every((r) => r.status === 200))
-  const until = performance.now() + 2600
-  while (performance.now() < until) {
-    const s = decodeStat((await scrape(ports.metrics, 'application/protobuf')).body)
-    if (s.processUptime > uptimeNow) seen.set(Math.round(s.processUptime), s.requestCount)
-    await sleep(200)
-  }
+  clock.advance(1_000)
+  sidecar.stats.tick()
+  s = await scrapeStat()
+  seen.set(s.processUptime, s.requestCount)
+  clock.advance(1_000)
+  sidecar.stats.tick()
+  s = await scrapeStat()
+  seen.set(s.processUptime, s.requestCount)
+  t.same([...seen.values()], [30, 20, 0], 'request_count per period')
   const total = [...seen.values()].reduce((a, b) => a + b, 0)
   t.equal(total, 50, `request_count over ${seen.size} periods`)
 })
