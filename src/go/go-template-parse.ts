@@ -611,7 +611,7 @@ class Parser {
       const chain = new ChainNode(this.#peek().pos, this.#src, node)
       while (this.#peek().typ === ITEM_FIELD) {
         const f = this.#next().val
-        chain.field.push(f.slice(1))
+        chain.field.push(intern(f.slice(1)))
       }
       if (node instanceof FieldNode) node = new FieldNode(chain.pos, this.#src, [...node.ident, ...chain.field])
       else if (node instanceof VariableNode) node = new VariableNode(chain.pos, this.#src, [...node.ident, ...chain.field])
@@ -631,7 +631,7 @@ class Parser {
       case ITEM_DOT: return new DotNode(token.pos, this.#src)
       case ITEM_NIL: return new NilNode(token.pos, this.#src)
       case ITEM_VARIABLE: return this.#useVar(token)
-      case ITEM_FIELD: return new FieldNode(token.pos, this.#src, token.val.slice(1).split('.'))
+      case ITEM_FIELD: return new FieldNode(token.pos, this.#src, token.val.slice(1).split('.').map(intern))
       case ITEM_BOOL: return new BoolNode(token.pos, this.#src, token.val === 'true')
       case ITEM_CHAR_CONSTANT: case ITEM_COMPLEX: case ITEM_NUMBER:
         return new NumberNode(token.pos, this.#src, token)
@@ -657,6 +657,14 @@ class Parser {
     if (this.#vars.includes(ident[0] ?? '')) return v
     this.#errorf(`undefined variable ${goQuote(ident[0] ?? '')}`)
   }
+}
+
+/**
+ * The internalized copy of a field name: the models' `switch (name)` then compares pointers, not
+ * characters (a name sliced out of the template text is not internalized by V8).
+ */
+function intern (name: string): string {
+  return Object.keys({ [name]: 0 })[0] ?? name
 }
 
 /** parse.go IsEmptyTree. */

@@ -1,6 +1,6 @@
-import { ExecState } from './go-template-exec.ts'
+import { CompiledTemplates } from './go-template-exec.ts'
 import { BUILTIN_NAMES } from './go-template-funcs.ts'
-import { GoTemplateError, parseTemplate, type TreeSet } from './go-template-parse.ts'
+import { GoTemplateError, parseTemplate } from './go-template-parse.ts'
 import type { GoValue } from './go-value.ts'
 
 // Go's text/template, the whole language as Go 1.25 defines it, for the request-log templates
@@ -14,8 +14,8 @@ import type { GoValue } from './go-value.ts'
 //   go-template-number.ts  number literals (NumberNode, idealConstant)
 //   go-template-exec.ts    exec.go: the walk, variables, Go's execution errors
 //   go-template-funcs.ts   funcs.go: the builtins
-// Compiled once (at start or on a ConfigMap update): rendering walks the prebuilt tree, with no
-// lexing or parsing. Checked against Go itself: test/go/golden/ (a Go program renders the
+// Compiled once (at start or on a ConfigMap update) into closures: rendering calls them, with no
+// lexing, parsing or tree walking. Checked against Go itself: test/go/golden/ (a Go program renders the
 // corpus over the same values; test/go/go-template-golden.test.ts compares byte for byte).
 
 export { GoTemplateError }
@@ -32,19 +32,19 @@ const TEMPLATE_NAME = 'requestLog'
 
 /** template.New("requestLog").Parse(source); throws GoTemplateError with Go's message. */
 export function compileGoTemplate (source: string): GoTemplate {
-  return new CompiledTemplate(parseTemplate(TEMPLATE_NAME, source, BUILTIN_NAMES), TEMPLATE_NAME)
+  return new CompiledTemplate(new CompiledTemplates(parseTemplate(TEMPLATE_NAME, source, BUILTIN_NAMES)), TEMPLATE_NAME)
 }
 
 class CompiledTemplate implements GoTemplate {
-  readonly #trees: TreeSet
+  readonly #templates: CompiledTemplates
   readonly #name: string
 
-  constructor (trees: TreeSet, name: string) {
-    this.#trees = trees
+  constructor (templates: CompiledTemplates, name: string) {
+    this.#templates = templates
     this.#name = name
   }
 
   render (data: GoValue): string {
-    return new ExecState(this.#trees, this.#name, data).execute(data)
+    return this.#templates.execute(this.#name, data)
   }
 }
