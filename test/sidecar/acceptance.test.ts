@@ -99,7 +99,10 @@ t.test('upstream down -> 502, then recovery when it is back', async (t) => {
 })
 
 t.test('SIGTERM with 100 in flight: all complete, the process exits 0', async (t) => {
-  const app = await startApp(t, (_req, res) => { setTimeout(() => { res.end('done') }, 400) })
+  // The app holds every response until the sidecar logs that it is draining, so all 100 are in
+  // flight at the SIGTERM however slowly they arrive.
+  const held: Array<() => void> = []
+  const app = await startApp(t, (_req, res) => { held.push(() => { res.end('done') }) })
   const bin = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
   const child = spawn(process.execPath, [bin, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0.2'], {
     env: childEnv({ USER_PORT: String(app.port), CONTAINER_CONCURRENCY: '0' }),
@@ -117,9 +120,13 @@ t.test('SIGTERM with 100 in flight: all complete, the process exits 0', async (t
     const r = await request(`http://127.0.0.1:${port}/`, { dispatcher: agent })
     return { status: r.statusCode, body: await r.body.text() }
   })
-  await until(() => app.inFlight === 100, 5000, '100 in flight at the app')
+  await until(() => app.inFlight === 100, 10_000, '100 in flight at the app')
+  const exited = new Promise<number | null>((resolve) => { child.on('exit', (c) => { resolve(c) }) })
   child.kill('SIGTERM')
-  const exit = await new Promise<number | null>((resolve) => { child.on('exit', (c) => { resolve(c) }) })
+  await until(() => out.includes('"draining"'), 10_000, 'the sidecar draining')
+  t.equal(child.exitCode, null, 'still running while its requests are in flight')
+  for (const release of held.splice(0)) release()
+  const exit = await exited
   const results = await Promise.all(inFlight)
   t.equal(exit, 0)
   t.equal(results.filter((r) => r.status === 200 && r.body === 'done').length, 100, 'all 100 completed')
