@@ -111,7 +111,13 @@ test('two replicas with --activator-index split the pods (Knative subsetting): n
     return sorted.filter((dest) => (trackers.find((x) => x.dest === dest)?.served ?? 0) > 0)
   })
   t.same(servedBy, [sorted.slice(0, 2), sorted.slice(2)], 'replica 0 sends to the lower half, replica 1 to the upper')
-  for (const p of ps) t.equal(p.requests, 20, `${p.dest} took its share`)
+  // Each replica's 40 go to its own two pods; how they split between the two depends on which
+  // pod frees a slot first (timing), so only a loose share per pod is asserted.
+  for (const [i, half] of [sorted.slice(0, 2), sorted.slice(2)].entries()) {
+    const served = ps.filter((p) => half.includes(p.dest)).reduce((n, p) => n + p.requests, 0)
+    t.equal(served, 40, `replica ${i}'s 40 requests all reached its own pods`)
+  }
+  for (const p of ps) t.ok(p.requests >= 10 && p.requests <= 30, `${p.dest} took its share (${p.requests} of its replica's 40)`)
 })
 
 test('a replica losing a pod of its slice gives up nothing of the other replica\'s', async (t, stack) => {
