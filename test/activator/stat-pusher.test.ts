@@ -6,6 +6,8 @@ import protobuf from 'protobufjs'
 import { WebSocketServer, type RawData } from 'ws'
 import { StatPusher, type StatsProtocol } from '../../src/activator/stat-pusher.ts'
 import { ReconnectBackoff } from '../../src/activator/reconnect-backoff.ts'
+import { ManualClock } from '../../src/shared/clock.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
 import { decodeStatMessagesJson, encodeStatMessagesJson } from '../../src/stats/stat-json-wire.ts'
 import type { Stat, WireStatMessage } from '../../src/stats/stat.ts'
 import { checkJsonSchema } from '../helpers/json-schema-check.ts'
@@ -158,24 +160,28 @@ t.test('a poke reaches the receiver within 5 ms of send()', async (t) => {
 })
 
 t.test('while the autoscaler is down: latest stat per revision, bounded; reconnects and flushes within 1 s of restart', async (t) => {
+  // The pusher's timers (reconnect backoff, liveness) run on fake time; sockets stay real.
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
   const rx = new Receiver()
   const port = await rx.ready()
-  const pusher = await connected(t, 'knative', rx, { maxPendingRevisions: 50 })
+  const pusher = await connected(t, 'knative', rx, { maxPendingRevisions: 50, clock, timers })
   await rx.close()
   await until(() => !pusher.connected, 2000)
 
   // 5 s down, sending a report every 20 ms for 200 revisions (4x the map's bound).
   const heapBefore = process.memoryUsage().heapUsed
   let maxPending = 0
-  const downStart = performance.now()
+  const downStartMs = clock.nowMs()
   let round = 0
-  while (performance.now() - downStart < 5000) {
+  while (clock.nowMs() - downStartMs < 5000) {
     const batch: WireStatMessage[] = []
     for (let i = 0; i < 200; i++) batch.push(msg(`rev-${(round * 7 + i) % 1000}`, { averageConcurrentRequests: round }))
     pusher.send(batch)
     maxPending = Math.max(maxPending, pusher.pendingSize)
     round++
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await timers.advance(20)
+    await new Promise((resolve) => { setImmediate(resolve) }) // lets a reconnect attempt fail
   }
   t.ok(maxPending <= 50, `held revisions stay bounded (max ${maxPending})`)
   t.ok(pusher.counters.revisionsDropped > 0, 'oldest revisions evicted')
@@ -185,10 +191,16 @@ t.test('while the autoscaler is down: latest stat per revision, bounded; reconne
   const rx2 = new Receiver(port)
   t.teardown(() => rx2.close())
   await rx2.ready()
-  const restartedAt = performance.now()
-  const flushed = await rx2.next(1500)
-  const resumeMs = flushed.at - restartedAt
+  // Fake time moves only while the pusher waits on its backoff timer, never while a connection
+  // attempt is under way on real sockets, so the measured delay is the backoff's.
+  const restartedAtMs = clock.nowMs()
+  while (rx2.frames.length === 0 && clock.nowMs() - restartedAtMs < 1500) {
+    if (!pusher.connected && timers.size > 0) await timers.advance(10)
+    else await new Promise((resolve) => { setTimeout(resolve, 1) })
+  }
+  const resumeMs = clock.nowMs() - restartedAtMs
   t.ok(resumeMs < 1000, `held stats arrive ${resumeMs.toFixed(0)} ms after restart`)
+  const flushed = rx2.frames[0] ?? await rx2.next(1500)
   const decoded = PbWireStatMessages.toObject(PbWireStatMessages.decode(flushed.data), { defaults: true }) as { messages: Array<{ stat: { averageConcurrentRequests: number } }> }
   t.equal(decoded.messages.length, 50, 'one batch with the held revisions')
   t.equal(decoded.messages[decoded.messages.length - 1].stat.averageConcurrentRequests, round - 1, 'newest values')
