@@ -4,7 +4,7 @@ import { TRACKER_FAILED, TRACKER_READY } from '../../src/activator/pod-tracker.t
 import { createClient, delayed, route, send, sleep, spec, startActivator, startFakePod, until } from './fixtures.ts'
 import { ALL_STACKS, stackTests } from '../helpers/stacks.ts'
 
-const test = stackTests(t, 'activator', ALL_STACKS)
+const test = stackTests(t, 'activator', ALL_STACKS, { parallel: true })
 
 test('an endpoint dies mid-test: its requests are retried, later ones go to the survivors', async (t, stack) => {
   // The injected clock stands still: every request must complete without waiting out a timeout.
