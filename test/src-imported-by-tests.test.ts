@@ -79,8 +79,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/local/local-pod.ts', 'no unit test yet: driven through LocalActuator, which spawns real pods (test/local/local-actuator.test.ts)'],
 
   ['src/config/idle-reclaim.ts', VIA_SERVERS],
-  ['src/config/log-levels.ts', VIA_SERVERS],
-  ['src/config/upgrade-timeouts.ts', VIA_SERVERS],
 
   ['src/profiling/profiling-switch.ts', VIA_SERVERS],
 
@@ -101,7 +99,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/server/probe-answer.ts', VIA_SERVERS],
   ['src/server/tls-listener.ts', VIA_SERVERS],
 
-  ['src/shared/http-syntax.ts', VIA_H1_SERVER],
   ['src/shared/probe-headers.ts', VIA_SERVERS],
   ['src/shared/section-reader.ts', VIA_H1_SERVER],
 
