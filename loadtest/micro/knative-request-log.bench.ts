@@ -4,6 +4,7 @@
 //   default  Knative's default template (config/core/configmaps/observability.yaml)
 //   header   a template reading the header map and printf: `{{index .Request.Header "X-B3-Traceid"}} {{printf "%s %d %.3f" ...}}`
 //   url      `{{.Request.URL}} {{.Response.Code}}`
+//   control  with, range with two variables, if/else and a comparison (the full template language)
 // Each variant runs in its own child process, so each sees monomorphic call sites.
 //
 //   npx node loadtest/micro/knative-request-log.bench.ts           # all variants, prints a table
@@ -23,6 +24,7 @@ const TEMPLATES: Readonly<Record<string, string>> = {
   default: '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", "requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": "{{.Response.Size}}", "userAgent": "{{js .Request.UserAgent}}", "remoteIp": "{{js .Request.RemoteAddr}}", "serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", "latency": "{{.Response.Latency}}s", "protocol": "{{.Request.Proto}}"}, "traceId": "{{.TraceID}}"}',
   header: '{{index .Request.Header "X-B3-Traceid"}} {{printf "%s %d %.3f" .Request.Method .Response.Code .Response.Latency}}',
   url: '{{.Request.URL}} {{.Response.Code}}',
+  control: '{{with .Request}}{{.Method}} {{range $i, $v := .Header.Values "Accept"}}{{if $i}},{{end}}{{$v}}{{end}}{{end}} {{if ge .Response.Code 500}}error{{else}}ok{{end}}',
 }
 
 const REVISION: RequestLogRevision = Object.freeze({ Name: 'rev', Namespace: 'ns', Service: 'svc', Configuration: 'cfg', PodName: 'pod-abc', PodIP: '10.0.0.9' })

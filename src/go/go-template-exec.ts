@@ -64,6 +64,9 @@ export class ExecState {
   readonly templates: CompiledTemplates
   tmplName: string
   node: Node | null
+  /** `$`: Go keeps it at the bottom of the variable stack; here it needs no allocation per render. */
+  dollar: TValue
+  /** The variables declared above `$`, innermost last. */
   vars: Variable[]
   depth: number
   out: string
@@ -72,7 +75,8 @@ export class ExecState {
     this.templates = templates
     this.tmplName = name
     this.node = null
-    this.vars = [{ name: '$', value: data }]
+    this.dollar = data
+    this.vars = []
     this.depth = 0
     this.out = ''
   }
@@ -88,6 +92,7 @@ export class ExecState {
       const v = this.vars[i]
       if (v !== undefined && v.name === name) { v.value = value; return }
     }
+    if (name === '$') { this.dollar = value; return }
     this.errorf(`undefined variable: ${name}`)
   }
 
@@ -101,6 +106,7 @@ export class ExecState {
       const v = this.vars[i]
       if (v !== undefined && v.name === name) return v.value
     }
+    if (name === '$') return this.dollar
     this.errorf(`undefined variable: ${name}`)
   }
 }
@@ -124,6 +130,17 @@ function compileNode (node: Node): Render {
     return (s) => { s.out += text }
   }
   if (node instanceof ActionNode) {
+    const cmd = node.pipe.cmds[0]
+    const field = cmd?.args[0]
+    if (node.pipe.cmds.length === 1 && node.pipe.decl.length === 0 && cmd?.args.length === 1 && field instanceof FieldNode) {
+      // The common action, `{{.Request.Method}}`: Go's at(action), at(pipe), at(field) leave
+      // s.node on the field, and only printing moves it back.
+      const ident = field.ident
+      return (s, dot) => {
+        s.node = field
+        printValue(s, node, evalFieldChain(s, dot, dot, field, ident, NO_ARG_EVALS, NO_NODES, MISSING))
+      }
+    }
     const pipe = compilePipeline(node.pipe)
     const prints = node.pipe.decl.length === 0
     return (s, dot) => {
@@ -228,9 +245,11 @@ function compileTemplate (t: TemplateNode): Render {
     const newDot = pipe === null ? NO_VALUE : pipe(s, dot)
     const savedName = s.tmplName
     const savedVars = s.vars
+    const savedDollar = s.dollar
     s.depth++
     s.tmplName = name
-    s.vars = [{ name: '$', value: newDot }]
+    s.vars = []
+    s.dollar = newDot
     try {
       render(s, newDot)
     } catch (err) {
@@ -239,12 +258,14 @@ function compileTemplate (t: TemplateNode): Render {
       if (!(err instanceof RangeError)) throw err
       s.tmplName = savedName
       s.vars = savedVars
+      s.dollar = savedDollar
       s.node = t
       s.errorf(`exceeded maximum template depth (${MAX_EXEC_DEPTH})`)
     }
     s.depth--
     s.tmplName = savedName
     s.vars = savedVars
+    s.dollar = savedDollar
   }
 }
 
