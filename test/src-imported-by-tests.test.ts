@@ -87,8 +87,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/proxy/h1-upstream-connection.ts', VIA_UPSTREAM],
   ['src/proxy/h2c-upstream-request.ts', VIA_UPSTREAM],
   ['src/proxy/h2c-upstream.ts', VIA_UPSTREAM],
-  ['src/proxy/tunnel-deadline.ts', VIA_SERVERS],
-  ['src/proxy/upgrade-tunnel.ts', VIA_SERVERS],
 
   ['src/server/drain-waits.ts', VIA_SERVERS],
   ['src/server/h1-port.ts', VIA_H1_SERVER],
