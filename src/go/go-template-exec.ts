@@ -54,7 +54,15 @@ export class CompiledTemplates {
     const s = new ExecState(this, name, data)
     const render = this.renders.get(name)
     if (render === undefined) return s.errorf(`${JSON.stringify(name)} is an incomplete or empty template`)
-    render(s, data)
+    try {
+      render(s, data)
+    } catch (err) {
+      // Deep nesting the parser took may still exhaust the stack of a request's call: an
+      // execution error (the request log's fallback line), never an exception out of the proxy.
+      // Built without further calls: the stack is nearly exhausted here too.
+      if (err instanceof RangeError) throw new GoTemplateExecError(`template: ${name}: nested too deeply to render`)
+      throw err
+    }
     return s.out
   }
 }

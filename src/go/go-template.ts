@@ -32,7 +32,15 @@ const TEMPLATE_NAME = 'requestLog'
 
 /** template.New("requestLog").Parse(source); throws GoTemplateError with Go's message. */
 export function compileGoTemplate (source: string): GoTemplate {
-  return new CompiledTemplate(new CompiledTemplates(parseTemplate(TEMPLATE_NAME, source, BUILTIN_NAMES)), TEMPLATE_NAME)
+  try {
+    return new CompiledTemplate(new CompiledTemplates(parseTemplate(TEMPLATE_NAME, source, BUILTIN_NAMES)), TEMPLATE_NAME)
+  } catch (err) {
+    // The parser and compiler recurse per nesting level; JS's stack ends (about 1,500 nested
+    // parentheses or actions) before Go's limits (10,000 parentheses, actions unbounded). Such a
+    // template is refused like one Go cannot parse, rather than crashing the start.
+    if (err instanceof RangeError) throw new GoTemplateError(`template: ${TEMPLATE_NAME}: nested too deeply for Sluice's template parser`)
+    throw err
+  }
 }
 
 class CompiledTemplate implements GoTemplate {

@@ -138,6 +138,34 @@ t.test('parse errors: what Go rejects when the template is parsed', async (t) =>
   }
 })
 
+t.test('nesting deeper than the JS stack allows is refused at parse time, as a template error (not a crash)', async (t) => {
+  const parens = `{{${'('.repeat(5000)}1${')'.repeat(5000)}}}`
+  t.throws(() => compileGoTemplate(parens), new GoTemplateError('template: requestLog: nested too deeply for Sluice\'s template parser'))
+  const ifs = `${'{{if true}}'.repeat(5000)}x${'{{end}}'.repeat(5000)}`
+  t.throws(() => compileGoTemplate(ifs), GoTemplateError)
+  t.equal(render(`{{${'('.repeat(200)}1${')'.repeat(200)}}}`), '1', '200 levels are fine')
+})
+
+t.test('a render that exhausts the stack is an execution error, never a RangeError out of render', async (t) => {
+  const nested = compileGoTemplate(`${'{{with 1}}'.repeat(1200)}x${'{{end}}'.repeat(1200)}`)
+  const outcomes = new Set<string>()
+  // Render from ever deeper call stacks until the render itself runs out of stack.
+  const renderAt = (depth: number): void => {
+    if (depth > 0) { renderAt(depth - 1); return }
+    try {
+      outcomes.add(nested.render(null))
+    } catch (err) {
+      outcomes.add(err instanceof GoExecError ? err.message : `escaped: ${String(err)}`)
+    }
+  }
+  for (let depth = 0; depth < 20_000; depth += 200) {
+    try { renderAt(depth) } catch { break } // the test's own recursion hit the limit
+  }
+  t.ok(outcomes.has('x'), 'renders from a shallow stack')
+  t.ok(outcomes.has('template: requestLog: nested too deeply to render'), 'an execution error from a deep one')
+  t.same([...outcomes].filter((o) => o.startsWith('escaped')), [], 'nothing else escapes')
+})
+
 t.test('execution errors: Go parses these and fails when run', async (t) => {
   const failing = [
     '{{.Nope}}', '{{.R.Nope}}', '{{.S.X}}', '{{.Nil.X}}', '{{"x" .N}}', '{{.N | .S}}', '{{nil}}',
