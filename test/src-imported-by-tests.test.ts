@@ -94,10 +94,8 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/server/h1-server-request.ts', VIA_H1_SERVER],
   ['src/server/h1-server-response.ts', VIA_H1_SERVER],
   ['src/server/node-client-error.ts', 'no unit test yet: node:http fallback\'s clientError answers, exercised by the --http-server node stack (test/helpers/stacks.ts)'],
-  ['src/server/probe-answer.ts', VIA_SERVERS],
   ['src/server/tls-listener.ts', VIA_SERVERS],
 
-  ['src/shared/probe-headers.ts', VIA_SERVERS],
   ['src/shared/section-reader.ts', VIA_H1_SERVER],
 
   ['src/stats/stats-json.ts', VIA_SERVERS],

@@ -13,9 +13,14 @@ export const KUBE_PROBE_UA_PREFIX = 'kube-probe/'
 export const ACTIVATOR_PROBE_UA = 'Knative-Activator-Probe'
 export const AUTOSCALING_PROBE_UA = 'Knative-Autoscaling-Probe'
 
-/** Knative's IsKubeletProbe: the kubelet's user agent, or K-Kubelet-Probe (which Knative adds to the kubelet's probes it rewrites). */
+/**
+ * Knative's IsKubeletProbe (networking pkg/http/header): the kubelet's user agent, or a non-empty
+ * K-Kubelet-Probe (which Knative adds to the kubelet's probes it rewrites). An empty one is not a
+ * probe there (`Header.Get(...) != ""`), so such a request is proxied, as by queue-proxy.
+ */
 export function isKubeletProbe (headers: IncomingHttpHeaders): boolean {
-  if (headers['k-kubelet-probe'] !== undefined) return true
+  const marked = headers['k-kubelet-probe']
+  if (marked !== undefined && marked !== '') return true
   const ua = headers['user-agent']
   return ua !== undefined && ua.startsWith(KUBE_PROBE_UA_PREFIX)
 }
