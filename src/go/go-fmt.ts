@@ -1,11 +1,11 @@
-import { GoNil, GoStringer, GoStringMap, goTypeName, isStringSlice, NO_VALUE, type GoObject, type GoValue } from './go-value.ts'
+import { GoNil, GoStringer, GoStringMap, goTypeName, isStringSlice, NO_ARGS, NO_VALUE, type GoObject, type GoValue } from './go-value.ts'
 
 // Go's fmt printing rules (fmt/print.go, fmt/format.go, strconv/ftoa.go, strconv/quote.go) for the
 // values in go-value.ts: what Sprint, Sprintln and Sprintf write, byte for byte. Covered: flags
 // `+ - # space 0`, width and precision (also `*`), the verbs v s q d t f F e E g G x X o O b c U
 // T and `%%`, bad verbs (`%!d(string=a)`), missing and extra operands. Floats are printed from their
 // exact decimal value with round-half-even, as strconv does (JS toFixed rounds ties up).
-// Not covered: `%[n]` argument indexes, %p, %+v/%#v field names (printed as %v).
+// %+v names struct fields, %#v prints Go syntax, `%[n]` picks an operand. Not covered: %p.
 
 /** Where a value sits: fmt prints a pointer to a struct as `&{...}` only at depth 0. */
 const TOP = 0
@@ -14,6 +14,8 @@ class FmtState {
   plus = false
   /** %+v: struct fields printed with their names. */
   plusV = false
+  /** %#v: Go syntax (`&http.RequestLogResponse{Code:201, ...}`, quoted strings). */
+  sharpV = false
   minus = false
   sharp = false
   space = false
@@ -24,7 +26,7 @@ class FmtState {
   prec = -1
 
   clear (): void {
-    this.plus = false; this.plusV = false; this.minus = false; this.sharp = false; this.space = false; this.zero = false
+    this.plus = false; this.plusV = false; this.sharpV = false; this.minus = false; this.sharp = false; this.space = false; this.zero = false
     this.width = -1; this.prec = -1
   }
 }
@@ -196,9 +198,10 @@ export function sprintf (format: string, args: readonly GoValue[]): string {
     if (!goodArgNum) { out += `%!${verb}(BADINDEX)`; continue }
     if (argNum >= args.length) { out += `%!${verb}(MISSING)`; continue }
     if (verb === 'v') {
-      // %#v prints Go syntax (not modelled: printed as %v); %+v names struct fields.
+      // %#v prints Go syntax; %+v names struct fields.
       f.plusV = f.plus
       f.plus = false
+      f.sharpV = f.sharp
       f.sharp = false
     }
     const arg = args[argNum++] ?? null
@@ -244,6 +247,7 @@ function isDigit (c: number): boolean { return c >= 0x30 && c <= 0x39 }
 
 function printArg (v: GoValue, verb: string, depth: number): string {
   if (v === null || v === NO_VALUE) return verb === 'v' ? pad('<nil>') : `%!${verb}(<nil>)`
+  if (verb === 'v' && state.sharpV) return goSyntax(v, depth)
   if (v instanceof GoNil) return fmtNil(v, verb)
   switch (typeof v) {
     case 'boolean': return verb === 't' || verb === 'v' ? pad(v ? 'true' : 'false') : badVerb(v, verb, depth)
@@ -270,6 +274,53 @@ function printArg (v: GoValue, verb: string, depth: number): string {
     return out + ']'
   }
   return fmtObject(v, verb, depth, true)
+}
+
+/**
+ * %#v (print.go with sharpV): Go syntax. Strings quoted, slices `[]string{"a", "b"}`, maps
+ * `http.Header{"A":[]string{"x"}}`, a pointer to a struct `&http.RequestLogResponse{Code:201, ...}`,
+ * typed nils `(*tls.ConnectionState)(nil)`. A Stringer's String() is not used. An empty slice or map
+ * prints as nil (`[]string(nil)`): the model's empty ones are Go's nil ones. A pointer inside a
+ * struct prints as an address in Go, which differs per run; here `(*T)(0xc000000000)`.
+ */
+function goSyntax (v: GoValue, depth: number): string {
+  if (v === null || v === NO_VALUE) return '<nil>'
+  if (v instanceof GoNil) return `(${v.goType})(nil)`
+  switch (typeof v) {
+    case 'string': return pad(quote(v))
+    case 'bigint': case 'number': case 'boolean': return printArgPlain(v, depth)
+  }
+  if (isStringSlice(v)) {
+    if (v.length === 0) return '[]string(nil)'
+    return `[]string{${v.map((x) => quote(x)).join(', ')}}`
+  }
+  if (v instanceof GoStringMap) {
+    if (v.entries.size === 0) return `${v.goType}(nil)`
+    const keys = [...v.entries.keys()].sort()
+    return `${v.goType}{${keys.map((k) => `${quote(k)}:${goSyntax(v.get(k) ?? [], depth + 1)}`).join(', ')}}`
+  }
+  const isPointer = v.goType.startsWith('*')
+  if (isPointer && depth > TOP) return `(${v.goType})(0xc000000000)`
+  const printed = v.goPrint()
+  const names = v.goFieldNames === undefined ? [] : v.goFieldNames()
+  // A Stringer's fields are read one by one (%#v does not call String()).
+  const fields = printed instanceof GoStringer ? names.map((n) => v.goLookup(n, NO_ARGS)) : printed
+  let out = isPointer ? `&${v.goType.slice(1)}{` : `${v.goType}{`
+  for (let i = 0; i < fields.length; i++) {
+    if (i > 0) out += ', '
+    const name = names[i]
+    if (name !== undefined) out += name + ':'
+    out += goSyntax(fields[i] ?? null, depth + 1)
+  }
+  return out + '}'
+}
+
+/** %v of a bool or number without sharpV (their Go syntax is their %v). */
+function printArgPlain (v: boolean | bigint | number, depth: number): string {
+  state.sharpV = false
+  const out = printArg(v, 'v', depth)
+  state.sharpV = true
+  return out
 }
 
 /** A typed nil (fmt's handleMethods, then fmtPointer): a Stringer's String(), `<nil>`, 0 for the integer verbs. */

@@ -47,6 +47,8 @@ export class GoURL implements GoObject {
     return URL_METHODS.includes(name) ? NO_PARAMS : null
   }
 
+  goFieldNames (): readonly string[] { return URL_FIELDS }
+
   goLookup (name: string, args: readonly GoValue[]): GoValue {
     const isField = URL_FIELDS.includes(name)
     if (isField && args.length > 0) throw new GoExecError(`${name} has arguments but cannot be invoked as function`)
