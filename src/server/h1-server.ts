@@ -64,7 +64,7 @@ export class H1Server implements ConnectionHost {
     const conn = new H1ServerConnection(this, socket)
     this.#connections.add(conn)
     if (this.#sweep === null) {
-      this.#sweep = setInterval(() => { this.#sweepConnections() }, SWEEP_MS)
+      this.#sweep = setInterval(() => { this.sweep() }, SWEEP_MS)
       this.#sweep.unref()
     }
     if (this.isClosing) conn.closeWhenIdle()
@@ -111,7 +111,8 @@ export class H1Server implements ConnectionHost {
     if (this.#sweep !== null) { clearInterval(this.#sweep); this.#sweep = null }
   }
 
-  #sweepConnections (): void {
+  /** Checks every connection's timeouts once (the 1 s interval calls it). Public so tests with an injected `now` can drive it. */
+  sweep (): void {
     const now = this.#now()
     const o = this.#o
     for (const conn of this.#connections) {
