@@ -6,9 +6,9 @@
 // (after start and a 5,000-request warm-up).
 //
 // The full GC is forced over the inspector (SIGUSR1 on a process started with --inspect-port, then
-// HeapProfiler.collectGarbage): without it V8 keeps the heap it grew under load for as long as the
-// process stays idle (RSS after 30 s is reported too), so RSS alone cannot tell a leak from a heap
-// that was merely not given back. Leaked objects would survive the GC.
+// HeapProfiler.collectGarbage): a leak's objects survive it. Before it, RSS is polled for up to 75 s:
+// Node itself keeps the heap a burst grew for as long as the process stays idle, and Sluice's idle
+// reclaimer (src/server/idle-reclaimer.ts) gives it back 60-65 s after the last request.
 
 import { runAborts } from './abort-client.ts'
 import { freePort, HOST, httpCall } from '../harness/targets.ts'
@@ -19,7 +19,8 @@ const REQUESTS = 100_000
 const WORKERS = 64
 const ABORT_SHARE = 0.2
 const CC = 10
-const RSS_SETTLE_MS = 30_000
+/** Sluice's idle reclaimer (--idle-reclaim-seconds, 60) collects 60-65 s after the last request. */
+const RSS_SETTLE_MS = 75_000
 
 export async function runAbortsScenario (ctx: FaultContext, kind: TargetKind): Promise<ScenarioResult> {
   const rec = new ScenarioRecorder('aborts', kind)
@@ -74,7 +75,7 @@ export async function runAbortsScenario (ctx: FaultContext, kind: TargetKind): P
     rec.figures.heapAfterGcControlMb = round2(heapControlMb)
     rec.figures.heapAfterGcAfterAbortsMb = round2(heapAfterMb)
     rec.check('live heap after a full GC back within 10% of its value after the control run (no leaked objects)', heapAfterMb <= heapControlMb * 1.1, `<= ${(heapControlMb * 1.1).toFixed(1)} MB`, `${heapAfterMb.toFixed(1)} MB (start ${heapStartMb.toFixed(1)}, control ${heapControlMb.toFixed(1)})`)
-    rec.check('RSS back within 10% of idle (start, after warm-up) after a full GC', afterGcKb <= startIdleKb * 1.1, `<= ${(startIdleKb * 1.1 / 1024).toFixed(1)} MB`, `${(afterGcKb / 1024).toFixed(1)} MB (without a GC: ${(rss.value / 1024).toFixed(1)} MB after ${RSS_SETTLE_MS / 1000} s)`)
+    rec.check('RSS back within 10% of idle (start, after warm-up) after a full GC', afterGcKb <= startIdleKb * 1.1, `<= ${(startIdleKb * 1.1 / 1024).toFixed(1)} MB`, `${(afterGcKb / 1024).toFixed(1)} MB (without a forced GC: ${(rss.value / 1024).toFixed(1)} MB ${rss.afterMs === null ? `after ${RSS_SETTLE_MS / 1000} s` : `${(rss.afterMs / 1000).toFixed(0)} s after the load`})`)
     return rec.finish()
   } finally {
     heap.close()

@@ -12,9 +12,10 @@ import { reduceMemory, type ReduceMemoryResult } from './reduce-memory.ts'
 // flight) on a coarse unref'd tick, so a request costs nothing more. It never collects while requests
 // flow: traffic seen at a tick restarts the idle period. A request arriving during the collection waits
 // for it (tens of ms, logged as gcMs). `minRequests` keeps a proxy that only sees the odd request (or
-// kubelet probes, which are not counted) from collecting after each one.
+// kubelet probes, which are not counted) from collecting after each one. The price is paid by the next
+// burst, which starts with the small young generation V8 shrank to (--idle-reclaim-seconds says why the
+// default wait is a minute).
 
-export const DEFAULT_IDLE_RECLAIM_MS = 10_000
 export const DEFAULT_MIN_REQUESTS = 1_000
 
 export interface ProxyActivity {
@@ -28,7 +29,7 @@ export interface IdleReclaimerOptions {
   activity: ProxyActivity
   /** Quiet time before a collection, ms. */
   idleMs: number
-  /** Tick of the check, ms (default idleMs / 2): a collection comes idleMs after the last tick that saw traffic. */
+  /** Tick of the check, ms (default idleMs / 2, at most 5 s): a collection comes idleMs after the last tick that saw traffic. */
   tickMs?: number
   /** Requests that must have finished since the last collection (default DEFAULT_MIN_REQUESTS). */
   minRequests?: number
@@ -72,7 +73,7 @@ export class IdleReclaimer {
     this.#lastFinished = a.finished()
     this.#reclaimedAt = this.#lastFinished
     this.#lastActiveMs = this.#o.clock.nowMs()
-    this.#tick = this.#timers.setInterval(() => { this.check() }, this.#o.tickMs ?? Math.max(1, Math.floor(this.#o.idleMs / 2)))
+    this.#tick = this.#timers.setInterval(() => { this.check() }, this.#o.tickMs ?? Math.max(1, Math.min(5_000, Math.floor(this.#o.idleMs / 2))))
   }
 
   stop (): void {

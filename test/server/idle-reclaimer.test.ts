@@ -117,3 +117,19 @@ t.test('reduceMemory shrinks the V8 heap a burst grew and leaves no gc on the gl
   t.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'still no global gc')
   t.equal(keep, null)
 })
+
+t.test('the default tick is at most 5 s: with a minute\'s wait, a collection comes 60-65 s after the last request', async (t) => {
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  const proxy = new FakeProxy()
+  let calls = 0
+  const reclaimer = new IdleReclaimer({ activity: proxy.activity, idleMs: 60_000, minRequests: 1, clock, timers, logger: silentLogger(), reclaim: () => { calls++; return { gcMs: 0 } } })
+  reclaimer.start()
+  await timers.advance(1_000)
+  proxy.finished = 10 // the last request, 1 s in
+  await timers.advance(59_999)
+  t.equal(calls, 0, 'not within 60 s of it')
+  await timers.advance(5_000)
+  t.equal(calls, 1, 'by 65 s after it')
+  reclaimer.stop()
+})
