@@ -13,21 +13,31 @@ const KUBELET = { 'user-agent': 'kube-probe/1.30', 'k-network-probe': 'queue' }
 test('drain: probes fail at once, traffic is still served, in-flight and queued requests finish', async (t, stack) => {
   const hold: Array<() => void> = []
   const app = await startApp(t, (req, res) => { hold.push(() => res.end(req.url)) })
-  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, [...stack.argv, '--drain-seconds', '0.3'])
+  // The drain's quiet period runs on fake time.
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  const { url, sidecar } = await startSidecar(t, app.port, { CONTAINER_CONCURRENCY: '1' }, [...stack.argv, '--drain-seconds', '0.3'], { clock, timers })
   await until(() => sidecar.prober.isReady)
   const inFlight = send(`${url}/a`)
   const queued = send(`${url}/b`)
   await until(() => app.inFlight === 1 && sidecar.breaker?.queued === 1)
   const done = sidecar.shutdown()
-  const probe = await send(url, { headers: KUBELET })
+  const probeOnce = async (): Promise<Reply> => send(url, { headers: KUBELET })
+  const probe = await probeOnce()
   t.equal(probe.status, 503)
   t.equal(probe.body, 'shutting down\n')
   const late = send(`${url}/late`) // arrives during the quiet period: still served, restarts it
+  await until(() => sidecar.breaker?.queued === 2, 2000, 'the late request queued')
+  await timers.advance(1_000) // more than three quiet periods: the serving port closes, the work goes on
+  t.notOk(await settledAfterRoundTrip(done, () => sleep(20)), 'shutdown waits for queued and in-flight work')
   let finished = false
   void done.then(() => { finished = true })
-  await sleep(400)
-  t.notOk(finished, 'shutdown waits for queued and in-flight work')
-  while (!finished) { const h = hold.shift(); if (h !== undefined) h(); await sleep(10) }
+  while (!finished) {
+    const h = hold.shift()
+    if (h !== undefined) h()
+    else await timers.advance(100)
+    await sleep(5)
+  }
   t.same([(await inFlight).body, (await queued).body, (await late).body], ['/a', '/b', '/late'])
 })
 
