@@ -96,9 +96,7 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/server/node-client-error.ts', 'no unit test yet: node:http fallback\'s clientError answers, exercised by the --http-server node stack (test/helpers/stacks.ts)'],
   ['src/server/tls-listener.ts', VIA_SERVERS],
 
-  ['src/shared/section-reader.ts', VIA_H1_SERVER],
 
-  ['src/stats/stats-json.ts', VIA_SERVERS],
 
   ['src/telemetry/grpc-exporters.ts', VIA_TELEMETRY],
   ['src/telemetry/load-telemetry.ts', VIA_TELEMETRY],
