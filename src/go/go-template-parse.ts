@@ -667,11 +667,14 @@ function intern (name: string): string {
   return Object.keys({ [name]: 0 })[0] ?? name
 }
 
+/** Only unicode.IsSpace characters (JS's trim() also drops U+FEFF, which Go keeps). */
+const GO_SPACE_ONLY = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/
+
 /** parse.go IsEmptyTree. */
 function isEmptyTree (n: Node): boolean {
   if (n instanceof ListNode) return n.nodes.every(isEmptyTree)
   if (n instanceof CommentNode) return true
-  if (n instanceof TextNode) return n.text.trim() === '' || /^[ \t\n\v\f\r\u0085\u00a0]*$/.test(n.text)
+  if (n instanceof TextNode) return GO_SPACE_ONLY.test(n.text) // bytes.TrimSpace: unicode.IsSpace
   return false
 }
 
