@@ -78,18 +78,14 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/autoscaler/revision-scaler.ts', 'no unit test yet: driven through Multiscaler (test/autoscaler/multiscaler.test.ts)'],
   ['src/local/local-pod.ts', 'no unit test yet: driven through LocalActuator, which spawns real pods (test/local/local-actuator.test.ts)'],
 
-  ['src/config/idle-reclaim.ts', VIA_SERVERS],
 
   ['src/profiling/profiling-switch.ts', VIA_SERVERS],
 
   ['src/proxy/connected-socket-agent.ts', VIA_UPSTREAM],
-  ['src/proxy/exchange-metrics.ts', VIA_SERVERS],
   ['src/proxy/h1-upstream-connection.ts', VIA_UPSTREAM],
   ['src/proxy/h2c-upstream-request.ts', VIA_UPSTREAM],
   ['src/proxy/h2c-upstream.ts', VIA_UPSTREAM],
 
-  ['src/server/drain-waits.ts', VIA_SERVERS],
-  ['src/server/h1-port.ts', VIA_H1_SERVER],
   ['src/server/h1-server-connection.ts', VIA_H1_SERVER],
   ['src/server/h1-server-request.ts', VIA_H1_SERVER],
   ['src/server/h1-server-response.ts', VIA_H1_SERVER],
