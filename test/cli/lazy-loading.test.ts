@@ -118,6 +118,8 @@ async function checkLazyLoading (t: Test, env: Record<string, string>): Promise<
   t.same(LAZY_BUILTINS.filter((b) => before.builtins.includes(b)), [], `none of node:${LAZY_BUILTINS.join(', node:')} loaded`)
   t.notOk(before.loaded.some((url) => url.includes('/activator/') || url.includes('/autoscaler/')), 'no other mode\'s modules')
   t.same(telemetryModulesIn(before), [], 'no OpenTelemetry module, bundled or not')
+  // (node:inspector is not listed: under tap's coverage, NODE_V8_COVERAGE makes Node load it in every child.)
+  t.notOk(before.loaded.some((url) => url.includes('profiling-server')), 'no profiling server (runtime profiling is off)')
 
   t.equal(await upgrade(ports.serving), 'HTTP/1.1 101 Switching Protocols', 'the Upgrade request is proxied')
   const after = await report()
