@@ -140,18 +140,18 @@ t.test('the API is writable only with --source api', async (t) => {
   t.equal(readOnlyReasonFor('kubernetes'), 'revisions come from --source kubernetes')
 })
 
-/** GETs `path` until it answers 200 (the child is starting), up to 15 s; fails if the child exits. */
+/** GETs `path` until it answers 200 (the child is starting), up to 30 s (a child loading the Kubernetes client on a loaded machine took over 15); fails if the child exits. */
 async function firstOk (client: ReturnType<typeof createClient>, base: string, path: string, exited: Promise<void>): Promise<Awaited<ReturnType<typeof send>>> {
   let gone = false
   void exited.then(() => { gone = true })
-  const end = performance.now() + 15_000
+  const end = performance.now() + 30_000
   for (;;) {
     if (gone) throw new Error('the activator exited')
     try {
       const reply = await send(client, base, { path })
       if (reply.status === 200) return reply
     } catch { /* not listening yet */ }
-    if (performance.now() > end) throw new Error(`${base}${path} did not answer 200 within 15 s`)
+    if (performance.now() > end) throw new Error(`${base}${path} did not answer 200 within 30 s`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
