@@ -101,7 +101,9 @@ async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions)
   if (c.protocol === 'prometheus') {
     const hp = c.endpoint === '' ? null : splitHostPort(c.endpoint)
     const { startPrometheusReader } = await import('./prometheus-reader.ts')
-    return await startPrometheusReader(hp === null || hp.host === '' ? undefined : hp.host, hp === null || hp.port === '' ? o.prometheusPort : Number(hp.port))
+    const host = hp === null || hp.host === '' ? undefined : hp.host
+    const port = hp === null || hp.port === '' ? o.prometheusPort : Number(hp.port)
+    return await startPrometheusReader(host, port, (err) => { o.logger.error({ err, host: host ?? '', port }, 'metrics server error') })
   }
   const exporter: PushMetricExporter = c.protocol === 'grpc'
     ? (await import('./grpc-exporters.ts')).grpcMetricExporter(exporterUrl(c.endpoint))

@@ -225,3 +225,28 @@ t.test('config errors where queue-proxy dies: exit 2 and one line', async (t) =>
     t.match(lines[0], want)
   }
 })
+
+t.test('a collector that is down: requests are served, and the sidecar still stops cleanly', async (t) => {
+  const [closedPort] = await pickFreePorts(1)
+  const down = `http://127.0.0.1:${closedPort}`
+  const r = await startSidecar(t, {
+    requestMetrics: { protocol: 'http/protobuf', endpoint: `${down}/v1/metrics`, exportInterval: 50_000_000 },
+    tracing: { protocol: 'http/protobuf', endpoint: `${down}/v1/traces`, samplingRate: 1 },
+  })
+  for (let i = 0; i < 3; i++) t.equal((await send(`http://127.0.0.1:${r.port}/`)).status, 200, `request ${i} served`)
+  t.equal(await stop(r), 0, 'the failed final exports do not fail the shutdown')
+  t.match(traceparentOf(r.appHeaders[0])[1], /^[0-9a-f]{32}$/, 'traces still propagate')
+})
+
+t.test('the Prometheus port already taken: one error line, the sidecar serves on (knative/pkg only prints it)', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => { taken.listen(0, '127.0.0.1', resolve) })
+  t.teardown(() => { taken.close() })
+  const port = (taken.address() as AddressInfo).port
+  const r = await startSidecar(t, { requestMetrics: { protocol: 'prometheus', endpoint: `127.0.0.1:${port}` } })
+  t.equal((await send(`http://127.0.0.1:${r.port}/`)).status, 200)
+  const errors = r.stdout().split('\n').filter((l) => l.includes('"metrics server error"'))
+  t.equal(errors.length, 1)
+  t.match(errors[0], /"level":"error".*EADDRINUSE/)
+  t.equal(await stop(r), 0)
+})
