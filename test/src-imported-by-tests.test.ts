@@ -29,8 +29,7 @@ const GO_TEMPLATE = 'a part of go-template.ts (lexer, parser, executor, function
 // H1Server, the autoscaler's Multiscaler), with no test of its own yet: the next candidates for one.
 const VIA_SIDECAR = 'no unit test yet: exercised in-process through SidecarServer (test/sidecar/*.test.ts via test/helpers/sidecar-fixture.ts)'
 const VIA_ACTIVATOR = 'no unit test yet: exercised in-process through ActivatorServer (test/activator/*.test.ts)'
-const VIA_H1_SERVER = 'no unit test yet: exercised in-process through H1Server (test/server/h1-server.test.ts and the sidecar suites)'
-const VIA_UPSTREAM = 'no unit test yet: exercised in-process through H1Upstream / the proxies (test/proxy/h1-upstream.test.ts, the h2c suites)'
+const H1_SERVER_PART = 'a part of H1Server (its connection, request and response objects), tested through it over raw sockets (test/server/h1-server.test.ts)'
 const VIA_TELEMETRY = 'no unit test yet: loaded on demand by OBSERVABILITY_CONFIG; test/telemetry/*.test.ts drive it through the modes'
 const VIA_SERVERS = 'no unit test yet: exercised in-process through the sidecar and activator servers that tests build'
 
@@ -81,14 +80,12 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
 
   ['src/profiling/profiling-switch.ts', VIA_SERVERS],
 
-  ['src/proxy/connected-socket-agent.ts', VIA_UPSTREAM],
-  ['src/proxy/h1-upstream-connection.ts', VIA_UPSTREAM],
-  ['src/proxy/h2c-upstream-request.ts', VIA_UPSTREAM],
-  ['src/proxy/h2c-upstream.ts', VIA_UPSTREAM],
+  ['src/proxy/connected-socket-agent.ts', 'the agent UpgradeTunnel.connect hands http-proxy-3, tested through it (test/proxy/upgrade-tunnel.test.ts, connect cases)'],
+  ['src/proxy/h1-upstream-connection.ts', 'a part of H1Upstream (one keep-alive connection), tested through it against raw servers (test/proxy/h1-upstream.test.ts)'],
 
-  ['src/server/h1-server-connection.ts', VIA_H1_SERVER],
-  ['src/server/h1-server-request.ts', VIA_H1_SERVER],
-  ['src/server/h1-server-response.ts', VIA_H1_SERVER],
+  ['src/server/h1-server-connection.ts', H1_SERVER_PART],
+  ['src/server/h1-server-request.ts', H1_SERVER_PART],
+  ['src/server/h1-server-response.ts', H1_SERVER_PART],
   ['src/server/node-client-error.ts', 'no unit test yet: node:http fallback\'s clientError answers, exercised by the --http-server node stack (test/helpers/stacks.ts)'],
   ['src/server/tls-listener.ts', VIA_SERVERS],
 
