@@ -62,7 +62,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/sidecar/upgrade-path.ts', VIA_SIDECAR],
 
   ['src/activator/activator-metrics.ts', VIA_ACTIVATOR],
-  ['src/activator/activator-probes.ts', VIA_ACTIVATOR],
   ['src/activator/activator-tls.ts', VIA_ACTIVATOR],
   ['src/activator/cluster-ip-route.ts', VIA_ACTIVATOR],
   ['src/activator/cold-start-timeline.ts', VIA_ACTIVATOR],

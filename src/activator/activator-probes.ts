@@ -49,7 +49,15 @@ export class ActivatorProbes {
       writeProbeAnswer(res, 200, ACTIVATOR_BODY, null)
       return true
     }
-    writeProbeAnswer(res, 400, Buffer.from(`unexpected probe header value: ${JSON.stringify(probe)}\n`), null)
+    writeProbeAnswer(res, 400, Buffer.from(`unexpected probe header value: ${JSON.stringify(htmlEscape(String(probe)))}\n`), null)
     return true
   }
+}
+
+// Knative writes the value as fmt's %q of html.EscapeString(val) (probe_handler.go). JSON.stringify
+// quotes as %q does for the printable ASCII a header value holds.
+const HTML_ESCAPES: Readonly<Record<string, string>> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&#39;', '"': '&#34;' }
+
+function htmlEscape (s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => HTML_ESCAPES[c] ?? c)
 }
