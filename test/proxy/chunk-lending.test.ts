@@ -76,19 +76,31 @@ async function slowGet (port: number, path: string, stallMs: number): Promise<Bu
   socket.write(`GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`)
   await new Promise((resolve) => setTimeout(resolve, stallMs))
   const parts: Buffer[] = []
+  let received = 0
+  // Found once the head is complete: where the body starts in the concatenation, and its length.
+  let bodyStart = -1
+  let bodyLength = -1
   return await new Promise<Buffer>((resolve, reject) => {
     const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no complete response for ${path}`)) }, 20_000)
     socket.on('data', (c: Buffer) => {
       parts.push(c)
-      const all = Buffer.concat(parts)
-      const headEnd = all.indexOf('\r\n\r\n')
-      if (headEnd < 0) return
-      const m = /content-length: (\d+)/i.exec(all.subarray(0, headEnd).toString('latin1'))
-      const len = m === null ? -1 : Number(m[1])
-      if (len >= 0 && all.length >= headEnd + 4 + len) {
+      received += c.length
+      // Concatenate only until the head is found, and once at the end: joining every chunk on
+      // each read copied megabytes thousands of times (quadratic, seconds of CPU per run).
+      if (bodyStart < 0) {
+        const all = Buffer.concat(parts)
+        const headEnd = all.indexOf('\r\n\r\n')
+        if (headEnd < 0) return
+        const m = /content-length: (\d+)/i.exec(all.subarray(0, headEnd).toString('latin1'))
+        bodyStart = headEnd + 4
+        bodyLength = m === null ? -1 : Number(m[1])
+        parts.length = 0
+        parts.push(all)
+      }
+      if (bodyLength >= 0 && received >= bodyStart + bodyLength) {
         clearTimeout(timer)
         socket.destroy()
-        resolve(all.subarray(headEnd + 4, headEnd + 4 + len))
+        resolve(Buffer.concat(parts).subarray(bodyStart, bodyStart + bodyLength))
       }
     })
     socket.resume()
