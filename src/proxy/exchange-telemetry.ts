@@ -1,4 +1,4 @@
-import type { ProxyExchange } from './proxy-exchange.ts'
+import type { IncomingHttpHeaders } from 'node:http'
 
 // What the request path knows of OpenTelemetry: two small interfaces, no OTel import. The modes hold
 // a `TelemetryHooks | null` (null unless OBSERVABILITY_CONFIG / config-observability export
@@ -15,20 +15,43 @@ export interface TelemetryRevision {
   readonly Configuration: string
 }
 
+/** What telemetry reads of an exchange (ProxyExchange has it all; benchmarks pass plain objects). */
+export interface TelemetryExchange {
+  readonly req: {
+    readonly headers: IncomingHttpHeaders
+    readonly url?: string | undefined
+    readonly httpVersionMajor: number
+    readonly httpVersionMinor: number
+    readonly socket: { readonly remoteAddress?: string | undefined, readonly remotePort?: number | undefined }
+  }
+  /** The upstream request: `headers` is the flat name/value list the trace headers are set in. */
+  readonly options: { readonly method: string, readonly path: string, readonly headers?: unknown }
+  readonly clock: { nowMs (): number }
+  readonly startMs: number
+  readonly admittedMs: number
+  readonly firstByteMs: number
+  readonly statusCode: number
+  readonly responseBytes: number
+  readonly error: Error | null
+  readonly errorCode: string | null
+  /** The activator's chosen endpoint (a PodTracker: `dest`), unknown here. */
+  readonly target: unknown
+}
+
 /** One exchange's spans and measurements; made by TelemetryHooks.begin. */
 export interface ExchangeTelemetry {
   /**
    * Admission granted, just before the first dispatch: the wait span ends, the client span starts
    * and its W3C traceparent replaces the incoming one in `ex.options.headers`.
    */
-  onAdmitted (ex: ProxyExchange): void
+  onAdmitted (ex: TelemetryExchange): void
   /** The exchange ended (once, from ProxyExchange.end): spans end, metrics are recorded. */
-  onEnd (ex: ProxyExchange): void
+  onEnd (ex: TelemetryExchange): void
 }
 
 export interface TelemetryHooks {
   /** A request became an exchange (probes never do). */
-  begin (ex: ProxyExchange, revision: TelemetryRevision | null): ExchangeTelemetry
+  begin (ex: TelemetryExchange, revision: TelemetryRevision | null): ExchangeTelemetry
   /** Flushes what is buffered and stops the exporters (shutdown). */
   shutdown (): Promise<void>
 }

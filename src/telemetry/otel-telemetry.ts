@@ -1,20 +1,20 @@
 import {
-  ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
-  type Attributes, type Context, type Gauge, type Histogram, type Span, type Tracer, type UpDownCounter,
+  ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, ValueType,
+  type Attributes, type Context, type Span, type Tracer,
 } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources'
-import { MeterProvider, PeriodicExportingMetricReader, type MetricReader, type PushMetricExporter, type ViewOptions } from '@opentelemetry/sdk-metrics'
+import { MeterProvider, PeriodicExportingMetricReader, type MetricProducer, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics'
 import {
   AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider,
   type Sampler, type SpanExporter,
 } from '@opentelemetry/sdk-trace'
 import type { MetricsExportConfig, TelemetryConfig, TracingExportConfig } from '../config/telemetry-config.ts'
 import { splitHostPort } from '../config/telemetry-config.ts'
-import type { ExchangeTelemetry, TelemetryHooks, TelemetryRevision } from '../proxy/exchange-telemetry.ts'
-import type { ProxyExchange } from '../proxy/proxy-exchange.ts'
+import type { ExchangeTelemetry, TelemetryExchange, TelemetryHooks, TelemetryRevision } from '../proxy/exchange-telemetry.ts'
 import type { Logger } from '../shared/logger.ts'
 import { StdoutSpanExporter } from './stdout-span-exporter.ts'
+import { GaugeFamily, HistogramFamily, RequestMetricsProducer, SumFamily, type AnyFamily, type ScopeFamilies } from './request-metrics.ts'
 
 // Knative's request telemetry with the OpenTelemetry JS SDK, loaded only when config-observability
 // exports something (load-telemetry.ts). What each site emits is what Knative's Go code emits
@@ -65,9 +65,14 @@ const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'P
 /** Builds the providers and exporters; resolves once a Prometheus listener (if any) is up. */
 export async function createOtelTelemetry (o: OtelTelemetryOptions): Promise<TelemetryHooks> {
   const resource = buildResource(o.resource)
-  const meterProvider = o.config.metrics.protocol === 'none'
-    ? null
-    : new MeterProvider({ resource, readers: [await metricReaderFor(o.config.metrics, o)], views: o.config.metrics.protocol === 'prometheus' ? prometheusViews() : [] })
+  let families: Families | null = null
+  let meterProvider: MeterProvider | null = null
+  if (o.config.metrics.protocol !== 'none') {
+    families = createFamilies(o.site, o.config.metrics.protocol === 'prometheus')
+    const producer = new RequestMetricsProducer(resource, families.scopes)
+    // The SDK hosts the reader and its exporter; the request metrics come from the producer.
+    meterProvider = new MeterProvider({ resource, readers: [await metricReaderFor(o.config.metrics, o, producer)] })
+  }
   const tracerProvider = o.config.tracing.protocol === 'none'
     ? null
     : new TracerProvider({
@@ -76,7 +81,7 @@ export async function createOtelTelemetry (o: OtelTelemetryOptions): Promise<Tel
       spanProcessors: [new BatchSpanProcessor({ exporter: await spanExporterFor(o.config.tracing, o) })],
     })
   o.logger.info({ metrics: o.config.metrics, tracing: o.config.tracing }, 'OpenTelemetry on')
-  return new OtelTelemetry(o, meterProvider, tracerProvider)
+  return new OtelTelemetry(o, families, meterProvider, tracerProvider)
 }
 
 function buildResource (attrs: Readonly<Record<string, string>>): Resource {
@@ -97,13 +102,13 @@ export function exporterUrl (endpoint: string): string {
     : endpoint
 }
 
-async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions): Promise<MetricReader> {
+async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions, producer: MetricProducer): Promise<MetricReader> {
   if (c.protocol === 'prometheus') {
     const hp = c.endpoint === '' ? null : splitHostPort(c.endpoint)
     const { startPrometheusReader } = await import('./prometheus-reader.ts')
     const host = hp === null || hp.host === '' ? undefined : hp.host
     const port = hp === null || hp.port === '' ? o.prometheusPort : Number(hp.port)
-    return await startPrometheusReader(host, port, (err) => { o.logger.error({ err, host: host ?? '', port }, 'metrics server error') })
+    return await startPrometheusReader(host, port, producer, (err) => { o.logger.error({ err, host: host ?? '', port }, 'metrics server error') })
   }
   const exporter: PushMetricExporter = c.protocol === 'grpc'
     ? (await import('./grpc-exporters.ts')).grpcMetricExporter(exporterUrl(c.endpoint))
@@ -111,23 +116,10 @@ async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions)
   // Go's WithInterval applies only when the interval is non-zero; 60 s otherwise (both SDKs).
   return new PeriodicExportingMetricReader({
     exporter,
+    metricProducers: [producer],
     exportIntervalMillis: c.exportIntervalMs > 0 ? c.exportIntervalMs : 60_000,
     exportTimeoutMillis: c.exportIntervalMs > 0 ? Math.min(30_000, c.exportIntervalMs) : 30_000,
   })
-}
-
-/**
- * Prometheus names as Go's exporter writes them with UnderscoreEscapingWithSuffixes: the unit as a
- * suffix (`s` -> `_seconds`, `By` -> `_bytes`; `{request}` adds none). The JS exporter adds no unit
- * suffix itself (it does add `_total` to counters, as Go's).
- */
-function prometheusViews (): ViewOptions[] {
-  const withSuffix: Array<[string, string]> = [
-    ['http.server.request.duration', '_seconds'], ['http.server.request.body.size', '_bytes'],
-    ['http.server.response.body.size', '_bytes'], ['http.client.request.duration', '_seconds'],
-    ['http.client.request.body.size', '_bytes'], ['kn.serving.invocation.duration', '_seconds'],
-  ]
-  return withSuffix.map(([name, suffix]) => ({ instrumentName: name, name: name + suffix }))
 }
 
 async function spanExporterFor (c: TracingExportConfig, o: OtelTelemetryOptions): Promise<SpanExporter> {
@@ -143,27 +135,42 @@ export function samplerFor (c: TracingExportConfig): Sampler {
   return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(c.samplingRate) })
 }
 
-interface Instruments {
-  readonly serverDuration: Histogram
-  readonly serverRequestSize: Histogram
-  readonly serverResponseSize: Histogram
-  /** queue-proxy only (null in the activator). */
-  readonly clientDuration: Histogram | null
-  readonly clientRequestSize: Histogram | null
-  readonly invocationDuration: Histogram | null
-  readonly queueDepth: Gauge | null
+/** The request metrics of one site; null members are the other site's. */
+interface Families {
+  readonly serverDuration: HistogramFamily
+  readonly serverRequestSize: HistogramFamily
+  readonly serverResponseSize: HistogramFamily
+  /** queue-proxy only. */
+  readonly clientDuration: HistogramFamily | null
+  readonly clientRequestSize: HistogramFamily | null
+  readonly invocationDuration: HistogramFamily | null
+  readonly queueDepth: GaugeFamily | null
   /** activator only. */
-  readonly requestQueued: UpDownCounter | null
-  readonly requestActive: UpDownCounter | null
+  readonly requestQueued: SumFamily | null
+  readonly requestActive: SumFamily | null
+  readonly scopes: readonly ScopeFamilies[]
 }
 
-function createInstruments (mp: MeterProvider, site: TelemetrySite): Instruments {
-  const http = mp.getMeter(OTELHTTP_SCOPE, OTELHTTP_VERSION)
-  const serverDuration = http.createHistogram('http.server.request.duration', { description: 'Duration of HTTP server requests.', unit: 's', advice: { explicitBucketBoundaries: LATENCY_BOUNDS } })
-  const serverRequestSize = http.createHistogram('http.server.request.body.size', { description: 'Size of HTTP server request bodies.', unit: 'By', valueType: 1 })
-  const serverResponseSize = http.createHistogram('http.server.response.body.size', { description: 'Size of HTTP server response bodies.', unit: 'By', valueType: 1 })
+/** The SDK's default explicit buckets (Go's too), for the body sizes. */
+const SIZE_BOUNDS = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000]
+
+/**
+ * Knative's instruments. With `prometheus` the names carry the unit suffix Go's exporter adds
+ * (UnderscoreEscapingWithSuffixes: `s` -> `_seconds`, `By` -> `_bytes`, `{request}` none); the JS
+ * exporter turns dots into underscores and adds `_total` to monotonic sums itself.
+ */
+function createFamilies (site: TelemetrySite, prometheus: boolean): Families {
+  const seconds = prometheus ? '_seconds' : ''
+  const bytes = prometheus ? '_bytes' : ''
+  const histogram = (name: string, suffix: string, description: string, unit: string, valueType: ValueType, bounds: readonly number[]): HistogramFamily =>
+    new HistogramFamily({ name: name + suffix, description, unit, valueType }, bounds)
+  const serverDuration = histogram('http.server.request.duration', seconds, 'Duration of HTTP server requests.', 's', ValueType.DOUBLE, LATENCY_BOUNDS)
+  const serverRequestSize = histogram('http.server.request.body.size', bytes, 'Size of HTTP server request bodies.', 'By', ValueType.INT, SIZE_BOUNDS)
+  const serverResponseSize = histogram('http.server.response.body.size', bytes, 'Size of HTTP server response bodies.', 'By', ValueType.INT, SIZE_BOUNDS)
+  const otelhttp = { name: OTELHTTP_SCOPE, version: OTELHTTP_VERSION }
   if (site === 'activator') {
-    const meter = mp.getMeter(ACTIVATOR_SCOPE)
+    const requestQueued = new SumFamily({ name: 'kn.revision.request.queued', description: 'Number of requests currently queued in the activator waiting for capacity', unit: '{request}', valueType: ValueType.INT }, false)
+    const requestActive = new SumFamily({ name: 'kn.revision.request.active', description: 'Number of requests currently being proxied by the activator', unit: '{request}', valueType: ValueType.INT }, false)
     return {
       serverDuration,
       serverRequestSize,
@@ -172,28 +179,40 @@ function createInstruments (mp: MeterProvider, site: TelemetrySite): Instruments
       clientRequestSize: null,
       invocationDuration: null,
       queueDepth: null,
-      requestQueued: meter.createUpDownCounter('kn.revision.request.queued', { description: 'Number of requests currently queued in the activator waiting for capacity', unit: '{request}' }),
-      requestActive: meter.createUpDownCounter('kn.revision.request.active', { description: 'Number of requests currently being proxied by the activator', unit: '{request}' }),
+      requestQueued,
+      requestActive,
+      scopes: [
+        { scope: otelhttp, families: [serverDuration, serverRequestSize, serverResponseSize] },
+        { scope: { name: ACTIVATOR_SCOPE }, families: [requestQueued, requestActive] },
+      ],
     }
   }
-  const queue = mp.getMeter(QUEUE_SCOPE)
+  const clientDuration = histogram('http.client.request.duration', seconds, 'Duration of HTTP client requests.', 's', ValueType.DOUBLE, LATENCY_BOUNDS)
+  const clientRequestSize = histogram('http.client.request.body.size', bytes, 'Size of HTTP client request bodies.', 'By', ValueType.INT, SIZE_BOUNDS)
+  const invocationDuration = histogram('kn.serving.invocation.duration', seconds, 'The duration of task execution', 's', ValueType.DOUBLE, LATENCY_BOUNDS)
+  const queueDepth = new GaugeFamily({ name: 'kn.serving.queue.depth', description: 'Number of current requests in the queue', unit: '{request}', valueType: ValueType.INT })
+  const families: AnyFamily[] = [invocationDuration, queueDepth]
   return {
     serverDuration,
     serverRequestSize,
     serverResponseSize,
-    clientDuration: http.createHistogram('http.client.request.duration', { description: 'Duration of HTTP client requests.', unit: 's', advice: { explicitBucketBoundaries: LATENCY_BOUNDS } }),
-    clientRequestSize: http.createHistogram('http.client.request.body.size', { description: 'Size of HTTP client request bodies.', unit: 'By', valueType: 1 }),
-    invocationDuration: queue.createHistogram('kn.serving.invocation.duration', { description: 'The duration of task execution', unit: 's', advice: { explicitBucketBoundaries: LATENCY_BOUNDS } }),
-    queueDepth: queue.createGauge('kn.serving.queue.depth', { description: 'Number of current requests in the queue', unit: '{request}', valueType: 1 }),
+    clientDuration,
+    clientRequestSize,
+    invocationDuration,
+    queueDepth,
     requestQueued: null,
     requestActive: null,
+    scopes: [
+      { scope: otelhttp, families: [serverDuration, serverRequestSize, serverResponseSize, clientDuration, clientRequestSize] },
+      { scope: { name: QUEUE_SCOPE }, families },
+    ],
   }
 }
 
 /** The hooks: one per process. */
 class OtelTelemetry implements TelemetryHooks {
   readonly site: TelemetrySite
-  readonly instruments: Instruments | null
+  readonly families: Families | null
   readonly httpTracer: Tracer | null
   readonly knTracer: Tracer | null
   readonly propagator = new W3CTraceContextPropagator()
@@ -207,9 +226,9 @@ class OtelTelemetry implements TelemetryHooks {
   readonly #meterProvider: MeterProvider | null
   readonly #tracerProvider: TracerProvider | null
 
-  constructor (o: OtelTelemetryOptions, mp: MeterProvider | null, tp: TracerProvider | null) {
+  constructor (o: OtelTelemetryOptions, families: Families | null, mp: MeterProvider | null, tp: TracerProvider | null) {
     this.site = o.site
-    this.instruments = mp === null ? null : createInstruments(mp, o.site)
+    this.families = families
     this.httpTracer = tp === null ? null : tp.getTracer(OTELHTTP_SCOPE, OTELHTTP_VERSION)
     this.knTracer = tp === null ? null : tp.getTracer(o.site === 'activator' ? ACTIVATOR_SCOPE : QUEUE_SCOPE)
     this.inFlight = o.inFlight
@@ -220,7 +239,7 @@ class OtelTelemetry implements TelemetryHooks {
     this.#tracerProvider = tp
   }
 
-  begin (ex: ProxyExchange, revision: TelemetryRevision | null): ExchangeTelemetry {
+  begin (ex: TelemetryExchange, revision: TelemetryRevision | null): ExchangeTelemetry {
     return new OtelExchange(this, ex, revision === null ? null : this.revisionAttributes(revision))
   }
 
@@ -235,6 +254,7 @@ class OtelTelemetry implements TelemetryHooks {
           'k8s.namespace.name': revision.Namespace,
         }),
         requests: Object.freeze({ 'k8s.namespace.name': revision.Namespace, 'kn.revision.name': revision.Name }),
+        key: `${revision.Namespace}/${revision.Name}`,
       }
       this.#revisionAttrs.set(revision, attrs)
     }
@@ -254,12 +274,21 @@ interface RevisionAttributes {
   readonly labels: Attributes
   /** kn.revision.request.* attributes. */
   readonly requests: Attributes
+  /** `namespace/name`: the series key of kn.revision.request.*, and a prefix of the request metrics' keys. */
+  readonly key: string
+}
+
+const NO_ATTRIBUTES: Attributes = Object.freeze({})
+
+/** kn.revision.request.*: the revision's running count. */
+function addTo (family: SumFamily, revision: RevisionAttributes, delta: number): void {
+  (family.get(revision.key) ?? family.add(revision.key, revision.requests)).value += delta
 }
 
 /** Reads one header of the inbound request for the propagator. */
 const HEADER_GETTER = {
-  get (carrier: ProxyExchange['req']['headers'], key: string): string | string[] | undefined { return carrier[key] },
-  keys (carrier: ProxyExchange['req']['headers']): string[] { return Object.keys(carrier) },
+  get (carrier: TelemetryExchange['req']['headers'], key: string): string | string[] | undefined { return carrier[key] },
+  keys (carrier: TelemetryExchange['req']['headers']): string[] { return Object.keys(carrier) },
 }
 
 /** Collects what the propagator injects. */
@@ -287,13 +316,14 @@ class OtelExchange implements ExchangeTelemetry {
   /** The context the server span's children start in. */
   readonly serverContext: Context
 
-  constructor (t: OtelTelemetry, ex: ProxyExchange, revision: RevisionAttributes | null) {
+  constructor (t: OtelTelemetry, ex: TelemetryExchange, revision: RevisionAttributes | null) {
     this.t = t
     this.revision = revision
     this.proxySpan = null
     this.waitSpan = null
     this.clientSpan = null
-    if (revision !== null && t.instruments !== null && t.instruments.requestQueued !== null) t.instruments.requestQueued.add(1, revision.requests)
+    const f = t.families
+    if (revision !== null && f !== null && f.requestQueued !== null) addTo(f.requestQueued, revision, 1)
     const tracer = t.httpTracer
     if (tracer === null) {
       this.serverSpan = null
@@ -315,14 +345,14 @@ class OtelExchange implements ExchangeTelemetry {
     }
   }
 
-  onAdmitted (ex: ProxyExchange): void {
+  onAdmitted (ex: TelemetryExchange): void {
     const t = this.t
-    const m = t.instruments
-    if (m !== null) {
-      if (m.queueDepth !== null && t.inFlight !== null) m.queueDepth.record(t.inFlight())
-      if (this.revision !== null && m.requestQueued !== null && m.requestActive !== null) {
-        m.requestQueued.add(-1, this.revision.requests)
-        m.requestActive.add(1, this.revision.requests)
+    const f = t.families
+    if (f !== null) {
+      if (f.queueDepth !== null && t.inFlight !== null) (f.queueDepth.get('') ?? f.queueDepth.add('', NO_ATTRIBUTES)).value = t.inFlight()
+      if (this.revision !== null && f.requestQueued !== null && f.requestActive !== null) {
+        addTo(f.requestQueued, this.revision, -1)
+        addTo(f.requestActive, this.revision, 1)
       }
     }
     if (this.waitSpan !== null) this.waitSpan.end()
@@ -346,30 +376,40 @@ class OtelExchange implements ExchangeTelemetry {
     setTraceHeaders(ex.options.headers, injected)
   }
 
-  onEnd (ex: ProxyExchange): void {
+  onEnd (ex: TelemetryExchange): void {
     const t = this.t
     const nowMs = ex.clock.nowMs()
     // A client that left before any answer: the status Go's recorder reports (knative-request-log.ts).
     const status = ex.statusCode !== 0 ? ex.statusCode : ex.admittedMs < 0 ? 500 : 200
     const requestBytes = contentLength(ex)
-    const m = t.instruments
-    if (m !== null) {
-      const attrs = this.serverMetricAttributes(ex, status)
-      m.serverDuration.record((nowMs - ex.startMs) / 1000, attrs)
-      m.serverRequestSize.record(requestBytes, attrs)
-      m.serverResponseSize.record(ex.responseBytes, attrs)
+    const f = t.families
+    if (f !== null) {
+      // One key per request names its series in the three server histograms; the attribute
+      // objects are built only for a new series.
+      const req = ex.req
+      const host = req.headers.host ?? req.headers[':authority']
+      const key = `${status} ${ex.options.method} ${isEncrypted(req.socket) ? 's' : ''} ${req.httpVersionMajor}.${req.httpVersionMinor} ${this.revision === null ? '' : this.revision.key} ${typeof host === 'string' ? host : ''}`
+      const duration = f.serverDuration.get(key) ?? f.serverDuration.add(key, this.serverMetricAttributes(ex, status))
+      duration.record((nowMs - ex.startMs) / 1000)
+      ;(f.serverRequestSize.get(key) ?? f.serverRequestSize.add(key, duration.attributes)).record(requestBytes)
+      ;(f.serverResponseSize.get(key) ?? f.serverResponseSize.add(key, duration.attributes)).record(ex.responseBytes)
       if (ex.admittedMs >= 0) {
-        if (m.invocationDuration !== null) m.invocationDuration.record((nowMs - ex.admittedMs) / 1000, { 'http.response.status_code': status })
-        if (m.clientDuration !== null && m.clientRequestSize !== null) {
+        const inv = f.invocationDuration
+        if (inv !== null) {
+          const statusKey = String(status)
+          ;(inv.get(statusKey) ?? inv.add(statusKey, { 'http.response.status_code': status })).record((nowMs - ex.admittedMs) / 1000)
+        }
+        if (f.clientDuration !== null && f.clientRequestSize !== null) {
           // otelhttp's transport measures until the response head (RoundTrip's return).
           const clientMs = (ex.firstByteMs >= 0 ? ex.firstByteMs : nowMs) - ex.admittedMs
-          const clientAttrs = this.clientMetricAttributes(ex)
-          m.clientDuration.record(clientMs / 1000, clientAttrs)
-          m.clientRequestSize.record(requestBytes, clientAttrs)
+          const clientKey = ex.firstByteMs >= 0 && ex.statusCode > 0 ? `${ex.statusCode} ${ex.options.method} ${req.httpVersionMajor}.${req.httpVersionMinor}` : `! ${errorType(ex)} ${ex.options.method} ${req.httpVersionMajor}.${req.httpVersionMinor}`
+          const client = f.clientDuration.get(clientKey) ?? f.clientDuration.add(clientKey, this.clientMetricAttributes(ex))
+          client.record(clientMs / 1000)
+          ;(f.clientRequestSize.get(clientKey) ?? f.clientRequestSize.add(clientKey, client.attributes)).record(requestBytes)
         }
-        if (this.revision !== null && m.requestActive !== null) m.requestActive.add(-1, this.revision.requests)
-      } else if (this.revision !== null && m.requestQueued !== null) {
-        m.requestQueued.add(-1, this.revision.requests)
+        if (this.revision !== null && f.requestActive !== null) addTo(f.requestActive, this.revision, -1)
+      } else if (this.revision !== null && f.requestQueued !== null) {
+        addTo(f.requestQueued, this.revision, -1)
       }
     }
     const wait = this.waitSpan
@@ -402,7 +442,7 @@ class OtelExchange implements ExchangeTelemetry {
   }
 
   /** otelhttp's MetricAttributes: the labeler's first (activator), then method, scheme, host, port, protocol, status. */
-  serverMetricAttributes (ex: ProxyExchange, status: number): Attributes {
+  serverMetricAttributes (ex: TelemetryExchange, status: number): Attributes {
     const attrs: Attributes = this.revision === null ? {} : { ...this.revision.labels }
     const req = ex.req
     const https = isEncrypted(req.socket)
@@ -418,7 +458,7 @@ class OtelExchange implements ExchangeTelemetry {
     return attrs
   }
 
-  clientMetricAttributes (ex: ProxyExchange): Attributes {
+  clientMetricAttributes (ex: TelemetryExchange): Attributes {
     const t = this.t
     const attrs: Attributes = { 'http.request.method': standardMethod(ex.options.method), 'server.address': t.upstreamHost }
     if (t.upstreamPort !== 80) attrs['server.port'] = t.upstreamPort
@@ -431,7 +471,7 @@ class OtelExchange implements ExchangeTelemetry {
 }
 
 /** otelhttp's RequestTraceAttrs for the server span (the response's are added at the end). */
-function serverSpanAttributes (ex: ProxyExchange): Attributes {
+function serverSpanAttributes (ex: TelemetryExchange): Attributes {
   const req = ex.req
   const https = isEncrypted(req.socket)
   const host = hostPort(req.headers.host ?? req.headers[':authority'])
@@ -458,7 +498,7 @@ function serverSpanAttributes (ex: ProxyExchange): Attributes {
 }
 
 /** otelhttp's client RequestTraceAttrs: method, url.full, server.address, server.port (not the scheme's default), protocol version. */
-function clientSpanAttributes (ex: ProxyExchange, authority: string): Attributes {
+function clientSpanAttributes (ex: TelemetryExchange, authority: string): Attributes {
   const hp = hostPort(authority)
   const attrs: Attributes = { 'http.request.method': standardMethod(ex.options.method), 'url.full': `http://${authority}${ex.options.path}`, 'server.address': hp.host }
   const port = requiredPort(false, hp.port)
@@ -474,7 +514,7 @@ function destOf (target: unknown): string {
 }
 
 /** Replaces the incoming trace headers in the upstream list (flat name/value pairs) with ours. */
-function setTraceHeaders (headers: ProxyExchange['options']['headers'], injected: InjectedHeaders): void {
+function setTraceHeaders (headers: TelemetryExchange['options']['headers'], injected: InjectedHeaders): void {
   if (!Array.isArray(headers) || injected.traceparent === '') return
   const list = headers as string[]
   for (let i = list.length - 2; i >= 0; i -= 2) {
@@ -486,7 +526,7 @@ function setTraceHeaders (headers: ProxyExchange['options']['headers'], injected
 }
 
 /** Go's r.Proto without "HTTP/": 1.1, 2.0. */
-function protocolVersion (req: ProxyExchange['req']): string {
+function protocolVersion (req: TelemetryExchange['req']): string {
   return `${req.httpVersionMajor}.${req.httpVersionMinor}`
 }
 
@@ -524,13 +564,13 @@ function requiredPort (https: boolean, port: number): number {
   return port > 0 && port !== (https ? 443 : 80) ? port : -1
 }
 
-function contentLength (ex: ProxyExchange): number {
+function contentLength (ex: TelemetryExchange): number {
   const raw = ex.req.headers['content-length']
   const n = typeof raw === 'string' ? Number(raw) : 0
   return Number.isSafeInteger(n) && n > 0 ? n : 0
 }
 
-function errorType (ex: ProxyExchange): string {
+function errorType (ex: TelemetryExchange): string {
   const code = ex.error === null ? undefined : (ex.error as { code?: unknown }).code
   return typeof code === 'string' ? code : ex.error === null ? 'context canceled' : '_OTHER'
 }

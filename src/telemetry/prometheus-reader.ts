@@ -1,5 +1,5 @@
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus'
-import type { MetricReader } from '@opentelemetry/sdk-metrics'
+import type { MetricProducer, MetricReader } from '@opentelemetry/sdk-metrics'
 
 // `prometheus`: the exporter is a pull reader with its own HTTP server (GET /metrics), imported by
 // otel-telemetry.ts only for that protocol (see grpc-exporters.ts for why a module of ours).
@@ -9,9 +9,11 @@ import type { MetricReader } from '@opentelemetry/sdk-metrics'
  * A listener that cannot start (port in use) is reported to `onError` and the process serves on
  * without it, as knative/pkg runs its Prometheus server in a goroutine that only prints the error.
  */
-export async function startPrometheusReader (host: string | undefined, port: number, onError: (err: Error) => void): Promise<MetricReader> {
+export async function startPrometheusReader (host: string | undefined, port: number, producer: MetricProducer, onError: (err: Error) => void): Promise<MetricReader> {
   const exporter = await new Promise<PrometheusExporter>((resolve) => {
-    const e = new PrometheusExporter({ host, port }, (err) => {
+    // The request metrics come from `producer` (request-metrics.ts); the exporter's own sdk-metrics
+    // copy reads it through the same MetricProducer interface.
+    const e = new PrometheusExporter({ host, port, metricProducers: [producer] }, (err) => {
       if (err !== undefined) onError(err)
       resolve(e)
     })
