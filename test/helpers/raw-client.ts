@@ -22,13 +22,23 @@ export async function rawConnect (port: number, options: { allowHalfOpen?: boole
   socket.setNoDelay(true)
   socket.on('error', () => { /* resets are expected here; 'close' follows */ })
   let onClosed: () => void = () => {}
+  // text() is polled (every 10 ms by `until`) while megabytes arrive: only the chunks received
+  // since the last call are decoded (latin1 maps each byte to one character, so pieces append).
+  let decoded = ''
+  let decodedChunks = 0
   const client: RawClient = {
     socket,
     chunks: [],
     received: 0,
     isClosed: false,
     closed: new Promise<void>((resolve) => { onClosed = resolve }),
-    text () { return Buffer.concat(this.chunks).toString('latin1') },
+    text () {
+      if (decodedChunks < this.chunks.length) {
+        decoded += Buffer.concat(this.chunks.slice(decodedChunks)).toString('latin1')
+        decodedChunks = this.chunks.length
+      }
+      return decoded
+    },
   }
   socket.on('data', (c: Buffer) => { client.chunks.push(c); client.received += c.length })
   socket.on('close', () => { client.isClosed = true; onClosed() })
