@@ -7,7 +7,6 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRevisionsAdminHandler, readOnlyReasonFor } from '../../src/activator/sources/admin-api.ts'
 import { AdminTokenFile } from '../../src/activator/sources/admin-token-file.ts'
-import { pickFreePorts } from '../../src/local/free-port.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
 import { ManualTimers } from '../../src/shared/timers.ts'
@@ -107,14 +106,24 @@ t.test('with --source kubernetes a PUT or DELETE cannot change a revision (405 S
   const api = await startFakeKubeApi(t)
   api.apply('revisions', knativeRevision('default', 'hello-00001', { containerConcurrency: 3 }))
   api.apply('endpointslices', endpointSlice('default', 'hello-00001-private', privateLabels('hello-00001'), [{ ip: '10.0.0.1' }]))
-  const [adminPort = 0, port = 0, h2cPort = 0, metricsPort = 0] = await pickFreePorts(4)
-  // The real CLI: its wiring decides whether writes are possible.
-  const h2c = ACTIVATOR_OPTIONS.some((o) => o.flag === 'h2c-port') ? ['--h2c-port', String(h2cPort)] : []
+  // The real CLI: its wiring decides whether writes are possible. Its ports are the OS's (port 0),
+  // read from its 'activator listening' line: ports picked here and released could be taken by
+  // another test file's server before the child binds them (seen with tap running files at once).
+  const h2c = ACTIVATOR_OPTIONS.some((o) => o.flag === 'h2c-port') ? ['--h2c-port', '0'] : []
   const child = spawn(process.execPath, [SLUICE_BIN, 'activator', '--source', 'kubernetes', '--kubernetes-server', api.url,
-    '--host', '127.0.0.1', '--port', String(port), ...h2c, '--admin-port', String(adminPort), '--metrics-port', String(metricsPort),
-    '--drain-seconds', '0', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, POD_NAME: 'admin-security-test' } })
+    '--host', '127.0.0.1', '--port', '0', ...h2c, '--admin-port', '0', '--metrics-port', '0',
+    '--drain-seconds', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POD_NAME: 'admin-security-test' } })
   const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
   t.teardown(async () => { child.kill('SIGKILL'); await exited })
+  const adminPort = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const line = out.split('\n').find((l) => l.includes('"activator listening"'))
+      if (line !== undefined) resolve((JSON.parse(line) as { ports: { admin: number } }).ports.admin)
+    })
+    void exited.then(() => { reject(new Error('the activator exited before listening:\n' + out)) })
+  })
   const client = createClient(t)
   const admin = `http://127.0.0.1:${adminPort}`
   const before = await firstOk(client, admin, '/revisions/default/hello-00001', exited)
