@@ -279,6 +279,8 @@ interface RevisionAttributes {
 }
 
 const NO_ATTRIBUTES: Attributes = Object.freeze({})
+const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER })
+const CLIENT_SPAN = Object.freeze({ kind: SpanKind.CLIENT })
 
 /** kn.revision.request.*: the revision's running count. */
 function addTo (family: SumFamily, revision: RevisionAttributes, delta: number): void {
@@ -331,7 +333,10 @@ class OtelExchange implements ExchangeTelemetry {
       return
     }
     const parent = t.propagator.extract(ROOT_CONTEXT, ex.req.headers, HEADER_GETTER)
-    const span = tracer.startSpan(spanMethod(ex.options.method), { kind: SpanKind.SERVER, attributes: serverSpanAttributes(ex) }, parent)
+    // Attributes once the sampler said yes: Knative's samplers do not read them, and most requests
+    // at a ratio below 1 are not recorded.
+    const span = tracer.startSpan(spanMethod(ex.options.method), SERVER_SPAN, parent)
+    if (span.isRecording()) span.setAttributes(serverSpanAttributes(ex))
     this.serverSpan = span
     this.serverContext = trace.setSpan(parent, span)
     const kn = t.knTracer
@@ -367,9 +372,8 @@ class OtelExchange implements ExchangeTelemetry {
       parent = trace.setSpan(this.serverContext, this.proxySpan)
     }
     const method = ex.options.method
-    const client = t.site === 'activator'
-      ? tracer.startSpan(`${method} ${pathOf(ex.options.path)}`, { kind: SpanKind.CLIENT, attributes: clientSpanAttributes(ex, destOf(ex.target)) }, parent)
-      : tracer.startSpan(`HTTP ${method}`, { kind: SpanKind.CLIENT, attributes: clientSpanAttributes(ex, t.upstreamAuthority) }, parent)
+    const client = tracer.startSpan(t.site === 'activator' ? `${method} ${pathOf(ex.options.path)}` : `HTTP ${method}`, CLIENT_SPAN, parent)
+    if (client.isRecording()) client.setAttributes(clientSpanAttributes(ex, t.site === 'activator' ? destOf(ex.target) : t.upstreamAuthority))
     this.clientSpan = client
     const injected = new InjectedHeaders()
     t.propagator.inject(trace.setSpan(parent, client), injected, HEADER_SETTER)
