@@ -25,10 +25,23 @@ function rssBytes (pid: number): number {
   return m === null ? 0 : Number(m[1]) * 1024
 }
 
-function spawnSluice (t: Teardown, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+function spawnSluice (t: Teardown, args: string[], stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', stdout, 'inherit'] })
   t.teardown(() => { if (child.exitCode === null && child.pid !== undefined && alive(child.pid)) child.kill('SIGKILL') })
   return child
+}
+
+/** The ports from a child's `<mode> listening` log line (it listens on port 0: the OS's choice, never taken by another test file). */
+function listeningPorts (child: ChildProcess, message: string): Promise<{ serving: number, admin: number }> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const line = out.split('\n').find((l) => l.includes(`"${message}"`))
+      if (line !== undefined) resolve((JSON.parse(line) as { ports: { serving: number, admin: number } }).ports)
+    })
+    child.once('exit', () => { reject(new Error(`exited before "${message}":\n${out}`)) })
+  })
 }
 
 function httpStatus (port: number, path: string): Promise<number> {
@@ -49,10 +62,10 @@ async function until (what: string, cond: () => boolean | Promise<boolean>, time
 }
 
 async function startActivator (t: Teardown, autoscalerUrl: string, protocol: 'knative' | 'json'): Promise<{ child: ChildProcess, port: number, admin: ActivatorAdminClient }> {
-  const [port, adminPort, metricsPort] = await pickFreePorts(3)
-  const child = spawnSluice(t, ['activator', '--host', '127.0.0.1', '--port', String(port), '--h2c-port', '0', '--admin-port', String(adminPort),
-    '--metrics-port', String(metricsPort), '--autoscaler', autoscalerUrl, '--stats-protocol', protocol, '--source', 'api',
-    '--drain-seconds', '0', '--log-level', 'error'])
+  const child = spawnSluice(t, ['activator', '--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0',
+    '--metrics-port', '0', '--autoscaler', autoscalerUrl, '--stats-protocol', protocol, '--source', 'api',
+    '--drain-seconds', '0', '--log-level', 'info'], 'pipe')
+  const { serving: port, admin: adminPort } = await listeningPorts(child, 'activator listening')
   await until('activator admin API', async () => await httpStatus(adminPort, '/revisions') === 200, 15_000, 50)
   const admin = new ActivatorAdminClient(`http://127.0.0.1:${adminPort}`)
   t.teardown(() => admin.close())
