@@ -58,8 +58,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/sidecar/admin-server.ts', VIA_SIDECAR],
   ['src/sidecar/readiness-probe-attempt.ts', 'no unit test yet: driven through ReadinessProbe (test/sidecar/readiness-probe.test.ts)'],
   ['src/sidecar/upgrade-gate.ts', VIA_SIDECAR],
-  ['src/sidecar/upgrade-handler.ts', VIA_SIDECAR],
-  ['src/sidecar/upgrade-path.ts', VIA_SIDECAR],
 
   ['src/activator/activator-metrics.ts', VIA_ACTIVATOR],
   ['src/activator/activator-tls.ts', VIA_ACTIVATOR],

@@ -1,8 +1,7 @@
 // UpgradeTunnel and its TunnelDeadline on their own: a node:http front server hands each Upgrade
 // request to a tunnel (http-proxy-3 does the handshake), to a real app on loopback that answers
 // 101 and echoes; clients are raw sockets. Deadlines run on a ManualClock: the test sweeps.
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import { connect, type Socket } from 'node:net'
+import { createServer, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { ProxyServer } from 'http-proxy-3'
 import t from 'tap'
@@ -16,27 +15,9 @@ import {
 import { ManualClock } from '../../src/shared/clock.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER } from '../../src/shared/errors.ts'
 import { listen, type Teardown } from './h1-fixtures.ts'
+import { client, echoApp } from '../helpers/upgrade-fixtures.ts'
 
 const POLICY: TimeoutPolicy = { totalMs: 10_000, responseStartMs: 0, idleMs: 0, queueMs: 0, timeoutBody: Buffer.from('timed out\n') }
-const HANDSHAKE = 'GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
-
-/** An app that answers every upgrade with 101 and echoes what follows (or holds it, unanswered). */
-async function echoApp (t: Teardown, answer = true): Promise<{ port: number, upgrades: number }> {
-  const server: Server = createServer((_req, res) => { res.end('not an upgrade') })
-  const app = { port: 0, upgrades: 0 }
-  const sockets = new Set<Duplex>()
-  server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
-    app.upgrades++
-    sockets.add(socket)
-    socket.on('error', () => {})
-    if (!answer) return
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n')
-    socket.pipe(socket)
-  })
-  app.port = await listen(t, server)
-  t.teardown(() => { for (const s of sockets) s.destroy() })
-  return app
-}
 
 async function deadPort (t: Teardown): Promise<number> {
   const s = createServer()
@@ -115,28 +96,6 @@ function wsProxy (t: Teardown): ProxyServer {
   proxy.on('error', () => {})
   t.teardown(() => { proxy.close() })
   return proxy
-}
-
-/** A raw client: sends the handshake, collects what comes back. */
-function client (port: number): { socket: Socket, received: () => string, until: (s: string) => Promise<void>, closed: Promise<void> } {
-  const socket = connect(port, '127.0.0.1')
-  let data = ''
-  let notify: () => void = () => {}
-  socket.on('data', (c: Buffer) => { data += c.toString('latin1'); notify() })
-  socket.on('error', () => {})
-  const closed = new Promise<void>((resolve) => { socket.on('close', () => { notify(); resolve() }) })
-  socket.write(HANDSHAKE)
-  return {
-    socket,
-    received: () => data,
-    closed,
-    async until (s: string) {
-      while (!data.includes(s)) {
-        if (socket.destroyed) throw new Error(`closed before ${JSON.stringify(s)}; got ${JSON.stringify(data)}`)
-        await new Promise<void>((resolve) => { notify = resolve })
-      }
-    },
-  }
 }
 
 t.test('open: the handshake and the bytes after it go through; the client closing ends the tunnel once', async (t) => {
