@@ -27,7 +27,6 @@ const GO_TEMPLATE = 'a part of go-template.ts (lexer, parser, executor, function
 
 // Reached in-process through a bigger unit the tests build (SidecarServer, ActivatorServer,
 // H1Server, the autoscaler's Multiscaler), with no test of its own yet: the next candidates for one.
-const VIA_SIDECAR = 'no unit test yet: exercised in-process through SidecarServer (test/sidecar/*.test.ts via test/helpers/sidecar-fixture.ts)'
 const VIA_ACTIVATOR = 'no unit test yet: exercised in-process through ActivatorServer (test/activator/*.test.ts)'
 const H1_SERVER_PART = 'a part of H1Server (its connection, request and response objects), tested through it over raw sockets (test/server/h1-server.test.ts)'
 const VIA_TELEMETRY = 'no unit test yet: loaded on demand by OBSERVABILITY_CONFIG; test/telemetry/*.test.ts drive it through the modes'
@@ -55,9 +54,7 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/go/go-template-parse.ts', GO_TEMPLATE],
   ['src/go/go-url.ts', 'Go\'s net/url for the request log\'s .Request.URL; tested through go-http-request.ts (test/go/go-http-request.test.ts)'],
 
-  ['src/sidecar/admin-server.ts', VIA_SIDECAR],
   ['src/sidecar/readiness-probe-attempt.ts', 'no unit test yet: driven through ReadinessProbe (test/sidecar/readiness-probe.test.ts)'],
-  ['src/sidecar/upgrade-gate.ts', VIA_SIDECAR],
 
   ['src/activator/activator-metrics.ts', VIA_ACTIVATOR],
   ['src/activator/activator-tls.ts', VIA_ACTIVATOR],
