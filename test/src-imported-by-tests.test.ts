@@ -80,7 +80,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/server/h1-server-connection.ts', H1_SERVER_PART],
   ['src/server/h1-server-request.ts', H1_SERVER_PART],
   ['src/server/h1-server-response.ts', H1_SERVER_PART],
-  ['src/server/node-client-error.ts', 'no unit test yet: node:http fallback\'s clientError answers, exercised by the --http-server node stack (test/helpers/stacks.ts)'],
   ['src/server/tls-listener.ts', VIA_SERVERS],
 
 
