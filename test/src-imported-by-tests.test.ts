@@ -77,7 +77,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/server/h1-server-connection.ts', H1_SERVER_PART],
   ['src/server/h1-server-request.ts', H1_SERVER_PART],
   ['src/server/h1-server-response.ts', H1_SERVER_PART],
-  ['src/server/tls-listener.ts', VIA_SERVERS],
 
 
 
