@@ -12,7 +12,8 @@ import { generateForwarded } from './forwarded.ts'
 //   node keeps the first in `headers.host` and Go's HTTP/2 server takes `:authority`; an
 //   absolute-form target's authority (`host`, see request-host.ts) replaces it;
 // - `K-Original-Host`, when set, replaces `Host` and is dropped;
-// - `TE` is dropped unless it is exactly `trailers` (gRPC requires that one, as Go keeps it);
+// - `TE` is dropped; when one of its fields lists the token `trailers`, `TE: trailers` is sent
+//   (gRPC requires it), as Go's ReverseProxy does (HeaderValuesContainsToken, Go issue 21096);
 // - HTTP/2 pseudo-headers are dropped, `:authority` becomes `Host`;
 // - `Expect` is dropped: Node already answered `100 Continue`, and undici refuses the header;
 // - the Forwarded shim runs on the client's X-Forwarded-* headers, then the client address is
@@ -45,6 +46,7 @@ export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewrit
   let xfp = ''
   let xfh = ''
   let hasForwarded = false
+  let hasTeTrailers = false
 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? ''
@@ -64,7 +66,9 @@ export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewrit
       case 'forwarded': hasForwarded = true; break
       case 'host': if (hostIndex >= 0) continue; hostIndex = out.length; break
       case 'upgrade': if (opts.isUpgrade) { out.push(name, value); continue } break
-      case 'te': if (trimOws(value).toLowerCase() === 'trailers') { out.push(name, value); continue } break // gRPC needs it
+      case 'te': // gRPC needs it; one `TE: trailers` however many fields named it
+        if (!hasTeTrailers && hasToken(value, 'trailers')) { hasTeTrailers = true; out.push(name, 'trailers') }
+        continue
     }
     if (DROP.has(lower) || (opts.drop !== null && opts.drop.has(lower))) continue
     out.push(name, value)
@@ -121,6 +125,13 @@ export function buildResponseHeaders (headers: Record<string, string | string[] 
   }
   if (extraName !== null) out.push(extraName, extraValue)
   return out
+}
+
+/** `value`, a comma-separated list, holds `token` (ASCII case-insensitive, SP/HTAB trimmed): httpguts.headerValueContainsToken. */
+function hasToken (value: string, token: string): boolean {
+  const items = value.split(',')
+  for (let i = 0; i < items.length; i++) if (trimOws(items[i] ?? '').toLowerCase() === token) return true
+  return false
 }
 
 /**

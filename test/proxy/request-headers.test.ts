@@ -50,9 +50,14 @@ const cases: Array<{ name: string, raw: string[], opts?: Partial<HeaderRewriteOp
     want: [['Host', 'orig.example']],
   },
   {
-    name: 'TE: trailers is kept (gRPC); any other TE is dropped',
-    raw: ['Host', 'h', 'TE', ' trailers '],
-    want: [['Host', 'h'], ['TE', ' trailers ']],
+    name: 'TE naming trailers becomes TE: trailers (gRPC), as Go\'s HeaderValuesContainsToken',
+    raw: ['Host', 'h', 'TE', ' Trailers '],
+    want: [['Host', 'h'], ['TE', 'trailers']],
+  },
+  {
+    name: 'TE: trailers among other codings, or in a second TE field, is sent once as TE: trailers',
+    raw: ['te', 'gzip', 'Host', 'h', 'TE', 'deflate, trailers', 'TE', 'trailers'],
+    want: [['Host', 'h'], ['TE', 'trailers']],
   },
   {
     name: 'Knative\'s revision routing headers are dropped (activator.RevisionHeaders)',
@@ -161,9 +166,9 @@ for (const c of cases) {
   })
 }
 
-t.test('TE other than exactly "trailers" is dropped', async (t) => {
-  for (const te of ['gzip', 'trailers, deflate', 'trailers;q=1']) {
-    t.same(pairs(buildUpstreamHeaders(['TE', te], PLAIN)), [], te)
+t.test('TE without the trailers token is dropped', async (t) => {
+  for (const te of ['gzip', 'deflate, gzip', 'trailers;q=1', 'x-trailers', '']) {
+    t.same(pairs(buildUpstreamHeaders(['TE', te], PLAIN)), [], JSON.stringify(te))
   }
 })
 
