@@ -7,12 +7,13 @@
 // Per target: the stack of the fault suite (app -> sidecar [-> activator]) with the front process on
 // --inspect-port; 5,000 warm-up requests; idle RSS; a control run and one abort run of the aborts
 // scenario's mix (100,000 requests, 64 workers, 20% aborted); 5 s idle; then, cumulatively, each
-// method below, reading RSS (anonymous split into the malloc heap [heap], other anonymous mappings,
+// method below (the last, malloc_trim, needs gdb), reading RSS (anonymous split into the malloc heap [heap], other anonymous mappings,
 // file-backed) and V8's heap statistics 2 s after each. `--sluice-arg X` passes X to the front
 // process (e.g. --sluice-arg=--idle-reclaim-seconds --sluice-arg=0 to turn Sluice's own reclaimer off;
 // left on, it collects during the "10 s more idle" step, which then shows its effect). Output of the runs
 // that chose the method: loadtest/results/reclaim-methods-2026-12-06-*.txt.
 
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -117,6 +118,15 @@ const METHODS: ReadonlyArray<readonly [string, (i: Inspector) => Promise<unknown
   ['gc() major, regular (v8.setFlagsFromString(--expose-gc) + vm.runInNewContext)', async (i) => await i.evaluate("(() => { process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc'); const gc = process.getBuiltinModule('node:vm').runInNewContext('gc'); gc(); return 1 })()")],
   ['gc({ flavor: last-resort }) (memory-reducing, several passes)', async (i) => await i.evaluate("(() => { const gc = process.getBuiltinModule('node:vm').runInNewContext('gc'); gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }); return 1 })()")],
   ['HeapProfiler.collectGarbage x2 (the fault suite\'s forced GC)', async (i) => { await i.call('HeapProfiler.collectGarbage'); await i.call('HeapProfiler.collectGarbage') }],
+  // glibc's malloc_trim(0) (returns free pages inside the malloc heap, not only its top), which Node cannot
+  // call: called from gdb attached to the process, when gdb is installed, to measure what it would give.
+  ['malloc_trim(0) (through gdb)', async (i) => {
+    try {
+      execFileSync('gdb', ['-p', String(i.pid), '-batch', '-ex', 'call (int) malloc_trim(0)'], { stdio: 'ignore', timeout: 60_000 })
+    } catch (err) {
+      process.stdout.write(`malloc_trim through gdb failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    }
+  }],
 ]
 
 const group = new ChildGroup()
