@@ -67,7 +67,7 @@ export function buildUpstreamHeaders (raw: readonly string[], opts: HeaderRewrit
       case 'host': if (hostIndex >= 0) continue; hostIndex = out.length; break
       case 'upgrade': if (opts.isUpgrade) { out.push(name, value); continue } break
       case 'te': // gRPC needs it; one `TE: trailers` however many fields named it
-        if (!hasTeTrailers && hasToken(value, 'trailers')) { hasTeTrailers = true; out.push(name, 'trailers') }
+        if (!hasTeTrailers && (value === 'trailers' || hasToken(value, 'trailers'))) { hasTeTrailers = true; out.push(name, 'trailers') }
         continue
     }
     if (DROP.has(lower) || (opts.drop !== null && opts.drop.has(lower))) continue
