@@ -61,9 +61,9 @@ USER 1000:1000
 FROM runtime AS activator
 COPY --from=deps-activator /app/node_modules ./node_modules
 # The sidecar's V8 flags (below), measured on the activator under wrk -t1 -c50 at CC=10 (issue 12;
-# loadtest/results/activator-memory-findings-2026-12-06.md): the young generation grew to 16 MB per
+# loadtest/results/memory-findings-2026-12-06.md): the young generation grew to 16-32 MB per
 # semi-space and TurboFan's concurrent jobs kept their zone memory in worker arenas; peak RSS
-# ~110 -> ~72 MB with the same req/s ratio to HAProxy.
+# 102 -> 70 MB, CPU per request 19.0 -> 18.8 us, in a same-run A/B.
 ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation"
 USER 1000:1000
 # `--help` loads the mode's whole static module graph (cli/activator.ts imports it) and exits.
