@@ -185,6 +185,7 @@ export class Activator implements ProxyContext {
       : new IdleReclaimer({
         activity: { finished: () => this.proxyMetrics.latency.count, inFlight: () => this.active.count + this.tunnels.size },
         idleMs: config.idleReclaimMs,
+        mallocTrimAddon: config.mallocTrimAddon,
         clock,
         logger: logger.child({ component: 'reclaim' }),
         ...deps.idleReclaim,

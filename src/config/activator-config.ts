@@ -11,7 +11,7 @@ import { loggingKeys, parseLoggingConfigMap } from './logging-configmap.ts'
 import { DEFAULT_MESH_COMPATIBILITY_MODE, MESH_COMPATIBILITY_MODES, NETWORK_KEYS, parseNetworkConfigMap, type MeshCompatibilityMode } from './network-configmap.ts'
 import { readTokenFile } from './token-file.ts'
 import { splitHostPort, TELEMETRY_KEYS, telemetryFromConfigMap, telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
-import { IDLE_RECLAIM_OPTION, idleReclaimMsOf } from './idle-reclaim.ts'
+import { IDLE_RECLAIM_OPTION, idleReclaimMsOf, MALLOC_TRIM_ADDON_OPTION, mallocTrimAddonOf } from './idle-reclaim.ts'
 import { PROFILING_OPTIONS, profilingListenOf, parseRuntimeProfiling, RUNTIME_PROFILING_KEY, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
 
 /** Knative's component name for the activator in config-logging (`loglevel.activator`). */
@@ -92,6 +92,8 @@ export interface ActivatorConfig {
   readonly profilingListen: ProfilingListen
   /** --idle-reclaim-seconds in ms: idle time before a memory-reducing GC after a burst (0 = off). */
   readonly idleReclaimMs: number
+  /** --malloc-trim-addon: malloc_trim after the reclaimer's GC ('' = GC only). */
+  readonly mallocTrimAddon: string
   /**
    * OpenTelemetry exporters (src/telemetry/), read at start only, as Knative's activator sets its
    * providers up once: the directory's metrics-* and tracing-* keys, or OBSERVABILITY_CONFIG's
@@ -152,6 +154,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'observability-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-observability ConfigMap mounted as a directory (logging.enable-request-log, logging.request-log-template, ...): the request log, re-read every 10 s; instead of OBSERVABILITY_CONFIG' },
   ...PROFILING_OPTIONS,
   IDLE_RECLAIM_OPTION,
+  MALLOC_TRIM_ADDON_OPTION,
   { flag: 'network-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-network ConfigMap mounted as a directory, read at start as Knative\'s activator does: mesh-compatibility-mode (enabled|disabled|auto, default auto; used with --source kubernetes) and system-internal-tls' },
   { flag: 'mesh-compatibility-mode', env: '', kind: 'string', choices: MESH_COMPATIBILITY_MODES, help: 'with --source kubernetes: enabled = send to each revision\'s private ClusterIP service, disabled = to pod IPs, auto = pods unless they fail as behind a mesh (default: config-network\'s, else auto; this flag wins over it)' },
   { flag: '', env: 'SYSTEM_NAMESPACE', kind: 'string', default: '', help: 'the namespace the activator runs in (OpenTelemetry resource k8s.namespace.name, as Knative\'s system.Namespace())' },
@@ -304,6 +307,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     profilingDirData,
     profilingListen: profilingListenOf(v),
     idleReclaimMs: idleReclaimMsOf(v),
+    mallocTrimAddon: mallocTrimAddonOf(v, problems),
     telemetry,
     systemNamespace: strOf(v, 'SYSTEM_NAMESPACE'),
     loggingConfigDir,

@@ -1,4 +1,5 @@
-import { intOf, type OptionSpec, type OptionValue } from './options.ts'
+import { statSync } from 'node:fs'
+import { intOf, strOf, type OptionSpec, type OptionValue } from './options.ts'
 
 // --idle-reclaim-seconds, for both modes: how long a proxy must be idle before it gives back the memory
 // a burst grew (src/server/idle-reclaimer.ts); 0 turns it off. 60 s, Knative's default stable window: a
@@ -14,6 +15,26 @@ export const IDLE_RECLAIM_OPTION: OptionSpec = {
   max: 86_400,
   default: '60',
   help: 'after a burst (>= 1,000 requests), once nothing was in flight for this long: one memory-reducing GC, so RSS returns to its idle size; 0 = off',
+}
+
+/** glibc's malloc_trim after the reclaimer's GC, through the addon scripts/build-native.mjs builds. */
+export const MALLOC_TRIM_ADDON_OPTION: OptionSpec = {
+  flag: 'malloc-trim-addon',
+  env: 'SLUICE_MALLOC_TRIM_ADDON',
+  kind: 'string',
+  default: '',
+  help: 'path of malloc-trim.node (scripts/build-native.mjs): after the idle reclaimer\'s GC, glibc\'s malloc_trim(0) returns the malloc heap\'s free pages too; empty = GC only',
+}
+
+/** The addon's path ('' = none); a path that is not a file is a problem. */
+export function mallocTrimAddonOf (values: Map<string, OptionValue>, problems: string[]): string {
+  const path = strOf(values, MALLOC_TRIM_ADDON_OPTION.flag)
+  if (path === '') return ''
+  try {
+    if (statSync(path).isFile()) return path
+  } catch { /* reported below */ }
+  problems.push(`config: --malloc-trim-addon / SLUICE_MALLOC_TRIM_ADDON must name the built malloc-trim.node, got ${JSON.stringify(path)}`)
+  return ''
 }
 
 /** The option in ms (0 = off). */

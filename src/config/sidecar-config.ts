@@ -5,7 +5,7 @@ import { UPGRADE_TIMEOUTS_OPTION, upgradeTimeoutsOf, type UpgradeTimeouts } from
 import { ALL_ADDRESSES } from './listen-host.ts'
 import type { HttpServerImpl } from '../server/h2c-sniffing-server.ts'
 import type { UpstreamClient } from '../proxy/upstream.ts'
-import { IDLE_RECLAIM_OPTION, idleReclaimMsOf } from './idle-reclaim.ts'
+import { IDLE_RECLAIM_OPTION, idleReclaimMsOf, MALLOC_TRIM_ADDON_OPTION, mallocTrimAddonOf } from './idle-reclaim.ts'
 import { PROFILING_OPTIONS, profilingListenOf, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
 import { boolOf, intOf, parseOptions, strOf, type ConfigResult, type OptionSpec } from './options.ts'
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
@@ -55,6 +55,8 @@ export interface SidecarConfig {
   readonly profilingListen: ProfilingListen
   /** --idle-reclaim-seconds in ms: idle time before a memory-reducing GC after a burst (0 = off). */
   readonly idleReclaimMs: number
+  /** --malloc-trim-addon: malloc_trim after the reclaimer's GC ('' = GC only). */
+  readonly mallocTrimAddon: string
   /** OBSERVABILITY_CONFIG requestMetrics + tracing: the OpenTelemetry exporters (src/telemetry/). */
   readonly telemetry: TelemetryConfig
   readonly requestLog: boolean
@@ -102,6 +104,7 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
   ...PROFILING_OPTIONS,
   IDLE_RECLAIM_OPTION,
+  MALLOC_TRIM_ADDON_OPTION,
   { flag: 'request-log', env: '', kind: 'bool', default: 'false', help: 'log one line per request' },
   { flag: 'server-timing', env: '', kind: 'bool', default: 'false', help: 'add a Server-Timing header (queue wait, upstream first byte)' },
   { flag: 'stats', env: '', kind: 'bool', default: 'true', help: 'count traffic for /metrics (--no-stats turns it off, for benchmarks)' },
@@ -180,6 +183,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     profiling: runtimeProfilingOf(observability.runtime, problems),
     profilingListen: profilingListenOf(v),
     idleReclaimMs: idleReclaimMsOf(v),
+    mallocTrimAddon: mallocTrimAddonOf(v, problems),
     telemetry: telemetryFromJson(observability.requestMetrics, observability.tracing, problems),
     requestLog: boolOf(v, 'request-log'),
     serverTiming: boolOf(v, 'server-timing'),

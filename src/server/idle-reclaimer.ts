@@ -1,6 +1,7 @@
 import type { Clock } from '../shared/clock.ts'
 import type { Logger } from '../shared/logger.ts'
 import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
+import { loadMallocTrim, type MallocTrim } from './malloc-trim.ts'
 import { reduceMemory, type ReduceMemoryResult } from './reduce-memory.ts'
 
 // Gives an idle proxy its memory back (issue 13: after a burst the heap V8 grew stays committed for as
@@ -36,8 +37,10 @@ export interface IdleReclaimerOptions {
   clock: Clock
   timers?: Timers
   logger: Logger
-  /** The collection (default reduceMemory); tests count calls. */
+  /** The collection (default reduceMemory, with malloc_trim when `mallocTrimAddon` is set); tests count calls. */
   reclaim?: () => ReduceMemoryResult
+  /** Path of the malloc-trim addon ('' or absent = GC only); loaded at the first collection. */
+  mallocTrimAddon?: string
   /** Resident set size, bytes, for the log line (default process.memoryUsage.rss). */
   rssBytes?: () => number
 }
@@ -59,9 +62,25 @@ export class IdleReclaimer {
   constructor (options: IdleReclaimerOptions) {
     this.#o = options
     this.#timers = options.timers ?? realTimers
-    this.#reclaim = options.reclaim ?? reduceMemory
+    this.#reclaim = options.reclaim ?? (() => reduceMemory(this.#mallocTrim()))
     this.#rss = options.rssBytes ?? (() => process.memoryUsage.rss())
     this.#minRequests = options.minRequests ?? DEFAULT_MIN_REQUESTS
+  }
+
+  #trim: MallocTrim | null | undefined = undefined
+
+  /** The addon's function, loaded once; null without one, or when it does not load (logged once). */
+  #mallocTrim (): MallocTrim | null {
+    if (this.#trim !== undefined) return this.#trim
+    const path = this.#o.mallocTrimAddon ?? ''
+    this.#trim = null
+    if (path === '') return null
+    try {
+      this.#trim = loadMallocTrim(path)
+    } catch (err) {
+      this.#o.logger.warn({ err, path }, 'idle: malloc-trim addon does not load; GC only')
+    }
+    return this.#trim
   }
 
   /** Collections run so far. */
@@ -105,7 +124,7 @@ export class IdleReclaimer {
       return
     }
     const after = this.#rss()
-    this.#o.logger.info({ requests: finished, gcMs: round1(result.gcMs), rssBeforeMb: round1(before / 2 ** 20), rssAfterMb: round1(after / 2 ** 20) }, 'idle: memory reclaimed')
+    this.#o.logger.info({ requests: finished, gcMs: round1(result.gcMs), trimMs: result.trimMs === null ? null : round1(result.trimMs), rssBeforeMb: round1(before / 2 ** 20), rssAfterMb: round1(after / 2 ** 20) }, 'idle: memory reclaimed')
   }
 }
 

@@ -9,20 +9,30 @@
 // Reached without `--expose-gc` on the command line: the flag is switched on just long enough for a new
 // vm context to get V8's `gc` extension function, then off again, so no other context (and not the main
 // one's global) ever sees a `gc`. The context is dropped after use (keeping it would cost ~1 MB).
+//
+// What stays after it is glibc's heap: pages of free chunks among live ones, which free() never returns
+// and Node cannot trim; with the malloc-trim addon (malloc-trim.ts) they go back as well.
+
+import type { MallocTrim } from './malloc-trim.ts'
 
 export interface ReduceMemoryResult {
   /** How long the collection stopped the process, ms. */
   readonly gcMs: number
+  /** How long malloc_trim took, ms; null without the addon. */
+  readonly trimMs: number | null
 }
 
 type GcFunction = (options?: { type?: 'major' | 'minor', execution?: 'sync' | 'async', flavor?: 'regular' | 'last-resort' }) => unknown
 
-/** Runs a memory-reducing full GC now (synchronous: the event loop waits for it). */
-export function reduceMemory (): ReduceMemoryResult {
+/** Runs a memory-reducing full GC now, then `trim` when given (synchronous: the event loop waits). */
+export function reduceMemory (trim: MallocTrim | null = null): ReduceMemoryResult {
   const gc = gcFunction()
   const t0 = performance.now()
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
-  return { gcMs: performance.now() - t0 }
+  const t1 = performance.now()
+  if (trim === null) return { gcMs: t1 - t0, trimMs: null }
+  trim()
+  return { gcMs: t1 - t0, trimMs: performance.now() - t1 }
 }
 
 function gcFunction (): GcFunction {

@@ -223,6 +223,7 @@ export class Sidecar {
       : new IdleReclaimer({
         activity: { finished: () => this.metrics.latency.count, inFlight: () => this.handler.active + this.upgrades.count },
         idleMs: config.idleReclaimMs,
+        mallocTrimAddon: config.mallocTrimAddon,
         clock,
         logger: logger.child({ component: 'reclaim' }),
         ...deps.idleReclaim,

@@ -3,6 +3,8 @@
 // turns it off. Its tick runs on ManualTimers sharing the proxy's ManualClock.
 import type { ServerResponse } from 'node:http'
 import t from 'tap'
+import { loadActivatorConfig } from '../../src/config/activator-config.ts'
+import { loadSidecarConfig } from '../../src/config/sidecar-config.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { ManualTimers } from '../../src/shared/timers.ts'
 import { createClient, route, send as sendVia, spec, startActivator, startFakePod } from '../activator/fixtures.ts'
@@ -15,7 +17,7 @@ t.test('sidecar: one collection after its requests stop, none while one is in fl
   const timers = new ManualTimers(clock)
   let reclaims = 0
   const { sidecar, url } = await startSidecar(t, app.port, {}, ['--idle-reclaim-seconds', '10'], {
-    clock, idleReclaim: { timers, minRequests: 5, reclaim: () => { reclaims++; return { gcMs: 0 } } },
+    clock, idleReclaim: { timers, minRequests: 5, reclaim: () => { reclaims++; return { gcMs: 0, trimMs: null } } },
   })
   for (let i = 0; i < 5; i++) t.equal((await send(url)).status, 200)
   const holding = send(`${url}/hold`)
@@ -38,13 +40,19 @@ t.test('sidecar: --idle-reclaim-seconds 0 turns it off', async (t) => {
   t.equal(sidecar.config.idleReclaimMs, 0)
 })
 
+t.test('--malloc-trim-addon / SLUICE_MALLOC_TRIM_ADDON must name a file (a config error at start)', async (t) => {
+  t.match(loadSidecarConfig(['--malloc-trim-addon', '/nonexistent/malloc-trim.node'], {}).problems, ['config: --malloc-trim-addon / SLUICE_MALLOC_TRIM_ADDON must name the built malloc-trim.node, got "/nonexistent/malloc-trim.node"'])
+  t.match(loadActivatorConfig([], { SLUICE_MALLOC_TRIM_ADDON: '/nonexistent' }).problems, [/must name the built malloc-trim\.node/])
+  t.equal(loadSidecarConfig([], {}).config?.mallocTrimAddon, '', 'none by default: GC only')
+})
+
 t.test('activator: one collection after its requests stop', async (t) => {
   const pod = await startFakePod(t, (_req, res) => { res.end('hi') })
   const clock = new ManualClock()
   const timers = new ManualTimers(clock)
   let reclaims = 0
   const { activator, url } = await startActivator(t, ['--source', 'api', '--idle-reclaim-seconds', '10'], {
-    idleReclaim: { timers, minRequests: 5, reclaim: () => { reclaims++; return { gcMs: 0 } } },
+    idleReclaim: { timers, minRequests: 5, reclaim: () => { reclaims++; return { gcMs: 0, trimMs: null } } },
     clock,
   })
   activator.registry.upsert(spec('idle', [pod.dest], 0))
