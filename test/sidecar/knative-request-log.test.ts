@@ -7,7 +7,7 @@ import { childEnv, send, startApp, startSidecar, until } from '../helpers/sideca
 // Knative's default request-log template (config/core/configmaps/observability.yaml).
 const DEFAULT_TEMPLATE = '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", "requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": "{{.Response.Size}}", "userAgent": "{{js .Request.UserAgent}}", "remoteIp": "{{js .Request.RemoteAddr}}", "serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", "latency": "{{.Response.Latency}}s", "protocol": "{{.Request.Proto}}"}, "traceId": "{{.TraceID}}"}'
 const REVISION_ENV = { SERVING_REVISION: 'rev', SERVING_NAMESPACE: 'ns', SERVING_SERVICE: 'svc', SERVING_CONFIGURATION: 'cfg', SERVING_POD: 'pn', SERVING_POD_IP: '10.0.0.9' }
-const o11y = (extra: Record<string, unknown>): string => JSON.stringify({ enableRequestLog: true, requestLogTemplate: DEFAULT_TEMPLATE, requestMetrics: { protocol: 'prometheus' }, tracing: {}, ...extra })
+const o11y = (extra: Record<string, unknown>): string => JSON.stringify({ enableRequestLog: true, requestLogTemplate: DEFAULT_TEMPLATE, requestMetrics: { protocol: 'none' }, tracing: {}, ...extra })
 
 t.test('Knative\'s default template, one line per proxied request, through a real sidecar', async (t) => {
   const app = await startApp(t, (req, res) => { req.resume(); req.on('end', () => { res.end('abc') }) })
