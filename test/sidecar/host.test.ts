@@ -43,7 +43,7 @@ test('absolute-form target: its authority is the Host for the app and the reques
   const seen: Array<{ host: string | undefined, url: string | undefined }> = []
   const app = await startApp(t, (req, res) => { seen.push({ host: req.headers.host, url: req.url }); res.end('ok') })
   const lines: string[] = []
-  const o11y = JSON.stringify({ enableRequestLog: true, requestLogTemplate: '{{.Request.Host}}', requestMetrics: { protocol: 'prometheus' }, tracing: {} })
+  const o11y = JSON.stringify({ enableRequestLog: true, requestLogTemplate: '{{.Request.Host}}', requestMetrics: { protocol: 'none' }, tracing: {} })
   const { ports } = await startSidecar(t, app.port, { OBSERVABILITY_CONFIG: o11y }, stack.argv, { requestLogWriter: (l) => { lines.push(l) } })
   const client = await rawConnect(ports.serving)
   client.socket.write('GET http://a.example/x?y=1 HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n')
