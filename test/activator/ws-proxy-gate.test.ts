@@ -1,52 +1,49 @@
-// WsProxyGate: the activator loads http-proxy-3 with the first Upgrade request, not at start
-// (issue 12); requests that arrive while it loads wait, then go to the upgrade handler in order.
-import { createServer, type IncomingMessage } from 'node:http'
-import type { Duplex } from 'node:stream'
-import type { ProxyServer } from 'http-proxy-3'
+import { IncomingMessage } from 'node:http'
+import { Socket } from 'node:net'
+import { PassThrough } from 'node:stream'
 import t from 'tap'
 import { WsProxyGate } from '../../src/activator/ws-proxy-gate.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
-import { listen, type Teardown } from '../proxy/h1-fixtures.ts'
-import { client, echoApp } from '../helpers/upgrade-fixtures.ts'
 
-async function start (t: Teardown, appPort: number): Promise<{ gate: WsProxyGate, port: number, configured: ProxyServer[], order: string[] }> {
-  const configured: ProxyServer[] = []
-  const order: string[] = []
-  const gate: WsProxyGate = new WsProxyGate((req, socket, head) => {
-    order.push(req.url ?? '')
-    gate.proxy.ws(req, socket, head, { target: `http://127.0.0.1:${appPort}` })
-  }, (proxy) => { configured.push(proxy); proxy.on('error', () => {}) }, silentLogger())
-  t.teardown(() => { gate.close() })
-  const server = createServer()
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { gate.handle(req, socket, head) })
-  return { gate, port: await listen(t, server), configured, order }
+// The activator's stand-in for http-proxy-3 until the first Upgrade request: requests that arrive
+// while the package loads wait (paused) and go on in arrival order; the proxy is configured once.
+// Its own file (a fresh process), so the first handle() really imports the package.
+
+function upgradeRequest (): { req: IncomingMessage, socket: PassThrough } {
+  return { req: new IncomingMessage(new Socket()), socket: new PassThrough() }
 }
 
-t.test('nothing loaded before the first upgrade; the proxy is configured once, waiting requests served in order', async (t) => {
-  const app = await echoApp(t)
-  const { gate, port, configured, order } = await start(t, app.port)
-  t.equal(gate.isLoaded, false)
-  t.throws(() => gate.proxy, /used before it was loaded/)
-  const a = client(port, 'GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
-  const b = client(port, 'GET /b HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
-  await a.until('\r\n\r\n')
-  await b.until('\r\n\r\n')
+t.test('requests that arrive while http-proxy-3 loads wait, paused, and go on in arrival order', async (t) => {
+  const handed: PassThrough[] = []
+  let configured = 0
+  const gate = new WsProxyGate((_req, socket) => { if (socket instanceof PassThrough) handed.push(socket) }, () => { configured++ }, silentLogger())
+  t.teardown(() => { gate.close() })
+  t.throws(() => gate.proxy, /before it was loaded/, 'no proxy before the first Upgrade request')
+  const waiting = [upgradeRequest(), upgradeRequest(), upgradeRequest()]
+  for (const w of waiting) gate.handle(w.req, w.socket, Buffer.alloc(0))
+  t.equal(gate.isLoaded, false, 'the import is under way')
+  t.ok(waiting.every((w) => w.socket.isPaused()), 'the waiting sockets are paused')
+  await new Promise<void>((resolve, reject) => {
+    const deadline = setTimeout(() => { reject(new Error('the waiting requests were not handed on')) }, 5000)
+    const poll = (): void => { if (handed.length === waiting.length) { clearTimeout(deadline); resolve() } else setImmediate(poll) }
+    poll()
+  })
+  t.same(handed, waiting.map((w) => w.socket), 'all handed on, in arrival order')
   t.equal(gate.isLoaded, true)
-  t.equal(configured.length, 1)
-  t.equal(configured[0], gate.proxy)
-  t.same(order.sort(), ['/a', '/b'])
-  const c = client(port)
-  await c.until('\r\n\r\n')
-  t.equal(configured.length, 1, 'configured once')
-  for (const s of [a, b, c]) s.socket.destroy()
+  t.equal(configured, 1, 'the proxy configured once')
+  t.equal(typeof gate.proxy.ws, 'function', 'the loaded proxy')
+  const later = upgradeRequest()
+  gate.handle(later.req, later.socket, Buffer.alloc(0))
+  t.equal(handed.at(-1), later.socket, 'a later request goes on at once')
 })
 
-t.test('after close, upgrades are refused and nothing is loaded', async (t) => {
-  const app = await echoApp(t)
-  const { gate, port } = await start(t, app.port)
+t.test('after close, waiting and new requests are refused (their sockets destroyed)', async (t) => {
+  const gate = new WsProxyGate(() => { t.fail('nothing is handed on after close') }, () => {}, silentLogger())
+  const w = upgradeRequest()
+  gate.handle(w.req, w.socket, Buffer.alloc(0))
   gate.close()
-  const c = client(port)
-  await c.closed
-  t.equal(c.received(), '')
-  t.equal(gate.isLoaded, false)
+  t.equal(w.socket.destroyed, true, 'the waiting request')
+  const late = upgradeRequest()
+  gate.handle(late.req, late.socket, Buffer.alloc(0))
+  t.equal(late.socket.destroyed, true, 'a request after close')
 })
