@@ -40,12 +40,26 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm uninstall @kubernetes/client-node $(node -p "Object.keys(require('./package.json').dependencies).filter((n) => n.startsWith('@opentelemetry/')).join(' ')") --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
+# The idle reclaimer's malloc_trim addon (src/native/malloc-trim.c, issue 13; docs/reliability.md):
+# after a burst, once the proxy is idle, glibc gives back the free pages of its heap that the GC
+# leaves behind (the aborts scenario: RSS back below idle instead of +17%). Compiled where a C
+# compiler and Node's N-API header are (the full node:24 image: same Debian, same glibc as
+# node:24-slim); only the built file is copied on. N-API is ABI-stable across Node versions.
+FROM node:24 AS native
+WORKDIR /app
+COPY scripts/build-native.mjs ./scripts/
+COPY src/native ./src/native
+RUN node scripts/build-native.mjs /app/build/native
+
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
+COPY --from=native /app/build/native/malloc-trim.node ./native/malloc-trim.node
+# Both modes load it at their first idle reclaim (--idle-reclaim-seconds), not at start.
+ENV SLUICE_MALLOC_TRIM_ADDON=/app/native/malloc-trim.node
 # `sluice` runs bin/image-entry.sh: node with $SLUICE_NODE_FLAGS (set per target), then bin/sluice.
 RUN ln -s /app/bin/image-entry.sh /usr/local/bin/sluice && mkdir /app/.compile-cache && chown 1000:1000 /app/.compile-cache
 # Node's compile cache (bin/sluice enables it): each target warms it below for its mode's modules, as

@@ -224,6 +224,20 @@ t.test('the sidecar image carries no Kubernetes client; the activator image does
   }
 })
 
+t.test('the malloc_trim addon: built in its own stage, only the built file reaches the images, named by SLUICE_MALLOC_TRIM_ADDON', async (t) => {
+  const native = STAGES.get('native') ?? ''
+  t.match(native, /^FROM node:24 AS native$/m, 'the full image: a C compiler and Node\'s N-API header, the slim one\'s Debian and glibc')
+  const out = /^RUN node scripts\/build-native\.mjs (\S+)$/m.exec(native)?.[1]
+  t.ok(out !== undefined, 'scripts/build-native.mjs builds it (test/server/idle-reclaimer.test.ts builds and loads it)')
+  const runtime = STAGES.get('runtime') ?? ''
+  const copy = /^COPY --from=native (\S+) (\S+)$/m.exec(runtime)
+  t.equal(copy?.[1], `${out}/malloc-trim.node`, 'the file the script writes (<out-dir>/malloc-trim.node)')
+  t.equal(/^WORKDIR (\S+)$/m.exec(runtime)?.[1], '/app')
+  t.equal(/^ENV SLUICE_MALLOC_TRIM_ADDON=(\S+)$/m.exec(runtime)?.[1], join('/app', copy?.[2] ?? ''), 'the env names where it was copied')
+  t.notMatch(runtime, /COPY --from=native \S+\/(src|scripts)/, 'no source or compiler output but the addon')
+  t.ok(runtime.indexOf('SLUICE_MALLOC_TRIM_ADDON') < runtime.indexOf('USER 1000:1000'), 'set in the stage both targets start from')
+})
+
 t.test('SERVING_LOGGING_LEVEL as Knative sets it: empty unless configured, zap names', async (t) => {
   const base = { SERVING_LOGGING_LEVEL: '' }
   t.equal(loadSidecarConfig([], base).config?.logLevel, 'info', 'empty (no loglevel.queueproxy) = info')
