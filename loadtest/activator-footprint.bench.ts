@@ -49,7 +49,9 @@ try {
       const usPerReq = (cpuTicks(child.pid) - cpu0) * 10_000 / (w.reqPerSec * dur)
       if (process.env.HEAPSTAT_OUT) { process.kill(child.pid, 'SIGUSR2'); await sleep(300) }
       await group.stop(child)
-      ;(res[t.name] ??= []).push({ idle: idle.rssMb, idleAnon: idle.anonMb, peak: end.hwmMb, endAnon: end.anonMb, rps: w.reqPerSec, us: usPerReq, err: w.errors + w.non2xx })
+      const rows = res[t.name] ?? []
+      res[t.name] = rows
+      rows.push({ idle: idle.rssMb, idleAnon: idle.anonMb, peak: end.hwmMb, endAnon: end.anonMb, rps: w.reqPerSec, us: usPerReq, err: w.errors + w.non2xx })
       console.log(`${r} ${t.name.padEnd(14)} idle ${idle.rssMb.toFixed(1)} (anon ${idle.anonMb.toFixed(1)}) peak ${end.hwmMb.toFixed(1)} endAnon ${end.anonMb.toFixed(1)} ${Math.round(w.reqPerSec)} req/s ${usPerReq.toFixed(1)} us/req err ${w.errors}/${w.non2xx}`)
     }
   }

@@ -52,7 +52,9 @@ try {
       if (t.name === 'direct') {
         if (r === 0) continue
         const w = await runWrk(group, { url: `http://${HOST}:${nginx.port}/`, connections: 50, threads: 1, durationS: dur })
-        ;(res[t.name] ??= []).push({ ready: NaN, idle: NaN, anon: NaN, peak: NaN, endAnon: NaN, rps: w.reqPerSec, us: NaN, err: w.errors + w.non2xx, round: r })
+        const rows = res[t.name] ?? []
+        res[t.name] = rows
+        rows.push({ ready: NaN, idle: NaN, anon: NaN, peak: NaN, endAnon: NaN, rps: w.reqPerSec, us: NaN, err: w.errors + w.non2xx, round: r })
         console.log(`${r} direct ${Math.round(w.reqPerSec)} req/s`)
         continue
       }
@@ -70,7 +72,9 @@ try {
       }
       await group.stop(s.child)
       if (r === 0) continue
-      ;(res[t.name] ??= []).push({ ready: s.readyMs, idle: idle.rssMb, anon: idle.anonMb, peak, endAnon, rps, us, err, round: r })
+      const rows = res[t.name] ?? []
+      res[t.name] = rows
+      rows.push({ ready: s.readyMs, idle: idle.rssMb, anon: idle.anonMb, peak, endAnon, rps, us, err, round: r })
       console.log(`${r} ${t.name.padEnd(12)} ready ${s.readyMs.toFixed(1)} idle ${idle.rssMb.toFixed(1)} (anon ${idle.anonMb.toFixed(1)}) peak ${peak.toFixed(1)} endAnon ${endAnon.toFixed(1)} ${Math.round(rps)} req/s ${us.toFixed(1)} us/req err ${err}`)
     }
   }
