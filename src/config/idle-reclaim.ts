@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs'
 import { intOf, strOf, type OptionSpec, type OptionValue } from './options.ts'
 
 // --idle-reclaim-seconds, for both modes: how long a proxy must be idle before it gives back the memory
@@ -31,7 +30,9 @@ export function mallocTrimAddonOf (values: Map<string, OptionValue>, problems: s
   const path = strOf(values, MALLOC_TRIM_ADDON_OPTION.flag)
   if (path === '') return ''
   try {
-    if (statSync(path).isFile()) return path
+    // node:fs by getBuiltinModule, not its ESM facade: importing that loads fs/promises, readline and
+    // fs streams at every start (~2 ms of the sidecar's ready time; issue 12, token-file.ts).
+    if (process.getBuiltinModule('node:fs').statSync(path).isFile()) return path
   } catch { /* reported below */ }
   problems.push(`config: --malloc-trim-addon / SLUICE_MALLOC_TRIM_ADDON must name the built malloc-trim.node, got ${JSON.stringify(path)}`)
   return ''
