@@ -1,5 +1,6 @@
 import { GoTemplateError, type GoTemplate } from '../go/go-template.ts'
-import { compileRequestLogTemplate, NO_OBSERVABILITY, type ObservabilityConfig } from './observability-config.ts'
+import { compileRequestLogTemplate } from './observability-config.ts'
+import { NO_OBSERVABILITY, type ObservabilityConfig } from './observability-settings.ts'
 import { parseGoBool } from '../go/go-parse.ts'
 import { TELEMETRY_KEYS, telemetryFromConfigMap } from './telemetry-config.ts'
 

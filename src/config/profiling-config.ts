@@ -1,4 +1,4 @@
-import type { JsonObject } from './observability-config.ts'
+import type { JsonObject } from './observability-settings.ts'
 import { intOf, strOf, type OptionSpec, type OptionValue } from './options.ts'
 
 // Runtime profiling, behind Knative's switch (knative.dev/pkg observability/runtime): `profiling` is

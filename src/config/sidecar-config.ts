@@ -1,4 +1,4 @@
-import { parseObservabilityConfig, type ObservabilityConfig } from './observability-config.ts'
+import { parseObservabilitySettings, type ObservabilityConfig } from './observability-settings.ts'
 import { telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
 import { isLogLevel, LOG_LEVELS } from './log-levels.ts'
 import { UPGRADE_TIMEOUTS_OPTION, upgradeTimeoutsOf, type UpgradeTimeouts } from './upgrade-timeouts.ts'
@@ -47,7 +47,7 @@ export interface SidecarConfig {
   readonly podIp: string
   /** SERVING_SERVICE: the owning Service (request log `.Revision.Service`). */
   readonly service: string
-  /** OBSERVABILITY_CONFIG (Knative): the request log (honoured); requestMetrics, tracing, runtime (kept, not acted on). */
+  /** OBSERVABILITY_CONFIG (Knative): the request log, its template not compiled yet (Sidecar.listen does); requestMetrics, tracing, runtime. */
   readonly observability: ObservabilityConfig
   /** OBSERVABILITY_CONFIG runtime.profiling "enabled": the profiling server listens (src/profiling/). */
   readonly profiling: boolean
@@ -149,7 +149,9 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
       if (a !== undefined && b !== undefined && a[1] !== 0 && a[1] === b[1]) problems.push(`config: ${a[0]} and ${b[0]} are both ${a[1]}`)
     }
   }
-  const observability = parseObservabilityConfig(strOf(v, 'OBSERVABILITY_CONFIG'), problems)
+  // Decoded, not compiled: Sidecar.listen compiles the request log's template when it is on (the Go
+  // template engine loads only then; observability-settings.ts).
+  const observability = parseObservabilitySettings(strOf(v, 'OBSERVABILITY_CONFIG'), problems)
   const config: SidecarConfig = Object.freeze({
     containerConcurrency: cc,
     servingPort,

@@ -1,5 +1,5 @@
 import { parseGoDurationNs, parseGoFloat } from '../go/go-parse.ts'
-import type { JsonObject } from './observability-config.ts'
+import type { JsonObject } from './observability-settings.ts'
 
 // OpenTelemetry request metrics and traces, as Knative configures them (knative/pkg
 // observability/metrics/config.go and observability/tracing/config.go).

@@ -1,10 +1,11 @@
-import type { ObservabilityConfig } from '../config/observability-config.ts'
+import type { ObservabilityConfig } from '../config/observability-settings.ts'
 import type { InboundRequest } from '../server/inbound.ts'
 import { formatFloat } from '../go/go-fmt.ts'
 import type { GoTemplate } from '../go/go-template.ts'
 import { fromWire, GoExecError, GoRecord, type GoObject, type GoValue } from '../go/go-value.ts'
 import { GoHttpRequest, MUTATIONS_ACTIVATOR, MUTATIONS_NONE, MUTATIONS_QUEUE_PROXY } from '../go/go-http-request.ts'
 import type { ProxyExchange } from './proxy-exchange.ts'
+import type { LineWriter } from '../shared/stdout-line.ts'
 
 // Knative's request log (pkg/http/request_log.go): one line per request rendered from the operator's
 // Go template (config-observability `logging.request-log-template`) and written as raw bytes to
@@ -34,25 +35,6 @@ export interface RequestLogRevision {
   readonly PodName: string
   readonly PodIP: string
 }
-
-/** Receives one finished line (newline included). */
-export type LineWriter = (line: string) => void
-
-/**
- * Knative writes the request log to os.Stdout, not through its logger: one write per line, so lines
- * never interleave with pino's (which writes whole lines to fd 1 too). A write error (stdout gone)
- * must not crash the proxy: it is ignored, as Knative ignores the writer's error.
- */
-export function writeStdout (line: string): void {
-  if (!isStdoutGuarded) {
-    isStdoutGuarded = true
-    process.stdout.on('error', ignoreError)
-  }
-  process.stdout.write(line)
-}
-
-let isStdoutGuarded = false
-function ignoreError (): void {}
 
 /** Logged once when the template does not parse (queue-proxy's words); the proxy serves without a request log. */
 export const REQUEST_LOG_UNAVAILABLE = 'Error setting up request logger. Request logs will be unavailable.'

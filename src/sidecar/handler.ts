@@ -44,7 +44,7 @@ export interface SidecarHandlerOptions {
   timeouts: TimeoutPolicy
   serverTiming: boolean
   requestLog: Logger | null
-  /** OBSERVABILITY_CONFIG's request log (Knative's template, stdout); null = off. */
+  /** OBSERVABILITY_CONFIG's request log (Knative's template, stdout); null = off (or not loaded yet: useKnativeRequestLog). */
   knativeRequestLog: KnativeRequestLog | null
   /** This pod's revision, as the request log shows it. */
   logRevision: RequestLogRevision
@@ -82,6 +82,13 @@ export class SidecarHandler implements ExchangeOwner {
 
   /** Turns OpenTelemetry on for the requests from now on (set before the port listens). */
   useTelemetry (hooks: TelemetryHooks | null): void { this.#telemetry = hooks }
+
+  /**
+   * Turns OBSERVABILITY_CONFIG's request log on for the requests from now on (set before the port
+   * listens: Sidecar.listen loads it, and the Go emulation with it, only when it is on). The field of
+   * the options object it was given, so the request path reads it as before.
+   */
+  useKnativeRequestLog (log: KnativeRequestLog | null): void { this.#o.knativeRequestLog = log }
 
   get breaker (): Breaker | null { return this.#breaker }
 

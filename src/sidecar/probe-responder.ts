@@ -38,13 +38,17 @@ export type ProbeAnswerListener = (req: InboundRequest, status: number, bodyByte
 export class ProbeResponder {
   readonly #readiness: ReadinessCheck
   readonly #drain: DrainState
-  readonly #onAnswer: ProbeAnswerListener | null
+  /** Set once before the port listens (useAnswerListener); one null check per probe otherwise. */
+  #onAnswer: ProbeAnswerListener | null
 
   constructor (readiness: ReadinessCheck, drain: DrainState, onAnswer: ProbeAnswerListener | null = null) {
     this.#readiness = readiness
     this.#drain = drain
     this.#onAnswer = onAnswer
   }
+
+  /** Calls `listener` after each answer from now on (the sidecar's probe request log, loaded with it). */
+  useAnswerListener (listener: ProbeAnswerListener | null): void { this.#onAnswer = listener }
 
   #reply (req: InboundRequest, res: InboundResponse, status: number, body: Buffer, hash: string | null, startMs: number): void {
     writeProbeAnswer(res, status, body, hash)

@@ -26,7 +26,9 @@ import { CERT_FILE, CERT_RELOAD_MS, CertWatcher, KEY_FILE } from '../server/cert
 import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { SidecarHandler } from './handler.ts'
-import { knativeRequestLogFor, REQUEST_LOG_UNAVAILABLE, writeStdout, type LineWriter, type RequestLogRevision } from '../proxy/knative-request-log.ts'
+import type { RequestLogRevision } from '../proxy/knative-request-log.ts'
+import { writeStdout, type LineWriter } from '../shared/stdout-line.ts'
+import { wantsRequestLog } from '../config/observability-settings.ts'
 import { ProbeResponder } from './probe-responder.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
 import { ReadinessProber } from './readiness-probe.ts'
@@ -40,7 +42,9 @@ import { IdleReclaimer, type IdleReclaimerOptions } from '../server/idle-reclaim
 // Start-up loads only what every sidecar runs (issue 12): Sluice's HTTP/1.1 server and client,
 // admission, probes, stats. node:http (Upgrade/CONNECT hand-off), node:http2 (first h2c preface or
 // h2c session), the upgrade path with http-proxy-3 (first Upgrade request: upgrade-gate.ts), node:tls
-// (a certificate in the cert dir) and undici (--upstream-client undici) load when first needed.
+// (a certificate in the cert dir) and undici (--upstream-client undici) load when first needed; the
+// request log with its Go template engine (src/go/) and OpenTelemetry only when OBSERVABILITY_CONFIG
+// turns them on (listen() loads them).
 // test/cli/lazy-loading.test.ts checks what a started sidecar has loaded.
 
 /** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
@@ -96,6 +100,8 @@ export class Sidecar {
   readonly #h2c: H2cUpstream | null
   readonly #sweeper: DeadlineSweeper
   readonly #deps: SidecarDeps
+  readonly #probes: ProbeResponder
+  readonly #logRevision: RequestLogRevision
   /** The TLS port and its certificate reload, once listen() found a certificate and key. */
   #tls: TlsServer | null = null
   #certWatcher: CertWatcher | null = null
@@ -160,15 +166,11 @@ export class Sidecar {
       enabled: config.stats,
       proxyMetrics: this.metrics,
     })
-    const knativeRequestLog = knativeRequestLogFor(config.observability, deps.requestLogWriter ?? writeStdout, 'queue-proxy')
-    // As queue-proxy's requestLogHandler: a template that does not parse is logged and the sidecar serves without a request log.
-    if (config.observability.requestLogTemplateError !== null) logger.error({ err: config.observability.requestLogTemplateError }, REQUEST_LOG_UNAVAILABLE)
     const logRevision = logRevisionOf(config)
-    // enableProbeRequestLog: the probes answered here are logged too (Knative's log wraps its health handler).
-    const probeLog = knativeRequestLog !== null && config.observability.enableProbeRequestLog
-      ? (req: InboundRequest, status: number, bytes: number, startMs: number) => { knativeRequestLog.logAnswered(req, status, bytes, performance.now() - startMs, logRevision) }
-      : null
-    const probeResponder = new ProbeResponder(this.prober, this.drainer, probeLog)
+    this.#logRevision = logRevision
+    // The request log (and its probe listener) is set by listen() when OBSERVABILITY_CONFIG turns it on.
+    const probeResponder = new ProbeResponder(this.prober, this.drainer, null)
+    this.#probes = probeResponder
     this.handler = new SidecarHandler({
       upstream: config.upstreamProtocol === 'h2c' && this.#h2c !== null ? this.#h2c : this.#pool,
       h2Upstream: this.#h2c,
@@ -182,7 +184,7 @@ export class Sidecar {
       timeouts,
       serverTiming: config.serverTiming,
       requestLog: config.requestLog ? logger.child({ component: 'request' }) : null,
-      knativeRequestLog,
+      knativeRequestLog: null,
       logRevision,
       logger: logger.child({ component: 'proxy' }),
     })
@@ -243,6 +245,29 @@ export class Sidecar {
   }
 
   /**
+   * OBSERVABILITY_CONFIG's request log, when it is on: its template compiled, the Go template engine
+   * and the request log's Go emulation loaded now, once, before the port listens (a default sidecar
+   * loads none of them; issue 12, test/cli/lazy-loading.test.ts).
+   */
+  async #loadRequestLog (): Promise<void> {
+    const [{ withRequestLogTemplate }, { knativeRequestLogFor, REQUEST_LOG_UNAVAILABLE }] = await Promise.all([
+      import('../config/observability-config.ts'),
+      import('../proxy/knative-request-log.ts'),
+    ])
+    const o11y = withRequestLogTemplate(this.config.observability)
+    // As queue-proxy's requestLogHandler: a template that does not parse is logged and the sidecar serves without a request log.
+    if (o11y.requestLogTemplateError !== null) this.logger.error({ err: o11y.requestLogTemplateError }, REQUEST_LOG_UNAVAILABLE)
+    const log = knativeRequestLogFor(o11y, this.#deps.requestLogWriter ?? writeStdout, 'queue-proxy')
+    if (log === null) return
+    this.handler.useKnativeRequestLog(log)
+    // enableProbeRequestLog: the probes answered here are logged too (Knative's log wraps its health handler).
+    if (o11y.enableProbeRequestLog) {
+      const logRevision = this.#logRevision
+      this.#probes.useAnswerListener((req: InboundRequest, status: number, bytes: number, startMs: number) => { log.logAnswered(req, status, bytes, performance.now() - startMs, logRevision) })
+    }
+  }
+
+  /**
    * Listens on all ports (0 = any free port) and starts probing the user container. The TLS port
    * only when the cert dir holds both files (Knative: exists(certPath) && exists(keyPath)); a
    * pair that does not load then fails the start, as it is fatal in Knative.
@@ -262,6 +287,7 @@ export class Sidecar {
     // OpenTelemetry when OBSERVABILITY_CONFIG exports something (else nothing is loaded): its
     // exporters, and with `prometheus` its listener (:9091, Knative's UserQueueMetricsPort), are up
     // before the first request.
+    if (wantsRequestLog(c.observability)) await this.#loadRequestLog()
     const breaker = this.breaker
     this.#telemetry = await loadTelemetry({
       site: 'queue-proxy',

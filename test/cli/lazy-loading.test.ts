@@ -4,6 +4,10 @@
 // or node:tls, nor OpenTelemetry (the SDK, its exporters, grpc-js, protobufjs: issue 15), in the
 // checkout form or bundled into the image form's chunks; the first Upgrade request loads the upgrade
 // path (http-proxy-3, node:http). With OBSERVABILITY_CONFIG exporting, OpenTelemetry is loaded.
+// Nor, without a request log in OBSERVABILITY_CONFIG, the request log with its Go emulation: the
+// text/template engine (src/go/go-template-*.ts), go-fmt, go-http-request, the template's compile
+// step (observability-config.ts); nor node:fs's ESM facade (fs/promises, readline: `import from
+// 'node:fs'` loads them, process.getBuiltinModule does not). With the request log on, they load.
 import { execFileSync, fork } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
@@ -19,6 +23,11 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** Packages and built-ins the sidecar must not load until a request needs them (pino: never, json-logger.ts). */
 const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js', 'pino', '@opentelemetry', '@grpc/grpc-js', 'protobufjs']
 const LAZY_BUILTINS = ['http', 'http2', 'https', 'tls', '_http_server', 'internal/http2/core']
+/** What only OBSERVABILITY_CONFIG's request log runs (files under src/, no extension): Sidecar.listen imports them when it is on. */
+const REQUEST_LOG_FILES = [
+  'go/go-template', 'go/go-template-lex', 'go/go-template-parse', 'go/go-template-number', 'go/go-template-exec', 'go/go-template-funcs',
+  'go/go-fmt', 'go/go-http-request', 'proxy/knative-request-log', 'config/observability-config',
+]
 /** The activator's: yaml (revisions file) and ws (stat pusher) only with the options that use them; node:http serves its admin port. */
 const ACTIVATOR_LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'pino', 'yaml', 'ws']
 const ACTIVATOR_LAZY_BUILTINS = ['http2', 'https', 'tls', 'internal/http2/core', 'zlib']
@@ -40,6 +49,28 @@ function telemetryModulesIn (r: Report): string[] {
     if (!url.startsWith('file:') || !url.includes('/dist/cli/')) return false
     return readFileSync(new URL(url), 'utf8').includes('node_modules/@opentelemetry/')
   })
+}
+
+/**
+ * Of `files` (paths under src/ without extension), those loaded: the source file, its tsc build, or
+ * a chunk of the image form's bundle holding it (esbuild marks each bundled module with a
+ * `// <path>/dist/<file>.js` comment line).
+ */
+function filesIn (r: Report, files: readonly string[]): string[] {
+  const chunks = r.loaded.filter((url) => url.startsWith('file:') && url.includes('/dist/cli/')).map((url) => readFileSync(new URL(url), 'utf8'))
+  return files.filter((f) => r.loaded.some((url) => url.endsWith(`/src/${f}.ts`) || url.endsWith(`/dist/${f}.js`)) ||
+    chunks.some((text) => text.includes(`/dist/${f}.js\n`)))
+}
+
+/**
+ * Sluice's loaded modules (sources, tsc builds, bundle chunks) that import node:fs or node:fs/promises
+ * as ES modules. Checked in their text, not in the built-ins loaded: under tap's coverage,
+ * NODE_OPTIONS preloads node:fs and fs/promises in every child, before the hooks of
+ * sidecar-load-report.ts see anything.
+ */
+function fsFacadeImportersIn (r: Report): string[] {
+  return r.loaded.filter((url) => url.startsWith('file:') && (url.includes('/src/') || url.includes('/dist/')) && !url.includes('/node_modules/') &&
+    /\bfrom\s*['"](?:node:)?fs(?:\/promises)?['"]/.test(readFileSync(new URL(url), 'utf8')))
 }
 
 /** A user container on raw sockets: 101 to an Upgrade request, `queue` to an activator's probe (as a sidecar), 200 to anything else. */
@@ -120,6 +151,8 @@ async function checkLazyLoading (t: Test, env: Record<string, string>): Promise<
   t.same(telemetryModulesIn(before), [], 'no OpenTelemetry module, bundled or not')
   // (node:inspector is not listed: under tap's coverage, NODE_V8_COVERAGE makes Node load it in every child.)
   t.notOk(before.loaded.some((url) => url.includes('profiling-server')), 'no profiling server (runtime profiling is off)')
+  t.same(fsFacadeImportersIn(before), [], 'no module of Sluice\'s imports node:fs\'s ESM facade (process.getBuiltinModule instead)')
+  t.same(filesIn(before, REQUEST_LOG_FILES), [], 'no request log: not the Go template engine, go-fmt, go-http-request nor the template\'s compile step, bundled or not')
 
   t.equal(await upgrade(ports.serving), 'HTTP/1.1 101 Switching Protocols', 'the Upgrade request is proxied')
   const after = await report()
@@ -129,11 +162,11 @@ async function checkLazyLoading (t: Test, env: Record<string, string>): Promise<
   await new Promise((resolve) => { child.once('exit', resolve) })
 }
 
-/** A sidecar exporting traces (stdout) after one request: what it loaded. */
+/** A sidecar exporting traces (stdout), with the request log on, after one request: what it loaded. */
 async function telemetryOnReport (t: Test, env: Record<string, string>): Promise<Report> {
   const appPort = await startUpgradingApp(t)
   const child = fork(CHILD, ['sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0'], {
-    env: childEnv({ USER_PORT: String(appPort), OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"stdout"}}', ...env }), stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [],
+    env: childEnv({ USER_PORT: String(appPort), OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"stdout"},"enableRequestLog":true,"requestLogTemplate":"request-log {{.Request.Method}} {{.Response.Code}}"}', ...env }), stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [],
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
@@ -143,6 +176,7 @@ async function telemetryOnReport (t: Test, env: Record<string, string>): Promise
   const serving = (JSON.parse(line) as { ports: { serving: number } }).ports.serving
   await until(() => out.includes('startup probe passed'), 10_000, 'ready')
   t.equal((await send(`http://127.0.0.1:${serving}/traced`)).body, 'ok', 'a traced request reaches the app')
+  await until(() => out.includes('request-log GET 200\n'), 5_000, 'its request log line')
   const report = await new Promise<Report>((resolve) => {
     child.once('message', (m) => { resolve(m as Report) })
     child.send('report')
@@ -196,6 +230,7 @@ t.test('a started sidecar has not loaded the optional paths; the first Upgrade r
   await checkLazyLoading(t, {})
   const on = await telemetryOnReport(t, {})
   t.ok(on.loaded.some((url) => url.includes('/telemetry/otel-telemetry.ts')) && packagesIn(on).includes('@opentelemetry'), 'with OBSERVABILITY_CONFIG exporting, OpenTelemetry is loaded (the check above can fail)')
+  t.same(filesIn(on, REQUEST_LOG_FILES), REQUEST_LOG_FILES, 'with the request log on, the Go template engine and the rest of it are loaded (the check above can fail)')
 })
 
 t.test('a started activator has not loaded the optional paths; the first Upgrade request loads http-proxy-3', async (t) => {
@@ -213,6 +248,7 @@ t.test('the same for the image form: scripts/build.mjs output, its sidecar bundl
   await checkLazyLoading(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
   const on = await telemetryOnReport(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
   t.not(telemetryModulesIn(on).length, 0, 'with OBSERVABILITY_CONFIG exporting, its chunks load')
+  t.same(filesIn(on, REQUEST_LOG_FILES), REQUEST_LOG_FILES, 'with the request log on, the chunks of the Go template engine and the rest of it load')
   t.notOk(packagesIn(on).some((p) => p === '@opentelemetry' || p === '@grpc/grpc-js' || p === 'protobufjs'), 'from the bundle: nothing from node_modules/@opentelemetry, so the image needs none')
   await checkActivatorLazyLoading(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
 })

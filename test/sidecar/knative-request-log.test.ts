@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { withRequestLogTemplate } from '../../src/config/observability-config.ts'
+import { wantsRequestLog, type ObservabilityConfig } from '../../src/config/observability-settings.ts'
 import { loadSidecarConfig } from '../../src/config/sidecar-config.ts'
 import { childEnv, send, startApp, startSidecar, until } from '../helpers/sidecar-fixture.ts'
 
@@ -63,13 +65,26 @@ t.test('a template that fails at execution writes Knative\'s fallback line', asy
   t.match(lines[0], /^Invalid request log template: method: GET, response code: 200, latency: [\d.e-]+, url: \/p\n$/)
 })
 
+/** The sidecar's OBSERVABILITY_CONFIG as Sidecar.listen uses it: decoded by the config, the template compiled when the log is on. */
+function o11yOf (env: Record<string, string>): ObservabilityConfig | null {
+  const config = loadSidecarConfig([], env).config
+  return config === null ? null : withRequestLogTemplate(config.observability)
+}
+
 t.test('OBSERVABILITY_CONFIG: off by default, off without a template, decoded as Go\'s encoding/json, bad values are config errors', async (t) => {
-  t.equal(loadSidecarConfig([], {}).config?.observability.requestLogTemplate, null)
-  t.equal(loadSidecarConfig([], { OBSERVABILITY_CONFIG: '{"enableRequestLog": false, "requestLogTemplate": "{{if}}"}' }).config?.observability.requestLogTemplate, null,
-    'disabled: the template is not even parsed (queue-proxy builds the handler only when enabled)')
-  t.equal(loadSidecarConfig([], { OBSERVABILITY_CONFIG: '{"enableRequestLog": true}' }).config?.observability.requestLogTemplate, null, 'enabled without a template logs nothing (Knative)')
-  const go = loadSidecarConfig([], { OBSERVABILITY_CONFIG: '{"EnableRequestLog": true, "requestlogtemplate": "x", "tracing": null, "runtime": {"profiling": "enabled"}, "requestMetrics": {"protocol": "prometheus", "nested": {"a": 1}}, "unknown": 5}' }).config?.observability
+  const off = loadSidecarConfig([], {}).config?.observability
+  t.ok(off !== undefined && !wantsRequestLog(off), 'off by default')
+  t.equal(o11yOf({})?.requestLogTemplate, null)
+  const disabled = o11yOf({ OBSERVABILITY_CONFIG: '{"enableRequestLog": false, "requestLogTemplate": "{{if}}"}' })
+  t.equal(disabled?.requestLogTemplate, null, 'disabled: no request log')
+  t.equal(disabled?.requestLogTemplateError, null, 'disabled: the template is not even parsed (queue-proxy builds the handler only when enabled)')
+  t.equal(o11yOf({ OBSERVABILITY_CONFIG: '{"enableRequestLog": true}' })?.requestLogTemplate, null, 'enabled without a template logs nothing (Knative)')
+  const raw = '{"EnableRequestLog": true, "requestlogtemplate": "x", "tracing": null, "runtime": {"profiling": "enabled"}, "requestMetrics": {"protocol": "prometheus", "nested": {"a": 1}}, "unknown": 5}'
+  const decoded = loadSidecarConfig([], { OBSERVABILITY_CONFIG: raw }).config?.observability
+  t.ok(decoded !== undefined && wantsRequestLog(decoded) && decoded.requestLogTemplate === null, 'the config decodes, it does not compile (the sidecar compiles in listen())')
+  const go = o11yOf({ OBSERVABILITY_CONFIG: raw })
   t.not(go?.requestLogTemplate, null, 'keys match case-insensitively')
+  t.ok(Object.isFrozen(go), 'the compiled config is frozen too')
   t.equal(go?.tracing, null, 'null leaves the default')
   t.same(go?.runtime, { profiling: 'enabled' })
   t.same(go?.requestMetrics, { protocol: 'prometheus', nested: { a: 1 } }, 'kept for later use')
@@ -96,12 +111,13 @@ t.test('OBSERVABILITY_CONFIG: a template that does not parse is no config error;
     ['{{end}}', 'template: requestLog:1: unexpected {{end}}'],
   ]
   for (const [template, want] of cases) {
-    const { config, problems } = loadSidecarConfig([], { OBSERVABILITY_CONFIG: JSON.stringify({ enableRequestLog: true, requestLogTemplate: template }) })
-    t.same(problems, [], template)
-    t.equal(config?.observability.requestLogTemplate, null, `${template}: no request log`)
-    t.equal(config?.observability.requestLogTemplateError?.message, want, `${template}: Go's parse error`)
+    const env = { OBSERVABILITY_CONFIG: JSON.stringify({ enableRequestLog: true, requestLogTemplate: template }) }
+    t.same(loadSidecarConfig([], env).problems, [], template)
+    const o = o11yOf(env)
+    t.equal(o?.requestLogTemplate, null, `${template}: no request log`)
+    t.equal(o?.requestLogTemplateError?.message, want, `${template}: Go's parse error`)
   }
-  t.equal(loadSidecarConfig([], { OBSERVABILITY_CONFIG: '{"enableRequestLog": true, "requestLogTemplate": "{{.X}}"}' }).config?.observability.requestLogTemplateError, null)
+  t.equal(o11yOf({ OBSERVABILITY_CONFIG: '{"enableRequestLog": true, "requestLogTemplate": "{{.X}}"}' })?.requestLogTemplateError, null)
 })
 
 const BIN = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
