@@ -5,7 +5,7 @@ import type { ProxyServer } from 'http-proxy-3'
 import type { Dispatcher } from 'undici'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import {
-  OUTCOME_QUEUE_FULL, OUTCOME_REJECTED, outcomeName, ProxyExchange, type ExchangeOwner, type TimeoutPolicy,
+  OUTCOME_CLIENT_GONE, OUTCOME_QUEUE_FULL, OUTCOME_REJECTED, outcomeName, ProxyExchange, type ExchangeOwner, type TimeoutPolicy,
 } from '../proxy/proxy-exchange.ts'
 import { isConnectError } from '../proxy/connect-errors.ts'
 import { requestBody } from '../proxy/request-body.ts'
@@ -347,6 +347,9 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       return
     }
     if (throttler.enqueue(t)) {
+      // Buffered: watch the client, so one that leaves gives up its place at once (upgrade-tunnel.ts;
+      // connecting and parked tunnels are watched by `connect`).
+      t.watchClient()
       if (this.#coldStartMs < 0 && throttler.readyCount === 0) this.#beginColdStart(t.startMs)
       return
     }
@@ -419,7 +422,9 @@ export class RevisionProxy implements ExchangeOwner, TunnelOwner, TunnelConnecto
       if (this.#hasParked) this.unpark()
     }
     this.#releaseTunnelSlot(t)
-    this.concurrency.reqOut(this.#ctx.clock.nowMs())
+    const now = this.#ctx.clock.nowMs()
+    this.concurrency.reqOut(now)
+    if (t.outcome === OUTCOME_CLIENT_GONE) this.#logger.debug({ outcome: outcomeName(t.outcome), waitedMs: round3(now - t.startMs) }, 'upgrade client left while waiting')
   }
 
   #dropTunnelDeadline (t: UpgradeTunnel): void {

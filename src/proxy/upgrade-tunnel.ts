@@ -6,11 +6,28 @@ import type { BreakerWaiter } from '../admission/breaker.ts'
 import type { QueueNode } from '../admission/waiter-queue.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER, UpstreamConnectionError } from '../shared/errors.ts'
 import { connectedSocketAgent } from './connected-socket-agent.ts'
+import { OUTCOME_CLIENT_GONE, OUTCOME_NONE } from './proxy-exchange.ts'
 import type { SecureDialer } from './secure-dialer.ts'
 
 // An Upgrade request (websocket and friends) proxied with http-proxy-3, which does the
 // handshake and byte piping well. The tunnel counts toward concurrency for as long as it is
 // open, like Knative; its owner bounds it with a TunnelDeadline (the revision's timeouts).
+//
+// While a tunnel waits before http-proxy-3 has its client socket (queued for a slot, connecting,
+// parked for an endpoint with room), the tunnel reads that socket itself (`watchClient`): node:http
+// hands over an upgraded socket unread, so without a reader the client's FIN (or reset) goes unseen
+// and a departed client stays queued until its deadline. Go's server notices with its background
+// read and cancels the request; so do we, at once (outcome client_gone, no slot taken). Bytes the
+// client sends meanwhile (pipelined frames, sent before the 101) are kept and put back on the socket
+// with `unshift` just before http-proxy-3 takes it, in order, behind the handshake's `head`
+// (which http-proxy-3 unshifts in front of them).
+
+/**
+ * Early bytes a waiting tunnel keeps. Past this it stops reading: the kept bytes go back on the
+ * socket, whose buffer then holds the client back (TCP backpressure), and a departure is seen only
+ * at the deadline again. A websocket client sends little before the 101.
+ */
+export const MAX_EARLY_BYTES = 64 * 1024
 
 export interface TunnelOwner {
   onTunnelAdmitted (t: UpgradeTunnel): void
@@ -69,6 +86,17 @@ function onSocketClose (this: Duplex & { [kTunnel]?: UpgradeTunnel }): void {
 function onSocketFinish (this: Duplex): void { this.destroy() }
 const kTunnel = Symbol('sluice.tunnel')
 
+// The client socket while the tunnel watches it (`watchClient`); `this` is the socket.
+function onClientReadable (this: Duplex & { [kTunnel]?: UpgradeTunnel }): void {
+  const t = this[kTunnel]
+  if (t !== undefined) t.onClientReadable()
+}
+/** The client's FIN (Go cancels on the background read's EOF, too) or a reset: it left. */
+function onClientGone (this: Duplex & { [kTunnel]?: UpgradeTunnel }): void {
+  const t = this[kTunnel]
+  if (t !== undefined) t.onClientGone()
+}
+
 // The upstream socket while `connect` waits for it; `this` is the socket. A socket the tunnel no
 // longer waits for (handed to http-proxy-3, or dropped) is ignored here: after the hand-off the
 // error listener stays as a guard, since http.request listens for errors only from the next tick.
@@ -105,6 +133,13 @@ export class UpgradeTunnel implements BreakerWaiter {
   retries: number
   /** A failed connect is waiting for an endpoint with room (TUNNEL_WAIT); its deadline runs. */
   isParked: boolean
+  /** How it ended, for the owner's logs: OUTCOME_CLIENT_GONE when the client left while it waited; else OUTCOME_NONE. */
+  outcome: number
+  /** `watchClient` is reading the client socket. */
+  #isWatching: boolean
+  /** What the client sent while watched, in order; null = nothing yet. */
+  #early: Buffer[] | null
+  #earlyBytes: number
   #connector: TunnelConnector | null
   #endpoint: TunnelEndpoint | null
   /** Bound once: http-proxy-3 calls it instead of its 'error' event for this tunnel. */
@@ -126,6 +161,10 @@ export class UpgradeTunnel implements BreakerWaiter {
     this.connecting = null
     this.retries = 0
     this.isParked = false
+    this.outcome = OUTCOME_NONE
+    this.#isWatching = false
+    this.#early = null
+    this.#earlyBytes = 0
     this.#connector = null
     this.#endpoint = null
     this.onProxyError = (err: Error) => { this.#onProxyError(err) }
@@ -143,18 +182,21 @@ export class UpgradeTunnel implements BreakerWaiter {
   open (t: TunnelTarget): void {
     if (this.isEnded) return
     this.isOpen = true
+    this.#unwatchClient(true)
     t.proxy.ws(this.req, this.socket, this.head, { target: t.target }, this.onProxyError)
   }
 
   /**
    * Like `open`, but connects to `endpoint` first; a failed connect goes to
-   * `connector.onTunnelConnectFailed`, which may name another endpoint. The client socket is left
-   * alone meanwhile (not read, not written), so http-proxy-3 still gets the handshake's head bytes.
+   * `connector.onTunnelConnectFailed`, which may name another endpoint. The client socket is only
+   * watched meanwhile (`watchClient`: nothing written, what it sends kept), so http-proxy-3 still
+   * gets the handshake's head bytes and any early frames, and a client that leaves is seen at once.
    */
   connect (endpoint: TunnelEndpoint, connector: TunnelConnector): void {
     if (this.isEnded) return
     this.isOpen = true
     this.#connector = connector
+    this.watchClient()
     this.#connectTo(endpoint)
   }
 
@@ -192,6 +234,7 @@ export class UpgradeTunnel implements BreakerWaiter {
     const connector = this.#connector
     const endpoint = this.#endpoint
     if (connector === null || endpoint === null) { upstream.destroy(); return }
+    this.#unwatchClient(true)
     const agent = connectedSocketAgent(upstream)
     connector.wsProxy.ws(this.req, this.socket, this.head, { target: endpoint.url, agent }, this.onProxyError)
     // http-proxy-3 refused the request before sending it (not a websocket: it destroyed the client).
@@ -252,9 +295,63 @@ export class UpgradeTunnel implements BreakerWaiter {
     this.end()
   }
 
+  /**
+   * Reads the client socket while the tunnel waits (queued, connecting, parked): a client that
+   * leaves ends the tunnel at once (`onClientGone`); what it sends is kept for http-proxy-3. Stops
+   * when http-proxy-3 takes the socket (`open`, `onUpstreamConnected`) or the tunnel ends.
+   */
+  watchClient (): void {
+    if (this.#isWatching || this.isEnded) return
+    this.#isWatching = true
+    const socket = this.socket
+    socket.on('readable', onClientReadable)
+    socket.on('end', onClientGone)
+    socket.on('error', onClientGone)
+  }
+
+  /** (client socket callback) Keeps what arrived, up to MAX_EARLY_BYTES. */
+  onClientReadable (): void {
+    const socket = this.socket
+    while (this.#isWatching) {
+      const chunk: unknown = socket.read()
+      if (chunk === null) return
+      // A raw socket yields Buffers (nobody set an encoding on it).
+      if (!Buffer.isBuffer(chunk)) continue
+      if (this.#early === null) this.#early = [chunk]
+      else this.#early.push(chunk)
+      this.#earlyBytes += chunk.length
+      if (this.#earlyBytes >= MAX_EARLY_BYTES) this.#unwatchClient(true)
+    }
+  }
+
+  /** (client socket callback) The client left while the tunnel waited: it leaves its queue or parking. */
+  onClientGone (): void {
+    if (this.isEnded) return
+    this.outcome = OUTCOME_CLIENT_GONE
+    this.end()
+    this.socket.destroy()
+  }
+
+  /** Stops reading the client; `keep`: put what it sent back on the socket, ahead of anything unread. */
+  #unwatchClient (keep: boolean): void {
+    if (!this.#isWatching) return
+    this.#isWatching = false
+    const socket = this.socket
+    socket.removeListener('readable', onClientReadable)
+    socket.removeListener('end', onClientGone)
+    socket.removeListener('error', onClientGone)
+    const early = this.#early
+    const earlyBytes = this.#earlyBytes
+    this.#early = null
+    this.#earlyBytes = 0
+    if (!keep || early === null || socket.destroyed) return
+    socket.unshift(early.length === 1 ? early[0] : Buffer.concat(early, earlyBytes))
+  }
+
   end (): void {
     if (this.isEnded) return
     this.isEnded = true
+    this.#unwatchClient(false)
     // The client left (or the activator closes) while we were connecting: nothing will use it.
     const upstream = this.connecting
     if (upstream !== null) {

@@ -5,6 +5,7 @@ import type { Breaker } from '../admission/breaker.ts'
 import type { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import type { UpgradeTimeouts } from '../config/upgrade-timeouts.ts'
+import { OUTCOME_CLIENT_GONE, outcomeName } from '../proxy/proxy-exchange.ts'
 import { TunnelDeadline } from '../proxy/tunnel-deadline.ts'
 import { UpgradeTunnel, type TunnelOwner, type TunnelTarget } from '../proxy/upgrade-tunnel.ts'
 import type { Logger } from '../shared/logger.ts'
@@ -50,7 +51,8 @@ export class UpgradeHandler implements TunnelOwner {
     const breaker = o.breaker
     if (breaker === null) { t.open(o.target); return }
     if (breaker.tryAcquire()) { t.holdsSlot = true; t.open(o.target); return }
-    if (breaker.enqueue(t)) return
+    // Queued: watch the client, so one that leaves gives up its place at once (upgrade-tunnel.ts).
+    if (breaker.enqueue(t)) { t.watchClient(); return }
     t.reject(503, 'Service Unavailable', 'pending request queue full\n', ANSWER_CODES.queueFull)
   }
 
@@ -75,7 +77,9 @@ export class UpgradeHandler implements TunnelOwner {
       this.#o.sweeper.remove(deadline)
     }
     this.#release(t)
-    this.#o.recorder.reqOut(t.proxied, this.#o.now())
+    const now = this.#o.now()
+    this.#o.recorder.reqOut(t.proxied, now)
+    if (t.outcome === OUTCOME_CLIENT_GONE) this.#o.logger.debug({ outcome: outcomeName(t.outcome), proxied: t.proxied, waitedMs: Math.round((now - t.startMs) * 1000) / 1000 }, 'upgrade client left while queued')
   }
 
   #release (t: UpgradeTunnel): void {

@@ -7,6 +7,7 @@ import type { Activator } from '../../src/activator/activator-server.ts'
 import { TRACKER_FAILED, TRACKER_READY } from '../../src/activator/pod-tracker.ts'
 import type { EndpointProbe } from '../../src/proxy/endpoint-probe.ts'
 import type { Revision } from '../../src/activator/revision.ts'
+import { ManualClock } from '../../src/shared/clock.ts'
 import { upgradeRequest } from '../helpers/misbehaving-apps.ts'
 import { parseResponses, rawConnect } from '../helpers/raw-client.ts'
 import { createClient, echoOnce, openWebSocket, route, send, spec, startActivator, until, type Teardown } from './fixtures.ts'
@@ -242,6 +243,35 @@ t.test('connect refused while the other endpoint is full: the websocket waits fo
   t.equal(revision.proxy.parkedTunnelCount, 0)
   ws.close()
   await settled(activator, revision, 'websocket closed')
+})
+
+t.test('a parked websocket whose client leaves is released at once: no clock advance, its slot back, nothing sent to the full endpoint', async (t) => {
+  // The waiting tunnel reads its client socket (upgrade-tunnel.ts watchClient). The client sends a
+  // frame before leaving: unread, it would sit in the socket's buffer and hide the FIN until the
+  // revision's timeout, which never comes here (the clock is a ManualClock that does not move).
+  const clock = new ManualClock()
+  const { activator, ports, url } = await startActivator(t, [], { probe: probeOnce(), clock })
+  const busy = await startEcho(t, '127.0.0.1')
+  const refusing = await closedPort('127.0.0.2')
+  const revision = await ready(activator, [busy.dest, refusing], 1)
+  const client = createClient(t)
+  const plain = send(client, url, { headers: route('ws') })
+  await until(() => busy.held === 1, 2000, 'a plain request held by the first endpoint')
+  const c = await rawConnect(ports.serving)
+  t.teardown(() => { c.socket.destroy() })
+  c.socket.write(upgradeRequest(ROUTE))
+  await until(() => revision.proxy.parkedTunnelCount === 1, 2000, 'the websocket parked')
+  t.equal(revision.throttler.inFlight, 2, 'the parked websocket holds an admission slot')
+  const mask = [0x12, 0x34, 0x56, 0x78]
+  c.socket.end(Buffer.from([0x81, 0x82, ...mask, 'h'.charCodeAt(0) ^ 0x12, 'i'.charCodeAt(0) ^ 0x34]))
+  await until(() => revision.proxy.parkedTunnelCount === 0 && activator.tunnels.size === 0, 2000, 'left the parking')
+  t.equal(c.text(), '', 'nothing answered to a client that left')
+  t.equal(revision.throttler.inFlight, 1, 'its slot is back: only the plain request holds one')
+  t.equal(revision.proxy.concurrency.inFlight, 1)
+  busy.release()
+  t.equal((await plain).status, 200)
+  t.equal(busy.handshakes, 0, 'nothing was sent to the full endpoint')
+  await settled(activator, revision, 'client gone while parked')
 })
 
 t.test('a parked websocket ends with the revision\'s timeout (504), or 404 when the revision goes; nothing leaks', async (t) => {

@@ -1,7 +1,10 @@
 import t from 'tap'
 import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { WebSocketServer } from 'ws'
 import { ManualClock } from '../../src/shared/clock.ts'
+import { upgradeRequest } from '../helpers/misbehaving-apps.ts'
+import { parseResponses, rawConnect, type RawClient } from '../helpers/raw-client.ts'
 import { echoOnce, openWebSocket, route, spec, startActivator, startFakePod, until } from './fixtures.ts'
 
 const open = openWebSocket
@@ -94,4 +97,74 @@ for (const mode of ['knative', 'handshake'] as const) {
       ws.close()
     }
   })
+}
+
+// A buffered tunnel reads its client socket (upgrade-tunnel.ts watchClient): a client that leaves is
+// seen at once, as Go's background read sees it, not at the revision's timeout. The clock is a
+// ManualClock that never moves, so no deadline can be what released it. A bare FIN used to be seen
+// only by chance (the accepted socket is not half-open, and its handle kept reading into an empty
+// buffer, so EOF closed it); a frame sent first sits unread in the buffer and hid the FIN.
+for (const [what, leave] of [
+  ['its FIN', (c: RawClient) => { c.socket.end() }],
+  ['a frame, then its FIN', (c: RawClient) => { c.socket.end(maskedFrame('bye')) }],
+  ['a frame, then a reset', (c: RawClient) => { c.socket.write(maskedFrame('bye'), () => { c.socket.resetAndDestroy() }) }],
+] as const) {
+  t.test(`a websocket buffered at zero whose client leaves (${what}) is released at once: no clock advance, no slot, the cold start abandoned`, async (t) => {
+    const clock = new ManualClock()
+    const { activator, ports } = await startActivator(t, [], { clock })
+    activator.registry.upsert(spec('ws-left', [], 1))
+    const revision = activator.registry.lookup('default', 'ws-left')
+    if (revision === undefined) throw new Error('revision missing')
+    const c = await rawConnect(ports.serving)
+    t.teardown(() => { c.socket.destroy() })
+    c.socket.write(upgradeRequest(WS_LEFT_ROUTE))
+    await until(() => revision.throttler.queued === 1, 2000, 'tunnel buffered')
+    leave(c)
+    await until(() => revision.throttler.queued === 0 && activator.tunnels.size === 0, 2000, 'left the buffer')
+    t.equal(c.text(), '', 'nothing answered to a client that left')
+    t.equal(revision.throttler.inFlight, 0, 'no slot taken')
+    t.equal(revision.proxy.concurrency.inFlight, 0, 'counted out')
+    t.equal(revision.proxy.coldStartsAbandoned, 1, 'its cold start counted abandoned, as a plain request\'s')
+  })
+}
+
+t.test('frames a buffered client sends before the 101 reach the pod intact and in order once it is ready', async (t) => {
+  const { activator, ports } = await startActivator(t)
+  const pod = await startFakePod(t)
+  const wss = new WebSocketServer({ server: pod.server })
+  wss.on('connection', (socket) => { socket.on('message', (data) => { socket.send(`echo ${String(data)}`) }) })
+  t.teardown(() => { for (const c of wss.clients) c.terminate(); wss.close() })
+  activator.registry.upsert(spec('ws-early', [], 1))
+  const revision = activator.registry.lookup('default', 'ws-early')
+  if (revision === undefined) throw new Error('revision missing')
+  const c = await rawConnect(ports.serving)
+  t.teardown(() => { c.socket.destroy() })
+  // The first frame rides with the handshake (node:http's `head`); the next two come while buffered
+  // and are read by the waiting tunnel (its socket's bytesRead says so) before an endpoint is ready.
+  const handshake = Buffer.concat([Buffer.from(upgradeRequest('Knative-Serving-Namespace: default\r\nKnative-Serving-Revision: ws-early\r\n')), maskedFrame('one')])
+  c.socket.write(handshake)
+  await until(() => revision.throttler.queued === 1, 2000, 'tunnel buffered')
+  const later = Buffer.concat([maskedFrame('two'), maskedFrame('three')])
+  c.socket.write(later)
+  const tunnel = [...activator.tunnels][0]
+  const socket = tunnel?.socket as (Duplex & { bytesRead: number }) | undefined
+  await until(() => (socket?.bytesRead ?? 0) >= handshake.length + later.length, 2000, 'read while buffered')
+  t.equal(revision.throttler.queued, 1, 'still buffered')
+  activator.registry.upsert(spec('ws-early', [pod.dest], 1))
+  await until(() => c.text().includes('echo three'), 2000, 'every early frame echoed')
+  const text = c.text()
+  t.equal(parseResponses(text)[0]?.status, 101)
+  const echoes = text.slice(text.indexOf('\r\n\r\n') + 4)
+  t.equal(echoes, '\x81\x08echo one\x81\x08echo two\x81\x0aecho three', 'each frame once, in order')
+  c.socket.destroy()
+  await until(() => revision.throttler.inFlight === 0 && activator.tunnels.size === 0, 2000, 'slots returned')
+})
+
+const WS_LEFT_ROUTE = 'Knative-Serving-Namespace: default\r\nKnative-Serving-Revision: ws-left\r\n'
+
+/** A client's (masked) websocket text frame, short payloads only. */
+function maskedFrame (text: string): Buffer {
+  const mask = [0x12, 0x34, 0x56, 0x78]
+  const payload = Buffer.from(text)
+  return Buffer.from([0x81, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ (mask[i % 4] ?? 0))])
 }

@@ -9,7 +9,8 @@ import { Breaker } from '../../src/admission/breaker.ts'
 import { DeadlineSweeper } from '../../src/proxy/deadline-sweeper.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER } from '../../src/shared/errors.ts'
-import { silentLogger } from '../../src/shared/logger.ts'
+import { createRootLogger, silentLogger, type Logger } from '../../src/shared/logger.ts'
+import { MAX_EARLY_BYTES } from '../../src/proxy/upgrade-tunnel.ts'
 import { UpgradeHandler } from '../../src/sidecar/upgrade-handler.ts'
 import { createUpgradePath, type UpgradePath } from '../../src/sidecar/upgrade-path.ts'
 import { listen, type Teardown } from '../proxy/h1-fixtures.ts'
@@ -17,7 +18,7 @@ import { client, echoApp, HANDSHAKE } from '../helpers/upgrade-fixtures.ts'
 
 interface Front { port: number, path: UpgradePath, breaker: Breaker | null, traffic: string[], drain: { isDraining: boolean, touched: number, touch (): void }, sweeper: DeadlineSweeper, clock: ManualClock }
 
-async function startFront (t: Teardown, appPort: number, cc: number, queueDepth = 1, queueMs = 0): Promise<Front> {
+async function startFront (t: Teardown, appPort: number, cc: number, queueDepth = 1, queueMs = 0, logs: Array<Record<string, unknown>> | null = null): Promise<Front> {
   const clock = new ManualClock(0)
   const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, { setInterval: () => null, clearInterval: () => {} })
   const breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth }) : null
@@ -32,7 +33,7 @@ async function startFront (t: Teardown, appPort: number, cc: number, queueDepth 
     sweeper,
     timeouts: { totalMs: 60_000, responseStartMs: 0, idleMs: 0, queueMs, timeoutBody: Buffer.from('timeout\n') },
     upgradeTimeouts: 'knative',
-    logger: silentLogger(),
+    logger: logs === null ? silentLogger() : recordingLogger(logs),
   }, silentLogger())
   t.teardown(() => { path.close() })
   const server = createServer()
@@ -41,8 +42,13 @@ async function startFront (t: Teardown, appPort: number, cc: number, queueDepth 
   return { port, path, breaker, traffic, drain, sweeper, clock }
 }
 
-async function startFrontWithQueueTimeout (t: Teardown, appPort: number, queueMs: number): Promise<Front> {
-  return await startFront(t, appPort, 1, 1, queueMs)
+/** Debug lines, parsed, into `logs`. */
+function recordingLogger (logs: Array<Record<string, unknown>>): Logger {
+  return createRootLogger('debug', {}, { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } })
+}
+
+async function startFrontWithQueueTimeout (t: Teardown, appPort: number, queueMs: number, logs: Array<Record<string, unknown>> | null = null): Promise<Front> {
+  return await startFront(t, appPort, 1, 1, queueMs, logs)
 }
 
 async function tick (): Promise<void> { await new Promise<void>((resolve) => { setImmediate(resolve) }) }
@@ -81,29 +87,79 @@ t.test('beyond the queue: 503 with the queue-full code', async (t) => {
   first.socket.destroy()
 })
 
-t.test('a queued tunnel whose client left leaves the queue at its queue deadline, and takes no slot', async (t) => {
-  // Not at once: nothing reads a queued tunnel's socket (its bytes are http-proxy-3's), so the
-  // client's FIN goes unseen until the deadline (Go's server sees it and cancels the request's
-  // context). TODO(issue 14): notice a departed client while queued.
+t.test('a queued tunnel whose client left leaves the queue at once, takes no slot, and is logged as client_gone', async (t) => {
+  // The queued tunnel reads its socket (upgrade-tunnel.ts watchClient), so the client's FIN is seen
+  // as Go's background read sees it: no clock advance, the queue deadline (1 s) never passes.
   const app = await echoApp(t)
-  const f = await startFrontWithQueueTimeout(t, app.port, 1_000)
+  const logs: Array<Record<string, unknown>> = []
+  const f = await startFrontWithQueueTimeout(t, app.port, 1_000, logs)
   const first = client(f.port)
   await first.until('\r\n\r\n')
   const leaving = client(f.port)
   while (f.breaker?.queued !== 1) await tick()
-  leaving.socket.destroy()
+  leaving.socket.end() // a FIN, as a client closing its side sends
   await leaving.closed
-  await tick()
-  f.clock.advance(999)
-  f.sweeper.sweep()
-  t.equal(f.breaker?.queued, 1, 'still queued before the deadline')
-  f.clock.advance(1)
-  f.sweeper.sweep()
-  t.equal(f.breaker?.queued, 0)
+  while (f.path.handler.open.size > 1) await tick()
+  t.equal(f.breaker?.queued, 0, 'left the queue with no clock advance')
+  t.equal(f.breaker?.inFlight, 1, 'only the first holds a slot')
+  t.same(f.traffic, ['in', 'in', 'out'], 'counted out')
+  t.match(logs, [{ msg: 'upgrade client left while queued', outcome: 'client_gone', waitedMs: 0 }])
   first.socket.destroy()
   while (f.path.handler.open.size > 0) await tick()
-  t.equal(f.breaker?.inFlight, 0)
+  t.equal(f.breaker?.inFlight, 0, 'the departed tunnel was never admitted: no slot to return')
   t.equal(app.upgrades, 1, 'the one that left never reached the app')
+})
+
+t.test('bytes a queued client sends before the 101 reach the app intact and in order after admission', async (t) => {
+  const app = await echoApp(t)
+  const f = await startFront(t, app.port, 1)
+  const first = client(f.port)
+  await first.until('\r\n\r\n')
+  // 'head:' rides with the handshake (node:http's `head`); the rest comes while queued, and is read
+  // by the queued tunnel (bytesRead says so) before it is admitted.
+  const early = client(f.port, HANDSHAKE + 'head:')
+  while (f.breaker?.queued !== 1) await tick()
+  const queued = [...f.path.handler.open].find((x) => x.queued)
+  if (queued === undefined) throw new Error('no queued tunnel')
+  const socket = queued.socket as Duplex & { bytesRead: number }
+  const sent = HANDSHAKE.length + 'head:'.length + 'one,'.length + 'two'.length
+  early.socket.write('one,')
+  early.socket.write('two')
+  while (socket.bytesRead < sent) await tick()
+  t.equal(f.breaker?.queued, 1, 'still queued')
+  first.socket.destroy()
+  await early.until('head:one,two')
+  t.match(early.received(), /^HTTP\/1\.1 101 [\s\S]*\r\n\r\nhead:one,two$/, 'the app echoed every early byte, once, in order')
+  early.socket.write('|after')
+  await early.until('|after')
+  early.socket.destroy()
+  while (f.path.handler.open.size > 0) await tick()
+  t.equal(f.breaker?.inFlight, 0)
+})
+
+t.test('a queued client that sends more than MAX_EARLY_BYTES still gets every byte through after admission', async (t) => {
+  const app = await echoApp(t)
+  const f = await startFront(t, app.port, 1)
+  const first = client(f.port)
+  await first.until('\r\n\r\n')
+  const big = client(f.port)
+  while (f.breaker?.queued !== 1) await tick()
+  // Each 4-byte word holds its own index, so a lost, doubled or misplaced chunk shows; the end marker
+  // occurs nowhere else.
+  const payload = Buffer.alloc(MAX_EARLY_BYTES * 3)
+  for (let i = 0; i < payload.length / 4; i++) payload.writeUInt32BE(i, i * 4)
+  big.socket.write(payload)
+  big.socket.write('<end>')
+  const queued = [...f.path.handler.open].find((x) => x.queued)
+  if (queued === undefined) throw new Error('no queued tunnel')
+  const socket = queued.socket as Duplex & { bytesRead: number }
+  while (socket.bytesRead < HANDSHAKE.length + MAX_EARLY_BYTES) await tick() // the watch filled up while queued
+  first.socket.destroy()
+  await big.until('<end>')
+  const body = big.received().slice(big.received().indexOf('\r\n\r\n') + 4)
+  t.equal(body.length, payload.length + '<end>'.length, 'nothing lost or doubled past the watch limit')
+  t.ok(body === payload.toString('latin1') + '<end>', 'in order')
+  big.socket.destroy()
 })
 
 t.test('without a breaker (CC 0) tunnels open at once; activator-sent ones count as proxied', async (t) => {
