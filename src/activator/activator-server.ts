@@ -395,6 +395,8 @@ export class Activator implements ProxyContext {
       writeLine: writeStdout,
       logger: this.logger.child({ component: 'telemetry' }),
     })
+    // kn.revision.request.concurrency from the reporter's periods (a no-op without metrics).
+    this.reporter.useRecorder(this.telemetry)
     const listenOne = (server: Server | NetServer, port: number, reusePort = false, host = c.host): Promise<number> => new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen({ port, host, reusePort }, () => {

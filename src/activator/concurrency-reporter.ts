@@ -24,6 +24,14 @@ export interface StatSink {
   send (messages: readonly WireStatMessage[]): void
 }
 
+/**
+ * Where each period's per-revision concurrency goes as a metric (OpenTelemetry's
+ * kn.revision.request.concurrency, src/telemetry/); declared here, by its consumer.
+ */
+export interface ConcurrencyRecorder {
+  recordConcurrency (namespace: string, name: string, concurrency: number): void
+}
+
 export const REPORT_PERIOD_MS = 1_000
 
 interface IntervalTimers {
@@ -106,6 +114,8 @@ export class ConcurrencyReporter {
   readonly #window: StatWindow = newStatWindow()
   readonly #startMs: number
   #timer: unknown = null
+  /** Set once OpenTelemetry is loaded (useRecorder); null while telemetry is off. */
+  #recorder: ConcurrencyRecorder | null = null
   /** Batches and pokes handed to the sink (tests, metrics). */
   batchesSent = 0
   pokesSent = 0
@@ -136,6 +146,9 @@ export class ConcurrencyReporter {
   }
 
   get trackedCount (): number { return this.#tracked.size }
+
+  /** From the next period on, each reported revision's concurrency also goes to `recorder` (null: none). */
+  useRecorder (recorder: ConcurrencyRecorder | null): void { this.#recorder = recorder }
 
   /** Creates the stats entry of `rc` and sends the cold-start poke. Called by RevisionConcurrency.reqIn. */
   track (rc: RevisionConcurrency, nowMs: number): RequestStats {
@@ -198,12 +211,16 @@ export class ConcurrencyReporter {
       }
       const firstAdj = rc.firstRequest
       rc.firstRequest = 0
+      const adjusted = Math.max(w.averageConcurrency - firstAdj, 0)
+      // Knative's run(): the metric gets each message's concurrency, the poke's 1 subtracted as
+      // the autoscaler gets it, recorded whether or not a sink takes the batch.
+      if (this.#recorder !== null) this.#recorder.recordConcurrency(rc.namespace, rc.name, adjusted)
       batch.push({
         namespace: rc.namespace,
         name: rc.name,
         stat: {
           podName: this.podName,
-          averageConcurrentRequests: Math.max(w.averageConcurrency - firstAdj, 0),
+          averageConcurrentRequests: adjusted,
           averageProxiedConcurrentRequests: 0,
           requestCount: Math.max(w.requestCount - firstAdj, 0) / periodSeconds,
           proxiedRequestCount: 0,

@@ -72,6 +72,16 @@ export interface StatPusherCounters {
   encodeErrors: number
 }
 
+/**
+ * Told when the websocket opens and when an open one goes down (Knative's WithOnConnect /
+ * WithOnDisconnect: OpenTelemetry's kn.activator.stats.conn.*). Failed dials are not
+ * disconnects, as in knative.dev/pkg, where they retry inside connect().
+ */
+export interface StatConnectionObserver {
+  onAutoscalerConnect (): void
+  onAutoscalerDisconnect (): void
+}
+
 type State = 'idle' | 'connecting' | 'open' | 'closed'
 
 function copyStat (s: Stat): Stat {
@@ -110,6 +120,7 @@ export class StatPusher implements StatSink {
   /** What was last logged, so each state change is logged once (not every failed attempt). */
   #logged: 'connected' | 'disconnected' | null
   #closed: Promise<void> | null
+  #observer: StatConnectionObserver | null
 
   constructor (options: StatPusherOptions) {
     this.url = options.url
@@ -132,6 +143,16 @@ export class StatPusher implements StatSink {
     this.#lastSeenMs = 0
     this.#logged = null
     this.#closed = null
+    this.#observer = null
+  }
+
+  /**
+   * Reports connects and disconnects to `observer` from now on; told at once if the socket is
+   * already open (OpenTelemetry loads after the pusher started dialling).
+   */
+  observe (observer: StatConnectionObserver | null): void {
+    this.#observer = observer
+    if (observer !== null && this.#state === 'open') observer.onAutoscalerConnect()
   }
 
   /** Whether the websocket is open right now. */
@@ -165,6 +186,8 @@ export class StatPusher implements StatSink {
   /** Stops reconnecting and closes the socket (close code 1001, going away). Idempotent. */
   close (): Promise<void> {
     if (this.#closed !== null) return this.#closed
+    // knative.dev/pkg's Shutdown ends keepalive with an error, so OnDisconnect runs for an open socket.
+    if (this.#state === 'open') this.#observer?.onAutoscalerDisconnect()
     this.#state = 'closed'
     this.#reconnectTimer?.cancel()
     this.#reconnectTimer = null
@@ -259,6 +282,7 @@ export class StatPusher implements StatSink {
       this.#logged = 'connected'
     }
     this.#livenessTimer = this.#timers.setInterval(() => { this.#checkLiveness(ws) }, this.#pingIntervalMs)
+    this.#observer?.onAutoscalerConnect()
     this.#flush()
   }
 
@@ -282,6 +306,7 @@ export class StatPusher implements StatSink {
     this.#ws = null
     this.#stopLiveness()
     if (this.#state === 'closed') return
+    if (this.#state === 'open') this.#observer?.onAutoscalerDisconnect()
     this.#state = 'connecting'
     if (this.#logged !== 'disconnected') {
       const fields = { url: this.url, code, reason, err }

@@ -102,6 +102,8 @@ export async function activatorMain (argv: readonly string[], env: NodeJS.Proces
   try {
     pusher?.start()
     await activator.listen()
+    // kn.activator.stats.conn.* once OpenTelemetry is loaded (listen); the pusher dials before.
+    pusher?.observe(activator.telemetry)
   } catch (err) {
     await activator.close()
     await pusher?.close()

@@ -52,6 +52,15 @@ export interface ExchangeTelemetry {
 export interface TelemetryHooks {
   /** A request became an exchange (probes never do). */
   begin (ex: TelemetryExchange, revision: TelemetryRevision | null): ExchangeTelemetry
+  /**
+   * Activator (no-op in the sidecar): one revision's concurrency over the period the concurrency
+   * reporter just closed, as it reports it to the autoscaler (kn.revision.request.concurrency).
+   */
+  recordConcurrency (namespace: string, name: string, concurrency: number): void
+  /** Activator: the stat pusher's websocket to the autoscaler opened (kn.activator.stats.conn.reachable 1). */
+  onAutoscalerConnect (): void
+  /** Activator: an open websocket to the autoscaler went down (reachable 0, kn.activator.stats.conn.errors +1). */
+  onAutoscalerDisconnect (): void
   /** Flushes what is buffered and stops the exporters (shutdown). */
   shutdown (): Promise<void>
 }

@@ -2,7 +2,7 @@ import {
   ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, ValueType,
   type Attributes, type Context, type Span, type Tracer,
 } from '@opentelemetry/api'
-import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { getStringFromEnv, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources'
 import { MeterProvider, PeriodicExportingMetricReader, type MetricProducer, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics'
 import {
@@ -29,7 +29,8 @@ import { GaugeFamily, HistogramFamily, RequestMetricsProducer, SumFamily, type A
 //     activator's with kn.service.name, kn.configuration.name, kn.revision.name, k8s.namespace.name)
 //   http.client.request.duration / .body.size (queue-proxy's otelhttp transport)
 //   kn.serving.invocation.duration,        kn.revision.request.queued, kn.revision.request.active
-//   kn.serving.queue.depth
+//   kn.serving.queue.depth                 kn.revision.request.concurrency (concurrency reporter, each period)
+//                                          kn.activator.stats.conn.reachable / .errors (autoscaler websocket)
 //
 // The client span's context goes to the app / pod as W3C traceparent (+ tracestate), replacing the
 // incoming one; the incoming one is the server span's parent. Probes never become exchanges, so
@@ -85,11 +86,15 @@ export async function createOtelTelemetry (o: OtelTelemetryOptions): Promise<Tel
 }
 
 function buildResource (attrs: Readonly<Record<string, string>>): Resource {
-  // As Go's resource.Merge(resource.Default(), ours): the SDK's attributes, ours over them, and
-  // OTEL_SERVICE_NAME over service.name (Knative reads it first).
-  const env = detectResources({ detectors: [envDetector] }).attributes['service.name']
-  const ours = typeof env === 'string' && env !== '' ? { ...attrs, 'service.name': env } : attrs
-  return defaultResource().merge(resourceFromAttributes(ours))
+  // As Go's resource.Merge(resource.Default(), ours): Go's Default() is the SDK's attributes and
+  // the environment's (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME), ours go over them, and
+  // OTEL_SERVICE_NAME over our service.name (knative/pkg resource.Default reads it first). JS's
+  // defaultResource() has no environment in it, so the env detector is merged in here. The SDK
+  // reads these variables, as Go's does (not config/: they are OpenTelemetry's, not Sluice's).
+  const env = detectResources({ detectors: [envDetector] })
+  const serviceName = getStringFromEnv('OTEL_SERVICE_NAME')
+  const ours = serviceName !== undefined && serviceName !== '' ? { ...attrs, 'service.name': serviceName } : attrs
+  return defaultResource().merge(env).merge(resourceFromAttributes(ours))
 }
 
 /**
@@ -148,6 +153,11 @@ interface Families {
   /** activator only. */
   readonly requestQueued: SumFamily | null
   readonly requestActive: SumFamily | null
+  /** handler/metrics.go: Float64Gauge, each revision's concurrency over the last report period. */
+  readonly requestConcurrency: GaugeFamily | null
+  /** activator/metrics.go: the stat reporter's websocket (peer=autoscaler). */
+  readonly connReachable: GaugeFamily | null
+  readonly connErrors: SumFamily | null
   readonly scopes: readonly ScopeFamilies[]
 }
 
@@ -171,6 +181,9 @@ function createFamilies (site: TelemetrySite, prometheus: boolean): Families {
   if (site === 'activator') {
     const requestQueued = new SumFamily({ name: 'kn.revision.request.queued', description: 'Number of requests currently queued in the activator waiting for capacity', unit: '{request}', valueType: ValueType.INT }, false)
     const requestActive = new SumFamily({ name: 'kn.revision.request.active', description: 'Number of requests currently being proxied by the activator', unit: '{request}', valueType: ValueType.INT }, false)
+    const requestConcurrency = new GaugeFamily({ name: 'kn.revision.request.concurrency', description: 'Concurrent requests that are routed to Activator', unit: '{request}', valueType: ValueType.DOUBLE })
+    const connReachable = new GaugeFamily({ name: 'kn.activator.stats.conn.reachable', description: 'Whether a peer is reachable from the activator (1 = reachable, 0 = not reachable)', unit: '{reachable}', valueType: ValueType.INT })
+    const connErrors = new SumFamily({ name: 'kn.activator.stats.conn.errors', description: 'Number of connection errors from the activator', unit: '{error}', valueType: ValueType.INT }, true)
     return {
       serverDuration,
       serverRequestSize,
@@ -181,9 +194,13 @@ function createFamilies (site: TelemetrySite, prometheus: boolean): Families {
       queueDepth: null,
       requestQueued,
       requestActive,
+      requestConcurrency,
+      connReachable,
+      connErrors,
       scopes: [
         { scope: otelhttp, families: [serverDuration, serverRequestSize, serverResponseSize] },
-        { scope: { name: ACTIVATOR_SCOPE }, families: [requestQueued, requestActive] },
+        // One meter name in Knative's three activator files, so one scope.
+        { scope: { name: ACTIVATOR_SCOPE }, families: [requestQueued, requestActive, requestConcurrency, connReachable, connErrors] },
       ],
     }
   }
@@ -202,6 +219,9 @@ function createFamilies (site: TelemetrySite, prometheus: boolean): Families {
     queueDepth,
     requestQueued: null,
     requestActive: null,
+    requestConcurrency: null,
+    connReachable: null,
+    connErrors: null,
     scopes: [
       { scope: otelhttp, families: [serverDuration, serverRequestSize, serverResponseSize, clientDuration, clientRequestSize] },
       { scope: { name: QUEUE_SCOPE }, families },
@@ -261,6 +281,34 @@ class OtelTelemetry implements TelemetryHooks {
     return attrs
   }
 
+  recordConcurrency (namespace: string, name: string, concurrency: number): void {
+    const family = this.families?.requestConcurrency
+    if (family === undefined || family === null) return
+    // Once a period per tracked revision, not per request: the key is built here.
+    const key = `${namespace}/${name}`
+    // Knative's attributes from the revision's labels; Sluice's revisions carry no service or
+    // configuration name, so those are empty, as in the request metrics' labeler attributes.
+    ;(family.get(key) ?? family.add(key, {
+      'kn.service.name': '',
+      'kn.configuration.name': '',
+      'kn.revision.name': name,
+      'k8s.namespace.name': namespace,
+    })).value = concurrency
+  }
+
+  onAutoscalerConnect (): void {
+    const f = this.families
+    if (f === null || f.connReachable === null) return
+    ;(f.connReachable.get(PEER_AUTOSCALER_KEY) ?? f.connReachable.add(PEER_AUTOSCALER_KEY, PEER_AUTOSCALER)).value = 1
+  }
+
+  onAutoscalerDisconnect (): void {
+    const f = this.families
+    if (f === null || f.connReachable === null || f.connErrors === null) return
+    ;(f.connReachable.get(PEER_AUTOSCALER_KEY) ?? f.connReachable.add(PEER_AUTOSCALER_KEY, PEER_AUTOSCALER)).value = 0
+    ;(f.connErrors.get(PEER_AUTOSCALER_KEY) ?? f.connErrors.add(PEER_AUTOSCALER_KEY, PEER_AUTOSCALER)).value += 1
+  }
+
   async shutdown (): Promise<void> {
     await Promise.allSettled([
       this.#meterProvider === null ? null : this.#meterProvider.shutdown(),
@@ -279,6 +327,9 @@ interface RevisionAttributes {
 }
 
 const NO_ATTRIBUTES: Attributes = Object.freeze({})
+/** activator/metrics.go PeerAutoscaler: the stat reporter's peer. */
+const PEER_AUTOSCALER: Attributes = Object.freeze({ peer: 'autoscaler' })
+const PEER_AUTOSCALER_KEY = 'autoscaler'
 const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER })
 const CLIENT_SPAN = Object.freeze({ kind: SpanKind.CLIENT })
 

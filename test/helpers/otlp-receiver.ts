@@ -80,6 +80,8 @@ export interface ReceivedPoint {
   bounds: number[]
   bucketCounts: number[]
   isMonotonic: boolean
+  /** Gauge / sum: which of NumberDataPoint's fields carried the value (a Go Float64* instrument sends as_double); null for histograms. */
+  numberType: 'double' | 'int' | null
   resource: Record<string, AttrValue>
 }
 
@@ -135,13 +137,15 @@ export function decodePoints (body: Uint8Array): ReceivedPoint[] {
         const data = m.data as string
         if (data === 'histogram') {
           for (const p of (m.histogram as { dataPoints: Array<Record<string, unknown>> }).dataPoints) {
-            out.push({ ...base, type: 'histogram', attributes: attrs(p.attributes as PbKeyValue[]), value: p.count as number, sum: (p.sum as number | undefined) ?? 0, bounds: p.explicitBounds as number[], bucketCounts: p.bucketCounts as number[], isMonotonic: false })
+            out.push({ ...base, type: 'histogram', attributes: attrs(p.attributes as PbKeyValue[]), value: p.count as number, sum: (p.sum as number | undefined) ?? 0, bounds: p.explicitBounds as number[], bucketCounts: p.bucketCounts as number[], isMonotonic: false, numberType: null })
           }
         } else {
           const holder = (data === 'sum' ? m.sum : m.gauge) as { dataPoints: Array<Record<string, unknown>>, isMonotonic?: boolean }
           for (const p of holder.dataPoints) {
             const value = (p.asDouble as number | undefined) ?? (p.asInt as number | undefined) ?? 0
-            out.push({ ...base, type: data === 'sum' ? 'sum' : 'gauge', attributes: attrs(p.attributes as PbKeyValue[]), value, sum: 0, bounds: [], bucketCounts: [], isMonotonic: holder.isMonotonic === true })
+            // oneofs: true names the oneof's set field in `value`.
+            const numberType = p.value === 'asDouble' ? 'double' : p.value === 'asInt' ? 'int' : null
+            out.push({ ...base, type: data === 'sum' ? 'sum' : 'gauge', attributes: attrs(p.attributes as PbKeyValue[]), value, sum: 0, bounds: [], bucketCounts: [], isMonotonic: holder.isMonotonic === true, numberType })
           }
         }
       }
