@@ -79,7 +79,7 @@ export async function createOtelTelemetry (o: OtelTelemetryOptions): Promise<Tel
     : new TracerProvider({
       resource,
       sampler: samplerFor(o.config.tracing),
-      spanProcessors: [new BatchSpanProcessor({ exporter: await spanExporterFor(o.config.tracing, o) })],
+      spanProcessors: [new BatchSpanProcessor({ exporter: await spanExporterFor(o.config.tracing, o), ...batchOptionsFromEnv() })],
     })
   o.logger.info({ metrics: o.config.metrics, tracing: o.config.tracing }, 'OpenTelemetry on')
   return new OtelTelemetry(o, families, meterProvider, tracerProvider)
@@ -118,13 +118,46 @@ async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions,
   const exporter: PushMetricExporter = c.protocol === 'grpc'
     ? (await import('./grpc-exporters.ts')).grpcMetricExporter(exporterUrl(c.endpoint))
     : (await import('./proto-exporters.ts')).protoMetricExporter(exporterUrl(c.endpoint))
-  // Go's WithInterval applies only when the interval is non-zero; 60 s otherwise (both SDKs).
+  // knative/pkg intervalFor: OTEL_METRIC_EXPORT_INTERVAL, when set, wins over the config's interval
+  // (Go's reader reads it: 60 s unless a positive integer); else the config's when non-zero, else
+  // 60 s. Go's reader reads OTEL_METRIC_EXPORT_TIMEOUT too (30 s); JS's reader reads neither, and
+  // wants the timeout no longer than the interval.
+  const intervalMs = getStringFromEnv('OTEL_METRIC_EXPORT_INTERVAL') !== undefined
+    ? goEnvPositiveInt('OTEL_METRIC_EXPORT_INTERVAL') ?? 60_000
+    : c.exportIntervalMs > 0 ? c.exportIntervalMs : 60_000
   return new PeriodicExportingMetricReader({
     exporter,
     metricProducers: [producer],
-    exportIntervalMillis: c.exportIntervalMs > 0 ? c.exportIntervalMs : 60_000,
-    exportTimeoutMillis: c.exportIntervalMs > 0 ? Math.min(30_000, c.exportIntervalMs) : 30_000,
+    exportIntervalMillis: intervalMs,
+    exportTimeoutMillis: Math.min(goEnvPositiveInt('OTEL_METRIC_EXPORT_TIMEOUT') ?? 30_000, intervalMs),
   })
+}
+
+/**
+ * An OTEL_* number as Go's SDK reads it (strconv.Atoi; milliseconds for durations); null when
+ * unset, not an integer, or not positive (Go's defaults then). The SDKs read these variables
+ * themselves, not Sluice's config/: they are OpenTelemetry's, and Knative's Go gets them that way.
+ */
+function goEnvPositiveInt (key: string): number | null {
+  const raw = getStringFromEnv(key)
+  if (raw === undefined || !/^[+-]?\d+$/.test(raw)) return null
+  const n = Number(raw)
+  return Number.isSafeInteger(n) && n > 0 ? n : null
+}
+
+/**
+ * Go's NewBatchSpanProcessor reads OTEL_BSP_* (knative/pkg passes no batch options); JS's does
+ * not, so they are read here, with Go's defaults and its clamp of the batch to the queue.
+ */
+function batchOptionsFromEnv (): { scheduledDelayMillis: number, exportTimeoutMillis: number, maxQueueSize: number, maxExportBatchSize: number } {
+  const maxQueueSize = goEnvPositiveInt('OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048
+  const batch = goEnvPositiveInt('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512
+  return {
+    scheduledDelayMillis: goEnvPositiveInt('OTEL_BSP_SCHEDULE_DELAY') ?? 5_000,
+    exportTimeoutMillis: goEnvPositiveInt('OTEL_BSP_EXPORT_TIMEOUT') ?? 30_000,
+    maxQueueSize,
+    maxExportBatchSize: batch > maxQueueSize ? Math.min(512, maxQueueSize) : batch,
+  }
 }
 
 async function spanExporterFor (c: TracingExportConfig, o: OtelTelemetryOptions): Promise<SpanExporter> {

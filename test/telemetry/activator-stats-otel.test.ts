@@ -1,8 +1,8 @@
 // The activator's OpenTelemetry metrics beside the request metrics, exported to a real OTLP/HTTP
 // receiver: kn.revision.request.concurrency from the concurrency reporter's periods (knative/serving
 // pkg/activator/handler/metrics.go, concurrency_reporter.go) and kn.activator.stats.conn.* from the
-// stat pusher's websocket (pkg/activator/metrics.go, stat_reporter.go); and the resource taking
-// OTEL_RESOURCE_ATTRIBUTES as Go's resource.Default() does.
+// stat pusher's websocket (pkg/activator/metrics.go, stat_reporter.go); and the OTEL_* variables
+// Go's SDK reads that JS's does not (OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL).
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -165,19 +165,47 @@ t.test('kn.activator.stats.conn.*: reachable 1 -> 0 -> 1 -> 0 as the autoscaler 
   t.same(e?.attributes, { peer: 'autoscaler' })
 })
 
+/** Sets OTEL_* variables for one test (the SDK reads them), restored in teardown. */
+function withEnv (t: { teardown (fn: () => unknown): void }, keys: readonly string[]): (values: Record<string, string | undefined>) => void {
+  const saved = keys.map((k) => [k, process.env[k]] as const)
+  t.teardown(() => {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  })
+  return (values) => {
+    for (const k of keys) {
+      const v = values[k]
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+}
+
+t.test('OTEL_METRIC_EXPORT_INTERVAL wins over the config\'s export interval (knative/pkg intervalFor)', async (t) => {
+  const receiver = await startOtlpHttpReceiver(t)
+  const setEnv = withEnv(t, ['OTEL_METRIC_EXPORT_INTERVAL'])
+  const start = async (): Promise<void> => {
+    const telemetry = await loadTelemetry({
+      site: 'activator', config: metricsTo(receiver.origin, 3_600_000), resource: activatorResource('knative-serving', 'activator-test'),
+      prometheusPort: 0, inFlight: null, upstreamHost: '', upstreamPort: 0, writeLine: () => {}, logger: silentLogger(),
+    })
+    if (telemetry === null) throw new Error('telemetry should be on')
+    t.teardown(() => telemetry.shutdown())
+    telemetry.onAutoscalerConnect()
+  }
+  setEnv({ OTEL_METRIC_EXPORT_INTERVAL: '50' })
+  await start()
+  await until(() => receiver.points.length > 0, 3_000, 'an export before shutdown')
+  t.ok(receiver.requests.length >= 1, 'exported every 50 ms, not once an hour')
+})
+
 t.test('the resource takes OTEL_RESOURCE_ATTRIBUTES under Knative\'s own attributes, and OTEL_SERVICE_NAME over service.name (Go\'s resource.Default)', async (t) => {
   const receiver = await startOtlpHttpReceiver(t)
-  const saved = { attrs: process.env.OTEL_RESOURCE_ATTRIBUTES, name: process.env.OTEL_SERVICE_NAME }
-  t.teardown(() => {
-    if (saved.attrs === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES
-    else process.env.OTEL_RESOURCE_ATTRIBUTES = saved.attrs
-    if (saved.name === undefined) delete process.env.OTEL_SERVICE_NAME
-    else process.env.OTEL_SERVICE_NAME = saved.name
-  })
+  const setEnv = withEnv(t, ['OTEL_RESOURCE_ATTRIBUTES', 'OTEL_SERVICE_NAME'])
   const resourceWith = async (attrs: string, name: string | undefined): Promise<Record<string, unknown>> => {
-    process.env.OTEL_RESOURCE_ATTRIBUTES = attrs
-    if (name === undefined) delete process.env.OTEL_SERVICE_NAME
-    else process.env.OTEL_SERVICE_NAME = name
+    setEnv({ OTEL_RESOURCE_ATTRIBUTES: attrs, OTEL_SERVICE_NAME: name })
     const before = receiver.points.length
     const telemetry = await loadTelemetry({
       site: 'activator', config: metricsTo(receiver.origin, 3_600_000), resource: activatorResource('knative-serving', 'activator-test'),
