@@ -8,10 +8,11 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace'
 // CommonJS, and a CommonJS package that esbuild puts in a chunk of its own is imported as a bare
 // default export (scripts/build.mjs), which this static import resolves.
 
-export function grpcMetricExporter (url: string): PushMetricExporter {
-  return new OTLPMetricExporter({ url })
+/** `url` undefined: the exporter takes OTEL_EXPORTER_OTLP_[METRICS_|TRACES_]ENDPOINT itself (otel-telemetry.ts endpointFor). */
+export function grpcMetricExporter (url: string | undefined): PushMetricExporter {
+  return new OTLPMetricExporter(url === undefined ? {} : { url })
 }
 
-export function grpcSpanExporter (url: string): SpanExporter {
-  return new OTLPTraceExporter({ url })
+export function grpcSpanExporter (url: string | undefined): SpanExporter {
+  return new OTLPTraceExporter(url === undefined ? {} : { url })
 }

@@ -11,6 +11,7 @@ import {
 } from '@opentelemetry/sdk-trace'
 import type { MetricsExportConfig, TelemetryConfig, TracingExportConfig } from '../config/telemetry-config.ts'
 import { splitHostPort } from '../config/telemetry-config.ts'
+import { parseGoFloat } from '../go/go-parse.ts'
 import type { ExchangeTelemetry, TelemetryExchange, TelemetryHooks, TelemetryRevision } from '../proxy/exchange-telemetry.ts'
 import type { Logger } from '../shared/logger.ts'
 import { StdoutSpanExporter } from './stdout-span-exporter.ts'
@@ -116,8 +117,8 @@ async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions,
     return await startPrometheusReader(host, port, producer, (err) => { o.logger.error({ err, host: host ?? '', port }, 'metrics server error') })
   }
   const exporter: PushMetricExporter = c.protocol === 'grpc'
-    ? (await import('./grpc-exporters.ts')).grpcMetricExporter(exporterUrl(c.endpoint))
-    : (await import('./proto-exporters.ts')).protoMetricExporter(exporterUrl(c.endpoint))
+    ? (await import('./grpc-exporters.ts')).grpcMetricExporter(endpointFor(c.endpoint, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'))
+    : (await import('./proto-exporters.ts')).protoMetricExporter(endpointFor(c.endpoint, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'))
   // knative/pkg intervalFor: OTEL_METRIC_EXPORT_INTERVAL, when set, wins over the config's interval
   // (Go's reader reads it: 60 s unless a positive integer); else the config's when non-zero, else
   // 60 s. Go's reader reads OTEL_METRIC_EXPORT_TIMEOUT too (30 s); JS's reader reads neither, and
@@ -162,15 +163,59 @@ function batchOptionsFromEnv (): { scheduledDelayMillis: number, exportTimeoutMi
 
 async function spanExporterFor (c: TracingExportConfig, o: OtelTelemetryOptions): Promise<SpanExporter> {
   if (c.protocol === 'stdout') return new StdoutSpanExporter(o.writeLine)
-  if (c.protocol === 'grpc') return (await import('./grpc-exporters.ts')).grpcSpanExporter(exporterUrl(c.endpoint))
-  return (await import('./proto-exporters.ts')).protoSpanExporter(exporterUrl(c.endpoint))
+  if (c.protocol === 'grpc') return (await import('./grpc-exporters.ts')).grpcSpanExporter(endpointFor(c.endpoint, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'))
+  return (await import('./proto-exporters.ts')).protoSpanExporter(endpointFor(c.endpoint, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'))
 }
 
-/** knative/pkg tracing sampleFor: stdout and rate >= 1 sample all, rate <= 0 none (not parent-based), else parent-based ratio. */
+/**
+ * knative/pkg endpointFor: with OTEL_EXPORTER_OTLP_ENDPOINT or the signal's own variable set, the
+ * configured endpoint is not passed, and the exporter takes the environment's (both SDKs resolve
+ * it the same way: the signal's variable as is, else the generic one + /v1/<signal> over HTTP).
+ */
+function endpointFor (endpoint: string, signalKey: string): string | undefined {
+  if (getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined || getStringFromEnv(signalKey) !== undefined) return undefined
+  return exporterUrl(endpoint)
+}
+
+/**
+ * knative/pkg tracing sampleFor: OTEL_TRACES_SAMPLER set leaves the sampler to the SDK's environment
+ * (Go's reads it; JS's TracerProvider does not: samplerFromEnv); stdout samples all; the rate
+ * (OTEL_TRACES_SAMPLER_ARG over the config's, for this test only, as Knative's code reads) >= 1
+ * samples all; the config's rate <= 0 none (not parent-based); else parent-based with its ratio.
+ * Throws, as Knative's provider fails at start, when OTEL_TRACES_SAMPLER_ARG is not a float.
+ */
 export function samplerFor (c: TracingExportConfig): Sampler {
-  if (c.protocol === 'stdout' || c.samplingRate >= 1) return new AlwaysOnSampler()
+  if (getStringFromEnv('OTEL_TRACES_SAMPLER') !== undefined) return samplerFromEnv()
+  if (c.protocol === 'stdout') return new AlwaysOnSampler()
+  let rate = c.samplingRate
+  const arg = getStringFromEnv('OTEL_TRACES_SAMPLER_ARG')
+  if (arg !== undefined) {
+    const override = parseGoFloat(arg)
+    if (override === null) throw new Error(`error creating tracer sampler: unable to parse sample rate override: strconv.ParseFloat: parsing ${JSON.stringify(arg)}: invalid syntax`)
+    rate = override
+  }
+  if (rate >= 1) return new AlwaysOnSampler()
   if (c.samplingRate <= 0) return new AlwaysOffSampler()
   return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(c.samplingRate) })
+}
+
+/**
+ * Go's samplerFromEnv (sdk/trace/sampler_env.go): the six names; a ratio from OTEL_TRACES_SAMPLER_ARG
+ * (1 when absent or invalid); an unknown name keeps the SDK's default, parent-based always-on.
+ */
+function samplerFromEnv (): Sampler {
+  const name = (getStringFromEnv('OTEL_TRACES_SAMPLER') ?? '').trim().toLowerCase()
+  const arg = getStringFromEnv('OTEL_TRACES_SAMPLER_ARG')
+  const parsed = arg === undefined ? null : parseGoFloat(arg.trim())
+  const ratio = (): TraceIdRatioBasedSampler => new TraceIdRatioBasedSampler(parsed !== null && parsed >= 0 && parsed <= 1 ? parsed : 1)
+  switch (name) {
+    case 'always_on': return new AlwaysOnSampler()
+    case 'always_off': return new AlwaysOffSampler()
+    case 'traceidratio': return ratio()
+    case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() })
+    case 'parentbased_traceidratio': return new ParentBasedSampler({ root: ratio() })
+    default: return new ParentBasedSampler({ root: new AlwaysOnSampler() })
+  }
 }
 
 /** The request metrics of one site; null members are the other site's. */

@@ -2,16 +2,19 @@
 // receiver: kn.revision.request.concurrency from the concurrency reporter's periods (knative/serving
 // pkg/activator/handler/metrics.go, concurrency_reporter.go) and kn.activator.stats.conn.* from the
 // stat pusher's websocket (pkg/activator/metrics.go, stat_reporter.go); and the OTEL_* variables
-// Go's SDK reads that JS's does not (OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL).
+// Knative and Go's SDK read that JS's does not, or that an explicit option hides from it
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER[_ARG], OTEL_RESOURCE_ATTRIBUTES, OTEL_METRIC_EXPORT_INTERVAL).
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { WebSocketServer } from 'ws'
 import { StatPusher } from '../../src/activator/stat-pusher.ts'
-import type { TelemetryConfig } from '../../src/config/telemetry-config.ts'
+import { AlwaysOffSampler, AlwaysOnSampler } from '@opentelemetry/sdk-trace'
+import type { TelemetryConfig, TracingExportConfig } from '../../src/config/telemetry-config.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
 import { loadTelemetry } from '../../src/telemetry/load-telemetry.ts'
+import { samplerFor } from '../../src/telemetry/otel-telemetry.ts'
 import { activatorResource } from '../../src/telemetry/telemetry-resource.ts'
 import { configMapDir, createClient, route, send, spec, startActivator, startFakePod, until } from '../activator/fixtures.ts'
 import { latestPoint, startOtlpHttpReceiver, type ReceivedPoint } from '../helpers/otlp-receiver.ts'
@@ -199,6 +202,41 @@ t.test('OTEL_METRIC_EXPORT_INTERVAL wins over the config\'s export interval (kna
   await start()
   await until(() => receiver.points.length > 0, 3_000, 'an export before shutdown')
   t.ok(receiver.requests.length >= 1, 'exported every 50 ms, not once an hour')
+})
+
+t.test('OTEL_EXPORTER_OTLP_ENDPOINT replaces the configured endpoint (knative/pkg endpointFor); the SDK appends /v1/metrics', async (t) => {
+  const receiver = await startOtlpHttpReceiver(t)
+  const setEnv = withEnv(t, ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'])
+  setEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.origin })
+  // Port 9 (discard) on loopback: nothing listens, so only the environment's endpoint can receive.
+  const telemetry = await loadTelemetry({
+    site: 'activator', config: { metrics: { protocol: 'http/protobuf', endpoint: 'http://127.0.0.1:9/v1/metrics', exportIntervalMs: 3_600_000 }, tracing: { protocol: 'none', endpoint: '', samplingRate: 0 } },
+    resource: activatorResource('knative-serving', 'activator-test'), prometheusPort: 0, inFlight: null, upstreamHost: '', upstreamPort: 0, writeLine: () => {}, logger: silentLogger(),
+  })
+  if (telemetry === null) throw new Error('telemetry should be on')
+  telemetry.onAutoscalerConnect()
+  await telemetry.shutdown()
+  t.same(receiver.requests.map(([path]) => path), ['/v1/metrics'])
+  t.equal(latestPoint(receiver.points, 'kn.activator.stats.conn.reachable')?.value, 1)
+})
+
+t.test('OTEL_TRACES_SAMPLER hands the sampler to the environment; OTEL_TRACES_SAMPLER_ARG overrides the rate Knative compares with 1', async (t) => {
+  const setEnv = withEnv(t, ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'])
+  const grpc = (samplingRate: number): TracingExportConfig => ({ protocol: 'grpc', endpoint: 'http://c:4317', samplingRate })
+  setEnv({ OTEL_TRACES_SAMPLER: 'always_off' })
+  t.type(samplerFor(grpc(1)), AlwaysOffSampler, 'the environment\'s sampler over the config\'s rate 1')
+  setEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' })
+  t.match(String(samplerFor(grpc(1))), /ParentBased\{root=TraceIdRatioBased\{0\.25\}/)
+  setEnv({ OTEL_TRACES_SAMPLER: 'no_such_sampler' })
+  t.match(String(samplerFor(grpc(0))), /ParentBased\{root=AlwaysOnSampler/, 'an unknown name: the SDK\'s default')
+  setEnv({ OTEL_TRACES_SAMPLER_ARG: '1' })
+  t.type(samplerFor(grpc(0.1)), AlwaysOnSampler, 'ARG >= 1 samples everything')
+  setEnv({ OTEL_TRACES_SAMPLER_ARG: '0.5' })
+  t.match(String(samplerFor(grpc(0.1))), /TraceIdRatioBased\{0\.1\}/, 'below 1 the ratio stays the configured one, as Knative\'s code reads')
+  setEnv({ OTEL_TRACES_SAMPLER_ARG: 'half' })
+  t.throws(() => samplerFor(grpc(0.1)), /unable to parse sample rate override/, 'Knative\'s provider fails at start')
+  setEnv({})
+  t.match(String(samplerFor(grpc(0.1))), /TraceIdRatioBased\{0\.1\}/, 'without them, the config')
 })
 
 t.test('the resource takes OTEL_RESOURCE_ATTRIBUTES under Knative\'s own attributes, and OTEL_SERVICE_NAME over service.name (Go\'s resource.Default)', async (t) => {
