@@ -109,11 +109,22 @@ export function dockerStageEnv (dockerfile: string, target: string): Record<stri
  * The Dockerfile's compile-cache warm-up (`RUN sluice sidecar --help`, run with the target's env): the
  * cache goes to `<out>/.compile-cache` instead of the image's path. Returns the env to run with.
  */
-function warmCompileCache (out: string, env: Record<string, string>, mode: 'sidecar' | 'activator' = 'sidecar'): Record<string, string> {
+function warmCompileCache (out: string, stageEnv: Record<string, string>, mode: 'sidecar' | 'activator' = 'sidecar'): Record<string, string> {
+  const env = stagedPaths(out, stageEnv)
   if (env.NODE_COMPILE_CACHE === undefined) return env
   const warmed = { ...env, NODE_COMPILE_CACHE: join(out, mode === 'sidecar' ? '.compile-cache' : `.compile-cache-${mode}`) }
   execFileSync(process.execPath, [...entryFlags(env), join(out, 'bin', 'sluice'), mode, '--help'], { cwd: out, stdio: 'ignore', env: { ...process.env, ...warmed } })
   return warmed
+}
+
+/**
+ * The env's other paths in the image (its WORKDIR, /app: SLUICE_MALLOC_TRIM_ADDON=/app/native/...)
+ * point into the staged `out` instead, where stageImageForm put the same files.
+ */
+function stagedPaths (out: string, env: Record<string, string>): Record<string, string> {
+  const staged: Record<string, string> = {}
+  for (const [k, v] of Object.entries(env)) staged[k] = k !== 'NODE_COMPILE_CACHE' && v.startsWith('/app/') ? join(out, v.slice('/app/'.length)) : v
+  return staged
 }
 
 /** The activator as the Dockerfile's `activator` target runs it: that stage's ENV, node flags and warmed compile cache (an older tree without the stage: NODE_ENV only). */
@@ -138,6 +149,10 @@ function stageImageForm (root: string, out: string): void {
   if (!existsSync(join(out, 'dist'))) cpSync(join(root, 'dist'), join(out, 'dist'), { recursive: true })
   cpSync(join(root, 'bin'), join(out, 'bin'), { recursive: true })
   cpSync(join(root, 'package.json'), join(out, 'package.json'))
+  // The idle reclaimer's malloc_trim addon, as the Dockerfile's native stage builds it into /app/native
+  // (a tree from before it has no build-native.mjs; its Dockerfile names no addon).
+  const buildNative = join(root, 'scripts', 'build-native.mjs')
+  if (existsSync(buildNative)) execFileSync(process.execPath, [buildNative, join(out, 'native')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
   // The checkout's node_modules: what the sidecar must not load is proven absent by
   // test/cli/lazy-loading.test.ts, and its size is counted by the report below, not here.
   symlinkSync(join(REPO, 'node_modules'), join(out, 'node_modules'))
