@@ -19,7 +19,7 @@ import { Drainer } from '../server/drainer.ts'
 import { waitUntil, withTimeout } from '../server/drain-waits.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
 import { CertificateLoadError } from '../shared/errors.ts'
-import type { Timers } from '../shared/timers.ts'
+import { realTimers, type Timers } from '../shared/timers.ts'
 import type { ObservabilityConfig } from '../config/observability-settings.ts'
 import { CONFIG_DIR_RELOAD_MS, ConfigDirWatcher } from '../config/config-dir-watcher.ts'
 import { OBSERVABILITY_KEYS, parseObservabilityConfigMapUpdate } from '../config/observability-configmap.ts'
@@ -34,7 +34,7 @@ import { ActivatorMetrics } from './activator-metrics.ts'
 import { ActivatorProbes } from './activator-probes.ts'
 import type { ActivatorTls } from './activator-tls.ts'
 import { ConcurrencyReporter, type StatSink } from './concurrency-reporter.ts'
-import { DEFAULT_PROBER_SCHEDULE, REAL_PROBER_TIMERS, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
+import { DEFAULT_PROBER_SCHEDULE, type ProberSchedule } from './endpoint-prober.ts'
 import { ActivatorHandler } from './handler.ts'
 import type { RandomInt } from './lb-policy.ts'
 import type { EndpointPool } from './pod-tracker.ts'
@@ -72,7 +72,9 @@ export interface ActivatorDeps {
   adminRoutes?: ((registry: RevisionRegistry) => AdminRoutes) | null
   probe?: EndpointProbe
   proberSchedule?: ProberSchedule
-  proberTimers?: ProberTimers
+  /** Endpoint probers' timers and the clock that goes with them; default real (probers never use `clock`). */
+  proberTimers?: Timers
+  proberClock?: Clock
   randomInt?: RandomInt
   /** Connection pool to one endpoint; default per --upstream-client (H1Upstream or undici's Pool). */
   createPool?: (dest: string) => EndpointPool
@@ -209,7 +211,8 @@ export class Activator implements ProxyContext {
     const createPool = deps.createPool ?? ((dest: string): EndpointPool => defaultPool(dest, upstreamClient))
     const createH2Pool = deps.createH2Pool === undefined ? defaultH2Pool : deps.createH2Pool
     const proberSchedule = deps.proberSchedule ?? DEFAULT_PROBER_SCHEDULE
-    const proberTimers = deps.proberTimers ?? REAL_PROBER_TIMERS
+    const proberTimers = deps.proberTimers ?? realTimers
+    const proberClock = deps.proberClock ?? realClock
     const randomInt = deps.randomInt
     const activators = Object.freeze({ index: config.activatorIndex, count: config.activatorCount })
     const probeInjected = deps.probe !== undefined
@@ -224,6 +227,7 @@ export class Activator implements ProxyContext {
         probe: internal === null || probeInjected ? this.#probe : internal.probeFor(namespace),
         proberSchedule,
         proberTimers,
+        proberClock,
         createPool: internal === null ? createPool : (dest: string): EndpointPool => internal.createPool(dest, namespace),
         createH2Pool: internal === null || createH2Pool === null ? createH2Pool : (dest: string): EndpointPool => internal.createH2Pool(dest, namespace),
         serviceDial: internal === null ? null : {

@@ -1,5 +1,7 @@
+import type { Clock } from '../shared/clock.ts'
+import type { Timers } from '../shared/timers.ts'
 import type { Logger } from '../shared/logger.ts'
-import { EndpointProber, type ProberListener, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
+import { EndpointProber, type ProberListener, type ProberSchedule } from './endpoint-prober.ts'
 import { PodTracker, TRACKER_FAILED, TRACKER_PROBING, TRACKER_READY, TRACKER_REMOVED, type EndpointPool } from './pod-tracker.ts'
 import { PROBE_FAILED_NOT_MESH, type EndpointProbe, type ProbeVerdict } from '../proxy/endpoint-probe.ts'
 import type { ClusterIpSpec } from './revision-spec.ts'
@@ -25,7 +27,9 @@ import type { ClusterIpSpec } from './revision-spec.ts'
 export interface ClusterIpRouteDeps {
   readonly probe: EndpointProbe
   readonly proberSchedule: ProberSchedule
-  readonly proberTimers: ProberTimers
+  readonly proberTimers: Timers
+  /** Times the gaps between attempts; goes with proberTimers (a ManualTimers' clock in tests). */
+  readonly proberClock: Clock
   readonly createPool: (dest: string) => EndpointPool
   readonly createH2Pool: ((dest: string) => EndpointPool) | null
   readonly logger: Logger
@@ -182,7 +186,7 @@ export class ClusterIpRoute implements ProberListener {
     if (dest === null) return
     const createH2Pool = this.#deps.createH2Pool
     this.#tracker = new PodTracker(dest, this.#deps.createPool(dest), Number.POSITIVE_INFINITY, createH2Pool === null ? null : createH2Pool(dest))
-    this.#prober = new EndpointProber(dest, this.#deps.probe, this, this.#deps.proberSchedule, this.#deps.proberTimers)
+    this.#prober = new EndpointProber(dest, this.#deps.probe, this, this.#deps.proberSchedule, this.#deps.proberTimers, this.#deps.proberClock)
   }
 
   #retireTracker (): void {

@@ -1,4 +1,6 @@
 import { PROBE_FAILED_MESHLIKE, PROBE_READY, type EndpointProbe, type ProbeVerdict, type VerdictProbe } from '../proxy/endpoint-probe.ts'
+import { realClock, type Clock } from '../shared/clock.ts'
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
 
 // Probes one endpoint until it is ready, then stops (Knative does not re-probe healthy pods on a timer;
 // a connect failure restarts probing). Knative probes every 200 ms with a 300 ms timeout. We start
@@ -38,33 +40,17 @@ export interface ProberListener {
   onProbeFailure? (prober: EndpointProber, verdict: ProbeVerdict): void
 }
 
-export interface ProberTimers {
-  setTimeout (fn: () => void, ms: number): unknown
-  clearTimeout (handle: unknown): void
-  now (): number
-}
-
-export const REAL_PROBER_TIMERS: ProberTimers = {
-  setTimeout (fn: () => void, ms: number): unknown {
-    const t = setTimeout(fn, ms)
-    t.unref()
-    return t
-  },
-  // Method syntax in ProberTimers makes Node's own clearTimeout fit (parameters compare bivariantly).
-  clearTimeout,
-  now: () => performance.now(),
-}
-
 export class EndpointProber {
   readonly dest: string
   readonly #probe: EndpointProbe
   readonly #listener: ProberListener
   readonly #schedule: ProberSchedule
-  readonly #timers: ProberTimers
+  readonly #timers: Timers
+  readonly #clock: Clock
   readonly #onTimer: () => void
   /** The probe, when it can say why an attempt failed. */
   readonly #verdictProbe: VerdictProbe | null
-  #timer: unknown = null
+  #timer: TimerHandle | null = null
   #intervalMs: number
   #attemptStartMs = 0
   /** Bumped by start/stop, so the result of an attempt from an earlier run is ignored. */
@@ -74,12 +60,14 @@ export class EndpointProber {
   /** Attempts since the last start (tests, logs). */
   attempts = 0
 
-  constructor (dest: string, probe: EndpointProbe, listener: ProberListener, schedule: ProberSchedule = DEFAULT_PROBER_SCHEDULE, timers: ProberTimers = REAL_PROBER_TIMERS) {
+  constructor (dest: string, probe: EndpointProbe, listener: ProberListener, schedule: ProberSchedule = DEFAULT_PROBER_SCHEDULE,
+    timers: Timers = realTimers, clock: Clock = realClock) {
     this.dest = dest
     this.#probe = probe
     this.#listener = listener
     this.#schedule = schedule
     this.#timers = timers
+    this.#clock = clock
     this.#intervalMs = schedule.initialIntervalMs
     this.#verdictProbe = hasVerdicts(probe) ? probe : null
     this.#onTimer = () => {
@@ -105,7 +93,7 @@ export class EndpointProber {
     this.#isRunning = false
     this.#generation++
     this.#isAttempting = false
-    if (this.#timer !== null) this.#timers.clearTimeout(this.#timer)
+    if (this.#timer !== null) this.#timer.cancel()
     this.#timer = null
   }
 
@@ -113,7 +101,7 @@ export class EndpointProber {
     if (!this.#isRunning || this.#isAttempting) return
     this.#isAttempting = true
     this.attempts++
-    this.#attemptStartMs = this.#timers.now()
+    this.#attemptStartMs = this.#clock.nowMs()
     const generation = this.#generation
     const verdictProbe = this.#verdictProbe
     if (verdictProbe !== null) {
@@ -135,7 +123,7 @@ export class EndpointProber {
     this.#listener.onProbeFailure?.(this, verdict)
     // The listener may have stopped (or restarted) probing.
     if (generation !== this.#generation) return
-    const elapsedMs = this.#timers.now() - this.#attemptStartMs
+    const elapsedMs = this.#clock.nowMs() - this.#attemptStartMs
     const waitMs = Math.max(0, this.#intervalMs - elapsedMs)
     this.#intervalMs = Math.min(this.#schedule.maxIntervalMs, this.#intervalMs * this.#schedule.factor)
     this.#timer = this.#timers.setTimeout(this.#onTimer, waitMs)

@@ -1,9 +1,11 @@
+import type { Clock } from '../shared/clock.ts'
+import type { Timers } from '../shared/timers.ts'
 import type { TimeoutPolicy } from '../proxy/proxy-exchange.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { ActivatorSlot } from './activator-slice.ts'
 import { ClusterIpRoute, type ClusterIpRouteListener } from './cluster-ip-route.ts'
 import type { ConcurrencyReporter } from './concurrency-reporter.ts'
-import { EndpointProber, type ProberListener, type ProberSchedule, type ProberTimers } from './endpoint-prober.ts'
+import { EndpointProber, type ProberListener, type ProberSchedule } from './endpoint-prober.ts'
 import type { RandomInt } from './lb-policy.ts'
 import { PodTracker, TRACKER_FAILED, TRACKER_PROBING, TRACKER_READY, TRACKER_REMOVED, type EndpointPool } from './pod-tracker.ts'
 import type { EndpointProbe, ProbeVerdict } from '../proxy/endpoint-probe.ts'
@@ -28,7 +30,9 @@ export interface RevisionDeps {
   readonly reporter: ConcurrencyReporter
   readonly probe: EndpointProbe
   readonly proberSchedule: ProberSchedule
-  readonly proberTimers: ProberTimers
+  readonly proberTimers: Timers
+  /** Times the gaps between attempts; goes with proberTimers (a ManualTimers' clock in tests). */
+  readonly proberClock: Clock
   /** Keep-alive connection pool to one endpoint. */
   readonly createPool: (dest: string) => EndpointPool
   /** h2c session to one endpoint, for requests that came in over HTTP/2; null = they use createPool's. */
@@ -236,7 +240,7 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
       const createH2Pool = this.#deps.createH2Pool
       const tracker = new PodTracker(dest, this.#deps.createPool(dest), capacity, createH2Pool === null ? null : createH2Pool(dest))
       this.#trackers.set(dest, tracker)
-      const prober = new EndpointProber(dest, this.#deps.probe, this, this.#deps.proberSchedule, this.#deps.proberTimers)
+      const prober = new EndpointProber(dest, this.#deps.probe, this, this.#deps.proberSchedule, this.#deps.proberTimers, this.#deps.proberClock)
       this.#probers.set(dest, prober)
       added.push(prober)
     }
@@ -281,6 +285,7 @@ export class Revision implements ProberListener, EndpointHealth, ClusterIpRouteL
       probe: service === null ? d.probe : service.probe,
       proberSchedule: d.proberSchedule,
       proberTimers: d.proberTimers,
+      proberClock: d.proberClock,
       createPool: service === null ? d.createPool : service.createPool,
       createH2Pool: service === null ? d.createH2Pool : service.createH2Pool,
       logger: d.logger,
