@@ -6,6 +6,7 @@
 
 import type { Clock } from '../shared/clock.ts'
 import { realClock } from '../shared/clock.ts'
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
 import type { ProxyMetrics } from './proxy-metrics.ts'
 import type { RequestStatsRecorder, StatWindow } from './request-stats.ts'
 import { newStatWindow, NOOP_STATS, RequestStats } from './request-stats.ts'
@@ -32,27 +33,8 @@ export interface StatsReporterOptions {
   enabled?: boolean
   /** Ticked with each period so its quantiles are fresh; served by the metrics endpoint. */
   proxyMetrics?: ProxyMetrics | null
-  // Method syntax on purpose: lets the real setInterval/clearInterval (Node's handle types) and test fakes
-  // (any handle type) both fit.
-  setInterval?(callback: () => void, ms: number): unknown
-  clearInterval?(handle: unknown): void
-}
-
-// Method syntax again: Node's clearInterval takes its own handle types, which a `(handle: unknown)` method
-// accepts (method parameters are compared bivariantly).
-interface IntervalTimers {
-  setInterval (callback: () => void, ms: number): unknown
-  clearInterval (handle: unknown): void
-}
-
-const NODE_TIMERS: IntervalTimers = {
-  setInterval (callback: () => void, ms: number): unknown {
-    const timer = setInterval(callback, ms)
-    // The servers keep the process alive; a reporter alone should not.
-    timer.unref()
-    return timer
-  },
-  clearInterval,
+  /** The period timer; default realTimers (unref'd: the servers keep the process alive, a reporter alone should not). */
+  timers?: Timers
 }
 
 export class StatsReporter {
@@ -67,9 +49,9 @@ export class StatsReporter {
   readonly #periodSeconds: number
   readonly #enabled: boolean
   readonly #window: StatWindow
-  readonly #timers: IntervalTimers
+  readonly #timers: Timers
   readonly #onTick: () => void
-  #timer: unknown = null
+  #timer: TimerHandle | null = null
   #latest: Stat
   #snapshot: StatSnapshot
 
@@ -90,11 +72,7 @@ export class StatsReporter {
     this.#startMs = this.#clock.nowMs()
     this.stats = this.#enabled ? new RequestStats(this.#startMs) : NOOP_STATS
     this.#window = newStatWindow()
-    const timers: IntervalTimers = {
-      setInterval: options.setInterval ?? NODE_TIMERS.setInterval,
-      clearInterval: options.clearInterval ?? NODE_TIMERS.clearInterval,
-    }
-    this.#timers = timers
+    this.#timers = options.timers ?? realTimers
     this.#onTick = () => { this.tick() }
     this.#latest = emptyStat(this.#podName)
     this.#snapshot = buildStatSnapshot([{ labels: this.#labels, stat: this.#latest }])
@@ -111,7 +89,7 @@ export class StatsReporter {
 
   stop (): void {
     if (this.#timer === null) return
-    this.#timers.clearInterval(this.#timer)
+    this.#timer.cancel()
     this.#timer = null
   }
 

@@ -4,25 +4,7 @@ import { ProxyMetrics } from '../../src/stats/proxy-metrics.ts'
 import { NOOP_STATS, RequestStats } from '../../src/stats/request-stats.ts'
 import { decodeStat } from '../../src/stats/stat-proto.ts'
 import { StatsReporter } from '../../src/stats/stats-reporter.ts'
-
-function fakeTimers (): {
-  setInterval: (cb: () => void, ms: number) => unknown
-  clearInterval: (h: unknown) => void
-  fire: () => void
-  active: () => number
-  lastMs: () => number
-} {
-  const timers = new Map<number, () => void>()
-  let next = 1
-  let lastMs = 0
-  return {
-    setInterval (cb, ms) { timers.set(next, cb); lastMs = ms; return next++ },
-    clearInterval (h) { if (typeof h === 'number') timers.delete(h) },
-    fire () { for (const cb of timers.values()) cb() },
-    active: () => timers.size,
-    lastMs: () => lastMs,
-  }
-}
+import { ManualTimers } from '../../src/shared/timers.ts'
 
 t.test('before the first tick latest() carries only the pod name', async (t) => {
   const reporter = new StatsReporter({ podName: 'pod-a', clock: new ManualClock(0) })
@@ -95,18 +77,23 @@ t.test('counts are divided by the configured period (Knative)', async (t) => {
 
 t.test('start/stop drive the injected interval timer', async (t) => {
   const clock = new ManualClock(0)
-  const timers = fakeTimers()
-  const reporter = new StatsReporter({ podName: 'p', clock, ...timers })
+  const timers = new ManualTimers(clock)
+  const reporter = new StatsReporter({ podName: 'p', clock, timers })
   reporter.start()
   reporter.start()
-  t.equal(timers.active(), 1, 'start is idempotent')
-  t.equal(timers.lastMs(), 1000)
+  t.equal(timers.size, 1, 'start is idempotent')
   reporter.reqIn(false, 0)
-  clock.advance(1000)
-  timers.fire()
+  await timers.advance(999)
+  t.equal(reporter.latest().processUptime, 0, 'no period closed before 1000 ms')
+  await timers.advance(1)
   t.equal(reporter.latest().averageConcurrentRequests, 1)
+  t.equal(reporter.latest().processUptime, 1, 'closed at 1000 ms')
+  await timers.advance(1000)
+  t.equal(reporter.latest().processUptime, 2, 'and again every 1000 ms')
   reporter.stop()
-  t.equal(timers.active(), 0)
+  t.equal(timers.size, 0)
+  await timers.advance(5000)
+  t.equal(reporter.latest().processUptime, 2, 'no tick after stop')
   reporter.stop()
 })
 
@@ -128,15 +115,14 @@ t.test('the snapshot is rebuilt once per tick and serves the same stat', async (
 
 t.test('disabled: NOOP_STATS, zeros, but the period still closes', async (t) => {
   const clock = new ManualClock(0)
-  const timers = fakeTimers()
-  const reporter = new StatsReporter({ podName: 'p', clock, enabled: false, ...timers })
+  const timers = new ManualTimers(clock)
+  const reporter = new StatsReporter({ podName: 'p', clock, enabled: false, timers })
   t.equal(reporter.stats, NOOP_STATS)
   t.equal(reporter.enabled, false)
   reporter.start()
-  t.equal(timers.active(), 1, 'ticks keep uptime and ProxyMetrics quantiles fresh')
+  t.equal(timers.size, 1, 'ticks keep uptime and ProxyMetrics quantiles fresh')
   reporter.reqIn(false, 0)
-  clock.advance(1000)
-  timers.fire()
+  await timers.advance(1000)
   t.equal(reporter.latest().averageConcurrentRequests, 0)
   t.equal(reporter.latest().requestCount, 0)
   t.equal(reporter.latest().processUptime, 1)
