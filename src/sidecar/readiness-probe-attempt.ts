@@ -9,6 +9,7 @@ import type http from 'node:http'
 import type https from 'node:https'
 import type http2 from 'node:http2'
 import net from 'node:net'
+import type { Timers } from '../shared/timers.ts'
 import {
   GRPC_HEALTH_CHECK_PATH, GRPC_SERVING_STATUS_SERVING, decodeHealthCheckResponse, encodeHealthCheckRequest,
   servingStatusName,
@@ -19,20 +20,11 @@ import type { GrpcProbeSpec, HttpProbeSpec, ProbeSpec, TcpProbeSpec } from './re
 /** null = the attempt succeeded; otherwise why it failed. */
 export type ProbeOutcome = string | null
 
-/**
- * Timer functions, injectable for tests. Declared as methods so the global setTimeout/clearTimeout (whose
- * handle type is NodeJS.Timeout) fit without casts.
- */
-export interface ProbeTimers {
-  setTimeout(callback: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
 export interface ProbeTarget {
   /** For log lines, e.g. `GET http://127.0.0.1:8080/healthz`. */
   readonly description: string
   /** One attempt; aborting `signal` ends it at once with a failure. */
-  attempt (timeoutMs: number, timers: ProbeTimers, signal: AbortSignal): Promise<ProbeOutcome>
+  attempt (timeoutMs: number, timers: Timers, signal: AbortSignal): Promise<ProbeOutcome>
 }
 
 /** A health response is a handful of bytes; anything past this is not a health response. */
@@ -53,7 +45,7 @@ type Finish = (outcome: ProbeOutcome) => void
  * Runs `start` (which opens a connection and returns how to tear it down) and settles exactly once: on
  * `finish`, on the timeout (with `onTimeout()`), or on abort. Teardown always runs.
  */
-function runAttempt (timeoutMs: number, timers: ProbeTimers, signal: AbortSignal,
+function runAttempt (timeoutMs: number, timers: Timers, signal: AbortSignal,
   start: (finish: Finish) => () => void, onTimeout: () => ProbeOutcome): Promise<ProbeOutcome> {
   return new Promise((resolve) => {
     if (signal.aborted) {
@@ -67,7 +59,7 @@ function runAttempt (timeoutMs: number, timers: ProbeTimers, signal: AbortSignal
     const finish: Finish = (outcome) => {
       if (settled) return
       settled = true
-      timers.clearTimeout(timer)
+      timer.cancel()
       signal.removeEventListener('abort', onAbort)
       if (teardown !== null) teardown()
       resolve(outcome)
@@ -126,7 +118,7 @@ class HttpProbeTarget implements ProbeTarget {
     this.#request = spec.scheme === 'https' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request
   }
 
-  attempt (timeoutMs: number, timers: ProbeTimers, signal: AbortSignal): Promise<ProbeOutcome> {
+  attempt (timeoutMs: number, timers: Timers, signal: AbortSignal): Promise<ProbeOutcome> {
     // The verdict comes from the status line; the body is then drained. As in Go, where the drain runs after
     // the verdict, a body that never ends does not change the verdict once the status is known.
     let verdict: ProbeOutcome | undefined
@@ -159,7 +151,7 @@ class TcpProbeTarget implements ProbeTarget {
     this.#options = { host: spec.host, port: spec.port }
   }
 
-  attempt (timeoutMs: number, timers: ProbeTimers, signal: AbortSignal): Promise<ProbeOutcome> {
+  attempt (timeoutMs: number, timers: Timers, signal: AbortSignal): Promise<ProbeOutcome> {
     return runAttempt(timeoutMs, timers, signal, (finish) => {
       const socket = net.connect(this.#options)
       socket.on('connect', () => { finish(null) })
@@ -189,7 +181,7 @@ class GrpcProbeTarget implements ProbeTarget {
     this.#body = encodeHealthCheckRequest(spec.service)
   }
 
-  attempt (timeoutMs: number, timers: ProbeTimers, signal: AbortSignal): Promise<ProbeOutcome> {
+  attempt (timeoutMs: number, timers: Timers, signal: AbortSignal): Promise<ProbeOutcome> {
     return runAttempt(timeoutMs, timers, signal, (finish) => {
       let httpStatus = 0
       let grpcStatus: string | undefined

@@ -12,7 +12,8 @@
 
 import type { Logger } from '../shared/logger.ts'
 import { realClock, type Clock } from '../shared/clock.ts'
-import { createProbeTarget, type ProbeOutcome, type ProbeTarget, type ProbeTimers } from './readiness-probe-attempt.ts'
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
+import { createProbeTarget, type ProbeOutcome, type ProbeTarget } from './readiness-probe-attempt.ts'
 import type { ProbeSpec } from './readiness-probe-spec.ts'
 
 /** Knative `retryInterval`: spacing of aggressive attempts (measured start to start, like a ticker). */
@@ -26,10 +27,12 @@ export interface ReadinessProberOptions {
   logger: Logger
   /** Monotonic time for the aggressive poll window; default realClock. */
   clock?: Clock
-  /** Default the global setTimeout. Used for attempt timeouts and the pauses between attempts. */
-  setTimeout?(callback: () => void, ms: number): unknown
-  /** Default the global clearTimeout. */
-  clearTimeout?(handle: unknown): void
+  /**
+   * Attempt timeouts and the pauses between attempts; default realTimers. They are unref'd, and need not
+   * keep the process alive: the sidecar waits for readiness only once its servers listen (listen()), and
+   * an attempt in flight holds its own socket.
+   */
+  timers?: Timers
   /** Aggressive poll window; default AGGRESSIVE_POLL_TIMEOUT_MS (tests shorten it). */
   pollTimeoutMs?: number
 }
@@ -48,7 +51,7 @@ class ProbeState {
 
 /** A pause between aggressive attempts, cancellable by close(). */
 class Pause {
-  handle: unknown
+  handle: TimerHandle | null
   readonly resolve: () => void
   constructor (resolve: () => void) {
     this.handle = null
@@ -64,7 +67,7 @@ export class ReadinessProber {
   readonly #probes: ProbeState[]
   readonly #logger: Logger
   readonly #clock: Clock
-  readonly #timers: ProbeTimers
+  readonly #timers: Timers
   readonly #pollTimeoutMs: number
   /** Aborted by close(): ends attempts in flight and wakes waiters. */
   readonly #closing: AbortController
@@ -80,10 +83,7 @@ export class ReadinessProber {
     this.#probes = specs.map((spec) => new ProbeState(spec))
     this.#logger = opts.logger
     this.#clock = opts.clock ?? realClock
-    this.#timers = {
-      setTimeout: opts.setTimeout ?? setTimeout,
-      clearTimeout: opts.clearTimeout ?? clearTimeout,
-    }
+    this.#timers = opts.timers ?? realTimers
     this.#pollTimeoutMs = opts.pollTimeoutMs ?? AGGRESSIVE_POLL_TIMEOUT_MS
     this.#closing = new AbortController()
     this.#pauses = new Set()
@@ -141,7 +141,7 @@ export class ReadinessProber {
     this.#closed = true
     this.#closing.abort(abortError('readiness prober closed'))
     for (const pause of this.#pauses) {
-      this.#timers.clearTimeout(pause.handle)
+      pause.handle?.cancel()
       pause.resolve()
     }
     this.#pauses.clear()

@@ -6,6 +6,7 @@ import net from 'node:net'
 import { pino, type Logger } from 'pino'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
+import { ManualTimers, type TimerHandle, type Timers } from '../../src/shared/timers.ts'
 import {
   AGGRESSIVE_POLL_TIMEOUT_MS, AGGRESSIVE_PROBE_TIMEOUT_MS, AGGRESSIVE_RETRY_INTERVAL_MS, ReadinessProber,
 } from '../../src/sidecar/readiness-probe.ts'
@@ -105,6 +106,11 @@ async function silentServer (t: Test): Promise<number> {
 }
 
 /** Resolves once `cond` holds, checking after each turn of the event loop (no fixed sleep). */
+/** A few turns of the event loop, so socket events and promise chains that are due have run. */
+async function settle (): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => { setImmediate(resolve) })
+}
+
 async function eventually (cond: () => boolean, what: string, turns = 100_000): Promise<void> {
   for (let i = 0; i < turns; i++) {
     if (cond()) return
@@ -117,25 +123,26 @@ async function eventually (cond: () => boolean, what: string, turns = 100_000): 
  * Timers on a ManualClock that fire only when the test says: `fireNext()` moves the clock to the
  * earliest pending timer's due time and runs it. `real` (by requested ms) are left to real timers.
  */
-function steppedTimers (clock: ManualClock, realMs: readonly number[] = []) {
+function steppedTimers (clock: ManualClock, realMs: readonly number[]) {
   interface Due { id: number, dueMs: number, ms: number, cb: () => void }
   const pending = new Map<number, Due>()
   const real = new Map<number, NodeJS.Timeout>()
   let nextId = 0
   return {
     pending,
-    setTimeout (cb: () => void, ms: number): number {
+    setTimeout (cb: () => void, ms: number): TimerHandle {
       const id = ++nextId
       if (realMs.includes(ms)) real.set(id, setTimeout(() => { real.delete(id); cb() }, ms))
       else pending.set(id, { id, dueMs: clock.nowMs() + ms, ms, cb })
-      return id
+      return {
+        cancel () {
+          clearTimeout(real.get(id))
+          real.delete(id)
+          pending.delete(id)
+        },
+      }
     },
-    clearTimeout (h: unknown): void {
-      if (typeof h !== 'number') return
-      clearTimeout(real.get(h))
-      real.delete(h)
-      pending.delete(h)
-    },
+    setInterval: noInterval,
     /** Fires the earliest pending timer; returns the ms it was set for. */
     fireNext (): number {
       let next: Due | null = null
@@ -156,7 +163,7 @@ function capturingLogger (): { logger: Logger, lines: Array<Record<string, unkno
 }
 
 /** Real timers that remember which are pending. */
-function countingTimers (): { active: Map<number, NodeJS.Timeout>, setTimeout (cb: () => void, ms: number): number, clearTimeout (h: unknown): void } {
+function countingTimers (): Timers & { active: Map<number, NodeJS.Timeout> } {
   const active = new Map<number, NodeJS.Timeout>()
   let nextId = 0
   return {
@@ -164,14 +171,19 @@ function countingTimers (): { active: Map<number, NodeJS.Timeout>, setTimeout (c
     setTimeout (cb, ms) {
       const id = ++nextId
       active.set(id, setTimeout(() => { active.delete(id); cb() }, ms))
-      return id
+      return {
+        cancel () {
+          clearTimeout(active.get(id))
+          active.delete(id)
+        },
+      }
     },
-    clearTimeout (h) {
-      if (typeof h !== 'number') return
-      clearTimeout(active.get(h))
-      active.delete(h)
-    },
+    setInterval: noInterval,
   }
+}
+
+function noInterval (): TimerHandle {
+  throw new Error('the readiness prober sets no interval')
 }
 
 // ---- tests ------------------------------------------------------------------------------------------
@@ -267,36 +279,35 @@ t.test('http: connection refused is not ready', async (t) => {
 t.test('timeout: a server that accepts but never answers', async (t) => {
   const silent = await silentServerCounting(t)
 
-  let clock = new ManualClock()
-  let timers = steppedTimers(clock)
-  const periodic = newProber(t, [httpSpec(silent.port, { periodMs: 1000, timeoutMs: 200 })], { clock, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout })
+  let timers = new ManualTimers(new ManualClock())
+  const periodic = newProber(t, [httpSpec(silent.port, { periodMs: 1000, timeoutMs: 200 })], { clock: timers.clock, timers })
   let settled = false
   const periodicCheck = periodic.check().then((ready) => { settled = true; return ready })
-  await eventually(() => silent.accepted() === 1 && timers.pending.size === 1, 'the periodic attempt is connected and waiting')
-  t.same([...timers.pending.values()].map((d) => d.ms), [200], 'one attempt timer, of timeoutMs')
-  t.equal(settled, false, 'no answer yet')
-  timers.fireNext()
+  await eventually(() => silent.accepted() === 1 && timers.size === 1, 'the periodic attempt is connected and waiting')
+  await timers.advance(199)
+  await settle()
+  t.equal(settled, false, 'no answer yet, 1 ms before timeoutMs')
+  await timers.advance(1)
   t.equal(await periodicCheck, false, 'periodic http')
-  t.equal(clock.nowMs(), 200, 'ended at the attempt timeout')
+  t.equal(timers.clock.nowMs(), 200, 'ended at the attempt timeout')
 
-  clock = new ManualClock()
-  timers = steppedTimers(clock)
+  timers = new ManualTimers(new ManualClock())
   const before = silent.accepted()
-  const aggressive = newProber(t, [httpSpec(silent.port)], { pollTimeoutMs: 250, clock, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout })
+  const aggressive = newProber(t, [httpSpec(silent.port)], { pollTimeoutMs: 250, clock: timers.clock, timers })
   settled = false
   const aggressiveCheck = aggressive.check().then((ready) => { settled = true; return ready })
   // Attempts of 100 ms (back to back: each outlasts the 50 ms retry interval) until the 250 ms window has passed.
   for (let attempt = 1; attempt <= 3; attempt++) {
-    await eventually(() => silent.accepted() === before + attempt && timers.pending.size === 1, `attempt ${attempt} waiting`)
-    t.equal(settled, false, `still checking at ${clock.nowMs()} ms`)
-    t.equal(timers.fireNext(), AGGRESSIVE_PROBE_TIMEOUT_MS, `attempt ${attempt} times out`)
-    if (attempt < 3) {
-      await eventually(() => timers.pending.size === 1, `the pause after attempt ${attempt}`)
-      t.equal(timers.fireNext(), 0, 'no pause: the attempt outlasted the retry interval')
-    }
+    await eventually(() => silent.accepted() === before + attempt && timers.size === 1, `attempt ${attempt} waiting`)
+    t.equal(timers.clock.nowMs(), (attempt - 1) * AGGRESSIVE_PROBE_TIMEOUT_MS, `attempt ${attempt} started at once: no pause after an attempt that outlasted the retry interval`)
+    await timers.advance(AGGRESSIVE_PROBE_TIMEOUT_MS - 1)
+    await settle()
+    t.equal(settled, false, `still checking at ${timers.clock.nowMs()} ms`)
+    // Times the attempt out; the pause after it is 0 ms and fires within the same advance.
+    await timers.advance(1)
   }
   t.equal(await aggressiveCheck, false, 'aggressive http')
-  t.equal(clock.nowMs(), 300, 'gave up after the attempt that passed the 250 ms window')
+  t.equal(timers.clock.nowMs(), 300, 'gave up after the attempt that passed the 250 ms window')
 })
 
 t.test('aggressive: successThreshold consecutive successes; the count survives across checks', async (t) => {
@@ -359,7 +370,7 @@ t.test('aggressive: ready within one 50 ms poll interval of the container starti
   // Attempt timeouts stay real (refused connects end well before them); the pauses between
   // attempts fire when the test says.
   const timers = steppedTimers(clock, [AGGRESSIVE_PROBE_TIMEOUT_MS])
-  const prober = newProber(t, [tcpSpec(port)], { clock, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout })
+  const prober = newProber(t, [tcpSpec(port)], { clock, timers })
   const ready = prober.waitUntilReady()
   for (let pause = 1; pause <= 6; pause++) {
     await eventually(() => timers.pending.size === 1, `pause ${pause}`)
@@ -385,21 +396,24 @@ t.test('aggressive: gives up after the 10 s poll window (fake clock)', async (t)
   const prober = newProber(t, [tcpSpec(await closedPort())], {
     logger,
     clock,
-    setTimeout: (cb: () => void, ms: number) => {
-      const id = ++nextId
-      if (ms === AGGRESSIVE_PROBE_TIMEOUT_MS) {
-        real.set(id, setTimeout(() => { real.delete(id); cb() }, ms))
-      } else {
-        fake.set(id, setImmediate(() => { fake.delete(id); clock.advance(ms); cb() }))
-      }
-      return id
-    },
-    clearTimeout: (h: unknown) => {
-      if (typeof h !== 'number') return
-      clearTimeout(real.get(h))
-      clearImmediate(fake.get(h))
-      real.delete(h)
-      fake.delete(h)
+    timers: {
+      setTimeout: (cb: () => void, ms: number): TimerHandle => {
+        const id = ++nextId
+        if (ms === AGGRESSIVE_PROBE_TIMEOUT_MS) {
+          real.set(id, setTimeout(() => { real.delete(id); cb() }, ms))
+        } else {
+          fake.set(id, setImmediate(() => { fake.delete(id); clock.advance(ms); cb() }))
+        }
+        return {
+          cancel () {
+            clearTimeout(real.get(id))
+            clearImmediate(fake.get(id))
+            real.delete(id)
+            fake.delete(id)
+          },
+        }
+      },
+      setInterval: noInterval,
     },
   })
   t.equal(await prober.check(), false)
@@ -435,8 +449,7 @@ t.test('close() ends checks and waits at once and leaves no timer behind', async
   const silentPort = await silentServer(t)
   const prober = new ReadinessProber([tcpSpec(await closedPort()), httpSpec(silentPort)], {
     logger: silentLogger(),
-    setTimeout: timers.setTimeout,
-    clearTimeout: timers.clearTimeout,
+    timers,
   })
   const wait = prober.waitUntilReady()
   const check = prober.check()
