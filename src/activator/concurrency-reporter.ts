@@ -1,5 +1,6 @@
 import { realClock, type Clock } from '../shared/clock.ts'
 import type { Logger } from '../shared/logger.ts'
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
 import { newStatWindow, RequestStats, type StatWindow } from '../stats/request-stats.ts'
 import { emptyStat, type LabeledStat, type QueueLabels, type Stat, type WireStatMessage } from '../stats/stat.ts'
 
@@ -34,20 +35,6 @@ export interface ConcurrencyRecorder {
 
 export const REPORT_PERIOD_MS = 1_000
 
-interface IntervalTimers {
-  setInterval (callback: () => void, ms: number): unknown
-  clearInterval (handle: unknown): void
-}
-
-const NODE_TIMERS: IntervalTimers = {
-  setInterval (callback: () => void, ms: number): unknown {
-    const t = setInterval(callback, ms)
-    t.unref()
-    return t
-  },
-  clearInterval,
-}
-
 export interface ConcurrencyReporterOptions {
   /** Stat pod_name: the activator's POD_NAME. */
   podName: string
@@ -55,7 +42,8 @@ export interface ConcurrencyReporterOptions {
   sink: StatSink | null
   clock?: Clock
   periodMs?: number
-  timers?: IntervalTimers
+  /** The period timer; default realTimers (unref'd: the servers keep the process alive). */
+  timers?: Timers
   /** Called after each period closed (the metrics snapshot is rebuilt there). */
   onReport?: ((nowMs: number) => void) | null
   logger?: Logger | null
@@ -105,7 +93,7 @@ export class ConcurrencyReporter {
   readonly periodMs: number
   readonly #sink: StatSink | null
   readonly #clock: Clock
-  readonly #timers: IntervalTimers
+  readonly #timers: Timers
   readonly #onReport: ((nowMs: number) => void) | null
   readonly #logger: Logger | null
   readonly #registered = new Set<RevisionConcurrency>()
@@ -113,7 +101,7 @@ export class ConcurrencyReporter {
   readonly #tracked = new Set<RevisionConcurrency>()
   readonly #window: StatWindow = newStatWindow()
   readonly #startMs: number
-  #timer: unknown = null
+  #timer: TimerHandle | null = null
   /** Set once OpenTelemetry is loaded (useRecorder); null while telemetry is off. */
   #recorder: ConcurrencyRecorder | null = null
   /** Batches and pokes handed to the sink (tests, metrics). */
@@ -126,7 +114,7 @@ export class ConcurrencyReporter {
     if (!(this.periodMs > 0)) throw new RangeError(`periodMs must be > 0, got ${this.periodMs}`)
     this.#sink = o.sink
     this.#clock = o.clock ?? realClock
-    this.#timers = o.timers ?? NODE_TIMERS
+    this.#timers = o.timers ?? realTimers
     this.#onReport = o.onReport ?? null
     this.#logger = o.logger ?? null
     this.#startMs = this.#clock.nowMs()
@@ -182,7 +170,7 @@ export class ConcurrencyReporter {
 
   stop (): void {
     if (this.#timer === null) return
-    this.#timers.clearInterval(this.#timer)
+    this.#timer.cancel()
     this.#timer = null
   }
 

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ConcurrencyReporter, type StatSink } from '../../src/activator/concurrency-reporter.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
 import type { WireStatMessage } from '../../src/stats/stat.ts'
 
 class RecordingSink implements StatSink {
@@ -116,4 +117,26 @@ t.test('a throwing sink does not break the request path', async (t) => {
   t.doesNotThrow(() => { rc.reqIn(0) })
   clock.advance(1000)
   t.doesNotThrow(() => reporter.report())
+})
+
+t.test('start reports once per period on the injected timers; stop ends it', async (t) => {
+  const clock = new ManualClock(1000)
+  const timers = new ManualTimers(clock)
+  const sink = new RecordingSink()
+  const reporter = new ConcurrencyReporter({ podName: 'activator-0', sink, clock, timers })
+  reporter.start()
+  reporter.start()
+  t.equal(timers.size, 1, 'start is idempotent')
+  reporter.register('default', 'hello-00001').reqIn(clock.nowMs())
+  t.equal(sink.batches.length, 1, 'the poke')
+  await timers.advance(999)
+  t.equal(sink.batches.length, 1, 'no report before the period ends')
+  await timers.advance(1)
+  t.equal(sink.batches.length, 2, 'a report at 1000 ms')
+  await timers.advance(1000)
+  t.equal(sink.batches.length, 3, 'and every 1000 ms')
+  reporter.stop()
+  t.equal(timers.size, 0, 'stop cancelled the timer')
+  await timers.advance(5000)
+  t.equal(sink.batches.length, 3, 'no report after stop')
 })
