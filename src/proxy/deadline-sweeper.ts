@@ -4,6 +4,8 @@
 // clearing up to three timers per request. Precision is one tick (TICK_MS), fine for
 // timeouts that Knative expresses in whole seconds.
 
+import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
+
 export interface SweepNode {
   sweepPrev: SweepNode | null
   sweepNext: SweepNode | null
@@ -12,28 +14,19 @@ export interface SweepNode {
   checkDeadlines (nowMs: number): void
 }
 
-export interface SweeperTimers {
-  setInterval (fn: () => void, ms: number): unknown
-  clearInterval (handle: unknown): void
-}
-
-const REAL_TIMERS: SweeperTimers = {
-  setInterval: (fn, ms) => { const t = setInterval(fn, ms); t.unref(); return t },
-  clearInterval: (h) => { clearInterval(h as NodeJS.Timeout) },
-}
 
 export const DEFAULT_TICK_MS = 50
 
 export class DeadlineSweeper {
   #head: SweepNode | null = null
   #size = 0
-  #handle: unknown = null
+  #handle: TimerHandle | null = null
   readonly #tickMs: number
   readonly #now: () => number
-  readonly #timers: SweeperTimers
+  readonly #timers: Timers
   readonly #onTick: () => void
 
-  constructor (now: () => number, tickMs = DEFAULT_TICK_MS, timers: SweeperTimers = REAL_TIMERS) {
+  constructor (now: () => number, tickMs = DEFAULT_TICK_MS, timers: Timers = realTimers) {
     this.#now = now
     this.#tickMs = tickMs
     this.#timers = timers
@@ -64,7 +57,7 @@ export class DeadlineSweeper {
     node.sweepPrev = null
     node.sweepNext = null
     if (--this.#size === 0 && this.#handle !== null) {
-      this.#timers.clearInterval(this.#handle)
+      this.#handle.cancel()
       this.#handle = null
     }
   }
@@ -81,7 +74,7 @@ export class DeadlineSweeper {
   }
 
   close (): void {
-    if (this.#handle !== null) this.#timers.clearInterval(this.#handle)
+    if (this.#handle !== null) this.#handle.cancel()
     this.#handle = null
   }
 }

@@ -1,21 +1,20 @@
 // DeadlineSweeper: one shared interval for every request's deadlines. Driven by ManualTimers on a
 // ManualClock, so "fires at 150 ms" means at fake time 150, whatever the machine's load.
 import t from 'tap'
-import { DeadlineSweeper, DEFAULT_TICK_MS, type SweepNode, type SweeperTimers } from '../../src/proxy/deadline-sweeper.ts'
+import { DeadlineSweeper, DEFAULT_TICK_MS, type SweepNode } from '../../src/proxy/deadline-sweeper.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
-import { ManualTimers, type TimerHandle } from '../../src/shared/timers.ts'
+import { ManualTimers, type TimerHandle, type Timers } from '../../src/shared/timers.ts'
 
-/** SweeperTimers over ManualTimers, counting how often the interval is armed. */
-class FakeSweeperTimers implements SweeperTimers {
+/** ManualTimers, counting how often the interval is armed. */
+class FakeSweeperTimers implements Timers {
   readonly timers: ManualTimers
   armed = 0
   constructor (timers: ManualTimers) { this.timers = timers }
-  setInterval (fn: () => void, ms: number): unknown {
+  setTimeout (fn: () => void, ms: number): TimerHandle { return this.timers.setTimeout(fn, ms) }
+  setInterval (fn: () => void, ms: number): TimerHandle {
     this.armed++
     return this.timers.setInterval(fn, ms)
   }
-
-  clearInterval (handle: unknown): void { (handle as TimerHandle).cancel() }
 }
 
 /** A member with one deadline; records the fake time of each check and when it expired. */

@@ -17,6 +17,7 @@ import { buildUpstreamHeaders } from '../../src/proxy/request-headers.ts'
 import { requestBody } from '../../src/proxy/request-body.ts'
 import type { Upstream } from '../../src/proxy/upstream.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER, InvalidUpstreamRequestError, MalformedRequestBodyError } from '../../src/shared/errors.ts'
 import { listen, startHttpApp, startRawServer, type Teardown } from './h1-fixtures.ts'
 
@@ -98,7 +99,7 @@ interface Front {
 async function startFront (t: Teardown, upstream: Upstream, o: FrontOptions = {}): Promise<Front> {
   const clock = new ManualClock(1_000)
   // The interval never runs on its own: tests sweep by hand.
-  const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, { setInterval: () => null, clearInterval: () => {} })
+  const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, new ManualTimers(clock))
   const owner = new TestOwner(upstream, sweeper)
   const exchanges: ProxyExchange[] = []
   const waiting: Array<() => void> = []

@@ -13,6 +13,7 @@ import {
   TUNNEL_WAIT, type TunnelConnector, type TunnelEndpoint, type TunnelOwner, UpgradeTunnel,
 } from '../../src/proxy/upgrade-tunnel.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER } from '../../src/shared/errors.ts'
 import { listen, type Teardown } from './h1-fixtures.ts'
 import { client, echoApp } from '../helpers/upgrade-fixtures.ts'
@@ -61,7 +62,7 @@ interface Front {
 /** `start` decides what happens to each new tunnel (open, connect, queue). */
 async function startFront (t: Teardown, start: (tunnel: UpgradeTunnel, front: Front) => void, policy = POLICY, mode: 'knative' | 'handshake' = 'knative'): Promise<Front> {
   const clock = new ManualClock(0)
-  const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, { setInterval: () => null, clearInterval: () => {} })
+  const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, new ManualTimers(clock))
   const owner = new Owner()
   const tunnels: UpgradeTunnel[] = []
   const waiting: Array<() => void> = []

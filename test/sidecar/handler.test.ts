@@ -10,6 +10,7 @@ import { H1Upstream } from '../../src/proxy/h1-upstream.ts'
 import type { ProxyExchange, TimeoutPolicy } from '../../src/proxy/proxy-exchange.ts'
 import type { Upstream } from '../../src/proxy/upstream.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER } from '../../src/shared/errors.ts'
 import { createRootLogger, silentLogger } from '../../src/shared/logger.ts'
 import { SidecarHandler } from '../../src/sidecar/handler.ts'
@@ -43,7 +44,7 @@ interface SidecarOptions {
 
 async function startSidecarHandler (t: Teardown, appPort: number, o: SidecarOptions = {}): Promise<Sidecar> {
   const clock = new ManualClock(0)
-  const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, { setInterval: () => null, clearInterval: () => {} })
+  const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, new ManualTimers(clock))
   let upstream = o.upstream
   if (upstream === undefined) {
     const h1 = new H1Upstream({ host: '127.0.0.1', port: appPort })

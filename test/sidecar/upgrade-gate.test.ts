@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import t from 'tap'
 import { DeadlineSweeper } from '../../src/proxy/deadline-sweeper.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
 import { UpgradeGate } from '../../src/sidecar/upgrade-gate.ts'
 import { listen, type Teardown } from '../proxy/h1-fixtures.ts'
@@ -18,7 +19,7 @@ async function startGate (t: Teardown, appPort: number): Promise<{ gate: Upgrade
     recorder: { reqIn () {}, reqOut () {} },
     now: () => clock.nowMs(),
     drain: { isDraining: false, touch () {} },
-    sweeper: new DeadlineSweeper(() => clock.nowMs(), 50, { setInterval: () => null, clearInterval: () => {} }),
+    sweeper: new DeadlineSweeper(() => clock.nowMs(), 50, new ManualTimers(clock)),
     timeouts: { totalMs: 60_000, responseStartMs: 0, idleMs: 0, queueMs: 0, timeoutBody: Buffer.from('timeout\n') },
     upgradeTimeouts: 'knative',
     logger: silentLogger(),

@@ -8,6 +8,7 @@ import t from 'tap'
 import { Breaker } from '../../src/admission/breaker.ts'
 import { DeadlineSweeper } from '../../src/proxy/deadline-sweeper.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
 import { ANSWER_CODES, ERROR_CODE_HEADER } from '../../src/shared/errors.ts'
 import { createRootLogger, silentLogger, type Logger } from '../../src/shared/logger.ts'
 import { MAX_EARLY_BYTES } from '../../src/proxy/upgrade-tunnel.ts'
@@ -20,7 +21,7 @@ interface Front { port: number, path: UpgradePath, breaker: Breaker | null, traf
 
 async function startFront (t: Teardown, appPort: number, cc: number, queueDepth = 1, queueMs = 0, logs: Array<Record<string, unknown>> | null = null): Promise<Front> {
   const clock = new ManualClock(0)
-  const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, { setInterval: () => null, clearInterval: () => {} })
+  const sweeper = new DeadlineSweeper(() => clock.nowMs(), 50, new ManualTimers(clock))
   const breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth }) : null
   const traffic: string[] = []
   const drain = { isDraining: false, touched: 0, touch () { this.touched++ } }
