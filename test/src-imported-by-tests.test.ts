@@ -57,7 +57,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/sidecar/readiness-probe-attempt.ts', 'no unit test yet: driven through ReadinessProbe (test/sidecar/readiness-probe.test.ts)'],
 
   ['src/activator/activator-tls.ts', VIA_ACTIVATOR],
-  ['src/activator/cluster-ip-route.ts', VIA_ACTIVATOR],
   ['src/activator/sources/kube-list-watch.ts', 'no unit test yet: driven through the Kubernetes revision source against a fake API server (test/activator/sources/kubernetes.test.ts)'],
 
   ['src/autoscaler/revision-scaler.ts', 'no unit test yet: driven through Multiscaler (test/autoscaler/multiscaler.test.ts)'],
