@@ -59,7 +59,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/activator/activator-tls.ts', VIA_ACTIVATOR],
   ['src/activator/sources/kube-list-watch.ts', 'no unit test yet: driven through the Kubernetes revision source against a fake API server (test/activator/sources/kubernetes.test.ts)'],
 
-  ['src/autoscaler/revision-scaler.ts', 'no unit test yet: driven through Multiscaler (test/autoscaler/multiscaler.test.ts)'],
   ['src/local/local-pod.ts', 'no unit test yet: driven through LocalActuator, which spawns real pods (test/local/local-actuator.test.ts)'],
 
 
