@@ -57,7 +57,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/sidecar/readiness-probe-attempt.ts', 'no unit test yet: driven through ReadinessProbe (test/sidecar/readiness-probe.test.ts)'],
 
   ['src/activator/activator-tls.ts', VIA_ACTIVATOR],
-  ['src/activator/sources/kube-list-watch.ts', 'no unit test yet: driven through the Kubernetes revision source against a fake API server (test/activator/sources/kubernetes.test.ts)'],
 
   ['src/local/local-pod.ts', 'no unit test yet: driven through LocalActuator, which spawns real pods (test/local/local-actuator.test.ts)'],
 

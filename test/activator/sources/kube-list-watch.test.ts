@@ -1,0 +1,150 @@
+// ListWatchLoop on its own against the fake API server (real HTTP): a paged list hands over the whole
+// set, watch events follow from its resourceVersion, a 410 relists at once (so a change missed while
+// the watch was gone is seen), failed lists and watches back off and recover, and close() ends it.
+import t from 'tap'
+import { kubeConfigForServer } from '../../../src/activator/sources/kube-config.ts'
+import { describeKubeError, KubeListError, ListWatchLoop, type WatchEventType } from '../../../src/activator/sources/kube-list-watch.ts'
+import { silentLogger } from '../../../src/shared/logger.ts'
+import { until } from '../fixtures.ts'
+import { knativeRevision, type FakeKubeApi } from './fake-kube-api.ts'
+import { startFakeKubeApi, type Teardown } from './kube-source-fixture.ts'
+
+const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' }
+
+class Recorder {
+  lists: string[][] = []
+  events: string[] = []
+  onList (items: readonly unknown[]): void { this.lists.push(items.map(nameOf).sort()) }
+  onEvent (type: WatchEventType, object: unknown): void { this.events.push(`${type} ${nameOf(object)}`) }
+}
+
+function nameOf (o: unknown): string {
+  if (typeof o !== 'object' || o === null || !('metadata' in o)) return '?'
+  const m = o.metadata
+  return typeof m === 'object' && m !== null && 'name' in m && typeof m.name === 'string' ? m.name : '?'
+}
+
+function loop (t: Teardown, api: FakeKubeApi, rec: Recorder, namespace: string | null = null, pageSize = 2): ListWatchLoop {
+  const l = new ListWatchLoop({
+    kubeConfig: kubeConfigForServer(api.url),
+    resource: REVISIONS,
+    namespace,
+    labelSelector: '',
+    handler: rec,
+    logger: silentLogger(),
+    backoff: { initialMs: 10, maxMs: 40 },
+    pageSize,
+    random: () => 0.5,
+  })
+  t.teardown(() => l.close())
+  return l
+}
+
+t.test('a paged list hands over every object; the watch then delivers each change once', async (t) => {
+  const api = await startFakeKubeApi(t)
+  for (const n of ['a', 'b', 'c', 'd', 'e']) api.apply('revisions', knativeRevision('default', n))
+  const rec = new Recorder()
+  const l = loop(t, api, rec)
+  await l.list()
+  t.same(rec.lists, [['a', 'b', 'c', 'd', 'e']], 'five objects over pages of two')
+  const lists = api.requests.filter((r) => r.path.endsWith('/revisions') && r.query.get('watch') === null)
+  t.equal(lists.length, 3, 'three pages')
+  t.same(lists.map((r) => r.query.get('limit')), ['2', '2', '2'])
+  t.equal(l.resourceVersion, String(api.resourceVersion), 'the list\'s snapshot version')
+
+  l.watchInBackground()
+  await until(() => api.openWatches('revisions') === 1, 3000, 'watching')
+  api.apply('revisions', knativeRevision('default', 'f'))
+  api.apply('revisions', knativeRevision('default', 'a', { containerConcurrency: 3 }))
+  api.remove('revisions', 'default', 'b')
+  await until(() => rec.events.length === 3, 3000, 'events')
+  t.same(rec.events, ['ADDED f', 'MODIFIED a', 'DELETED b'])
+  t.equal(l.resourceVersion, String(api.resourceVersion), 'follows the events')
+  t.equal(l.listCount, 1, 'no relist while the watch is healthy')
+})
+
+t.test('a namespace limits list and watch to it', async (t) => {
+  const api = await startFakeKubeApi(t)
+  api.apply('revisions', knativeRevision('default', 'a'))
+  api.apply('revisions', knativeRevision('other', 'b'))
+  const rec = new Recorder()
+  const l = loop(t, api, rec, 'other')
+  await l.list()
+  t.same(rec.lists, [['b']])
+  t.ok(api.requests.every((r) => r.path === '/apis/serving.knative.dev/v1/namespaces/other/revisions'))
+})
+
+t.test('410 Gone: relists at once and hands over the complete set, with what the watch missed', async (t) => {
+  const api = await startFakeKubeApi(t)
+  api.apply('revisions', knativeRevision('default', 'a'))
+  api.apply('revisions', knativeRevision('default', 'b'))
+  const rec = new Recorder()
+  const l = loop(t, api, rec)
+  await l.list()
+  l.watchInBackground()
+  await until(() => api.openWatches('revisions') === 1, 3000, 'watching')
+  api.removeSilently('revisions', 'default', 'b')
+  api.expireWatches()
+  await until(() => rec.lists.length === 2, 3000, 'relisted')
+  t.same(rec.lists[1], ['a'], 'the silent delete is reconciled by the relist')
+  await until(() => api.openWatches('revisions') === 1, 3000, 'watching again')
+  api.apply('revisions', knativeRevision('default', 'c'))
+  await until(() => rec.events.includes('ADDED c'), 3000, 'events after the relist')
+})
+
+t.test('a failed first list rejects with the status; failed relists back off and recover', async (t) => {
+  const api = await startFakeKubeApi(t)
+  api.apply('revisions', knativeRevision('default', 'a'))
+  const rec = new Recorder()
+  const l = loop(t, api, rec)
+  api.failLists(1, 403)
+  const err = await l.list().then(() => null, (e: unknown) => e)
+  t.ok(err instanceof KubeListError)
+  t.equal(err instanceof KubeListError ? err.status : null, 403)
+  t.match(String(err instanceof Error ? err.message : ''), 'cannot list revisions.serving.knative.dev: HTTP 403')
+  t.same(rec.lists, [], 'nothing handed over')
+
+  await l.list()
+  l.watchInBackground()
+  await until(() => api.openWatches('revisions') === 1, 3000, 'watching')
+  api.failLists(2, 500)
+  api.applySilently('revisions', knativeRevision('default', 'z'))
+  api.expireWatches()
+  await until(() => rec.lists.length === 2, 3000, 'relisted after two failures')
+  t.same(rec.lists[1], ['a', 'z'])
+  t.equal(l.listCount, 5, 'first failed, first ok, two failed relists, the good one')
+})
+
+t.test('close() ends the watch; nothing more is handed over', async (t) => {
+  const api = await startFakeKubeApi(t)
+  const rec = new Recorder()
+  const l = loop(t, api, rec)
+  await l.list()
+  l.watchInBackground()
+  await until(() => api.openWatches('revisions') === 1, 3000, 'watching')
+  await l.close()
+  await until(() => api.openWatches('revisions') === 0, 3000, 'watch closed by the client')
+  api.apply('revisions', knativeRevision('default', 'late'))
+  t.same(rec.events, [])
+  t.equal(l.watchCount, 1, 'no new watch after close')
+})
+
+t.test('core resources: services only', async (t) => {
+  const api = await startFakeKubeApi(t)
+  t.throws(() => new ListWatchLoop({
+    kubeConfig: kubeConfigForServer(api.url),
+    resource: { group: '', version: 'v1', plural: 'pods' },
+    namespace: null,
+    labelSelector: '',
+    handler: new Recorder(),
+    logger: silentLogger(),
+  }), /core resource pods is not supported/)
+})
+
+t.test('describeKubeError: status and the Status message, else the error and its cause', async (t) => {
+  t.equal(describeKubeError({ code: 403, body: { message: 'forbidden: no' } }), 'HTTP 403: forbidden: no')
+  t.equal(describeKubeError({ code: 404, body: '{"message":"not found"}' }), 'HTTP 404: not found')
+  t.equal(describeKubeError({ statusCode: 500, body: 'not json' }), 'HTTP 500')
+  t.equal(describeKubeError(new Error('fetch failed', { cause: new Error('ECONNREFUSED') })), 'fetch failed: ECONNREFUSED')
+  t.equal(describeKubeError('odd'), 'odd')
+})
