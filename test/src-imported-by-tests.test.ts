@@ -54,7 +54,6 @@ const ALLOW: ReadonlyMap<string, string> = new Map([
   ['src/go/go-template-parse.ts', GO_TEMPLATE],
   ['src/go/go-url.ts', 'Go\'s net/url for the request log\'s .Request.URL; tested through go-http-request.ts (test/go/go-http-request.test.ts)'],
 
-  ['src/sidecar/readiness-probe-attempt.ts', 'no unit test yet: driven through ReadinessProbe (test/sidecar/readiness-probe.test.ts)'],
 
   ['src/activator/activator-tls.ts', VIA_ACTIVATOR],
 
