@@ -85,11 +85,6 @@ function anchorsOf (markdown: string): Set<string> {
   return anchors
 }
 
-/** Linked before they exist, each with its reason: skipped while absent, checked once written. */
-const PENDING: Readonly<Record<string, string>> = {
-  'docs/observability.md': 'being written for issue 15 (request-log templates, OpenTelemetry, profiling)',
-}
-
 t.test('relative links in the README and docs/ point at files and headings that exist', async (t) => {
   const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
   for (const file of files) {
@@ -101,9 +96,7 @@ t.test('relative links in the README and docs/ point at files and headings that 
       const resolved = path === '' ? join(ROOT, file) : join(ROOT, dirname(file), path)
       const name = relative(ROOT, resolved)
       if (!existsSync(resolved)) {
-        const reason = PENDING[name]
-        if (reason !== undefined) t.pass(`${file}: ${target}`, { skip: reason })
-        else t.fail(`${file}: ${target} (no ${name})`)
+        t.fail(`${file}: ${target} (no ${name})`)
         continue
       }
       if (anchor !== undefined && resolved.endsWith('.md')) {
