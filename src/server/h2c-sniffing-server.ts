@@ -144,6 +144,9 @@ function onFirstBytes (this: Socket, servers: DualServer): void {
   }
 }
 
+/** A socket error before (or besides) the chosen server's handling: the socket is destroyed by it already. */
+function ignoreSocketError (): void {}
+
 /** Silent for the head timeout (Go's ReadHeaderTimeout, node's headersTimeout count from the connection too). */
 function onSilentTimeout (this: Socket): void { this.destroy() }
 
@@ -187,6 +190,10 @@ export function createDualServer (options: DualServerOptions, listener: InboundL
     servers.silent.add(socket)
     socket.setTimeout(options.headersTimeoutMs, onSilentTimeout)
     socket.once('close', () => { servers.silent.delete(socket) })
+    // Until its first bytes choose a server, nothing else listens for the socket's errors: a client
+    // that resets before speaking (ECONNRESET on this read) must cost its connection, not the process.
+    // Left on afterwards: the chosen server adds its own listener beside it.
+    socket.on('error', ignoreSocketError)
     socket.once('readable', () => { onFirstBytes.call(socket, servers) })
   })
   return servers

@@ -49,3 +49,25 @@ t.test('destroySilentConnections closes only the connections that never spoke', 
   t.notOk(served.isClosed)
   t.equal(servers.silent.size, 0)
 })
+
+for (const impl of ['sluice', 'node'] as const) {
+  t.test(`${impl}: a client that resets its connection before its first byte costs that connection only`, async (t) => {
+    // Before its first bytes a connection belongs to no server, so nothing else listens for its
+    // errors: a reset there (ECONNRESET on the sniff's read) was an unhandled 'error' that ended the
+    // process (seen when 2,000 clients gave up at once on the node:http stack).
+    const { servers, port } = await listen(t, impl)
+    const { connect } = await import('node:net')
+    for (let i = 0; i < 20; i++) {
+      const s = connect(port, '127.0.0.1')
+      s.on('error', () => {})
+      await new Promise<void>((resolve) => { s.once('connect', () => { resolve() }) })
+      s.resetAndDestroy()
+    }
+    await until(() => servers.silent.size === 0, 2000, 'the reset connections are forgotten')
+    const served = await rawConnect(port)
+    t.teardown(() => { served.socket.destroy() })
+    served.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    await until(() => parseResponses(served.text()).length === 1, 2000, 'served after the resets')
+    t.equal(parseResponses(served.text())[0]?.status, 200)
+  })
+}
