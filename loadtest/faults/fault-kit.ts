@@ -271,33 +271,55 @@ export async function pollUntil<T> (read: () => T | Promise<T>, ok: (v: T) => bo
  * from a heap V8 grew under load and keeps (RSS that stays while the live heap is back down).
  */
 export class HeapReader {
-  readonly #pid: number
-  readonly #port: number
+  readonly #inspector: InspectorClient
+
+  constructor (pid: number, inspectPort: number) {
+    this.#inspector = new InspectorClient(pid, inspectPort)
+  }
+
+  /** Live heap (MB) after two full GCs. */
+  async usedAfterGcMb (): Promise<number> {
+    await this.#inspector.call('HeapProfiler.collectGarbage')
+    await this.#inspector.call('HeapProfiler.collectGarbage')
+    const usage = await this.#inspector.call('Runtime.getHeapUsage')
+    return Number(usage.usedSize) / 2 ** 20
+  }
+
+  close (): void { this.#inspector.close() }
+}
+
+/**
+ * A DevTools-protocol client for a process started with --inspect-port: SIGUSR1 opens its inspector
+ * (no --inspect at start, so the process under test runs as it would), then calls over its websocket.
+ */
+export class InspectorClient {
+  readonly pid: number
+  readonly port: number
   #ws: WebSocket | null = null
   #id = 0
 
   constructor (pid: number, inspectPort: number) {
-    this.#pid = pid
-    this.#port = inspectPort
+    this.pid = pid
+    this.port = inspectPort
   }
 
   async #connect (): Promise<WebSocket> {
     if (this.#ws !== null) return this.#ws
-    process.kill(this.#pid, 'SIGUSR1')
+    process.kill(this.pid, 'SIGUSR1')
     let url: string | null = null
     for (let i = 0; i < 50 && url === null; i++) {
-      const r = await httpCall('GET', this.#port, '/json/list', null)
+      const r = await httpCall('GET', this.port, '/json/list', null)
       if (r.status === 200) url = (JSON.parse(r.body) as Array<{ webSocketDebuggerUrl?: string }>)[0]?.webSocketDebuggerUrl ?? null
       if (url === null) await sleep(100)
     }
-    if (url === null) throw new Error(`faults: no inspector on port ${this.#port}`)
+    if (url === null) throw new Error(`faults: no inspector on port ${this.port}`)
     const ws = new WebSocket(url)
     await new Promise<void>((resolve, reject) => { ws.once('open', () => { resolve() }); ws.once('error', reject) })
     this.#ws = ws
     return ws
   }
 
-  async #call (method: string): Promise<Record<string, unknown>> {
+  async call (method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const ws = await this.#connect()
     const id = ++this.#id
     return await new Promise((resolve, reject) => {
@@ -308,16 +330,15 @@ export class HeapReader {
         if (msg.error !== undefined) reject(new Error(`faults: ${method}: ${JSON.stringify(msg.error)}`)); else resolve(msg.result ?? {})
       }
       ws.on('message', onMessage)
-      ws.send(JSON.stringify({ id, method }))
+      ws.send(JSON.stringify({ id, method, params }))
     })
   }
 
-  /** Live heap (MB) after two full GCs. */
-  async usedAfterGcMb (): Promise<number> {
-    await this.#call('HeapProfiler.collectGarbage')
-    await this.#call('HeapProfiler.collectGarbage')
-    const usage = await this.#call('Runtime.getHeapUsage')
-    return Number(usage.usedSize) / 2 ** 20
+  /** Runtime.evaluate, returning the value. */
+  async evaluate (expression: string): Promise<unknown> {
+    const r = await this.call('Runtime.evaluate', { expression, returnByValue: true })
+    if (r.exceptionDetails !== undefined) throw new Error(`faults: evaluate: ${JSON.stringify(r.exceptionDetails)}`)
+    return (r.result as { value?: unknown } | undefined)?.value
   }
 
   close (): void {

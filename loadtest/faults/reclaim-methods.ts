@@ -18,11 +18,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { WebSocket } from 'ws'
 import { ChildGroup } from '../harness/child-group.ts'
-import { freePort, HOST, httpCall } from '../harness/targets.ts'
+import { freePort, HOST } from '../harness/targets.ts'
 import { runAborts } from './abort-client.ts'
-import { sleep, startStack, stopStack, type FaultContext, type TargetKind } from './fault-kit.ts'
+import { InspectorClient, sleep, startStack, stopStack, type FaultContext, type TargetKind } from './fault-kit.ts'
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'sluice-arg': { type: 'string', multiple: true }, 'node-arg': { type: 'string', multiple: true } } })
 const kind: TargetKind = positionals[0] === 'activator' ? 'activator' : 'sidecar'
@@ -51,53 +50,6 @@ function smaps (pid: number): { rssMb: number, heapMb: number, anonOtherMb: numb
   return { rssMb: mb(rss), heapMb: mb(heap), anonOtherMb: mb(anon), fileMb: mb(file) }
 }
 
-class Inspector {
-  #ws: WebSocket | null = null
-  #id = 0
-  readonly pid: number
-  readonly port: number
-  constructor (pid: number, port: number) { this.pid = pid; this.port = port }
-  async #connect (): Promise<WebSocket> {
-    if (this.#ws !== null) return this.#ws
-    process.kill(this.pid, 'SIGUSR1')
-    let url: string | null = null
-    for (let i = 0; i < 50 && url === null; i++) {
-      const r = await httpCall('GET', this.port, '/json/list', null)
-      if (r.status === 200) url = (JSON.parse(r.body) as Array<{ webSocketDebuggerUrl?: string }>)[0]?.webSocketDebuggerUrl ?? null
-      if (url === null) await sleep(100)
-    }
-    if (url === null) throw new Error('no inspector')
-    const ws = new WebSocket(url)
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => { resolve() }); ws.once('error', reject) })
-    this.#ws = ws
-    return ws
-  }
-
-  async call (method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    const ws = await this.#connect()
-    const id = ++this.#id
-    return await new Promise((resolve, reject) => {
-      const onMessage = (data: Buffer): void => {
-        const msg = JSON.parse(data.toString('utf8')) as { id?: number, result?: Record<string, unknown>, error?: unknown }
-        if (msg.id !== id) return
-        ws.off('message', onMessage)
-        if (msg.error !== undefined) reject(new Error(`${method}: ${JSON.stringify(msg.error)}`)); else resolve(msg.result ?? {})
-      }
-      ws.on('message', onMessage)
-      ws.send(JSON.stringify({ id, method, params }))
-    })
-  }
-
-  async evaluate (expression: string): Promise<unknown> {
-    const r = await this.call('Runtime.evaluate', { expression, returnByValue: true })
-    const result = r.result as { value?: unknown } | undefined
-    if (r.exceptionDetails !== undefined) throw new Error(`evaluate: ${JSON.stringify(r.exceptionDetails)}`)
-    return result?.value
-  }
-
-  close (): void { this.#ws?.close() }
-}
-
 const V8_STATS = `(() => {
   const v8 = process.getBuiltinModule('node:v8')
   const m = process.memoryUsage()
@@ -108,12 +60,12 @@ const V8_STATS = `(() => {
   return JSON.stringify(out)
 })()`
 
-async function read (insp: Inspector, pid: number): Promise<Reading> {
+async function read (insp: InspectorClient, pid: number): Promise<Reading> {
   const v8 = JSON.parse(String(await insp.evaluate(V8_STATS))) as Record<string, number>
   return { ...smaps(pid), v8 }
 }
 
-const METHODS: ReadonlyArray<readonly [string, (i: Inspector) => Promise<unknown>]> = [
+const METHODS: ReadonlyArray<readonly [string, (i: InspectorClient) => Promise<unknown>]> = [
   ['nothing (10 s more idle)', async () => { await sleep(8_000) }],
   ['gc() major, regular (v8.setFlagsFromString(--expose-gc) + vm.runInNewContext)', async (i) => await i.evaluate("(() => { process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc'); const gc = process.getBuiltinModule('node:vm').runInNewContext('gc'); gc(); return 1 })()")],
   ['gc({ flavor: last-resort }) (memory-reducing, several passes)', async (i) => await i.evaluate("(() => { const gc = process.getBuiltinModule('node:vm').runInNewContext('gc'); gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }); return 1 })()")],
@@ -137,7 +89,7 @@ try {
   const frontArgs = [...nodeArgs, `--inspect-port=${HOST}:${inspectPort}`]
   const stack = await startStack(ctx, kind, kind === 'sidecar' ? { frontNodeArgs: frontArgs, sidecarArgs: sluiceArgs } : { frontNodeArgs: frontArgs, activatorArgs: sluiceArgs })
   const { front } = stack
-  const insp = new Inspector(front.pid, inspectPort)
+  const insp = new InspectorClient(front.pid, inspectPort)
   const rows: Array<[string, Reading]> = []
   const take = async (label: string): Promise<void> => {
     const r = await read(insp, front.pid)
