@@ -160,3 +160,28 @@ export class UpstreamTlsError extends SluiceError {
     this.name = 'UpstreamTlsError'
   }
 }
+
+/**
+ * A Kubernetes API request failed (activator `--source kubernetes`): `status` is the HTTP status when
+ * the API server answered (the message carries its Status message), null when it could not be reached
+ * (refused, TLS verification, reset mid-stream).
+ */
+export class KubeApiError extends SluiceError {
+  readonly status: number | null
+  constructor (message: string, status: number | null, options?: ErrorOptions) {
+    super('SLUICE_ERR_KUBE_API', message, 502, options)
+    this.name = 'KubeApiError'
+    this.status = status
+  }
+}
+
+/**
+ * Credentials for the Kubernetes API could not be had: a kubeconfig exec plugin failed, timed out or
+ * printed no usable ExecCredential.
+ */
+export class KubeCredentialsError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_KUBE_CREDENTIALS', message, 502, options)
+    this.name = 'KubeCredentialsError'
+  }
+}
