@@ -71,7 +71,7 @@ async function runVariant (variant: string, sink: string): Promise<Result> {
     metrics: v.metrics ? { protocol: 'http/protobuf', endpoint: `${sink}/v1/metrics`, exportIntervalMs: 10_000 } : NO_METRICS,
     tracing: v.rate === null ? NO_TRACING : { protocol: 'http/protobuf', endpoint: `${sink}/v1/traces`, samplingRate: v.rate },
   }
-  const hooks = await loadTelemetry({ site: 'queue-proxy', config, resource: { 'service.name': 'bench' }, prometheusPort: 0, inFlight: () => 3, upstreamHost: '127.0.0.1', upstreamPort: 8080, writeLine: () => {}, logger: silentLogger() })
+  const hooks = await loadTelemetry({ site: 'queue-proxy', config, resource: { 'service.name': 'bench' }, prometheus: null, inFlight: () => 3, upstreamHost: '127.0.0.1', upstreamPort: 8080, writeLine: () => {}, logger: silentLogger() })
   if (hooks === null) throw new Error('telemetry off')
   const perRound: number[] = []
   let requests = 0

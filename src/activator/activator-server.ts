@@ -5,7 +5,7 @@ import type { ServerHttp2Session } from 'node:http2'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { join } from 'node:path'
 import type { ProxyServer } from 'http-proxy-3'
-import { LOGGING_COMPONENT, PROMETHEUS_DEFAULT_PORT, type ActivatorConfig } from '../config/activator-config.ts'
+import { LOGGING_COMPONENT, type ActivatorConfig } from '../config/activator-config.ts'
 import type { UpstreamClient } from '../proxy/upstream.ts'
 import { DeadlineSweeper } from '../proxy/deadline-sweeper.ts'
 import { closeAllConnections, closeIdleConnections, createDualServer, MAX_REQUEST_HEAD_BYTES, type DualServer } from '../server/h2c-sniffing-server.ts'
@@ -392,7 +392,7 @@ export class Activator implements ProxyContext {
       site: 'activator',
       config: c.telemetry,
       resource: activatorResource(c.systemNamespace, c.podName),
-      prometheusPort: PROMETHEUS_DEFAULT_PORT,
+      prometheus: c.prometheusServer,
       inFlight: null,
       upstreamHost: '',
       upstreamPort: 0,

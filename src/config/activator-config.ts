@@ -11,7 +11,8 @@ import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from './observability
 import { loggingKeys, parseLoggingConfigMap } from './logging-configmap.ts'
 import { DEFAULT_MESH_COMPATIBILITY_MODE, MESH_COMPATIBILITY_MODES, NETWORK_KEYS, parseNetworkConfigMap, type MeshCompatibilityMode } from './network-configmap.ts'
 import { readTokenFile } from './token-file.ts'
-import { splitHostPort, TELEMETRY_KEYS, telemetryFromConfigMap, telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
+import { PROMETHEUS_SERVER_OPTIONS, prometheusServerOf, type PrometheusServerConfig } from './prometheus-server-config.ts'
+import { TELEMETRY_KEYS, telemetryFromConfigMap, telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
 import { IDLE_RECLAIM_OPTION, idleReclaimMsOf, MALLOC_TRIM_ADDON_OPTION, mallocTrimAddonOf } from './idle-reclaim.ts'
 import { PROFILING_OPTIONS, profilingListenOf, parseRuntimeProfiling, RUNTIME_PROFILING_KEY, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
 
@@ -101,6 +102,8 @@ export interface ActivatorConfig {
    * requestMetrics and tracing.
    */
   readonly telemetry: TelemetryConfig
+  /** With the `prometheus` metrics protocol: where the exposition listens (:9090, or METRICS_PROMETHEUS_*); else null. */
+  readonly prometheusServer: PrometheusServerConfig | null
   /** SYSTEM_NAMESPACE (the telemetry resource's k8s.namespace.name). */
   readonly systemNamespace: string
   /** --logging-config-dir ('' = none): config-logging mounted as files; the log level, re-read while running. */
@@ -153,6 +156,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
   { flag: 'logging-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-logging ConfigMap mounted as a directory: the log level from loglevel.activator (else zap-logger-config\'s level), over --log-level; re-read every 10 s' },
   { flag: 'observability-config-dir', env: '', kind: 'string', default: '', help: 'Knative\'s config-observability ConfigMap mounted as a directory (logging.enable-request-log, logging.request-log-template, ...): the request log, re-read every 10 s; instead of OBSERVABILITY_CONFIG' },
+  ...PROMETHEUS_SERVER_OPTIONS,
   ...PROFILING_OPTIONS,
   IDLE_RECLAIM_OPTION,
   MALLOC_TRIM_ADDON_OPTION,
@@ -229,10 +233,11 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     observabilityDirData = configMapDirOf('observability-config-dir', observabilityConfigDir, OBSERVABILITY_KEYS, problems)
     observability = observabilityDirData === null ? NO_OBSERVABILITY : parseObservabilityConfigMap(observabilityDirData, problems)
   }
-  if (telemetry.metrics.protocol === 'prometheus') {
-    const hp = telemetry.metrics.endpoint === '' ? null : splitHostPort(telemetry.metrics.endpoint)
-    const promPort = hp === null || hp.port === '' ? PROMETHEUS_DEFAULT_PORT : Number(hp.port)
-    if (promPort === metricsPort) problems.push(`config: request metrics over prometheus listen on port ${promPort} (Knative's default 9090 unless the metrics endpoint names one), which --metrics-port also uses: set metrics-endpoint (e.g. ":9091") or another --metrics-port`)
+  const prometheusServer = telemetry.metrics.protocol === 'prometheus'
+    ? prometheusServerOf(v, telemetry.metrics.endpoint, PROMETHEUS_DEFAULT_PORT, problems)
+    : null
+  if (prometheusServer !== null && prometheusServer.port === metricsPort) {
+    problems.push(`config: request metrics over prometheus listen on port ${metricsPort} (Knative's default 9090 unless the metrics endpoint or METRICS_PROMETHEUS_PORT names one), which --metrics-port also uses: set metrics-endpoint (e.g. ":9091") or another --metrics-port`)
   }
   const loggingConfigDir = strOf(v, 'logging-config-dir')
   let loggingDirData: ReadonlyMap<string, string> | null = null
@@ -310,6 +315,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     idleReclaimMs: idleReclaimMsOf(v),
     mallocTrimAddon: mallocTrimAddonOf(v, problems),
     telemetry,
+    prometheusServer,
     systemNamespace: strOf(v, 'SYSTEM_NAMESPACE'),
     loggingConfigDir,
     loggingDirData,

@@ -9,6 +9,7 @@ import { IDLE_RECLAIM_OPTION, idleReclaimMsOf, MALLOC_TRIM_ADDON_OPTION, mallocT
 import { PROFILING_OPTIONS, profilingListenOf, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
 import { boolOf, intOf, parseOptions, strOf, type ConfigResult, type OptionSpec } from './options.ts'
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
+import { PROMETHEUS_SERVER_OPTIONS, prometheusServerOf, type PrometheusServerConfig } from './prometheus-server-config.ts'
 
 export type UpstreamProtocol = 'http1' | 'h2c' | 'auto'
 
@@ -59,6 +60,8 @@ export interface SidecarConfig {
   readonly mallocTrimAddon: string
   /** OBSERVABILITY_CONFIG requestMetrics + tracing: the OpenTelemetry exporters (src/telemetry/). */
   readonly telemetry: TelemetryConfig
+  /** With the `prometheus` metrics protocol: where the exposition listens (:9091, or METRICS_PROMETHEUS_*); else null. */
+  readonly prometheusServer: PrometheusServerConfig | null
   readonly requestLog: boolean
   readonly serverTiming: boolean
   readonly stats: boolean
@@ -66,6 +69,8 @@ export interface SidecarConfig {
 }
 
 const PORT = { kind: 'int', min: 0, max: 65535 } as const
+/** Knative's UserQueueMetricsPort: where `requestMetrics.protocol: prometheus` listens without an endpoint. */
+export const USER_QUEUE_METRICS_PORT = 9091
 const SECONDS = { kind: 'int', min: 0 } as const
 
 /** The contract: Knative's queue-proxy env names, plus flags for running several on one host. */
@@ -102,6 +107,7 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   { flag: '', env: 'SERVING_POD_IP', kind: 'string', default: '', help: 'pod IP' },
   { flag: '', env: 'SERVING_SERVICE', kind: 'string', default: '', help: 'owning Service name (request log)' },
   { flag: '', env: 'OBSERVABILITY_CONFIG', kind: 'string', default: '', help: 'Knative config-observability as JSON: enableRequestLog + requestLogTemplate (a Go template) write one line per request to stdout' },
+  ...PROMETHEUS_SERVER_OPTIONS,
   ...PROFILING_OPTIONS,
   IDLE_RECLAIM_OPTION,
   MALLOC_TRIM_ADDON_OPTION,
@@ -152,6 +158,16 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
   // Decoded, not compiled: Sidecar.listen compiles the request log's template when it is on (the Go
   // template engine loads only then; observability-settings.ts).
   const observability = parseObservabilitySettings(strOf(v, 'OBSERVABILITY_CONFIG'), problems)
+  const telemetry = telemetryFromJson(observability.requestMetrics, observability.tracing, problems)
+  // queue-proxy: `prometheus` without an endpoint listens on :9091 (its UserQueueMetricsPort).
+  const prometheusServer = telemetry.metrics.protocol === 'prometheus'
+    ? prometheusServerOf(v, telemetry.metrics.endpoint, USER_QUEUE_METRICS_PORT, problems)
+    : null
+  if (prometheusServer !== null) {
+    for (const [name, port] of ports) {
+      if (port === prometheusServer.port) problems.push(`config: request metrics over prometheus listen on port ${port}, which ${name} also uses: set the metrics endpoint or METRICS_PROMETHEUS_PORT to another port`)
+    }
+  }
   const config: SidecarConfig = Object.freeze({
     containerConcurrency: cc,
     servingPort,
@@ -186,7 +202,8 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
     profilingListen: profilingListenOf(v),
     idleReclaimMs: idleReclaimMsOf(v),
     mallocTrimAddon: mallocTrimAddonOf(v, problems),
-    telemetry: telemetryFromJson(observability.requestMetrics, observability.tracing, problems),
+    telemetry,
+    prometheusServer,
     requestLog: boolOf(v, 'request-log'),
     serverTiming: boolOf(v, 'server-timing'),
     stats: boolOf(v, 'stats', true),

@@ -49,8 +49,6 @@ import { IdleReclaimer, type IdleReclaimerOptions } from '../server/idle-reclaim
 
 /** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
 export const TUNNEL_DRAIN_MS = 60_000
-/** Knative's UserQueueMetricsPort: where `requestMetrics.protocol: prometheus` listens without an endpoint. */
-export const USER_QUEUE_METRICS_PORT = 9091
 
 export interface SidecarDeps {
   clock?: Clock
@@ -293,7 +291,7 @@ export class Sidecar {
       site: 'queue-proxy',
       config: c.telemetry,
       resource: queueProxyResource(c),
-      prometheusPort: USER_QUEUE_METRICS_PORT,
+      prometheus: c.prometheusServer,
       inFlight: breaker === null ? null : () => breaker.inFlight,
       upstreamHost: c.userHost,
       upstreamPort: c.userPort,

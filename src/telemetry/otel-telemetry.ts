@@ -9,6 +9,7 @@ import {
   AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider,
   type Sampler, type SpanExporter,
 } from '@opentelemetry/sdk-trace'
+import type { PrometheusServerConfig } from '../config/prometheus-server-config.ts'
 import type { MetricsExportConfig, TelemetryConfig, TracingExportConfig } from '../config/telemetry-config.ts'
 import { splitHostPort } from '../config/telemetry-config.ts'
 import { parseGoFloat } from '../go/go-parse.ts'
@@ -44,8 +45,8 @@ export interface OtelTelemetryOptions {
   readonly config: TelemetryConfig
   /** Resource attributes of this process (knative's res() / resource.Default()). */
   readonly resource: Readonly<Record<string, string>>
-  /** Where `prometheus` listens when no endpoint is set: queue-proxy 9091, activator 9090 (Knative's). */
-  readonly prometheusPort: number
+  /** Where `prometheus` listens (config/prometheus-server-config.ts); null unless the metrics protocol is `prometheus`. */
+  readonly prometheus: PrometheusServerConfig | null
   /** The breaker's in-flight count (kn.serving.queue.depth); null without a breaker (CC 0) or in the activator. */
   readonly inFlight: (() => number) | null
   /** The upstream the sidecar proxies to (client span and metric attributes); ignored in the activator. */
@@ -110,11 +111,10 @@ export function exporterUrl (endpoint: string): string {
 
 async function metricReaderFor (c: MetricsExportConfig, o: OtelTelemetryOptions, producer: MetricProducer): Promise<MetricReader> {
   if (c.protocol === 'prometheus') {
-    const hp = c.endpoint === '' ? null : splitHostPort(c.endpoint)
+    const server = o.prometheus
+    if (server === null) throw new Error('metrics protocol prometheus without a listener config')
     const { startPrometheusReader } = await import('./prometheus-reader.ts')
-    const host = hp === null || hp.host === '' ? undefined : hp.host
-    const port = hp === null || hp.port === '' ? o.prometheusPort : Number(hp.port)
-    return await startPrometheusReader(host, port, producer, (err) => { o.logger.error({ err, host: host ?? '', port }, 'metrics server error') })
+    return await startPrometheusReader(server, producer, (err) => { o.logger.error({ err, host: server.host, port: server.port, tls: server.tls !== null }, 'metrics server error') })
   }
   const exporter: PushMetricExporter = c.protocol === 'grpc'
     ? (await import('./grpc-exporters.ts')).grpcMetricExporter(endpointFor(c.endpoint, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'))

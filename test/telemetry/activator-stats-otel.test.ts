@@ -99,7 +99,7 @@ t.test('kn.activator.stats.conn.*: reachable 1 -> 0 -> 1 -> 0 as the autoscaler 
     site: 'activator',
     config: metricsTo(receiver.origin, 100),
     resource: activatorResource('knative-serving', 'activator-test'),
-    prometheusPort: 0,
+    prometheus: null,
     inFlight: null,
     upstreamHost: '',
     upstreamPort: 0,
@@ -192,7 +192,7 @@ t.test('OTEL_METRIC_EXPORT_INTERVAL wins over the config\'s export interval (kna
   const start = async (): Promise<void> => {
     const telemetry = await loadTelemetry({
       site: 'activator', config: metricsTo(receiver.origin, 3_600_000), resource: activatorResource('knative-serving', 'activator-test'),
-      prometheusPort: 0, inFlight: null, upstreamHost: '', upstreamPort: 0, writeLine: () => {}, logger: silentLogger(),
+      prometheus: null, inFlight: null, upstreamHost: '', upstreamPort: 0, writeLine: () => {}, logger: silentLogger(),
     })
     if (telemetry === null) throw new Error('telemetry should be on')
     t.teardown(() => telemetry.shutdown())
@@ -211,7 +211,7 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT replaces the configured endpoint (knative/pk
   // Port 9 (discard) on loopback: nothing listens, so only the environment's endpoint can receive.
   const telemetry = await loadTelemetry({
     site: 'activator', config: { metrics: { protocol: 'http/protobuf', endpoint: 'http://127.0.0.1:9/v1/metrics', exportIntervalMs: 3_600_000 }, tracing: { protocol: 'none', endpoint: '', samplingRate: 0 } },
-    resource: activatorResource('knative-serving', 'activator-test'), prometheusPort: 0, inFlight: null, upstreamHost: '', upstreamPort: 0, writeLine: () => {}, logger: silentLogger(),
+    resource: activatorResource('knative-serving', 'activator-test'), prometheus: null, inFlight: null, upstreamHost: '', upstreamPort: 0, writeLine: () => {}, logger: silentLogger(),
   })
   if (telemetry === null) throw new Error('telemetry should be on')
   telemetry.onAutoscalerConnect()
@@ -247,7 +247,7 @@ t.test('the resource takes OTEL_RESOURCE_ATTRIBUTES under Knative\'s own attribu
     const before = receiver.points.length
     const telemetry = await loadTelemetry({
       site: 'activator', config: metricsTo(receiver.origin, 3_600_000), resource: activatorResource('knative-serving', 'activator-test'),
-      prometheusPort: 0, inFlight: null, upstreamHost: '', upstreamPort: 0, writeLine: () => {}, logger: silentLogger(),
+      prometheus: null, inFlight: null, upstreamHost: '', upstreamPort: 0, writeLine: () => {}, logger: silentLogger(),
     })
     if (telemetry === null) throw new Error('telemetry should be on')
     telemetry.onAutoscalerConnect()

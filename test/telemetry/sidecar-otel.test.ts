@@ -4,12 +4,17 @@
 // Spans and the last metrics are flushed when the sidecar stops (SIGTERM), so the tests stop it
 // and then read what arrived: no waiting for export intervals.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer, type IncomingHttpHeaders } from 'node:http'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { pickFreePorts } from '../../src/local/free-port.ts'
 import { childEnv, send, until } from '../helpers/sidecar-fixture.ts'
+import { makeCa, makeLeaf, SKIP_WITHOUT_OPENSSL } from '../helpers/test-certs.ts'
 import { latestPoint, startOtlpHttpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/sluice', import.meta.url))
@@ -249,4 +254,86 @@ t.test('the Prometheus port already taken: one error line, the sidecar serves on
   t.equal(errors.length, 1)
   t.match(errors[0], /"level":"error".*EADDRINUSE/)
   t.equal(await stop(r), 0)
+})
+
+/** One GET over HTTP(S); `error` is the socket or TLS error's code when there is no response. */
+async function get (url: string, tls: { ca?: Buffer, cert?: Buffer, key?: Buffer } = {}, method = 'GET'): Promise<{ status: number, body: string, headers: IncomingHttpHeaders } | { error: string }> {
+  const mod = url.startsWith('https:') ? httpsRequest : httpRequest
+  return await new Promise((resolve) => {
+    const req = mod(url, { method, ...tls, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (s: string) => { body += s })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body, headers: res.headers }) })
+    })
+    req.on('error', (err: NodeJS.ErrnoException) => { resolve({ error: err.code ?? err.message }) })
+    req.end()
+  })
+}
+
+t.test('METRICS_PROMETHEUS_PORT and _HOST win over the endpoint; GET /metrics only, as Go\'s mux', async (t) => {
+  const [endpointPort, envPort] = await pickFreePorts(2)
+  const r = await startSidecar(t, { requestMetrics: { protocol: 'prometheus', endpoint: `[::1]:${endpointPort}` } }, { METRICS_PROMETHEUS_PORT: String(envPort), METRICS_PROMETHEUS_HOST: '127.0.0.1' })
+  t.equal((await send(`http://127.0.0.1:${r.port}/x`)).status, 200)
+  t.match(await get(`http://127.0.0.1:${endpointPort}/metrics`), { error: 'ECONNREFUSED' }, 'not on the endpoint\'s port')
+  t.match(await get(`http://[::1]:${envPort}/metrics`), { error: 'ECONNREFUSED' }, 'nor on the endpoint\'s host')
+  const scrape = await get(`http://127.0.0.1:${envPort}/metrics?x=1`)
+  t.match(scrape, { status: 200, body: /^http_server_request_duration_seconds_count\{[^}]*\} 1$/m })
+  t.match(await get(`http://127.0.0.1:${envPort}/metrics/`), { status: 404, body: '404 page not found\n' })
+  t.match(await get(`http://127.0.0.1:${envPort}/`), { status: 404 })
+  t.match(await get(`http://127.0.0.1:${envPort}/metrics`, {}, 'POST'), { status: 405, headers: { allow: 'GET, HEAD' } })
+  t.equal(await stop(r), 0)
+})
+
+t.test('METRICS_PROMETHEUS_TLS_*: HTTPS exposition; client certificates required or optional', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-prom-tls-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const serverCa = makeCa(dir, 'server-ca')
+  const server = makeLeaf(dir, serverCa, 'server', ['localhost'])
+  const clientCa = makeCa(dir, 'client-ca')
+  const client = makeLeaf(dir, clientCa, 'scraper', ['scraper'])
+  const stranger = makeLeaf(dir, makeCa(dir, 'other-ca'), 'stranger', ['stranger'])
+  writeFileSync(join(dir, 'tls.crt'), server.cert)
+  writeFileSync(join(dir, 'tls.key'), server.key)
+  writeFileSync(join(dir, 'clients.crt'), clientCa.cert)
+  const tlsEnv = { METRICS_PROMETHEUS_TLS_CERT: join(dir, 'tls.crt'), METRICS_PROMETHEUS_TLS_KEY: join(dir, 'tls.key'), METRICS_PROMETHEUS_TLS_CLIENT_CA_FILE: join(dir, 'clients.crt') }
+  for (const auth of ['require', 'optional'] as const) {
+    const [port] = await pickFreePorts(1)
+    const r = await startSidecar(t, { requestMetrics: { protocol: 'prometheus', endpoint: `127.0.0.1:${port}` } }, { ...tlsEnv, METRICS_PROMETHEUS_TLS_CLIENT_AUTH: auth })
+    t.equal((await send(`http://127.0.0.1:${r.port}/x`)).status, 200)
+    const url = `https://127.0.0.1:${port}/metrics`
+    t.match(await get(url, { ca: serverCa.cert, cert: client.cert, key: client.key }), { status: 200, body: /^http_server_request_duration_seconds_count\{/m }, `${auth}: a client certificate from the CA is let in`)
+    t.match(await get(url, { ca: serverCa.cert, cert: stranger.cert, key: stranger.key }), { error: /./ }, `${auth}: one from another CA is not`)
+    if (auth === 'require') t.match(await get(url, { ca: serverCa.cert }), { error: /./ }, 'require: none at all is not')
+    else t.match(await get(url, { ca: serverCa.cert }), { status: 200 }, 'optional: none at all is fine')
+    t.match(await get(`http://127.0.0.1:${port}/metrics`), { error: /./ }, 'no plain HTTP on it')
+    t.equal(await stop(r), 0)
+  }
+})
+
+t.test('a certificate that cannot be read: one error line, the sidecar serves on (Go only prints ListenAndServeTLS\'s error)', async (t) => {
+  const [port] = await pickFreePorts(1)
+  const r = await startSidecar(t, { requestMetrics: { protocol: 'prometheus', endpoint: `127.0.0.1:${port}` } }, { METRICS_PROMETHEUS_TLS_CERT: '/nonexistent/tls.crt', METRICS_PROMETHEUS_TLS_KEY: '/nonexistent/tls.key' })
+  t.equal((await send(`http://127.0.0.1:${r.port}/`)).status, 200)
+  const errors = r.stdout().split('\n').filter((l) => l.includes('"metrics server error"'))
+  t.equal(errors.length, 1)
+  t.match(errors[0], /"level":"error".*ENOENT.*"tls":true/)
+  t.match(await get(`https://127.0.0.1:${port}/metrics`), { error: 'ECONNREFUSED' })
+  t.equal(await stop(r), 0)
+})
+
+t.test('METRICS_PROMETHEUS_* that knative/pkg refuses: exit 2 and one line', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ METRICS_PROMETHEUS_PORT: '80' }, 'config: create prometheus metrics server: prometheus port 80, should be between 1024 and 65535'],
+    [{ METRICS_PROMETHEUS_TLS_CERT: '/x.crt' }, 'config: create prometheus metrics server: both METRICS_PROMETHEUS_TLS_CERT and METRICS_PROMETHEUS_TLS_KEY must be set or neither'],
+  ]
+  for (const [env, want] of cases) {
+    const child = spawn(process.execPath, [BIN, 'sidecar', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0'], {
+      env: childEnv({ USER_PORT: '8080', OBSERVABILITY_CONFIG: JSON.stringify({ requestMetrics: { protocol: 'prometheus' } }), ...env }), stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+    const code = await new Promise<number | null>((resolve) => { child.on('close', resolve) })
+    t.equal(code, 2, JSON.stringify(env))
+    t.same(stderr.trim().split('\n'), [want])
+  }
 })
