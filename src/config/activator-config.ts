@@ -69,7 +69,7 @@ export interface ActivatorConfig {
   /** API server URL without credentials (kubectl proxy, a test server); '' = in-cluster or kubeconfig. */
   readonly kubernetesServer: string
   /** Where the kubeconfig comes from (raw env values; the CLI resolves them with kubeConfigLocation). */
-  readonly kubeEnv: { readonly KUBERNETES_SERVICE_HOST?: string, readonly KUBECONFIG?: string }
+  readonly kubeEnv: { readonly KUBERNETES_SERVICE_HOST?: string, readonly KUBERNETES_SERVICE_PORT?: string, readonly KUBECONFIG?: string }
   readonly homeDir: string
   readonly requestLog: boolean
   readonly logLevel: string
@@ -136,6 +136,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'kubernetes-namespace', env: '', kind: 'string', default: '', help: 'namespace to watch with --source kubernetes (default: all)' },
   { flag: 'kubernetes-server', env: '', kind: 'string', default: '', help: 'API server URL without credentials for --source kubernetes (kubectl proxy); default in-cluster or kubeconfig' },
   { flag: '', env: 'KUBERNETES_SERVICE_HOST', kind: 'string', help: 'set in a pod: use the in-cluster service account' },
+  { flag: '', env: 'KUBERNETES_SERVICE_PORT', kind: 'string', help: 'set in a pod: the API server\'s port, with KUBERNETES_SERVICE_HOST' },
   { flag: '', env: 'KUBECONFIG', kind: 'string', help: 'kubeconfig file outside a cluster (default ~/.kube/config)' },
   { flag: 'activator-count', env: '', kind: 'int', min: 1, default: '1', help: 'activator replicas sharing each revision (Knative subsetting: each replica gets its own slice of the pods)' },
   { flag: 'activator-index', env: '', kind: 'int', min: 0, help: 'this replica\'s index in [0, --activator-count); unset = each replica takes 1/N of every pod' },
@@ -167,9 +168,10 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   ...ACTIVATOR_TLS_OPTIONS,
 ]
 
-function kubeEnvOf (serviceHost: unknown, kubeconfig: unknown): ActivatorConfig['kubeEnv'] {
-  const out: { KUBERNETES_SERVICE_HOST?: string, KUBECONFIG?: string } = {}
+function kubeEnvOf (serviceHost: unknown, servicePort: unknown, kubeconfig: unknown): ActivatorConfig['kubeEnv'] {
+  const out: { KUBERNETES_SERVICE_HOST?: string, KUBERNETES_SERVICE_PORT?: string, KUBECONFIG?: string } = {}
   if (typeof serviceHost === 'string') out.KUBERNETES_SERVICE_HOST = serviceHost
+  if (typeof servicePort === 'string') out.KUBERNETES_SERVICE_PORT = servicePort
   if (typeof kubeconfig === 'string') out.KUBECONFIG = kubeconfig
   return Object.freeze(out)
 }
@@ -298,7 +300,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
     defaultRevision: defaultMatch === null ? null : Object.freeze({ namespace: defaultMatch[1] ?? '', name: defaultMatch[3] ?? '' }),
     kubernetesNamespace: strOf(v, 'kubernetes-namespace'),
     kubernetesServer: strOf(v, 'kubernetes-server'),
-    kubeEnv: kubeEnvOf(v.get('KUBERNETES_SERVICE_HOST'), v.get('KUBECONFIG')),
+    kubeEnv: kubeEnvOf(v.get('KUBERNETES_SERVICE_HOST'), v.get('KUBERNETES_SERVICE_PORT'), v.get('KUBECONFIG')),
     homeDir: homedir(),
     requestLog: boolOf(v, 'request-log'),
     logLevel,
