@@ -32,25 +32,41 @@ revision's timeoutSeconds (default --activation-timeout); 502 when no endpoint c
 `
 
 // What only some options use is imported when they are given (issue 12): the revisions file
-// reader (yaml), the stat pusher (ws), the admin token file (node:crypto), the Kubernetes client.
+// reader (yaml), the stat pusher (ws), the admin token file (node:crypto), the Kubernetes client
+// (node:https, and yaml for a kubeconfig file).
 
-async function buildSources (config: ActivatorConfig, logger: Logger): Promise<RevisionSource[]> {
+/** package.json's version, for the Kubernetes client's User-Agent (as main.ts reads it for --version). */
+function packageVersion (): string {
+  const pkg = JSON.parse(process.getBuiltinModule('node:fs').readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
+  return pkg.version ?? '0.0.0'
+}
+
+async function buildSources (config: ActivatorConfig, logger: Logger, env: NodeJS.ProcessEnv): Promise<RevisionSource[]> {
   switch (config.source) {
     case 'static': {
       const { StaticFileSource } = await import('../activator/sources/static-file.ts')
       return [new StaticFileSource({ path: config.revisionsFile, logger })]
     }
     case 'kubernetes': {
-      // Loaded only in this mode: @kubernetes/client-node takes a while to import.
+      // Loaded only in this mode (the kubeconfig reader loads yaml, the client node:https).
       const { kubeConfigLocation, loadKubeConfig } = await import('../activator/sources/kube-config.ts')
       const { KubernetesSource } = await import('../activator/sources/kubernetes.ts')
       const kubeConfig = config.kubernetesServer !== ''
         ? config.kubernetesServer
-        : loadKubeConfig(kubeConfigLocation(config.kubeEnv, config.homeDir))
+        : await loadKubeConfig(kubeConfigLocation(config.kubeEnv, config.homeDir), { logger })
       const namespace = config.kubernetesNamespace === '' ? null : config.kubernetesNamespace
       // POD_IP: the per-revision activator slot from the revisions' public endpoints (kubernetes.ts).
       // mesh-compatibility-mode (config-network): enabled/auto also watch the private Services' ClusterIPs.
-      return [new KubernetesSource({ kubeConfig, logger, namespace, podIp: config.podIp, meshMode: config.meshCompatibilityMode })]
+      return [new KubernetesSource({
+        kubeConfig,
+        logger,
+        namespace,
+        podIp: config.podIp,
+        meshMode: config.meshCompatibilityMode,
+        userAgent: `sluice-activator/${packageVersion()}`,
+        // A kubeconfig exec plugin inherits the activator's environment, as under client-go.
+        execEnv: env,
+      })]
     }
     case 'api': {
       // A seed file (sluice up): revisions known before the traffic port opens, so an early request
@@ -73,7 +89,7 @@ export async function activatorMain (argv: readonly string[], env: NodeJS.Proces
   for (const warning of config.warnings) logger.warn({ warning }, 'config accepted as Knative accepts it')
   let sources: RevisionSource[]
   try {
-    sources = await buildSources(config, logger)
+    sources = await buildSources(config, logger, env)
   } catch (err) {
     if (err instanceof ConfigError) return reportConfigProblems(err.problems)
     throw err

@@ -6,14 +6,12 @@
 //        +-- backoff <------+  any other error: wait (exponential, jittered), then relist
 //
 // A relist hands the handler the complete set, so anything missed while disconnected (a DELETE in
-// particular) is reconciled. client-node's own ListWatch stops for good on the first non-410 error and
-// cannot be aborted mid-backoff, hence this loop. Only `Watch` (streaming) and CustomObjectsApi (raw JSON
-// lists for any /apis group) are used from client-node, plus CoreV1Api for the one core resource read
-// (Services, for mesh-compatibility-mode: its lists come back as typed objects, whose list metadata
-// spells `continue` as `_continue`).
+// particular) is reconciled. Requests go through KubeApiClient (kube-api-client.ts): raw JSON lists of
+// any group, the core group's /api/v1 included, and a line-by-line watch stream; close() aborts both.
 
-import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node'
+import { KubeApiError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
+import type { WatchRequest } from './kube-api-client.ts'
 import { isRecord } from './revision-validation.ts'
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED'
@@ -24,8 +22,14 @@ export interface ListWatchHandler {
   onEvent (type: WatchEventType, object: unknown): void
 }
 
+/** What the loop needs of KubeApiClient (tests may pass their own). */
+export interface KubeApi {
+  getJson (path: string, query: URLSearchParams, signal: AbortSignal): Promise<unknown>
+  watch (path: string, query: URLSearchParams, req: WatchRequest): Promise<void>
+}
+
 export interface KubeResource {
-  /** API group, e.g. `discovery.k8s.io`; '' = the core group (`/api/v1`), where only `services` is supported. */
+  /** API group, e.g. `discovery.k8s.io`; '' = the core group (`/api/v1`). */
   readonly group: string
   readonly version: string
   readonly plural: string
@@ -37,7 +41,7 @@ export interface BackoffOptions {
 }
 
 export interface ListWatchOptions {
-  readonly kubeConfig: KubeConfig
+  readonly client: KubeApi
   readonly resource: KubeResource
   /** null = all namespaces. */
   readonly namespace: string | null
@@ -59,10 +63,12 @@ export const DEFAULT_WATCH_TIMEOUT_SECONDS = 300
 export const DEFAULT_PAGE_SIZE = 500
 /** A watch that ends sooner than this without a single event counts as a failure (no hot loop). */
 const MIN_HEALTHY_WATCH_MS = 1_000
-/** Longest close() waits for a list in flight. */
+/** Longest close() waits for the loop to end after aborting its request. */
 const CLOSE_WAIT_MS = 1_000
 /** Pages per list; 500 x 1,000 objects is far beyond any cluster this serves. */
 const MAX_PAGES = 1_000
+/** A watch silent this much longer than its timeoutSeconds is given up (the server should have ended it). */
+const WATCH_IDLE_GRACE_MS = 60_000
 
 type WatchOutcome = 'closed' | 'expired' | 'error' | 'stopped'
 
@@ -77,12 +83,8 @@ export class KubeListError extends Error {
 }
 
 export class ListWatchLoop {
-  readonly #api: CustomObjectsApi
-  /** Lists of the core group (group ''); null for /apis groups. */
-  readonly #core: CoreV1Api | null
-  readonly #watch: Watch
+  readonly #client: KubeApi
   readonly #resource: KubeResource
-  readonly #namespace: string | null
   readonly #labelSelector: string
   readonly #handler: ListWatchHandler
   readonly #logger: Logger
@@ -90,7 +92,9 @@ export class ListWatchLoop {
   readonly #watchTimeoutSeconds: number
   readonly #pageSize: number
   readonly #random: () => number
-  readonly #watchPath: string
+  readonly #path: string
+  /** Aborted by close(): ends a list in flight and the backoff wait. */
+  readonly #lifetime = new AbortController()
   #resourceVersion = ''
   #nextBackoffMs: number
   #closed = false
@@ -102,12 +106,8 @@ export class ListWatchLoop {
   #watches = 0
 
   constructor (opts: ListWatchOptions) {
-    this.#api = opts.kubeConfig.makeApiClient(CustomObjectsApi)
-    this.#core = opts.resource.group === '' ? opts.kubeConfig.makeApiClient(CoreV1Api) : null
-    if (this.#core !== null && opts.resource.plural !== 'services') throw new Error(`ListWatchLoop: core resource ${opts.resource.plural} is not supported`)
-    this.#watch = new Watch(opts.kubeConfig)
+    this.#client = opts.client
     this.#resource = opts.resource
-    this.#namespace = opts.namespace
     this.#labelSelector = opts.labelSelector
     this.#handler = opts.handler
     this.#backoff = opts.backoff ?? DEFAULT_BACKOFF
@@ -118,7 +118,7 @@ export class ListWatchLoop {
     const r = opts.resource
     this.#logger = opts.logger.child({ resource: r.group === '' ? r.plural : `${r.plural}.${r.group}` })
     const ns = opts.namespace === null ? '' : `/namespaces/${encodeURIComponent(opts.namespace)}`
-    this.#watchPath = r.group === '' ? `/api/${r.version}${ns}/${r.plural}` : `/apis/${r.group}/${r.version}${ns}/${r.plural}`
+    this.#path = r.group === '' ? `/api/${r.version}${ns}/${r.plural}` : `/apis/${r.group}/${r.version}${ns}/${r.plural}`
   }
 
   get resourceVersion (): string { return this.#resourceVersion }
@@ -140,13 +140,10 @@ export class ListWatchLoop {
     this.#running = this.#run()
   }
 
-  /**
-   * Aborts the watch or the backoff wait, and waits for the loop to end. A list in flight cannot be
-   * aborted (the generated client takes no signal): close() waits at most CLOSE_WAIT_MS for it, and its
-   * result is dropped.
-   */
+  /** Aborts the list, the watch or the backoff wait, and waits (at most CLOSE_WAIT_MS) for the loop to end. */
   async close (): Promise<void> {
     this.#closed = true
+    this.#lifetime.abort()
     if (this.#controller !== null) this.#controller.abort()
     if (this.#sleepTimer !== null) clearTimeout(this.#sleepTimer)
     if (this.#wake !== null) this.#wake()
@@ -169,7 +166,7 @@ export class ListWatchLoop {
           relist = false
         } catch (err) {
           if (this.#closed) return
-          this.#logger.warn({ err, retryInMs: this.#nextBackoffMs }, 'kubernetes relist failed')
+          this.#logger.warn({ err, reason: describeKubeError(err), retryInMs: this.#nextBackoffMs }, 'kubernetes relist failed')
           await this.#sleepBackoff()
           continue
         }
@@ -194,118 +191,84 @@ export class ListWatchLoop {
   }
 
   /** One watch from the current resourceVersion, until it ends. Never rejects. */
-  #watchOnce (): Promise<WatchOutcome> {
-    return new Promise<WatchOutcome>((resolve) => {
-      const startedMs = performance.now()
-      let events = 0
-      let expired = false
-      let failed = false
-      let settled = false
-      const finish = (err: unknown): void => {
-        if (settled) return
-        settled = true
-        this.#controller = null
-        if (this.#closed) { resolve('stopped'); return }
-        if (expired || errorStatus(err) === 410) { resolve('expired'); return }
-        if (failed || (err !== null && err !== undefined && !isTimeoutError(err))) {
-          this.#logger.warn({ err, retryInMs: this.#nextBackoffMs }, 'kubernetes watch failed; relisting after backoff')
-          resolve('error')
-          return
-        }
-        // Closed by the server (timeoutSeconds) or idle for the client's 30 s timeout: watch again,
-        // unless it closed at once with nothing to say (a proxy cutting us off): then back off.
-        if (events === 0 && performance.now() - startedMs < MIN_HEALTHY_WATCH_MS) {
-          this.#logger.warn({ retryInMs: this.#nextBackoffMs }, 'kubernetes watch closed immediately; relisting after backoff')
-          resolve('error')
-          return
-        }
-        resolve('closed')
+  async #watchOnce (): Promise<WatchOutcome> {
+    const startedMs = performance.now()
+    const controller = new AbortController()
+    this.#controller = controller
+    const watch = new WatchEvents(this, controller)
+    // Server-side timeout jittered like client-go (timeout x [1, 2)), so replicas do not reconnect together.
+    const timeoutSeconds = Math.floor(this.#watchTimeoutSeconds * (1 + this.#random()))
+    const query = new URLSearchParams({ watch: '1', resourceVersion: this.#resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) })
+    if (this.#labelSelector !== '') query.set('labelSelector', this.#labelSelector)
+    this.#watches++
+    let err: unknown = null
+    try {
+      await this.#client.watch(this.#path, query, { handler: watch, signal: controller.signal, idleTimeoutMs: timeoutSeconds * 1000 + WATCH_IDLE_GRACE_MS })
+    } catch (e) {
+      err = e
+    }
+    this.#controller = null
+    if (this.#closed) return 'stopped'
+    if (watch.expired || errorStatus(err) === 410) return 'expired'
+    if (watch.failure !== null) {
+      this.#logger.warn({ reason: statusMessage(watch.failure), status: watch.failure, retryInMs: this.#nextBackoffMs }, 'kubernetes watch ERROR event; relisting after backoff')
+      return 'error'
+    }
+    if (err !== null) {
+      this.#logger.warn({ err, reason: describeKubeError(err), retryInMs: this.#nextBackoffMs }, 'kubernetes watch failed; relisting after backoff')
+      return 'error'
+    }
+    // Closed by the server (timeoutSeconds): watch again, unless it closed at once with nothing to
+    // say (a proxy cutting us off): then back off.
+    if (watch.events === 0 && performance.now() - startedMs < MIN_HEALTHY_WATCH_MS) {
+      this.#logger.warn({ retryInMs: this.#nextBackoffMs }, 'kubernetes watch closed immediately; relisting after backoff')
+      return 'error'
+    }
+    return 'closed'
+  }
+
+  /** Internal (WatchEvents calls it for each event but ERROR): the resourceVersion moves on, the handler gets the change. */
+  onWatchObject (type: string, object: unknown): void {
+    const rv = resourceVersionOf(object)
+    if (rv !== null) this.#resourceVersion = rv
+    this.#nextBackoffMs = this.#backoff.initialMs
+    if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') {
+      try {
+        this.#handler.onEvent(type, object)
+      } catch (err) {
+        this.#logger.error({ err }, 'kubernetes watch handler failed')
       }
-      const onEvent = (phase: string, object: unknown): void => {
-        if (settled || this.#closed) return
-        if (phase === 'ERROR') {
-          // A Status object; 410 = our resourceVersion is too old. Either way this watch is done.
-          if (isRecord(object) && object.code === 410) expired = true
-          else failed = true
-          this.#logger.debug({ status: object }, 'kubernetes watch ERROR event')
-          if (this.#controller !== null) this.#controller.abort()
-          return
-        }
-        const rv = resourceVersionOf(object)
-        if (rv !== null) this.#resourceVersion = rv
-        events++
-        this.#nextBackoffMs = this.#backoff.initialMs
-        if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') {
-          try {
-            this.#handler.onEvent(phase, object)
-          } catch (err) {
-            this.#logger.error({ err }, 'kubernetes watch handler failed')
-          }
-        }
-        // BOOKMARK: only the resourceVersion matters.
-      }
-      // Server-side timeout jittered like client-go (timeout x [1, 2)), so replicas do not reconnect together.
-      const timeoutSeconds = Math.floor(this.#watchTimeoutSeconds * (1 + this.#random()))
-      const query = {
-        labelSelector: this.#labelSelector === '' ? undefined : this.#labelSelector,
-        resourceVersion: this.#resourceVersion,
-        allowWatchBookmarks: true,
-        timeoutSeconds,
-      }
-      this.#watches++
-      this.#watch.watch(this.#watchPath, query, onEvent, finish).then((controller) => {
-        if (settled || this.#closed || expired || failed) controller.abort()
-        else this.#controller = controller
-      }, finish)
-    })
+    }
+    // BOOKMARK: only the resourceVersion matters.
   }
 
   async #listAll (): Promise<{ items: unknown[], resourceVersion: string }> {
     this.#lists++
     const items: unknown[] = []
     let resourceVersion = ''
-    let cont: string | undefined
+    let cont = ''
+    const what = this.#resource.group === '' ? this.#resource.plural : `${this.#resource.plural}.${this.#resource.group}`
     for (let page = 0; page < MAX_PAGES; page++) {
+      const query = new URLSearchParams({ limit: String(this.#pageSize) })
+      if (this.#labelSelector !== '') query.set('labelSelector', this.#labelSelector)
+      if (cont !== '') query.set('continue', cont)
       let body: unknown
       try {
-        body = await this.#listPage(cont)
+        body = await this.#client.getJson(this.#path, query, this.#lifetime.signal)
       } catch (err) {
-        const status = errorStatus(err)
-        throw new KubeListError(`cannot list ${this.#resource.plural}.${this.#resource.group}: ${describeKubeError(err)}`, status, { cause: err })
+        throw new KubeListError(`cannot list ${what}: ${describeKubeError(err)}`, errorStatus(err), { cause: err })
       }
       if (!isRecord(body) || !Array.isArray(body.items) || !isRecord(body.metadata)) {
-        throw new KubeListError(`cannot list ${this.#resource.plural}.${this.#resource.group}: not a list object`, null)
+        throw new KubeListError(`cannot list ${what}: not a list object`, null)
       }
       for (const item of body.items) items.push(item)
       // The first page's resourceVersion is the snapshot the whole paged list belongs to.
       if (page === 0 && typeof body.metadata.resourceVersion === 'string') resourceVersion = body.metadata.resourceVersion
-      const next = body.metadata.continue ?? body.metadata._continue
+      const next = body.metadata.continue
       if (typeof next !== 'string' || next === '') return { items, resourceVersion }
       cont = next
     }
-    throw new KubeListError(`cannot list ${this.#resource.plural}.${this.#resource.group}: more than ${MAX_PAGES} pages`, null)
-  }
-
-  #listPage (cont: string | undefined): Promise<unknown> {
-    const r = this.#resource
-    const core = this.#core
-    if (core !== null) {
-      const query = { labelSelector: this.#labelSelector === '' ? undefined : this.#labelSelector, limit: this.#pageSize, _continue: cont }
-      return this.#namespace === null
-        ? core.listServiceForAllNamespaces(query)
-        : core.listNamespacedService({ ...query, namespace: this.#namespace })
-    }
-    const common = {
-      group: r.group,
-      version: r.version,
-      plural: r.plural,
-      labelSelector: this.#labelSelector === '' ? undefined : this.#labelSelector,
-      limit: this.#pageSize,
-      _continue: cont,
-    }
-    return this.#namespace === null
-      ? this.#api.listClusterCustomObject(common)
-      : this.#api.listNamespacedCustomObject({ ...common, namespace: this.#namespace })
+    throw new KubeListError(`cannot list ${what}: more than ${MAX_PAGES} pages`, null)
   }
 
   /** Waits the current backoff (jittered to [0.5, 1) of it, cut short by close()) and doubles it. */
@@ -330,33 +293,48 @@ function resourceVersionOf (object: unknown): string | null {
   return typeof rv === 'string' && rv !== '' ? rv : null
 }
 
-/** HTTP status of a client-node error: ApiException.code (lists) or .statusCode (watch). */
-function errorStatus (err: unknown): number | null {
-  if (!isRecord(err)) return null
-  if (typeof err.statusCode === 'number') return err.statusCode
-  if (typeof err.code === 'number') return err.code
-  return null
-}
+/** The handler of one watch: BOOKMARKs and changes go to the loop, an ERROR event ends the watch. */
+class WatchEvents {
+  readonly #loop: ListWatchLoop
+  readonly #controller: AbortController
+  events = 0
+  /** An ERROR event with a 410 Status: our resourceVersion is too old. */
+  expired = false
+  /** Any other ERROR event's Status. */
+  failure: unknown = null
 
-function isTimeoutError (err: unknown): boolean {
-  return err instanceof Error && err.name === 'TimeoutError'
-}
-
-/** One line for logs and start errors: status and the Status message, or the network error. */
-export function describeKubeError (err: unknown): string {
-  const status = errorStatus(err)
-  if (status !== null && isRecord(err)) {
-    const body = err.body
-    let message: unknown = null
-    if (isRecord(body)) message = body.message
-    else if (typeof body === 'string') {
-      try {
-        const parsed: unknown = JSON.parse(body)
-        if (isRecord(parsed)) message = parsed.message
-      } catch {}
-    }
-    return typeof message === 'string' ? `HTTP ${status}: ${message}` : `HTTP ${status}`
+  constructor (loop: ListWatchLoop, controller: AbortController) {
+    this.#loop = loop
+    this.#controller = controller
   }
+
+  onWatchEvent (type: string, object: unknown): void {
+    if (this.expired || this.failure !== null || this.#controller.signal.aborted) return
+    if (type === 'ERROR') {
+      if (isRecord(object) && object.code === 410) this.expired = true
+      else this.failure = object
+      this.#controller.abort()
+      return
+    }
+    this.events++
+    this.#loop.onWatchObject(type, object)
+  }
+}
+
+/** HTTP status of a failed request (KubeApiError.status), or null. */
+function errorStatus (err: unknown): number | null {
+  return err instanceof KubeApiError ? err.status : null
+}
+
+function statusMessage (status: unknown): string {
+  if (!isRecord(status)) return 'not a Status'
+  const code = typeof status.code === 'number' ? `${status.code} ` : ''
+  return typeof status.message === 'string' ? `${code}${status.message}` : `${code}(no message)`
+}
+
+/** One line for logs and start errors: the KubeApiError's (status and message), else the error and its cause. */
+export function describeKubeError (err: unknown): string {
+  if (err instanceof KubeApiError) return err.message
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : ''
     return err.message + cause

@@ -37,7 +37,6 @@
 // starts with the whole picture; it rejects with RevisionSourceError when a list fails (the pod restarts,
 // as with any failed start). After start, errors only log, and the loops relist with backoff.
 
-import type { KubeConfig } from '@kubernetes/client-node'
 import { RevisionSourceError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import type { MeshCompatibilityMode } from '../../config/network-configmap.ts'
@@ -45,7 +44,8 @@ import { revisionKey, type ClusterIpSpec, type RevisionSink, type RevisionSource
 import type { ActivatorSlot } from '../activator-slice.ts'
 import { EmittedRevisions } from './emitted-revisions.ts'
 import { inferActivatorSlot } from './infer-activator-slot.ts'
-import { kubeConfigForServer } from './kube-config.ts'
+import { KubeApiClient } from './kube-api-client.ts'
+import { kubeConfigForServer, type KubeRestConfig } from './kube-config.ts'
 import { KubeListError, ListWatchLoop, type BackoffOptions, type WatchEventType } from './kube-list-watch.ts'
 import {
   KNATIVE_PORT_NAMES, KNATIVE_PRIVATE_SELECTOR, KNATIVE_PUBLIC_SELECTOR, KNATIVE_REVISION_LABEL,
@@ -61,8 +61,12 @@ export const SERVICES = { group: '', version: 'v1', plural: 'services' }
 export const MAX_TRACKED_OBJECTS = 100_000
 
 export interface KubernetesSourceOptions {
-  /** A loaded KubeConfig (see kube-config.ts), or an API server URL without credentials (kubectl proxy, tests). */
-  readonly kubeConfig: KubeConfig | string
+  /** A resolved config (kube-config.ts loadKubeConfig), or an API server URL without credentials (kubectl proxy, tests). */
+  readonly kubeConfig: KubeRestConfig | string
+  /** Sent as User-Agent, e.g. sluice-activator/1.2.3. */
+  readonly userAgent?: string
+  /** The environment a kubeconfig exec plugin inherits. */
+  readonly execEnv?: Readonly<Record<string, string | undefined>>
   readonly logger: Logger
   /** Only this namespace; null (default) = all namespaces. */
   readonly namespace?: string | null
@@ -110,6 +114,7 @@ export class KubernetesSource implements RevisionSource {
   readonly #watchRevisions: boolean
   readonly #defaultCC: number
   readonly #podIp: string
+  readonly #client: KubeApiClient
   readonly #sliceLoop: ListWatchLoop
   readonly #revisionLoop: ListWatchLoop | null
   readonly #publicLoop: ListWatchLoop | null
@@ -137,6 +142,8 @@ export class KubernetesSource implements RevisionSource {
   constructor (opts: KubernetesSourceOptions) {
     const kubeConfig = typeof opts.kubeConfig === 'string' ? kubeConfigForServer(opts.kubeConfig) : opts.kubeConfig
     this.#logger = opts.logger.child({ component: 'kubernetes-source' })
+    // One client for every loop: one token source, one exec plugin, one pool of keep-alive sockets.
+    this.#client = new KubeApiClient({ config: kubeConfig, logger: this.#logger, userAgent: opts.userAgent, execEnv: opts.execEnv })
     this.#revisionLabel = opts.revisionLabel ?? KNATIVE_REVISION_LABEL
     this.#portNames = opts.portNames ?? KNATIVE_PORT_NAMES
     this.#watchRevisions = opts.watchRevisions ?? true
@@ -147,7 +154,7 @@ export class KubernetesSource implements RevisionSource {
     this.#meshMode = opts.meshMode ?? 'disabled'
     this.#services = new SliceIndex(MAX_TRACKED_OBJECTS, () => { this.#logOverflow('services') })
     const common = {
-      kubeConfig,
+      client: this.#client,
       namespace: opts.namespace ?? null,
       logger: this.#logger,
       backoff: opts.backoff,
@@ -221,6 +228,7 @@ export class KubernetesSource implements RevisionSource {
   async close (): Promise<void> {
     this.#closed = true
     await Promise.all(this.#loops().map((loop) => loop.close()))
+    this.#client.close()
   }
 
   stats (): KubernetesSourceStats {

@@ -2,11 +2,13 @@
 // set, watch events follow from its resourceVersion, a 410 relists at once (so a change missed while
 // the watch was gone is seen), failed lists and watches back off and recover, and close() ends it.
 import t from 'tap'
+import { KubeApiClient } from '../../../src/activator/sources/kube-api-client.ts'
 import { kubeConfigForServer } from '../../../src/activator/sources/kube-config.ts'
 import { describeKubeError, KubeListError, ListWatchLoop, type WatchEventType } from '../../../src/activator/sources/kube-list-watch.ts'
+import { KubeApiError } from '../../../src/shared/errors.ts'
 import { silentLogger } from '../../../src/shared/logger.ts'
 import { until } from '../fixtures.ts'
-import { knativeRevision, type FakeKubeApi } from './fake-kube-api.ts'
+import { knativeRevision, privateService, type FakeKubeApi } from './fake-kube-api.ts'
 import { startFakeKubeApi, type Teardown } from './kube-source-fixture.ts'
 
 const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' }
@@ -24,10 +26,16 @@ function nameOf (o: unknown): string {
   return typeof m === 'object' && m !== null && 'name' in m && typeof m.name === 'string' ? m.name : '?'
 }
 
-function loop (t: Teardown, api: FakeKubeApi, rec: Recorder, namespace: string | null = null, pageSize = 2): ListWatchLoop {
+function client (t: Teardown, api: FakeKubeApi): KubeApiClient {
+  const c = new KubeApiClient({ config: kubeConfigForServer(api.url), logger: silentLogger() })
+  t.teardown(() => { c.close() })
+  return c
+}
+
+function loop (t: Teardown, api: FakeKubeApi, rec: Recorder, namespace: string | null = null, pageSize = 2, resource = REVISIONS): ListWatchLoop {
   const l = new ListWatchLoop({
-    kubeConfig: kubeConfigForServer(api.url),
-    resource: REVISIONS,
+    client: client(t, api),
+    resource,
     namespace,
     labelSelector: '',
     handler: rec,
@@ -129,22 +137,25 @@ t.test('close() ends the watch; nothing more is handed over', async (t) => {
   t.equal(l.watchCount, 1, 'no new watch after close')
 })
 
-t.test('core resources: services only', async (t) => {
+t.test('core resources: listed and watched under /api/v1, paged like any group', async (t) => {
   const api = await startFakeKubeApi(t)
-  t.throws(() => new ListWatchLoop({
-    kubeConfig: kubeConfigForServer(api.url),
-    resource: { group: '', version: 'v1', plural: 'pods' },
-    namespace: null,
-    labelSelector: '',
-    handler: new Recorder(),
-    logger: silentLogger(),
-  }), /core resource pods is not supported/)
+  for (const n of ['s1', 's2', 's3']) api.apply('services', privateService('default', n, '10.0.0.1', 80))
+  const rec = new Recorder()
+  const l = loop(t, api, rec, 'default', 2, { group: '', version: 'v1', plural: 'services' })
+  await l.list()
+  t.same(rec.lists, [['s1-private', 's2-private', 's3-private']])
+  const lists = api.requests.filter((r) => r.query.get('watch') === null)
+  t.same(lists.map((r) => r.path), ['/api/v1/namespaces/default/services', '/api/v1/namespaces/default/services'])
+  t.same(lists.map((r) => r.query.get('continue')), [null, '2'], 'continue, not _continue')
+  l.watchInBackground()
+  await until(() => api.openWatches('services') === 1, 3000, 'watching')
+  api.remove('services', 'default', 's1-private')
+  await until(() => rec.events.length === 1, 3000, 'event')
+  t.same(rec.events, ['DELETED s1-private'])
 })
 
-t.test('describeKubeError: status and the Status message, else the error and its cause', async (t) => {
-  t.equal(describeKubeError({ code: 403, body: { message: 'forbidden: no' } }), 'HTTP 403: forbidden: no')
-  t.equal(describeKubeError({ code: 404, body: '{"message":"not found"}' }), 'HTTP 404: not found')
-  t.equal(describeKubeError({ statusCode: 500, body: 'not json' }), 'HTTP 500')
+t.test('describeKubeError: a KubeApiError\'s message, else the error and its cause', async (t) => {
+  t.equal(describeKubeError(new KubeApiError('HTTP 403: forbidden: no', 403)), 'HTTP 403: forbidden: no')
   t.equal(describeKubeError(new Error('fetch failed', { cause: new Error('ECONNREFUSED') })), 'fetch failed: ECONNREFUSED')
   t.equal(describeKubeError('odd'), 'odd')
 })

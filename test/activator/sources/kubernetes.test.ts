@@ -59,7 +59,7 @@ t.test('initial list: revisions with the ready endpoints of their private slices
   t.equal(sliceList?.query.get('labelSelector'), 'serving.knative.dev/revision,networking.internal.knative.dev/serviceType=Private')
   t.ok(api.requests.some((r) => r.path === '/apis/serving.knative.dev/v1/revisions'), 'lists Knative revisions cluster-wide')
   await api.until(() => api.openWatches(SLICES) === 1 && api.openWatches(REVISIONS) === 1)
-  const watch = api.requests.find((r) => r.path.endsWith('/endpointslices') && r.query.get('watch') === 'true')
+  const watch = api.requests.find((r) => r.path.endsWith('/endpointslices') && r.query.get('watch') === '1')
   t.ok(watch !== undefined && Number(watch.query.get('resourceVersion')) > 0, 'watches from the list resourceVersion')
   t.equal(watch?.query.get('allowWatchBookmarks'), 'true')
 })
@@ -205,7 +205,7 @@ t.test('a watch answered with HTTP 410 relists too', async (t) => {
   api.endWatches()
   await sink.until(() => sink.get('default/hello-00001')?.endpoints.length === 2)
   t.same(sink.get('default/hello-00001')?.endpoints, ['10.0.1.1:8012', '10.0.1.5:8012'])
-  t.ok(api.requests.some((r) => r.path.endsWith('/endpointslices') && r.query.get('watch') === 'true' && r.query.get('resourceVersion') !== null), 'tried to resume first')
+  t.ok(api.requests.some((r) => r.path.endsWith('/endpointslices') && r.query.get('watch') === '1' && r.query.get('resourceVersion') !== null), 'tried to resume first')
   t.ok(s.stats().sliceLists >= 2, 'then relisted')
 })
 
@@ -221,7 +221,7 @@ t.test('a cleanly ended watch resumes from its resourceVersion without a relist'
   const rvSeen = api.resourceVersion
   api.endWatches()
   await api.until(() => api.openWatches(SLICES) === 1)
-  const resumed = api.requests.filter((r) => r.path.endsWith('/endpointslices') && r.query.get('watch') === 'true').at(-1)
+  const resumed = api.requests.filter((r) => r.path.endsWith('/endpointslices') && r.query.get('watch') === '1').at(-1)
   t.equal(resumed?.query.get('resourceVersion'), String(rvSeen), 'from the last event')
   t.equal(s.stats().sliceLists, 1, 'no relist')
   api.remove(SLICES, 'apps', 'world-00001-private-x')
