@@ -14,16 +14,20 @@
 //   batches go to the same latest-per-revision map instead of growing the socket buffer.
 //
 // send() is called on the activator's event loop (every second, and at once for a poke), so it
-// never blocks and never throws: an open socket gets the frame written now (ws disables Nagle),
+// never blocks and never throws: an open socket gets the frame written now (Nagle is off),
 // anything else goes to the map.
+//
+// The websocket is Sluice's own client (websocket/websocket-client.ts), not `ws`'s: `ws` loads
+// node:http, https, tls, crypto and zlib, +11 MB RSS and ~25 ms for every activator in Knative,
+// where the autoscaler URL is always set (loadtest/results/memory-findings-2026-12-06.md).
 
-import { WebSocket } from 'ws'
 import { realClock, type Clock } from '../shared/clock.ts'
 import type { Logger } from '../shared/logger.ts'
 import { realTimers, type TimerHandle, type Timers } from '../shared/timers.ts'
 import { encodeStatMessagesJson } from '../stats/stat-json-wire.ts'
 import { encodeWireStatMessages } from '../stats/stat-proto.ts'
 import type { Stat, WireStatMessage } from '../stats/stat.ts'
+import { WebSocketClient, WS_CLOSED, WS_CONNECTING, type WebSocketClientOptions, type WebSocketHandler } from '../websocket/websocket-client.ts'
 import type { StatSink } from './concurrency-reporter.ts'
 import { DEFAULT_BACKOFF, ReconnectBackoff, type BackoffOptions } from './reconnect-backoff.ts'
 
@@ -39,6 +43,10 @@ export const DEAD_PEER_MS = 10_000
 export const MAX_PENDING_REVISIONS = 4_096
 /** Bytes queued on the socket beyond which batches are held in the map instead. */
 export const MAX_BUFFERED_BYTES = 1024 * 1024
+/** The autoscaler sends no data messages (Knative's stat server only reads); anything larger is a broken peer. */
+export const MAX_INBOUND_MESSAGE_BYTES = 64 * 1024
+/** How long close() waits for the autoscaler's close frame before dropping the connection. */
+export const CLOSE_TIMEOUT_MS = 1_000
 
 export interface StatPusherOptions {
   /** ws:// or wss:// URL of the autoscaler's stat server (any path). */
@@ -54,6 +62,8 @@ export interface StatPusherOptions {
   readonly deadPeerMs?: number
   readonly maxPendingRevisions?: number
   readonly maxBufferedBytes?: number
+  /** wss:// only: TLS options over Node's defaults (a private CA). The CLI passes none, as `ws` got none. */
+  readonly tls?: WebSocketClientOptions['tls']
 }
 
 /** Counters for metrics and tests. */
@@ -112,7 +122,9 @@ export class StatPusher implements StatSink {
   /** Latest stat per revision (key namespace/name) not yet written; insertion order = recency. */
   readonly #pending: Map<string, WireStatMessage>
   #state: State
-  #ws: WebSocket | null
+  #ws: WebSocketClient | null
+  /** The socket close() is closing, until it is down. */
+  #closing: WebSocketClient | null
   #reconnectTimer: TimerHandle | null
   #livenessTimer: TimerHandle | null
   /** Last time the peer showed it is alive (open, pong or message), ms. */
@@ -120,7 +132,12 @@ export class StatPusher implements StatSink {
   /** What was last logged, so each state change is logged once (not every failed attempt). */
   #logged: 'connected' | 'disconnected' | null
   #closed: Promise<void> | null
+  /** Resolves close()'s promise when the socket it closes is down. */
+  #onClosed: (() => void) | null
   #observer: StatConnectionObserver | null
+  readonly #tls: WebSocketClientOptions['tls']
+  /** The sockets' handler, made once (each call says which socket; stale ones are ignored). */
+  readonly #socketHandler: WebSocketHandler
 
   constructor (options: StatPusherOptions) {
     this.url = options.url
@@ -138,12 +155,24 @@ export class StatPusher implements StatSink {
     this.#pending = new Map()
     this.#state = 'idle'
     this.#ws = null
+    this.#closing = null
     this.#reconnectTimer = null
     this.#livenessTimer = null
     this.#lastSeenMs = 0
     this.#logged = null
     this.#closed = null
+    this.#onClosed = null
     this.#observer = null
+    this.#tls = options.tls ?? null
+    this.#socketHandler = {
+      onWebSocketOpen: (ws) => { this.#onOpen(ws) },
+      onWebSocketPong: () => { this.#lastSeenMs = this.#clock.nowMs() },
+      onWebSocketMessage: () => { this.#lastSeenMs = this.#clock.nowMs() },
+      onWebSocketClose: (ws, code, reason, err) => {
+        if (ws === this.#closing) { this.#closing = null; this.#onClosed?.(); return }
+        this.#onDown(ws, err, code, reason)
+      },
+    }
   }
 
   /**
@@ -157,6 +186,9 @@ export class StatPusher implements StatSink {
 
   /** Whether the websocket is open right now. */
   get connected (): boolean { return this.#state === 'open' }
+
+  /** Whether it is waiting out the reconnect backoff (no connection attempt under way). */
+  get isWaitingToReconnect (): boolean { return this.#reconnectTimer !== null }
 
   /** Revisions waiting for the connection (bounded by maxPendingRevisions). */
   get pendingSize (): number { return this.#pending.size }
@@ -195,16 +227,15 @@ export class StatPusher implements StatSink {
     const ws = this.#ws
     this.#ws = null
     this.#pending.clear()
-    if (ws === null || ws.readyState === WebSocket.CLOSED) {
+    if (ws === null || ws.readyState === WS_CLOSED) {
       this.#closed = Promise.resolve()
       return this.#closed
     }
-    this.#closed = new Promise<void>((resolve) => {
-      const force = this.#timers.setTimeout(() => { ws.terminate(); resolve() }, 1_000)
-      ws.once('close', () => { force.cancel(); resolve() })
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate()
-      else ws.close(1001, 'activator shutting down')
-    })
+    // The client's own close timeout (CLOSE_TIMEOUT_MS) bounds the wait for the autoscaler's answer.
+    this.#closing = ws
+    this.#closed = new Promise<void>((resolve) => { this.#onClosed = resolve })
+    if (ws.readyState === WS_CONNECTING) ws.terminate()
+    else ws.close(1001, 'activator shutting down')
     return this.#closed
   }
 
@@ -232,7 +263,7 @@ export class StatPusher implements StatSink {
     this.#write(ws, batch)
   }
 
-  #write (ws: WebSocket, messages: readonly WireStatMessage[]): void {
+  #write (ws: WebSocketClient, messages: readonly WireStatMessage[]): void {
     let frame: Buffer | string
     try {
       frame = this.protocol === 'knative' ? encodeWireStatMessages(messages) : encodeStatMessagesJson(messages)
@@ -241,37 +272,37 @@ export class StatPusher implements StatSink {
       this.#logger?.error({ err }, 'cannot encode stats batch')
       return
     }
-    try {
-      // No callback: a failed write surfaces as 'close' on the socket, which reconnects.
-      ws.send(frame, { binary: typeof frame !== 'string' })
+    // A failed write surfaces as the socket's close, which reconnects; a socket no longer open
+    // (closing) sends nothing and the batch waits for the next connection.
+    if (ws.send(frame)) {
       this.counters.framesSent++
       this.counters.messagesSent += messages.length
-    } catch (err) {
-      this.#logger?.debug({ err }, 'stats send failed')
+    } else {
       this.#hold(messages)
     }
   }
 
   #connect (): void {
     this.#state = 'connecting'
-    let ws: WebSocket
+    let ws: WebSocketClient
     try {
-      ws = new WebSocket(this.url, { handshakeTimeout: this.#handshakeTimeoutMs, perMessageDeflate: false })
+      ws = new WebSocketClient(this.url, this.#socketHandler, {
+        handshakeTimeoutMs: this.#handshakeTimeoutMs,
+        closeTimeoutMs: CLOSE_TIMEOUT_MS,
+        maxMessageBytes: MAX_INBOUND_MESSAGE_BYTES,
+        timers: this.#timers,
+        tls: this.#tls,
+      })
     } catch (err) {
       // An invalid URL is a configuration error caught at start; keep retrying anyway, logged once.
       this.#onDown(null, err)
       return
     }
     this.#ws = ws
-    ws.on('open', () => { this.#onOpen(ws) })
-    ws.on('pong', () => { this.#lastSeenMs = this.#clock.nowMs() })
-    ws.on('message', () => { this.#lastSeenMs = this.#clock.nowMs() })
-    let lastError: unknown = null
-    ws.on('error', (err) => { lastError = err })
-    ws.on('close', (code, reason) => { this.#onDown(ws, lastError, code, reason.toString()) })
+    ws.connect()
   }
 
-  #onOpen (ws: WebSocket): void {
+  #onOpen (ws: WebSocketClient): void {
     if (this.#ws !== ws || this.#state !== 'connecting') return
     this.#state = 'open'
     this.counters.connects++
@@ -286,14 +317,14 @@ export class StatPusher implements StatSink {
     this.#flush()
   }
 
-  #checkLiveness (ws: WebSocket): void {
+  #checkLiveness (ws: WebSocketClient): void {
     if (this.#ws !== ws || this.#state !== 'open') return
     if (this.#clock.nowMs() - this.#lastSeenMs > this.#deadPeerMs) {
       this.#logger?.debug({ silentMs: Math.round(this.#clock.nowMs() - this.#lastSeenMs) }, 'autoscaler stopped answering pings')
       ws.terminate()
       return
     }
-    try { ws.ping() } catch { /* closing: 'close' follows */ }
+    ws.ping()
   }
 
   #stopLiveness (): void {
@@ -301,7 +332,7 @@ export class StatPusher implements StatSink {
     this.#livenessTimer = null
   }
 
-  #onDown (ws: WebSocket | null, err: unknown, code = 0, reason = ''): void {
+  #onDown (ws: WebSocketClient | null, err: unknown, code = 0, reason = ''): void {
     if (ws !== null && this.#ws !== ws) return
     this.#ws = null
     this.#stopLiveness()

@@ -185,3 +185,72 @@ export class KubeCredentialsError extends SluiceError {
     this.name = 'KubeCredentialsError'
   }
 }
+
+/**
+ * websocket/websocket-client.ts: the URL is not ws:// or wss:// with a host, or has a fragment
+ * (RFC 6455 3). The activator's config checks the scheme at start; this is the client's own guard.
+ */
+export class WebSocketUrlError extends SluiceError {
+  constructor (message: string) {
+    super('SLUICE_ERR_WEBSOCKET_URL', message, 500)
+    this.name = 'WebSocketUrlError'
+  }
+}
+
+/**
+ * The opening handshake failed (RFC 6455 4.1): an answer other than 101 (`responseStatus` says
+ * which), a wrong Sec-WebSocket-Accept, no `Upgrade: websocket`, an extension or subprotocol we
+ * did not offer, or a head that is not HTTP/1.1.
+ */
+export class WebSocketHandshakeError extends SluiceError {
+  /** The answer's status code; 0 when the answer had none (garbage, or a head too large). */
+  readonly responseStatus: number
+  constructor (message: string, responseStatus = 0) {
+    super('SLUICE_ERR_WEBSOCKET_HANDSHAKE', message, 502)
+    this.name = 'WebSocketHandshakeError'
+    this.responseStatus = responseStatus
+  }
+}
+
+/** No 101 answer within the handshake timeout (connect and TLS included; Knative: 3 s). */
+export class WebSocketHandshakeTimeoutError extends SluiceError {
+  constructor (timeoutMs: number) {
+    super('SLUICE_ERR_WEBSOCKET_HANDSHAKE_TIMEOUT', `no websocket handshake answer within ${timeoutMs} ms`, 504)
+    this.name = 'WebSocketHandshakeTimeoutError'
+  }
+}
+
+/**
+ * The peer broke RFC 6455 framing: a masked frame, reserved bits or opcodes, a fragmented or
+ * oversized control frame, a continuation out of place, a bad close code (close 1002), or text
+ * that is not UTF-8 (1007). `closeCode` is what we sent it before closing.
+ */
+export class WebSocketProtocolError extends SluiceError {
+  readonly closeCode: number
+  constructor (message: string, closeCode = 1002) {
+    super('SLUICE_ERR_WEBSOCKET_PROTOCOL', message, 502)
+    this.name = 'WebSocketProtocolError'
+    this.closeCode = closeCode
+  }
+}
+
+/** A message (all its fragments) over the client's `maxMessageBytes`: closed with 1009. */
+export class WebSocketMessageTooLargeError extends SluiceError {
+  readonly closeCode: number
+  constructor (maxBytes: number) {
+    super('SLUICE_ERR_WEBSOCKET_MESSAGE_TOO_LARGE', `websocket message over ${maxBytes} bytes`, 502)
+    this.name = 'WebSocketMessageTooLargeError'
+    this.closeCode = 1009
+  }
+}
+
+/**
+ * The connection went down without a close handshake: a socket error (the cause), the peer
+ * closing before its 101, mid-frame or without a close frame, or not answering our close frame.
+ */
+export class WebSocketConnectionError extends SluiceError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('SLUICE_ERR_WEBSOCKET_CONNECTION', message, 502, options)
+    this.name = 'WebSocketConnectionError'
+  }
+}

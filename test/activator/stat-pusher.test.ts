@@ -192,10 +192,11 @@ t.test('while the autoscaler is down: latest stat per revision, bounded; reconne
   t.teardown(() => rx2.close())
   await rx2.ready()
   // Fake time moves only while the pusher waits on its backoff timer, never while a connection
-  // attempt is under way on real sockets, so the measured delay is the backoff's.
+  // attempt is under way on real sockets (its handshake timeout is on the same fake timers), so
+  // the measured delay is the backoff's.
   const restartedAtMs = clock.nowMs()
   while (rx2.frames.length === 0 && clock.nowMs() - restartedAtMs < 1500) {
-    if (!pusher.connected && timers.size > 0) await timers.advance(10)
+    if (!pusher.connected && pusher.isWaitingToReconnect) await timers.advance(10)
     else await new Promise((resolve) => { setTimeout(resolve, 1) })
   }
   const resumeMs = clock.nowMs() - restartedAtMs
