@@ -12,10 +12,21 @@
 // resourceVersions are one global counter, as in etcd. Test controls: apply/remove (with events),
 // applySilently/removeSilently (as if it happened while nobody watched and history was compacted),
 // compact, expireWatches (ERROR 410 then close), endWatches (clean close), failLists (answer lists
-// with an error status).
+// with an error status), bookmark, writeToWatches (raw bytes: split or malformed lines), failWatches
+// (an ERROR event with any Status), killWatches (the server dying mid-watch).
+//
+// Plain HTTP by default; with `tls` it serves HTTPS (and with `clientCa` asks for a client
+// certificate and refuses a connection without one). `authorize` (null = anyone) decides whether a
+// request's Authorization header is good; others get a 401 Status.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { TLSSocket } from 'node:tls'
+
+export interface FakeKubeApiOptions {
+  readonly tls?: { readonly cert: Buffer, readonly key: Buffer, readonly clientCa?: Buffer }
+}
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED'
 
@@ -45,6 +56,11 @@ export interface RequestRecord {
   readonly method: string
   readonly path: string
   readonly query: URLSearchParams
+  readonly authorization: string | null
+  readonly userAgent: string | null
+  readonly accept: string | null
+  /** The client certificate's subject CN (HTTPS with clientCa), else null. */
+  readonly clientCn: string | null
 }
 
 const KINDS: Record<string, string> = { endpointslices: 'EndpointSlice', revisions: 'Revision', services: 'Service' }
@@ -59,18 +75,33 @@ export class FakeKubeApi {
   /** How a too-old resourceVersion is answered. */
   goneAs: 'event' | 'status' = 'event'
   readonly requests: RequestRecord[] = []
+  /** null = every request is authorised; else requests it returns false for get 401. */
+  authorize: ((authorization: string | null) => boolean) | null = null
   url = ''
+  readonly #scheme: 'http' | 'https'
+  readonly #tlsServer: TlsServer | null
 
-  constructor () {
-    this.#server = createServer((req, res) => { this.#handle(req, res) })
+  constructor (opts: FakeKubeApiOptions = {}) {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => { this.#handle(req, res) }
+    const tls = opts.tls
+    this.#scheme = tls === undefined ? 'http' : 'https'
+    this.#tlsServer = tls === undefined
+      ? null
+      : createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: tls.clientCa !== undefined, rejectUnauthorized: tls.clientCa !== undefined }, handler)
+    this.#server = this.#tlsServer ?? createServer(handler)
   }
 
   async start (): Promise<string> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
     const address: AddressInfo | string | null = this.#server.address()
     if (address === null || typeof address === 'string') throw new Error('no port')
-    this.url = `http://127.0.0.1:${address.port}`
+    this.url = `${this.#scheme}://127.0.0.1:${address.port}`
     return this.url
+  }
+
+  get port (): number {
+    const address = this.#server.address()
+    return address === null || typeof address === 'string' ? 0 : address.port
   }
 
   async close (): Promise<void> {
@@ -135,6 +166,44 @@ export class FakeKubeApi {
     this.#watches.clear()
   }
 
+  /** Sends a BOOKMARK (the current resourceVersion, no object) to every open watch. */
+  bookmark (): void {
+    const object = { kind: 'Bookmark', apiVersion: 'v1', metadata: { resourceVersion: String(++this.#rv) } }
+    for (const w of this.#watches) writeEvent(w.res, 'BOOKMARK', object)
+  }
+
+  /** Writes raw bytes to every open watch of `plural` (a line in pieces, a malformed line). */
+  writeToWatches (plural: string, data: string): void {
+    for (const w of this.#watches) if (w.plural === plural) w.res.write(data)
+  }
+
+  /** An ERROR event carrying a Status with `code` and `message`, then the watches close. */
+  failWatches (code: number, message: string): void {
+    for (const w of this.#watches) {
+      writeEvent(w.res, 'ERROR', { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'InternalError', code })
+      w.res.end()
+    }
+    this.#watches.clear()
+  }
+
+  /** The server dies mid-watch: every watch's connection is destroyed without a proper end. */
+  killWatches (): void {
+    for (const w of this.#watches) w.res.socket?.destroy()
+    this.#watches.clear()
+  }
+
+  /** HTTPS: the certificate new connections get (a rotation, or a wrong one). */
+  useCertificate (cert: Buffer, key: Buffer): void {
+    if (this.#tlsServer === null) throw new Error('useCertificate: not an HTTPS fake')
+    this.#tlsServer.setSecureContext({ cert, key })
+  }
+
+  /** Closes every connection, idle keep-alive ones included, so the next request connects (and handshakes) again. */
+  dropConnections (): void {
+    this.#watches.clear()
+    this.#server.closeAllConnections()
+  }
+
   /** The next `count` list requests get `status`. */
   failLists (count: number, status: number): void {
     this.#failLists = { count, status }
@@ -183,7 +252,22 @@ export class FakeKubeApi {
 
   #handle (req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake')
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams })
+    const authorization = req.headers.authorization ?? null
+    const socket = req.socket
+    const clientCn = socket instanceof TLSSocket ? peerCn(socket) : null
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      authorization,
+      userAgent: req.headers['user-agent'] ?? null,
+      accept: req.headers.accept ?? null,
+      clientCn,
+    })
+    if (this.authorize !== null && !this.authorize(authorization)) {
+      sendStatus(res, 401, 'Unauthorized', 'Unauthorized')
+      return
+    }
     // /apis/<group>/<version>/... or the core group's /api/<version>/...
     const m = /^\/(?:apis\/[^/]+|api)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)$/.exec(url.pathname)
     if (req.method !== 'GET' || m === null) {
@@ -237,6 +321,12 @@ export class FakeKubeApi {
     this.#watches.add(open)
     res.on('close', () => { this.#watches.delete(open) })
   }
+}
+
+function peerCn (socket: TLSSocket): string | null {
+  const cert = socket.getPeerCertificate()
+  const cn = cert?.subject?.CN
+  return typeof cn === 'string' ? cn : null
 }
 
 function isWatch (query: URLSearchParams): boolean {
