@@ -80,6 +80,8 @@ export class WebSocketClient implements FrameSink {
   #closeCode: number
   #closeReason: string
   #error: SluiceError | null
+  /** A valid 101 was read (the handshake completed). */
+  #wasOpened: boolean
   /** terminate() was called: a 1006 without an error of its own. */
   #isTerminated: boolean
   #isDone: boolean
@@ -111,6 +113,7 @@ export class WebSocketClient implements FrameSink {
     this.#closeCode = 1006
     this.#closeReason = ''
     this.#error = null
+    this.#wasOpened = false
     this.#isTerminated = false
     this.#isDone = false
     this.#onConnect = () => { this.#sendHandshake() }
@@ -242,6 +245,7 @@ export class WebSocketClient implements FrameSink {
       this.#timer?.cancel()
       this.#timer = null
       this.#readyState = WS_OPEN
+      this.#wasOpened = true
       this.#handler.onWebSocketOpen(this)
       if (end === chunk.length || this.#readyState !== WS_OPEN) return
       chunk = chunk.subarray(end)
@@ -279,6 +283,8 @@ export class WebSocketClient implements FrameSink {
   }
 
   #destroy (): void {
+    // Nothing more is sent from here on; the handler hears of it on the socket's 'close'.
+    if (this.#readyState !== WS_CLOSED) this.#readyState = WS_CLOSING
     const socket = this.#socket
     if (socket === null) { this.#finish(); return }
     // 'close' follows (asynchronously) and finishes.
@@ -289,7 +295,6 @@ export class WebSocketClient implements FrameSink {
   #finish (): void {
     if (this.#isDone) return
     this.#isDone = true
-    const wasOpen = this.#readyState !== WS_CONNECTING
     this.#readyState = WS_CLOSED
     this.#timer?.cancel()
     this.#timer = null
@@ -303,7 +308,7 @@ export class WebSocketClient implements FrameSink {
     // #closeCode: the peer's (close received), the one we failed the connection with, else 1006.
     let error = this.#error
     if (error === null && !this.#closeReceived && !this.#isTerminated) {
-      if (!wasOpen) error = new WebSocketConnectionError('connection closed before the handshake answer')
+      if (!this.#wasOpened) error = new WebSocketConnectionError('connection closed before the handshake answer')
       else if (this.#parser.isMidFrame) error = new WebSocketConnectionError('connection closed mid-frame')
       else error = new WebSocketConnectionError('connection closed without a close frame')
     }
