@@ -248,10 +248,13 @@ export class KubeApiClient {
 
   #connectError (err: Error): KubeApiError {
     const code = 'code' in err && typeof err.code === 'string' ? err.code : ''
-    const hint = TLS_VERIFY_CODES.has(code)
-      ? ' (the API server\'s certificate does not verify against the configured CA or tls-server-name)'
-      : ''
-    return new KubeApiError(`cannot reach ${this.#origin}: ${err.message}${code !== '' && !err.message.includes(code) ? ` (${code})` : ''}${hint}`, null, { cause: err })
+    if (TLS_VERIFY_CODES.has(code)) {
+      // Node's own text ends with a hint (--use-system-ca) that is wrong here: the CA is the kubeconfig's.
+      const detail = err.message.split(';')[0]
+      return new KubeApiError(`cannot reach ${this.#origin}: the API server's certificate does not verify against the configured CA or tls-server-name (${code}: ${detail})`, null, { cause: err })
+    }
+    const suffix = code !== '' && !err.message.includes(code) ? ` (${code})` : ''
+    return new KubeApiError(`cannot reach ${this.#origin}: ${err.message}${suffix}`, null, { cause: err })
   }
 }
 

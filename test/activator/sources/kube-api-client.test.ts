@@ -1,0 +1,217 @@
+// KubeApiClient over real sockets against the fake API server: HTTPS verified with a CA made by openssl
+// (tls-server-name, a wrong CA, mutual TLS), each credential kind as the API server sees it (bearer
+// token, rotated token file, basic auth, exec plugin token and client certificate, a 401 re-running the
+// plugin), the headers every request carries, the server URL's path prefix, and error answers.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { KubeApiClient } from '../../../src/activator/sources/kube-api-client.ts'
+import { EMPTY_REST_CONFIG, type KubeRestConfig } from '../../../src/activator/sources/kube-config.ts'
+import { ManualClock } from '../../../src/shared/clock.ts'
+import { KubeApiError, KubeCredentialsError } from '../../../src/shared/errors.ts'
+import { silentLogger } from '../../../src/shared/logger.ts'
+import { makeCa, makeLeaf, SKIP_WITHOUT_OPENSSL, type Pair } from '../../helpers/test-certs.ts'
+import { knativeRevision, type FakeKubeApi } from './fake-kube-api.ts'
+import { startFakeKubeApi } from './kube-source-fixture.ts'
+
+const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), 'exec-credential-plugin.mjs')
+const REVISIONS_PATH = '/apis/serving.knative.dev/v1/revisions'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+interface Pki { ca: Pair, server: Pair, otherCa: Pair, client: Pair, clientCa: Pair }
+
+let pki: Pki | null = null
+let work = ''
+/** One CA, a server leaf for 127.0.0.1 and kube.internal, a client CA and a client leaf; made once. */
+async function certs (): Promise<Pki> {
+  if (pki !== null) return pki
+  work = await mkdtemp(join(tmpdir(), 'sluice-kube-tls-'))
+  const ca = makeCa(work, 'kube-ca')
+  const clientCa = makeCa(work, 'kube-client-ca')
+  pki = {
+    ca,
+    server: makeLeaf(work, ca, 'kube-apiserver', ['kube.internal']),
+    otherCa: makeCa(work, 'other-ca'),
+    clientCa,
+    client: makeLeaf(work, clientCa, 'sluice-activator', ['sluice-activator']),
+  }
+  return pki
+}
+t.teardown(() => (work === '' ? undefined : rm(work, { recursive: true, force: true })))
+
+function client (t: Teardown, config: KubeRestConfig, opts: { clock?: ManualClock, execEnv?: Record<string, string | undefined> } = {}): KubeApiClient {
+  const c = new KubeApiClient({ config, logger: silentLogger(), userAgent: 'sluice-activator/9.9.9', clock: opts.clock, execEnv: opts.execEnv })
+  t.teardown(() => { c.close() })
+  return c
+}
+
+async function list (c: KubeApiClient): Promise<unknown> {
+  return await c.getJson(REVISIONS_PATH, new URLSearchParams({ limit: '10' }), new AbortController().signal)
+}
+
+async function failure (p: Promise<unknown>): Promise<KubeApiError | KubeCredentialsError | null> {
+  const err = await p.then(() => null, (e: unknown) => e)
+  return err instanceof KubeApiError || err instanceof KubeCredentialsError ? err : null
+}
+
+async function httpsApi (t: Teardown, clientCa = false): Promise<FakeKubeApi> {
+  const p = await certs()
+  const api = await startFakeKubeApi(t, { tls: { cert: p.server.cert, key: p.server.key, clientCa: clientCa ? p.clientCa.cert : undefined } })
+  api.apply('revisions', knativeRevision('default', 'a'))
+  return api
+}
+
+t.test('HTTPS verified against the configured CA; Accept, User-Agent and the bearer token sent', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t)
+  api.authorize = (a) => a === 'Bearer static-token'
+  const c = client(t, { ...EMPTY_REST_CONFIG, host: api.url, caData: (await certs()).ca.cert.toString(), bearerToken: 'static-token' })
+  t.match(await list(c), { kind: 'RevisionList', items: [{ metadata: { name: 'a' } }] })
+  t.match(api.requests.at(-1), { path: REVISIONS_PATH, authorization: 'Bearer static-token', userAgent: 'sluice-activator/9.9.9', accept: 'application/json' })
+})
+
+t.test('tls-server-name: the name the certificate is checked against', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t)
+  const ca = (await certs()).ca.cert.toString()
+  t.match(await list(client(t, { ...EMPTY_REST_CONFIG, host: api.url, caData: ca, serverName: 'kube.internal' })), { items: [{}] })
+  const err = await failure(list(client(t, { ...EMPTY_REST_CONFIG, host: api.url, caData: ca, serverName: 'wrong.example' })))
+  t.match(err?.message, /^cannot reach https:\/\/127\.0\.0\.1:\d+: the API server's certificate does not verify against the configured CA or tls-server-name \(ERR_TLS_CERT_ALTNAME_INVALID: .*wrong\.example.*\)$/)
+})
+
+t.test('a wrong CA fails with a clear error; insecure-skip-tls-verify connects anyway', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t)
+  const err = await failure(list(client(t, { ...EMPTY_REST_CONFIG, host: api.url, caData: (await certs()).otherCa.cert.toString() })))
+  t.ok(err instanceof KubeApiError)
+  t.equal(err instanceof KubeApiError ? err.status : 0, null, 'no answer')
+  t.match(err?.message, /^cannot reach https:\/\/127\.0\.0\.1:\d+: the API server's certificate does not verify against the configured CA or tls-server-name \(UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate\)$/)
+  t.match(await list(client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true })), { items: [{}] })
+})
+
+t.test('mutual TLS: the client certificate is presented; without one the server refuses', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t, true)
+  const p = await certs()
+  const base = { ...EMPTY_REST_CONFIG, host: api.url, caData: p.ca.cert.toString() }
+  t.match(await list(client(t, { ...base, certData: p.client.cert.toString(), keyData: p.client.key.toString() })), { items: [{}] })
+  t.equal(api.requests.at(-1)?.clientCn, 'sluice-activator')
+  const err = await failure(list(client(t, base)))
+  t.ok(err instanceof KubeApiError && err.status === null, `refused: ${err?.message}`)
+})
+
+t.test('basic auth; and no credentials at all over plain http (as client-go)', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t)
+  await list(client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, username: 'admin', password: 's3:cret' }))
+  t.equal(api.requests.at(-1)?.authorization, 'Basic ' + Buffer.from('admin:s3:cret').toString('base64'))
+  const plain = await startFakeKubeApi(t)
+  await list(client(t, { ...EMPTY_REST_CONFIG, host: plain.url, bearerToken: 'never-sent' }))
+  t.equal(plain.requests.at(-1)?.authorization, null)
+})
+
+t.test('a rotated token file is sent after the refresh period of the injected clock', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t)
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-sa-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const tokenFile = join(dir, 'token')
+  await writeFile(tokenFile, 'sa-token-1\n')
+  const clock = new ManualClock()
+  const c = client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, bearerToken: 'sa-token-1\n', bearerTokenFile: tokenFile }, { clock })
+  await list(c)
+  t.equal(api.requests.at(-1)?.authorization, 'Bearer sa-token-1', 'trimmed')
+  await writeFile(tokenFile, 'sa-token-2\n')
+  clock.advance(59_000)
+  await list(c)
+  t.equal(api.requests.at(-1)?.authorization, 'Bearer sa-token-1', 'not re-read within the minute')
+  clock.advance(1_000)
+  await list(c)
+  t.equal(api.requests.at(-1)?.authorization, 'Bearer sa-token-2', 'the rotated token')
+})
+
+t.test('exec plugin: its token is sent and cached; a 401 runs it again and resends once', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t)
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-exec-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const exec = { command: process.execPath, args: [PLUGIN, dir, 'token'], env: [{ name: 'TOKEN_PREFIX', value: 'tok' }], apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Never', provideClusterInfo: false }
+  const c = client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, exec })
+  await list(c)
+  await list(c)
+  t.same(api.requests.map((r) => r.authorization), ['Bearer tok-1', 'Bearer tok-1'], 'cached: one run')
+  api.authorize = (a) => a === 'Bearer tok-2'
+  await list(c)
+  t.same(api.requests.slice(2).map((r) => r.authorization), ['Bearer tok-1', 'Bearer tok-2'], '401, then the fresh token')
+  t.equal(c.execPlugin?.runs, 2)
+  api.authorize = () => false
+  const err = await failure(list(c))
+  t.equal(err instanceof KubeApiError ? err.status : 0, 401, 'a second 401 is the answer')
+  t.match(err?.message, 'HTTP 401: Unauthorized')
+  t.equal(c.execPlugin?.runs, 3, 'one re-run per request, not a loop')
+})
+
+t.test('exec plugin: a client certificate for mutual TLS; a failing plugin fails the request', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t, true)
+  const p = await certs()
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-exec-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'client.crt'), p.client.cert)
+  await writeFile(join(dir, 'client.key'), p.client.key)
+  const exec = { command: process.execPath, args: [PLUGIN, dir, 'cert'], env: [], apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Never', provideClusterInfo: false }
+  const c = client(t, { ...EMPTY_REST_CONFIG, host: api.url, caData: p.ca.cert.toString(), exec })
+  await list(c)
+  t.equal(api.requests.at(-1)?.clientCn, 'sluice-activator')
+  t.equal(api.requests.at(-1)?.authorization, null, 'no token')
+  const failing = client(t, { ...EMPTY_REST_CONFIG, host: api.url, caData: p.ca.cert.toString(), exec: { ...exec, args: [PLUGIN, dir, 'fail'] } })
+  const err = await failure(list(failing))
+  t.ok(err instanceof KubeCredentialsError)
+  t.match(err?.message, 'exit status 3: error: You must be logged in to the server')
+})
+
+t.test('a server URL with a path prefixes every request; error answers carry the Status message', async (t) => {
+  const seen: string[] = []
+  const server = createServer((req, res) => {
+    seen.push(req.url ?? '')
+    if (req.url?.includes('status') === true) {
+      res.writeHead(403, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ kind: 'Status', code: 403, message: 'revisions is forbidden: User "x" cannot list' }))
+    } else if (req.url?.includes('plain') === true) {
+      res.writeHead(502)
+      res.end('<html>bad gateway</html>')
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(req.url?.includes('garbage') === true ? '{"items": [' : '{"items":[],"metadata":{}}')
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const c = client(t, { ...EMPTY_REST_CONFIG, host: `http://127.0.0.1:${port}/k8s/proxy/` })
+  const signal = new AbortController().signal
+  t.same(await c.getJson('/api/v1/services', new URLSearchParams({ limit: '5' }), signal), { items: [], metadata: {} })
+  t.equal(seen[0], '/k8s/proxy/api/v1/services?limit=5')
+  const cases: Array<[string, number, string]> = [
+    ['/status', 403, 'HTTP 403: revisions is forbidden: User "x" cannot list'],
+    ['/plain', 502, 'HTTP 502'],
+    ['/garbage', 200, 'GET /garbage: the answer is not JSON'],
+  ]
+  for (const [path, status, message] of cases) {
+    const err = await failure(c.getJson(path, new URLSearchParams(), signal))
+    t.equal(err instanceof KubeApiError ? err.status : 0, status, path)
+    t.equal(err?.message, message)
+  }
+  const refused = client(t, { ...EMPTY_REST_CONFIG, host: 'http://127.0.0.1:1' })
+  t.match((await failure(list(refused)))?.message, /^cannot reach http:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/)
+})
+
+t.test('a list in flight is aborted by its signal', async (t) => {
+  const server = createServer(() => { /* never answers */ })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); return new Promise((resolve) => server.close(resolve)) })
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const c = client(t, { ...EMPTY_REST_CONFIG, host: `http://127.0.0.1:${port}` })
+  const ac = new AbortController()
+  const pending = c.getJson('/api/v1/services', new URLSearchParams(), ac.signal).then(() => null, (e: unknown) => e)
+  ac.abort(new Error('closing'))
+  t.match(await pending, { message: 'closing' })
+})
