@@ -344,6 +344,9 @@ export class StatPusher implements StatSink {
       if (this.#logged === 'connected') this.#logger?.warn(fields, 'disconnected from autoscaler; reconnecting')
       else this.#logger?.warn(fields, 'cannot reach autoscaler; retrying')
       this.#logged = 'disconnected'
+    } else if (this.#logger?.isLevelEnabled('debug') === true) {
+      // Each later failure at debug only: a down autoscaler would otherwise log ~3 lines a second.
+      this.#logger.debug({ url: this.url, code, reason, err }, 'autoscaler connection attempt failed')
     }
     const delayMs = this.#backoff.next()
     this.#reconnectTimer = this.#timers.setTimeout(() => {

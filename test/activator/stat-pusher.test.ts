@@ -4,13 +4,15 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import protobuf from 'protobufjs'
 import { WebSocketServer, type RawData } from 'ws'
-import { StatPusher, type StatsProtocol } from '../../src/activator/stat-pusher.ts'
+import { CLOSE_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, StatPusher, type StatsProtocol } from '../../src/activator/stat-pusher.ts'
 import { ReconnectBackoff } from '../../src/activator/reconnect-backoff.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { ManualTimers } from '../../src/shared/timers.ts'
 import { decodeStatMessagesJson, encodeStatMessagesJson } from '../../src/stats/stat-json-wire.ts'
 import type { Stat, WireStatMessage } from '../../src/stats/stat.ts'
+import type { Logger } from '../../src/shared/logger.ts'
 import { checkJsonSchema } from '../helpers/json-schema-check.ts'
+import { decodeClientFrames, RawServer, serverFrame, type RawConnection } from '../helpers/websocket-fixtures.ts'
 
 const root = protobuf.loadSync(fileURLToPath(new URL('../../src/stats/stat.proto', import.meta.url)))
 const PbWireStatMessages = root.lookupType('metrics.WireStatMessages')
@@ -244,4 +246,66 @@ t.test('backoff grows by 1.3 with up to 50% jitter and caps', async (t) => {
   t.ok(Math.abs(high.next() - 150) < 0.01, 'jitter up to +50%')
   low.reset()
   t.equal(low.next(), 100, 'reset after a connection')
+})
+
+/** A logger that keeps each line's level, message and err code. */
+function captureLogger (lines: Array<{ level: string, msg: string, code: string | null }>): Logger {
+  const at = (level: string) => (obj: unknown, msg?: string): void => {
+    const err = typeof obj === 'object' && obj !== null && 'err' in obj ? obj.err : null
+    lines.push({ level, msg: msg ?? '', code: typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : null })
+  }
+  const logger: Logger = {
+    level: 'debug', isLevelEnabled: () => true, child: () => logger,
+    trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'),
+  }
+  return logger
+}
+
+t.test('every way the websocket fails is logged with its code, the pusher reconnects, and nothing is left behind', async (t) => {
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  // One misbehaviour per connection, then a server that answers right.
+  const script: ReadonlyArray<(c: RawConnection) => void> = [
+    (c) => { c.socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n') },
+    (c) => { c.socket.write(c.ok101().replace(/Sec-WebSocket-Accept: .*\r\n/, 'Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ==\r\n')) },
+    () => { /* no answer: the handshake timeout */ },
+    (c) => { c.socket.write(c.ok101()); c.socket.write(serverFrame(2, 'x', { mask: Buffer.from([1, 2, 3, 4]) })) },
+    (c) => { c.socket.write(c.ok101()); c.socket.end(serverFrame(2, Buffer.alloc(10)).subarray(0, 4)) },
+    (c) => { c.socket.write(c.ok101()) },
+  ]
+  const server = new RawServer((c) => { script[server.connections.length - 1]?.(c) })
+  const port = await server.listen(t)
+  const lines: Array<{ level: string, msg: string, code: string | null }> = []
+  const pusher = new StatPusher({ url: `ws://127.0.0.1:${port}/`, protocol: 'knative', clock, timers, logger: captureLogger(lines) })
+  pusher.start()
+  pusher.send([msg('held')])
+  const end = performance.now() + 10_000
+  while (!(server.connections.length === script.length && pusher.connected)) {
+    if (performance.now() > end) throw new Error(`stuck after ${server.connections.length} connections (open ${server.openSockets}, timers ${timers.size}, waiting ${pusher.isWaitingToReconnect}, ${JSON.stringify(lines)})`)
+    // Fake time moves while the pusher waits out its backoff, or while the third server keeps
+    // silent (so its handshake times out); real time runs the sockets in between.
+    if (pusher.isWaitingToReconnect) await timers.advance(500)
+    else if (server.connections.length === 3 && server.connections[2].socket.bytesWritten === 0 && !server.connections[2].socket.destroyed) await timers.advance(HANDSHAKE_TIMEOUT_MS)
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+  const failures = lines.filter((l) => l.level === 'warn' || l.msg === 'autoscaler connection attempt failed').map((l) => l.code)
+  t.same(failures, [
+    'SLUICE_ERR_WEBSOCKET_HANDSHAKE', 'SLUICE_ERR_WEBSOCKET_HANDSHAKE', 'SLUICE_ERR_WEBSOCKET_HANDSHAKE_TIMEOUT',
+    'SLUICE_ERR_WEBSOCKET_PROTOCOL', 'SLUICE_ERR_WEBSOCKET_CONNECTION',
+  ], 'each failure with its code, in order')
+  t.same(lines.filter((l) => l.level === 'warn').map((l) => l.msg), ['cannot reach autoscaler; retrying', 'disconnected from autoscaler; reconnecting', 'disconnected from autoscaler; reconnecting'], 'a warning on each change of state only')
+  t.equal(pusher.counters.connects, 3, 'three connections opened (masked frame, mid-frame end, the good one)')
+  const good = server.connections[script.length - 1]
+  pusher.send([msg('after')])
+  await until(() => decodeClientFrames(Buffer.concat(good.received)).length === 1, 2000)
+  const [frame] = decodeClientFrames(Buffer.concat(good.received))
+  const decoded = PbWireStatMessages.toObject(PbWireStatMessages.decode(frame.payload)) as { messages: Array<{ name: string }> }
+  t.same([frame.opcode, decoded.messages.map((m) => m.name)], [2, ['after']], 'stats flow on the good connection')
+  await until(() => server.openSockets === 1, 2000)
+  t.equal(timers.size, 1, 'only the liveness timer runs')
+  const closing = pusher.close()
+  await timers.advance(CLOSE_TIMEOUT_MS) // the raw server never answers the close frame
+  await closing
+  await until(() => server.openSockets === 0, 2000)
+  t.equal(timers.size, 0, 'no timer after close()')
 })
