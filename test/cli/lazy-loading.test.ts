@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
+import { WebSocketServer } from 'ws'
 import { childEnv, send, until } from '../helpers/sidecar-fixture.ts'
 
 const CHILD = fileURLToPath(new URL('../helpers/sidecar-load-report.ts', import.meta.url))
@@ -28,7 +29,10 @@ const REQUEST_LOG_FILES = [
   'go/go-template', 'go/go-template-lex', 'go/go-template-parse', 'go/go-template-number', 'go/go-template-exec', 'go/go-template-funcs',
   'go/go-fmt', 'go/go-http-request', 'proxy/knative-request-log', 'config/observability-config',
 ]
-/** The activator's: yaml (revisions file) and ws (stat pusher) only with the options that use them; node:http serves its admin port. */
+/**
+ * The activator's: yaml only with a revisions file; ws never (the stat pusher has its own websocket
+ * client, src/websocket/); node:http serves its admin port.
+ */
 const ACTIVATOR_LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'pino', 'yaml', 'ws']
 const ACTIVATOR_LAZY_BUILTINS = ['http2', 'https', 'tls', 'internal/http2/core', 'zlib']
 
@@ -186,9 +190,26 @@ async function telemetryOnReport (t: Test, env: Record<string, string>): Promise
   return report
 }
 
-async function checkActivatorLazyLoading (t: Test, env: Record<string, string>): Promise<void> {
+/** A websocket server (ws's) standing in for the autoscaler's stat server; resolves with its port and a count of messages received. */
+async function startStatServer (t: { teardown (fn: () => unknown): void }): Promise<{ port: number, messages: () => number }> {
+  let messages = 0
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  wss.on('connection', (ws) => { ws.on('message', () => { messages++ }) })
+  await new Promise((resolve) => { wss.once('listening', resolve) })
+  t.teardown(() => { for (const c of wss.clients) c.terminate(); wss.close() })
+  const addr = wss.address()
+  return { port: typeof addr === 'object' && addr !== null ? addr.port : 0, messages: () => messages }
+}
+
+/**
+ * `withAutoscaler`: with --autoscaler (as every activator in Knative runs), stats pushed to a
+ * websocket server, and then no package loaded at all: the pusher's websocket is Sluice's own.
+ */
+async function checkActivatorLazyLoading (t: Test, env: Record<string, string>, withAutoscaler = false): Promise<void> {
   const appPort = await startUpgradingApp(t)
-  const child = fork(CHILD, ['activator', '--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0', '--source', 'api'], {
+  const stats = withAutoscaler ? await startStatServer(t) : null
+  const autoscalerArgs = stats === null ? [] : ['--autoscaler', `ws://127.0.0.1:${stats.port}/`]
+  const child = fork(CHILD, ['activator', '--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0', '--source', 'api', ...autoscalerArgs], {
     env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [],
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
@@ -217,6 +238,13 @@ async function checkActivatorLazyLoading (t: Test, env: Record<string, string>):
   t.same(packagesIn(before, ACTIVATOR_LAZY_PACKAGES), [], `none of ${ACTIVATOR_LAZY_PACKAGES.join(', ')} loaded`)
   t.same(ACTIVATOR_LAZY_BUILTINS.filter((b) => before.builtins.includes(b)), [], `none of node:${ACTIVATOR_LAZY_BUILTINS.join(', node:')} loaded`)
   t.notOk(before.loaded.some((url) => url.includes('/sidecar/') || url.includes('/autoscaler/')), 'no other mode\'s modules')
+  if (stats !== null) {
+    await until(() => stats.messages() > 0, 10_000, 'stats pushed to the autoscaler')
+    const withStats = await report()
+    t.ok(withStats.loaded.some((url) => url.includes('/websocket/websocket-client.') || url.includes('/dist/websocket/')), 'the report covers the stats websocket')
+    t.same(withStats.loaded.filter((url) => url.includes('/node_modules/')), [], 'with --autoscaler and stats pushed: no package loaded at all')
+    t.same(ACTIVATOR_LAZY_BUILTINS.filter((b) => withStats.builtins.includes(b)), [], `nor node:${ACTIVATOR_LAZY_BUILTINS.join(', node:')} (a ws:// URL needs no TLS)`)
+  }
 
   const routingHeaders = 'Knative-Serving-Namespace: default\r\nKnative-Serving-Revision: lazy\r\n'
   t.equal(await upgrade(ports.serving, routingHeaders), 'HTTP/1.1 101 Switching Protocols', 'the Upgrade request is proxied')
@@ -237,6 +265,10 @@ t.test('a started activator has not loaded the optional paths; the first Upgrade
   await checkActivatorLazyLoading(t, {})
 })
 
+t.test('an activator pushing stats to an autoscaler (--autoscaler ws://) loads no package at all', async (t) => {
+  await checkActivatorLazyLoading(t, {}, true)
+})
+
 t.test('the same for the image form: scripts/build.mjs output, its sidecar bundled with lazy chunks', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-lazy-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
@@ -251,4 +283,5 @@ t.test('the same for the image form: scripts/build.mjs output, its sidecar bundl
   t.same(filesIn(on, REQUEST_LOG_FILES), REQUEST_LOG_FILES, 'with the request log on, the chunks of the Go template engine and the rest of it load')
   t.notOk(packagesIn(on).some((p) => p === '@opentelemetry' || p === '@grpc/grpc-js' || p === 'protobufjs'), 'from the bundle: nothing from node_modules/@opentelemetry, so the image needs none')
   await checkActivatorLazyLoading(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href })
+  await checkActivatorLazyLoading(t, { SLUICE_MAIN: pathToFileURL(join(dir, 'dist', 'cli', 'main.js')).href }, true)
 })
