@@ -74,7 +74,7 @@ export class KnativeRequestLog {
     this.#emit(request, ex.req, code, ex.responseBytes, nowMs - ex.startMs, revision)
   }
 
-  /** A request the server answered itself (a probe, as Knative's drainer does); elapsedMs from performance.now(). */
+  /** A request the server answered itself (a probe, as Knative's drainer does); elapsedMs from monotonicMs() (shared/monotonic.ts). */
   logAnswered (req: InboundRequest, code: number, size: number, elapsedMs: number, revision: RequestLogRevision): void {
     const request = new GoHttpRequest(req, MUTATIONS_NONE)
     if (!this.#logProbes && request.isProbe) return

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http'
 import { STATUS_CODES } from '../shared/status-codes.ts'
 import { ResponseHeadError } from '../shared/errors.ts'
+import { httpDate } from '../shared/utc-time.ts'
 
 // The response to one H1Server request: the subset of node's ServerResponse the handlers use
 // (writeHead with a flat list or an object, write, end, flushHeaders, addTrailers, destroy,
@@ -43,12 +44,12 @@ const LAST_CHUNK = '0\r\n\r\n'
 
 let dateSecond = -1
 let dateValue = ''
-function httpDate (): string {
+function cachedHttpDate (): string {
   const now = Date.now()
   const second = Math.floor(now / 1000)
   if (second !== dateSecond) {
     dateSecond = second
-    dateValue = new Date(now).toUTCString()
+    dateValue = httpDate(now)
   }
   return dateValue
 }
@@ -121,7 +122,7 @@ export class H1ServerResponse extends EventEmitter {
         if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true
       }
     }
-    if (!hasDate) head += 'date: ' + httpDate() + CRLF
+    if (!hasDate) head += 'date: ' + cachedHttpDate() + CRLF
     this.statusCode = statusCode
     this.headersSent = true
     this.head = head

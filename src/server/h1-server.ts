@@ -4,6 +4,7 @@ import type { Logger } from '../shared/logger.ts'
 import { H1ServerConnection, type ConnectionHost } from './h1-server-connection.ts'
 import type { H1ServerRequest } from './h1-server-request.ts'
 import type { H1ServerResponse } from './h1-server-response.ts'
+import { monotonicMs } from '../shared/monotonic.ts'
 
 // Sluice's HTTP/1.1 server for the proxy ports (`--http-server sluice`, the default): accepted
 // sockets are read by H1ServerConnection instead of node:http, which saves the largest cost
@@ -52,7 +53,7 @@ export class H1Server implements ConnectionHost {
     this.#o = options
     this.listener = listener
     this.maxHeadBytes = options.maxHeadBytes
-    this.#now = options.now ?? (() => performance.now())
+    this.#now = options.now ?? monotonicMs
   }
 
   nowMs (): number { return this.#now() }

@@ -16,8 +16,18 @@ import { reduceMemory, type ReduceMemoryResult } from './reduce-memory.ts'
 // kubelet probes, which are not counted) from collecting after each one. The price is paid by the next
 // burst, which starts with the small young generation V8 shrank to (--idle-reclaim-seconds says why the
 // default wait is a minute).
+//
+// With `startupQuietMs`, also once after start: the first time the proxy has been quiet that long (no
+// request finished, none in flight), whatever the request count. Start-up leaves garbage no request
+// makes (module sources and the compilers' leftovers, parsed config, glibc's free chunks); a
+// memory-reducing GC and malloc_trim once the proxy is listening and quiet give back ~1.5 MB of an idle
+// sidecar's RSS (issue 12, loadtest/results/memory-findings-2026-12-06b.md). Traffic at the check
+// moves it on by another startupQuietMs, at most STARTUP_ATTEMPTS times: a proxy busy from its first
+// second is left to the collection after its first burst.
 
 export const DEFAULT_MIN_REQUESTS = 1_000
+/** Looks for a quiet moment after start before the start-up collection is given up (30 s at the sidecar's 500 ms). */
+export const STARTUP_ATTEMPTS = 60
 
 export interface ProxyActivity {
   /** Requests finished since start: monotonic (ProxyMetrics.latency.count). */
@@ -34,6 +44,8 @@ export interface IdleReclaimerOptions {
   tickMs?: number
   /** Requests that must have finished since the last collection (default DEFAULT_MIN_REQUESTS). */
   minRequests?: number
+  /** Quiet time after start before the one start-up collection, ms (default 0: none). */
+  startupQuietMs?: number
   clock: Clock
   timers?: Timers
   logger: Logger
@@ -52,6 +64,10 @@ export class IdleReclaimer {
   readonly #rss: () => number
   readonly #minRequests: number
   #tick: TimerHandle | null = null
+  #startup: TimerHandle | null = null
+  /** Finished count at the last start-up check, and the checks left. */
+  #startupFinished = 0
+  #startupAttempts = 0
   /** Finished count at the last tick, and when traffic was last seen (monotonic ms). */
   #lastFinished = 0
   #lastActiveMs = 0
@@ -93,11 +109,33 @@ export class IdleReclaimer {
     this.#reclaimedAt = this.#lastFinished
     this.#lastActiveMs = this.#o.clock.nowMs()
     this.#tick = this.#timers.setInterval(() => { this.check() }, this.#o.tickMs ?? Math.max(1, Math.min(5_000, Math.floor(this.#o.idleMs / 2))))
+    const quietMs = this.#o.startupQuietMs ?? 0
+    if (quietMs > 0) {
+      this.#startupFinished = this.#lastFinished
+      this.#startupAttempts = STARTUP_ATTEMPTS
+      this.#startup = this.#timers.setTimeout(() => { this.#checkStartup(quietMs) }, quietMs)
+    }
   }
 
   stop (): void {
     this.#tick?.cancel()
     this.#tick = null
+    this.#startup?.cancel()
+    this.#startup = null
+  }
+
+  /** The start-up collection: now if nothing happened since the last look, else look again later. */
+  #checkStartup (quietMs: number): void {
+    this.#startup = null
+    const a = this.#o.activity
+    const finished = a.finished()
+    if (this.#reclaims > 0) return // a burst was collected already
+    if (finished !== this.#startupFinished || a.inFlight() > 0) {
+      this.#startupFinished = finished
+      if (--this.#startupAttempts > 0) this.#startup = this.#timers.setTimeout(() => { this.#checkStartup(quietMs) }, quietMs)
+      return
+    }
+    this.#collect(finished, 'start')
   }
 
   /** One tick: notes traffic, or collects once when the proxy has been idle long enough after enough requests. */
@@ -111,6 +149,10 @@ export class IdleReclaimer {
       return
     }
     if (now - this.#lastActiveMs < this.#o.idleMs || finished - this.#reclaimedAt < this.#minRequests) return
+    this.#collect(finished, 'idle')
+  }
+
+  #collect (finished: number, reason: 'start' | 'idle'): void {
     this.#reclaimedAt = finished
     this.#reclaims++
     const before = this.#rss()
@@ -124,7 +166,7 @@ export class IdleReclaimer {
       return
     }
     const after = this.#rss()
-    this.#o.logger.info({ requests: finished, gcMs: round1(result.gcMs), trimMs: result.trimMs === null ? null : round1(result.trimMs), rssBeforeMb: round1(before / 2 ** 20), rssAfterMb: round1(after / 2 ** 20) }, 'idle: memory reclaimed')
+    this.#o.logger.info({ reason, requests: finished, gcMs: round1(result.gcMs), trimMs: result.trimMs === null ? null : round1(result.trimMs), rssBeforeMb: round1(before / 2 ** 20), rssAfterMb: round1(after / 2 ** 20) }, 'idle: memory reclaimed')
   }
 }
 

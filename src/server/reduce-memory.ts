@@ -14,6 +14,7 @@
 // and Node cannot trim; with the malloc-trim addon (malloc-trim.ts) they go back as well.
 
 import type { MallocTrim } from './malloc-trim.ts'
+import { monotonicMs } from '../shared/monotonic.ts'
 
 export interface ReduceMemoryResult {
   /** How long the collection stopped the process, ms. */
@@ -27,12 +28,12 @@ type GcFunction = (options?: { type?: 'major' | 'minor', execution?: 'sync' | 'a
 /** Runs a memory-reducing full GC now, then `trim` when given (synchronous: the event loop waits). */
 export function reduceMemory (trim: MallocTrim | null = null): ReduceMemoryResult {
   const gc = gcFunction()
-  const t0 = performance.now()
+  const t0 = monotonicMs()
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
-  const t1 = performance.now()
+  const t1 = monotonicMs()
   if (trim === null) return { gcMs: t1 - t0, trimMs: null }
   trim()
-  return { gcMs: t1 - t0, trimMs: performance.now() - t1 }
+  return { gcMs: t1 - t0, trimMs: monotonicMs() - t1 }
 }
 
 function gcFunction (): GcFunction {

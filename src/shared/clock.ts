@@ -1,5 +1,8 @@
-// Injected time source. Durations come from a monotonic clock (performance.now()),
-// never Date.now(), so wall-clock steps cannot stretch or shrink a window.
+// Injected time source. Durations come from a monotonic clock (monotonicMs(): process.hrtime(), as
+// performance.now() is, without loading perf_hooks), never Date.now(), so wall-clock steps cannot
+// stretch or shrink a window.
+import { monotonicMs } from './monotonic.ts'
+
 export interface Clock {
   /** Monotonic milliseconds (fractional). */
   nowMs(): number
@@ -8,7 +11,7 @@ export interface Clock {
 }
 
 export const realClock: Clock = {
-  nowMs: () => performance.now(),
+  nowMs: monotonicMs,
   wallMs: () => Date.now(),
 }
 

@@ -1,4 +1,5 @@
 import { registerLevelTree, type LogFn, type Logger } from './logger.ts'
+import { isoTimestamp } from './utc-time.ts'
 
 // The sidecar's logger: the lines pino writes with createRootLogger's options (label levels, ISO
 // time, pid and the bindings, the fields, `msg`; `err` as pino's standard serializer renders it),
@@ -82,7 +83,7 @@ export class JsonLogger implements Logger {
     const prefix = `{"level":"${name}","time":"`
     const write = (obj: object | string, msg?: string): void => {
       if (value < this.#level.value) return
-      let line = prefix + new Date().toISOString() + '"' + this.#chindings
+      let line = prefix + isoTimestamp(Date.now()) + '"' + this.#chindings
       if (typeof obj === 'string') {
         line += ',"msg":' + JSON.stringify(obj)
       } else {

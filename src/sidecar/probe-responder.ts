@@ -1,6 +1,7 @@
 import type { InboundRequest, InboundResponse } from '../server/inbound.ts'
 import { EMPTY_PROBE_BODY, ingressProbeHash, NO_HASH_BODY, writeProbeAnswer } from '../server/probe-answer.ts'
 import { ACTIVATOR_PROBE_UA, AUTOSCALING_PROBE_UA, isKubeletProbe } from '../shared/probe-headers.ts'
+import { monotonicMs } from '../shared/monotonic.ts'
 
 // Answers health checks on the serving port itself, on any path, never forwarding them and never
 // counting them in stats (Knative's Drainer + health.ProbeHandler):
@@ -32,7 +33,7 @@ export function isHealthCheck (req: InboundRequest): boolean {
   return ua !== undefined && (ua.startsWith(ACTIVATOR_PROBE_UA) || ua.startsWith(AUTOSCALING_PROBE_UA))
 }
 
-/** Told of each probe answered (the request log with enableProbeRequestLog); startMs from performance.now(). */
+/** Told of each probe answered (the request log with enableProbeRequestLog); startMs from monotonicMs(). */
 export type ProbeAnswerListener = (req: InboundRequest, status: number, bodyBytes: number, startMs: number) => void
 
 export class ProbeResponder {
@@ -58,7 +59,7 @@ export class ProbeResponder {
   /** Answers `req` if it is a probe and returns true; false means: proxy it. */
   tryAnswer (req: InboundRequest, res: InboundResponse): boolean {
     if (isHealthCheck(req)) {
-      const start = this.#onAnswer === null ? 0 : performance.now()
+      const start = this.#onAnswer === null ? 0 : monotonicMs()
       if (this.#drain.isDraining) { this.#reply(req, res, 503, SHUTTING_DOWN_BODY, null, start); return true }
       const value = req.headers['k-network-probe']
       if (value !== 'queue') {
@@ -71,7 +72,7 @@ export class ProbeResponder {
       return true
     }
     if (req.headers['k-network-probe'] === 'probe') {
-      const start = this.#onAnswer === null ? 0 : performance.now()
+      const start = this.#onAnswer === null ? 0 : monotonicMs()
       if (this.#drain.isDraining) { this.#reply(req, res, 503, SHUTTING_DOWN_BODY, null, start); return true }
       const hash = ingressProbeHash(req)
       if (hash === null) this.#reply(req, res, 400, NO_HASH_BODY, null, start)

@@ -151,6 +151,8 @@ async function checkLazyLoading (t: Test, env: Record<string, string>): Promise<
   t.ok(before.loaded.some((url) => url.includes('/sidecar/sidecar-server.') || url.endsWith('/dist/cli/sidecar.js')), 'the report covers the sidecar')
   t.same(packagesIn(before), [], `none of ${LAZY_PACKAGES.join(', ')} loaded`)
   t.same(LAZY_BUILTINS.filter((b) => before.builtins.includes(b)), [], `none of node:${LAZY_BUILTINS.join(', node:')} loaded`)
+  // The `performance` global loads these (~0.6 MB RSS): the clock reads process.hrtime (shared/monotonic.ts).
+  t.same(['perf_hooks', 'internal/perf/performance'].filter((b) => before.builtins.includes(b)), [], 'not perf_hooks: nothing touched the performance global')
   t.notOk(before.loaded.some((url) => url.includes('/activator/') || url.includes('/autoscaler/')), 'no other mode\'s modules')
   t.same(telemetryModulesIn(before), [], 'no OpenTelemetry module, bundled or not')
   // (node:inspector is not listed: under tap's coverage, NODE_V8_COVERAGE makes Node load it in every child.)

@@ -33,6 +33,23 @@ t.test('sidecar: one collection after its requests stop, none while one is in fl
   t.equal(sidecar.reclaimer?.reclaims, 1)
 })
 
+t.test('sidecar: one collection once quiet after start, before any burst', async (t) => {
+  const app = await startApp(t, (_req, res) => { res.end('ok') })
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  let reclaims = 0
+  const { sidecar, url } = await startSidecar(t, app.port, {}, [], {
+    clock, idleReclaim: { timers, reclaim: () => { reclaims++; return { gcMs: 0, trimMs: null } } },
+  })
+  t.equal((await send(url)).status, 200)
+  await timers.advance(500)
+  t.equal(reclaims, 0, 'a request since start: not yet')
+  await timers.advance(500)
+  t.equal(reclaims, 1, 'quiet for half a second: collected once')
+  await timers.advance(600_000)
+  t.equal(sidecar.reclaimer?.reclaims, 1, 'and not again: one request is not a burst')
+})
+
 t.test('sidecar: --idle-reclaim-seconds 0 turns it off', async (t) => {
   const app = await startApp(t, (_req, res) => { res.end('ok') })
   const { sidecar } = await startSidecar(t, app.port, {}, ['--idle-reclaim-seconds', '0'])

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { getHeapStatistics } from 'node:v8'
 import t from 'tap'
 import { loadMallocTrim } from '../../src/server/malloc-trim.ts'
-import { IdleReclaimer } from '../../src/server/idle-reclaimer.ts'
+import { IdleReclaimer, STARTUP_ATTEMPTS } from '../../src/server/idle-reclaimer.ts'
 import { reduceMemory } from '../../src/server/reduce-memory.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { silentLogger } from '../../src/shared/logger.ts'
@@ -86,6 +86,56 @@ t.test('not after fewer than minRequests since the last collection (odd requests
   proxy.finished++
   await timers.advance(60_000)
   t.equal(calls.n, 1, 'the 100th arms it')
+})
+
+function setupStartup (startupQuietMs: number | undefined): { proxy: FakeProxy, timers: ManualTimers, calls: { n: number } } {
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  const proxy = new FakeProxy()
+  const calls = { n: 0 }
+  new IdleReclaimer({
+    activity: proxy.activity, idleMs: 60_000, tickMs: 5_000, minRequests: 100, startupQuietMs, clock, timers, logger: silentLogger(),
+    reclaim: () => { calls.n++; return { gcMs: 1, trimMs: null } },
+    rssBytes: () => 100 * 2 ** 20,
+  }).start()
+  return { proxy, timers, calls }
+}
+
+t.test('startupQuietMs: one collection once quiet that long after start, whatever the request count', async (t) => {
+  const { proxy, timers, calls } = setupStartup(1_000)
+  proxy.finished = 2 // the first requests of a cold start
+  await timers.advance(1_000)
+  t.equal(calls.n, 0, 'requests since start: not yet')
+  proxy.inFlight = 1
+  await timers.advance(1_000)
+  t.equal(calls.n, 0, 'one in flight: not yet')
+  proxy.inFlight = 0 // it finishes
+  proxy.finished++
+  await timers.advance(1_000)
+  t.equal(calls.n, 0, 'it finished since the last look: not yet')
+  await timers.advance(1_000)
+  t.equal(calls.n, 1, 'quiet for startupQuietMs: collected')
+  await timers.advance(600_000)
+  t.equal(calls.n, 1, 'once: 2 requests are below minRequests for the idle collection')
+})
+
+t.test('startupQuietMs: given up after STARTUP_ATTEMPTS looks that saw traffic; the burst\'s collection follows', async (t) => {
+  const { proxy, timers, calls } = setupStartup(1_000)
+  for (let s = 0; s < STARTUP_ATTEMPTS + 5; s++) {
+    proxy.finished += 10
+    await timers.advance(1_000)
+  }
+  t.equal(calls.n, 0, 'busy from the first second')
+  await timers.advance(5_000)
+  t.equal(calls.n, 0, 'no start-up collection once given up')
+  await timers.advance(60_000)
+  t.equal(calls.n, 1, 'the idle collection after the burst')
+})
+
+t.test('startupQuietMs: off by default', async (t) => {
+  const { timers, calls } = setupStartup(undefined)
+  await timers.advance(600_000)
+  t.equal(calls.n, 0)
 })
 
 t.test('a runtime without the gc extension: logged once, then off', async (t) => {
