@@ -25,6 +25,11 @@ import { WatchDecoder, type WatchEventHandler } from './kube-watch-decoder.ts'
 export const LIST_TIMEOUT_MS = 60_000
 /** Lists are paged (500 objects a page); a page bigger than this is refused, never buffered. */
 export const MAX_LIST_BODY_BYTES = 64 << 20
+/**
+ * Keep-alive sockets idle this long are closed by us, before the API server (or a load balancer in
+ * front of it) closes them under a request we would be sending: a relist reuses a socket minutes later.
+ */
+const IDLE_SOCKET_MS = 30_000
 /** Error bodies are Status objects; only this much is read. */
 const MAX_ERROR_BODY_BYTES = 64 << 10
 /** TLS verification failures: their message alone ("unable to verify the first certificate") hides the cause. */
@@ -175,6 +180,8 @@ export class KubeApiClient {
     if (res.statusCode === 401 && this.#exec !== null && credential !== null) {
       // client-go refreshes exec credentials on a 401; we also resend once, so a rotated token
       // costs one round trip rather than a failed list and a backoff.
+      // Drained, not read: a reset meanwhile must not be an unhandled 'error'.
+      res.on('error', ignoreError)
       res.resume()
       this.#exec.invalidate(credential)
       credential = await this.#exec.credential()
@@ -196,10 +203,17 @@ export class KubeApiClient {
       method: 'GET',
       path: this.#pathPrefix + path + (qs === '' ? '' : '?' + qs),
       headers,
-      signal,
     }
     return new Promise<IncomingMessage>((resolve, reject) => {
+      if (signal.aborted) { reject(abortReason(signal)); return }
       const req: ClientRequest = this.#module.request(options, resolve)
+      // Not http.request's `signal` option: it destroys the socket *with* an AbortError, and when the
+      // response has just completed the socket is between owners (no 'error' listener: an uncaught
+      // exception; seen when a watch is aborted from its own data handler). Destroyed without an
+      // error, the request or response reports a reset, which the listeners turn into the abort reason.
+      const onAbort = (): void => { req.destroy() }
+      signal.addEventListener('abort', onAbort, { once: true })
+      req.once('close', () => { signal.removeEventListener('abort', onAbort) })
       req.setTimeout(timeoutMs, () => {
         req.destroy(new KubeApiError(`GET ${path}: no answer from ${this.#origin} within ${timeoutMs} ms`, null))
       })
@@ -231,12 +245,14 @@ export class KubeApiClient {
   }
 
   #makeAgent (credential: ExecCredential | null): HttpAgent {
-    if (!this.#isTls) return new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true })
+    // `timeout` is the idle timeout of pooled sockets; a request in flight sets its own (#request).
+    if (!this.#isTls) return new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, timeout: IDLE_SOCKET_MS })
     const c = this.#config
     const cert = credential !== null && credential.certData !== '' ? credential.certData : c.certData
     const key = credential !== null && credential.keyData !== '' ? credential.keyData : c.keyData
     return new (process.getBuiltinModule('node:https').Agent)({
       keepAlive: true,
+      timeout: IDLE_SOCKET_MS,
       ca: c.caData === '' ? undefined : c.caData,
       cert: cert === '' ? undefined : cert,
       key: key === '' ? undefined : key,
@@ -297,6 +313,8 @@ function readBody (res: IncomingMessage, maxBytes: number): Promise<string | nul
 function streamError (err: Error): KubeApiError {
   return err instanceof KubeApiError ? err : new KubeApiError(`watch stream broke: ${err.message}`, null, { cause: err })
 }
+
+function ignoreError (): void {}
 
 function abortReason (signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted')

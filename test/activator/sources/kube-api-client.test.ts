@@ -215,3 +215,27 @@ t.test('a list in flight is aborted by its signal', async (t) => {
   ac.abort(new Error('closing'))
   t.match(await pending, { message: 'closing' })
 })
+
+t.test('a watch aborted from its own handler, as its response completes or stays open, ends quietly', async (t) => {
+  // Regression: with http.request's `signal`, the socket was destroyed with an AbortError while it had
+  // no 'error' listener (between the response's end and the agent): an uncaught exception.
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.write(JSON.stringify({ type: 'ERROR', object: { code: 410 } }) + '\n')
+    if (req.url === '/end') res.end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); return new Promise((resolve) => server.close(resolve)) })
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const c = client(t, { ...EMPTY_REST_CONFIG, host: `http://127.0.0.1:${port}` })
+  let aborted = 0
+  for (let i = 0; i < 200; i++) {
+    const ac = new AbortController()
+    const handler = { onWatchEvent (): void { ac.abort(new Error('stop')) } }
+    await c.watch(i % 2 === 0 ? '/end' : '/open', new URLSearchParams(), { handler, signal: ac.signal, idleTimeoutMs: 10_000 }).catch((err: unknown) => {
+      if (err instanceof Error && err.message === 'stop') aborted++
+    })
+  }
+  t.ok(aborted >= 100, `${aborted} of 200 ended with the abort reason (the rest ended first)`)
+})
