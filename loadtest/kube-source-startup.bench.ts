@@ -55,7 +55,9 @@ try {
     for (let k = 0; k < trees.length; k++) {
       const t = trees[(k + r) % trees.length]
       const s = await startOnce(t.dir, url)
-      ;(res[t.name] ??= []).push(s)
+      const rows = res[t.name] ?? []
+      res[t.name] = rows
+      rows.push(s)
       console.log(`${r} ${t.name.padEnd(10)} ready ${s.readyMs.toFixed(0)} ms, idle RSS ${s.rss.toFixed(1)} MB (anon ${s.anon.toFixed(1)})`)
     }
   }
