@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { KubeApiClient } from '../../../src/activator/sources/kube-api-client.ts'
-import { EMPTY_REST_CONFIG, type KubeRestConfig } from '../../../src/activator/sources/kube-config.ts'
+import { EMPTY_REST_CONFIG, inClusterConfig, type KubeRestConfig } from '../../../src/activator/sources/kube-config.ts'
 import { ManualClock } from '../../../src/shared/clock.ts'
 import { KubeApiError, KubeCredentialsError } from '../../../src/shared/errors.ts'
 import { silentLogger } from '../../../src/shared/logger.ts'
@@ -109,14 +109,17 @@ t.test('basic auth; and no credentials at all over plain http (as client-go)', {
   t.equal(plain.requests.at(-1)?.authorization, null)
 })
 
-t.test('a rotated token file is sent after the refresh period of the injected clock', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+t.test('in cluster: the service account CA verifies, and a rotated token is sent after the refresh period of the injected clock', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
   const api = await httpsApi(t)
   const dir = await mkdtemp(join(tmpdir(), 'sluice-sa-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const tokenFile = join(dir, 'token')
   await writeFile(tokenFile, 'sa-token-1\n')
+  await writeFile(join(dir, 'ca.crt'), (await certs()).ca.cert)
   const clock = new ManualClock()
-  const c = client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, bearerToken: 'sa-token-1\n', bearerTokenFile: tokenFile }, { clock })
+  const config = inClusterConfig('127.0.0.1', String(api.port), dir, silentLogger())
+  t.equal(config.host, api.url)
+  const c = client(t, config, { clock })
   await list(c)
   t.equal(api.requests.at(-1)?.authorization, 'Bearer sa-token-1', 'trimmed')
   await writeFile(tokenFile, 'sa-token-2\n')
