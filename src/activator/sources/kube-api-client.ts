@@ -206,7 +206,8 @@ export class KubeApiClient {
     }
     return new Promise<IncomingMessage>((resolve, reject) => {
       if (signal.aborted) { reject(abortReason(signal)); return }
-      const req: ClientRequest = this.#module.request(options, resolve)
+      let response: IncomingMessage | null = null
+      const req: ClientRequest = this.#module.request(options, (res) => { response = res; resolve(res) })
       // Not http.request's `signal` option: it destroys the socket *with* an AbortError, and when the
       // response has just completed the socket is between owners (no 'error' listener: an uncaught
       // exception; seen when a watch is aborted from its own data handler). Destroyed without an
@@ -215,7 +216,10 @@ export class KubeApiClient {
       signal.addEventListener('abort', onAbort, { once: true })
       req.once('close', () => { signal.removeEventListener('abort', onAbort) })
       req.setTimeout(timeoutMs, () => {
-        req.destroy(new KubeApiError(`GET ${path}: no answer from ${this.#origin} within ${timeoutMs} ms`, null))
+        // Silent that long: before the head, the request fails; mid-body (a watch), the response does.
+        const err = new KubeApiError(`GET ${path}: no answer from ${this.#origin} within ${timeoutMs} ms`, null)
+        if (response === null) req.destroy(err)
+        else response.destroy(err)
       })
       req.on('error', (err) => {
         reject(signal.aborted ? abortReason(signal) : err instanceof KubeApiError ? err : this.#connectError(err))

@@ -1,9 +1,10 @@
 // List then watch one Kubernetes resource, the way client-go's reflector does, small enough to read:
 //
-//   list (paged) --rv--> watch from rv --event--> handler, rv = event's rv
-//        ^                  |  closed by the server / idle timeout: watch again from rv
+//   list (paged) --rv--> watch from rv --event--> handler, rv = event's rv (BOOKMARK: rv only)
+//        ^                  |  closed by the server (timeoutSeconds): watch again from rv
 //        |                  |  410 Gone (HTTP status or ERROR event): relist at once
-//        +-- backoff <------+  any other error: wait (exponential, jittered), then relist
+//        +-- backoff <------+  any other error (an ERROR Status, a reset, a malformed line, silence
+//                              long past timeoutSeconds): wait (exponential, jittered), then relist
 //
 // A relist hands the handler the complete set, so anything missed while disconnected (a DELETE in
 // particular) is reconciled. Requests go through KubeApiClient (kube-api-client.ts): raw JSON lists of

@@ -217,6 +217,24 @@ t.test('a list in flight is aborted by its signal', async (t) => {
   const pending = c.getJson('/api/v1/services', new URLSearchParams(), ac.signal).then(() => null, (e: unknown) => e)
   ac.abort(new Error('closing'))
   t.match(await pending, { message: 'closing' })
+  t.match(await c.getJson('/api/v1/services', new URLSearchParams(), ac.signal).then(() => null, (e: unknown) => e), { message: 'closing' }, 'an aborted signal sends nothing')
+})
+
+t.test('a list unanswered past its timeout, and a watch silent past its idle timeout, fail with KubeApiError', async (t) => {
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/watch') === true) { res.writeHead(200); res.flushHeaders() } // headers, then silence
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); return new Promise((resolve) => server.close(resolve)) })
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const c = new KubeApiClient({ config: { ...EMPTY_REST_CONFIG, host: `http://127.0.0.1:${port}` }, logger: silentLogger(), listTimeoutMs: 30 })
+  t.teardown(() => { c.close() })
+  const signal = new AbortController().signal
+  const listErr = await failure(c.getJson('/list', new URLSearchParams(), signal))
+  t.match(listErr?.message, `GET /list: no answer from http://127.0.0.1:${port} within 30 ms`)
+  const watchErr = await failure(c.watch('/watch', new URLSearchParams(), { handler: { onWatchEvent () {} }, signal, idleTimeoutMs: 30 }))
+  t.match(watchErr?.message, `GET /watch: no answer from http://127.0.0.1:${port} within 30 ms`)
 })
 
 t.test('a watch aborted from its own handler, as its response completes or stays open, ends quietly', async (t) => {
