@@ -1,13 +1,18 @@
 // The activator's `--source kubernetes` start (issue 12): time from spawn to its "activator listening"
 // line (the source's first lists done: start waits for them) and idle RSS/anon 3 s later, for each tree
-// given, against one in-process fake API server (test/activator/sources/fake-kube-api.ts: plain HTTP,
-// REVISIONS Knative Revisions with one EndpointSlice each), as `--kubernetes-server` (kubectl proxy's
-// form). Rounds rotate the order of the trees. Prints only; loopback, bounded.
+// given, against one in-process fake API server (test/activator/sources/fake-kube-api.ts, REVISIONS
+// Knative Revisions with one EndpointSlice each). Plain HTTP given as `--kubernetes-server` (kubectl
+// proxy's form); with TLS=1, HTTPS with a CA made by openssl, reached through a kubeconfig file
+// (KUBECONFIG: CA data, bearer token), the form a pod's credentials take. Rounds rotate the order of
+// the trees. Prints only; loopback, bounded.
 //
-//   flock /tmp/sluice-bench.lock env ROUNDS=5 npx node loadtest/kube-source-startup.bench.ts before=/tmp/kube-before after=/work/main
+//   flock /tmp/sluice-bench.lock env ROUNDS=5 [TLS=1] npx node loadtest/kube-source-startup.bench.ts before=/tmp/kube-before after=/work/main
 import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels } from '../test/activator/sources/fake-kube-api.ts'
+import { makeCa, makeLeaf } from '../test/helpers/test-certs.ts'
 import { rssMb } from './harness/spawn-ready.ts'
 
 const rounds = Number(process.env.ROUNDS ?? 3)
@@ -17,11 +22,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 interface Sample { readyMs: number, rss: number, anon: number }
 
-async function startOnce (dir: string, url: string): Promise<Sample> {
+/** `--kubernetes-server URL`, or (TLS) a kubeconfig file. */
+interface Target { args: string[], env: Record<string, string> }
+
+async function startOnce (dir: string, target: Target): Promise<Sample> {
   const t0 = performance.now()
-  const child = spawn(process.execPath, [join(dir, 'bin', 'sluice'), 'activator', '--source', 'kubernetes', '--kubernetes-server', url,
+  const child = spawn(process.execPath, [join(dir, 'bin', 'sluice'), 'activator', '--source', 'kubernetes', ...target.args,
     '--host', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--drain-seconds', '0'],
-  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POD_NAME: 'kube-startup-bench', NODE_OPTIONS: '' } })
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POD_NAME: 'kube-startup-bench', NODE_OPTIONS: '', ...target.env } })
   const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve() }))
   try {
     const readyMs = await new Promise<number>((resolve, reject) => {
@@ -42,8 +50,23 @@ async function startOnce (dir: string, url: string): Promise<Sample> {
   }
 }
 
-const api = new FakeKubeApi()
+const work = mkdtempSync(join(tmpdir(), 'sluice-kube-bench-'))
+const tls = process.env.TLS === '1'
+const ca = tls ? makeCa(work, 'ca') : null
+const api = new FakeKubeApi(ca === null ? {} : { tls: makeLeaf(work, ca, 'apiserver', ['kube.internal']) })
 const url = await api.start()
+let target: Target = { args: ['--kubernetes-server', url], env: {} }
+if (ca !== null) {
+  api.authorize = (a) => a === 'Bearer bench-token'
+  const kubeconfig = join(work, 'config')
+  writeFileSync(kubeconfig, [
+    `clusters: [{name: c, cluster: {server: "${url}", certificate-authority-data: ${ca.cert.toString('base64')}}}]`,
+    'users: [{name: u, user: {token: bench-token}}]',
+    'contexts: [{name: x, context: {cluster: c, user: u}}]',
+    'current-context: x',
+  ].join('\n'))
+  target = { args: [], env: { KUBECONFIG: kubeconfig } }
+}
 for (let i = 0; i < revisions; i++) {
   const name = `rev-${String(i).padStart(3, '0')}`
   api.apply('revisions', knativeRevision('default', name, { containerConcurrency: 10 }))
@@ -54,7 +77,7 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < trees.length; k++) {
       const t = trees[(k + r) % trees.length]
-      const s = await startOnce(t.dir, url)
+      const s = await startOnce(t.dir, target)
       const rows = res[t.name] ?? []
       res[t.name] = rows
       rows.push(s)
@@ -67,4 +90,5 @@ try {
   }
 } finally {
   await api.close()
+  rmSync(work, { recursive: true, force: true })
 }
