@@ -200,8 +200,8 @@ export class WebSocketClient implements FrameSink {
   }
 
   onFramePing (payload: Buffer): void {
-    // RFC 6455 5.5.2: answer with a pong carrying the ping's payload, unless we already sent a close.
-    if (!this.#closeSent && this.#socket !== null) this.#socket.write(encodeClientFrame(OPCODE_PONG, payload, this.#masks))
+    // RFC 6455 5.5.2: answer with a pong carrying the ping's payload; nothing once we sent a close.
+    if (this.#readyState === WS_OPEN && !this.#closeSent && this.#socket !== null) this.#socket.write(encodeClientFrame(OPCODE_PONG, payload, this.#masks))
   }
 
   onFramePong (payload: Buffer): void {
@@ -283,8 +283,9 @@ export class WebSocketClient implements FrameSink {
   }
 
   #destroy (): void {
-    // Nothing more is sent from here on; the handler hears of it on the socket's 'close'.
+    // Nothing more is sent or parsed from here on; the handler hears of it on the socket's 'close'.
     if (this.#readyState !== WS_CLOSED) this.#readyState = WS_CLOSING
+    this.#parser.stop()
     const socket = this.#socket
     if (socket === null) { this.#finish(); return }
     // 'close' follows (asynchronously) and finishes.
