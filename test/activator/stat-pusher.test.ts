@@ -1,6 +1,9 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import protobuf from 'protobufjs'
 import { WebSocketServer, type RawData } from 'ws'
@@ -12,6 +15,7 @@ import { decodeStatMessagesJson, encodeStatMessagesJson } from '../../src/stats/
 import type { Stat, WireStatMessage } from '../../src/stats/stat.ts'
 import type { Logger } from '../../src/shared/logger.ts'
 import { checkJsonSchema } from '../helpers/json-schema-check.ts'
+import { makePair, SKIP_WITHOUT_OPENSSL } from '../helpers/test-certs.ts'
 import { decodeClientFrames, RawServer, serverFrame, type RawConnection } from '../helpers/websocket-fixtures.ts'
 
 const root = protobuf.loadSync(fileURLToPath(new URL('../../src/stats/stat.proto', import.meta.url)))
@@ -308,4 +312,25 @@ t.test('every way the websocket fails is logged with its code, the pusher reconn
   await closing
   await until(() => server.openSockets === 0, 2000)
   t.equal(timers.size, 0, 'no timer after close()')
+})
+
+t.test('wss:// autoscaler: TLS with the CA given to the pusher (Node\'s store otherwise), frames arrive', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-pusher-wss-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const pair = makePair(dir, 'autoscaler')
+  const https = createHttpsServer({ cert: pair.cert, key: pair.key })
+  await new Promise<void>((resolve) => { https.listen(0, '127.0.0.1', resolve) })
+  const wss = new WebSocketServer({ server: https })
+  const frames: Buffer[] = []
+  wss.on('connection', (ws) => { ws.on('message', (data: RawData) => { frames.push(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)) }) })
+  t.teardown(() => { for (const c of wss.clients) c.terminate(); wss.close(); https.close() })
+  const port = (https.address() as AddressInfo).port
+  const pusher = new StatPusher({ url: `wss://localhost:${port}/`, protocol: 'knative', tls: { ca: pair.cert } })
+  t.teardown(() => pusher.close())
+  pusher.start()
+  await until(() => pusher.connected, 3000)
+  pusher.send([msg('over-tls')])
+  await until(() => frames.length === 1, 2000)
+  const decoded = PbWireStatMessages.toObject(PbWireStatMessages.decode(frames[0])) as { messages: Array<{ name: string }> }
+  t.same(decoded.messages.map((m) => m.name), ['over-tls'])
 })
