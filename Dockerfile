@@ -2,8 +2,8 @@
 #   docker build --target sidecar   -t <registry>/sluice-sidecar:<tag> .     # Knative's queue-proxy (the default target)
 #   docker build --target activator -t <registry>/sluice-activator:<tag> .   # activator (also autoscaler, up)
 # Stage `build` compiles the TypeScript to dist/ (`npm run build`, which also bundles the sidecar
-# mode into dist/cli/sidecar.js + lazy chunks: scripts/build.mjs); `deps-*` install production
-# dependencies only; the runtime stages are node:24-slim as a non-root user with dist/, bin/ and
+# mode into dist/cli/sidecar.js + lazy chunks: scripts/build.mjs); `deps` installs the production
+# dependencies both targets use; the runtime stages are node:24-slim as a non-root user with dist/, bin/ and
 # those dependencies: no src/, no compiler. The image form starts in 55.5 ms and idles at 55.1 MB where
 # the checkout form (type-stripped src/) takes 82.7 ms and 64.2 MB with a warm compile cache, 307.0 ms and
 # 95.8 MB without one (loadtest/results/cold-2026-12-06T15-31-01.md).
@@ -18,26 +18,17 @@ COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 
-# The activator's dependencies: all of them, the Kubernetes client included.
-FROM node:24-slim AS deps-activator
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-
-# The sidecar's: without the Kubernetes client (@kubernetes/client-node and the tree only it needs,
-# ~85 of the ~92 MB), which only the activator's Kubernetes source imports; the sidecar never
-# imports it (test/cli/lazy-loading.test.ts). It stays a plain dependency rather than an optional
-# one: npm on an older Node skips an optional dependency whose tree asks for a newer engine, and the
-# checkout then fails to type-check. Removed here (this stage's package.json is not copied on).
-# OpenTelemetry too (@opentelemetry/*, and with them @grpc/grpc-js, protobufjs: ~47 MB): the build
-# bundles it into the sidecar's lazy chunks (scripts/build.mjs; test/cli/build-telemetry.test.ts runs
-# that form without them). Production node_modules: ~3.9 MB left of ~50.7 MB (the packages the
-# remaining dependencies reach, summed from this checkout's tree).
-FROM node:24-slim AS deps-sidecar
+# Production dependencies, the same for both targets: the packages each mode may load on a path
+# its configuration turns on (undici, http-proxy-3, ws, yaml, pino, hdr-histogram-js), ~7 MB. Not
+# OpenTelemetry (@opentelemetry/*, and with them @grpc/grpc-js, protobufjs: 74 of the 94 MB): the
+# build bundles it into lazy chunks, the sidecar's beside its bundle and the other modes' in
+# dist/telemetry/ (scripts/build.mjs; test/cli/build-telemetry.test.ts runs both forms without it).
+# The Kubernetes client is Sluice's own (src/activator/sources/kube-*.ts), no package (issue 12).
+FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm uninstall @kubernetes/client-node $(node -p "Object.keys(require('./package.json').dependencies).filter((n) => n.startsWith('@opentelemetry/')).join(' ')") --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm uninstall $(node -p "Object.keys(require('./package.json').dependencies).filter((n) => n.startsWith('@opentelemetry/')).join(' ')") --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 # The idle reclaimer's malloc_trim addon (src/native/malloc-trim.c, issue 13; docs/reliability.md):
@@ -73,7 +64,7 @@ ENV NODE_COMPILE_CACHE=/app/.compile-cache
 USER 1000:1000
 
 FROM runtime AS activator
-COPY --from=deps-activator /app/node_modules ./node_modules
+COPY --from=deps /app/node_modules ./node_modules
 # The sidecar's V8 flags (below), measured on the activator under wrk -t1 -c50 at CC=10 (issue 12;
 # loadtest/results/memory-findings-2026-12-06.md): the young generation grew to 16-32 MB per
 # semi-space and TurboFan's concurrent jobs kept their zone memory in worker arenas; peak RSS
@@ -89,7 +80,7 @@ CMD ["activator"]
 
 # Last, so a plain `docker build .` builds the sidecar, as before.
 FROM runtime AS sidecar
-COPY --from=deps-sidecar /app/node_modules ./node_modules
+COPY --from=deps /app/node_modules ./node_modules
 # The sidecar's V8 flags (issue 12; loadtest/results/cold-findings-2026-12-06.md), each measured under
 # wrk -t1 -c50 at CC=10 with no loss of req/s:
 # --max-semi-space-size=1: the young generation stays at 1 MB per semi-space (default: grows to 16):

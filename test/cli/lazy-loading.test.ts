@@ -22,7 +22,7 @@ const CHILD = fileURLToPath(new URL('../helpers/sidecar-load-report.ts', import.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Packages and built-ins the sidecar must not load until a request needs them (pino: never, json-logger.ts). */
-const LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'hdr-histogram-js', 'pino', '@opentelemetry', '@grpc/grpc-js', 'protobufjs']
+const LAZY_PACKAGES = ['undici', 'http-proxy-3', 'hdr-histogram-js', 'pino', '@opentelemetry', '@grpc/grpc-js', 'protobufjs']
 const LAZY_BUILTINS = ['http', 'http2', 'https', 'tls', '_http_server', 'internal/http2/core']
 /** What only OBSERVABILITY_CONFIG's request log runs (files under src/, no extension): Sidecar.listen imports them when it is on. */
 const REQUEST_LOG_FILES = [
@@ -33,7 +33,7 @@ const REQUEST_LOG_FILES = [
  * The activator's: yaml only with a revisions file; ws never (the stat pusher has its own websocket
  * client, src/websocket/); node:http serves its admin port.
  */
-const ACTIVATOR_LAZY_PACKAGES = ['undici', 'http-proxy-3', '@kubernetes/client-node', 'pino', 'yaml', 'ws']
+const ACTIVATOR_LAZY_PACKAGES = ['undici', 'http-proxy-3', 'pino', 'yaml', 'ws']
 const ACTIVATOR_LAZY_BUILTINS = ['http2', 'https', 'tls', 'internal/http2/core', 'zlib']
 
 interface Report { loaded: string[], builtins: string[] }
