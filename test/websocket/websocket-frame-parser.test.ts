@@ -1,4 +1,5 @@
 import t from 'tap'
+import fc from 'fast-check'
 import { closePayloadOf, encodeClientFrame, isValidCloseCode, MaskSource } from '../../src/websocket/websocket-frame-encoder.ts'
 import { WebSocketFrameParser, type FrameSink } from '../../src/websocket/websocket-frame-parser.ts'
 import { decodeClientFrames, serverFrame } from '../helpers/websocket-fixtures.ts'
@@ -76,4 +77,53 @@ t.test('close codes one may send', async (t) => {
   t.same([1000, 1001, 1002, 1003, 1007, 1011, 1012, 1014, 3000, 4999].filter((c) => !isValidCloseCode(c)), [])
   t.same([0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000].filter((c) => isValidCloseCode(c)), [])
   t.equal(closePayloadOf(1005, 'ignored').length, 0, '1005 means no payload')
+})
+
+t.test('property: any valid stream, fragmented and split anywhere, gives its messages and control frames in order', async (t) => {
+  const message = fc.record({
+    isBinary: fc.boolean(),
+    data: fc.uint8Array({ maxLength: 300 }),
+    fragments: fc.array(fc.nat({ max: 300 }), { maxLength: 3 }),
+    pingBetween: fc.option(fc.uint8Array({ maxLength: 125 }), { nil: null }),
+  })
+  fc.assert(fc.property(fc.array(message, { maxLength: 6 }), fc.array(fc.nat({ max: 400 }), { maxLength: 8 }), (messages, cuts) => {
+    const frames: Buffer[] = []
+    const expected: string[] = []
+    for (const m of messages) {
+      // Text must be UTF-8: hex of the bytes is.
+      const payload = m.isBinary ? Buffer.from(m.data) : Buffer.from(Buffer.from(m.data).toString('hex'))
+      const points = [...new Set(m.fragments.map((f) => f % (payload.length + 1)))].sort((a, b) => a - b)
+      let from = 0
+      const pieces: Buffer[] = []
+      for (const p of points) { pieces.push(payload.subarray(from, p)); from = p }
+      pieces.push(payload.subarray(from))
+      pieces.forEach((piece, i) => {
+        frames.push(serverFrame(i === 0 ? (m.isBinary ? 2 : 1) : 0, piece, { fin: i === pieces.length - 1 }))
+        if (i === 0 && pieces.length > 1 && m.pingBetween !== null) {
+          frames.push(serverFrame(9, Buffer.from(m.pingBetween)))
+          expected.push(`ping ${Buffer.from(m.pingBetween).toString()}`)
+        }
+      })
+      expected.push(`${m.isBinary ? 'binary' : 'text'} ${payload.length} ${payload.subarray(0, 8).toString('hex')}`)
+    }
+    const stream = Buffer.concat(frames)
+    const sink = new Sink()
+    const parser = new WebSocketFrameParser(sink, 1024 * 1024)
+    let from = 0
+    for (const c of [...cuts.map((c) => c % (stream.length + 1)), stream.length].sort((a, b) => a - b)) {
+      parser.push(stream.subarray(from, c))
+      from = c
+    }
+    return parser.error === null && JSON.stringify(sink.calls) === JSON.stringify(expected)
+  }), { numRuns: 300 })
+  t.pass('300 streams')
+})
+
+t.test('property: arbitrary bytes never throw; they give frames or one coded error', async (t) => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+    const parser = new WebSocketFrameParser(new Sink(), 1024)
+    parser.push(Buffer.from(bytes))
+    return parser.error === null || /^SLUICE_ERR_WEBSOCKET_(PROTOCOL|MESSAGE_TOO_LARGE)$/.test(parser.error.code)
+  }), { numRuns: 2000 })
+  t.pass('2000 inputs')
 })
