@@ -37,7 +37,7 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 1_000
 /** The largest message accepted from the peer, all fragments together. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
-/** What a client tells its user. Every method is optional work for the user, never required of it. */
+/** What a client tells its user; each call names the client, so a user with several can ignore a stale one. */
 export interface WebSocketHandler {
   onWebSocketOpen (ws: WebSocketClient): void
   onWebSocketMessage (ws: WebSocketClient, data: Buffer, isBinary: boolean): void
