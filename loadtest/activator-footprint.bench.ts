@@ -4,14 +4,23 @@
 // after the first 200, wrk -t1 -c50 with the routing headers, peak RSS (VmHWM), req/s, CPU us/request.
 // `haproxy` (nbthread 1, maxconn 10) is the baseline. HEAPSTAT_OUT=<prefix> sends SIGUSR2 before and
 // after the load (for a diagnostic preload given in the flags, e.g. one writing v8.getHeapSpaceStatistics).
-// Prints only; loopback, bounded.
+// A variant whose name starts with `prod` runs as a Knative activator does in production instead:
+// `--source kubernetes` through a kubeconfig (HTTPS with a CA, bearer token) against an in-process
+// fake API server holding the revision (Revision + a ready EndpointSlice on the nginx), and
+// `--autoscaler ws://` to an in-process websocket server taking its stats (the count received is
+// printed). Results: printed, and with OUT=<dir> written there as activator-footprint-<stamp>.{json,md}.
+// Loopback, bounded.
 //
-//   flock /tmp/sluice-bench.lock env ROUNDS=5 DUR=5 npx node loadtest/activator-footprint.bench.ts \
-//     before=/tmp/before 'after=/tmp/after:--max-semi-space-size=1 --no-concurrent-recompilation' haproxy
+//   flock /tmp/sluice-bench.lock env ROUNDS=5 DUR=5 OUT=loadtest/results npx node loadtest/activator-footprint.bench.ts \
+//     before=/tmp/before 'after=/tmp/after:--max-semi-space-size=1 --no-concurrent-recompilation' 'prod=/tmp/after:...' haproxy
 // A variant is name=DIR[:FLAGS].
 import { join } from 'node:path'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { WebSocketServer } from 'ws'
+import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels } from '../test/activator/sources/fake-kube-api.ts'
+import { makeCa, makeLeaf } from '../test/helpers/test-certs.ts'
+import { fileStamp, machineInfo } from './harness/bench-run.ts'
 import { ChildGroup, type StartedChild } from './harness/child-group.ts'
 import { HOST, httpCall, startActivator, startNginx, startHaproxy } from './harness/targets.ts'
 import { runWrk } from './harness/wrk-runner.ts'
@@ -25,8 +34,35 @@ const group = new ChildGroup()
 const dir = mkdtempSync(join(tmpdir(), 'sluice-footprint-'))
 interface Sample { idle: number, idleAnon: number, peak: number, endAnon: number, rps: number, us: number, err: number }
 const res: Record<string, Sample[]> = {}
+let api: FakeKubeApi | null = null
+let stats: WebSocketServer | null = null
+let statMessages = 0
 try {
   const nginx = await startNginx(group, dir, 1)
+  let prodArgs: string[] = []
+  let prodEnv: Record<string, string> = {}
+  if (targets.some((t) => t.name.startsWith('prod'))) {
+    const ca = makeCa(dir, 'ca')
+    api = new FakeKubeApi({ tls: makeLeaf(dir, ca, 'apiserver', ['kube.internal']) })
+    const url = await api.start()
+    api.authorize = (a) => a === 'Bearer bench-token'
+    api.apply('revisions', knativeRevision('default', 'cold', { containerConcurrency: 10 }))
+    api.apply('endpointslices', endpointSlice('default', 'cold-private-x', privateLabels('cold'), [{ ip: HOST, ready: true }], { port: nginx.port }))
+    const kubeconfig = join(dir, 'kubeconfig')
+    writeFileSync(kubeconfig, [
+      `clusters: [{name: c, cluster: {server: "${url}", certificate-authority-data: ${ca.cert.toString('base64')}}}]`,
+      'users: [{name: u, user: {token: bench-token}}]',
+      'contexts: [{name: x, context: {cluster: c, user: u}}]',
+      'current-context: x',
+    ].join('\n'))
+    const wss = new WebSocketServer({ host: HOST, port: 0 })
+    stats = wss
+    await new Promise<void>((resolve) => { wss.once('listening', resolve) })
+    wss.on('connection', (ws) => { ws.on('message', () => { statMessages++ }) })
+    const address = wss.address()
+    prodArgs = ['--source', 'kubernetes', '--autoscaler', `ws://${HOST}:${address !== null && typeof address === 'object' ? address.port : 0}`]
+    prodEnv = { KUBECONFIG: kubeconfig, POD_NAME: 'activator-bench' }
+  }
   for (let r = 0; r < rounds; r++) {
     const order = targets.map((_, i) => targets[(i + r) % targets.length])
     for (const t of order) {
@@ -35,8 +71,9 @@ try {
       const headers: string[] = []
       if (t.name === 'haproxy') { const h = await startHaproxy(group, dir, [nginx.port], 10); port = h.port; child = h.child }
       else {
-        const a = await startActivator(group, dir, t.name, { bin: join(t.dir, 'bin', 'sluice'), nodeArgs: t.flags })
-        await httpCall('PUT', a.adminPort, '/revisions/default/cold', JSON.stringify({ containerConcurrency: 10, endpoints: [`${HOST}:${nginx.port}`] }))
+        const prod = t.name.startsWith('prod')
+        const a = await startActivator(group, dir, t.name, { bin: join(t.dir, 'bin', 'sluice'), nodeArgs: t.flags, ...(prod ? { extraArgs: prodArgs, env: { ...process.env, NODE_OPTIONS: '', ...prodEnv } } : {}) })
+        if (!prod) await httpCall('PUT', a.adminPort, '/revisions/default/cold', JSON.stringify({ containerConcurrency: 10, endpoints: [`${HOST}:${nginx.port}`] }))
         for (let i = 0; i < 200 && (await httpCall('GET', a.port, '/', null, { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'cold' })).status !== 200; i++) await sleep(25)
         headers.push('Knative-Serving-Namespace: default', 'Knative-Serving-Revision: cold'); port = a.port; child = a.child
       }
@@ -56,8 +93,25 @@ try {
     }
   }
   const med = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
-  for (const [k, v] of Object.entries(res)) console.log(`MED ${k.padEnd(14)} idle ${med(v.map(x => x.idle)).toFixed(1)} (anon ${med(v.map(x => x.idleAnon)).toFixed(1)}) peak ${med(v.map(x => x.peak)).toFixed(1)} endAnon ${med(v.map(x => x.endAnon)).toFixed(1)} rps ${Math.round(med(v.map(x => x.rps)))} us/req ${med(v.map(x => x.us)).toFixed(1)} err ${v.reduce((n, x) => n + x.err, 0)}`)
+  const summary = Object.entries(res).map(([name, v]) => ({ name, idle: med(v.map(x => x.idle)), idleAnon: med(v.map(x => x.idleAnon)), peak: med(v.map(x => x.peak)), endAnon: med(v.map(x => x.endAnon)), rps: med(v.map(x => x.rps)), us: med(v.map(x => x.us)), err: v.reduce((n, x) => n + x.err, 0) }))
+  for (const m of summary) console.log(`MED ${m.name.padEnd(14)} idle ${m.idle.toFixed(1)} (anon ${m.idleAnon.toFixed(1)}) peak ${m.peak.toFixed(1)} endAnon ${m.endAnon.toFixed(1)} rps ${Math.round(m.rps)} us/req ${m.us.toFixed(1)} err ${m.err}`)
+  if (stats !== null) console.log(`stat messages received by the autoscaler stand-in: ${statMessages}`)
+  if (process.env.OUT) {
+    const stamp = fileStamp(new Date())
+    const base = join(process.env.OUT, `activator-footprint-${stamp}`)
+    writeFileSync(`${base}.json`, JSON.stringify({ command: process.argv.slice(2), rounds, durationS: dur, machine: machineInfo(), statMessages, samples: res, medians: summary }, null, 2) + '\n')
+    const rows = summary.map((m) => `| ${m.name} | ${m.idle.toFixed(1)} (${m.idleAnon.toFixed(1)}) | ${m.peak.toFixed(1)} | ${m.endAnon.toFixed(1)} | ${Math.round(m.rps)} | ${m.us.toFixed(1)} | ${m.err} |`)
+    writeFileSync(`${base}.md`, [
+      `# Activator footprint, ${stamp}`, '',
+      `\`loadtest/activator-footprint.bench.ts\` ${process.argv.slice(2).join(' ')}; ${rounds} rounds of ${dur} s, wrk -t1 -c50 at CC=10 against one nginx; medians. MB are MiB; CPU is the proxy's utime+stime per request.`,
+      stats === null ? '' : `\`prod*\` variants: --source kubernetes (HTTPS kubeconfig, fake API server) and --autoscaler ws:// (${statMessages} stat messages received in all).`,
+      '', '| variant | idle RSS (anon) | peak RSS | anon after load | req/s | CPU us/req | errors |', '|---|---:|---:|---:|---:|---:|---:|', ...rows, '',
+    ].join('\n'))
+    console.log(`wrote ${base}.md`)
+  }
 } finally {
+  stats?.close()
+  await api?.close()
   await group.stopAll()
   rmSync(dir, { recursive: true, force: true })
 }
