@@ -13,7 +13,7 @@ export const IDLE_RECLAIM_OPTION: OptionSpec = {
   min: 0,
   max: 86_400,
   default: '60',
-  help: 'after a burst (>= 1,000 requests), once nothing was in flight for this long: one memory-reducing GC, so RSS returns to its idle size; 0 = off',
+  help: 'after a burst (>= 1,000 requests), once nothing was in flight for this long: one memory-reducing GC, so RSS returns to its idle size (the sidecar also collects once when quiet 0.5-1 s after start); 0 = off',
 }
 
 /** glibc's malloc_trim after the reclaimer's GC, through the addon scripts/build-native.mjs builds. */
