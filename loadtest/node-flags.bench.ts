@@ -11,7 +11,8 @@
 //     'maglev-only=--max-semi-space-size=1 --no-concurrent-recompilation --max-opt=2' \
 //     'tunables=--max-semi-space-size=1 --no-concurrent-recompilation|GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536'
 // A variant is name=FLAGS[|ENV=value ...]; SNAP=<blob> in its env starts it from a startup snapshot
-// (`node --snapshot-blob <blob> sidecar ...`) instead of bin/sluice.
+// (`node --snapshot-blob <blob> sidecar ...`) instead of bin/sluice; IMG=<dir> in its env runs that staged
+// image form instead of $IMG (two builds in one run, e.g. a bundle option).
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -42,9 +43,10 @@ try {
   // warm a compile cache per variant (valid only for its flags)
   for (const t of targets) {
     if (t.name === 'floor' || t.name === 'direct' || t.env.SNAP !== undefined) continue
-    t.env.NODE_COMPILE_CACHE ??= join(IMG, `.cc-${t.name}`)
+    const img = t.env.IMG ?? IMG
+    t.env.NODE_COMPILE_CACHE ??= join(img, `.cc-${t.name}`)
     t.env.NODE_ENV = 'production'
-    execFileSync(process.execPath, [...t.flags, join(IMG, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: IMG, stdio: 'ignore', env: { ...process.env, ...t.env } })
+    execFileSync(process.execPath, [...t.flags, join(img, 'bin', 'sluice'), 'sidecar', '--help'], { cwd: img, stdio: 'ignore', env: { ...process.env, ...t.env } })
   }
   for (let r = 0; r <= rounds; r++) {
     const order = targets.map((_, i) => targets[(i + r) % targets.length])
@@ -59,8 +61,8 @@ try {
         continue
       }
       const p = { serving: await freePort(), admin: await freePort(), metrics: await freePort() }
-      const args = t.name === 'floor' ? ['-e', FLOOR_JS, String(p.serving)] : [...t.flags, ...(t.env.SNAP !== undefined ? ['--snapshot-blob', t.env.SNAP] : [join(IMG, 'bin', 'sluice')]), 'sidecar', '--host', HOST, '--port', String(p.serving), '--admin-port', String(p.admin), '--metrics-port', String(p.metrics), '--user-port', String(nginx.port), '--container-concurrency', '10', '--drain-seconds', '0', '--log-level', 'warn']
-      const s = await spawnUntilReady(group, t.name, process.execPath, args, p.serving, { env: { ...process.env, ...t.env }, cwd: IMG, logPath: join(dir, `${t.name}.log`) })
+      const args = t.name === 'floor' ? ['-e', FLOOR_JS, String(p.serving)] : [...t.flags, ...(t.env.SNAP !== undefined ? ['--snapshot-blob', t.env.SNAP] : [join(t.env.IMG ?? IMG, 'bin', 'sluice')]), 'sidecar', '--host', HOST, '--port', String(p.serving), '--admin-port', String(p.admin), '--metrics-port', String(p.metrics), '--user-port', String(nginx.port), '--container-concurrency', '10', '--drain-seconds', '0', '--log-level', 'warn']
+      const s = await spawnUntilReady(group, t.name, process.execPath, args, p.serving, { env: { ...process.env, ...t.env }, cwd: t.env.IMG ?? IMG, logPath: join(dir, `${t.name}.log`) })
       await sleep(1500)
       const idle = rssMb(s.child.pid)
       let peak = NaN, rps = NaN, err = 0, endAnon = NaN, us = NaN
