@@ -89,7 +89,11 @@ COPY --from=deps /app/node_modules ./node_modules
 #   worker threads, whose malloc arenas keep the compiler's zone memory after the burst of
 #   optimisation when load starts: peak RSS 71-85 -> 65 MB. NODE_OPTIONS refuses this flag, hence
 #   bin/image-entry.sh.
-ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation"
+# --no-sparkplug: no baseline-compiled tier between the interpreter and Maglev: idle RSS -0.4 MB, peak
+#   -0.6 MB (62.8 vs 63.4), CPU per request the same under wrk (19.3 vs 20.1 us, 6 rounds) and at 100
+#   req/s (393 vs 386 us, 3 rounds); start-up +5 ms (60.4 vs 55.3 ms, 12 rounds), within the 40 ms over
+#   Node's floor (loadtest/results/memory-findings-2026-12-06b.md).
+ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation --no-sparkplug"
 USER 1000:1000
 RUN sluice sidecar --help > /dev/null
 # serving, admin (drain), metrics: Knative's queue-proxy ports
