@@ -108,28 +108,40 @@ export class ExecCredentialPlugin {
       const out: Buffer[] = []
       let outBytes = 0
       let err = ''
-      let failure: KubeCredentialsError | null = null
-      const timeout = this.#timers.setTimeout(() => {
-        failure = new KubeCredentialsError(`kubernetes exec plugin ${command}: no answer within ${this.#timeoutMs} ms; killed`)
+      let settled = false
+      // A timeout or an overflow settles at once and lets go of the pipes: waiting for 'close' would
+      // wait for every process that inherited them (a plugin that leaves a background child behind),
+      // and every request waits on this run.
+      const abandon = (failure: KubeCredentialsError): void => {
+        if (settled) return
+        settled = true
+        timeout.cancel()
+        child.stdout.destroy()
+        child.stderr.destroy()
         child.kill('SIGKILL')
+        reject(failure)
+      }
+      const timeout = this.#timers.setTimeout(() => {
+        abandon(new KubeCredentialsError(`kubernetes exec plugin ${command}: no answer within ${this.#timeoutMs} ms; killed`))
       }, this.#timeoutMs)
       child.stdout.on('data', (chunk: Buffer) => {
         outBytes += chunk.length
-        if (outBytes > MAX_STDOUT_BYTES) {
-          failure = new KubeCredentialsError(`kubernetes exec plugin ${command}: more than ${MAX_STDOUT_BYTES} bytes of output`)
-          child.kill('SIGKILL')
-        } else out.push(chunk)
+        if (outBytes > MAX_STDOUT_BYTES) abandon(new KubeCredentialsError(`kubernetes exec plugin ${command}: more than ${MAX_STDOUT_BYTES} bytes of output`))
+        else out.push(chunk)
       })
       child.stderr.on('data', (chunk: Buffer) => {
         if (err.length < MAX_STDERR_BYTES) err += chunk.toString('utf8').slice(0, MAX_STDERR_BYTES - err.length)
       })
       child.on('error', (e) => {
+        if (settled) return
+        settled = true
         timeout.cancel()
         reject(new KubeCredentialsError(`kubernetes exec plugin ${command}: cannot run it: ${e.message}`, { cause: e }))
       })
       child.on('close', (code, signal) => {
+        if (settled) return
+        settled = true
         timeout.cancel()
-        if (failure !== null) { reject(failure); return }
         if (code !== 0) {
           const why = signal !== null ? `killed by ${signal}` : `exit status ${String(code)}`
           const said = err.trim() === '' ? '' : `: ${err.trim()}`

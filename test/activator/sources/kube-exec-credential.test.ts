@@ -122,6 +122,15 @@ t.test('failures: exit status with stderr, garbage, a command that is not there,
   const hung = plugin(execConfig(dir, 'hang'), clock, timers).credential()
   await timers.advance(60_000)
   t.equal(await failure(hung), `kubernetes exec plugin ${process.execPath}: no answer within 60000 ms; killed`)
+
+  // A plugin whose background child keeps its stdout open: the timeout still ends the run at once
+  // (waiting for the pipes to close would hold every request until that child exits).
+  const orphaning = plugin(execConfig(dir, 'token', { command: '/bin/sh', args: ['-c', 'sleep 3 & sleep 3'] }), clock, timers).credential()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await timers.advance(60_000)
+  const settled = await Promise.race([orphaning.then(() => 'resolved', () => 'rejected'), new Promise((resolve) => setTimeout(() => { resolve('pending') }, 1_000))])
+  t.equal(settled, 'rejected', 'settled at the timeout, not when the background child lets go of the pipe')
+  t.equal(await failure(orphaning), 'kubernetes exec plugin /bin/sh: no answer within 60000 ms; killed')
 })
 
 t.test('parseExecCredential refuses what client-go refuses', async (t) => {
