@@ -101,7 +101,11 @@ export class KubeApiClient {
     this.#basic = config.username === '' && config.password === ''
       ? null
       : 'Basic ' + Buffer.from(`${config.username}:${config.password}`).toString('base64')
-    this.#exec = config.exec === null
+    // client-go's exec authenticator stands aside when the user has a token, basic auth or a client
+    // certificate of its own (UpdateTransportConfig): the plugin is not run at all then.
+    const hasOwnCredentials = config.bearerToken !== '' || config.bearerTokenFile !== '' || config.username !== '' ||
+      (config.certData !== '' && config.keyData !== '')
+    this.#exec = config.exec === null || hasOwnCredentials
       ? null
       : new ExecCredentialPlugin({
         exec: config.exec,

@@ -151,6 +151,20 @@ t.test('exec plugin: its token is sent and cached; a 401 runs it again and resen
   t.equal(c.execPlugin?.runs, 3, 'one re-run per request, not a loop')
 })
 
+t.test('exec plugin beside a token, basic auth or a client certificate: not run at all, as client-go\'s UpdateTransportConfig', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
+  const api = await httpsApi(t)
+  // A plugin that is not there: running it would fail every request.
+  const exec = { command: '/nonexistent/plugin', args: [], env: [], apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Never', provideClusterInfo: false }
+  const withToken = client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, bearerToken: 'static', exec })
+  t.equal(withToken.execPlugin, null)
+  await list(withToken)
+  t.same(api.requests.map((r) => r.authorization), ['Bearer static'], 'the static token is sent')
+  t.equal(client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, username: 'u', exec }).execPlugin, null, 'basic auth')
+  t.equal(client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, bearerTokenFile: '/var/run/token', exec }).execPlugin, null, 'a token file')
+  t.equal(client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, certData: 'C', keyData: 'K', exec }).execPlugin, null, 'a client certificate')
+  t.not(client(t, { ...EMPTY_REST_CONFIG, host: api.url, insecure: true, certData: 'C', exec }).execPlugin, null, 'a certificate without a key is not cert auth')
+})
+
 t.test('exec plugin: a client certificate for mutual TLS; a failing plugin fails the request', { skip: SKIP_WITHOUT_OPENSSL }, async (t) => {
   const api = await httpsApi(t, true)
   const p = await certs()
