@@ -137,7 +137,7 @@ export const ACTIVATOR_OPTIONS: readonly OptionSpec[] = [
   { flag: 'kubernetes-server', env: '', kind: 'string', default: '', help: 'API server URL without credentials for --source kubernetes (kubectl proxy); default in-cluster or kubeconfig' },
   { flag: '', env: 'KUBERNETES_SERVICE_HOST', kind: 'string', help: 'set in a pod: use the in-cluster service account' },
   { flag: '', env: 'KUBERNETES_SERVICE_PORT', kind: 'string', help: 'set in a pod: the API server\'s port, with KUBERNETES_SERVICE_HOST' },
-  { flag: '', env: 'KUBECONFIG', kind: 'string', help: 'kubeconfig file outside a cluster (default ~/.kube/config)' },
+  { flag: '', env: 'KUBECONFIG', kind: 'string', help: 'kubeconfig file; wins over the in-cluster service account, as in client-go (default ~/.kube/config when it exists)' },
   { flag: 'activator-count', env: '', kind: 'int', min: 1, default: '1', help: 'activator replicas sharing each revision (Knative subsetting: each replica gets its own slice of the pods)' },
   { flag: 'activator-index', env: '', kind: 'int', min: 0, help: 'this replica\'s index in [0, --activator-count); unset = each replica takes 1/N of every pod' },
   { flag: 'reuse-port', env: '', kind: 'bool', default: 'false', help: 'listen on --port with SO_REUSEPORT (several activator processes on one host share the port; Linux)' },

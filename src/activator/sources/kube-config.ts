@@ -61,8 +61,10 @@ export const EMPTY_REST_CONFIG: KubeRestConfig = Object.freeze({
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
 export interface KubeConfigLocation {
-  /** In a pod (KUBERNETES_SERVICE_HOST set): the service account token and CA. */
+  /** In a pod (KUBERNETES_SERVICE_HOST set): the service account token and CA are possible. */
   readonly inCluster: boolean
+  /** KUBECONFIG names a file: it is used, in a pod too (knative/pkg passes it as the explicit path). */
+  readonly explicitKubeconfig: boolean
   /** KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT ('' when unset). */
   readonly serviceHost: string
   readonly servicePort: string
@@ -77,15 +79,18 @@ export interface KubeEnv {
 }
 
 /**
- * Where to look, from environment values the config layer read (it passes them in; this reads no env):
- * in cluster when KUBERNETES_SERVICE_HOST is set, else the first KUBECONFIG entry, else
- * `<home>/.kube/config`. (kubectl merges every KUBECONFIG entry; we use the first.)
+ * Where to look, from environment values the config layer read (it passes them in; this reads no env),
+ * in client-go's order (DeferredLoadingClientConfig, as knative/pkg's GetRESTConfig sets it up): the
+ * first KUBECONFIG entry when set, in a pod too; else `<home>/.kube/config` when that file exists;
+ * else in cluster when KUBERNETES_SERVICE_HOST is set; else `<home>/.kube/config` (its absence is the
+ * error). (kubectl merges every KUBECONFIG entry; we use the first.)
  */
 export function kubeConfigLocation (env: KubeEnv, homeDir: string): KubeConfigLocation {
   const first = (env.KUBECONFIG ?? '').split(delimiter).find((p) => p !== '')
   const serviceHost = env.KUBERNETES_SERVICE_HOST ?? ''
   return {
     inCluster: serviceHost !== '',
+    explicitKubeconfig: first !== undefined,
     serviceHost,
     servicePort: env.KUBERNETES_SERVICE_PORT ?? '',
     kubeconfigPath: first ?? join(homeDir, '.kube', 'config'),
@@ -100,7 +105,8 @@ export interface LoadKubeConfigOptions {
 
 /** Resolves the location; anything missing, unreadable or unsupported is a ConfigError (exit 2). */
 export async function loadKubeConfig (location: KubeConfigLocation, opts: LoadKubeConfigOptions): Promise<KubeRestConfig> {
-  if (location.inCluster) return inClusterConfig(location.serviceHost, location.servicePort, opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, opts.logger)
+  const useKubeconfig = location.explicitKubeconfig || !location.inCluster || process.getBuiltinModule('node:fs').existsSync(location.kubeconfigPath)
+  if (!useKubeconfig) return inClusterConfig(location.serviceHost, location.servicePort, opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, opts.logger)
   const { resolveKubeconfigFile } = await import('./kubeconfig-file.ts')
   return await resolveKubeconfigFile(location.kubeconfigPath)
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EMPTY_REST_CONFIG, inClusterConfig, kubeConfigForServer, kubeConfigLocation, loadKubeConfig } from '../../../src/activator/sources/kube-config.ts'
@@ -105,7 +105,7 @@ t.test('in cluster: https://host:port, the service account token (kept re-readab
   const dir = await tempDir(t)
   await writeFile(join(dir, 'token'), 'sa-token\n')
   await writeFile(join(dir, 'ca.crt'), 'CA PEM')
-  const location = kubeConfigLocation({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBECONFIG: '/ignored' }, '/home/u')
+  const location = kubeConfigLocation({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, '/nowhere')
   t.same(await loadKubeConfig(location, { logger: silentLogger(), serviceAccountDir: dir }), {
     ...EMPTY_REST_CONFIG, host: 'https://10.96.0.1:443', bearerToken: 'sa-token\n', bearerTokenFile: join(dir, 'token'), caData: 'CA PEM',
   })
@@ -125,8 +125,24 @@ t.test('in cluster: no port or no token is a ConfigError; no CA is logged and th
   t.match(lines, [{ msg: 'kubernetes: cannot read the in-cluster CA; verifying the API server with the system roots', caFile: join(dir, 'ca.crt') }])
 })
 
-t.test('kubeConfigLocation: in cluster, else first KUBECONFIG entry, else ~/.kube/config', async (t) => {
-  t.same(kubeConfigLocation({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBECONFIG: '/k' }, '/home/u'), { inCluster: true, serviceHost: '10.96.0.1', servicePort: '443', kubeconfigPath: '/k' })
-  t.same(kubeConfigLocation({ KUBECONFIG: ':/a:/b' }, '/home/u'), { inCluster: false, serviceHost: '', servicePort: '', kubeconfigPath: '/a' })
-  t.same(kubeConfigLocation({ KUBERNETES_SERVICE_HOST: '' }, '/home/u'), { inCluster: false, serviceHost: '', servicePort: '', kubeconfigPath: '/home/u/.kube/config' })
+t.test('kubeConfigLocation: the first KUBECONFIG entry, else ~/.kube/config; in cluster noted', async (t) => {
+  t.same(kubeConfigLocation({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBECONFIG: '/k' }, '/home/u'), { inCluster: true, explicitKubeconfig: true, serviceHost: '10.96.0.1', servicePort: '443', kubeconfigPath: '/k' })
+  t.same(kubeConfigLocation({ KUBECONFIG: ':/a:/b' }, '/home/u'), { inCluster: false, explicitKubeconfig: true, serviceHost: '', servicePort: '', kubeconfigPath: '/a' })
+  t.same(kubeConfigLocation({ KUBERNETES_SERVICE_HOST: '' }, '/home/u'), { inCluster: false, explicitKubeconfig: false, serviceHost: '', servicePort: '', kubeconfigPath: '/home/u/.kube/config' })
+})
+
+t.test('client-go\'s precedence in a pod: KUBECONFIG wins, then an existing ~/.kube/config, then the service account', async (t) => {
+  const dir = await tempDir(t)
+  await writeFile(join(dir, 'token'), 'sa-token')
+  const home = await tempDir(t)
+  const kubeconfig = join(dir, 'kubeconfig')
+  await writeFile(kubeconfig, 'clusters: [{name: c, cluster: {server: "https://from-kubeconfig:6443"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n')
+  const pod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }
+  const load = (env: Record<string, string>): Promise<{ host: string }> => loadKubeConfig(kubeConfigLocation(env, home), { logger: silentLogger(), serviceAccountDir: dir })
+  t.equal((await load({ ...pod, KUBECONFIG: kubeconfig })).host, 'https://from-kubeconfig:6443', 'KUBECONFIG, in a pod too')
+  t.equal((await load(pod)).host, 'https://10.96.0.1:443', 'no kubeconfig: the service account')
+  await mkdir(join(home, '.kube'))
+  await writeFile(join(home, '.kube', 'config'), await readFile(kubeconfig))
+  t.equal((await load(pod)).host, 'https://from-kubeconfig:6443', 'an existing ~/.kube/config comes before the service account, as client-go')
+  t.match(await problemsOf(load({ ...pod, KUBECONFIG: join(dir, 'missing') })), [/missing/], 'a KUBECONFIG that is not there is an error, not a fall-back')
 })
