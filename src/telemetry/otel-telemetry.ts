@@ -1,13 +1,13 @@
 import {
-  ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, ValueType,
-  type Attributes, type Context, type Span, type Tracer,
+  ROOT_CONTEXT, SamplingDecision, SpanKind, trace, TraceFlags, ValueType,
+  type Attributes, type Link, type SpanContext, type TraceState,
 } from '@opentelemetry/api'
-import { getStringFromEnv, W3CTraceContextPropagator } from '@opentelemetry/core'
+import { getStringFromEnv, W3CTraceContextPropagator, type InstrumentationScope } from '@opentelemetry/core'
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources'
 import { MeterProvider, PeriodicExportingMetricReader, type MetricProducer, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics'
 import {
-  AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider,
-  type Sampler, type SpanExporter,
+  AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, RandomIdGenerator, TraceIdRatioBasedSampler,
+  type Sampler, type SpanExporter, type SpanProcessor,
 } from '@opentelemetry/sdk-trace'
 import type { PrometheusServerConfig } from '../config/prometheus-server-config.ts'
 import type { MetricsExportConfig, TelemetryConfig, TracingExportConfig } from '../config/telemetry-config.ts'
@@ -15,6 +15,7 @@ import { splitHostPort } from '../config/telemetry-config.ts'
 import { parseGoFloat } from '../go/go-parse.ts'
 import type { ExchangeTelemetry, TelemetryExchange, TelemetryHooks, TelemetryRevision } from '../proxy/exchange-telemetry.ts'
 import type { Logger } from '../shared/logger.ts'
+import { SpanRecord } from './span-record.ts'
 import { StdoutSpanExporter } from './stdout-span-exporter.ts'
 import { GaugeFamily, HistogramFamily, RequestMetricsProducer, SumFamily, type AnyFamily, type ScopeFamilies } from './request-metrics.ts'
 
@@ -76,15 +77,18 @@ export async function createOtelTelemetry (o: OtelTelemetryOptions): Promise<Tel
     // The SDK hosts the reader and its exporter; the request metrics come from the producer.
     meterProvider = new MeterProvider({ resource, readers: [await metricReaderFor(o.config.metrics, o, producer)] })
   }
-  const tracerProvider = o.config.tracing.protocol === 'none'
+  // Spans are recorded by OtelExchange as SpanRecords (span-record.ts) and handed to the SDK's
+  // batch processor and exporter; the SDK's TracerProvider and Tracer are not used.
+  const tracing = o.config.tracing.protocol === 'none'
     ? null
-    : new TracerProvider({
+    : new Tracing(
+      samplerFor(o.config.tracing),
+      new BatchSpanProcessor({ exporter: await spanExporterFor(o.config.tracing, o), ...batchOptionsFromEnv() }),
       resource,
-      sampler: samplerFor(o.config.tracing),
-      spanProcessors: [new BatchSpanProcessor({ exporter: await spanExporterFor(o.config.tracing, o), ...batchOptionsFromEnv() })],
-    })
+      o.site,
+    )
   o.logger.info({ metrics: o.config.metrics, tracing: o.config.tracing }, 'OpenTelemetry on')
-  return new OtelTelemetry(o, families, meterProvider, tracerProvider)
+  return new OtelTelemetry(o, families, meterProvider, tracing)
 }
 
 function buildResource (attrs: Readonly<Record<string, string>>): Resource {
@@ -307,12 +311,55 @@ function createFamilies (site: TelemetrySite, prometheus: boolean): Families {
   }
 }
 
+/**
+ * What the SDK's Tracer held for our two scopes: the sampler, the batch processor, the resource, the
+ * id generator. One per process.
+ *
+ * A request's sampling is decided once, for its server span, with the configured sampler (as the
+ * SDK's Tracer calls it: the extracted context, the trace id, the span name, the kind, no attributes,
+ * no links). Its other spans are children in the same trace, and every sampler Knative configures
+ * (samplerFor, samplerFromEnv: always_on/off, traceidratio, parentbased_*) decides a child as its
+ * parent was decided: parent-based ones follow the local parent; always_on/off and traceidratio
+ * give the same answer for the same trace id. So an unsampled request records nothing and makes no
+ * span or context objects: it only draws the client span's id for the traceparent it sends on
+ * (`00-<trace id>-<span id>-00`, the parent's tracestate), what the SDK's non-recording spans
+ * propagate. RECORD (record, not sampled) is treated as unsampled: no sampler here returns it,
+ * and the SDK's batch processor drops such spans anyway.
+ */
+class Tracing {
+  readonly sampler: Sampler
+  readonly processor: SpanProcessor
+  readonly resource: Resource
+  /** otelhttp's scope (server and client spans) and Knative's (the queue-proxy's or activator's spans). */
+  readonly httpScope: InstrumentationScope
+  readonly knScope: InstrumentationScope
+  readonly ids: RandomIdGenerator
+
+  constructor (sampler: Sampler, processor: SpanProcessor, resource: Resource, site: TelemetrySite) {
+    this.sampler = sampler
+    this.processor = processor
+    this.resource = resource
+    // As TracerProvider.getTracer(name, version) builds them.
+    this.httpScope = { name: OTELHTTP_SCOPE, version: OTELHTTP_VERSION, schemaUrl: undefined }
+    this.knScope = { name: site === 'activator' ? ACTIVATOR_SCOPE : QUEUE_SCOPE, version: undefined, schemaUrl: undefined }
+    this.ids = new RandomIdGenerator()
+  }
+
+  /** A sampled span's context (new span id) in `traceId`. */
+  sampledContext (traceId: string, traceState: TraceState | undefined): SpanContext {
+    return { traceId, spanId: this.ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED, traceState }
+  }
+}
+
+/** The sampler's arguments for a server span that are the same on every request. */
+const NO_SAMPLER_ATTRIBUTES: Attributes = Object.freeze({})
+const NO_LINKS: Link[] = []
+
 /** The hooks: one per process. */
 class OtelTelemetry implements TelemetryHooks {
   readonly site: TelemetrySite
   readonly families: Families | null
-  readonly httpTracer: Tracer | null
-  readonly knTracer: Tracer | null
+  readonly tracing: Tracing | null
   readonly propagator = new W3CTraceContextPropagator()
   readonly inFlight: (() => number) | null
   readonly upstreamHost: string
@@ -322,19 +369,16 @@ class OtelTelemetry implements TelemetryHooks {
   /** The activator's per-revision attribute sets, built once per revision. */
   readonly #revisionAttrs = new WeakMap<TelemetryRevision, RevisionAttributes>()
   readonly #meterProvider: MeterProvider | null
-  readonly #tracerProvider: TracerProvider | null
 
-  constructor (o: OtelTelemetryOptions, families: Families | null, mp: MeterProvider | null, tp: TracerProvider | null) {
+  constructor (o: OtelTelemetryOptions, families: Families | null, mp: MeterProvider | null, tracing: Tracing | null) {
     this.site = o.site
     this.families = families
-    this.httpTracer = tp === null ? null : tp.getTracer(OTELHTTP_SCOPE, OTELHTTP_VERSION)
-    this.knTracer = tp === null ? null : tp.getTracer(o.site === 'activator' ? ACTIVATOR_SCOPE : QUEUE_SCOPE)
+    this.tracing = tracing
     this.inFlight = o.inFlight
     this.upstreamHost = o.upstreamHost
     this.upstreamPort = o.upstreamPort
     this.upstreamAuthority = `${o.upstreamHost.includes(':') ? `[${o.upstreamHost}]` : o.upstreamHost}:${o.upstreamPort}`
     this.#meterProvider = mp
-    this.#tracerProvider = tp
   }
 
   begin (ex: TelemetryExchange, revision: TelemetryRevision | null): ExchangeTelemetry {
@@ -390,7 +434,7 @@ class OtelTelemetry implements TelemetryHooks {
   async shutdown (): Promise<void> {
     await Promise.allSettled([
       this.#meterProvider === null ? null : this.#meterProvider.shutdown(),
-      this.#tracerProvider === null ? null : this.#tracerProvider.shutdown(),
+      this.tracing === null ? null : this.tracing.processor.shutdown(),
     ])
   }
 }
@@ -408,8 +452,6 @@ const NO_ATTRIBUTES: Attributes = Object.freeze({})
 /** activator/metrics.go PeerAutoscaler: the stat reporter's peer. */
 const PEER_AUTOSCALER: Attributes = Object.freeze({ peer: 'autoscaler' })
 const PEER_AUTOSCALER_KEY = 'autoscaler'
-const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER })
-const CLIENT_SPAN = Object.freeze({ kind: SpanKind.CLIENT })
 
 /** kn.revision.request.*: the revision's running count. */
 function addTo (family: SumFamily, revision: RevisionAttributes, delta: number): void {
@@ -422,30 +464,22 @@ const HEADER_GETTER = {
   keys (carrier: TelemetryExchange['req']['headers']): string[] { return Object.keys(carrier) },
 }
 
-/** Collects what the propagator injects. */
-class InjectedHeaders {
-  traceparent = ''
-  tracestate = ''
-}
-const HEADER_SETTER = {
-  set (carrier: InjectedHeaders, key: string, value: string): void {
-    if (key === 'traceparent') carrier.traceparent = value
-    else if (key === 'tracestate') carrier.tracestate = value
-  },
-}
 
 /** One exchange's spans; every field set here, null until used. */
 class OtelExchange implements ExchangeTelemetry {
   readonly t: OtelTelemetry
   readonly revision: RevisionAttributes | null
-  readonly serverSpan: Span | null
+  /** The request's trace ('' with tracing off); sampled or not, the traceparent sent on is in it. */
+  readonly traceId: string
+  /** The incoming tracestate (or the sampler's), sent on. */
+  readonly traceState: TraceState | undefined
+  /** Null unless the request is sampled (Tracing: an unsampled request records nothing). */
+  readonly serverSpan: SpanRecord | null
   /** kn.queueproxy.proxy (sidecar, from the start) / activator_proxy (activator, from admission). */
-  proxySpan: Span | null
+  proxySpan: SpanRecord | null
   /** kn.queueproxy.wait (sidecar with a breaker) / throttler_try (activator): until admission. */
-  waitSpan: Span | null
-  clientSpan: Span | null
-  /** The context the server span's children start in. */
-  readonly serverContext: Context
+  waitSpan: SpanRecord | null
+  clientSpan: SpanRecord | null
 
   constructor (t: OtelTelemetry, ex: TelemetryExchange, revision: RevisionAttributes | null) {
     this.t = t
@@ -455,27 +489,35 @@ class OtelExchange implements ExchangeTelemetry {
     this.clientSpan = null
     const f = t.families
     if (revision !== null && f !== null && f.requestQueued !== null) addTo(f.requestQueued, revision, 1)
-    const tracer = t.httpTracer
-    if (tracer === null) {
+    const tracing = t.tracing
+    if (tracing === null) {
+      this.traceId = ''
+      this.traceState = undefined
       this.serverSpan = null
-      this.serverContext = ROOT_CONTEXT
       return
     }
-    const parent = t.propagator.extract(ROOT_CONTEXT, ex.req.headers, HEADER_GETTER)
-    // Attributes once the sampler said yes: Knative's samplers do not read them, and most requests
-    // at a ratio below 1 are not recorded.
-    const span = tracer.startSpan(spanMethod(ex.options.method), SERVER_SPAN, parent)
-    if (span.isRecording()) span.setAttributes(serverSpanAttributes(ex))
-    this.serverSpan = span
-    this.serverContext = trace.setSpan(parent, span)
-    const kn = t.knTracer
-    if (kn === null) return
+    // The propagator only when there is a traceparent: without one, extract() gives ROOT_CONTEXT.
+    const parentContext = ex.req.headers.traceparent === undefined ? ROOT_CONTEXT : t.propagator.extract(ROOT_CONTEXT, ex.req.headers, HEADER_GETTER)
+    const remote = trace.getSpanContext(parentContext)
+    const parent = remote !== undefined && trace.isSpanContextValid(remote) ? remote : undefined
+    const traceId = parent === undefined ? tracing.ids.generateTraceId() : parent.traceId
+    const name = spanMethod(ex.options.method)
+    // Knative's samplers read neither attributes nor links (the SDK's Tracer passes none either).
+    const sampling = tracing.sampler.shouldSample(parentContext, traceId, name, SpanKind.SERVER, NO_SAMPLER_ATTRIBUTES, NO_LINKS)
+    this.traceId = traceId
+    this.traceState = sampling.traceState ?? parent?.traceState
+    if (sampling.decision !== SamplingDecision.RECORD_AND_SAMPLED) {
+      this.serverSpan = null
+      return
+    }
+    const server = new SpanRecord(name, SpanKind.SERVER, tracing.sampledContext(traceId, this.traceState), parent, serverSpanAttributes(ex), tracing.resource, tracing.httpScope)
+    this.serverSpan = server
     if (t.site === 'queue-proxy') {
-      const proxy = kn.startSpan('kn.queueproxy.proxy', undefined, this.serverContext)
+      const proxy = new SpanRecord('kn.queueproxy.proxy', SpanKind.INTERNAL, tracing.sampledContext(traceId, this.traceState), server.context, {}, tracing.resource, tracing.knScope)
       this.proxySpan = proxy
-      if (t.inFlight !== null) this.waitSpan = kn.startSpan('kn.queueproxy.wait', undefined, trace.setSpan(this.serverContext, proxy))
+      if (t.inFlight !== null) this.waitSpan = new SpanRecord('kn.queueproxy.wait', SpanKind.INTERNAL, tracing.sampledContext(traceId, this.traceState), proxy.context, {}, tracing.resource, tracing.knScope)
     } else {
-      this.waitSpan = kn.startSpan('throttler_try', undefined, this.serverContext)
+      this.waitSpan = new SpanRecord('throttler_try', SpanKind.INTERNAL, tracing.sampledContext(traceId, this.traceState), server.context, {}, tracing.resource, tracing.knScope)
     }
   }
 
@@ -489,24 +531,37 @@ class OtelExchange implements ExchangeTelemetry {
         addTo(f.requestActive, this.revision, 1)
       }
     }
-    if (this.waitSpan !== null) this.waitSpan.end()
-    const tracer = t.httpTracer
-    if (tracer === null) return
-    let parent = this.serverContext
-    if (t.site === 'activator' && t.knTracer !== null) {
-      const proxy = t.knTracer.startSpan('activator_proxy', undefined, this.serverContext)
-      this.proxySpan = proxy
-      parent = trace.setSpan(this.serverContext, proxy)
-    } else if (this.proxySpan !== null) {
-      parent = trace.setSpan(this.serverContext, this.proxySpan)
+    const tracing = t.tracing
+    if (tracing === null) return
+    if (this.waitSpan !== null) this.waitSpan.end(tracing.processor)
+    const server = this.serverSpan
+    let clientSpanId: string
+    let flags: string
+    if (server === null) {
+      // Unsampled: only the client span's id, for the traceparent.
+      clientSpanId = tracing.ids.generateSpanId()
+      flags = '00'
+    } else {
+      let parent = server.context
+      if (t.site === 'activator') {
+        const proxy = new SpanRecord('activator_proxy', SpanKind.INTERNAL, tracing.sampledContext(this.traceId, this.traceState), server.context, {}, tracing.resource, tracing.knScope)
+        this.proxySpan = proxy
+        parent = proxy.context
+      } else if (this.proxySpan !== null) {
+        parent = this.proxySpan.context
+      }
+      const method = ex.options.method
+      const client = new SpanRecord(
+        t.site === 'activator' ? `${method} ${pathOf(ex.options.path)}` : `HTTP ${method}`, SpanKind.CLIENT,
+        tracing.sampledContext(this.traceId, this.traceState), parent,
+        clientSpanAttributes(ex, t.site === 'activator' ? destOf(ex.target) : t.upstreamAuthority), tracing.resource, tracing.httpScope,
+      )
+      this.clientSpan = client
+      clientSpanId = client.context.spanId
+      flags = '01'
     }
-    const method = ex.options.method
-    const client = tracer.startSpan(t.site === 'activator' ? `${method} ${pathOf(ex.options.path)}` : `HTTP ${method}`, CLIENT_SPAN, parent)
-    if (client.isRecording()) client.setAttributes(clientSpanAttributes(ex, t.site === 'activator' ? destOf(ex.target) : t.upstreamAuthority))
-    this.clientSpan = client
-    const injected = new InjectedHeaders()
-    t.propagator.inject(trace.setSpan(parent, client), injected, HEADER_SETTER)
-    setTraceHeaders(ex.options.headers, injected)
+    // W3CTraceContextPropagator.inject's format (version 00), and the tracestate when there is one.
+    setTraceHeaders(ex.options.headers, `00-${this.traceId}-${clientSpanId}-${flags}`, this.traceState === undefined ? '' : this.traceState.serialize())
   }
 
   onEnd (ex: TelemetryExchange): void {
@@ -545,33 +600,38 @@ class OtelExchange implements ExchangeTelemetry {
         addTo(f.requestQueued, this.revision, -1)
       }
     }
+    const server = this.serverSpan
+    const tracing = t.tracing
+    if (server === null || tracing === null) return
+    const processor = tracing.processor
     const wait = this.waitSpan
     if (wait !== null && ex.admittedMs < 0) {
       // Never admitted: Knative sets the throttler's error on its wait span.
-      if (t.site === 'activator') wait.setStatus({ code: SpanStatusCode.ERROR, message: ex.errorCode ?? 'context canceled' })
-      wait.end()
+      if (t.site === 'activator') wait.setError(ex.errorCode ?? 'context canceled')
+      wait.end(processor)
     }
     const client = this.clientSpan
     if (client !== null) {
       if (ex.firstByteMs >= 0 && ex.error === null) {
-        client.setAttribute('http.response.status_code', ex.statusCode)
-        if (ex.statusCode >= 400) client.setStatus({ code: SpanStatusCode.ERROR })
+        client.attributes['http.response.status_code'] = ex.statusCode
+        if (ex.statusCode >= 400) client.setError(undefined)
       } else {
-        client.setAttribute('error.type', errorType(ex))
-        client.setStatus({ code: SpanStatusCode.ERROR, message: ex.error === null ? 'context canceled' : ex.error.message })
+        client.attributes['error.type'] = errorType(ex)
+        client.setError(ex.error === null ? 'context canceled' : ex.error.message)
       }
-      client.end()
+      client.end(processor)
     }
-    if (this.proxySpan !== null) this.proxySpan.end()
-    const server = this.serverSpan
-    if (server !== null) {
-      if (requestBytes > 0) server.setAttribute('http.request.body.size', requestBytes)
-      if (ex.responseBytes > 0) server.setAttribute('http.response.body.size', ex.responseBytes)
-      server.setAttribute('http.response.status_code', status)
-      if (this.revision !== null) server.setAttributes(this.revision.labels)
-      if (status >= 500) server.setStatus({ code: SpanStatusCode.ERROR })
-      server.end()
+    if (this.proxySpan !== null) this.proxySpan.end(processor)
+    const attrs = server.attributes
+    if (requestBytes > 0) attrs['http.request.body.size'] = requestBytes
+    if (ex.responseBytes > 0) attrs['http.response.body.size'] = ex.responseBytes
+    attrs['http.response.status_code'] = status
+    if (this.revision !== null) {
+      const labels = this.revision.labels
+      for (const key in labels) attrs[key] = labels[key]
     }
+    if (status >= 500) server.setError(undefined)
+    server.end(processor)
   }
 
   /** otelhttp's MetricAttributes: the labeler's first (activator), then method, scheme, host, port, protocol, status. */
@@ -647,15 +707,15 @@ function destOf (target: unknown): string {
 }
 
 /** Replaces the incoming trace headers in the upstream list (flat name/value pairs) with ours. */
-function setTraceHeaders (headers: TelemetryExchange['options']['headers'], injected: InjectedHeaders): void {
-  if (!Array.isArray(headers) || injected.traceparent === '') return
+function setTraceHeaders (headers: TelemetryExchange['options']['headers'], traceparent: string, tracestate: string): void {
+  if (!Array.isArray(headers)) return
   const list = headers as string[]
   for (let i = list.length - 2; i >= 0; i -= 2) {
     const name = (list[i] ?? '').toLowerCase()
     if (name === 'traceparent' || name === 'tracestate') list.splice(i, 2)
   }
-  list.push('traceparent', injected.traceparent)
-  if (injected.tracestate !== '') list.push('tracestate', injected.tracestate)
+  list.push('traceparent', traceparent)
+  if (tracestate !== '') list.push('tracestate', tracestate)
 }
 
 /** Go's r.Proto without "HTTP/": 1.1, 2.0. */
