@@ -174,7 +174,7 @@ function execConfig (raw: unknown, userName: string, where: string, at: (p: stri
   return { command, args, env, apiVersion, interactiveMode, provideClusterInfo: problems.bool(raw, 'provideClusterInfo', `${where}.provideClusterInfo`) }
 }
 
-/** `clusters: [{name, cluster: {...}}]` -> name -> fields (the last of a name wins, as kubectl's). */
+/** `clusters: [{name, cluster: {...}}]` -> name -> fields; a name twice is refused, as client-go's conversion does. */
 function namedEntries (root: Fields, list: string, field: string, problems: Problems): Map<string, Fields> {
   const out = new Map<string, Fields>()
   const raw = root[list]
@@ -184,6 +184,7 @@ function namedEntries (root: Fields, list: string, field: string, problems: Prob
     if (!isFields(entry) || typeof entry.name !== 'string') { problems.add(`every entry of ${list} needs a name`); continue }
     const body = entry[field] ?? {}
     if (!isFields(body)) { problems.add(`${list}[${entry.name}].${field} must be a mapping`); continue }
+    if (out.has(entry.name)) { problems.add(`duplicate name "${entry.name}" in ${list}`); continue }
     out.set(entry.name, body)
   }
   return out
@@ -225,9 +226,9 @@ class Problems {
     return v
   }
 
-  /** `*-data` fields: standard base64 (as Go's encoding/json decodes []byte), returned decoded. */
+  /** `*-data` fields: standard base64 (as Go's encoding/json decodes []byte: line breaks skipped), returned decoded. */
   base64 (fields: Fields, key: string, where: string): string {
-    const v = this.str(fields, key, where)
+    const v = this.str(fields, key, where).replace(/[\r\n]/g, '')
     if (v === '') return ''
     if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(v)) { this.add(`${where} is not base64`); return '' }
     return Buffer.from(v, 'base64').toString('utf8')
