@@ -141,7 +141,9 @@ export class KubeApiClient {
    * through `signal` rejects with the abort reason.
    */
   async watch (path: string, query: URLSearchParams, req: WatchRequest): Promise<void> {
-    const res = await this.#send(path, query, req.signal, req.idleTimeoutMs)
+    // The head within the list timeout (a server that accepts and never answers is noticed then, not
+    // after a whole watch period); then the body's idle timeout.
+    const res = await this.#send(path, query, req.signal, req.idleTimeoutMs, Math.min(this.#listTimeoutMs, req.idleTimeoutMs))
     const status = res.statusCode ?? 0
     if (status !== 200) throw await errorFromResponse(res)
     const decoder = new WatchDecoder()
@@ -178,9 +180,10 @@ export class KubeApiClient {
     this.#retiredAgent?.destroy()
   }
 
-  async #send (path: string, query: URLSearchParams, signal: AbortSignal, timeoutMs: number): Promise<IncomingMessage> {
+  /** `headTimeoutMs`: until the response head (default `timeoutMs`); `timeoutMs`: silence after it. */
+  async #send (path: string, query: URLSearchParams, signal: AbortSignal, timeoutMs: number, headTimeoutMs = timeoutMs): Promise<IncomingMessage> {
     let credential = this.#exec === null ? null : await this.#exec.credential()
-    let res = await this.#request(path, query, signal, timeoutMs, credential)
+    let res = await this.#request(path, query, signal, timeoutMs, headTimeoutMs, credential)
     if (res.statusCode === 401 && this.#exec !== null && credential !== null) {
       // client-go refreshes exec credentials on a 401; we also resend once, so a rotated token
       // costs one round trip rather than a failed list and a backoff.
@@ -190,12 +193,12 @@ export class KubeApiClient {
       this.#exec.invalidate(credential)
       credential = await this.#exec.credential()
       this.#logger.info('kubernetes: 401 with the exec plugin\'s credential; ran the plugin again')
-      res = await this.#request(path, query, signal, timeoutMs, credential)
+      res = await this.#request(path, query, signal, timeoutMs, headTimeoutMs, credential)
     }
     return res
   }
 
-  #request (path: string, query: URLSearchParams, signal: AbortSignal, timeoutMs: number, credential: ExecCredential | null): Promise<IncomingMessage> {
+  #request (path: string, query: URLSearchParams, signal: AbortSignal, timeoutMs: number, headTimeoutMs: number, credential: ExecCredential | null): Promise<IncomingMessage> {
     const qs = query.toString()
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent }
     const authorization = this.#authorization(credential)
@@ -211,7 +214,11 @@ export class KubeApiClient {
     return new Promise<IncomingMessage>((resolve, reject) => {
       if (signal.aborted) { reject(abortReason(signal)); return }
       let response: IncomingMessage | null = null
-      const req: ClientRequest = this.#module.request(options, (res) => { response = res; resolve(res) })
+      const req: ClientRequest = this.#module.request(options, (res) => {
+        response = res
+        if (headTimeoutMs !== timeoutMs) req.setTimeout(timeoutMs)
+        resolve(res)
+      })
       // Not http.request's `signal` option: it destroys the socket *with* an AbortError, and when the
       // response has just completed the socket is between owners (no 'error' listener: an uncaught
       // exception; seen when a watch is aborted from its own data handler). Destroyed without an
@@ -219,9 +226,9 @@ export class KubeApiClient {
       const onAbort = (): void => { req.destroy() }
       signal.addEventListener('abort', onAbort, { once: true })
       req.once('close', () => { signal.removeEventListener('abort', onAbort) })
-      req.setTimeout(timeoutMs, () => {
+      req.setTimeout(headTimeoutMs, () => {
         // Silent that long: before the head, the request fails; mid-body (a watch), the response does.
-        const err = new KubeApiError(`GET ${path}: no answer from ${this.#origin} within ${timeoutMs} ms`, null)
+        const err = new KubeApiError(`GET ${path}: no answer from ${this.#origin} within ${response === null ? headTimeoutMs : timeoutMs} ms`, null)
         if (response === null) req.destroy(err)
         else response.destroy(err)
       })

@@ -247,8 +247,11 @@ t.test('a list unanswered past its timeout, and a watch silent past its idle tim
   const signal = new AbortController().signal
   const listErr = await failure(c.getJson('/list', new URLSearchParams(), signal))
   t.match(listErr?.message, `GET /list: no answer from http://127.0.0.1:${port} within 30 ms`)
-  const watchErr = await failure(c.watch('/watch', new URLSearchParams(), { handler: { onWatchEvent () {} }, signal, idleTimeoutMs: 30 }))
-  t.match(watchErr?.message, `GET /watch: no answer from http://127.0.0.1:${port} within 30 ms`)
+  const watchErr = await failure(c.watch('/watch', new URLSearchParams(), { handler: { onWatchEvent () {} }, signal, idleTimeoutMs: 80 }))
+  t.match(watchErr?.message, `GET /watch: no answer from http://127.0.0.1:${port} within 80 ms`, 'after the head: the idle timeout')
+  // A server that accepts a watch and never answers its head: the list timeout, not the (long) idle one.
+  const headless = await failure(c.watch('/silent', new URLSearchParams(), { handler: { onWatchEvent () {} }, signal, idleTimeoutMs: 600_000 }))
+  t.match(headless?.message, `GET /silent: no answer from http://127.0.0.1:${port} within 30 ms`, 'before the head: the list timeout')
 })
 
 t.test('a watch aborted from its own handler, as its response completes or stays open, ends quietly', async (t) => {
