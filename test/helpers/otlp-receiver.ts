@@ -64,6 +64,13 @@ export interface ReceivedSpan {
   statusCode: number
   statusMessage: string
   scope: string
+  scopeVersion: string
+  /** W3C tracestate, '' when none. */
+  traceState: string
+  /** OTLP span flags: W3C trace flags in the low byte, 0x100 has-is-remote, 0x200 the parent is remote. */
+  flags: number
+  startTimeUnixNano: number
+  endTimeUnixNano: number
   resource: Record<string, AttrValue>
 }
 
@@ -100,7 +107,7 @@ function hex (b64: string): string { return Buffer.from(b64, 'base64').toString(
 
 /** Flattens an ExportTraceServiceRequest body. */
 export function decodeSpans (body: Uint8Array): ReceivedSpan[] {
-  const msg = TraceRequest.toObject(TraceRequest.decode(body), TO_OBJECT) as { resourceSpans: Array<{ resource?: { attributes: PbKeyValue[] }, scopeSpans: Array<{ scope?: { name: string }, spans: Array<Record<string, unknown>> }> }> }
+  const msg = TraceRequest.toObject(TraceRequest.decode(body), TO_OBJECT) as { resourceSpans: Array<{ resource?: { attributes: PbKeyValue[] }, scopeSpans: Array<{ scope?: { name: string, version?: string }, spans: Array<Record<string, unknown>> }> }> }
   const out: ReceivedSpan[] = []
   for (const rs of msg.resourceSpans) {
     const resource = attrs(rs.resource?.attributes)
@@ -117,6 +124,11 @@ export function decodeSpans (body: Uint8Array): ReceivedSpan[] {
           statusCode: status.code ?? 0,
           statusMessage: status.message ?? '',
           scope: ss.scope?.name ?? '',
+          scopeVersion: ss.scope?.version ?? '',
+          traceState: (s.traceState as string | undefined) ?? '',
+          flags: (s.flags as number | undefined) ?? 0,
+          startTimeUnixNano: (s.startTimeUnixNano as number | undefined) ?? 0,
+          endTimeUnixNano: (s.endTimeUnixNano as number | undefined) ?? 0,
           resource,
         })
       }

@@ -107,6 +107,19 @@ t.test('queue-proxy\'s spans and metrics reach an OTLP/HTTP receiver; traceparen
   t.equal(client.spanId, parentId, 'the app\'s traceparent names the client span')
   t.equal(server.scope, 'go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp')
   t.equal(proxy.scope, 'knative.dev/serving/pkg/queue')
+  t.equal(server.scopeVersion, '0.69.0', 'otelhttp\'s version on its scope')
+  t.equal(proxy.scopeVersion, '', 'Knative\'s tracer has no version')
+  // W3C sampled (0x01) + has-is-remote (0x100), + is-remote (0x200) where the parent came in a header.
+  t.same([server.flags, proxy.flags, wait.flags, client.flags], [0x301, 0x101, 0x101, 0x101], 'span flags')
+  t.equal(server.traceState, '', 'no tracestate came in, none recorded')
+  // Wall-clock nanoseconds, each span inside its parent (the wait ends as the client starts).
+  const nowNs = Date.now() * 1e6
+  for (const s of [server, proxy, wait, client]) {
+    t.ok(s.startTimeUnixNano > nowNs - 60e9 && s.startTimeUnixNano <= s.endTimeUnixNano && s.endTimeUnixNano <= nowNs + 1e9, `${s.name}: start <= end, both now-ish`)
+  }
+  t.ok(server.startTimeUnixNano <= proxy.startTimeUnixNano && proxy.endTimeUnixNano <= server.endTimeUnixNano, 'proxy inside server')
+  t.ok(proxy.startTimeUnixNano <= wait.startTimeUnixNano && wait.endTimeUnixNano <= client.startTimeUnixNano, 'wait before client')
+  t.ok(client.endTimeUnixNano <= proxy.endTimeUnixNano, 'client inside proxy')
   t.match(server.attributes, {
     'http.request.method': 'GET', 'url.scheme': 'http', 'server.address': '127.0.0.1', 'server.port': r.port,
     'network.peer.address': '127.0.0.1', 'user_agent.original': 'otel-test', 'client.address': '127.0.0.1',
@@ -169,6 +182,46 @@ t.test('sampling: 0 exports nothing, 1 everything, a ratio follows a parent\'s d
     t.equal(sent, exported ? '01' : '00', `${name}: with the decision in its flags`)
     t.same(receiver.points, [], `${name}: no metrics configured, none sent`)
   }
+})
+
+t.test('tracestate goes on to the app and into sampled spans; an unsampled request sends a new span id and records nothing', async (t) => {
+  const tracestate = 'vendor=a1,other=b2'
+  const cases: Array<[string, number, string, boolean]> = [
+    // name, samplingRate, incoming flags, exported
+    ['sampled', 1, '01', true],
+    ['unsampled parent at a ratio', 0.5, '00', false],
+  ]
+  for (const [name, rate, flags, exported] of cases) {
+    const receiver = await startOtlpHttpReceiver(t)
+    const r = await startSidecar(t, { tracing: { protocol: 'http/protobuf', endpoint: `${receiver.origin}/v1/traces`, samplingRate: rate } })
+    t.equal((await send(`http://127.0.0.1:${r.port}/`, { headers: { traceparent: `00-${PARENT_TRACE}-${PARENT_SPAN}-${flags}`, tracestate } })).status, 200)
+    t.equal(await stop(r), 0)
+    const [version, traceId, spanId, sent] = traceparentOf(r.appHeaders[0])
+    t.same([version, traceId, sent], ['00', PARENT_TRACE, flags], `${name}: version, the caller's trace, its decision`)
+    t.match(spanId, /^[0-9a-f]{16}$/)
+    t.not(spanId, PARENT_SPAN, `${name}: a span id of the sidecar's, not the caller's`)
+    t.equal(r.appHeaders[0]?.tracestate, tracestate, `${name}: tracestate passed on`)
+    t.equal(receiver.spans.length, exported ? 4 : 0, `${name}: spans exported`)
+    if (exported) {
+      t.same(receiver.spans.map((s) => s.traceState), [tracestate, tracestate, tracestate, tracestate], 'every span carries it')
+      t.equal(receiver.spans.find((s) => s.name === 'HTTP GET')?.spanId, spanId, 'the app\'s parent is the client span')
+    }
+  }
+  // A root not sampled (a ratio that in practice never samples): a new trace, flags 00, per request.
+  const receiver = await startOtlpHttpReceiver(t)
+  const r = await startSidecar(t, { tracing: { protocol: 'http/protobuf', endpoint: `${receiver.origin}/v1/traces`, samplingRate: 1e-9 } })
+  for (let i = 0; i < 3; i++) t.equal((await send(`http://127.0.0.1:${r.port}/`)).status, 200)
+  t.equal(await stop(r), 0)
+  const sent = r.appHeaders.map(traceparentOf)
+  t.equal(sent.length, 3)
+  for (const [version, traceId, spanId, flags] of sent) {
+    t.same([version, flags], ['00', '00'])
+    t.match(traceId, /^[0-9a-f]{32}$/)
+    t.match(spanId, /^[0-9a-f]{16}$/)
+  }
+  t.equal(new Set(sent.map((p) => p[1])).size, 3, 'a trace per request')
+  t.equal(r.appHeaders[0]?.tracestate, undefined, 'no tracestate made up')
+  t.equal(receiver.spans.length, 0, 'nothing exported')
 })
 
 t.test('no traceparent: the sidecar starts a trace and hands it to the app; the request log\'s .TraceID is the incoming one', async (t) => {
