@@ -49,7 +49,7 @@ async function buildSources (config: ActivatorConfig, logger: Logger, env: NodeJ
     }
     case 'kubernetes': {
       // Loaded only in this mode (the kubeconfig reader loads yaml, the client node:https).
-      const { kubeConfigLocation, loadKubeConfig } = await import('../activator/sources/kube-config.ts')
+      const { kubeConfigLocation, loadKubeConfig } = await import('../kube/kube-config.ts')
       const { KubernetesSource } = await import('../activator/sources/kubernetes.ts')
       const kubeConfig = config.kubernetesServer !== ''
         ? config.kubernetesServer

@@ -25,6 +25,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { isRecord } from '../shared/is-record.ts'
 
 export interface AppDefinition {
   readonly namespace: string
@@ -75,10 +76,6 @@ const ANNOTATION_KEYS: Readonly<Record<string, string>> = Object.freeze({
 const APP_KEYS = new Set(['name', 'namespace', 'command', 'port', 'env', 'cwd', 'containerConcurrency', 'hosts', 'timeoutSeconds', 'readinessProbe', 'annotations', ...Object.keys(ANNOTATION_KEYS)])
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 const MAX_APPS = 100
-
-function isRecord (v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
 
 function scalar (v: unknown): string | null {
   if (typeof v === 'string') return v

@@ -4,6 +4,8 @@
 // Everything is checked here, at start, so the prober never meets a malformed probe: each problem is one
 // readable line, and the caller reports them all and exits 2.
 
+import { isRecord } from '../shared/is-record.ts'
+
 /** Knative's prefix for the kubelet user agent; major/minor are left empty, so the value is `kube-probe//`. */
 export const KUBE_PROBE_USER_AGENT = 'kube-probe//'
 
@@ -291,10 +293,6 @@ function readCount (obj: Record<string, unknown>, key: string, where: string, pr
     return null
   }
   return value
-}
-
-function isRecord (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function describe (value: unknown): string {

@@ -14,6 +14,7 @@
 
 import { StatDecodeError } from '../shared/errors.ts'
 import { emptyStat, type Stat, type WireStatMessage } from './stat.ts'
+import { isRecord } from '../shared/is-record.ts'
 
 export const STATS_JSON_PROTOCOL_VERSION = 1
 
@@ -54,10 +55,6 @@ export function encodeStatMessagesJson (messages: readonly WireStatMessage[]): s
       ',"stat":' + (m.stat === null ? 'null' : statJson(m.stat)) + '}'
   }
   return out + ']}'
-}
-
-function isRecord (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function decodeStat (value: unknown, where: string): Stat | null {

@@ -25,7 +25,8 @@ import { SluiceError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { revisionKey, type RevisionSink, type RevisionSource, type RevisionSpec } from '../revision-spec.ts'
 import type { AdminAuth } from './admin-token-file.ts'
-import { dns1123LabelProblem, isRecord, parseRevisionSpec } from './revision-validation.ts'
+import { isRecord } from '../../shared/is-record.ts'
+import { dns1123LabelProblem, parseRevisionSpec } from './revision-validation.ts'
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 export const REVISIONS_PATH = '/revisions'

@@ -2,7 +2,7 @@
 // are untyped; a malformed object is skipped, never trusted).
 
 import { isIPv4, isIPv6 } from 'node:net'
-import { isRecord } from './revision-validation.ts'
+import { isRecord } from '../../shared/is-record.ts'
 
 /** The label Knative puts on a revision's services (and the EndpointSlice controller copies to slices). */
 export const KNATIVE_REVISION_LABEL = 'serving.knative.dev/revision'

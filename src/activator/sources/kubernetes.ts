@@ -44,9 +44,9 @@ import { revisionKey, type ClusterIpSpec, type RevisionSink, type RevisionSource
 import type { ActivatorSlot } from '../activator-slice.ts'
 import { EmittedRevisions } from './emitted-revisions.ts'
 import { inferActivatorSlot } from './infer-activator-slot.ts'
-import { KubeApiClient } from './kube-api-client.ts'
-import { kubeConfigForServer, type KubeRestConfig } from './kube-config.ts'
-import { KubeListError, ListWatchLoop, type BackoffOptions, type WatchEventType } from './kube-list-watch.ts'
+import { KubeApiClient } from '../../kube/kube-api-client.ts'
+import { kubeConfigForServer, type KubeRestConfig } from '../../kube/kube-config.ts'
+import { KubeListError, ListWatchLoop, type BackoffOptions, type WatchEventType } from '../../kube/kube-list-watch.ts'
 import {
   KNATIVE_PORT_NAMES, KNATIVE_PRIVATE_SELECTOR, KNATIVE_PUBLIC_SELECTOR, KNATIVE_REVISION_LABEL,
   objectRef, parseEndpointSlice, parseKnativeRevision, parsePrivateService, parsePublicEndpointSlice,

@@ -5,6 +5,7 @@
 
 import { isIPv4, isIPv6 } from 'node:net'
 import type { LbPolicyName, RevisionSpec } from '../revision-spec.ts'
+import { isRecord } from '../../shared/is-record.ts'
 
 export const LB_POLICY_NAMES: readonly LbPolicyName[] = ['random-choice-2', 'first-available', 'round-robin']
 
@@ -255,10 +256,6 @@ function readLbPolicy (obj: Record<string, unknown>, where: string, problems: st
 
 function at (where: string, key: string): string {
   return where === '' ? key : `${where}.${key}`
-}
-
-export function isRecord (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** A short description of an unexpected value for a problem line. */

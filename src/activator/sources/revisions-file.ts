@@ -17,7 +17,8 @@
 import { parseDocument } from 'yaml'
 import type { RevisionSpec } from '../revision-spec.ts'
 import { revisionKey } from '../revision-spec.ts'
-import { describe, isRecord, parseRevisionSpec } from './revision-validation.ts'
+import { isRecord } from '../../shared/is-record.ts'
+import { describe, parseRevisionSpec } from './revision-validation.ts'
 
 /** Revisions one file may hold; a bound like every list we keep. */
 export const MAX_FILE_REVISIONS = 10_000

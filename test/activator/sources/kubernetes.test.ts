@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { RevisionSpec } from '../../../src/activator/revision-spec.ts'
-import { kubeConfigForServer } from '../../../src/activator/sources/kube-config.ts'
+import { kubeConfigForServer } from '../../../src/kube/kube-config.ts'
 import { parseEndpointSlice } from '../../../src/activator/sources/kube-objects.ts'
 import { KubernetesSource } from '../../../src/activator/sources/kubernetes.ts'
 import { RevisionSourceError } from '../../../src/shared/errors.ts'

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import type { KubeRestConfig } from '../../../src/activator/sources/kube-config.ts'
-import { resolveKubeconfigFile } from '../../../src/activator/sources/kubeconfig-file.ts'
-import { ConfigError } from '../../../src/shared/errors.ts'
+import type { KubeRestConfig } from '../../src/kube/kube-config.ts'
+import { resolveKubeconfigFile } from '../../src/kube/kubeconfig-file.ts'
+import { ConfigError } from '../../src/shared/errors.ts'
 
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden')
 const CORPUS = join(GOLDEN_DIR, 'corpus')

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import type { KubeExecConfig } from '../../../src/activator/sources/kube-config.ts'
-import { ExecCredentialPlugin, parseExecCredential } from '../../../src/activator/sources/kube-exec-credential.ts'
-import { ManualClock } from '../../../src/shared/clock.ts'
-import { KubeCredentialsError } from '../../../src/shared/errors.ts'
-import { silentLogger } from '../../../src/shared/logger.ts'
-import { ManualTimers } from '../../../src/shared/timers.ts'
+import type { KubeExecConfig } from '../../src/kube/kube-config.ts'
+import { ExecCredentialPlugin, parseExecCredential } from '../../src/kube/kube-exec-credential.ts'
+import { ManualClock } from '../../src/shared/clock.ts'
+import { KubeCredentialsError } from '../../src/shared/errors.ts'
+import { silentLogger } from '../../src/shared/logger.ts'
+import { ManualTimers } from '../../src/shared/timers.ts'
 
 const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), 'exec-credential-plugin.mjs')
 

@@ -8,11 +8,12 @@
 //
 // One run at a time: concurrent callers (four list+watch loops at start) share it.
 
-import { realClock, type Clock } from '../../shared/clock.ts'
-import { KubeCredentialsError } from '../../shared/errors.ts'
-import type { Logger } from '../../shared/logger.ts'
-import { realTimers, type Timers } from '../../shared/timers.ts'
+import { realClock, type Clock } from '../shared/clock.ts'
+import { KubeCredentialsError } from '../shared/errors.ts'
+import type { Logger } from '../shared/logger.ts'
+import { realTimers, type Timers } from '../shared/timers.ts'
 import type { KubeExecConfig, KubeRestConfig } from './kube-config.ts'
+import { isRecord } from '../shared/is-record.ts'
 
 /** A plugin that has not answered by then is killed (client-go waits forever; a stuck start is worse). */
 export const EXEC_TIMEOUT_MS = 60_000
@@ -163,10 +164,10 @@ export function parseExecCredential (stdout: string, exec: KubeExecConfig): Exec
   } catch {
     throw fail('its output is not an ExecCredential (not JSON)')
   }
-  if (!isObject(doc) || doc.kind !== 'ExecCredential') throw fail('its output is not an ExecCredential (kind)')
+  if (!isRecord(doc) || doc.kind !== 'ExecCredential') throw fail('its output is not an ExecCredential (kind)')
   if (doc.apiVersion !== exec.apiVersion) throw fail(`it answered apiVersion ${String(doc.apiVersion)}, the kubeconfig asks for ${exec.apiVersion}`)
   const status = doc.status
-  if (!isObject(status)) throw fail('its ExecCredential has no status')
+  if (!isRecord(status)) throw fail('its ExecCredential has no status')
   const token = typeof status.token === 'string' ? status.token : ''
   const certData = typeof status.clientCertificateData === 'string' ? status.clientCertificateData : ''
   const keyData = typeof status.clientKeyData === 'string' ? status.clientKeyData : ''
@@ -180,6 +181,3 @@ export function parseExecCredential (stdout: string, exec: KubeExecConfig): Exec
   return { token, certData, keyData, expiresAtMs }
 }
 
-function isObject (v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}

@@ -2,10 +2,10 @@ import t from 'tap'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EMPTY_REST_CONFIG, inClusterConfig, kubeConfigForServer, kubeConfigLocation, loadKubeConfig } from '../../../src/activator/sources/kube-config.ts'
-import { ConfigError } from '../../../src/shared/errors.ts'
-import { silentLogger } from '../../../src/shared/logger.ts'
-import { captureLogger } from './capture-logger.ts'
+import { EMPTY_REST_CONFIG, inClusterConfig, kubeConfigForServer, kubeConfigLocation, loadKubeConfig } from '../../src/kube/kube-config.ts'
+import { ConfigError } from '../../src/shared/errors.ts'
+import { silentLogger } from '../../src/shared/logger.ts'
+import { captureLogger } from '../activator/sources/capture-logger.ts'
 
 async function tempDir (t: { teardown (fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-kubeconfig-'))

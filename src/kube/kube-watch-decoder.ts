@@ -2,7 +2,7 @@
 // the API server has them, so a line may arrive in several chunks and a chunk may hold several lines.
 // Lines are cut on the raw bytes (0x0a never occurs inside a UTF-8 sequence) and decoded whole.
 
-import { KubeApiError } from '../../shared/errors.ts'
+import { KubeApiError } from '../shared/errors.ts'
 
 /** Longer lines are refused (an object this big is not one the activator reads). */
 export const MAX_WATCH_LINE_BYTES = 16 << 20

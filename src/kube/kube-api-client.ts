@@ -12,10 +12,10 @@
 // (kube-exec-credential.ts; a 401 drops it and the request is sent once more with a fresh one).
 
 import type { Agent as HttpAgent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http'
-import { realClock, type Clock } from '../../shared/clock.ts'
-import { KubeApiError } from '../../shared/errors.ts'
-import type { Logger } from '../../shared/logger.ts'
-import { realTimers, type Timers } from '../../shared/timers.ts'
+import { realClock, type Clock } from '../shared/clock.ts'
+import { KubeApiError } from '../shared/errors.ts'
+import type { Logger } from '../shared/logger.ts'
+import { realTimers, type Timers } from '../shared/timers.ts'
 import type { KubeRestConfig } from './kube-config.ts'
 import { ExecCredentialPlugin, type ExecCredential } from './kube-exec-credential.ts'
 import { KubeTokenFile } from './kube-token-file.ts'

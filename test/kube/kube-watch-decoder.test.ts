@@ -1,8 +1,8 @@
 // The watch body is cut into events wherever the chunks fall: every split of a stream gives the same
 // events; a malformed or oversized line ends the stream with a KubeApiError.
 import t from 'tap'
-import { WatchDecoder } from '../../../src/activator/sources/kube-watch-decoder.ts'
-import { KubeApiError } from '../../../src/shared/errors.ts'
+import { WatchDecoder } from '../../src/kube/kube-watch-decoder.ts'
+import { KubeApiError } from '../../src/shared/errors.ts'
 
 class Events {
   readonly got: string[] = []

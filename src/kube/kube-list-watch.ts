@@ -10,10 +10,10 @@
 // particular) is reconciled. Requests go through KubeApiClient (kube-api-client.ts): raw JSON lists of
 // any group, the core group's /api/v1 included, and a line-by-line watch stream; close() aborts both.
 
-import { KubeApiError } from '../../shared/errors.ts'
-import type { Logger } from '../../shared/logger.ts'
+import { KubeApiError } from '../shared/errors.ts'
+import type { Logger } from '../shared/logger.ts'
 import type { WatchRequest } from './kube-api-client.ts'
-import { isRecord } from './revision-validation.ts'
+import { isRecord } from '../shared/is-record.ts'
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED'
 

@@ -1,9 +1,9 @@
 // The token file is re-read once a minute of the injected clock, as client-go's cachingTokenSource:
 // a rotation shows within a minute; a failed or empty re-read keeps the last token and is logged.
 import t from 'tap'
-import { KubeTokenFile, TOKEN_FILE_REFRESH_MS } from '../../../src/activator/sources/kube-token-file.ts'
-import { ManualClock } from '../../../src/shared/clock.ts'
-import { captureLogger } from './capture-logger.ts'
+import { KubeTokenFile, TOKEN_FILE_REFRESH_MS } from '../../src/kube/kube-token-file.ts'
+import { ManualClock } from '../../src/shared/clock.ts'
+import { captureLogger } from '../activator/sources/capture-logger.ts'
 
 t.test('the initial token (trimmed) until a minute passed, then the file\'s', async (t) => {
   const clock = new ManualClock()

@@ -4,8 +4,8 @@
 // A failed re-read keeps the last token (it is likely still valid) and is logged; there is no token
 // only when the first read fails.
 
-import { realClock, type Clock } from '../../shared/clock.ts'
-import type { Logger } from '../../shared/logger.ts'
+import { realClock, type Clock } from '../shared/clock.ts'
+import type { Logger } from '../shared/logger.ts'
 
 /** client-go re-reads the file once its cached token is older than a minute. */
 export const TOKEN_FILE_REFRESH_MS = 60_000

@@ -2,7 +2,7 @@
 // controller given that file does (clientcmd.BuildConfigFromFlags("", path), then
 // rest.LoadTLSFiles for the file-referenced certificates), and writes ../kubeconfig-golden.json:
 // per file the rest.Config fields Sluice's kube-config.ts reproduces, or client-go's error.
-// test/activator/sources/kube-config-golden.test.ts resolves the same files and compares.
+// test/kube/kube-config-golden.test.ts resolves the same files and compares.
 //
 // It builds against the client-go that Knative serving vendors (no network): copy this file into
 // a tree made from the knative+serving mirror and build it there.
@@ -10,9 +10,9 @@
 // Regenerate (from the repository root; Go 1.25):
 //
 //	tmp=$(mktemp -d) && git -C /work/.mirror/knative+serving/repo archive HEAD go.mod go.sum vendor | tar -x -C $tmp \
-//	  && mkdir $tmp/hack-sluice && cp test/activator/sources/golden/gen/main.go $tmp/hack-sluice/ \
+//	  && mkdir $tmp/hack-sluice && cp test/kube/golden/gen/main.go $tmp/hack-sluice/ \
 //	  && (cd $tmp && PATH=/usr/lib/go-1.25/bin:$PATH GOTOOLCHAIN=local GOFLAGS=-mod=vendor GOCACHE=/tmp/go-cache go build -o gen ./hack-sluice) \
-//	  && $tmp/gen test/activator/sources/golden/corpus test/activator/sources/golden/kubeconfig-golden.json \
+//	  && $tmp/gen test/kube/golden/corpus test/kube/golden/kubeconfig-golden.json \
 //	  && rm -rf $tmp
 package main
 

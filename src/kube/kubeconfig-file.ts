@@ -9,8 +9,9 @@
 // that need a terminal (interactiveMode Always).
 
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { ConfigError } from '../../shared/errors.ts'
+import { ConfigError } from '../shared/errors.ts'
 import { EMPTY_REST_CONFIG, messageOf, type KubeExecConfig, type KubeRestConfig } from './kube-config.ts'
+import { isRecord } from '../shared/is-record.ts'
 
 /** ExecCredential versions Sluice speaks (client.authentication.k8s.io/v1alpha1 is gone from client-go). */
 export const EXEC_API_VERSIONS: readonly string[] = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1']
@@ -41,7 +42,7 @@ export async function resolveKubeconfigFile (path: string): Promise<KubeRestConf
 export function resolveKubeconfig (doc: unknown, path: string, readFile: (file: string) => string): KubeRestConfig {
   const problems = new Problems(path)
   const root = doc === null || doc === undefined ? {} : doc
-  if (!isFields(root)) throw new ConfigError([`kubeconfig: ${path}: not a kubeconfig (a YAML mapping)`])
+  if (!isRecord(root)) throw new ConfigError([`kubeconfig: ${path}: not a kubeconfig (a YAML mapping)`])
   const dir = dirname(resolve(path))
   const at = (p: string): string => (p === '' || isAbsolute(p) ? p : resolve(dir, p))
 
@@ -102,7 +103,7 @@ export function resolveKubeconfig (doc: unknown, path: string, readFile: (file: 
   const keyFromFile = hasCert && keyFile !== '' ? problems.read(readFile, keyFile, `client-key of user "${userName}"`) : ''
   if (methods.length > 1) problems.add(`user "${userName}" has more than one authentication method (${methods.join(', ')}); only one is allowed`)
   if (user['auth-provider'] !== undefined) {
-    const provider = isFields(user['auth-provider']) && typeof user['auth-provider'].name === 'string' ? user['auth-provider'].name : '?'
+    const provider = isRecord(user['auth-provider']) && typeof user['auth-provider'].name === 'string' ? user['auth-provider'].name : '?'
     problems.add(`user "${userName}": auth-provider "${provider}" is not supported; use the provider's exec plugin (client.authentication.k8s.io exec)`)
   }
   for (const key of ['as', 'as-uid', 'as-groups', 'as-user-extra']) {
@@ -141,7 +142,7 @@ export function resolveKubeconfig (doc: unknown, path: string, readFile: (file: 
 }
 
 function execConfig (raw: unknown, userName: string, where: string, at: (p: string) => string, problems: Problems): KubeExecConfig | null {
-  if (!isFields(raw)) { problems.add(`${where} must be a mapping`); return null }
+  if (!isRecord(raw)) { problems.add(`${where} must be a mapping`); return null }
   const apiVersion = problems.str(raw, 'apiVersion', `${where}.apiVersion`)
   const rawCommand = problems.str(raw, 'command', `${where}.command`)
   // Only a command with a path separator is a file relative to the kubeconfig; else it is looked up on PATH.
@@ -159,9 +160,9 @@ function execConfig (raw: unknown, userName: string, where: string, at: (p: stri
     if (!Array.isArray(raw.env)) problems.add(`${where}.env must be a list of {name, value}`)
     else {
       for (const v of raw.env) {
-        const name = isFields(v) ? problems.str(v, 'name', `${where}.env[].name`) : ''
+        const name = isRecord(v) ? problems.str(v, 'name', `${where}.env[].name`) : ''
         if (name === '') problems.add(`user "${userName}": every exec env entry needs a name`)
-        else env.push({ name, value: isFields(v) ? problems.str(v, 'value', `${where}.env[${name}].value`) : '' })
+        else env.push({ name, value: isRecord(v) ? problems.str(v, 'value', `${where}.env[${name}].value`) : '' })
       }
     }
   }
@@ -181,9 +182,9 @@ function namedEntries (root: Fields, list: string, field: string, problems: Prob
   if (raw === undefined || raw === null) return out
   if (!Array.isArray(raw)) { problems.add(`${list} must be a list`); return out }
   for (const entry of raw) {
-    if (!isFields(entry) || typeof entry.name !== 'string') { problems.add(`every entry of ${list} needs a name`); continue }
+    if (!isRecord(entry) || typeof entry.name !== 'string') { problems.add(`every entry of ${list} needs a name`); continue }
     const body = entry[field] ?? {}
-    if (!isFields(body)) { problems.add(`${list}[${entry.name}].${field} must be a mapping`); continue }
+    if (!isRecord(body)) { problems.add(`${list}[${entry.name}].${field} must be a mapping`); continue }
     if (out.has(entry.name)) { problems.add(`duplicate name "${entry.name}" in ${list}`); continue }
     out.set(entry.name, body)
   }
@@ -194,10 +195,6 @@ function namedEntries (root: Fields, list: string, field: string, problems: Prob
 function stripQuery (server: string): string {
   const cut = server.search(/[?#]/)
   return cut < 0 ? server : server.slice(0, cut)
-}
-
-function isFields (v: unknown): v is Fields {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 /** Collects every problem of a file, so the operator fixes them in one round. */

@@ -4,8 +4,8 @@
 // (it reads the environment); this file only reads the files it names.
 
 import { delimiter, join } from 'node:path'
-import { ConfigError } from '../../shared/errors.ts'
-import type { Logger } from '../../shared/logger.ts'
+import { ConfigError } from '../shared/errors.ts'
+import type { Logger } from '../shared/logger.ts'
 
 /** A kubeconfig `exec` credential plugin (client-go api.ExecConfig), paths already resolved. */
 export interface KubeExecConfig {
