@@ -4,9 +4,9 @@
 # Stage `build` compiles the TypeScript to dist/ (`npm run build`, which also bundles the sidecar
 # mode into dist/cli/sidecar.js + lazy chunks: scripts/build.mjs); `deps` installs the production
 # dependencies both targets use; the runtime stages are node:24-slim as a non-root user with dist/, bin/ and
-# those dependencies: no src/, no compiler. The image form starts in 55.5 ms and idles at 55.1 MB where
-# the checkout form (type-stripped src/) takes 82.7 ms and 64.2 MB with a warm compile cache, 307.0 ms and
-# 95.8 MB without one (loadtest/results/cold-2026-12-06T15-31-01.md).
+# those dependencies: no src/, no compiler. The image form starts in 62.9 ms and idles at 52.3 MB where
+# the checkout form (type-stripped src/) takes 74.5 ms and 61.8 MB with a warm compile cache, 207.4 ms and
+# 87.4 MB without one (loadtest/results/cold-2026-12-06T16-49-54.md).
 
 FROM node:24-slim AS build
 WORKDIR /app
