@@ -69,7 +69,7 @@ const USAGE = `npm run bench:sidecar -- [flags]
   --only <a,b>            targets to run: direct,sluice-cc0,sluice-cc10,sluice-cc10-nostats,node-baseline,haproxy;
                           also (only when named) sluice-cc10-otel and sluice-cc10-otel-0.1: CC=10 with OpenTelemetry
                           request metrics and traces exported over OTLP/HTTP to a sink in this process (sampling
-                          1.0 and 0.1); compare with sluice-cc10 (off) in the same run
+                          1.0 and 0.1); compare with sluice-cc10 (off) in the same run; with --also-ref, also at each ref
   --no-haproxy --no-wrk --no-nginx --no-autocannon-rate   leave a tool out even when installed
   --sidecar-node-args="<flags>"   extra Node flags for the Sluice processes (e.g. --max-semi-space-size=16)
   --profile               Sluice CC=10 only, under --cpu-prof; prints the hot spots
@@ -178,16 +178,26 @@ async function run (group: ChildGroup, dir: string): Promise<void> {
     targets.push({ name, description: `Sluice sidecar CC=${cc}${stats ? '' : ' --no-stats'}`, server: s, proxyPid: s.child.pid })
   }
   // OpenTelemetry on (issue 15): opt-in targets, against a sink that answers every export with 200.
+  // With --also-ref, each named OpenTelemetry target runs at each ref too (`sluice-cc10-otel@<ref>`):
+  // the telemetry's before/after in one run.
   const otelVariants = ([['sluice-cc10-otel', 1], ['sluice-cc10-otel-0.1', 0.1]] as const).filter(([name]) => only.has(name))
   if (otelVariants.length > 0) {
     const sink = await startOtlpSink()
-    for (const [name, rate] of otelVariants) {
-      const o11y = JSON.stringify({
-        requestMetrics: { protocol: 'http/protobuf', endpoint: `${sink.origin}/v1/metrics`, exportInterval: 10_000_000_000 },
-        tracing: { protocol: 'http/protobuf', endpoint: `${sink.origin}/v1/traces`, samplingRate: rate },
-      })
-      const s = await startSluice(group, dir, name, upstream.port, { bin: sluiceBin, containerConcurrency: 10, stats: true, nodeArgs: sidecarNodeArgs, env: { OBSERVABILITY_CONFIG: o11y } })
-      targets.push({ name, description: `Sluice sidecar CC=10, OpenTelemetry metrics (10 s export) + traces sampled at ${rate} over OTLP/HTTP`, server: s, proxyPid: s.child.pid })
+    const builds: Array<{ suffix: string, bin: string | undefined, at: string }> = [{ suffix: '', bin: sluiceBin, at: '' }]
+    for (const ref of flags['also-ref']) {
+      const isDir = existsSync(join(ref, 'bin', 'sluice'))
+      builds.push({ suffix: `@${isDir ? basename(ref) : ref}`, bin: isDir ? join(ref, 'bin', 'sluice') : exportSluiceRef(ref, join(dir, `otel-${ref.replace(/[^A-Za-z0-9._-]/g, '_')}`)), at: isDir ? ` at ${ref}` : ` at ${ref} = ${gitHead(ref)}` })
+    }
+    for (const build of builds) {
+      for (const [variant, rate] of otelVariants) {
+        const name = variant + build.suffix
+        const o11y = JSON.stringify({
+          requestMetrics: { protocol: 'http/protobuf', endpoint: `${sink.origin}/v1/metrics`, exportInterval: 10_000_000_000 },
+          tracing: { protocol: 'http/protobuf', endpoint: `${sink.origin}/v1/traces`, samplingRate: rate },
+        })
+        const s = await startSluice(group, dir, name.replace(/[^A-Za-z0-9._-]/g, '_'), upstream.port, { bin: build.bin, containerConcurrency: 10, stats: true, nodeArgs: sidecarNodeArgs, env: { OBSERVABILITY_CONFIG: o11y } })
+        targets.push({ name, description: `Sluice sidecar CC=10${build.at}, OpenTelemetry metrics (10 s export) + traces sampled at ${rate} over OTLP/HTTP`, server: s, proxyPid: s.child.pid })
+      }
     }
   }
   for (const ref of flags['also-ref']) {
