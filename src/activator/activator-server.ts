@@ -49,6 +49,15 @@ import { RevisionRegistry } from './revision-registry.ts'
 import { WsProxyGate } from './ws-proxy-gate.ts'
 import type { RevisionSource } from './revision-spec.ts'
 
+// With the idle reclaimer on, one memory-reducing GC + malloc_trim once the activator has been listening
+// and quiet (no request finished or in flight, as its idle reclaim counts them) for this long
+// (IdleReclaimer's startupQuietMs; it looks every 500 ms, so 0.5-1 s after the last request). listen()
+// has started the sources first, so the start-up's garbage is all there by then: module sources, the
+// compilers' leftovers, the Kubernetes source's kubeconfig and initial lists (issue 12;
+// loadtest/results/memory-findings-2026-12-06b.md measures it on the sidecar). An activator busy from
+// its first second is left to the collection after its first burst.
+const STARTUP_RECLAIM_QUIET_MS = 500
+
 /** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
 export const TUNNEL_DRAIN_MS = 60_000
 /** After the last request of a drain: how long HTTP/2 sessions may take to send their last frames before they are cut. */
@@ -86,8 +95,8 @@ export interface ActivatorDeps {
   certReloadMs?: number
   /** Timers of the certificate reload. */
   timers?: Timers
-  /** The idle reclaimer's own timers (default real), request threshold and collection. */
-  idleReclaim?: Partial<Pick<IdleReclaimerOptions, 'timers' | 'minRequests' | 'reclaim'>>
+  /** The idle reclaimer's own timers (default real), request threshold, collection and start-up quiet time. */
+  idleReclaim?: Partial<Pick<IdleReclaimerOptions, 'timers' | 'minRequests' | 'reclaim' | 'startupQuietMs'>>
 }
 
 export interface ActivatorPorts {
@@ -189,6 +198,7 @@ export class Activator implements ProxyContext {
         activity: { finished: () => this.proxyMetrics.latency.count, inFlight: () => this.active.count + this.tunnels.size },
         idleMs: config.idleReclaimMs,
         mallocTrimAddon: config.mallocTrimAddon,
+        startupQuietMs: STARTUP_RECLAIM_QUIET_MS,
         clock,
         logger: logger.child({ component: 'reclaim' }),
         ...deps.idleReclaim,

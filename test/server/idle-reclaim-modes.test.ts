@@ -1,6 +1,6 @@
 // The idle reclaimer inside a real sidecar and a real activator: it counts the requests they serve over
-// real sockets, collects once after they stop and never while one is in flight; --idle-reclaim-seconds 0
-// turns it off. Its tick runs on ManualTimers sharing the proxy's ManualClock.
+// real sockets, collects once after they stop and never while one is in flight, and once after start
+// when they have been quiet half a second; --idle-reclaim-seconds 0 turns it off. Its tick runs on ManualTimers sharing the proxy's ManualClock.
 import type { ServerResponse } from 'node:http'
 import t from 'tap'
 import { loadActivatorConfig } from '../../src/config/activator-config.ts'
@@ -76,10 +76,41 @@ t.test('activator: one collection after its requests stop', async (t) => {
   await until(() => activator.registry.lookup('default', 'idle')?.readyCount === 1, 5_000, 'the pod ready')
   const client = createClient(t)
   await timers.advance(60_000)
-  t.equal(reclaims, 0, 'no requests yet: nothing to give back')
+  t.equal(reclaims, 1, 'no requests yet: only the start-up collection')
   for (let i = 0; i < 5; i++) t.equal((await sendVia(client, url, { headers: route('idle') })).status, 200)
   await timers.advance(5_000)
-  t.equal(reclaims, 0, 'not yet idle long enough')
+  t.equal(reclaims, 1, 'not yet idle long enough')
   await timers.advance(10_000)
-  t.equal(reclaims, 1, 'collected once idle')
+  t.equal(reclaims, 2, 'collected once idle')
+})
+
+t.test('activator: one collection once quiet after start, deferred by requests and by one in flight', async (t) => {
+  const held: ServerResponse[] = []
+  const pod = await startFakePod(t, (req, res) => { if (req.url === '/hold') held.push(res); else res.end('hi') })
+  const clock = new ManualClock()
+  const timers = new ManualTimers(clock)
+  let reclaims = 0
+  const { activator, url } = await startActivator(t, ['--source', 'api'], {
+    idleReclaim: { timers, reclaim: () => { reclaims++; return { gcMs: 0, trimMs: null } } },
+    clock,
+  })
+  activator.registry.upsert(spec('quiet', [pod.dest], 0))
+  await until(() => activator.registry.lookup('default', 'quiet')?.readyCount === 1, 5_000, 'the pod ready')
+  const client = createClient(t)
+  t.equal((await sendVia(client, url, { headers: route('quiet') })).status, 200)
+  await timers.advance(500)
+  t.equal(reclaims, 0, 'a request since start: not yet')
+  const holding = sendVia(client, url, { path: '/hold', headers: route('quiet') })
+  await until(() => held.length === 1, 5_000, 'the pod to hold a request')
+  await timers.advance(5_000)
+  t.equal(reclaims, 0, 'a request in flight: not while it is')
+  held[0]?.end('done')
+  t.equal((await holding).status, 200)
+  await until(() => activator.proxyMetrics.latency.count === 2 && activator.active.count === 0, 5_000, 'the activator to count it finished')
+  await timers.advance(500)
+  t.equal(reclaims, 0, 'it finished since the last look: not yet')
+  await timers.advance(500)
+  t.equal(reclaims, 1, 'quiet for half a second: collected once')
+  await timers.advance(600_000)
+  t.equal(activator.reclaimer?.reclaims, 1, 'and not again: two requests are not a burst')
 })
