@@ -11,11 +11,11 @@
 // A variant is name=DIR[:FLAGS[:off]]; `off` runs it without --autoscaler (a reference).
 
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WebSocketServer } from 'ws'
 import { ChildGroup } from './harness/child-group.ts'
+import { startRawPod } from './harness/raw-pod.ts'
 import { rssMb } from './harness/spawn-ready.ts'
 import { HOST, httpCall, startActivator } from './harness/targets.ts'
 
@@ -37,33 +37,12 @@ function median (values: readonly number[]): number {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
-/** The revision's endpoint: 200 `ok`, `queue` to the activator's readiness probe. */
-async function startApp (): Promise<{ port: number, close: () => void }> {
-  const sockets = new Set<Socket>()
-  const server = createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => { sockets.delete(socket) })
-    socket.on('error', () => {})
-    let head = ''
-    socket.on('data', (chunk: Buffer) => {
-      head += chunk.toString('latin1')
-      for (let end = head.indexOf('\r\n\r\n'); end >= 0; end = head.indexOf('\r\n\r\n')) {
-        const body = /^k-network-probe: queue/im.test(head.slice(0, end)) ? 'queue' : 'ok'
-        head = head.slice(end + 4)
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
-      }
-    })
-  })
-  await new Promise<void>((resolve) => { server.listen(0, HOST, resolve) })
-  const addr = server.address()
-  return { port: typeof addr === 'object' && addr !== null ? addr.port : 0, close: () => { for (const s of sockets) s.destroy(); server.close() } }
-}
 
 const variants = process.argv.slice(2).map(parseVariant)
 const group = new ChildGroup()
 const logDir = mkdtempSync(join(tmpdir(), 'sluice-as-footprint-'))
 const results = new Map<string, Sample[]>(variants.map((v) => [v.name, []]))
-const app = await startApp()
+const app = await startRawPod(HOST)
 let connections = 0
 let messages = 0
 const wss = new WebSocketServer({ host: HOST, port: 0 })

@@ -20,12 +20,13 @@
 
 import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fileStamp, gitHead, machineInfo } from '../harness/bench-run.ts'
 import { ChildGroup, collectOutput, type StartedChild } from '../harness/child-group.ts'
+import { startRawPod } from '../harness/raw-pod.ts'
 import { freePort, HOST } from '../harness/targets.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -158,32 +159,8 @@ function canConnect (port: number): Promise<boolean> {
   })
 }
 
-/** The user app: 200 `ok`; `/hold` answers after HOLD_MS; the activator's readiness probe gets `queue`. */
+/** The pod's `/hold` answers after this long (in-flight requests Knative should read as concurrency). */
 const HOLD_MS = 2_500
-async function startApp (): Promise<{ port: number, close: () => void }> {
-  const sockets = new Set<Socket>()
-  const server = createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => { sockets.delete(socket) })
-    socket.on('error', () => {})
-    let head = ''
-    socket.on('data', (chunk: Buffer) => {
-      head += chunk.toString('latin1')
-      while (head.includes('\r\n\r\n')) {
-        const end = head.indexOf('\r\n\r\n') + 4
-        const request = head.slice(0, end)
-        head = head.slice(end)
-        const body = /^k-network-probe: queue/im.test(request) ? 'queue' : 'ok'
-        const answer = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`
-        if (request.startsWith('GET /hold ')) setTimeout(() => { if (!socket.destroyed) socket.write(answer) }, HOLD_MS)
-        else socket.write(answer)
-      }
-    })
-  })
-  await new Promise<void>((resolve) => { server.listen(0, HOST, resolve) })
-  const addr = server.address()
-  return { port: typeof addr === 'object' && addr !== null ? addr.port : 0, close: () => { for (const s of sockets) s.destroy(); server.close() } }
-}
 
 /** One request through the activator to namespace/name; resolves with the status. */
 function request (port: number, namespace: string, name: string, path = '/'): Promise<number> {
@@ -222,7 +199,7 @@ async function main (): Promise<void> {
   const statPort = await freePort()
   const server = new StatServer(group, build.binary, statPort)
   await server.start()
-  const app = await startApp()
+  const app = await startRawPod(HOST, { holdMs: HOLD_MS })
   const A = { namespace: 'default', name: 'compat-a', key: 'default/compat-a' }
   const B = { namespace: 'team-b', name: 'compat-b', key: 'team-b/compat-b' }
   const podName = 'activator-compat-0'
