@@ -8,17 +8,18 @@
 // `--source kubernetes` through a kubeconfig (HTTPS with a CA, bearer token) against an in-process
 // fake API server holding the revision (Revision + a ready EndpointSlice on the nginx), and
 // `--autoscaler ws://` to an in-process websocket server taking its stats (the count received is
-// printed). Results: printed, and with OUT=<dir> written there as activator-footprint-<stamp>.{json,md}.
-// Loopback, bounded.
+// printed). A variant's DIR/native/malloc-trim.node, when there (scripts/build-native.mjs), is passed as
+// SLUICE_MALLOC_TRIM_ADDON, as the image does. Results: printed, and with OUT=<dir> written there as
+// activator-footprint-<stamp>.{json,md}. Loopback, bounded.
 //
 //   flock /tmp/sluice-bench.lock env ROUNDS=5 DUR=5 OUT=loadtest/results npx node loadtest/activator-footprint.bench.ts \
 //     before=/tmp/before 'after=/tmp/after:--max-semi-space-size=1 --no-concurrent-recompilation' 'prod=/tmp/after:...' haproxy
 // A variant is name=DIR[:FLAGS].
 import { join } from 'node:path'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { WebSocketServer } from 'ws'
-import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels } from '../test/activator/sources/fake-kube-api.ts'
+import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels, tokenKubeconfig } from '../test/activator/sources/fake-kube-api.ts'
 import { makeCa, makeLeaf } from '../test/helpers/test-certs.ts'
 import { fileStamp, machineInfo } from './harness/bench-run.ts'
 import { ChildGroup, type StartedChild } from './harness/child-group.ts'
@@ -49,12 +50,7 @@ try {
     api.apply('revisions', knativeRevision('default', 'cold', { containerConcurrency: 10 }))
     api.apply('endpointslices', endpointSlice('default', 'cold-private-x', privateLabels('cold'), [{ ip: HOST, ready: true }], { port: nginx.port }))
     const kubeconfig = join(dir, 'kubeconfig')
-    writeFileSync(kubeconfig, [
-      `clusters: [{name: c, cluster: {server: "${url}", certificate-authority-data: ${ca.cert.toString('base64')}}}]`,
-      'users: [{name: u, user: {token: bench-token}}]',
-      'contexts: [{name: x, context: {cluster: c, user: u}}]',
-      'current-context: x',
-    ].join('\n'))
+    writeFileSync(kubeconfig, tokenKubeconfig(url, ca.cert, 'bench-token'))
     const wss = new WebSocketServer({ host: HOST, port: 0 })
     stats = wss
     await new Promise<void>((resolve) => { wss.once('listening', resolve) })
@@ -72,7 +68,10 @@ try {
       if (t.name === 'haproxy') { const h = await startHaproxy(group, dir, [nginx.port], 10); port = h.port; child = h.child }
       else {
         const prod = t.name.startsWith('prod')
-        const a = await startActivator(group, dir, t.name, { bin: join(t.dir, 'bin', 'sluice'), nodeArgs: t.flags, ...(prod ? { extraArgs: prodArgs, env: { ...process.env, NODE_OPTIONS: '', ...prodEnv } } : {}) })
+        // As the image sets it (Dockerfile): an image form staged with its addon in native/ runs the malloc_trim.
+        const addon = join(t.dir, 'native', 'malloc-trim.node')
+        const imageEnv = existsSync(addon) ? { SLUICE_MALLOC_TRIM_ADDON: addon } : {}
+        const a = await startActivator(group, dir, t.name, { bin: join(t.dir, 'bin', 'sluice'), nodeArgs: t.flags, ...(prod ? { extraArgs: prodArgs, env: { ...process.env, NODE_OPTIONS: '', ...prodEnv, ...imageEnv } } : { env: { ...process.env, ...imageEnv } }) })
         if (!prod) await httpCall('PUT', a.adminPort, '/revisions/default/cold', JSON.stringify({ containerConcurrency: 10, endpoints: [`${HOST}:${nginx.port}`] }))
         for (let i = 0; i < 200 && (await httpCall('GET', a.port, '/', null, { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'cold' })).status !== 200; i++) await sleep(25)
         headers.push('Knative-Serving-Namespace: default', 'Knative-Serving-Revision: cold'); port = a.port; child = a.child

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels } from '../test/activator/sources/fake-kube-api.ts'
+import { endpointSlice, FakeKubeApi, knativeRevision, privateLabels, tokenKubeconfig } from '../test/activator/sources/fake-kube-api.ts'
 import { makeCa, makeLeaf } from '../test/helpers/test-certs.ts'
 import { rssMb } from './harness/spawn-ready.ts'
 
@@ -59,12 +59,7 @@ let target: Target = { args: ['--kubernetes-server', url], env: {} }
 if (ca !== null) {
   api.authorize = (a) => a === 'Bearer bench-token'
   const kubeconfig = join(work, 'config')
-  writeFileSync(kubeconfig, [
-    `clusters: [{name: c, cluster: {server: "${url}", certificate-authority-data: ${ca.cert.toString('base64')}}}]`,
-    'users: [{name: u, user: {token: bench-token}}]',
-    'contexts: [{name: x, context: {cluster: c, user: u}}]',
-    'current-context: x',
-  ].join('\n'))
+  writeFileSync(kubeconfig, tokenKubeconfig(url, ca.cert, 'bench-token'))
   target = { args: [], env: { KUBECONFIG: kubeconfig } }
 }
 for (let i = 0; i < revisions; i++) {

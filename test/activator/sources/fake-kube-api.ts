@@ -449,3 +449,13 @@ export function privateService (namespace: string, revision: string, clusterIP: 
     },
   }
 }
+
+/** A kubeconfig (YAML) for `server` verified with the CA `caPem`, authenticated with a bearer token: a pod's credentials in file form. */
+export function tokenKubeconfig (server: string, caPem: Buffer, token: string): string {
+  return [
+    `clusters: [{name: c, cluster: {server: "${server}", certificate-authority-data: ${caPem.toString('base64')}}}]`,
+    `users: [{name: u, user: {token: ${token}}}]`,
+    'contexts: [{name: x, context: {cluster: c, user: u}}]',
+    'current-context: x',
+  ].join('\n')
+}
