@@ -1,5 +1,5 @@
 import {
-  ROOT_CONTEXT, SamplingDecision, SpanKind, trace, TraceFlags, ValueType,
+  ROOT_CONTEXT, SamplingDecision, SpanKind, trace, ValueType,
   type Attributes, type Link, type SpanContext, type TraceState,
 } from '@opentelemetry/api'
 import { getStringFromEnv, W3CTraceContextPropagator, type InstrumentationScope } from '@opentelemetry/core'
@@ -345,9 +345,9 @@ class Tracing {
     this.ids = new RandomIdGenerator()
   }
 
-  /** A sampled span's context (new span id) in `traceId`. */
-  sampledContext (traceId: string, traceState: TraceState | undefined): SpanContext {
-    return { traceId, spanId: this.ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED, traceState }
+  /** A sampled span of the request's trace (a new span id), started now. */
+  span (ex: OtelExchange, name: string, kind: SpanKind, parent: SpanContext | undefined, attributes: Attributes, scope: InstrumentationScope): SpanRecord {
+    return new SpanRecord(name, kind, ex.traceId, this.ids.generateSpanId(), ex.traceState, parent, attributes, this.resource, scope)
   }
 }
 
@@ -510,14 +510,15 @@ class OtelExchange implements ExchangeTelemetry {
       this.serverSpan = null
       return
     }
-    const server = new SpanRecord(name, SpanKind.SERVER, tracing.sampledContext(traceId, this.traceState), parent, serverSpanAttributes(ex), tracing.resource, tracing.httpScope)
+    const server = tracing.span(this, name, SpanKind.SERVER, parent, serverSpanAttributes(ex), tracing.httpScope)
     this.serverSpan = server
+    // Knative's own spans get no attributes: they share one frozen empty map.
     if (t.site === 'queue-proxy') {
-      const proxy = new SpanRecord('kn.queueproxy.proxy', SpanKind.INTERNAL, tracing.sampledContext(traceId, this.traceState), server.context, {}, tracing.resource, tracing.knScope)
+      const proxy = tracing.span(this, 'kn.queueproxy.proxy', SpanKind.INTERNAL, server, NO_ATTRIBUTES, tracing.knScope)
       this.proxySpan = proxy
-      if (t.inFlight !== null) this.waitSpan = new SpanRecord('kn.queueproxy.wait', SpanKind.INTERNAL, tracing.sampledContext(traceId, this.traceState), proxy.context, {}, tracing.resource, tracing.knScope)
+      if (t.inFlight !== null) this.waitSpan = tracing.span(this, 'kn.queueproxy.wait', SpanKind.INTERNAL, proxy, NO_ATTRIBUTES, tracing.knScope)
     } else {
-      this.waitSpan = new SpanRecord('throttler_try', SpanKind.INTERNAL, tracing.sampledContext(traceId, this.traceState), server.context, {}, tracing.resource, tracing.knScope)
+      this.waitSpan = tracing.span(this, 'throttler_try', SpanKind.INTERNAL, server, NO_ATTRIBUTES, tracing.knScope)
     }
   }
 
@@ -542,22 +543,21 @@ class OtelExchange implements ExchangeTelemetry {
       clientSpanId = tracing.ids.generateSpanId()
       flags = '00'
     } else {
-      let parent = server.context
+      let parent = server
       if (t.site === 'activator') {
-        const proxy = new SpanRecord('activator_proxy', SpanKind.INTERNAL, tracing.sampledContext(this.traceId, this.traceState), server.context, {}, tracing.resource, tracing.knScope)
+        const proxy = tracing.span(this, 'activator_proxy', SpanKind.INTERNAL, server, NO_ATTRIBUTES, tracing.knScope)
         this.proxySpan = proxy
-        parent = proxy.context
+        parent = proxy
       } else if (this.proxySpan !== null) {
-        parent = this.proxySpan.context
+        parent = this.proxySpan
       }
       const method = ex.options.method
-      const client = new SpanRecord(
-        t.site === 'activator' ? `${method} ${pathOf(ex.options.path)}` : `HTTP ${method}`, SpanKind.CLIENT,
-        tracing.sampledContext(this.traceId, this.traceState), parent,
-        clientSpanAttributes(ex, t.site === 'activator' ? destOf(ex.target) : t.upstreamAuthority), tracing.resource, tracing.httpScope,
+      const client = tracing.span(
+        this, t.site === 'activator' ? `${method} ${pathOf(ex.options.path)}` : `HTTP ${method}`, SpanKind.CLIENT, parent,
+        clientSpanAttributes(ex, t.site === 'activator' ? destOf(ex.target) : t.upstreamAuthority), tracing.httpScope,
       )
       this.clientSpan = client
-      clientSpanId = client.context.spanId
+      clientSpanId = client.spanId
       flags = '01'
     }
     // W3CTraceContextPropagator.inject's format (version 00), and the tracestate when there is one.

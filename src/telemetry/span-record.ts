@@ -1,4 +1,4 @@
-import { SpanStatusCode, type Attributes, type HrTime, type Link, type SpanContext, type SpanKind, type SpanStatus } from '@opentelemetry/api'
+import { SpanStatusCode, TraceFlags, type Attributes, type HrTime, type Link, type SpanContext, type SpanKind, type SpanStatus, type TraceState } from '@opentelemetry/api'
 import { hrTime, hrTimeDuration, type InstrumentationScope } from '@opentelemetry/core'
 import type { Resource } from '@opentelemetry/resources'
 import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace'
@@ -10,7 +10,7 @@ import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk
 // links array, an events array and a status object each, and runs a sampler, an id generator, a
 // context lookup and attribute validation per span; under load with the image's 1 MB semi-space
 // these objects outlive a scavenge while queued for export and fill the old generation
-// (docs/observability.md "Cost"). A record is one object plus its attribute map and two HrTimes.
+// (docs/observability.md "Cost").
 //
 // What the SDK's Span would do and a record does not, and why it makes no difference here:
 // - span limits (128 attributes, no length limit: sdk-trace's TracerProvider defaults, which it
@@ -25,48 +25,59 @@ const NO_LINKS: Link[] = []
 const NO_EVENTS: TimedEvent[] = []
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET })
 
-export class SpanRecord implements ReadableSpan {
+/**
+ * A sampled span, and its own SpanContext (spanContext() returns the record: a child's
+ * parentSpanContext is its parent record). What is the same for every span (links, events, the
+ * dropped counts, the sampled flag) is on the prototype, and times are kept as performance.now()
+ * milliseconds and turned into HrTime when an exporter reads them (twice per span: the serializer
+ * sizes, then writes): a queued span is one object, its attribute map and its span id.
+ */
+export class SpanRecord implements ReadableSpan, SpanContext {
   readonly name: string
   readonly kind: SpanKind
-  readonly context: SpanContext
+  readonly traceId: string
+  readonly spanId: string
+  readonly traceState: TraceState | undefined
   readonly parentSpanContext: SpanContext | undefined
-  readonly startTime: HrTime
-  endTime: HrTime
+  /** performance.now() at start and at end() (-1 until then): monotonic, so end >= start. */
+  readonly startMs: number
+  endMs: number
   status: SpanStatus
-  /** Owned by the record: set in its constructor, added to until end(). */
+  /** Owned by the record (or a shared frozen empty map for spans that get none): added to until end(). */
   readonly attributes: Attributes
-  readonly links: Link[]
-  readonly events: TimedEvent[]
-  duration: HrTime
   ended: boolean
   readonly resource: Resource
   readonly instrumentationScope: InstrumentationScope
-  readonly droppedAttributesCount: number
-  readonly droppedEventsCount: number
-  readonly droppedLinksCount: number
 
-  constructor (name: string, kind: SpanKind, context: SpanContext, parent: SpanContext | undefined, attributes: Attributes, resource: Resource, scope: InstrumentationScope) {
+  constructor (name: string, kind: SpanKind, traceId: string, spanId: string, traceState: TraceState | undefined, parent: SpanContext | undefined, attributes: Attributes, resource: Resource, scope: InstrumentationScope) {
     this.name = name
     this.kind = kind
-    this.context = context
+    this.traceId = traceId
+    this.spanId = spanId
+    this.traceState = traceState
     this.parentSpanContext = parent
-    this.startTime = hrTime()
-    this.endTime = this.startTime
+    this.startMs = performance.now()
+    this.endMs = -1
     this.status = UNSET
     this.attributes = attributes
-    this.links = NO_LINKS
-    this.events = NO_EVENTS
-    this.duration = [0, 0]
     this.ended = false
     this.resource = resource
     this.instrumentationScope = scope
-    this.droppedAttributesCount = 0
-    this.droppedEventsCount = 0
-    this.droppedLinksCount = 0
   }
 
+  /** Only sampled spans are recorded. */
+  get traceFlags (): number { return TraceFlags.SAMPLED }
+  get startTime (): HrTime { return hrTime(this.startMs) }
+  get endTime (): HrTime { return hrTime(this.ended ? this.endMs : this.startMs) }
+  get duration (): HrTime { return hrTimeDuration(this.startTime, this.endTime) }
+  get links (): Link[] { return NO_LINKS }
+  get events (): TimedEvent[] { return NO_EVENTS }
+  get droppedAttributesCount (): number { return 0 }
+  get droppedEventsCount (): number { return 0 }
+  get droppedLinksCount (): number { return 0 }
+
   spanContext (): SpanContext {
-    return this.context
+    return this
   }
 
   /** An error status, as Span.setStatus({ code: ERROR, message }) records it. */
@@ -77,15 +88,7 @@ export class SpanRecord implements ReadableSpan {
   /** Ends the span (once) and hands it to the processor, as Span.end() does. */
   end (processor: SpanProcessor): void {
     if (this.ended) return
-    this.endTime = hrTime()
-    const duration = hrTimeDuration(this.startTime, this.endTime)
-    // As the SDK's Span: a clock that went backwards gives a zero duration, not a negative one.
-    if (duration[0] < 0) {
-      this.endTime = this.startTime
-      this.duration = [0, 0]
-    } else {
-      this.duration = duration
-    }
+    this.endMs = performance.now()
     this.ended = true
     processor.onEnd(this)
   }
