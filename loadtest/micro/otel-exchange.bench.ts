@@ -1,8 +1,8 @@
 // One scenario: the CPU OpenTelemetry costs per request in the sidecar, without sockets: the
 // telemetry hooks (src/telemetry/otel-telemetry.ts: begin, onAdmitted, onEnd) for a finished
-// exchange, with the SDK recording the metrics and spans and its OTLP/HTTP protobuf exporters
-// sending them to a sink in the parent process (so span serialization and the export requests
-// count). The event loop turns every 100 exchanges, so the batch processor exports as it would
+// exchange, with Sluice recording the metrics and spans (request-metrics.ts, span-record.ts) and
+// the SDK's reader, batch span processor and OTLP/HTTP protobuf exporters sending them to a sink in
+// the parent process (so span serialization and the export requests count). The event loop turns every 100 exchanges, so the batch processor exports as it would
 // under load. CPU = process.cpuUsage() of the child (user + system) / exchanges. Variants:
 //   metrics       requestMetrics only (10 s export interval)
 //   trace-1.0     tracing only, sampling 1.0 (4 spans per request, all exported)
