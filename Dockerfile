@@ -69,7 +69,11 @@ COPY --from=deps /app/node_modules ./node_modules
 # loadtest/results/memory-findings-2026-12-06.md): the young generation grew to 16-32 MB per
 # semi-space and TurboFan's concurrent jobs kept their zone memory in worker arenas; peak RSS
 # 102 -> 70 MB, CPU per request 19.0 -> 18.8 us, in a same-run A/B.
-ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation"
+# --no-sparkplug, as Knative runs the activator (--source kubernetes, stats websocket): idle RSS
+#   -0.3/-0.4 MB, peak -0.7 MB (75.7 vs 76.4, 75.9 vs 76.6), CPU per request the same (21.4 vs 21.4,
+#   22.2 vs 21.8 us) in two same-run A/Bs of 4 and 6 rounds; with --source api peak -0.4/-0.6 MB, idle
+#   within 0.2 MB (loadtest/results/activator-footprint-2026-12-06T17-03-45.md, -17-08-10.md).
+ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation --no-sparkplug"
 USER 1000:1000
 # `--help` loads the mode's whole static module graph (cli/activator.ts imports it) and exits.
 RUN sluice activator --help > /dev/null

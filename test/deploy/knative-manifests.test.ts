@@ -213,6 +213,7 @@ t.test('no image carries a Kubernetes client or OpenTelemetry\'s packages; both 
   t.match(STAGES.get('activator') ?? '', /^COPY --from=deps \/app\/node_modules /m)
   t.notMatch(STAGES.get('runtime') ?? '', /node_modules/, 'the shared runtime stage has no dependencies of its own')
   t.match(STAGES.get('sidecar') ?? '', /^ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation --no-sparkplug"$/m, 'the sidecar\'s V8 flags (loadtest/cold.bench.ts runs the image form with them)')
+  t.match(STAGES.get('activator') ?? '', /^ENV SLUICE_NODE_FLAGS="--max-semi-space-size=1 --no-concurrent-recompilation --no-sparkplug"$/m, 'the activator\'s V8 flags (loadtest/cold.bench.ts runs its image form with them)')
   t.match(STAGES.get('runtime') ?? '', /ln -s \/app\/bin\/image-entry\.sh \/usr\/local\/bin\/sluice/, '`sluice` passes them to node')
   t.match(readFileSync(join(REPO, 'bin', 'image-entry.sh'), 'utf8'), /^exec node \$SLUICE_NODE_FLAGS \/app\/bin\/sluice "\$@"$/m)
   t.match(STAGES.get('runtime') ?? '', /^ENV NODE_COMPILE_CACHE=\/app\/.compile-cache$/m, 'a compile cache in the image')
