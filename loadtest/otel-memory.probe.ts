@@ -34,7 +34,7 @@ try {
   }
   const nodeArgs = [...flags, '--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', dir]
   if (process.env.PRELOAD !== undefined) nodeArgs.push('--import', process.env.PRELOAD)
-  const s = await startSluice(group, dir, 'sluice', upstream.port, { bin: process.env.BIN, containerConcurrency: 10, stats: true, nodeArgs, env })
+  const s = await startSluice(group, dir, 'sluice', upstream.port, { bin: process.env.BIN === '' ? undefined : process.env.BIN, containerConcurrency: 10, stats: true, nodeArgs, env })
   const pid = s.child.pid ?? 0
   await new Promise((r) => setTimeout(r, 1500))
   process.stdout.write(`idle: ${smaps(pid)}\n`)
