@@ -2,10 +2,13 @@
 // OpenTelemetry on (metrics + traces to an OTLP/HTTP sink), wrk -t1 -c50 for DUR s; each second
 // the process's RSS/anon (smaps_rollup) and, from a preloaded probe, process.memoryUsage() and
 // v8.getHeapSpaceStatistics(); SNAP=1 writes a heap snapshot at 2/3 of the load (SIGUSR2).
-//   flock /tmp/sluice-bench.lock env RATE=1 DUR=12 PRELOAD=/tmp/otelprobe/preload.mjs npx node loadtest/otel-memory.probe.ts
+// (harness/heap-space-preload.mjs; PRELOAD= to leave it out). BIN=<dir>/bin/sluice runs another build
+// (e.g. a `git archive` of an older commit with node_modules linked); FLAGS= replaces the image's flags.
+//   flock /tmp/sluice-bench.lock env RATE=1 DUR=10 npx node loadtest/otel-memory.probe.ts   # RATE=0.1, RATE=off
 import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ChildGroup } from './harness/child-group.ts'
 import { startOtlpSink } from './harness/otlp-sink.ts'
 import { HOST, startNginx, startSluice } from './harness/targets.ts'
@@ -33,7 +36,8 @@ try {
     })
   }
   const nodeArgs = [...flags, '--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', dir]
-  if (process.env.PRELOAD !== undefined) nodeArgs.push('--import', process.env.PRELOAD)
+  const preload = process.env.PRELOAD ?? fileURLToPath(new URL('./harness/heap-space-preload.mjs', import.meta.url))
+  if (preload !== '') nodeArgs.push('--import', preload)
   const s = await startSluice(group, dir, 'sluice', upstream.port, { bin: process.env.BIN === '' ? undefined : process.env.BIN, containerConcurrency: 10, stats: true, nodeArgs, env })
   const pid = s.child.pid ?? 0
   await new Promise((r) => setTimeout(r, 1500))
