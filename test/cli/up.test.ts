@@ -141,6 +141,8 @@ t.test('sluice up: from zero, 20 concurrent 200 ms requests all succeed, pods fo
     }
   }))
   const total = [...codes.values()].reduce((a, b) => a + b, 0)
+  // What `up` said, when the load did not go through (it ended, or answered errors): the cause is there.
+  if (failures > 0 || codes.size !== 1) t.comment(`sluice up (exit ${String(up.exitCode)}, signal ${String(up.signalCode)}):\n${run.output()}`)
   t.same([...codes.keys()], [200], `all ${total} requests answered 200`)
   t.equal(failures, 0, 'no connection failures')
   t.ok(total >= CLIENTS, `${total} requests`)
