@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fileStamp, gitHead, machineInfo } from '../harness/bench-run.ts'
 import { ChildGroup, collectOutput, type StartedChild } from '../harness/child-group.ts'
+import type { Stat } from '../../src/stats/stat.ts'
 import { startRawPod } from '../harness/raw-pod.ts'
 import { freePort, HOST } from '../harness/targets.ts'
 
@@ -40,15 +41,9 @@ function argOf (name: string, fallback: string): string {
 const MIRROR = argOf('mirror', '/work/.mirror/knative+serving/repo')
 const GO = argOf('go', '/usr/lib/go-1.25/bin/go')
 
-interface StatLine {
+/** One stat as Knative's server decoded it (the Go program prints its fields under our names), with its key. */
+interface StatLine extends Stat {
   key: string
-  podName: string
-  averageConcurrentRequests: number
-  averageProxiedConcurrentRequests: number
-  requestCount: number
-  proxiedRequestCount: number
-  processUptime: number
-  timestamp: number
   /** ms since the script started, when the line was read. */
   at: number
 }

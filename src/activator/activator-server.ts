@@ -26,7 +26,7 @@ import { OBSERVABILITY_KEYS, parseObservabilityConfigMapUpdate } from '../config
 import { loggingKeys, parseLoggingConfigMap } from '../config/logging-configmap.ts'
 import { parseRuntimeProfiling, RUNTIME_PROFILING_KEY } from '../config/profiling-config.ts'
 import { ProfilingSwitch } from '../profiling/profiling-switch.ts'
-import { IdleReclaimer, type IdleReclaimerOptions } from '../server/idle-reclaimer.ts'
+import { IdleReclaimer, STARTUP_QUIET_MS, type IdleReclaimerOptions } from '../server/idle-reclaimer.ts'
 import { setLogLevel, type Logger } from '../shared/logger.ts'
 import { createMetricsServer } from '../stats/metrics-server.ts'
 import { ProxyMetrics } from '../stats/proxy-metrics.ts'
@@ -48,15 +48,6 @@ import { ENDPOINT_CONNECT_TIMEOUT_MS, type ProxyContext } from './revision-proxy
 import { RevisionRegistry } from './revision-registry.ts'
 import { WsProxyGate } from './ws-proxy-gate.ts'
 import type { RevisionSource } from './revision-spec.ts'
-
-// With the idle reclaimer on, one memory-reducing GC + malloc_trim once the activator has been listening
-// and quiet (no request finished or in flight, as its idle reclaim counts them) for this long
-// (IdleReclaimer's startupQuietMs; it looks every 500 ms, so 0.5-1 s after the last request). listen()
-// has started the sources first, so the start-up's garbage is all there by then: module sources, the
-// compilers' leftovers, the Kubernetes source's kubeconfig and initial lists (issue 12;
-// loadtest/results/memory-findings-2026-12-06b.md measures it on the sidecar). An activator busy from
-// its first second is left to the collection after its first burst.
-const STARTUP_RECLAIM_QUIET_MS = 500
 
 /** Knative's hijackDrainDuration: how long a drain waits for open websockets before cutting them. */
 export const TUNNEL_DRAIN_MS = 60_000
@@ -198,7 +189,9 @@ export class Activator implements ProxyContext {
         activity: { finished: () => this.proxyMetrics.latency.count, inFlight: () => this.active.count + this.tunnels.size },
         idleMs: config.idleReclaimMs,
         mallocTrimAddon: config.mallocTrimAddon,
-        startupQuietMs: STARTUP_RECLAIM_QUIET_MS,
+        // One start-up collection as the sidecar's, once listening (the sources have synced: their
+        // kubeconfig and initial lists are garbage by then) and quiet 0.5-1 s (issue 12).
+        startupQuietMs: STARTUP_QUIET_MS,
         clock,
         logger: logger.child({ component: 'reclaim' }),
         ...deps.idleReclaim,

@@ -11,7 +11,7 @@ import { OBSERVABILITY_KEYS, parseObservabilityConfigMap } from './observability
 import { loggingKeys, parseLoggingConfigMap } from './logging-configmap.ts'
 import { DEFAULT_MESH_COMPATIBILITY_MODE, MESH_COMPATIBILITY_MODES, NETWORK_KEYS, parseNetworkConfigMap, type MeshCompatibilityMode } from './network-configmap.ts'
 import { readTokenFile } from './token-file.ts'
-import { PROMETHEUS_SERVER_OPTIONS, prometheusServerOf, type PrometheusServerConfig } from './prometheus-server-config.ts'
+import { checkPrometheusPortClash, PROMETHEUS_SERVER_OPTIONS, prometheusServerOf, type PrometheusServerConfig } from './prometheus-server-config.ts'
 import { TELEMETRY_KEYS, telemetryFromConfigMap, telemetryFromJson, type TelemetryConfig } from './telemetry-config.ts'
 import { IDLE_RECLAIM_OPTION, idleReclaimMsOf, MALLOC_TRIM_ADDON_OPTION, mallocTrimAddonOf } from './idle-reclaim.ts'
 import { PROFILING_OPTIONS, profilingListenOf, parseRuntimeProfiling, RUNTIME_PROFILING_KEY, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
@@ -238,9 +238,7 @@ export function loadActivatorConfig (argv: readonly string[], env: NodeJS.Proces
   const prometheusServer = telemetry.metrics.protocol === 'prometheus'
     ? prometheusServerOf(v, telemetry.metrics.endpoint, PROMETHEUS_DEFAULT_PORT, problems)
     : null
-  if (prometheusServer !== null && prometheusServer.port === metricsPort) {
-    problems.push(`config: request metrics over prometheus listen on port ${metricsPort} (Knative's default 9090 unless the metrics endpoint or METRICS_PROMETHEUS_PORT names one), which --metrics-port also uses: set metrics-endpoint (e.g. ":9091") or another --metrics-port`)
-  }
+  checkPrometheusPortClash(prometheusServer, ports, problems, 'Knative\'s default 9090 unless the metrics endpoint or METRICS_PROMETHEUS_PORT names one')
   const loggingConfigDir = strOf(v, 'logging-config-dir')
   let loggingDirData: ReadonlyMap<string, string> | null = null
   let logLevel = strOf(v, 'log-level', 'info')

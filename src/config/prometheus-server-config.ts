@@ -136,6 +136,20 @@ export function prometheusServerOf (values: Map<string, OptionValue>, endpoint: 
   return Object.freeze({ host, port, tls: Object.freeze({ certFile, keyFile, clientAuth, clientCa, settings }) })
 }
 
+/**
+ * The exposition's port against the mode's own ports (0 = any free port, never a clash): one problem
+ * per port it shares. `why` says where the port came from, when that is not obvious (the activator's
+ * default 9090 is its --metrics-port's too).
+ */
+export function checkPrometheusPortClash (server: PrometheusServerConfig | null, ports: ReadonlyArray<readonly [string, number]>, problems: string[], why = ''): void {
+  if (server === null) return
+  for (const [name, port] of ports) {
+    if (port !== 0 && port === server.port) {
+      problems.push(`config: request metrics over prometheus listen on port ${port}${why === '' ? '' : ` (${why})`}, which ${name} also uses: set the metrics endpoint or METRICS_PROMETHEUS_PORT to another port`)
+    }
+  }
+}
+
 /** Go's strconv.ParseUint(s, 10, 16): the value, or the error's reason. */
 function parseGoUint16 (s: string): number | string {
   if (!/^[0-9]+$/.test(s)) return 'invalid syntax'

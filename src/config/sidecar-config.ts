@@ -9,7 +9,7 @@ import { IDLE_RECLAIM_OPTION, idleReclaimMsOf, MALLOC_TRIM_ADDON_OPTION, mallocT
 import { PROFILING_OPTIONS, profilingListenOf, runtimeProfilingOf, type ProfilingListen } from './profiling-config.ts'
 import { boolOf, intOf, parseOptions, strOf, type ConfigResult, type OptionSpec } from './options.ts'
 import { parseTlsSettings, TLS_ENV, type TlsSettings } from './tls-settings.ts'
-import { PROMETHEUS_SERVER_OPTIONS, prometheusServerOf, type PrometheusServerConfig } from './prometheus-server-config.ts'
+import { checkPrometheusPortClash, PROMETHEUS_SERVER_OPTIONS, prometheusServerOf, type PrometheusServerConfig } from './prometheus-server-config.ts'
 
 export type UpstreamProtocol = 'http1' | 'h2c' | 'auto'
 
@@ -163,11 +163,7 @@ export function loadSidecarConfig (argv: readonly string[], env: NodeJS.ProcessE
   const prometheusServer = telemetry.metrics.protocol === 'prometheus'
     ? prometheusServerOf(v, telemetry.metrics.endpoint, USER_QUEUE_METRICS_PORT, problems)
     : null
-  if (prometheusServer !== null) {
-    for (const [name, port] of ports) {
-      if (port === prometheusServer.port) problems.push(`config: request metrics over prometheus listen on port ${port}, which ${name} also uses: set the metrics endpoint or METRICS_PROMETHEUS_PORT to another port`)
-    }
-  }
+  checkPrometheusPortClash(prometheusServer, ports, problems)
   const config: SidecarConfig = Object.freeze({
     containerConcurrency: cc,
     servingPort,

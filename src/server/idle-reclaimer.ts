@@ -26,6 +26,11 @@ import { reduceMemory, type ReduceMemoryResult } from './reduce-memory.ts'
 // second is left to the collection after its first burst.
 
 export const DEFAULT_MIN_REQUESTS = 1_000
+/**
+ * The modes' start-up quiet time: after the start-up probe and the requests a cold start brings, long
+ * before a pod sits idle; a request arriving during the collection waits for it (~20 ms, logged as gcMs).
+ */
+export const STARTUP_QUIET_MS = 500
 /** Looks for a quiet moment after start before the start-up collection is given up (30 s at the sidecar's 500 ms). */
 export const STARTUP_ATTEMPTS = 60
 

@@ -37,16 +37,8 @@ import type { TelemetryHooks } from '../proxy/exchange-telemetry.ts'
 import { loadTelemetry } from '../telemetry/load-telemetry.ts'
 import { queueProxyResource } from '../telemetry/telemetry-resource.ts'
 import { ProfilingSwitch } from '../profiling/profiling-switch.ts'
-import { IdleReclaimer, type IdleReclaimerOptions } from '../server/idle-reclaimer.ts'
+import { IdleReclaimer, STARTUP_QUIET_MS, type IdleReclaimerOptions } from '../server/idle-reclaimer.ts'
 import { monotonicMs } from '../shared/monotonic.ts'
-
-// With the idle reclaimer on, one memory-reducing GC + malloc_trim once the sidecar has been listening
-// and quiet for this long (IdleReclaimer's startupQuietMs; it looks every 500 ms, so 0.5-1 s after the
-// last request): idle RSS -1.5 MB, the start-up's garbage (issue 12). Half a second: after the start-up
-// probe and the requests a cold start brings (the activator sends what it held as soon as the pod is
-// ready), long before a pod sits idle; a request arriving during it waits for the collection (~20 ms,
-// logged as gcMs).
-const STARTUP_RECLAIM_QUIET_MS = 500
 
 // Start-up loads only what every sidecar runs (issue 12): Sluice's HTTP/1.1 server and client,
 // admission, probes, stats. node:http (Upgrade/CONNECT hand-off), node:http2 (first h2c preface or
@@ -233,7 +225,8 @@ export class Sidecar {
         activity: { finished: () => this.metrics.latency.count, inFlight: () => this.handler.active + this.upgrades.count },
         idleMs: config.idleReclaimMs,
         mallocTrimAddon: config.mallocTrimAddon,
-        startupQuietMs: STARTUP_RECLAIM_QUIET_MS,
+        // One memory-reducing GC + malloc_trim once listening and quiet 0.5-1 s: idle RSS -1.5 MB (issue 12).
+        startupQuietMs: STARTUP_QUIET_MS,
         clock,
         logger: logger.child({ component: 'reclaim' }),
         ...deps.idleReclaim,

@@ -106,4 +106,7 @@ t.test('both modes: read only with the prometheus protocol; a clash with another
   const actClash = loadActivatorConfig([], { OBSERVABILITY_CONFIG: prom('') })
   t.match(actClash.problems.join('\n'), /listen on port 9090 .*which --metrics-port also uses/, 'knative/pkg\'s 9090 is the activator\'s metrics port too')
   t.same(loadActivatorConfig([], { OBSERVABILITY_CONFIG: prom(''), METRICS_PROMETHEUS_PORT: '9091' }).problems, [], 'METRICS_PROMETHEUS_PORT moves it off')
+  t.match(loadActivatorConfig(['--admin-port', '9300'], { OBSERVABILITY_CONFIG: prom(''), METRICS_PROMETHEUS_PORT: '9300' }).problems,
+    [/listen on port 9300 .*which --admin-port also uses/], 'every port of the activator is checked, not only --metrics-port')
+  t.same(loadSidecarConfig(['--admin-port', '0'], { OBSERVABILITY_CONFIG: prom(''), METRICS_PROMETHEUS_PORT: '9300' }).problems, [], 'a port of 0 (any free port) is no clash')
 })
